@@ -1,0 +1,29 @@
+# Gavel: `make run` starts the server, `make test` runs every test. Both install what is
+# missing first (scripts/setup-system.sh), so these two commands are the whole set-up.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/gavel/target
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: setup build run test lint unit
+
+setup:
+	@scripts/setup-system.sh
+
+build: setup
+	cargo build --release --locked
+
+run: build
+	$(CARGO_TARGET_DIR)/release/gavel serve
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+test: setup lint
+	@url=$$(scripts/test-postgres.sh) && \
+	  if command -v cargo-nextest >/dev/null; then \
+	    GAVEL_TEST_PG_URL=$$url cargo nextest run --workspace --locked --no-fail-fast; \
+	  else \
+	    GAVEL_TEST_PG_URL=$$url cargo test --workspace --locked --no-fail-fast; \
+	  fi

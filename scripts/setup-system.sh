@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Gavel needs to build, run and test. Idempotent and quick when
+# everything is present: it asks dpkg first and calls apt only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential pkg-config cmake clang libclang-dev ca-certificates
+  # media (GStreamer; used by media-pipelines)
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  # tests: PostgreSQL server for the database tests
+  postgresql
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: system packages present"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo (Rust) is required; install it with rustup" >&2
+  exit 1
+fi

@@ -1,0 +1,169 @@
+//! Wiring: opens the database and keys, starts the HTTPS server and the webhook worker, and
+//! shuts them down in order. Shared by `gavel serve` and the integration tests, so the tests
+//! run exactly what operators run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::auth::keyring::{KeyError, KeyRing};
+use crate::clock::now_ms;
+use crate::config::{Config, ConfigError};
+use crate::db::{Db, DbError};
+use crate::http::tls::{TlsError, ensure_certificate};
+
+/// State shared by every request handler. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// Join-token signing keys.
+    pub keys: Arc<KeyRing>,
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Wakes the webhook worker when events are queued.
+    pub outbox: Arc<Notify>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Database unreachable or schema failure.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Signing keys unreadable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// TLS certificate problem.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The data directory or listener could not be set up.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Makes `ring` the TLS crypto provider for the whole process (server and webhook client).
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed (e.g. a second server in one test binary).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Creates the data directory (mode 0700) and opens the database and signing keys.
+pub async fn open(config: &Config) -> Result<(Db, KeyRing), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = &config.server.data_dir;
+    let io = |what: &str| {
+        let what = format!("{what} {}", dir.display());
+        move |source| StartError::Io { what, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io("creating data directory"))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(io("restricting data directory"))?;
+    let db = Db::connect(&config.database_url(), config.database.max_connections).await?;
+    let keys = KeyRing::load_or_create(&dir.join("keys"), now_ms())?;
+    Ok((db, keys))
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    handle: Handle<SocketAddr>,
+    serve: JoinHandle<std::io::Result<()>>,
+    worker: JoinHandle<()>,
+    db: Db,
+    grace: Duration,
+}
+
+impl Server {
+    /// Validates `config`, opens everything and starts listening.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        install_crypto_provider();
+        let (db, keys) = open(&config).await?;
+        let (cert, key) = ensure_certificate(&config.server)?;
+        let tls = RustlsConfig::from_pem_file(&cert, &key)
+            .await
+            .map_err(|source| StartError::Io {
+                what: format!("loading TLS certificate {}", cert.display()),
+                source,
+            })?;
+        let listen = config.server.listen;
+        let io_err = |source| StartError::Io {
+            what: format!("listening on {listen}"),
+            source,
+        };
+        // Bind before building the state, so join links carry the real port even for port 0.
+        let listener = std::net::TcpListener::bind(listen).map_err(io_err)?;
+        listener.set_nonblocking(true).map_err(io_err)?;
+        let addr = listener.local_addr().map_err(io_err)?;
+        let mut config = config;
+        if config.server.public_url.is_none() {
+            config.server.public_url = Some(format!("https://localhost:{}", addr.port()));
+        }
+        let outbox = Arc::new(Notify::new());
+        let worker = tokio::spawn(crate::webhook::delivery::run(
+            db.clone(),
+            config.webhooks.clone(),
+            outbox.clone(),
+        ));
+        let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+        let state = AppState {
+            db: db.clone(),
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            outbox,
+        };
+        let app = crate::http::router(state);
+        let handle = Handle::new();
+        let server = match axum_server::from_tcp_rustls(listener, tls) {
+            Ok(s) => s,
+            Err(e) => {
+                worker.abort();
+                return Err(io_err(e));
+            }
+        };
+        let serve = tokio::spawn(server.handle(handle.clone()).serve(app.into_make_service()));
+        tracing::info!(%addr, "listening (HTTPS)");
+        Ok(Self {
+            addr,
+            handle,
+            serve,
+            worker,
+            db,
+            grace,
+        })
+    }
+
+    /// The bound address (useful when listening on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish within the grace period, then closes
+    /// the database. Queued webhook events stay in the outbox for the next start.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(self.grace));
+        if let Err(e) = self.serve.await {
+            tracing::warn!(error = %e, "server task ended abnormally");
+        }
+        self.worker.abort();
+        let _ = self.worker.await;
+        self.db.close().await;
+        tracing::info!("shut down");
+    }
+}

@@ -1,0 +1,98 @@
+//! Command-line interface: `gavel serve`, `apikey create`, `keys rotate`, `demo`, `audit verify`.
+//!
+//! Flags override the configuration file and `GAVEL__SECTION__KEY` variables; each flag can
+//! also be set as the `GAVEL_...` variable named in its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+/// Gavel: real-time media server for online court hearings and mediation.
+#[derive(Debug, Parser)]
+#[command(name = "gavel", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file (optional; every key has a default).
+    #[arg(long, global = true, env = "GAVEL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory: database, TLS certificate, signing keys [default: ~/.local/share/gavel].
+    #[arg(long, global = true, env = "GAVEL_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTPS server (case API, join page) until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address and port to listen on [default: 0.0.0.0:8443].
+        #[arg(long, env = "GAVEL_LISTEN", value_name = "ADDR:PORT")]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage the court platform's API keys.
+    Apikey {
+        /// The action.
+        #[command(subcommand)]
+        action: ApikeyAction,
+    },
+    /// Manage the keys that sign join links.
+    Keys {
+        /// The action.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Create a demo docket and hearing and print one join link per role.
+    Demo,
+    /// Check the audit log.
+    Audit {
+        /// The action.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+/// `gavel apikey ...`
+#[derive(Debug, Subcommand)]
+pub enum ApikeyAction {
+    /// Create a key and print it (shown once; only its hash is stored).
+    Create {
+        /// A name for the key, e.g. the calling system; recorded in the audit log.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// `gavel keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Add a new join-link signing key; it signs after the next server start, and links
+    /// signed by older keys stay valid until they expire.
+    Rotate,
+}
+
+/// `gavel audit ...`
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Verify the hash chain; exits 1 and names the first broken entry if it fails.
+    Verify,
+}
+
+impl Cli {
+    /// The configuration: defaults, file, environment, then these flags.
+    pub fn load_config(&self) -> Result<Config, ConfigError> {
+        let mut c = Config::load(self.config.as_deref())?;
+        if let Some(d) = &self.data_dir {
+            c.server.data_dir = d.clone();
+        }
+        if let Command::Serve { listen: Some(addr) } = &self.command {
+            c.server.listen = *addr;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}

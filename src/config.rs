@@ -1,0 +1,300 @@
+//! The server's typed configuration: defaults in code, then a TOML file, then environment
+//! variables `GAVEL__SECTION__KEY`, then command-line flags.
+//!
+//! Every knob has a default that works for `make run` on a laptop, with its unit and reason
+//! beside it. Unknown keys are errors (a typo must not silently fall back to a default).
+//! Validated once at start-up by [`Config::validate`]; after that it is passed explicitly and
+//! never re-read. Secrets are `SecretString` and never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The whole configuration tree; each section belongs to one part of the server.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTPS listener, data directory and request limits.
+    pub server: ServerConfig,
+    /// Where hearings, participants and the audit log are stored.
+    pub database: DatabaseConfig,
+    /// Join-link tokens.
+    pub tokens: TokenConfig,
+    /// Event delivery to the court platform.
+    pub webhooks: WebhookConfig,
+}
+
+/// HTTPS listener, data directory and request limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port of the HTTPS listener. Default `0.0.0.0:8443`: reachable from phones
+    /// on the same network, and 8443 needs no privileges.
+    pub listen: SocketAddr,
+    /// Directory for the database, TLS certificate and signing keys (created if missing).
+    pub data_dir: PathBuf,
+    /// Base URL printed in join links, e.g. `https://hearings.court.example`. Default
+    /// `https://localhost:<port>`.
+    pub public_url: Option<String>,
+    /// PEM certificate chain; with `tls_key_file`. Default: a self-signed certificate generated
+    /// into `<data_dir>/tls/` on first start.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Largest request body, bytes. 64 KiB: every case-API body is a small JSON object.
+    pub max_body_bytes: usize,
+    /// A request taking longer than this many seconds is answered 408 and its work abandoned.
+    pub request_timeout_secs: u64,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT before closing.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            data_dir: default_data_dir(),
+            public_url: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// `$HOME/.local/share/gavel`, or `./gavel-data` when there is no home directory.
+fn default_data_dir() -> PathBuf {
+    match std::env::var_os("HOME") {
+        Some(home) if !home.is_empty() => Path::new(&home).join(".local/share/gavel"),
+        _ => PathBuf::from("gavel-data"),
+    }
+}
+
+/// Where hearings, participants and the audit log are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`. Default: SQLite at `<data_dir>/gavel.db`.
+    /// A secret because PostgreSQL URLs carry passwords.
+    pub url: Option<SecretString>,
+    /// Pool size. 8: the case API is light; PostgreSQL's default limit is 100 for all clients.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 8,
+        }
+    }
+}
+
+/// Join-link tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    /// Lifetime of a join link when the platform asks for none, seconds. 24 h: a link is
+    /// usually sent the day before a hearing.
+    pub default_ttl_secs: i64,
+    /// Longest lifetime the platform may ask for, seconds. 30 days.
+    pub max_ttl_secs: i64,
+    /// Tolerated clock difference when checking expiry, seconds.
+    pub leeway_secs: i64,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        Self {
+            default_ttl_secs: 24 * 3600,
+            max_ttl_secs: 30 * 24 * 3600,
+            leeway_secs: 30,
+        }
+    }
+}
+
+/// Event delivery to the court platform.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Accept `http://` webhook URLs. Off: events carry hearing data and must travel over TLS.
+    /// Tests and local development turn it on.
+    pub allow_http: bool,
+    /// First retry delay after a failed delivery, milliseconds; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry delay, milliseconds. 5 min keeps a recovered receiver waiting briefly.
+    pub retry_max_ms: u64,
+    /// Per-request timeout, milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts before an event is parked as failed (and a fault is audited). 30 attempts at
+    /// the default delays is about two hours.
+    pub max_attempts: i64,
+    /// How often the outbox is checked when nothing new was queued, milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            retry_base_ms: 1000,
+            retry_max_ms: 300_000,
+            timeout_ms: 10_000,
+            max_attempts: 30,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The TOML file or an environment variable did not parse or named an unknown key.
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    /// A value is out of range.
+    #[error("configuration: `{key}` {problem}")]
+    Invalid {
+        /// Dotted key, e.g. `server.max_body_bytes`.
+        key: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `GAVEL__SECTION__KEY` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::new();
+        if let Some(f) = file {
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(Env::prefixed("GAVEL__").split("__"));
+        fig.extract().map_err(|e| ConfigError::Parse(Box::new(e)))
+    }
+
+    /// Checks ranges and combinations once, at start-up.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        let bad = |key, problem| Err(ConfigError::Invalid { key, problem });
+        if !(1024..=16 * 1024 * 1024).contains(&s.max_body_bytes) {
+            return bad("server.max_body_bytes", "must be between 1 KiB and 16 MiB");
+        }
+        if s.request_timeout_secs == 0 {
+            return bad("server.request_timeout_secs", "must be positive");
+        }
+        if s.tls_cert_file.is_some() != s.tls_key_file.is_some() {
+            return bad(
+                "server.tls_cert_file",
+                "and server.tls_key_file must be given together",
+            );
+        }
+        if let Some(u) = &s.public_url
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            return bad("server.public_url", "must start with https://");
+        }
+        if let Some(u) = &self.database.url {
+            let u = u.expose_secret();
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+            {
+                return bad("database.url", "must be a sqlite: or postgres:// URL");
+            }
+        }
+        if self.database.max_connections == 0 {
+            return bad("database.max_connections", "must be positive");
+        }
+        let t = &self.tokens;
+        if t.default_ttl_secs <= 0 || t.default_ttl_secs > t.max_ttl_secs {
+            return bad(
+                "tokens.default_ttl_secs",
+                "must be positive and at most tokens.max_ttl_secs",
+            );
+        }
+        let w = &self.webhooks;
+        if w.retry_base_ms == 0 || w.retry_max_ms < w.retry_base_ms {
+            return bad(
+                "webhooks.retry_base_ms",
+                "must be positive and at most webhooks.retry_max_ms",
+            );
+        }
+        if w.max_attempts <= 0 || w.timeout_ms == 0 || w.poll_interval_ms == 0 {
+            return bad(
+                "webhooks",
+                "max_attempts, timeout_ms and poll_interval_ms must be positive",
+            );
+        }
+        Ok(())
+    }
+
+    /// Base URL for join links.
+    pub fn public_url(&self) -> String {
+        match &self.server.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("https://localhost:{}", self.server.listen.port()),
+        }
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> SecretString {
+        match &self.database.url {
+            Some(u) => u.clone(),
+            None => {
+                let p = self.server.data_dir.join("gavel.db");
+                SecretString::from(format!("sqlite://{}?mode=rwc", p.display()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn a_toml_file_overrides_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("gavel.toml");
+        std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.server.max_body_bytes, 64 * 1024);
+        std::fs::write(&f, "[server]\nlisen = \"127.0.0.1:9000\"\n").unwrap();
+        let e = Config::load(Some(&f)).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        let mut c = Config::default();
+        c.server.max_body_bytes = 10;
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("server.max_body_bytes"), "{e}");
+    }
+
+    #[test]
+    fn the_database_url_is_not_printed_in_debug_output() {
+        let c = Config {
+            database: DatabaseConfig {
+                url: Some(SecretString::from("postgres://u:hunter2@db/g")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,127 @@
+//! `gavel demo`: a demonstration docket with one hearing and one participant per role, and a
+//! join link for each, so a newcomer can try every role at once. Written through the same
+//! tables and audit log as the API; actor `cli`.
+
+use crate::auth::Actor;
+use crate::auth::jwt::{self, ISSUER, JOIN_AUDIENCE, JoinClaims};
+use crate::auth::keyring::KeyRing;
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::docket::participants_url;
+use crate::domain::{HearingKind, Role};
+
+/// One printed line: role, name, link.
+#[derive(Debug, Clone)]
+pub struct DemoLink {
+    /// The role.
+    pub role: Role,
+    /// The demo participant's name.
+    pub name: String,
+    /// The join link.
+    pub url: String,
+}
+
+fn demo_name(role: Role) -> &'static str {
+    match role {
+        Role::Judge => "Judge Wang",
+        Role::Clerk => "Clerk Li",
+        Role::Party => "Zhang San (plaintiff)",
+        Role::Counsel => "Counsel Chen",
+        Role::Witness => "Witness Zhao",
+        Role::Expert => "Expert Sun",
+        Role::Interpreter => "Interpreter Zhou",
+        Role::Mediator => "Mediator Wu",
+        Role::Observer => "Observer",
+    }
+}
+
+/// Creates the demo docket and hearing and returns one link per role.
+pub async fn create(db: &Db, keys: &KeyRing, config: &Config) -> Result<Vec<DemoLink>, DbError> {
+    let now = now_ms();
+    let docket_id = uuid::Uuid::new_v4().to_string();
+    let hearing_id = uuid::Uuid::new_v4().to_string();
+    let case_number = format!("DEMO-{}", &docket_id[..8]);
+    let mut w = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO dockets (id, case_number, title, court, case_type, created_at) \
+         VALUES ($1, $2, 'Demo v. Example (sale of goods)', 'Demo People''s Court', 'civil', $3)",
+    )
+    .bind(&docket_id)
+    .bind(&case_number)
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'Demo hearing', $4, 'open', $4, $4)",
+    )
+    .bind(&hearing_id)
+    .bind(&docket_id)
+    .bind(HearingKind::Trial.as_str())
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await?;
+    crate::audit::append(
+        &mut w.tx,
+        now,
+        &Actor::Cli,
+        "demo.create",
+        &format!("hearing:{hearing_id}"),
+        serde_json::json!({ "docket_id": docket_id, "case_number": case_number }),
+    )
+    .await?;
+    let mut links = Vec::new();
+    for role in Role::ALL {
+        let pid = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO participants (id, hearing_id, display_name, role, identity_ref, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&pid)
+        .bind(&hearing_id)
+        .bind(demo_name(role))
+        .bind(role.as_str())
+        .bind(format!("demo-identity-{}", role.as_str()))
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+        crate::audit::append(
+            &mut w.tx,
+            now,
+            &Actor::Cli,
+            "participant.create",
+            &format!("participant:{pid}"),
+            serde_json::json!({ "hearing_id": hearing_id, "role": role.as_str() }),
+        )
+        .await?;
+        let jti = uuid::Uuid::new_v4().to_string();
+        let claims = JoinClaims {
+            iss: ISSUER.into(),
+            aud: JOIN_AUDIENCE.into(),
+            sub: pid.clone(),
+            hid: hearing_id.clone(),
+            role,
+            iat: now / 1000,
+            exp: now / 1000 + config.tokens.default_ttl_secs,
+            jti: jti.clone(),
+        };
+        crate::audit::append(
+            &mut w.tx,
+            now,
+            &Actor::Cli,
+            "join_link.issue",
+            &format!("participant:{pid}"),
+            serde_json::json!({ "hearing_id": hearing_id, "jti": jti, "expires": claims.exp, "role": role.as_str() }),
+        )
+        .await?;
+        let token = jwt::issue(keys, &claims);
+        links.push(DemoLink {
+            role,
+            name: demo_name(role).to_owned(),
+            url: participants_url(&config.public_url(), &hearing_id, &token),
+        });
+    }
+    w.commit().await?;
+    Ok(links)
+}

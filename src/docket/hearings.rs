@@ -1,0 +1,156 @@
+//! Hearings: create on a docket, list, get, and move through the state machine.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::model::{Hearing, NewHearing, NewTransition, Page};
+use super::rows::{self, HEARING_COLS};
+use crate::app::AppState;
+use crate::audit;
+use crate::clock::{now_ms, parse_rfc3339};
+use crate::domain::validate::{FieldError, optional_text};
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{ApiJson, ApiQuery, Platform};
+use crate::webhook::{self, EventType};
+
+/// Schedule a hearing on a docket.
+#[utoipa::path(post, path = "/dockets/{docket_id}/hearings", tag = "hearings",
+    request_body = NewHearing, security(("api_key" = [])),
+    params(("docket_id" = String, Path, description = "Docket id")),
+    responses((status = 201, body = Hearing), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn create(
+    State(st): State<AppState>,
+    Platform(caller): Platform,
+    Path(docket_id): Path<String>,
+    ApiJson(body): ApiJson<NewHearing>,
+) -> Result<(StatusCode, Json<Hearing>), ApiError> {
+    let docket_id = super::path_id(&docket_id, "docket")?;
+    let start = parse_rfc3339(&body.scheduled_start).ok_or(FieldError::Invalid {
+        field: "scheduled_start",
+        expected: "must be an RFC 3339 time with offset, e.g. 2026-12-01T09:30:00+08:00",
+    })?;
+    let title = optional_text("title", body.title.as_deref(), 200)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    let mut w = st.db.begin_write().await?;
+    rows::load_docket(&mut *w.tx, &docket_id).await?;
+    sqlx::query(
+        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $6)",
+    )
+    .bind(&id)
+    .bind(&docket_id)
+    .bind(body.kind.as_str())
+    .bind(&title)
+    .bind(start)
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await?;
+    audit::append(
+        &mut w.tx,
+        now,
+        &caller.actor(),
+        "hearing.create",
+        &format!("hearing:{id}"),
+        serde_json::json!({ "docket_id": docket_id, "kind": body.kind.as_str(), "scheduled_start": start }),
+    )
+    .await?;
+    let hearing = rows::load_hearing(&mut *w.tx, &id).await?;
+    w.commit().await?;
+    Ok((StatusCode::CREATED, Json(hearing)))
+}
+
+/// List a docket's hearings by scheduled start.
+#[utoipa::path(get, path = "/dockets/{docket_id}/hearings", tag = "hearings", params(Page,
+    ("docket_id" = String, Path, description = "Docket id")), security(("api_key" = [])),
+    responses((status = 200, body = [Hearing]), (status = 404, body = Problem)))]
+pub(super) async fn list(
+    State(st): State<AppState>,
+    Platform(_caller): Platform,
+    Path(docket_id): Path<String>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Vec<Hearing>>, ApiError> {
+    let docket_id = super::path_id(&docket_id, "docket")?;
+    let (limit, offset) = page.bounds()?;
+    rows::load_docket(st.db.pool(), &docket_id).await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {HEARING_COLS} FROM hearings WHERE docket_id = $1 \
+         ORDER BY scheduled_start, id LIMIT $2 OFFSET $3"
+    ));
+    let found = sqlx::query(sql)
+        .bind(&docket_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(st.db.pool())
+        .await?;
+    Ok(Json(
+        found.iter().map(rows::hearing).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Get one hearing.
+#[utoipa::path(get, path = "/hearings/{hearing_id}", tag = "hearings", security(("api_key" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id")),
+    responses((status = 200, body = Hearing), (status = 404, body = Problem)))]
+pub(super) async fn get(
+    State(st): State<AppState>,
+    Platform(_caller): Platform,
+    Path(hearing_id): Path<String>,
+) -> Result<Json<Hearing>, ApiError> {
+    let id = super::path_id(&hearing_id, "hearing")?;
+    Ok(Json(rows::load_hearing(st.db.pool(), &id).await?))
+}
+
+/// Move a hearing to another state; illegal moves are answered 409 and change nothing.
+#[utoipa::path(post, path = "/hearings/{hearing_id}/transitions", tag = "hearings",
+    request_body = NewTransition, security(("api_key" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id")),
+    responses((status = 200, body = Hearing), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub(super) async fn transition(
+    State(st): State<AppState>,
+    Platform(caller): Platform,
+    Path(hearing_id): Path<String>,
+    ApiJson(body): ApiJson<NewTransition>,
+) -> Result<Json<Hearing>, ApiError> {
+    let id = super::path_id(&hearing_id, "hearing")?;
+    let reason = optional_text("reason", body.reason.as_deref(), 500)?;
+    let now = now_ms();
+    let mut w = st.db.begin_write().await?;
+    let current = rows::load_hearing(&mut *w.tx, &id).await?;
+    let next = current
+        .state
+        .transition(body.to)
+        .map_err(|e| ApiError::Conflict(e.to_string()))?;
+    sqlx::query("UPDATE hearings SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(next.as_str())
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *w.tx)
+        .await?;
+    audit::append(
+        &mut w.tx,
+        now,
+        &caller.actor(),
+        "hearing.transition",
+        &format!("hearing:{id}"),
+        serde_json::json!({ "from": current.state.as_str(), "to": next.as_str(), "reason": reason }),
+    )
+    .await?;
+    let queued = webhook::enqueue(
+        &mut w.tx,
+        now,
+        EventType::HearingStateChanged,
+        serde_json::json!({
+            "hearing_id": id, "docket_id": current.docket_id,
+            "from": current.state.as_str(), "to": next.as_str(),
+        }),
+    )
+    .await?;
+    let hearing = rows::load_hearing(&mut *w.tx, &id).await?;
+    w.commit().await?;
+    if queued > 0 {
+        st.outbox.notify_one();
+    }
+    Ok(Json(hearing))
+}

@@ -1,0 +1,43 @@
+//! The case API: the thin REST interface through which the court platform creates dockets and
+//! hearings, registers verified participants, mints join links and subscribes to events.
+//!
+//! Every handler authenticates first (platform API key, or a participant's join token for
+//! `session`), validates every field, then performs its change and the matching audit entry
+//! (and webhook events) in one write transaction. Nothing is written when anything fails.
+
+mod dockets;
+mod hearings;
+pub mod model;
+mod participants;
+pub(crate) use participants::join_url as participants_url;
+mod rows;
+mod session;
+mod webhooks;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+/// The `/api/v1` routes with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(dockets::create, dockets::list))
+        .routes(routes!(dockets::get))
+        .routes(routes!(hearings::create, hearings::list))
+        .routes(routes!(hearings::get))
+        .routes(routes!(hearings::transition))
+        .routes(routes!(participants::create, participants::list))
+        .routes(routes!(participants::revoke))
+        .routes(routes!(participants::join_link))
+        .routes(routes!(session::get))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::delete))
+}
+
+/// Parses a path id; anything that is not a UUID cannot name a resource, so it is a 404.
+fn path_id(raw: &str, what: &'static str) -> Result<String, crate::http::error::ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| crate::http::error::ApiError::NotFound(what))
+}

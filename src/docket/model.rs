@@ -1,0 +1,230 @@
+//! The case API's request and response bodies (the contract with the court platform).
+//!
+//! Requests deny unknown fields so a misspelt field is an error, not silently ignored.
+//! Times are RFC 3339 strings; ids are UUIDs.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{Capability, HearingKind, HearingState, Role};
+use crate::webhook::EventType;
+
+/// A new docket (case file).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDocket {
+    /// The court's case number, unique, e.g. `(2026) Jing 0105 Min Chu 123`. At most 64 characters.
+    pub case_number: String,
+    /// Case title. At most 200 characters.
+    pub title: String,
+    /// The court hearing the case. At most 120 characters.
+    pub court: String,
+    /// Case type, e.g. `civil`, `commercial`, `administrative`. At most 60 characters.
+    pub case_type: String,
+}
+
+/// A docket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Docket {
+    /// Docket id.
+    pub id: String,
+    /// The court's case number.
+    pub case_number: String,
+    /// Case title.
+    pub title: String,
+    /// The court.
+    pub court: String,
+    /// Case type.
+    pub case_type: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+/// A new hearing on a docket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHearing {
+    /// Trial, pre-trial or mediation.
+    pub kind: HearingKind,
+    /// Scheduled start (RFC 3339 with offset).
+    pub scheduled_start: String,
+    /// Optional title, e.g. `Second hearing`. At most 200 characters.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// A hearing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hearing {
+    /// Hearing id.
+    pub id: String,
+    /// The docket it belongs to.
+    pub docket_id: String,
+    /// Trial, pre-trial or mediation.
+    pub kind: HearingKind,
+    /// Optional title.
+    pub title: Option<String>,
+    /// Scheduled start (RFC 3339).
+    pub scheduled_start: String,
+    /// Current state.
+    pub state: HearingState,
+    /// Created (RFC 3339).
+    pub created_at: String,
+    /// Last state change (RFC 3339).
+    pub updated_at: String,
+}
+
+/// A requested state change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTransition {
+    /// The state to move to.
+    pub to: HearingState,
+    /// Why (kept in the audit log). At most 500 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A participant to register for a hearing (a verified identity, Art. 14-15).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParticipant {
+    /// Name shown to others in the hearing. At most 100 characters.
+    pub display_name: String,
+    /// Role in this hearing.
+    pub role: Role,
+    /// The platform's reference to the verified identity (not the ID number itself). At most 128 characters.
+    pub identity_ref: String,
+    /// How to reach them (for the platform's use; never logged). At most 200 characters.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
+/// A participant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Participant {
+    /// Participant id.
+    pub id: String,
+    /// The hearing.
+    pub hearing_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// The platform's identity reference.
+    pub identity_ref: String,
+    /// Contact, if given.
+    pub contact: Option<String>,
+    /// What this role may do in the hearing.
+    pub capabilities: Vec<Capability>,
+    /// Registered (RFC 3339).
+    pub created_at: String,
+}
+
+/// Options for a join link.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewJoinLink {
+    /// Lifetime in seconds; default `tokens.default_ttl_secs`, at most `tokens.max_ttl_secs`.
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+}
+
+/// A join link for one participant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JoinLink {
+    /// The link to send to the participant.
+    pub url: String,
+    /// The bare token (an EdDSA-signed JWT), for clients that join without the web page.
+    pub token: String,
+    /// When the token expires (RFC 3339).
+    pub expires_at: String,
+    /// The participant.
+    pub participant_id: String,
+    /// The hearing.
+    pub hearing_id: String,
+    /// The role the token carries.
+    pub role: Role,
+}
+
+/// What a participant's join token opens: shown on the join page before anything else.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    /// The case.
+    pub docket: Docket,
+    /// The hearing.
+    pub hearing: Hearing,
+    /// Participant id.
+    pub participant_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// What the role may do.
+    pub capabilities: Vec<Capability>,
+}
+
+/// A webhook to register.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where to POST events: `https://` (or `http://` when `webhooks.allow_http`). At most 2048 characters.
+    pub url: String,
+    /// The events to send.
+    pub events: Vec<EventType>,
+}
+
+/// A registered webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    /// Webhook id.
+    pub id: String,
+    /// Target URL.
+    pub url: String,
+    /// Subscribed events.
+    pub events: Vec<EventType>,
+    /// Registered (RFC 3339).
+    pub created_at: String,
+}
+
+/// A newly registered webhook, with the signing secret (shown only once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// HMAC-SHA256 key for the `Gavel-Signature` header.
+    pub secret: String,
+}
+
+/// Paging for list endpoints.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// At most this many items (1-200, default 50).
+    pub limit: Option<i64>,
+    /// Skip this many items (default 0).
+    pub offset: Option<i64>,
+}
+
+impl Page {
+    /// `(limit, offset)` after validation.
+    pub fn bounds(&self) -> Result<(i64, i64), crate::domain::validate::FieldError> {
+        use crate::domain::validate::in_range;
+        let limit = in_range(
+            "limit",
+            self.limit.unwrap_or(50),
+            1,
+            200,
+            "must be between 1 and 200",
+        )?;
+        let offset = in_range(
+            "offset",
+            self.offset.unwrap_or(0),
+            0,
+            i64::MAX,
+            "must not be negative",
+        )?;
+        Ok((limit, offset))
+    }
+}

@@ -1,0 +1,153 @@
+//! Hearing kinds and the hearing state machine.
+//!
+//! `scheduled -> open -> in_session <-> recess -> closed`; a hearing may also be closed from
+//! `open` (adjourned before the session began). Every other move is refused with the reason,
+//! so the court platform gets a 409 that says what was wrong rather than a silent no-op.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of proceeding a hearing is; decides lobby, recording and signing defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HearingKind {
+    /// A trial hearing (recorded by default).
+    Trial,
+    /// A pre-trial conference or evidence exchange.
+    PreTrial,
+    /// An online mediation (Art. 16).
+    Mediation,
+}
+
+impl HearingKind {
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HearingKind::Trial => "trial",
+            HearingKind::PreTrial => "pre_trial",
+            HearingKind::Mediation => "mediation",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Trial, Self::PreTrial, Self::Mediation]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a hearing is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HearingState {
+    /// Created, not yet open to participants.
+    Scheduled,
+    /// Participants may join the lobby; the session has not started.
+    Open,
+    /// The hearing is in session.
+    InSession,
+    /// Paused; participants stay connected.
+    Recess,
+    /// Over; nobody can join again.
+    Closed,
+}
+
+impl HearingState {
+    /// Every state.
+    pub const ALL: [HearingState; 5] = [
+        Self::Scheduled,
+        Self::Open,
+        Self::InSession,
+        Self::Recess,
+        Self::Closed,
+    ];
+
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Open => "open",
+            Self::InSession => "in_session",
+            Self::Recess => "recess",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// Parses the wire and database name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Checks a move to `to`, returning the new state or why it is not allowed.
+    pub fn transition(self, to: HearingState) -> Result<HearingState, IllegalTransition> {
+        use HearingState::*;
+        let legal = matches!(
+            (self, to),
+            (Scheduled, Open)
+                | (Open, InSession)
+                | (InSession, Recess)
+                | (Recess, InSession)
+                | (Open | InSession | Recess, Closed)
+        );
+        if legal {
+            Ok(to)
+        } else {
+            Err(IllegalTransition { from: self, to })
+        }
+    }
+}
+
+/// A refused state change; its message is shown to the API caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a hearing cannot go from {} to {}", from.as_str(), to.as_str())]
+pub struct IllegalTransition {
+    /// The current state.
+    pub from: HearingState,
+    /// The requested state.
+    pub to: HearingState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HearingState::*;
+    use super::*;
+
+    #[test]
+    fn exactly_the_documented_transitions_are_legal() {
+        let legal = [
+            (Scheduled, Open),
+            (Open, InSession),
+            (InSession, Recess),
+            (Recess, InSession),
+            (Open, Closed),
+            (InSession, Closed),
+            (Recess, Closed),
+        ];
+        for from in HearingState::ALL {
+            for to in HearingState::ALL {
+                let want = legal.contains(&(from, to));
+                assert_eq!(from.transition(to).is_ok(), want, "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_illegal_transition_names_both_states() {
+        let e = Closed.transition(Open).unwrap_err();
+        assert_eq!(e.to_string(), "a hearing cannot go from closed to open");
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in HearingState::ALL {
+            assert_eq!(HearingState::parse(s.as_str()), Some(s));
+        }
+        for k in [
+            HearingKind::Trial,
+            HearingKind::PreTrial,
+            HearingKind::Mediation,
+        ] {
+            assert_eq!(HearingKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

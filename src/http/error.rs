@@ -1,0 +1,147 @@
+//! `ApiError`: every failure the HTTP API reports, rendered as RFC 9457 problem details.
+//!
+//! The body says what the caller can fix (`detail`, and `field` for validation errors). For
+//! server-side failures it says only that something failed, with a reference id that is also
+//! in the log beside the real cause, so nothing internal leaks to the caller.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::jwt::TokenError;
+use crate::db::DbError;
+use crate::domain::validate::FieldError;
+
+/// An error answer from the API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// No usable credentials (401).
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// A join token that failed verification (401).
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Authenticated, but not allowed to do this (403).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The named resource does not exist or is not visible to the caller (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// No such route (404).
+    #[error("no such endpoint")]
+    NoRoute,
+    /// The route exists but not with this method (405).
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A field failed validation (422).
+    #[error(transparent)]
+    Field(#[from] FieldError),
+    /// The body is not valid JSON (400).
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The JSON does not fit the schema: wrong type, unknown or missing field (422).
+    #[error("invalid request body: {0}")]
+    Schema(String),
+    /// The body is not `application/json` (415).
+    #[error("expected a body with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// The body exceeds `server.max_body_bytes` (413).
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// A database failure (500, cause logged).
+    #[error("database failure")]
+    Db(#[from] DbError),
+    /// Any other server-side failure (500, cause logged).
+    #[error("internal failure: {0}")]
+    Internal(String),
+}
+
+/// The problem-details body (RFC 9457).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this case, for a person.
+    pub detail: String,
+    /// For validation problems: the field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn status_and_slug(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            Unauthorized(_) | Token(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            NotFound(_) | NoRoute => (StatusCode::NOT_FOUND, "not-found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Field(_) | Schema(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field"),
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
+            Db(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug) = self.status_and_slug();
+        let detail = if status.is_server_error() {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, error = %self, "request failed");
+            format!("the server could not complete the request (reference {reference})")
+        } else {
+            self.to_string()
+        };
+        let field = match &self {
+            ApiError::Field(f) => Some(f.field().to_owned()),
+            _ => None,
+        };
+        let body = Problem {
+            kind: format!("/problems/{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+        };
+        let mut res = (status, Json(body)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// Maps a database error to a 409 when it is a uniqueness violation, else a 500.
+pub fn conflict_on_unique(e: sqlx::Error, what: &'static str) -> ApiError {
+    if let sqlx::Error::Database(d) = &e
+        && d.is_unique_violation()
+    {
+        return ApiError::Conflict(format!("{what} already exists"));
+    }
+    ApiError::Db(DbError::Sqlx(e))
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Db(DbError::Sqlx(e))
+    }
+}

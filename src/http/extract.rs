@@ -1,0 +1,125 @@
+//! Request extractors that validate before a handler runs: JSON bodies, platform API keys and
+//! participants' join tokens. Each failure becomes an [`ApiError`] with a clear message.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::apikey::{self, ApiKeyIdentity};
+use crate::auth::jwt::{self, JoinClaims};
+use crate::clock::now_ms;
+
+/// A JSON body, parsed strictly (types with `deny_unknown_fields`), size-limited by the
+/// router's body limit.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value = T::deserialize(&mut de).map_err(json_error)?;
+        de.end().map_err(json_error)?;
+        Ok(ApiJson(value))
+    }
+}
+
+fn json_error(e: serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Data => ApiError::Schema(e.to_string()),
+        _ => ApiError::MalformedJson(e.to_string()),
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let v = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer header",
+        ))?;
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header"))?;
+    match v.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::Unauthorized(
+            "expected Authorization: Bearer <token>",
+        )),
+    }
+}
+
+/// The court platform, authenticated by an API key.
+#[derive(Debug, Clone)]
+pub struct Platform(pub ApiKeyIdentity);
+
+impl FromRequestParts<AppState> for Platform {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        if !apikey::looks_like_api_key(token) {
+            return Err(ApiError::Unauthorized(
+                "this endpoint needs a platform API key",
+            ));
+        }
+        match apikey::authenticate(&state.db, token).await? {
+            Some(id) => Ok(Platform(id)),
+            None => Err(ApiError::Unauthorized("unknown or revoked API key")),
+        }
+    }
+}
+
+/// A participant, authenticated by a valid join token (signature and times checked; the
+/// handler checks the hearing and that the participant still exists).
+#[derive(Debug, Clone)]
+pub struct Joiner(pub JoinClaims);
+
+impl FromRequestParts<AppState> for Joiner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        let claims = jwt::verify(
+            &state.keys,
+            token,
+            now_ms() / 1000,
+            state.config.tokens.leeway_secs,
+        )?;
+        Ok(Joiner(claims))
+    }
+}
+
+/// Query parameters, parsed strictly; a bad parameter is a 422 problem.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| ApiError::Schema(e.body_text()))
+    }
+}

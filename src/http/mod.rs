@@ -1,0 +1,120 @@
+//! The HTTP surface: routes, layers (limits, timeouts, panic guard, security headers), the
+//! OpenAPI document, the join page and TLS set-up.
+//!
+//! Invariant: every response, including 404s, 405s, oversize bodies and panics, is a problem
+//! document or a deliberate page; nothing answers with a framework default.
+
+pub mod error;
+pub mod extract;
+pub mod tls;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::Modify;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use error::ApiError;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Gavel case API", description = "The thin interface through which a court's \
+        platform creates dockets and hearings, registers verified participants, mints join \
+        links and subscribes to hearing events. Errors are RFC 9457 problem documents."),
+    modifiers(&Security)
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut key = Http::new(HttpAuthScheme::Bearer);
+        key.description = Some("Platform API key from `gavel apikey create`.".into());
+        components.add_security_scheme("api_key", SecurityScheme::Http(key));
+        let mut join = Http::new(HttpAuthScheme::Bearer);
+        join.bearer_format = Some("JWT".into());
+        join.description = Some("A participant's join token (EdDSA-signed JWT).".into());
+        components.add_security_scheme("join_token", SecurityScheme::Http(join));
+    }
+}
+
+/// The OpenAPI document and the router it describes, built together so they cannot drift.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .nest("/api/v1", crate::docket::router())
+        .split_for_parts()
+}
+
+/// The whole application router with its layers.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let doc_json = doc.to_json().expect("the OpenAPI document serialises");
+    let body_limit = state.config.server.max_body_bytes;
+    let timeout = Duration::from_secs(state.config.server.request_timeout_secs);
+    api.route(
+        "/api/v1/openapi.json",
+        get(move || async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                doc_json.clone(),
+            )
+        }),
+    )
+    .route("/healthz", get(healthz))
+    .merge(crate::web::router())
+    .fallback(|| async { ApiError::NoRoute })
+    .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(middleware::from_fn(security_headers))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        timeout,
+    ))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::Internal("a request handler panicked".into()).into_response()
+    }))
+    .with_state(state)
+}
+
+/// 200 when the database answers; used by load balancers and `make run`'s readiness wait.
+async fn healthz(State(st): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(st.db.pool()).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}

@@ -1,0 +1,16 @@
+//! Gavel: the server library behind the `gavel` binary. Integration tests drive it through
+//! [`app::Server`], exactly as `gavel serve` does.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod docket;
+pub mod domain;
+pub mod http;
+pub mod web;
+pub mod webhook;

@@ -1,0 +1,109 @@
+//! The `gavel` binary: parses the command line, sets up logging and runs one command.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use gavel::app::{Server, open};
+use gavel::audit::AuditVerdict;
+use gavel::cli::{ApikeyAction, AuditAction, Cli, Command, KeysAction};
+use gavel::clock::now_ms;
+
+fn out(line: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GAVEL_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.load_config()?;
+    match cli.command {
+        Command::Serve { .. } => {
+            let configured_url = config.server.public_url.clone();
+            let server = Server::start(config).await?;
+            let url = configured_url
+                .unwrap_or_else(|| format!("https://localhost:{}", server.local_addr().port()));
+            out(&format!(
+                "Gavel is running: open {url}/ (health: {url}/healthz, API: {url}/api/v1/openapi.json)"
+            ));
+            out("Create join links with `gavel demo`; stop with Ctrl-C.");
+            wait_for_signal().await?;
+            tracing::info!("shutdown requested");
+            server.shutdown().await;
+        }
+        Command::Apikey {
+            action: ApikeyAction::Create { name },
+        } => {
+            let name = gavel::domain::validate::text("name", &name, 100)?;
+            let (db, _) = open(&config).await?;
+            let key = gavel::auth::apikey::create(&db, &name, now_ms())
+                .await
+                .context("creating the API key (is the name already used?)")?;
+            out(&key);
+        }
+        Command::Keys {
+            action: KeysAction::Rotate,
+        } => {
+            let dir = config.server.data_dir.join("keys");
+            let kid = gavel::auth::keyring::KeyRing::rotate(&dir, now_ms())?;
+            out(&format!(
+                "new join-link signing key {kid}; restart the server to use it"
+            ));
+        }
+        Command::Demo => {
+            let (db, keys) = open(&config).await?;
+            let links = gavel::demo::create(&db, &keys, &config).await?;
+            out("Demo hearing created. Join links (one per role):");
+            for l in links {
+                out(&format!(
+                    "  {:<12} {:<24} {}",
+                    l.role.as_str(),
+                    l.name,
+                    l.url
+                ));
+            }
+        }
+        Command::Audit {
+            action: AuditAction::Verify,
+        } => {
+            let (db, _) = open(&config).await?;
+            match gavel::audit::verify(&db).await? {
+                AuditVerdict::Intact { entries, head } => {
+                    out(&format!("audit log intact: {entries} entries, head {head}"));
+                }
+                AuditVerdict::Broken { seq, reason } => {
+                    out(&format!("audit log BROKEN at entry {seq}: {reason}"));
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

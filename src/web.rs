@@ -1,0 +1,45 @@
+//! Serves the web client (embedded in the binary so a join link is all a participant needs).
+//!
+//! The page reads the join token from the URL fragment and asks the server what it opens;
+//! every permission is still enforced by the server.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::app::AppState;
+
+const INDEX_HTML: &str = include_str!("../web-client/index.html");
+const JOIN_JS: &str = include_str!("../web-client/join.js");
+const STYLE_CSS: &str = include_str!("../web-client/style.css");
+
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; connect-src 'self' wss:; img-src 'self' data:; \
+             media-src 'self' blob:; frame-ancestors 'none'",
+        ),
+    );
+    res
+}
+
+/// `/`, `/join/{hearing_id}` and the page's assets.
+pub fn router() -> Router<AppState> {
+    let index = || async { asset(INDEX_HTML, "text/html; charset=utf-8") };
+    Router::new()
+        .route("/", get(index))
+        .route("/join/{hearing_id}", get(index))
+        .route(
+            "/assets/join.js",
+            get(|| async { asset(JOIN_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/assets/style.css",
+            get(|| async { asset(STYLE_CSS, "text/css; charset=utf-8") }),
+        )
+}

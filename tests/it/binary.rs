@@ -1,0 +1,150 @@
+//! The `gavel` binary as an operator runs it: demo links, API keys, `serve` with a generated
+//! certificate, health, graceful shutdown on SIGTERM, and `audit verify`'s exit code.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn gavel() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gavel"));
+    c.env_remove("GAVEL_CONFIG")
+        .env("GAVEL_LOG", "warn")
+        .kill_on_drop(true);
+    c
+}
+
+async fn output(args: &[&str], data: &std::path::Path) -> (i32, String) {
+    let out = gavel()
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test]
+async fn help_documents_the_commands_and_defaults() {
+    let out = gavel().arg("--help").output().await.unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for cmd in ["serve", "apikey", "keys", "demo", "audit"] {
+        assert!(text.contains(cmd), "--help lacks {cmd}");
+    }
+    let out = gavel().args(["serve", "--help"]).output().await.unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("0.0.0.0:8443") && text.contains("GAVEL_LISTEN"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let (code, key) = output(&["apikey", "create", "--name", "platform"], &data).await;
+    assert_eq!(code, 0);
+    assert!(gavel::auth::apikey::looks_like_api_key(key.trim()), "{key}");
+
+    let (code, demo) = output(&["demo"], &data).await;
+    assert_eq!(code, 0);
+    let links: Vec<&str> = demo
+        .split_whitespace()
+        .filter(|w| w.starts_with("https://"))
+        .collect();
+    assert_eq!(links.len(), 9, "one link per role:\n{demo}");
+    for role in ["judge", "clerk", "party", "witness", "mediator", "observer"] {
+        assert!(demo.contains(role), "{role} missing:\n{demo}");
+    }
+
+    let mut child = gavel()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(l) = lines.next_line().await.unwrap() {
+            if let Some(rest) = l.strip_prefix("Gavel is running: open ") {
+                return rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_owned();
+            }
+        }
+        panic!("serve exited without printing its address");
+    })
+    .await
+    .expect("serve printed its address in time");
+    let port = url.rsplit(':').next().unwrap();
+
+    gavel::app::install_crypto_provider();
+    let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();
+    let key_pem = data.join("tls/key.pem");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_pem).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap();
+    let health = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // The printed demo link (its port is the default; this server is on another) opens the hearing.
+    let judge = links[0];
+    let (path, fragment) = judge.split_once('#').unwrap();
+    let hearing = path.rsplit('/').next().unwrap();
+    let token = fragment.strip_prefix("token=").unwrap();
+    let res = client
+        .get(format!(
+            "https://localhost:{port}/api/v1/hearings/{hearing}/session"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let s: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(s["role"], "judge");
+
+    let pid = child.id().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("server stopped after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+
+    let (code, text) = output(&["audit", "verify"], &data).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("intact"), "{text}");
+
+    // Tamper with the database file's audit rows directly; verify must fail and say where.
+    sqlx::any::install_default_drivers();
+    let db_url = format!("sqlite://{}", data.join("gavel.db").display());
+    let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(&db_url)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_log SET actor = 'cli:someone-else' WHERE seq = 2")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let (code, text) = output(&["audit", "verify"], &data).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("BROKEN at entry 2"), "{text}");
+}

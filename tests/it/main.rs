@@ -1,0 +1,13 @@
+//! Integration tests: the real server (HTTPS, SQLite or PostgreSQL, webhook worker) on
+//! loopback, driven as the court platform and participants would drive it.
+
+#![allow(clippy::unwrap_used, unreachable_pub)]
+
+mod api;
+mod audit;
+mod auth;
+mod binary;
+mod input;
+mod purity;
+mod support;
+mod webhooks;

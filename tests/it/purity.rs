@@ -1,0 +1,43 @@
+//! The sans-IO line: pure modules must not read the clock, spawn, lock or do I/O.
+
+use std::path::Path;
+
+const PURE: &[&str] = &["src/domain", "recordings/src/chain.rs"];
+const FORBIDDEN: &[&str] = &[
+    "Instant::now",
+    "SystemTime::now",
+    ".elapsed()",
+    "tokio::",
+    "std::thread",
+    "Mutex",
+    "std::fs",
+    "std::net",
+    "sqlx",
+    "reqwest",
+];
+
+fn files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            files(&e.unwrap().path(), out);
+        }
+    } else if p.extension().is_some_and(|e| e == "rs") {
+        out.push(p.to_owned());
+    }
+}
+
+#[test]
+fn pure_modules_do_no_io_and_never_read_the_clock() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut all = Vec::new();
+    for p in PURE {
+        files(&root.join(p), &mut all);
+    }
+    assert!(all.len() >= 5, "the pure modules moved; update this test");
+    for f in all {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for bad in FORBIDDEN {
+            assert!(!text.contains(bad), "{} uses {bad}", f.display());
+        }
+    }
+}

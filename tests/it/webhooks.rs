@@ -1,0 +1,153 @@
+//! Webhooks: signed events reach a real HTTP receiver, including events queued while it was
+//! down and across a server restart.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::{Backend, TestApp, wait_for};
+use gavel::webhook::signature;
+
+type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A receiver on `addr` recording every request; dropped to go "down".
+struct Receiver {
+    got: Received,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    async fn start(addr: SocketAddr, got: Received) -> Receiver {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_reuseaddr(true).unwrap();
+        sock.bind(addr).unwrap();
+        let listener = sock.listen(64).unwrap();
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(
+                    |State(got): State<Received>, headers: HeaderMap, body: Bytes| async move {
+                        got.lock().unwrap().push((headers, body));
+                        "ok"
+                    },
+                ),
+            )
+            .with_state(got.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { got, task }
+    }
+}
+
+fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+async fn transition(app: &TestApp, hearing: &str, to: &str) {
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        json!({"to": to}),
+        200,
+    )
+    .await;
+}
+
+async fn pending_attempts(app: &TestApp) -> Vec<i64> {
+    let mut c = app.db().await;
+    sqlx::query_scalar(
+        "SELECT attempts FROM webhook_outbox WHERE delivered_at IS NULL ORDER BY created_at",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap()
+}
+
+async fn signed_events_reach_the_receiver_even_after_downtime_and_a_restart(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    let addr = free_port();
+    let created = app
+        .post_ok(
+            "/api/v1/webhooks",
+            json!({"url": format!("http://{addr}/hook"), "events": ["hearing.state_changed"]}),
+            201,
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    let listed = app.get_ok("/api/v1/webhooks").await;
+    assert!(
+        listed[0].get("secret").is_none(),
+        "secrets are never listed"
+    );
+
+    let (_, hearing) = app.docket_and_hearing().await;
+
+    // Receiver down: the event is queued and retried.
+    transition(&app, &hearing, "open").await;
+    wait_for(
+        Duration::from_secs(10),
+        "a failed delivery attempt",
+        || async {
+            pending_attempts(&app)
+                .await
+                .first()
+                .filter(|a| **a >= 2)
+                .copied()
+        },
+    )
+    .await;
+
+    // Restart the server while the receiver is still down; queue one more event.
+    app.restart().await;
+    transition(&app, &hearing, "in_session").await;
+    assert_eq!(pending_attempts(&app).await.len(), 2);
+
+    // Receiver back: both events arrive, signed.
+    let got: Received = Arc::default();
+    let receiver = Receiver::start(addr, got.clone()).await;
+    let events = wait_for(Duration::from_secs(10), "both events delivered", || async {
+        let g = receiver.got.lock().unwrap();
+        (g.len() >= 2).then(|| g.clone())
+    })
+    .await;
+    let now = gavel::clock::now_ms() / 1000;
+    let mut states = BTreeSet::new();
+    for (headers, body) in &events {
+        let sig = headers["gavel-signature"].to_str().unwrap();
+        assert!(
+            signature::verify(&secret, sig, body, now, 300),
+            "signature must verify"
+        );
+        assert!(!signature::verify("whsec_wrong", sig, body, now, 300));
+        assert_eq!(headers["gavel-event"], "hearing.state_changed");
+        let v: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(v["type"], "hearing.state_changed");
+        assert_eq!(v["data"]["hearing_id"], hearing.as_str());
+        assert_eq!(
+            headers["gavel-delivery"].to_str().unwrap(),
+            v["id"].as_str().unwrap()
+        );
+        states.insert(v["data"]["to"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        states,
+        BTreeSet::from(["open".to_owned(), "in_session".to_owned()])
+    );
+    wait_for(Duration::from_secs(5), "outbox drained", || async {
+        pending_attempts(&app).await.is_empty().then_some(())
+    })
+    .await;
+    receiver.task.abort();
+}
+both_backends!(signed_events_reach_the_receiver_even_after_downtime_and_a_restart);
