@@ -11,7 +11,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::auth::keyring::{KeyError, KeyRing};
+use crate::auth::keyring::{KeyError, KeyRing, KeyStore};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbError};
@@ -23,7 +23,7 @@ pub struct AppState {
     /// The database.
     pub db: Db,
     /// Join-token signing keys.
-    pub keys: Arc<KeyRing>,
+    pub keys: Arc<KeyStore>,
     /// The validated configuration.
     pub config: Arc<Config>,
     /// Wakes the webhook worker when events are queued.
@@ -70,9 +70,12 @@ pub async fn open(config: &Config) -> Result<(Db, KeyRing), StartError> {
         let what = format!("{what} {}", dir.display());
         move |source| StartError::Io { what, source }
     };
-    std::fs::create_dir_all(dir).map_err(io("creating data directory"))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(io("restricting data directory"))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io("creating data directory"))?;
+        // Only a directory we created is restricted; an operator's existing one keeps its mode.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("restricting data directory"))?;
+    }
     let db = Db::connect(&config.database_url(), config.database.max_connections).await?;
     let keys = KeyRing::load_or_create(&dir.join("keys"), now_ms())?;
     Ok((db, keys))
@@ -122,9 +125,10 @@ impl Server {
             outbox.clone(),
         ));
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+        let state_keys_dir = config.server.data_dir.join("keys");
         let state = AppState {
             db: db.clone(),
-            keys: Arc::new(keys),
+            keys: Arc::new(KeyStore::new(state_keys_dir, keys)),
             config: Arc::new(config),
             outbox,
         };
@@ -147,6 +151,29 @@ impl Server {
             db,
             grace,
         })
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully. Returns an error if the
+    /// listener stops on its own first.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        tokio::select! {
+            () = shutdown => {
+                self.shutdown().await;
+                Ok(())
+            }
+            ended = &mut self.serve => {
+                self.worker.abort();
+                self.db.close().await;
+                match ended {
+                    Ok(Err(e)) => Err(e),
+                    Ok(Ok(())) => Err(std::io::Error::other("the HTTPS listener stopped unexpectedly")),
+                    Err(e) => Err(std::io::Error::other(e)),
+                }
+            }
+        }
     }
 
     /// The bound address (useful when listening on port 0).

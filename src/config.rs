@@ -126,6 +126,9 @@ pub struct WebhookConfig {
     /// Accept `http://` webhook URLs. Off: events carry hearing data and must travel over TLS.
     /// Tests and local development turn it on.
     pub allow_http: bool,
+    /// Accept webhook targets on loopback, private, link-local and other internal addresses.
+    /// Off, so an API key cannot make the server call into its own network (SSRF).
+    pub allow_private_targets: bool,
     /// First retry delay after a failed delivery, milliseconds; doubles per attempt.
     pub retry_base_ms: u64,
     /// Longest retry delay, milliseconds. 5 min keeps a recovered receiver waiting briefly.
@@ -143,6 +146,7 @@ impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             allow_http: false,
+            allow_private_targets: false,
             retry_base_ms: 1000,
             retry_max_ms: 300_000,
             timeout_ms: 10_000,
@@ -214,6 +218,12 @@ impl Config {
             return bad("database.max_connections", "must be positive");
         }
         let t = &self.tokens;
+        if !(60..=366 * 24 * 3600).contains(&t.max_ttl_secs) {
+            return bad(
+                "tokens.max_ttl_secs",
+                "must be between 60 seconds and 366 days",
+            );
+        }
         if t.default_ttl_secs <= 0 || t.default_ttl_secs > t.max_ttl_secs {
             return bad(
                 "tokens.default_ttl_secs",

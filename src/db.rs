@@ -98,6 +98,27 @@ impl Db {
         })
     }
 
+    /// Connects to an existing database without changing it: no migrations, no pragmas. For
+    /// checks like `gavel audit verify`, which must not create what they are asked to inspect.
+    pub async fn connect_read_only(url: &SecretString) -> Result<Self, DbError> {
+        install_default_drivers();
+        let url = url.expose_secret();
+        let backend = if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        Ok(Self {
+            pool,
+            backend,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
     /// The pool, for reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool

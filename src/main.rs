@@ -9,6 +9,7 @@ use gavel::app::{Server, open};
 use gavel::audit::AuditVerdict;
 use gavel::cli::{ApikeyAction, AuditAction, Cli, Command, KeysAction};
 use gavel::clock::now_ms;
+use tokio::signal::unix::{SignalKind, signal};
 
 fn out(line: &str) {
     let mut o = std::io::stdout().lock();
@@ -38,6 +39,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { .. } => {
             let configured_url = config.server.public_url.clone();
+            // Install the handlers before anything can send a signal that should be graceful.
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
             let server = Server::start(config).await?;
             let url = configured_url
                 .unwrap_or_else(|| format!("https://localhost:{}", server.local_addr().port()));
@@ -45,9 +49,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "Gavel is running: open {url}/ (health: {url}/healthz, API: {url}/api/v1/openapi.json)"
             ));
             out("Create join links with `gavel demo`; stop with Ctrl-C.");
-            wait_for_signal().await?;
-            tracing::info!("shutdown requested");
-            server.shutdown().await;
+            server
+                .run_until(async {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                    tracing::info!("shutdown requested");
+                })
+                .await
+                .context("the server stopped")?;
         }
         Command::Apikey {
             action: ApikeyAction::Create { name },
@@ -62,10 +73,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys {
             action: KeysAction::Rotate,
         } => {
+            let (db, _) = open(&config).await?;
             let dir = config.server.data_dir.join("keys");
             let kid = gavel::auth::keyring::KeyRing::rotate(&dir, now_ms())?;
+            let mut w = db.begin_write().await?;
+            gavel::audit::append(
+                &mut w.tx,
+                now_ms(),
+                &gavel::auth::Actor::Cli,
+                "signing_key.rotate",
+                &format!("signing_key:{kid}"),
+                serde_json::json!({ "purpose": "join_link" }),
+            )
+            .await?;
+            w.commit().await?;
             out(&format!(
-                "new join-link signing key {kid}; restart the server to use it"
+                "new join-link signing key {kid}: accepted now, used for new links after a restart"
             ));
         }
         Command::Demo => {
@@ -84,7 +107,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit {
             action: AuditAction::Verify,
         } => {
-            let (db, _) = open(&config).await?;
+            let url = match &config.database.url {
+                Some(u) => u.clone(),
+                None => {
+                    let file = config.server.data_dir.join("gavel.db");
+                    anyhow::ensure!(file.exists(), "no Gavel database at {}", file.display());
+                    format!("sqlite://{}?mode=ro", file.display()).into()
+                }
+            };
+            let db = gavel::db::Db::connect_read_only(&url).await?;
             match gavel::audit::verify(&db).await? {
                 AuditVerdict::Intact { entries, head } => {
                     out(&format!("audit log intact: {entries} entries, head {head}"));
@@ -97,13 +128,4 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

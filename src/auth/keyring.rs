@@ -130,8 +130,8 @@ impl KeyRing {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
         let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
             .expect("the OS random source is available");
-        let tmp = dir.join(".join-key.tmp");
-        let key = SigningKey::from_pkcs8(&tmp, doc.as_ref())?;
+        let key = SigningKey::from_pkcs8(dir, doc.as_ref())?;
+        let tmp = dir.join(format!(".join-{}.tmp", key.kid));
         let path = dir.join(format!("join-{now_ms:015}-{}.pk8", key.kid));
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -170,5 +170,70 @@ mod tests {
         let ring = KeyRing::load_or_create(&keys, 4000).unwrap();
         assert_eq!(ring.current().kid, second);
         assert!(ring.find(&first).is_some(), "old key still verifies");
+    }
+}
+
+/// The server's live view of the key directory. Tokens signed by a key it has not loaded yet
+/// (after `gavel keys rotate`, or links printed by `gavel demo`) trigger a re-read, at most
+/// once a second, so a rotation never locks people out; signing switches to the newest key
+/// at the next start.
+#[derive(Debug)]
+pub struct KeyStore {
+    dir: PathBuf,
+    ring: std::sync::RwLock<std::sync::Arc<KeyRing>>,
+    last_reload_ms: std::sync::atomic::AtomicI64,
+}
+
+impl KeyStore {
+    /// Wraps an already-loaded ring read from `dir`.
+    pub fn new(dir: PathBuf, ring: KeyRing) -> Self {
+        Self {
+            dir,
+            ring: std::sync::RwLock::new(std::sync::Arc::new(ring)),
+            last_reload_ms: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    /// The keys as loaded now.
+    pub fn ring(&self) -> std::sync::Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the directory unless that was done less than a second ago; true if it did.
+    /// The signing key stays the one loaded at start.
+    pub fn reload(&self, now_ms: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.last_reload_ms.load(Ordering::Relaxed);
+        if now_ms - last < 1000
+            || self
+                .last_reload_ms
+                .compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return false;
+        }
+        let current = self.ring();
+        match KeyRing::load_or_create(&self.dir, now_ms) {
+            Ok(mut fresh) => {
+                // Keep signing with the key loaded at start; only add verifiers.
+                let signer = current.current().kid.clone();
+                if let Some(pos) = fresh.keys.iter().position(|k| k.kid == signer) {
+                    let k = fresh.keys.remove(pos);
+                    fresh.keys.push(k);
+                }
+                match self.ring.write() {
+                    Ok(mut g) => *g = std::sync::Arc::new(fresh),
+                    Err(poisoned) => *poisoned.into_inner() = std::sync::Arc::new(fresh),
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "re-reading join-link keys failed");
+                false
+            }
+        }
     }
 }

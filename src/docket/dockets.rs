@@ -1,7 +1,7 @@
 //! Dockets: create, list, get.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::model::{Docket, NewDocket, Page};
@@ -11,7 +11,7 @@ use crate::audit;
 use crate::clock::now_ms;
 use crate::domain::validate::text;
 use crate::http::error::{ApiError, Problem, conflict_on_unique};
-use crate::http::extract::{ApiJson, ApiQuery, Platform};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 
 /// Create a docket.
 #[utoipa::path(post, path = "/dockets", tag = "dockets", request_body = NewDocket,
@@ -85,7 +85,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(st): State<AppState>,
     Platform(_caller): Platform,
-    Path(docket_id): Path<String>,
+    ApiPath(docket_id): ApiPath<String>,
 ) -> Result<Json<Docket>, ApiError> {
     let id = super::path_id(&docket_id, "docket")?;
     Ok(Json(rows::load_docket(st.db.pool(), &id).await?))

@@ -1,7 +1,7 @@
 //! Hearings: create on a docket, list, get, and move through the state machine.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::model::{Hearing, NewHearing, NewTransition, Page};
@@ -11,7 +11,7 @@ use crate::audit;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::domain::validate::{FieldError, optional_text};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery, Platform};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 use crate::webhook::{self, EventType};
 
 /// Schedule a hearing on a docket.
@@ -22,7 +22,7 @@ use crate::webhook::{self, EventType};
 pub(super) async fn create(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path(docket_id): Path<String>,
+    ApiPath(docket_id): ApiPath<String>,
     ApiJson(body): ApiJson<NewHearing>,
 ) -> Result<(StatusCode, Json<Hearing>), ApiError> {
     let docket_id = super::path_id(&docket_id, "docket")?;
@@ -68,7 +68,7 @@ pub(super) async fn create(
 pub(super) async fn list(
     State(st): State<AppState>,
     Platform(_caller): Platform,
-    Path(docket_id): Path<String>,
+    ApiPath(docket_id): ApiPath<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<Hearing>>, ApiError> {
     let docket_id = super::path_id(&docket_id, "docket")?;
@@ -96,7 +96,7 @@ pub(super) async fn list(
 pub(super) async fn get(
     State(st): State<AppState>,
     Platform(_caller): Platform,
-    Path(hearing_id): Path<String>,
+    ApiPath(hearing_id): ApiPath<String>,
 ) -> Result<Json<Hearing>, ApiError> {
     let id = super::path_id(&hearing_id, "hearing")?;
     Ok(Json(rows::load_hearing(st.db.pool(), &id).await?))
@@ -110,7 +110,7 @@ pub(super) async fn get(
 pub(super) async fn transition(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path(hearing_id): Path<String>,
+    ApiPath(hearing_id): ApiPath<String>,
     ApiJson(body): ApiJson<NewTransition>,
 ) -> Result<Json<Hearing>, ApiError> {
     let id = super::path_id(&hearing_id, "hearing")?;

@@ -1,7 +1,7 @@
 //! Participants of a hearing and their join links.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::model::{JoinLink, NewJoinLink, NewParticipant, Page, Participant};
@@ -13,7 +13,7 @@ use crate::clock::{now_ms, rfc3339};
 use crate::domain::HearingState;
 use crate::domain::validate::{in_range, optional_text, text};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiQuery, Platform};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 
 /// Register a verified participant for a hearing.
 #[utoipa::path(post, path = "/hearings/{hearing_id}/participants", tag = "participants",
@@ -24,7 +24,7 @@ use crate::http::extract::{ApiJson, ApiQuery, Platform};
 pub(super) async fn create(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path(hearing_id): Path<String>,
+    ApiPath(hearing_id): ApiPath<String>,
     ApiJson(body): ApiJson<NewParticipant>,
 ) -> Result<(StatusCode, Json<Participant>), ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
@@ -89,7 +89,7 @@ async fn load_row(
 pub(super) async fn list(
     State(st): State<AppState>,
     Platform(_caller): Platform,
-    Path(hearing_id): Path<String>,
+    ApiPath(hearing_id): ApiPath<String>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Vec<Participant>>, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
@@ -122,7 +122,7 @@ pub(super) async fn list(
 pub(super) async fn revoke(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path((hearing_id, participant_id)): Path<(String, String)>,
+    ApiPath((hearing_id, participant_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let id = super::path_id(&participant_id, "participant")?;
@@ -156,7 +156,7 @@ pub(super) async fn revoke(
 pub(super) async fn join_link(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path((hearing_id, participant_id)): Path<(String, String)>,
+    ApiPath((hearing_id, participant_id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<NewJoinLink>,
 ) -> Result<(StatusCode, Json<JoinLink>), ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
@@ -188,7 +188,7 @@ pub(super) async fn join_link(
         exp: now / 1000 + ttl,
         jti: jti.clone(),
     };
-    let token = jwt::issue(&st.keys, &claims);
+    let token = jwt::issue(&st.keys.ring(), &claims);
     audit::append(
         &mut w.tx,
         now,

@@ -1,7 +1,7 @@
 //! What a join token opens: the participant's view of their hearing, checked by the server.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use sqlx::Row;
 
 use super::model::Session;
@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::domain::role::capabilities;
 use crate::domain::{HearingState, Role};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Joiner;
+use crate::http::extract::{ApiPath, Joiner};
 
 /// The docket, hearing and role a join token is for (authenticated by the join token).
 #[utoipa::path(get, path = "/hearings/{hearing_id}/session", tag = "join",
@@ -20,7 +20,7 @@ use crate::http::extract::Joiner;
 pub(super) async fn get(
     State(st): State<AppState>,
     Joiner(claims): Joiner,
-    Path(hearing_id): Path<String>,
+    ApiPath(hearing_id): ApiPath<String>,
 ) -> Result<Json<Session>, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     if claims.hid != hearing_id {

@@ -1,7 +1,7 @@
 //! Webhook registrations (the court platform's event endpoints).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +14,8 @@ use crate::auth::random_bytes;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::validate::{FieldError, text};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, Platform};
-use crate::webhook::EventType;
+use crate::http::extract::{ApiJson, ApiPath, Platform};
+use crate::webhook::{EventType, target};
 
 fn parse_events(s: &str) -> Vec<EventType> {
     EventType::ALL
@@ -34,19 +34,12 @@ pub(super) async fn create(
     ApiJson(body): ApiJson<NewWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
     let url = text("url", &body.url, 2048)?;
-    let parsed = reqwest::Url::parse(&url).map_err(|_| FieldError::Invalid {
-        field: "url",
-        expected: "must be an absolute URL",
-    })?;
-    let scheme_ok =
-        parsed.scheme() == "https" || (parsed.scheme() == "http" && st.config.webhooks.allow_http);
-    if !scheme_ok || parsed.host_str().is_none() {
-        return Err(FieldError::Invalid {
+    let parsed = target::check_resolved(&url, &st.config.webhooks)
+        .await
+        .map_err(|e| FieldError::Invalid {
             field: "url",
-            expected: "must be an https:// URL with a host",
-        }
-        .into());
-    }
+            expected: e.expected(),
+        })?;
     if body.events.is_empty() {
         return Err(FieldError::Empty { field: "events" }.into());
     }
@@ -128,7 +121,7 @@ pub(super) async fn list(
 pub(super) async fn delete(
     State(st): State<AppState>,
     Platform(caller): Platform,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = super::path_id(&webhook_id, "webhook")?;
     let now = now_ms();
@@ -142,6 +135,14 @@ pub(super) async fn delete(
     if done.rows_affected() == 0 {
         return Err(ApiError::NotFound("webhook"));
     }
+    sqlx::query(
+        "UPDATE webhook_outbox SET failed_at = $1, last_error = 'webhook deleted' \
+         WHERE webhook_id = $2 AND delivered_at IS NULL AND failed_at IS NULL",
+    )
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *w.tx)
+    .await?;
     audit::append(
         &mut w.tx,
         now,

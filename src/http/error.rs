@@ -53,8 +53,11 @@ pub enum ApiError {
     /// The body exceeds `server.max_body_bytes` (413).
     #[error("request body too large")]
     PayloadTooLarge,
+    /// The request took longer than `server.request_timeout_secs` (408).
+    #[error("the request took too long and was abandoned")]
+    Timeout,
     /// A database failure (500, cause logged).
-    #[error("database failure")]
+    #[error("database failure: {0}")]
     Db(#[from] DbError),
     /// Any other server-side failure (500, cause logged).
     #[error("internal failure: {0}")]
@@ -91,6 +94,7 @@ impl ApiError {
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
+            Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Db(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

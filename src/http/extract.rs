@@ -28,13 +28,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !is_json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|_| ApiError::PayloadTooLarge)?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        // An empty body means "no options" ({}), so bodies that are all optional may be left out.
+        let bytes: &[u8] = if bytes.is_empty() {
+            b"{}"
+        } else if is_json {
+            &bytes
+        } else {
+            return Err(ApiError::UnsupportedMediaType);
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = T::deserialize(&mut de).map_err(json_error)?;
         de.end().map_err(json_error)?;
         Ok(ApiJson(value))
@@ -100,12 +105,15 @@ impl FromRequestParts<AppState> for Joiner {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        let claims = jwt::verify(
-            &state.keys,
-            token,
-            now_ms() / 1000,
-            state.config.tokens.leeway_secs,
-        )?;
+        let now = now_ms();
+        let leeway = state.config.tokens.leeway_secs;
+        let verified = jwt::verify(&state.keys.ring(), token, now / 1000, leeway);
+        let claims = match verified {
+            Err(jwt::TokenError::UnknownKey) if state.keys.reload(now) => {
+                jwt::verify(&state.keys.ring(), token, now / 1000, leeway)?
+            }
+            other => other?,
+        };
         Ok(Joiner(claims))
     }
 }
@@ -121,5 +129,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|q| ApiQuery(q.0))
             .map_err(|e| ApiError::Schema(e.body_text()))
+    }
+}
+
+/// Path parameters; a segment that cannot be decoded cannot name a resource, so it is a 404.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::NotFound("resource"))
     }
 }

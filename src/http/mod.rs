@@ -17,7 +17,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -76,14 +75,10 @@ pub fn router(state: AppState) -> Router {
     .fallback(|| async { ApiError::NoRoute })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
     .layer(DefaultBodyLimit::max(body_limit))
-    .layer(middleware::from_fn(security_headers))
-    .layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        timeout,
-    ))
     .layer(CatchPanicLayer::custom(|_| {
         ApiError::Internal("a request handler panicked".into()).into_response()
     }))
+    .layer(middleware::from_fn_with_state(timeout, guard))
     .with_state(state)
 }
 
@@ -98,8 +93,13 @@ async fn healthz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+/// Outermost layer: bounds every request's time (answering a problem document) and adds the
+/// security headers to every response, including timeouts and panics.
+async fn guard(State(timeout): State<Duration>, req: Request, next: Next) -> Response {
+    let mut res = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Timeout.into_response(),
+    };
     let h = res.headers_mut();
     h.insert(
         header::STRICT_TRANSPORT_SECURITY,

@@ -6,6 +6,7 @@
 //! crash mid-delivery means the event is sent again (at least once). After
 //! `webhooks.max_attempts` failures the row is parked as failed and the failure is audited.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +72,7 @@ async fn deliver_due(
 ) -> Result<Option<i64>, DbError> {
     let now = now_ms();
     let rows = sqlx::query(
-        "SELECT o.id, o.event_id, o.event_type, o.payload, o.attempts, w.url, w.secret \
+        "SELECT o.id, o.webhook_id, o.event_id, o.event_type, o.payload, o.attempts, w.url, w.secret \
          FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
          WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND w.disabled_at IS NULL \
            AND o.next_attempt_at <= $1 \
@@ -81,7 +82,14 @@ async fn deliver_due(
     .bind(BATCH)
     .fetch_all(db.pool())
     .await?;
+    // A receiver that fails once is not tried again this round, so one dead endpoint cannot
+    // hold up every other webhook for a batch's worth of timeouts.
+    let mut failing: HashSet<String> = HashSet::new();
     for r in &rows {
+        let webhook_id: String = r.try_get("webhook_id")?;
+        if failing.contains(&webhook_id) {
+            continue;
+        }
         let id: String = r.try_get("id")?;
         let event_id: String = r.try_get("event_id")?;
         let event_type: String = r.try_get("event_type")?;
@@ -90,6 +98,11 @@ async fn deliver_due(
         let url: String = r.try_get("url")?;
         let secret: String = r.try_get("secret")?;
         let sig = signature::sign(&secret, now_ms() / 1000, payload.as_bytes());
+        if let Err(e) = super::target::check_resolved(&url, config).await {
+            failing.insert(webhook_id);
+            record_failure(db, config, &id, &event_type, attempts + 1, &e.to_string()).await?;
+            continue;
+        }
         let result = client
             .post(&url)
             .header("content-type", "application/json")
@@ -117,7 +130,8 @@ async fn deliver_due(
                 tracing::debug!(event = %event_type, "webhook delivered");
             }
             Some(reason) => {
-                record_failure(db, config, &id, &event_type, attempts + 1, &reason).await?
+                failing.insert(webhook_id);
+                record_failure(db, config, &id, &event_type, attempts + 1, &reason).await?;
             }
         }
     }
@@ -125,8 +139,8 @@ async fn deliver_due(
         return Ok(Some(now));
     }
     let next: Option<i64> = sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM webhook_outbox \
-         WHERE delivered_at IS NULL AND failed_at IS NULL",
+        "SELECT MIN(o.next_attempt_at) FROM webhook_outbox o JOIN webhooks w ON w.id = o.webhook_id \
+         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND w.disabled_at IS NULL",
     )
     .fetch_one(db.pool())
     .await?;

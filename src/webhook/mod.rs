@@ -8,6 +8,7 @@
 
 pub mod delivery;
 pub mod signature;
+pub mod target;
 
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};

@@ -82,6 +82,8 @@ both_backends!(the_platform_creates_a_hearing_with_participants_and_join_links);
 async fn only_legal_state_transitions_are_accepted(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, hearing) = app.docket_and_hearing().await;
+    let party = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &party).await;
     let path = format!("/api/v1/hearings/{hearing}/transitions");
 
     let res = app
@@ -110,6 +112,16 @@ async fn only_legal_state_transitions_are_accepted(b: Backend) {
     assert_eq!(h["state"], "closed", "a refused transition changes nothing");
 
     // A closed hearing takes no new participants and its links no longer open it.
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/hearings/{hearing}/session")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["detail"], "this hearing has ended");
     let res = app
         .call(
             Method::POST,

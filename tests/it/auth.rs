@@ -132,6 +132,11 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        p["detail"],
+        "the participant's role changed; ask the court for a new link"
+    );
 
     // A token from another server's key.
     let foreign_dir = tempfile::tempdir().unwrap();

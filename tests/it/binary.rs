@@ -52,6 +52,23 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     assert!(gavel::auth::apikey::looks_like_api_key(key.trim()), "{key}");
 
     let (code, demo) = output(&["demo"], &data).await;
+    let (_, env_demo) = {
+        let out = gavel()
+            .args(["demo", "--data-dir"])
+            .arg(&data)
+            .env(
+                "GAVEL__SERVER__PUBLIC_URL",
+                "https://hearings.court.example",
+            )
+            .output()
+            .await
+            .unwrap();
+        (out.status, String::from_utf8(out.stdout).unwrap())
+    };
+    assert!(
+        env_demo.contains("https://hearings.court.example/join/"),
+        "GAVEL__SECTION__KEY variables configure the server:\n{env_demo}"
+    );
     assert_eq!(code, 0);
     let links: Vec<&str> = demo
         .split_whitespace()
@@ -65,9 +82,19 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     let mut child = gavel()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
+        .env("GAVEL_LOG", "debug")
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text)
+            .await
+            .unwrap();
+        text
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let url = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(l) = lines.next_line().await.unwrap() {
@@ -118,6 +145,46 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     let s: serde_json::Value = res.json().await.unwrap();
     assert_eq!(s["role"], "judge");
 
+    // A key rotated while the server runs: links signed with it work at once.
+    let (code, _) = output(&["keys", "rotate"], &data).await;
+    assert_eq!(code, 0);
+    let (_, demo2) = output(&["demo"], &data).await;
+    let link2 = demo2
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap();
+    let (path2, fragment2) = link2.split_once('#').unwrap();
+    let res = client
+        .get(format!(
+            "https://localhost:{port}/api/v1/hearings/{}/session",
+            path2.rsplit('/').next().unwrap()
+        ))
+        .bearer_auth(fragment2.strip_prefix("token=").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "a link signed by the rotated key opens the hearing"
+    );
+
+    // The platform registers someone with contact details; none of the secrets reach the log.
+    let key = key.trim();
+    let res = client
+        .post(format!(
+            "https://localhost:{port}/api/v1/hearings/{hearing}/participants"
+        ))
+        .bearer_auth(key)
+        .json(
+            &serde_json::json!({"display_name": "Wang Wu", "role": "witness",
+            "identity_ref": "idp:777", "contact": "+86 138 0013 8000"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+
     let pid = child.id().unwrap();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -129,10 +196,22 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
         .expect("server stopped after SIGTERM")
         .unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    let logs = logs.await.unwrap();
+    assert!(
+        logs.contains("listening"),
+        "debug logs were captured:\n{logs}"
+    );
+    for secret in [key, token, "138 0013 8000"] {
+        assert!(!logs.contains(secret), "a secret reached the log:\n{logs}");
+    }
 
     let (code, text) = output(&["audit", "verify"], &data).await;
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("intact"), "{text}");
+    let missing = dir.path().join("no-such-dir");
+    let (code, _) = output(&["audit", "verify"], &missing).await;
+    assert_eq!(code, 1, "verifying a missing database fails");
+    assert!(!missing.exists(), "verify must not create what it inspects");
 
     // Tamper with the database file's audit rows directly; verify must fail and say where.
     sqlx::any::install_default_drivers();

@@ -7,6 +7,10 @@ const FORBIDDEN: &[&str] = &[
     "Instant::now",
     "SystemTime::now",
     ".elapsed()",
+    "now_utc",
+    "now_local",
+    "std::process",
+    "spawn(",
     "tokio::",
     "std::thread",
     "Mutex",
@@ -35,7 +39,12 @@ fn pure_modules_do_no_io_and_never_read_the_clock() {
     }
     assert!(all.len() >= 5, "the pure modules moved; update this test");
     for f in all {
-        let text = std::fs::read_to_string(&f).unwrap();
+        let text: String = std::fs::read_to_string(&f)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         for bad in FORBIDDEN {
             assert!(!text.contains(bad), "{} uses {bad}", f.display());
         }

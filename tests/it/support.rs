@@ -83,6 +83,7 @@ impl TestApp {
         config.database.url = Some(secrecy::SecretString::from(db_url.clone()));
         config.server.shutdown_grace_secs = 2;
         config.webhooks.allow_http = true;
+        config.webhooks.allow_private_targets = true;
         config.webhooks.retry_base_ms = 50;
         config.webhooks.retry_max_ms = 400;
         config.webhooks.poll_interval_ms = 200;

@@ -26,10 +26,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start(addr: SocketAddr, got: Received) -> Receiver {
-        let sock = tokio::net::TcpSocket::new_v4().unwrap();
-        sock.set_reuseaddr(true).unwrap();
-        sock.bind(addr).unwrap();
+    /// Starts listening on a socket bound earlier (while bound but not listening, connections
+    /// to it are refused: the receiver is "down", and no other process can take the port).
+    async fn start(sock: tokio::net::TcpSocket, got: Received) -> Receiver {
         let listener = sock.listen(64).unwrap();
         let app = Router::new()
             .route(
@@ -49,9 +48,11 @@ impl Receiver {
     }
 }
 
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+fn bound_socket() -> (tokio::net::TcpSocket, SocketAddr) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = sock.local_addr().unwrap();
+    (sock, addr)
 }
 
 async fn transition(app: &TestApp, hearing: &str, to: &str) {
@@ -75,7 +76,7 @@ async fn pending_attempts(app: &TestApp) -> Vec<i64> {
 
 async fn signed_events_reach_the_receiver_even_after_downtime_and_a_restart(b: Backend) {
     let mut app = TestApp::spawn(b).await;
-    let addr = free_port();
+    let (sock, addr) = bound_socket();
     let created = app
         .post_ok(
             "/api/v1/webhooks",
@@ -115,7 +116,7 @@ async fn signed_events_reach_the_receiver_even_after_downtime_and_a_restart(b: B
 
     // Receiver back: both events arrive, signed.
     let got: Received = Arc::default();
-    let receiver = Receiver::start(addr, got.clone()).await;
+    let receiver = Receiver::start(sock, got.clone()).await;
     let events = wait_for(Duration::from_secs(10), "both events delivered", || async {
         let g = receiver.got.lock().unwrap();
         (g.len() >= 2).then(|| g.clone())
@@ -151,3 +152,66 @@ async fn signed_events_reach_the_receiver_even_after_downtime_and_a_restart(b: B
     receiver.task.abort();
 }
 both_backends!(signed_events_reach_the_receiver_even_after_downtime_and_a_restart);
+
+async fn deleting_a_webhook_parks_its_pending_events_and_internal_targets_are_refused(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_sock, addr) = bound_socket();
+    let created = app
+        .post_ok(
+            "/api/v1/webhooks",
+            json!({"url": format!("http://{addr}/hook"), "events": ["hearing.state_changed"]}),
+            201,
+        )
+        .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    transition(&app, &hearing, "open").await;
+    assert_eq!(pending_attempts(&app).await.len(), 1);
+    let id = created["id"].as_str().unwrap();
+    let res = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/webhooks/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let mut c = app.db().await;
+    let parked: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT last_error FROM webhook_outbox WHERE failed_at IS NOT NULL")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    assert_eq!(parked, [Some("webhook deleted".to_owned())]);
+    assert!(
+        app.get_ok("/api/v1/webhooks")
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // With default settings, webhooks may not point into the server's own network.
+    let strict = TestApp::spawn_with(b, |c| {
+        c.webhooks.allow_http = false;
+        c.webhooks.allow_private_targets = false;
+    })
+    .await;
+    for url in [
+        "https://127.0.0.1/hook",
+        "https://localhost:5432/",
+        "https://[::1]/x",
+        "http://example.com/",
+    ] {
+        let res = strict
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                Some(json!({"url": url, "events": ["hearing.state_changed"]})),
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{url}");
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["field"], "url");
+    }
+}
+both_backends!(deleting_a_webhook_parks_its_pending_events_and_internal_targets_are_refused);
