@@ -28,6 +28,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Wakes the webhook worker when events are queued.
     pub outbox: Arc<Notify>,
+    /// The live hearing rooms.
+    pub rooms: Arc<crate::rooms::Rooms>,
 }
 
 /// Why the server could not start.
@@ -126,7 +128,13 @@ impl Server {
         ));
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         let state_keys_dir = config.server.data_dir.join("keys");
+        let rooms = Arc::new(crate::rooms::Rooms::new(
+            db.clone(),
+            outbox.clone(),
+            config.signaling.clone(),
+        ));
         let state = AppState {
+            rooms,
             db: db.clone(),
             keys: Arc::new(KeyStore::new(state_keys_dir, keys)),
             config: Arc::new(config),

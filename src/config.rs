@@ -26,6 +26,49 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Event delivery to the court platform.
     pub webhooks: WebhookConfig,
+    /// The WebSocket signaling endpoint and room behaviour.
+    pub signaling: SignalingConfig,
+}
+
+/// The WebSocket signaling endpoint and room behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalingConfig {
+    /// Hearing kinds in which participants without admitting powers wait in a lobby until a
+    /// judge, clerk or mediator admits them. Default: all kinds (courts admit people explicitly).
+    pub lobby_kinds: Vec<crate::domain::HearingKind>,
+    /// How long a dropped connection keeps its place, milliseconds. 30 s covers a phone
+    /// switching from Wi-Fi to mobile data.
+    pub grace_ms: u64,
+    /// Heartbeat interval clients are asked to keep, milliseconds.
+    pub heartbeat_ms: u32,
+    /// A connection silent for this long is treated as dropped, milliseconds (3 heartbeats).
+    pub idle_timeout_ms: u64,
+    /// Time allowed between connecting and the `join` message, milliseconds.
+    pub join_timeout_ms: u64,
+    /// Invalid messages tolerated on one connection before it is closed (code 4400).
+    pub max_bad_messages: u32,
+    /// Outgoing messages buffered per connection; a client this far behind is disconnected.
+    pub send_queue: usize,
+}
+
+impl Default for SignalingConfig {
+    fn default() -> Self {
+        use crate::domain::HearingKind;
+        Self {
+            lobby_kinds: vec![
+                HearingKind::Trial,
+                HearingKind::PreTrial,
+                HearingKind::Mediation,
+            ],
+            grace_ms: 30_000,
+            heartbeat_ms: 10_000,
+            idle_timeout_ms: 30_000,
+            join_timeout_ms: 10_000,
+            max_bad_messages: 5,
+            send_queue: 256,
+        }
+    }
 }
 
 /// HTTPS listener, data directory and request limits.
@@ -241,6 +284,19 @@ impl Config {
             return bad(
                 "webhooks",
                 "max_attempts, timeout_ms and poll_interval_ms must be positive",
+            );
+        }
+        let s = &self.signaling;
+        if s.heartbeat_ms == 0 || s.idle_timeout_ms <= u64::from(s.heartbeat_ms) {
+            return bad(
+                "signaling.idle_timeout_ms",
+                "must be longer than signaling.heartbeat_ms (which must be positive)",
+            );
+        }
+        if s.join_timeout_ms == 0 || s.max_bad_messages == 0 || s.send_queue == 0 {
+            return bad(
+                "signaling",
+                "join_timeout_ms, max_bad_messages and send_queue must be positive",
             );
         }
         Ok(())

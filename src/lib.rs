@@ -11,6 +11,8 @@ pub mod db;
 pub mod demo;
 pub mod docket;
 pub mod domain;
+pub mod engine;
 pub mod http;
+pub mod rooms;
 pub mod web;
 pub mod webhook;

@@ -12,6 +12,7 @@ mod participants;
 pub(crate) use participants::join_url as participants_url;
 mod rows;
 mod session;
+pub(crate) use session::check_claims;
 mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use sqlx::Row;
 
-use super::model::Session;
+use super::model::{Hearing, Session};
 use super::rows;
 use crate::app::AppState;
+use crate::auth::jwt::JoinClaims;
 use crate::domain::role::capabilities;
 use crate::domain::{HearingState, Role};
 use crate::http::error::{ApiError, Problem};
@@ -23,12 +24,32 @@ pub(super) async fn get(
     ApiPath(hearing_id): ApiPath<String>,
 ) -> Result<Json<Session>, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
+    let (hearing, display_name) = check_claims(&st, &claims, &hearing_id).await?;
+    let docket = rows::load_docket(st.db.pool(), &hearing.docket_id).await?;
+    Ok(Json(Session {
+        docket,
+        hearing,
+        participant_id: claims.sub,
+        display_name,
+        role: claims.role,
+        capabilities: capabilities(claims.role).to_vec(),
+    }))
+}
+
+/// Checks a verified join token against the database: the hearing it names is `hearing_id` and
+/// not closed, and the participant is still registered with the same role. Returns the hearing
+/// and the participant's display name.
+pub(crate) async fn check_claims(
+    st: &AppState,
+    claims: &JoinClaims,
+    hearing_id: &str,
+) -> Result<(Hearing, String), ApiError> {
     if claims.hid != hearing_id {
         return Err(ApiError::Forbidden(
             "this join link is for a different hearing",
         ));
     }
-    let hearing = rows::load_hearing(st.db.pool(), &hearing_id).await?;
+    let hearing = rows::load_hearing(st.db.pool(), hearing_id).await?;
     if hearing.state == HearingState::Closed {
         return Err(ApiError::Forbidden("this hearing has ended"));
     }
@@ -36,7 +57,7 @@ pub(super) async fn get(
         "SELECT display_name, role, revoked_at FROM participants WHERE id = $1 AND hearing_id = $2",
     )
     .bind(&claims.sub)
-    .bind(&hearing_id)
+    .bind(hearing_id)
     .fetch_optional(st.db.pool())
     .await?
     .ok_or(ApiError::Forbidden(
@@ -53,13 +74,5 @@ pub(super) async fn get(
             "the participant's role changed; ask the court for a new link",
         ));
     }
-    let docket = rows::load_docket(st.db.pool(), &hearing.docket_id).await?;
-    Ok(Json(Session {
-        docket,
-        hearing,
-        participant_id: claims.sub,
-        display_name: row.try_get("display_name")?,
-        role: claims.role,
-        capabilities: capabilities(claims.role).to_vec(),
-    }))
+    Ok((hearing, row.try_get("display_name")?))
 }

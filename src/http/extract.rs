@@ -105,16 +105,7 @@ impl FromRequestParts<AppState> for Joiner {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        let now = now_ms();
-        let leeway = state.config.tokens.leeway_secs;
-        let verified = jwt::verify(&state.keys.ring(), token, now / 1000, leeway);
-        let claims = match verified {
-            Err(jwt::TokenError::UnknownKey) if state.keys.reload(now) => {
-                jwt::verify(&state.keys.ring(), token, now / 1000, leeway)?
-            }
-            other => other?,
-        };
-        Ok(Joiner(claims))
+        Ok(Joiner(verify_join_token(state, token)?))
     }
 }
 
@@ -145,4 +136,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .map(|p| ApiPath(p.0))
             .map_err(|_| ApiError::NotFound("resource"))
     }
+}
+
+/// Checks a join token's signature and times, re-reading the key directory once if it names a
+/// key this server has not loaded (a rotation since start).
+pub fn verify_join_token(state: &AppState, token: &str) -> Result<JoinClaims, ApiError> {
+    let now = now_ms();
+    let leeway = state.config.tokens.leeway_secs;
+    let verified = jwt::verify(&state.keys.ring(), token, now / 1000, leeway);
+    Ok(match verified {
+        Err(jwt::TokenError::UnknownKey) if state.keys.reload(now) => {
+            jwt::verify(&state.keys.ring(), token, now / 1000, leeway)?
+        }
+        other => other?,
+    })
 }

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod tls;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .route("/healthz", get(healthz))
+    .route("/ws", get(ws::upgrade))
     .merge(crate::web::router())
     .fallback(|| async { ApiError::NoRoute })
     .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

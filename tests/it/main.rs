@@ -9,5 +9,6 @@ mod auth;
 mod binary;
 mod input;
 mod purity;
+mod signaling;
 mod support;
 mod webhooks;

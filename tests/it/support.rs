@@ -215,6 +215,34 @@ impl TestApp {
         l["token"].as_str().unwrap().to_owned()
     }
 
+    /// A TLS client configuration trusting this server's certificate.
+    pub(crate) fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let pem = std::fs::read(self.config.server.data_dir.join("tls/cert.pem")).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        std::sync::Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+
+    /// A signaling connection (not yet joined).
+    pub(crate) async fn connect_ws(&self) -> gavel_signaling::client::SignalingClient {
+        let port: u16 = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        gavel_signaling::client::SignalingClient::connect(
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            "localhost",
+            self.tls(),
+        )
+        .await
+        .unwrap()
+    }
+
     /// Opens a direct connection to the test's database (for checks the API does not expose).
     pub(crate) async fn db(&self) -> sqlx::AnyConnection {
         sqlx::any::install_default_drivers();

@@ -1,0 +1,390 @@
+//! Wire messages. Every message is one JSON object with a `"type"`; unknown types and unknown
+//! fields are errors. Commands that change something may carry a `req` number, echoed in the
+//! `ok` or `error` answer so a client can match answers to requests.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{MAX_FRAME_BYTES, PROTOCOL_VERSION};
+
+/// Longest id (participant, hearing) accepted in a message.
+pub const MAX_ID_LEN: usize = 64;
+/// Longest join token accepted.
+pub const MAX_TOKEN_LEN: usize = 2048;
+
+/// Audio or video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    /// Microphone.
+    Audio,
+    /// Camera.
+    Video,
+}
+
+/// Where a participant is: the hearing itself, or the waiting area (lobby, or sequestration for
+/// witnesses). Participants in the waiting area receive nothing of the hearing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// Waiting to be admitted or called.
+    Waiting,
+    /// In the hearing.
+    Main,
+}
+
+/// A message from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// First message on every connection: the join token minted by the platform.
+    Join {
+        /// Protocol version the client speaks.
+        v: u16,
+        /// The join token (never put in the URL).
+        token: String,
+    },
+    /// Keep-alive; answered with `pong`.
+    Ping {
+        /// Echoed back.
+        id: u64,
+    },
+    /// The client's own microphone or camera state.
+    SetMuted {
+        /// Which.
+        kind: MediaKind,
+        /// Muted or not.
+        muted: bool,
+    },
+    /// Moderator: let someone in from the waiting area.
+    Admit {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who.
+        participant: String,
+    },
+    /// Moderator: call a witness in to testify.
+    CallWitness {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who.
+        participant: String,
+    },
+    /// Moderator: send a witness back out to the waiting area.
+    DismissWitness {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who.
+        participant: String,
+    },
+    /// Moderator: mute someone's microphone or stop their camera.
+    Mute {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who.
+        participant: String,
+        /// Which.
+        kind: MediaKind,
+    },
+    /// Moderator: remove someone from the hearing.
+    Remove {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who.
+        participant: String,
+    },
+    /// Leave the hearing on purpose (no grace period for reconnection).
+    Leave,
+}
+
+/// One person as another participant sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantView {
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role (`judge`, `clerk`, `party`, ...).
+    pub role: String,
+    /// Where they are.
+    pub place: Place,
+    /// Microphone muted.
+    pub audio_muted: bool,
+    /// Camera off.
+    pub video_muted: bool,
+}
+
+/// Why a participant was moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveReason {
+    /// Admitted from the lobby.
+    Admitted,
+    /// Called in to testify.
+    Called,
+    /// Sent back out after testifying.
+    Dismissed,
+}
+
+/// Why the server ended a session (sent just before closing the socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// A moderator removed the participant.
+    Removed,
+    /// The same participant joined from another connection.
+    Replaced,
+    /// The hearing ended.
+    HearingEnded,
+    /// Too many invalid messages.
+    ProtocolViolation,
+}
+
+/// Machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not valid JSON, unknown type or field, or a bad value.
+    BadMessage,
+    /// Larger than the frame limit.
+    TooLarge,
+    /// The join token was refused.
+    Unauthorized,
+    /// The role may not do this.
+    Forbidden,
+    /// No such participant in this hearing.
+    NotFound,
+    /// Not possible in the current state (e.g. admitting someone already in).
+    Conflict,
+    /// A message other than `join` before joining, or `join` twice.
+    NotJoined,
+    /// Client speaks another protocol version.
+    Version,
+}
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMessage {
+    /// Answer to `join`: who you are and where you are.
+    Welcome {
+        /// Protocol version the server speaks.
+        v: u16,
+        /// You.
+        you: ParticipantView,
+        /// The hearing id.
+        hearing: String,
+        /// The capabilities of your role (controls a client should offer).
+        capabilities: Vec<String>,
+        /// Send `ping` at least this often, milliseconds.
+        heartbeat_ms: u32,
+    },
+    /// Everyone you may see, replacing any earlier roster.
+    Roster {
+        /// The participants.
+        participants: Vec<ParticipantView>,
+    },
+    /// You were moved between the waiting area and the hearing.
+    Moved {
+        /// Where you are now.
+        place: Place,
+        /// Why.
+        reason: MoveReason,
+    },
+    /// A moderator muted your microphone or stopped your camera.
+    Muted {
+        /// Which.
+        kind: MediaKind,
+    },
+    /// A request succeeded.
+    Ok {
+        /// The request number.
+        req: u32,
+    },
+    /// A request or message was refused.
+    Error {
+        /// The request number, when the refused message had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        req: Option<u32>,
+        /// What kind of error.
+        code: ErrorCode,
+        /// For people.
+        message: String,
+    },
+    /// Something participants should know (recording started, a service degraded).
+    Notice {
+        /// `info` or `warning`.
+        level: String,
+        /// Machine-readable notice code.
+        code: String,
+        /// For people.
+        text: String,
+    },
+    /// Answer to `ping`.
+    Pong {
+        /// The ping's id.
+        id: u64,
+    },
+    /// Your session is over; the socket closes next.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Why a client message was refused before reaching the room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Over [`MAX_FRAME_BYTES`].
+    #[error("message larger than {MAX_FRAME_BYTES} bytes")]
+    TooLarge,
+    /// Not a valid message.
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    /// A field out of bounds.
+    #[error("`{0}` is too long or empty")]
+    Field(&'static str),
+    /// Another protocol version.
+    #[error(
+        "protocol version {0} is not supported (this server speaks {PROTOCOL_VERSION}); reload the page"
+    )]
+    Version(u16),
+}
+
+impl ParseError {
+    /// The error code sent to the client.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::TooLarge => ErrorCode::TooLarge,
+            Self::Version(_) => ErrorCode::Version,
+            _ => ErrorCode::BadMessage,
+        }
+    }
+}
+
+fn bounded(field: &'static str, v: &str, max: usize) -> Result<(), ParseError> {
+    if v.is_empty() || v.len() > max {
+        Err(ParseError::Field(field))
+    } else {
+        Ok(())
+    }
+}
+
+/// Parses and validates one client message.
+pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(ParseError::TooLarge);
+    }
+    let msg: ClientMessage =
+        serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
+    match &msg {
+        ClientMessage::Join { v, token } => {
+            if *v != PROTOCOL_VERSION {
+                return Err(ParseError::Version(*v));
+            }
+            bounded("token", token, MAX_TOKEN_LEN)?;
+        }
+        ClientMessage::Admit { participant, .. }
+        | ClientMessage::CallWitness { participant, .. }
+        | ClientMessage::DismissWitness { participant, .. }
+        | ClientMessage::Mute { participant, .. }
+        | ClientMessage::Remove { participant, .. } => {
+            bounded("participant", participant, MAX_ID_LEN)?;
+        }
+        ClientMessage::Ping { .. } | ClientMessage::SetMuted { .. } | ClientMessage::Leave => {}
+    }
+    Ok(msg)
+}
+
+impl ServerMessage {
+    /// The JSON text of this message.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+
+    /// An error answer.
+    pub fn error(req: Option<u32>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            req,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_fields_and_versions_are_refused() {
+        assert!(matches!(
+            parse_client(r#"{"type":"fly"}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_client(r#"{"type":"ping","id":1,"extra":true}"#),
+            Err(ParseError::Invalid(_))
+        ));
+        assert_eq!(
+            parse_client(r#"{"type":"join","v":2,"token":"t"}"#),
+            Err(ParseError::Version(2))
+        );
+        assert_eq!(
+            parse_client(&format!(
+                r#"{{"type":"admit","participant":"{}"}}"#,
+                "x".repeat(65)
+            )),
+            Err(ParseError::Field("participant"))
+        );
+        let big = format!(
+            r#"{{"type":"join","v":1,"token":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert_eq!(parse_client(&big), Err(ParseError::TooLarge));
+        assert!(parse_client("").is_err() && parse_client("[]").is_err());
+    }
+
+    #[test]
+    fn a_command_without_req_parses() {
+        assert_eq!(
+            parse_client(r#"{"type":"admit","participant":"p1"}"#),
+            Ok(ClientMessage::Admit {
+                req: None,
+                participant: "p1".into()
+            })
+        );
+    }
+}
+
+/// WebSocket close codes the server uses (4000-4999 are application codes).
+pub mod close {
+    /// Too many invalid messages.
+    pub const PROTOCOL_VIOLATION: u16 = 4400;
+    /// The join token was refused.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// Removed by a moderator.
+    pub const REMOVED: u16 = 4403;
+    /// No `join` in time.
+    pub const JOIN_TIMEOUT: u16 = 4408;
+    /// Replaced by a newer connection of the same participant.
+    pub const REPLACED: u16 = 4409;
+    /// The hearing ended.
+    pub const HEARING_ENDED: u16 = 4410;
+
+    /// The close code for an end reason.
+    pub fn for_reason(r: super::EndReason) -> u16 {
+        match r {
+            super::EndReason::Removed => REMOVED,
+            super::EndReason::Replaced => REPLACED,
+            super::EndReason::HearingEnded => HEARING_ENDED,
+            super::EndReason::ProtocolViolation => PROTOCOL_VIOLATION,
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Moderator commands: admit, call and dismiss witnesses, mute, remove. Each is checked against
+//! the role table; a refusal is an `error` answer to the sender and changes nothing.
+
+use gavel_signaling::{
+    ClientMessage, EndReason, ErrorCode, MediaKind, MoveReason, Place, ServerMessage,
+};
+
+use super::roster::is_sequestered;
+use super::{Room, SessionId};
+use crate::domain::Capability;
+use crate::domain::role::capabilities;
+
+/// A refused command: the code and the text the sender sees.
+type Refusal = (ErrorCode, &'static str);
+
+impl Room {
+    pub(super) fn command(&mut self, session: SessionId, actor: &str, msg: ClientMessage) {
+        let (req, result) = match msg {
+            ClientMessage::Admit { req, participant } => (req, self.admit(actor, &participant)),
+            ClientMessage::CallWitness { req, participant } => {
+                (req, self.move_witness(actor, &participant, Place::Main))
+            }
+            ClientMessage::DismissWitness { req, participant } => {
+                (req, self.move_witness(actor, &participant, Place::Waiting))
+            }
+            ClientMessage::Mute {
+                req,
+                participant,
+                kind,
+            } => (req, self.mute(actor, &participant, kind)),
+            ClientMessage::Remove { req, participant } => (req, self.remove(actor, &participant)),
+            // Non-commands are handled by the caller.
+            _ => return,
+        };
+        match result {
+            Ok(()) => {
+                if let Some(req) = req {
+                    self.send(session, ServerMessage::Ok { req });
+                }
+            }
+            Err((code, text)) => self.send(session, ServerMessage::error(req, code, text)),
+        }
+    }
+
+    fn require(&self, actor: &str, cap: Capability) -> Result<(), Refusal> {
+        let role = self.members.get(actor).map(|m| m.role);
+        match role {
+            Some(r) if capabilities(r).allows(cap) => Ok(()),
+            _ => Err((ErrorCode::Forbidden, "your role may not do this")),
+        }
+    }
+
+    fn target(&self, id: &str) -> Result<(), Refusal> {
+        if self.members.contains_key(id) {
+            Ok(())
+        } else {
+            Err((
+                ErrorCode::NotFound,
+                "that participant is not in the hearing",
+            ))
+        }
+    }
+
+    fn admit(&mut self, actor: &str, target: &str) -> Result<(), Refusal> {
+        self.require(actor, Capability::AdmitFromLobby)?;
+        self.target(target)?;
+        let m = &self.members[target];
+        if is_sequestered(m.role) {
+            return Err((
+                ErrorCode::Conflict,
+                "witnesses enter when called (call_witness)",
+            ));
+        }
+        if m.view.place == Place::Main {
+            return Err((ErrorCode::Conflict, "already in the hearing"));
+        }
+        self.move_to(
+            actor,
+            target,
+            Place::Main,
+            MoveReason::Admitted,
+            "room.admit",
+        );
+        Ok(())
+    }
+
+    fn move_witness(&mut self, actor: &str, target: &str, to: Place) -> Result<(), Refusal> {
+        self.require(actor, Capability::CallWitness)?;
+        self.target(target)?;
+        let m = &self.members[target];
+        if !is_sequestered(m.role) {
+            return Err((
+                ErrorCode::Conflict,
+                "only witnesses are called in and sent out",
+            ));
+        }
+        if m.view.place == to {
+            return Err((ErrorCode::Conflict, "the witness is already there"));
+        }
+        let (reason, action) = match to {
+            Place::Main => (MoveReason::Called, "room.call_witness"),
+            Place::Waiting => (MoveReason::Dismissed, "room.dismiss_witness"),
+        };
+        self.move_to(actor, target, to, reason, action);
+        Ok(())
+    }
+
+    fn move_to(
+        &mut self,
+        actor: &str,
+        target: &str,
+        place: Place,
+        reason: MoveReason,
+        action: &'static str,
+    ) {
+        let session = match self.members.get_mut(target) {
+            Some(m) => {
+                m.view.place = place;
+                m.session
+            }
+            None => return,
+        };
+        if let Some(s) = session {
+            self.send(s, ServerMessage::Moved { place, reason });
+        }
+        self.audit(
+            Some(actor.to_owned()),
+            action,
+            target,
+            serde_json::json!({"hearing_id": self.hearing, "place": place}),
+            None,
+        );
+        self.broadcast_roster();
+    }
+
+    fn mute(&mut self, actor: &str, target: &str, kind: MediaKind) -> Result<(), Refusal> {
+        self.require(actor, Capability::MuteOthers)?;
+        self.target(target)?;
+        let session = match self.members.get_mut(target) {
+            Some(m) => {
+                match kind {
+                    MediaKind::Audio => m.view.audio_muted = true,
+                    MediaKind::Video => m.view.video_muted = true,
+                }
+                m.session
+            }
+            None => None,
+        };
+        if let Some(s) = session {
+            self.send(s, ServerMessage::Muted { kind });
+        }
+        self.audit(
+            Some(actor.to_owned()),
+            "room.mute",
+            target,
+            serde_json::json!({"hearing_id": self.hearing, "kind": kind}),
+            None,
+        );
+        self.broadcast_roster();
+        Ok(())
+    }
+
+    fn remove(&mut self, actor: &str, target: &str) -> Result<(), Refusal> {
+        self.require(actor, Capability::RemoveOthers)?;
+        self.target(target)?;
+        if actor == target {
+            return Err((ErrorCode::Conflict, "use leave to leave the hearing"));
+        }
+        if let Some(m) = self.members.remove(target)
+            && let Some(s) = m.session
+        {
+            self.sessions.remove(&s);
+            self.out.push_back(super::Output::End {
+                session: s,
+                reason: EndReason::Removed,
+            });
+        }
+        self.audit(
+            Some(actor.to_owned()),
+            "room.remove",
+            target,
+            serde_json::json!({"hearing_id": self.hearing}),
+            Some(super::Presence::Left),
+        );
+        self.broadcast_roster();
+        Ok(())
+    }
+}

@@ -1,0 +1,357 @@
+//! The room engine: one hearing's participants, places and moderator actions, as a pure state
+//! machine in the sans-IO style.
+//!
+//! The driver (`crate::rooms`) feeds it [`Input`]s with the current time, executes every
+//! [`Output`] it polls, and calls [`Room::handle_timeout`] at [`Room::poll_timeout`]. It never
+//! does I/O, never reads the clock and never fails: a refused action is an `error` message to the
+//! client who asked, and the room carries on.
+//!
+//! Invariants: a participant id maps to at most one member and one live session; every change
+//! other members can see is followed by a fresh roster for each connected member; a member whose
+//! connection dropped keeps their place for the grace period, unseen by the others (no flap).
+
+mod commands;
+pub mod roster;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use gavel_signaling::{
+    ClientMessage, EndReason, ErrorCode, PROTOCOL_VERSION, ParticipantView, ServerMessage,
+};
+
+use crate::domain::Role;
+use crate::domain::role::capabilities;
+
+/// One WebSocket connection, numbered by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// A verified participant arriving (the driver checked the token and the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// How the room behaves; from the hearing kind and configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomPolicy {
+    /// Whether non-moderators wait in a lobby until admitted.
+    pub lobby: bool,
+    /// How long a dropped connection keeps its place.
+    pub grace: Duration,
+    /// Heartbeat interval advertised to clients, milliseconds.
+    pub heartbeat_ms: u32,
+}
+
+/// Something that happened to the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A verified participant opened a session.
+    Join {
+        /// The new session.
+        session: SessionId,
+        /// Who.
+        who: Arrival,
+    },
+    /// A validated message on a joined session.
+    Message {
+        /// From which session.
+        session: SessionId,
+        /// The message.
+        msg: ClientMessage,
+    },
+    /// The session's connection ended without `leave`.
+    Disconnected {
+        /// Which session.
+        session: SessionId,
+    },
+}
+
+/// Presence changes reported to the court platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Entered the hearing's room (first join).
+    Joined,
+    /// Left, was removed, or did not come back within the grace period.
+    Left,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a message on a session.
+    Send {
+        /// To which session.
+        session: SessionId,
+        /// The message.
+        msg: ServerMessage,
+    },
+    /// Tell the session why it ends, then close it.
+    End {
+        /// Which session.
+        session: SessionId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// Write an audit entry (and report presence to the platform, if set).
+    Audit {
+        /// The acting participant, or `None` for the server itself.
+        actor: Option<String>,
+        /// Dotted action name.
+        action: &'static str,
+        /// The participant acted upon.
+        subject: String,
+        /// Specifics.
+        details: serde_json::Value,
+        /// A presence event for webhooks, if this was one.
+        presence: Option<Presence>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Member {
+    view: ParticipantView,
+    role: Role,
+    session: Option<SessionId>,
+    /// Set while disconnected: when the place is given up.
+    gone_at: Option<Instant>,
+}
+
+/// One hearing's room.
+#[derive(Debug)]
+pub struct Room {
+    hearing: String,
+    policy: RoomPolicy,
+    members: BTreeMap<String, Member>,
+    sessions: HashMap<SessionId, String>,
+    out: VecDeque<Output>,
+}
+
+impl Room {
+    /// An empty room for `hearing`.
+    pub fn new(hearing: String, policy: RoomPolicy) -> Self {
+        Self {
+            hearing,
+            policy,
+            members: BTreeMap::new(),
+            sessions: HashMap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// Whether nobody is present or holding a place (the driver may retire the room).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Processes one input at `now`.
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Join { session, who } => self.join(session, who),
+            Input::Disconnected { session } => self.disconnected(now, session),
+            Input::Message { session, msg } => {
+                let Some(id) = self.sessions.get(&session).cloned() else {
+                    return; // a session already replaced or removed: ignore its leftovers
+                };
+                self.message(session, &id, msg);
+            }
+        }
+    }
+
+    /// Gives up the places of members who did not come back in time.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.gone_at.is_some_and(|t| t <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            self.members.remove(id);
+            self.audit(
+                None,
+                "participant.left",
+                id,
+                serde_json::json!({"reason": "connection lost"}),
+                Some(Presence::Left),
+            );
+        }
+        if !expired.is_empty() {
+            self.broadcast_roster();
+        }
+    }
+
+    /// When [`Room::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.members.values().filter_map(|m| m.gone_at).min()
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    fn join(&mut self, session: SessionId, who: Arrival) {
+        if let Some(m) = self.members.get_mut(&who.id) {
+            // The same person again: resume (after a drop) or replace (a second device).
+            if let Some(old) = m.session.replace(session) {
+                self.sessions.remove(&old);
+                self.out.push_back(Output::End {
+                    session: old,
+                    reason: EndReason::Replaced,
+                });
+            }
+            m.gone_at = None;
+            self.sessions.insert(session, who.id.clone());
+            self.welcome(session, &who.id);
+            return;
+        }
+        let place = roster::initial_place(who.role, self.policy.lobby);
+        let view = ParticipantView {
+            id: who.id.clone(),
+            name: who.name,
+            role: who.role.as_str().to_owned(),
+            place,
+            audio_muted: false,
+            video_muted: false,
+        };
+        self.members.insert(
+            who.id.clone(),
+            Member {
+                view,
+                role: who.role,
+                session: Some(session),
+                gone_at: None,
+            },
+        );
+        self.sessions.insert(session, who.id.clone());
+        self.welcome(session, &who.id);
+        self.audit(
+            Some(who.id.clone()),
+            "participant.joined",
+            &who.id,
+            serde_json::json!({"hearing_id": self.hearing, "place": place}),
+            Some(Presence::Joined),
+        );
+        self.broadcast_roster();
+    }
+
+    fn welcome(&mut self, session: SessionId, id: &str) {
+        let Some(m) = self.members.get(id) else {
+            return;
+        };
+        let caps = capabilities(m.role)
+            .to_vec()
+            .into_iter()
+            .filter_map(|c| serde_json::to_value(c).ok()?.as_str().map(str::to_owned))
+            .collect();
+        let welcome = ServerMessage::Welcome {
+            v: PROTOCOL_VERSION,
+            you: m.view.clone(),
+            hearing: self.hearing.clone(),
+            capabilities: caps,
+            heartbeat_ms: self.policy.heartbeat_ms,
+        };
+        let roster = self.roster_message(id);
+        self.send(session, welcome);
+        if let Some(r) = roster {
+            self.send(session, r);
+        }
+    }
+
+    fn disconnected(&mut self, now: Instant, session: SessionId) {
+        let Some(id) = self.sessions.remove(&session) else {
+            return;
+        };
+        if let Some(m) = self.members.get_mut(&id) {
+            m.session = None;
+            m.gone_at = Some(now + self.policy.grace);
+        }
+    }
+
+    fn message(&mut self, session: SessionId, id: &str, msg: ClientMessage) {
+        match msg {
+            ClientMessage::Join { .. } => self.send(
+                session,
+                ServerMessage::error(None, ErrorCode::NotJoined, "already joined"),
+            ),
+            ClientMessage::Ping { id: n } => self.send(session, ServerMessage::Pong { id: n }),
+            ClientMessage::Leave => {
+                self.sessions.remove(&session);
+                self.members.remove(id);
+                self.audit(
+                    Some(id.to_owned()),
+                    "participant.left",
+                    id,
+                    serde_json::json!({"reason": "left"}),
+                    Some(Presence::Left),
+                );
+                self.broadcast_roster();
+            }
+            ClientMessage::SetMuted { kind, muted } => {
+                if let Some(m) = self.members.get_mut(id) {
+                    match kind {
+                        gavel_signaling::MediaKind::Audio => m.view.audio_muted = muted,
+                        gavel_signaling::MediaKind::Video => m.view.video_muted = muted,
+                    }
+                    self.broadcast_roster();
+                }
+            }
+            other => self.command(session, id, other),
+        }
+    }
+
+    fn send(&mut self, session: SessionId, msg: ServerMessage) {
+        self.out.push_back(Output::Send { session, msg });
+    }
+
+    fn audit(
+        &mut self,
+        actor: Option<String>,
+        action: &'static str,
+        subject: &str,
+        details: serde_json::Value,
+        presence: Option<Presence>,
+    ) {
+        self.out.push_back(Output::Audit {
+            actor,
+            action,
+            subject: subject.to_owned(),
+            details,
+            presence,
+        });
+    }
+
+    fn roster_message(&self, viewer: &str) -> Option<ServerMessage> {
+        let m = self.members.get(viewer)?;
+        let participants = roster::roster_for(
+            viewer,
+            m.role,
+            m.view.place,
+            self.members.values().map(|x| &x.view),
+        );
+        Some(ServerMessage::Roster { participants })
+    }
+
+    /// Sends every connected member the roster they may see.
+    fn broadcast_roster(&mut self) {
+        let targets: Vec<(SessionId, String)> = self
+            .members
+            .iter()
+            .filter_map(|(id, m)| Some((m.session?, id.clone())))
+            .collect();
+        for (session, id) in targets {
+            if let Some(r) = self.roster_message(&id) {
+                self.send(session, r);
+            }
+        }
+    }
+}

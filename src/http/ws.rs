@@ -1,0 +1,211 @@
+//! The signaling WebSocket (`GET /ws`): one loop per connection that authenticates the first
+//! message, hands validated messages to the hearing's room and writes the room's answers.
+//!
+//! The join token travels in the first message, never in the URL (URLs end up in logs). Every
+//! frame is size-limited and validated; bad ones get an `error` answer, and after
+//! `signaling.max_bad_messages` the socket is closed with code 4400. Nothing here panics on
+//! input, and a bad connection never affects the room.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use gavel_signaling::{
+    ClientMessage, EndReason, ErrorCode, MAX_FRAME_BYTES, ServerMessage, close, parse_client,
+};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::app::AppState;
+use crate::engine::{Arrival, Input};
+use crate::http::error::ApiError;
+use crate::rooms::{Outbound, RoomMsg};
+
+/// Frames up to this size are read and answered with an error when over [`MAX_FRAME_BYTES`];
+/// larger ones make the WebSocket layer close the connection (1009).
+const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+const _: () = assert!(HARD_FRAME_LIMIT > MAX_FRAME_BYTES);
+
+/// Upgrades to the signaling protocol.
+pub async fn upgrade(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| run(st, socket))
+}
+
+async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
+    socket
+        .send(Message::Text(Utf8Bytes::from(msg.to_json())))
+        .await
+        .is_ok()
+}
+
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
+}
+
+/// Reads the next text frame, skipping control frames; `None` when the connection ends.
+async fn next_text(socket: &mut WebSocket) -> Option<Result<String, ErrorCode>> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(t)) => return Some(Ok(t.to_string())),
+            Ok(Message::Binary(_)) => return Some(Err(ErrorCode::BadMessage)),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn run(st: AppState, mut socket: WebSocket) {
+    let cfg = st.config.signaling.clone();
+    let first = tokio::time::timeout(
+        Duration::from_millis(cfg.join_timeout_ms),
+        next_text(&mut socket),
+    )
+    .await;
+    let token = match first {
+        Err(_) => {
+            return close_with(&mut socket, close::JOIN_TIMEOUT, "no join message in time").await;
+        }
+        Ok(None) => return,
+        Ok(Some(Ok(text))) => match parse_client(&text) {
+            Ok(ClientMessage::Join { token, .. }) => token,
+            Ok(_) => {
+                send(
+                    &mut socket,
+                    &ServerMessage::error(
+                        None,
+                        ErrorCode::NotJoined,
+                        "the first message must be join",
+                    ),
+                )
+                .await;
+                return close_with(&mut socket, close::PROTOCOL_VIOLATION, "not joined").await;
+            }
+            Err(e) => {
+                send(
+                    &mut socket,
+                    &ServerMessage::error(None, e.code(), e.to_string()),
+                )
+                .await;
+                return close_with(&mut socket, close::PROTOCOL_VIOLATION, "bad join message")
+                    .await;
+            }
+        },
+        Ok(Some(Err(code))) => {
+            send(
+                &mut socket,
+                &ServerMessage::error(None, code, "the first message must be a JSON join message"),
+            )
+            .await;
+            return close_with(&mut socket, close::PROTOCOL_VIOLATION, "bad join message").await;
+        }
+    };
+    let (hearing, who) = match authorize(&st, &token).await {
+        Ok(x) => x,
+        Err(e) => {
+            let text = match &e {
+                ApiError::Db(_) | ApiError::Internal(_) => {
+                    "the server could not check the join token".to_owned()
+                }
+                other => other.to_string(),
+            };
+            if matches!(e, ApiError::Db(_) | ApiError::Internal(_)) {
+                tracing::error!(error = %e, "join check failed");
+            }
+            send(
+                &mut socket,
+                &ServerMessage::error(None, ErrorCode::Unauthorized, text),
+            )
+            .await;
+            return close_with(&mut socket, close::UNAUTHORIZED, "join refused").await;
+        }
+    };
+    let span = tracing::info_span!("session", hearing = %hearing.id, participant = %who.id);
+    session(st, socket, hearing, who).instrument(span).await;
+}
+
+async fn authorize(
+    st: &AppState,
+    token: &str,
+) -> Result<(crate::docket::model::Hearing, Arrival), ApiError> {
+    let claims = super::extract::verify_join_token(st, token)?;
+    let (hearing, name) = crate::docket::check_claims(st, &claims, &claims.hid).await?;
+    Ok((
+        hearing,
+        Arrival {
+            id: claims.sub,
+            name,
+            role: claims.role,
+        },
+    ))
+}
+
+async fn session(
+    st: AppState,
+    mut socket: WebSocket,
+    hearing: crate::docket::model::Hearing,
+    who: Arrival,
+) {
+    let cfg = st.config.signaling.clone();
+    let session = st.rooms.new_session();
+    let (tx, mut rx) = mpsc::channel(cfg.send_queue);
+    let room = |msg| st.rooms.send(&hearing.id, hearing.kind, msg);
+    room(RoomMsg::Join { session, who, tx }).await;
+    tracing::info!("joined");
+    let idle = Duration::from_millis(cfg.idle_timeout_ms);
+    let mut strikes = 0u32;
+    loop {
+        tokio::select! {
+            incoming = tokio::time::timeout(idle, next_text(&mut socket)) => {
+                let text = match incoming {
+                    Err(_) | Ok(None) => break,
+                    Ok(Some(t)) => t,
+                };
+                let refused = match text.map(|t| parse_client(&t)) {
+                    Ok(Ok(msg)) => {
+                        let leaving = msg == ClientMessage::Leave;
+                        room(RoomMsg::Input(Input::Message { session, msg })).await;
+                        if leaving {
+                            tracing::info!("left");
+                            return close_with(&mut socket, 1000, "left").await;
+                        }
+                        None
+                    }
+                    Ok(Err(e)) => Some(ServerMessage::error(None, e.code(), e.to_string())),
+                    Err(code) => Some(ServerMessage::error(None, code, "binary frames are not part of the protocol")),
+                };
+                if let Some(err) = refused {
+                    strikes += 1;
+                    send(&mut socket, &err).await;
+                    if strikes >= cfg.max_bad_messages {
+                        send(&mut socket, &ServerMessage::Ended { reason: EndReason::ProtocolViolation }).await;
+                        close_with(&mut socket, close::PROTOCOL_VIOLATION, "too many invalid messages").await;
+                        break;
+                    }
+                }
+            }
+            out = rx.recv() => match out {
+                Some(Outbound::Msg(m)) => {
+                    if !send(&mut socket, &m).await {
+                        break;
+                    }
+                }
+                Some(Outbound::End(reason)) => {
+                    send(&mut socket, &ServerMessage::Ended { reason }).await;
+                    tracing::info!(?reason, "session ended by the room");
+                    return close_with(&mut socket, close::for_reason(reason), "ended").await;
+                }
+                None => return close_with(&mut socket, 1011, "disconnected").await,
+            },
+        }
+    }
+    tracing::info!("connection dropped");
+    room(RoomMsg::Input(Input::Disconnected { session })).await;
+}

@@ -1,0 +1,243 @@
+//! Drives the room engine: one task per hearing owns its [`engine::Room`], fed through a
+//! bounded channel; it executes the room's outputs (messages to sessions, audit entries,
+//! presence webhooks) and wakes for the room's timeouts.
+//!
+//! Invariants: nothing else touches a room (no shared lock); a session whose outgoing queue is
+//! full is disconnected rather than slowing the room; audit and webhook writes are awaited in
+//! order, so the record matches what participants saw.
+//!
+//! Rooms live until the server stops (a few kilobytes per hearing touched); retiring them when
+//! a hearing closes comes with the hearing-control messages.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gavel_signaling::{EndReason, ServerMessage};
+use tokio::sync::{Notify, mpsc};
+
+use crate::auth::Actor;
+use crate::clock::now_ms;
+use crate::config::SignalingConfig;
+use crate::db::Db;
+use crate::domain::HearingKind;
+use crate::engine::{Arrival, Input, Output, Presence, Room, RoomPolicy, SessionId};
+use crate::webhook::{self, EventType};
+
+/// What a room sends to one session's socket loop.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A protocol message.
+    Msg(ServerMessage),
+    /// End the session with this reason, then close.
+    End(EndReason),
+}
+
+/// What a session (or the server) sends to a room.
+#[derive(Debug)]
+pub enum RoomMsg {
+    /// A verified participant joins with a new session and its outgoing queue.
+    Join {
+        /// The session.
+        session: SessionId,
+        /// Who.
+        who: Arrival,
+        /// Where the room sends this session's messages.
+        tx: mpsc::Sender<Outbound>,
+    },
+    /// Anything else for the engine.
+    Input(Input),
+}
+
+/// All live rooms of this server.
+#[derive(Debug)]
+pub struct Rooms {
+    rooms: Mutex<HashMap<String, mpsc::Sender<RoomMsg>>>,
+    next_session: AtomicU64,
+    db: Db,
+    outbox: Arc<Notify>,
+    config: SignalingConfig,
+}
+
+/// Messages queued per room before senders wait. Control traffic only (not media).
+const ROOM_QUEUE: usize = 1024;
+
+impl Rooms {
+    /// No rooms yet.
+    pub fn new(db: Db, outbox: Arc<Notify>, config: SignalingConfig) -> Self {
+        Self {
+            rooms: Mutex::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            db,
+            outbox,
+            config,
+        }
+    }
+
+    /// A fresh session number.
+    pub fn new_session(&self) -> SessionId {
+        SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Delivers `msg` to the room of `hearing`, starting the room if needed.
+    pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
+        let tx = {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            rooms
+                .entry(hearing.to_owned())
+                .or_insert_with(|| self.spawn(hearing, kind))
+                .clone()
+        };
+        // overflow: await (control messages must not be lost)
+        if tx.send(msg).await.is_err() {
+            tracing::error!(hearing = %hearing, "room task is gone; message dropped");
+        }
+    }
+
+    fn spawn(&self, hearing: &str, kind: HearingKind) -> mpsc::Sender<RoomMsg> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let policy = RoomPolicy {
+            lobby: self.config.lobby_kinds.contains(&kind),
+            grace: Duration::from_millis(self.config.grace_ms),
+            heartbeat_ms: self.config.heartbeat_ms,
+        };
+        let task = RoomTask {
+            hearing: hearing.to_owned(),
+            room: Room::new(hearing.to_owned(), policy),
+            sessions: HashMap::new(),
+            db: self.db.clone(),
+            outbox: self.outbox.clone(),
+        };
+        let span = tracing::info_span!("room", hearing = %hearing);
+        tokio::spawn(tracing::Instrument::instrument(task.run(rx), span));
+        tx
+    }
+}
+
+struct RoomTask {
+    hearing: String,
+    room: Room,
+    sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
+    db: Db,
+    outbox: Arc<Notify>,
+}
+
+impl RoomTask {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
+        loop {
+            let deadline = self.room.poll_timeout();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    None => break,
+                    Some(RoomMsg::Join { session, who, tx }) => {
+                        self.sessions.insert(session, tx);
+                        self.room.handle_input(Instant::now(), Input::Join { session, who });
+                    }
+                    Some(RoomMsg::Input(input)) => {
+                        if let Input::Disconnected { session } = &input {
+                            self.sessions.remove(session);
+                        }
+                        self.room.handle_input(Instant::now(), input);
+                    }
+                },
+                () = sleep_until(deadline), if deadline.is_some() => {
+                    self.room.handle_timeout(Instant::now());
+                }
+            }
+            self.execute().await;
+        }
+    }
+
+    async fn execute(&mut self) {
+        while let Some(out) = self.room.poll_output() {
+            match out {
+                Output::Send { session, msg } => {
+                    let full = match self.sessions.get(&session) {
+                        // overflow: drop (the session is disconnected below)
+                        Some(tx) => tx.try_send(Outbound::Msg(msg)).is_err(),
+                        None => false,
+                    };
+                    if full {
+                        tracing::warn!(session = session.0, "client not keeping up; disconnecting");
+                        self.sessions.remove(&session);
+                        self.room
+                            .handle_input(Instant::now(), Input::Disconnected { session });
+                    }
+                }
+                Output::End { session, reason } => {
+                    if let Some(tx) = self.sessions.remove(&session) {
+                        // overflow: drop (closing the channel ends the session anyway)
+                        let _ = tx.try_send(Outbound::End(reason));
+                    }
+                }
+                Output::Audit {
+                    actor,
+                    action,
+                    subject,
+                    details,
+                    presence,
+                } => {
+                    self.record(actor, action, &subject, details, presence)
+                        .await
+                }
+            }
+        }
+    }
+
+    /// Writes an audit entry (and a presence webhook) for the room. A database failure is a
+    /// fault for the record, logged loudly; the hearing itself carries on.
+    async fn record(
+        &self,
+        actor: Option<String>,
+        action: &'static str,
+        subject: &str,
+        details: serde_json::Value,
+        presence: Option<Presence>,
+    ) {
+        let now = now_ms();
+        let actor = match actor {
+            Some(id) => Actor::Participant { id },
+            None => Actor::System,
+        };
+        let result = async {
+            let mut w = self.db.begin_write().await?;
+            crate::audit::append(
+                &mut w.tx,
+                now,
+                &actor,
+                action,
+                &format!("participant:{subject}"),
+                details,
+            )
+            .await?;
+            let queued = match presence {
+                Some(p) => {
+                    let event = match p {
+                        Presence::Joined => EventType::ParticipantJoined,
+                        Presence::Left => EventType::ParticipantLeft,
+                    };
+                    let data =
+                        serde_json::json!({"hearing_id": self.hearing, "participant_id": subject});
+                    webhook::enqueue(&mut w.tx, now, event, data).await?
+                }
+                None => 0,
+            };
+            w.commit().await?;
+            Ok::<usize, crate::db::DbError>(queued)
+        }
+        .await;
+        match result {
+            Ok(q) if q > 0 => self.outbox.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, action, "FAULT: room audit entry not written"),
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,528 @@
+//! Signaling through the real server: lobby, sequestration, moderator powers enforced by the
+//! server, bad input, resume after a dropped connection.
+
+use std::time::Duration;
+
+use gavel_signaling::client::{ClientError, SignalingClient};
+use gavel_signaling::{
+    ClientMessage, EndReason, ErrorCode, MediaKind, MoveReason, Place, ServerMessage, close,
+};
+
+use crate::both_backends;
+use crate::support::{Backend, TestApp};
+
+const T: Duration = Duration::from_secs(5);
+
+/// A joined participant.
+struct Peer {
+    id: String,
+    ws: SignalingClient,
+    place: Place,
+}
+
+async fn join(app: &TestApp, hearing: &str, role: &str) -> Peer {
+    let id = app.participant(hearing, role).await;
+    let token = app.join_token(hearing, &id).await;
+    rejoin(app, id, &token).await
+}
+
+async fn rejoin(app: &TestApp, id: String, token: &str) -> Peer {
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token: token.to_owned(),
+    })
+    .await
+    .unwrap();
+    let place = match ws.recv(T).await.unwrap() {
+        ServerMessage::Welcome { you, .. } => {
+            assert_eq!(you.id, id);
+            you.place
+        }
+        other => panic!("expected welcome, got {other:?}"),
+    };
+    Peer { id, ws, place }
+}
+
+/// Reads until a roster arrives; returns `(id, place)` pairs.
+async fn roster(p: &mut Peer) -> Vec<(String, Place)> {
+    match p
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Roster { .. }))
+        .await
+        .unwrap()
+    {
+        ServerMessage::Roster { participants } => {
+            participants.into_iter().map(|v| (v.id, v.place)).collect()
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Reads rosters until one satisfies `f`.
+async fn roster_until(
+    p: &mut Peer,
+    f: impl Fn(&[(String, Place)]) -> bool,
+) -> Vec<(String, Place)> {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let r = roster(p).await;
+        if f(&r) {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "roster never matched; last {r:?}"
+        );
+    }
+}
+
+/// Sends a ping and returns every message received before its pong (proves what did not arrive).
+async fn drain(p: &mut Peer, id: u64) -> Vec<ServerMessage> {
+    p.ws.send(&ClientMessage::Ping { id }).await.unwrap();
+    let mut before = Vec::new();
+    loop {
+        match p.ws.recv(T).await.unwrap() {
+            ServerMessage::Pong { id: got } if got == id => return before,
+            m => before.push(m),
+        }
+    }
+}
+
+async fn command_error(p: &mut Peer, msg: ClientMessage) -> ErrorCode {
+    p.ws.send(&msg).await.unwrap();
+    match p
+        .ws
+        .recv_until(T, |m| {
+            matches!(m, ServerMessage::Error { .. } | ServerMessage::Ok { .. })
+        })
+        .await
+        .unwrap()
+    {
+        ServerMessage::Error { code, .. } => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+async fn the_judge_admits_a_party_from_the_lobby(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    assert_eq!(judge.place, Place::Main);
+    let mut party = join(&app, &hearing, "party").await;
+    assert_eq!(party.place, Place::Waiting);
+    assert_eq!(
+        roster(&mut party).await,
+        vec![(party.id.clone(), Place::Waiting)],
+        "the lobby sees only itself"
+    );
+    let (jid, pid) = (judge.id.clone(), party.id.clone());
+    roster_until(&mut judge, |r| r.contains(&(pid.clone(), Place::Waiting))).await;
+
+    judge
+        .ws
+        .send(&ClientMessage::Admit {
+            req: Some(1),
+            participant: party.id.clone(),
+        })
+        .await
+        .unwrap();
+    let ok = judge
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ok { .. }))
+        .await
+        .unwrap();
+    assert_eq!(ok, ServerMessage::Ok { req: 1 });
+    let moved = party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        ServerMessage::Moved {
+            place: Place::Main,
+            reason: MoveReason::Admitted
+        }
+    );
+    let r = roster_until(&mut party, |r| r.len() == 2).await;
+    assert!(r.contains(&(jid, Place::Main)) && r.contains(&(pid.clone(), Place::Main)));
+
+    // The record shows who joined and who admitted whom.
+    let mut c = app.db().await;
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'participant.joined' OR action LIKE 'room.%' ORDER BY seq")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        actions,
+        ["participant.joined", "participant.joined", "room.admit"]
+    );
+}
+both_backends!(the_judge_admits_a_party_from_the_lobby);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_is_sequestered_and_a_party_cannot_act_as_moderator() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let mut party = join(&app, &hearing, "party").await;
+    let mut witness = join(&app, &hearing, "witness").await;
+    assert_eq!(witness.place, Place::Waiting);
+    let (pid, wid) = (party.id.clone(), witness.id.clone());
+    roster_until(&mut judge, |r| r.len() == 3).await;
+    judge
+        .ws
+        .send(&ClientMessage::Admit {
+            req: Some(1),
+            participant: pid.clone(),
+        })
+        .await
+        .unwrap();
+    roster_until(&mut party, |r| r.len() == 2).await;
+
+    // The party forges moderator messages: every one is refused by the server.
+    for forged in [
+        ClientMessage::CallWitness {
+            req: Some(2),
+            participant: wid.clone(),
+        },
+        ClientMessage::Admit {
+            req: Some(3),
+            participant: wid.clone(),
+        },
+        ClientMessage::Mute {
+            req: Some(4),
+            participant: judge.id.clone(),
+            kind: MediaKind::Audio,
+        },
+        ClientMessage::Remove {
+            req: Some(5),
+            participant: judge.id.clone(),
+        },
+    ] {
+        assert_eq!(
+            command_error(&mut party, forged).await,
+            ErrorCode::Forbidden
+        );
+    }
+    let seen_by_witness = drain(&mut witness, 1).await;
+    assert!(
+        !seen_by_witness
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Moved { .. } | ServerMessage::Muted { .. })),
+        "forged commands changed nothing: {seen_by_witness:?}"
+    );
+    for m in &seen_by_witness {
+        if let ServerMessage::Roster { participants } = m {
+            assert_eq!(participants.len(), 1, "a waiting witness sees no one");
+        }
+    }
+
+    // The judge calls the witness in, then sends them out again.
+    judge
+        .ws
+        .send(&ClientMessage::CallWitness {
+            req: Some(6),
+            participant: wid.clone(),
+        })
+        .await
+        .unwrap();
+    let m = witness
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Moved {
+            place: Place::Main,
+            reason: MoveReason::Called
+        }
+    );
+    roster_until(&mut party, |r| r.contains(&(wid.clone(), Place::Main))).await;
+    judge
+        .ws
+        .send(&ClientMessage::DismissWitness {
+            req: Some(7),
+            participant: wid.clone(),
+        })
+        .await
+        .unwrap();
+    let m = witness
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Moved {
+            place: Place::Waiting,
+            reason: MoveReason::Dismissed
+        }
+    );
+    roster_until(&mut party, |r| !r.iter().any(|(id, _)| *id == wid)).await;
+    roster_until(&mut witness, |r| r.len() == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_mutes_and_removes_a_participant() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let mut party = join(&app, &hearing, "party").await;
+    assert_eq!(
+        party.place,
+        Place::Main,
+        "no lobby configured for trials here"
+    );
+    judge
+        .ws
+        .send(&ClientMessage::Mute {
+            req: Some(1),
+            participant: party.id.clone(),
+            kind: MediaKind::Audio,
+        })
+        .await
+        .unwrap();
+    let m = party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Muted { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Muted {
+            kind: MediaKind::Audio
+        }
+    );
+    judge
+        .ws
+        .send(&ClientMessage::Remove {
+            req: Some(2),
+            participant: party.id.clone(),
+        })
+        .await
+        .unwrap();
+    let m = party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::Removed
+        }
+    );
+    match party.ws.recv(T).await {
+        Err(ClientError::Closed { code, .. }) => assert_eq!(code, close::REMOVED),
+        other => panic!("expected close, got {other:?}"),
+    }
+    let jid = judge.id.clone();
+    roster_until(&mut judge, |r| r == [(jid.clone(), Place::Main)]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_resumes_its_place_without_a_flap_and_a_second_join_replaces_the_first()
+ {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let pid = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &pid).await;
+    let mut party = rejoin(&app, pid.clone(), &token).await;
+    roster_until(&mut judge, |r| r.len() == 2).await;
+    judge
+        .ws
+        .send(&ClientMessage::Admit {
+            req: Some(1),
+            participant: pid.clone(),
+        })
+        .await
+        .unwrap();
+    party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
+        .await
+        .unwrap();
+    drain(&mut judge, 1).await;
+
+    // The network drops: no close handshake.
+    party.ws.drop_connection();
+    let resumed = rejoin(&app, pid.clone(), &token).await;
+    assert_eq!(
+        resumed.place,
+        Place::Main,
+        "the admitted party keeps their place"
+    );
+    let seen = drain(&mut judge, 2).await;
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Roster { .. })),
+        "the judge saw a leave/join flap: {seen:?}"
+    );
+
+    // A second device with the same link takes over; the first is told and closed.
+    let mut first = resumed;
+    let second = rejoin(&app, pid.clone(), &token).await;
+    let m = first
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::Replaced
+        }
+    );
+    assert_eq!(second.place, Place::Main);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_who_does_not_return_in_time_leaves_the_roster() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.grace_ms = 200;
+        c.signaling.lobby_kinds.clear();
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let party = join(&app, &hearing, "party").await;
+    roster_until(&mut judge, |r| r.len() == 2).await;
+    party.ws.drop_connection();
+    roster_until(&mut judge, |r| r.len() == 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+
+    // A forged token is refused with 4401.
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token: "eyJ.eyJ.sig".into(),
+    })
+    .await
+    .unwrap();
+    let m = ws.recv(T).await.unwrap();
+    assert!(
+        matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::Unauthorized,
+                ..
+            }
+        ),
+        "{m:?}"
+    );
+    assert!(matches!(
+        ws.recv(T).await,
+        Err(ClientError::Closed {
+            code: close::UNAUTHORIZED,
+            ..
+        })
+    ));
+
+    // A message before join is refused.
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Ping { id: 1 }).await.unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::NotJoined,
+            ..
+        }
+    ));
+
+    // A removed participant's link no longer joins.
+    let gone = app.participant(&hearing, "observer").await;
+    let gone_token = app.join_token(&hearing, &gone).await;
+    let res = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/hearings/{hearing}/participants/{gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token: gone_token,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+
+    // A joined client sending garbage gets errors, then is closed with 4400.
+    let mut judge = join(&app, &hearing, "judge").await;
+    drain(&mut judge, 1).await;
+    let bad = [
+        "not json".to_owned(),
+        r#"{"type":"teleport"}"#.to_owned(),
+        r#"{"type":"ping","id":1,"admin":true}"#.to_owned(),
+        format!(
+            r#"{{"type":"admit","participant":"{}"}}"#,
+            "x".repeat(100 * 1024)
+        ),
+    ];
+    let mut codes = Vec::new();
+    for text in bad {
+        judge.ws.send_raw(text).await.unwrap();
+        if let ServerMessage::Error { code, .. } = judge.ws.recv(T).await.unwrap() {
+            codes.push(code);
+        }
+    }
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::BadMessage,
+            ErrorCode::BadMessage,
+            ErrorCode::BadMessage,
+            ErrorCode::TooLarge
+        ]
+    );
+    judge.ws.send_binary(vec![1, 2, 3]).await.unwrap();
+    assert!(matches!(
+        judge.ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::BadMessage,
+            ..
+        }
+    ));
+    let m = judge.ws.recv(T).await.unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::ProtocolViolation
+        }
+    );
+    assert!(matches!(
+        judge.ws.recv(T).await,
+        Err(ClientError::Closed {
+            code: close::PROTOCOL_VIOLATION,
+            ..
+        })
+    ));
+
+    // Still serving: a new judge session works, and so does the API.
+    let mut again = join(&app, &hearing, "clerk").await;
+    assert!(
+        drain(&mut again, 9)
+            .await
+            .iter()
+            .all(|m| matches!(m, ServerMessage::Roster { .. }))
+    );
+    app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
+}
