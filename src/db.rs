@@ -35,6 +35,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    fn of(url: &str) -> Self {
+        if url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
 /// A cloneable handle to the pool.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -75,11 +85,7 @@ impl Db {
     pub async fn connect(url: &SecretString, max_connections: u32) -> Result<Self, DbError> {
         install_default_drivers();
         let url = url.expose_secret();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = Backend::of(url);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .connect(url)
@@ -103,11 +109,7 @@ impl Db {
     pub async fn connect_read_only(url: &SecretString) -> Result<Self, DbError> {
         install_default_drivers();
         let url = url.expose_secret();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = Backend::of(url);
         let pool = AnyPoolOptions::new()
             .max_connections(1)
             .connect(url)

@@ -39,8 +39,15 @@ mod tests {
             crate::parse_client(e).unwrap_or_else(|err| panic!("{err}: {e}"));
         }
         let want = [
-            "join", "ping", "set_muted", "admit", "call_witness", "dismiss_witness", "mute",
-            "remove", "leave",
+            "join",
+            "ping",
+            "set_muted",
+            "admit",
+            "call_witness",
+            "dismiss_witness",
+            "mute",
+            "remove",
+            "leave",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
         // Round trip: what the code writes is what the document shows.

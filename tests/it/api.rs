@@ -58,13 +58,7 @@ async fn the_platform_creates_a_hearing_with_participants_and_join_links(b: Back
 
     // The join token opens exactly this participant's view of this hearing.
     let token = link["token"].as_str().unwrap();
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/hearings/{hearing}/session")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, token).await;
     assert_eq!(res.status(), 200);
     let s: serde_json::Value = res.json().await.unwrap();
     assert_eq!(s["participant_id"], party.as_str());
@@ -112,13 +106,7 @@ async fn only_legal_state_transitions_are_accepted(b: Backend) {
     assert_eq!(h["state"], "closed", "a refused transition changes nothing");
 
     // A closed hearing takes no new participants and its links no longer open it.
-    let res = app
-        .client
-        .get(app.url(&format!("/api/v1/hearings/{hearing}/session")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, &token).await;
     assert_eq!(res.status(), 403);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "this hearing has ended");

@@ -54,13 +54,7 @@ async fn the_case_api_refuses_missing_wrong_and_misused_credentials(b: Backend) 
 
     // Nor is the API key a join token.
     let session = app.url(&format!("/api/v1/hearings/{hearing}/session"));
-    let res = app
-        .client
-        .get(&session)
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, &app.api_key).await;
     assert_eq!(res.status(), 401);
     let res = app.client.get(&session).send().await.unwrap();
     assert_eq!(res.status(), 401);
@@ -106,13 +100,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
     };
     let expired = jwt::issue(&keys, &claims);
     let session = app.url(&format!("/api/v1/hearings/{hearing}/session"));
-    let res = app
-        .client
-        .get(&session)
-        .bearer_auth(&expired)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, &expired).await;
     assert_eq!(res.status(), 401);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
@@ -124,13 +112,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
     claims.exp = now + 3600;
     claims.role = Role::Judge;
     let upgraded = jwt::issue(&keys, &claims);
-    let res = app
-        .client
-        .get(&session)
-        .bearer_auth(&upgraded)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, &upgraded).await;
     assert_eq!(res.status(), 401);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
@@ -158,13 +140,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
     let i = bytes.len() / 2;
     bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(bytes).unwrap();
-    let res = app
-        .client
-        .get(&session)
-        .bearer_auth(&tampered)
-        .send()
-        .await
-        .unwrap();
+    let res = app.session(&hearing, &tampered).await;
     assert_eq!(res.status(), 401);
 }
 both_backends!(expired_forged_and_foreign_hearing_join_tokens_are_refused);
@@ -172,17 +148,10 @@ both_backends!(expired_forged_and_foreign_hearing_join_tokens_are_refused);
 async fn every_role_gets_exactly_the_capabilities_of_the_role_table(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, hearing) = app.docket_and_hearing().await;
-    let session = app.url(&format!("/api/v1/hearings/{hearing}/session"));
     for role in Role::ALL {
         let id = app.participant(&hearing, role.as_str()).await;
         let token = app.join_token(&hearing, &id).await;
-        let res = app
-            .client
-            .get(&session)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.session(&hearing, &token).await;
         assert_eq!(res.status(), 200, "{role:?}");
         let s: serde_json::Value = res.json().await.unwrap();
         let want = serde_json::to_value(capabilities(role).to_vec()).unwrap();

@@ -89,6 +89,18 @@ async fn drain(p: &mut Peer, id: u64) -> Vec<ServerMessage> {
     }
 }
 
+/// Sends a message, which must go out.
+async fn cmd(p: &mut Peer, msg: ClientMessage) {
+    p.ws.send(&msg).await.unwrap();
+}
+
+/// The next `moved` message.
+async fn moved(p: &mut Peer) -> ServerMessage {
+    p.ws.recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
+        .await
+        .unwrap()
+}
+
 async fn command_error(p: &mut Peer, msg: ClientMessage) -> ErrorCode {
     p.ws.send(&msg).await.unwrap();
     match p
@@ -119,25 +131,21 @@ async fn the_judge_admits_a_party_from_the_lobby(b: Backend) {
     let (jid, pid) = (judge.id.clone(), party.id.clone());
     roster_until(&mut judge, |r| r.contains(&(pid.clone(), Place::Waiting))).await;
 
-    judge
-        .ws
-        .send(&ClientMessage::Admit {
+    cmd(
+        &mut judge,
+        ClientMessage::Admit {
             req: Some(1),
             participant: party.id.clone(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let ok = judge
         .ws
         .recv_until(T, |m| matches!(m, ServerMessage::Ok { .. }))
         .await
         .unwrap();
     assert_eq!(ok, ServerMessage::Ok { req: 1 });
-    let moved = party
-        .ws
-        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
-        .await
-        .unwrap();
+    let moved = moved(&mut party).await;
     assert_eq!(
         moved,
         ServerMessage::Moved {
@@ -171,14 +179,14 @@ async fn a_witness_is_sequestered_and_a_party_cannot_act_as_moderator() {
     assert_eq!(witness.place, Place::Waiting);
     let (pid, wid) = (party.id.clone(), witness.id.clone());
     roster_until(&mut judge, |r| r.len() == 3).await;
-    judge
-        .ws
-        .send(&ClientMessage::Admit {
+    cmd(
+        &mut judge,
+        ClientMessage::Admit {
             req: Some(1),
             participant: pid.clone(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     roster_until(&mut party, |r| r.len() == 2).await;
 
     // The party forges moderator messages: every one is refused by the server.
@@ -220,19 +228,15 @@ async fn a_witness_is_sequestered_and_a_party_cannot_act_as_moderator() {
     }
 
     // The judge calls the witness in, then sends them out again.
-    judge
-        .ws
-        .send(&ClientMessage::CallWitness {
+    cmd(
+        &mut judge,
+        ClientMessage::CallWitness {
             req: Some(6),
             participant: wid.clone(),
-        })
-        .await
-        .unwrap();
-    let m = witness
-        .ws
-        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
+    let m = moved(&mut witness).await;
     assert_eq!(
         m,
         ServerMessage::Moved {
@@ -241,19 +245,15 @@ async fn a_witness_is_sequestered_and_a_party_cannot_act_as_moderator() {
         }
     );
     roster_until(&mut party, |r| r.contains(&(wid.clone(), Place::Main))).await;
-    judge
-        .ws
-        .send(&ClientMessage::DismissWitness {
+    cmd(
+        &mut judge,
+        ClientMessage::DismissWitness {
             req: Some(7),
             participant: wid.clone(),
-        })
-        .await
-        .unwrap();
-    let m = witness
-        .ws
-        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
+    let m = moved(&mut witness).await;
     assert_eq!(
         m,
         ServerMessage::Moved {
@@ -276,15 +276,15 @@ async fn the_judge_mutes_and_removes_a_participant() {
         Place::Main,
         "no lobby configured for trials here"
     );
-    judge
-        .ws
-        .send(&ClientMessage::Mute {
+    cmd(
+        &mut judge,
+        ClientMessage::Mute {
             req: Some(1),
             participant: party.id.clone(),
             kind: MediaKind::Audio,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let m = party
         .ws
         .recv_until(T, |m| matches!(m, ServerMessage::Muted { .. }))
@@ -296,14 +296,14 @@ async fn the_judge_mutes_and_removes_a_participant() {
             kind: MediaKind::Audio
         }
     );
-    judge
-        .ws
-        .send(&ClientMessage::Remove {
+    cmd(
+        &mut judge,
+        ClientMessage::Remove {
             req: Some(2),
             participant: party.id.clone(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let m = party
         .ws
         .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
@@ -333,19 +333,15 @@ async fn a_dropped_connection_resumes_its_place_without_a_flap_and_a_second_join
     let token = app.join_token(&hearing, &pid).await;
     let mut party = rejoin(&app, pid.clone(), &token).await;
     roster_until(&mut judge, |r| r.len() == 2).await;
-    judge
-        .ws
-        .send(&ClientMessage::Admit {
+    cmd(
+        &mut judge,
+        ClientMessage::Admit {
             req: Some(1),
             participant: pid.clone(),
-        })
-        .await
-        .unwrap();
-    party
-        .ws
-        .recv_until(T, |m| matches!(m, ServerMessage::Moved { .. }))
-        .await
-        .unwrap();
+        },
+    )
+    .await;
+    moved(&mut party).await;
     drain(&mut judge, 1).await;
 
     // The network drops: no close handshake.

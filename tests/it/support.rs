@@ -215,6 +215,16 @@ impl TestApp {
         l["token"].as_str().unwrap().to_owned()
     }
 
+    /// `GET .../session` with a join token.
+    pub(crate) async fn session(&self, hearing: &str, token: impl std::fmt::Display) -> Response {
+        self.client
+            .get(self.url(&format!("/api/v1/hearings/{hearing}/session")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A TLS client configuration trusting this server's certificate.
     pub(crate) fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
         use rustls::pki_types::CertificateDer;
