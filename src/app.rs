@@ -30,6 +30,8 @@ pub struct AppState {
     pub outbox: Arc<Notify>,
     /// The live hearing rooms.
     pub rooms: Arc<crate::rooms::Rooms>,
+    /// Builds media peer connections.
+    pub sfu: crate::sfu::PeerFactory,
 }
 
 /// Why the server could not start.
@@ -135,6 +137,7 @@ impl Server {
         ));
         let state = AppState {
             rooms,
+            sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone()),
             db: db.clone(),
             keys: Arc::new(KeyStore::new(state_keys_dir, keys)),
             config: Arc::new(config),

@@ -28,6 +28,27 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// The WebSocket signaling endpoint and room behaviour.
     pub signaling: SignalingConfig,
+    /// Media (WebRTC) transport.
+    pub media: MediaConfig,
+}
+
+/// Media (WebRTC) transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// UDP addresses each peer connection binds, `ip:port` (port 0 = any). Default
+    /// `127.0.0.1:0`, which serves browsers on this machine; set the server's reachable
+    /// address (e.g. `203.0.113.7:0`) for others. A wildcard address binds every interface
+    /// except loopback.
+    pub udp_addrs: Vec<String>,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            udp_addrs: vec!["127.0.0.1:0".to_owned()],
+        }
+    }
 }
 
 /// The WebSocket signaling endpoint and room behaviour.
@@ -285,6 +306,15 @@ impl Config {
                 "webhooks",
                 "max_attempts, timeout_ms and poll_interval_ms must be positive",
             );
+        }
+        if self.media.udp_addrs.is_empty()
+            || self
+                .media
+                .udp_addrs
+                .iter()
+                .any(|a| a.parse::<std::net::SocketAddr>().is_err())
+        {
+            return bad("media.udp_addrs", "must list ip:port addresses");
         }
         let s = &self.signaling;
         if s.heartbeat_ms == 0 || s.idle_timeout_ms <= u64::from(s.heartbeat_ms) {

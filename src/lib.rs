@@ -14,5 +14,6 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod rooms;
+pub mod sfu;
 pub mod web;
 pub mod webhook;

@@ -12,7 +12,7 @@ pub const MAX_ID_LEN: usize = 64;
 pub const MAX_TOKEN_LEN: usize = 2048;
 
 /// Audio or video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
     /// Microphone.
@@ -99,6 +99,17 @@ pub enum ClientMessage {
     },
     /// Leave the hearing on purpose (no grace period for reconnection).
     Leave,
+    /// Offer for the client's publish connection (its microphone and camera), with all ICE
+    /// candidates included.
+    PublishOffer {
+        /// The SDP offer.
+        sdp: String,
+    },
+    /// Answer to the server's `subscribe_offer`, with all ICE candidates included.
+    SubscribeAnswer {
+        /// The SDP answer.
+        sdp: String,
+    },
 }
 
 /// One person as another participant sees them.
@@ -230,6 +241,17 @@ pub enum ServerMessage {
         /// The ping's id.
         id: u64,
     },
+    /// Answer to `publish_offer`.
+    PublishAnswer {
+        /// The SDP answer.
+        sdp: String,
+    },
+    /// Offer for your subscribe connection: the media you may receive. Each track's stream id
+    /// (msid) is the publishing participant's id. Sent again whenever that set changes.
+    SubscribeOffer {
+        /// The SDP offer.
+        sdp: String,
+    },
     /// Your session is over; the socket closes next.
     Ended {
         /// Why.
@@ -296,6 +318,9 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         | ClientMessage::Mute { participant, .. }
         | ClientMessage::Remove { participant, .. } => {
             bounded("participant", participant, MAX_ID_LEN)?;
+        }
+        ClientMessage::PublishOffer { sdp } | ClientMessage::SubscribeAnswer { sdp } => {
+            bounded("sdp", sdp, MAX_FRAME_BYTES)?;
         }
         ClientMessage::Ping { .. } | ClientMessage::SetMuted { .. } | ClientMessage::Leave => {}
     }

@@ -48,6 +48,8 @@ mod tests {
             "mute",
             "remove",
             "leave",
+            "publish_offer",
+            "subscribe_answer",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
         // Round trip: what the code writes is what the document shows.
@@ -69,7 +71,17 @@ mod tests {
             assert_eq!(m, back);
         }
         let want = [
-            "welcome", "roster", "moved", "muted", "ok", "error", "notice", "pong", "ended",
+            "welcome",
+            "roster",
+            "moved",
+            "muted",
+            "ok",
+            "error",
+            "notice",
+            "pong",
+            "ended",
+            "publish_answer",
+            "subscribe_offer",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
     }

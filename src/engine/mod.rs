@@ -84,6 +84,15 @@ pub enum Presence {
     Left,
 }
 
+/// Whose media one subscriber may receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The receiving participant.
+    pub subscriber: String,
+    /// `(publisher, audio allowed, video allowed)` for each publisher they may receive.
+    pub from: Vec<(String, bool, bool)>,
+}
+
 /// Something the driver must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
@@ -114,6 +123,8 @@ pub enum Output {
         /// A presence event for webhooks, if this was one.
         presence: Option<Presence>,
     },
+    /// The complete media routing table, replacing the previous one.
+    Routes(Vec<Route>),
 }
 
 #[derive(Debug, Clone)]
@@ -265,6 +276,28 @@ impl Room {
         if let Some(r) = roster {
             self.send(session, r);
         }
+        self.emit_routes();
+    }
+
+    /// Who may receive whom: both in the hearing (never the waiting area), minus media a
+    /// moderator muted. Emitted after every change that could alter it.
+    fn emit_routes(&mut self) {
+        let routes = self
+            .members
+            .values()
+            .map(|sub| Route {
+                subscriber: sub.view.id.clone(),
+                from: self
+                    .members
+                    .values()
+                    .filter(|p| {
+                        p.view.id != sub.view.id && roster::receives(sub.view.place, p.view.place)
+                    })
+                    .map(|p| (p.view.id.clone(), !p.view.audio_muted, !p.view.video_muted))
+                    .collect(),
+            })
+            .collect();
+        self.out.push_back(Output::Routes(routes));
     }
 
     fn disconnected(&mut self, now: Instant, session: SessionId) {
@@ -353,5 +386,6 @@ impl Room {
                 self.send(session, r);
             }
         }
+        self.emit_routes();
     }
 }

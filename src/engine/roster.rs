@@ -39,6 +39,12 @@ pub fn can_see(role: Role, place: Place, other_place: Place) -> bool {
     }
 }
 
+/// Whether someone at `subscriber` receives the media of someone at `publisher`: only within
+/// the hearing itself. The waiting area neither sends nor receives hearing media.
+pub fn receives(subscriber: Place, publisher: Place) -> bool {
+    subscriber == Place::Main && publisher == Place::Main
+}
+
 /// The roster `viewer_id` receives, from all present members.
 pub fn roster_for<'a>(
     viewer_id: &str,

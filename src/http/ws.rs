@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::engine::{Arrival, Input};
 use crate::http::error::ApiError;
 use crate::rooms::{Outbound, RoomMsg};
+use crate::sfu::peer::PeerCmd;
 
 /// Frames up to this size are read and answered with an error when over [`MAX_FRAME_BYTES`];
 /// larger ones make the WebSocket layer close the connection (1009).
@@ -157,7 +158,20 @@ async fn session(
     let session = st.rooms.new_session();
     let (tx, mut rx) = mpsc::channel(cfg.send_queue);
     let room = |msg| st.rooms.send(&hearing.id, hearing.kind, msg);
-    room(RoomMsg::Join { session, who, tx }).await;
+    let media = crate::sfu::peer::spawn(crate::sfu::peer::PeerContext {
+        participant: who.id.clone(),
+        role: who.role,
+        out: tx.clone(),
+        room: st.rooms.link(&hearing.id, hearing.kind),
+        factory: st.sfu.clone(),
+    });
+    room(RoomMsg::Join {
+        session,
+        who,
+        tx,
+        media: media.clone(),
+    })
+    .await;
     tracing::info!("joined");
     let idle = Duration::from_millis(cfg.idle_timeout_ms);
     let mut strikes = 0u32;
@@ -169,6 +183,14 @@ async fn session(
                     Ok(Some(t)) => t,
                 };
                 let refused = match text.map(|t| parse_client(&t)) {
+                    Ok(Ok(ClientMessage::PublishOffer { sdp })) => {
+                        media.send(PeerCmd::PublishOffer(sdp)).await;
+                        None
+                    }
+                    Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
+                        media.send(PeerCmd::SubscribeAnswer(sdp)).await;
+                        None
+                    }
                     Ok(Ok(msg)) => {
                         let leaving = msg == ClientMessage::Leave;
                         room(RoomMsg::Input(Input::Message { session, msg })).await;

@@ -23,7 +23,12 @@ use crate::config::SignalingConfig;
 use crate::db::Db;
 use crate::domain::HearingKind;
 use crate::engine::{Arrival, Input, Output, Presence, Room, RoomPolicy, SessionId};
+use crate::sfu::peer::PeerHandle;
+use crate::sfu::track::PublishedTrack;
+
+mod media;
 use crate::webhook::{self, EventType};
+use media::MediaRouting;
 
 /// What a room sends to one session's socket loop.
 #[derive(Debug)]
@@ -32,6 +37,15 @@ pub enum Outbound {
     Msg(ServerMessage),
     /// End the session with this reason, then close.
     End(EndReason),
+}
+
+/// Media news from a participant's media actor.
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// A new published track.
+    Published(Arc<PublishedTrack>),
+    /// A track ended (its publisher's connection closed).
+    Unpublished(Arc<PublishedTrack>),
 }
 
 /// What a session (or the server) sends to a room.
@@ -45,9 +59,25 @@ pub enum RoomMsg {
         who: Arrival,
         /// Where the room sends this session's messages.
         tx: mpsc::Sender<Outbound>,
+        /// The session's media actor.
+        media: PeerHandle,
     },
     /// Anything else for the engine.
     Input(Input),
+    /// Tracks appearing and ending.
+    Media(MediaEvent),
+}
+
+/// A handle on one room's queue, for media actors.
+#[derive(Debug, Clone)]
+pub struct RoomLink(mpsc::Sender<RoomMsg>);
+
+impl RoomLink {
+    /// Reports a media event to the room.
+    pub async fn send_media(&self, ev: MediaEvent) {
+        // overflow: await (track lifecycle must not be lost)
+        let _ = self.0.send(RoomMsg::Media(ev)).await;
+    }
 }
 
 /// All live rooms of this server.
@@ -80,15 +110,20 @@ impl Rooms {
         SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Delivers `msg` to the room of `hearing`, starting the room if needed.
-    pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
-        let tx = {
-            let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+    /// The room of `hearing`, started if needed.
+    pub fn link(&self, hearing: &str, kind: HearingKind) -> RoomLink {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        RoomLink(
             rooms
                 .entry(hearing.to_owned())
                 .or_insert_with(|| self.spawn(hearing, kind))
-                .clone()
-        };
+                .clone(),
+        )
+    }
+
+    /// Delivers `msg` to the room of `hearing`, starting the room if needed.
+    pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
+        let tx = self.link(hearing, kind).0;
         // overflow: await (control messages must not be lost)
         if tx.send(msg).await.is_err() {
             tracing::error!(hearing = %hearing, "room task is gone; message dropped");
@@ -106,6 +141,7 @@ impl Rooms {
             hearing: hearing.to_owned(),
             room: Room::new(hearing.to_owned(), policy),
             sessions: HashMap::new(),
+            media: MediaRouting::default(),
             db: self.db.clone(),
             outbox: self.outbox.clone(),
         };
@@ -119,6 +155,7 @@ struct RoomTask {
     hearing: String,
     room: Room,
     sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
+    media: MediaRouting,
     db: Db,
     outbox: Arc<Notify>,
 }
@@ -130,16 +167,19 @@ impl RoomTask {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     None => break,
-                    Some(RoomMsg::Join { session, who, tx }) => {
+                    Some(RoomMsg::Join { session, who, tx, media }) => {
                         self.sessions.insert(session, tx);
+                        self.media.attach(&who.id, session, media);
                         self.room.handle_input(Instant::now(), Input::Join { session, who });
                     }
                     Some(RoomMsg::Input(input)) => {
                         if let Input::Disconnected { session } = &input {
                             self.sessions.remove(session);
+                            self.media.detach(*session);
                         }
                         self.room.handle_input(Instant::now(), input);
                     }
+                    Some(RoomMsg::Media(ev)) => self.media.handle(ev),
                 },
                 () = sleep_until(deadline), if deadline.is_some() => {
                     self.room.handle_timeout(Instant::now());
@@ -161,11 +201,14 @@ impl RoomTask {
                     if full {
                         tracing::warn!(session = session.0, "client not keeping up; disconnecting");
                         self.sessions.remove(&session);
+                        self.media.detach(session);
                         self.room
                             .handle_input(Instant::now(), Input::Disconnected { session });
                     }
                 }
+                Output::Routes(routes) => self.media.set_routes(routes),
                 Output::End { session, reason } => {
+                    self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {
                         // overflow: drop (closing the channel ends the session anyway)
                         let _ = tx.try_send(Outbound::End(reason));

@@ -8,6 +8,8 @@ mod audit;
 mod auth;
 mod binary;
 mod input;
+mod media;
+mod media_peer;
 mod purity;
 mod signaling;
 mod support;

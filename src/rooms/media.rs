@@ -1,0 +1,76 @@
+//! The room's media routing state: which media actor belongs to whom, which tracks exist, and
+//! the engine's routing table. Whenever any of the three changes, every participant's desired
+//! track set is recomputed and handed to their actor (a `watch`, so this never blocks).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gavel_signaling::MediaKind;
+
+use super::MediaEvent;
+use crate::engine::{Route, SessionId};
+use crate::sfu::peer::PeerHandle;
+use crate::sfu::track::PublishedTrack;
+
+#[derive(Debug, Default)]
+pub(super) struct MediaRouting {
+    /// Media actor per participant, with the session it belongs to.
+    peers: HashMap<String, (SessionId, PeerHandle)>,
+    /// Published tracks per publisher.
+    tracks: HashMap<String, Vec<Arc<PublishedTrack>>>,
+    /// The engine's latest table, by subscriber.
+    routes: HashMap<String, Vec<(String, bool, bool)>>,
+}
+
+impl MediaRouting {
+    pub(super) fn attach(&mut self, participant: &str, session: SessionId, peer: PeerHandle) {
+        self.peers.insert(participant.to_owned(), (session, peer));
+    }
+
+    /// Drops the media actor of `session` (its connection is gone or replaced).
+    pub(super) fn detach(&mut self, session: SessionId) {
+        self.peers.retain(|_, (s, _)| *s != session);
+    }
+
+    pub(super) fn handle(&mut self, ev: MediaEvent) {
+        match ev {
+            MediaEvent::Published(t) => {
+                self.tracks.entry(t.publisher.clone()).or_default().push(t);
+            }
+            MediaEvent::Unpublished(t) => {
+                if let Some(list) = self.tracks.get_mut(&t.publisher) {
+                    list.retain(|x| !Arc::ptr_eq(x, &t));
+                }
+            }
+        }
+        self.apply();
+    }
+
+    pub(super) fn set_routes(&mut self, routes: Vec<Route>) {
+        self.routes = routes.into_iter().map(|r| (r.subscriber, r.from)).collect();
+        self.apply();
+    }
+
+    fn apply(&self) {
+        for (subscriber, (_, peer)) in &self.peers {
+            let allowed = self
+                .routes
+                .get(subscriber)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            let mut want = Vec::new();
+            for (publisher, audio, video) in allowed {
+                for t in self.tracks.get(publisher).into_iter().flatten() {
+                    let ok = match t.kind {
+                        MediaKind::Audio => *audio,
+                        MediaKind::Video => *video,
+                    };
+                    if ok {
+                        want.push(t.clone());
+                    }
+                }
+            }
+            peer.set_desired(want);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The selective forwarding unit: WebRTC peer connections (the `webrtc` crate) per participant,
+//! and the forwarding of each published track to the subscribers the room allows.
+//!
+//! Each participant has two peer connections, as LiveKit does: a *publish* connection the client
+//! offers (its microphone and camera) and a *subscribe* connection the server offers (everyone
+//! it may receive), renegotiated by the server when that set changes. So there is never offer
+//! glare. The room engine decides *who* may receive *whom* (`crate::engine`); this module only
+//! moves packets, never decodes them, and never waits on the room.
+
+pub mod peer;
+pub mod sdp_policy;
+pub mod track;
+
+use std::sync::Arc;
+
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, Registry, SettingEngineBuilder, register_default_interceptors,
+};
+
+/// A media failure (peer connection set-up or negotiation).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SfuError {
+    /// The WebRTC stack refused an operation.
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+    /// The client's SDP was not usable.
+    #[error("session description: {0}")]
+    Sdp(String),
+    /// The client did not answer in time.
+    #[error("no answer from the client in time")]
+    Timeout,
+}
+
+/// The codecs Gavel forwards, with the payload types it offers: Opus for audio, VP8 and H.264
+/// (phones and e-courtroom cameras) for video.
+const CODECS: [(&str, u32, u16, &str, u8, RtpCodecKind); 3] = [
+    (
+        MIME_TYPE_OPUS,
+        48_000,
+        2,
+        "minptime=10;useinbandfec=1",
+        111,
+        RtpCodecKind::Audio,
+    ),
+    (MIME_TYPE_VP8, 90_000, 0, "", 96, RtpCodecKind::Video),
+    (
+        MIME_TYPE_H264,
+        90_000,
+        0,
+        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        102,
+        RtpCodecKind::Video,
+    ),
+];
+
+/// The payload type Gavel uses for `mime` on connections it offers.
+pub fn payload_type(mime: &str) -> Option<u8> {
+    CODECS
+        .iter()
+        .find(|c| c.0.eq_ignore_ascii_case(mime))
+        .map(|c| c.4)
+}
+
+fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
+    let mut m = MediaEngine::default();
+    for (mime, clock_rate, channels, fmtp, pt, kind) in CODECS {
+        m.register_codec(
+            RTCRtpCodecParameters {
+                rtp_codec: RTCRtpCodec {
+                    mime_type: mime.to_owned(),
+                    clock_rate,
+                    channels,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                payload_type: pt,
+            },
+            kind,
+        )?;
+    }
+    Ok(m)
+}
+
+/// Builds peer connections with Gavel's codecs, interceptors (NACK, RTCP reports, TWCC) and
+/// socket addresses.
+#[derive(Debug, Clone)]
+pub struct PeerFactory {
+    udp_addrs: Vec<String>,
+}
+
+impl PeerFactory {
+    /// Peer connections will bind `udp_addrs` (e.g. `127.0.0.1:0`, or the public address).
+    pub fn new(udp_addrs: Vec<String>) -> Self {
+        Self { udp_addrs }
+    }
+
+    /// A new peer connection reporting to `handler`.
+    pub async fn build(
+        &self,
+        handler: Arc<dyn PeerConnectionEventHandler>,
+    ) -> Result<Arc<dyn PeerConnection>, SfuError> {
+        let mut m = media_engine()?;
+        let registry = register_default_interceptors(Registry::new(), &mut m)?;
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .build();
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(m)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_handler(handler)
+            .with_udp_addrs(self.udp_addrs.clone())
+            .build()
+            .await?;
+        Ok(Arc::new(pc))
+    }
+}

@@ -1,0 +1,411 @@
+//! One participant's media: their publish and subscribe peer connections, as an actor task.
+//!
+//! The actor answers the client's publish offers (after checking the role may send what it
+//! offers), turns each incoming track into a [`PublishedTrack`] that it reports to the room, and
+//! keeps the subscribe connection equal to the set of tracks the room says this participant may
+//! receive: it adds and removes tracks, offers, and starts forwarding to a track only once the
+//! client has answered. The desired set arrives on a `watch` channel, so the room never waits
+//! for a slow negotiation and only the latest set matters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gavel_signaling::{ErrorCode, MediaKind, ServerMessage};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::track::{Output, PublishedTrack};
+use super::{PeerFactory, SfuError, payload_type, sdp_policy};
+use crate::domain::Role;
+use crate::rooms::{MediaEvent, Outbound, RoomLink};
+
+/// How long to wait for ICE gathering and for the client's answer.
+const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Commands from the participant's WebSocket session.
+#[derive(Debug)]
+pub enum PeerCmd {
+    /// The client's offer for its publish connection.
+    PublishOffer(String),
+    /// The client's answer to our subscribe offer.
+    SubscribeAnswer(String),
+}
+
+/// The room's and the session's handle on a participant's media.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    cmd: mpsc::Sender<PeerCmd>,
+    desired: Arc<watch::Sender<Vec<Arc<PublishedTrack>>>>,
+}
+
+impl PeerHandle {
+    /// Passes a client command to the actor; false if the actor is gone.
+    pub async fn send(&self, cmd: PeerCmd) -> bool {
+        // overflow: await (negotiation messages must not be lost)
+        self.cmd.send(cmd).await.is_ok()
+    }
+
+    /// Sets the tracks this participant should receive (never blocks).
+    pub fn set_desired(&self, tracks: Vec<Arc<PublishedTrack>>) {
+        self.desired.send_replace(tracks);
+    }
+}
+
+/// What the actor needs to know about its participant.
+#[derive(Debug)]
+pub struct PeerContext {
+    /// Participant id.
+    pub participant: String,
+    /// Their role (decides what they may publish).
+    pub role: Role,
+    /// Messages to the client.
+    pub out: mpsc::Sender<Outbound>,
+    /// Their room.
+    pub room: RoomLink,
+    /// Builds peer connections.
+    pub factory: PeerFactory,
+}
+
+/// Starts the actor. It stops (closing both connections) when every [`PeerHandle`] is dropped.
+pub fn spawn(ctx: PeerContext) -> PeerHandle {
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let (desired_tx, desired_rx) = watch::channel(Vec::new());
+    let actor = Actor {
+        ctx,
+        publish: None,
+        subscribe: None,
+        current: HashMap::new(),
+        track_tx: None,
+    };
+    tokio::spawn(actor.run(cmd_rx, desired_rx));
+    PeerHandle {
+        cmd: cmd_tx,
+        desired: Arc::new(desired_tx),
+    }
+}
+
+struct Events {
+    gathered: mpsc::Sender<()>,
+    tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Events {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            // overflow: drop (one pending "gathered" is enough)
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if let Some(tx) = &self.tracks {
+            // overflow: drop (a client offering more tracks than this is misbehaving)
+            let _ = tx.try_send(track);
+        }
+    }
+}
+
+struct Conn {
+    pc: Arc<dyn PeerConnection>,
+    gathered: mpsc::Receiver<()>,
+}
+
+impl Conn {
+    async fn new(
+        factory: &PeerFactory,
+        tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+    ) -> Result<Self, SfuError> {
+        let (tx, rx) = mpsc::channel(1);
+        let pc = factory
+            .build(Arc::new(Events {
+                gathered: tx,
+                tracks,
+            }))
+            .await?;
+        Ok(Self { pc, gathered: rx })
+    }
+
+    /// Sets `desc` as local description and returns it with its candidates (non-trickle).
+    async fn local_with_candidates(
+        &mut self,
+        desc: RTCSessionDescription,
+    ) -> Result<String, SfuError> {
+        while self.gathered.try_recv().is_ok() {}
+        self.pc.set_local_description(desc).await?;
+        tokio::time::timeout(NEGOTIATION_TIMEOUT, self.gathered.recv())
+            .await
+            .map_err(|_| SfuError::Timeout)?;
+        self.pc
+            .local_description()
+            .await
+            .map(|d| d.sdp)
+            .ok_or_else(|| SfuError::Sdp("no local description".into()))
+    }
+}
+
+/// A track on the subscribe connection.
+struct Subscribed {
+    track: Arc<PublishedTrack>,
+    sender: Arc<dyn RtpSender>,
+    output: Arc<Output>,
+}
+
+struct Actor {
+    ctx: PeerContext,
+    publish: Option<Conn>,
+    subscribe: Option<Conn>,
+    /// Tracks on the subscribe connection, by (publisher, key).
+    current: HashMap<(String, String), Subscribed>,
+    track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<PeerCmd>,
+        mut desired: watch::Receiver<Vec<Arc<PublishedTrack>>>,
+    ) {
+        let (track_tx, mut track_rx) = mpsc::channel(8);
+        self.track_tx = Some(track_tx);
+        // Answers the client owes us: Some(pending outputs) while an offer is out.
+        let mut awaiting: Option<Vec<(String, String)>> = None;
+        let mut dirty = false;
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(PeerCmd::PublishOffer(sdp)) => {
+                        if let Err(e) = self.publish_offer(sdp).await {
+                            self.tell_error(ErrorCode::BadMessage, &e.to_string()).await;
+                        }
+                    }
+                    Some(PeerCmd::SubscribeAnswer(sdp)) => {
+                        if let Some(added) = awaiting.take() {
+                            self.subscribe_answer(sdp, added).await;
+                            if dirty {
+                                dirty = false;
+                                let want = desired.borrow_and_update().clone();
+                                awaiting = self.renegotiate(&want).await;
+                            }
+                        }
+                    }
+                },
+                changed = desired.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    if awaiting.is_some() {
+                        dirty = true;
+                    } else {
+                        let want = desired.borrow_and_update().clone();
+                        awaiting = self.renegotiate(&want).await;
+                    }
+                }
+                Some(track) = track_rx.recv() => self.published(track).await,
+            }
+        }
+        self.shutdown().await;
+    }
+
+    async fn tell(&self, msg: ServerMessage) {
+        // overflow: await (the session closes if its client stops reading)
+        let _ = self.ctx.out.send(Outbound::Msg(msg)).await;
+    }
+
+    async fn tell_error(&self, code: ErrorCode, text: &str) {
+        self.tell(ServerMessage::error(None, code, text)).await;
+    }
+
+    async fn publish_offer(&mut self, sdp: String) -> Result<(), SfuError> {
+        if let Err(refusal) = sdp_policy::check(self.ctx.role, &sdp) {
+            self.tell_error(ErrorCode::Forbidden, &refusal.to_string())
+                .await;
+            return Ok(());
+        }
+        if self.publish.is_none() {
+            self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
+        }
+        let conn = self.publish.as_mut().expect("set above");
+        let offer = RTCSessionDescription::offer(sdp).map_err(|e| SfuError::Sdp(e.to_string()))?;
+        conn.pc.set_remote_description(offer).await?;
+        let answer = conn.pc.create_answer(None).await?;
+        let sdp = conn.local_with_candidates(answer).await?;
+        self.tell(ServerMessage::PublishAnswer { sdp }).await;
+        Ok(())
+    }
+
+    /// A new incoming track: report it to the room and forward it until the connection ends.
+    async fn published(&mut self, remote: Arc<dyn TrackRemote>) {
+        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+            return;
+        };
+        let Some(codec) = remote.codec(ssrc).await else {
+            return;
+        };
+        let kind = match remote.kind().await {
+            RtpCodecKind::Audio => MediaKind::Audio,
+            _ => MediaKind::Video,
+        };
+        let key = remote.track_id().await;
+        let track = Arc::new(PublishedTrack::new(
+            self.ctx.participant.clone(),
+            key,
+            kind,
+            codec,
+            remote,
+            ssrc,
+        ));
+        tracing::info!(?kind, "track published");
+        let room = self.ctx.room.clone();
+        let forwarding = track.clone();
+        tokio::spawn(async move {
+            forwarding.clone().forward().await;
+            room.send_media(MediaEvent::Unpublished(forwarding)).await;
+        });
+        self.ctx.room.send_media(MediaEvent::Published(track)).await;
+    }
+
+    /// Brings the subscribe connection to `want`; returns the tracks awaiting the answer.
+    async fn renegotiate(&mut self, want: &[Arc<PublishedTrack>]) -> Option<Vec<(String, String)>> {
+        match self.try_renegotiate(want).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "subscribe negotiation failed");
+                None
+            }
+        }
+    }
+
+    async fn try_renegotiate(
+        &mut self,
+        want: &[Arc<PublishedTrack>],
+    ) -> Result<Option<Vec<(String, String)>>, SfuError> {
+        let wanted: HashMap<(String, String), &Arc<PublishedTrack>> = want
+            .iter()
+            .map(|t| ((t.publisher.clone(), t.key.clone()), t))
+            .collect();
+        let removed: Vec<(String, String)> = self
+            .current
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
+        let added: Vec<(String, String)> = wanted
+            .keys()
+            .filter(|k| !self.current.contains_key(*k))
+            .cloned()
+            .collect();
+        if removed.is_empty() && added.is_empty() {
+            return Ok(None);
+        }
+        if self.subscribe.is_none() {
+            self.subscribe = Some(Conn::new(&self.ctx.factory, None).await?);
+        }
+        let conn = self.subscribe.as_mut().expect("set above");
+        for k in &removed {
+            if let Some(s) = self.current.remove(k) {
+                s.track.remove_output(&self.ctx.participant);
+                let _ = conn.pc.remove_track(&s.sender).await;
+            }
+        }
+        for k in &added {
+            let track = wanted[k];
+            let ssrc = rand_ssrc();
+            let rtc_kind = match track.kind {
+                MediaKind::Audio => RtpCodecKind::Audio,
+                MediaKind::Video => RtpCodecKind::Video,
+            };
+            let Some(pt) = payload_type(&track.codec.mime_type) else {
+                continue;
+            };
+            let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                track.publisher.clone(),
+                format!("{}-{}", track.publisher, track.key),
+                track.key.clone(),
+                rtc_kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: track.codec.clone(),
+                    ..Default::default()
+                }],
+            )));
+            let sender = conn
+                .pc
+                .add_track(local.clone() as Arc<dyn TrackLocal>)
+                .await?;
+            let output = Arc::new(Output {
+                subscriber: self.ctx.participant.clone(),
+                track: local,
+                ssrc,
+                payload_type: pt,
+            });
+            self.current.insert(
+                k.clone(),
+                Subscribed {
+                    track: track.clone(),
+                    sender,
+                    output,
+                },
+            );
+        }
+        let offer = conn.pc.create_offer(None).await?;
+        let sdp = conn.local_with_candidates(offer).await?;
+        self.tell(ServerMessage::SubscribeOffer { sdp }).await;
+        Ok(Some(added))
+    }
+
+    async fn subscribe_answer(&mut self, sdp: String, added: Vec<(String, String)>) {
+        let Some(conn) = self.subscribe.as_mut() else {
+            return;
+        };
+        let applied = match RTCSessionDescription::answer(sdp) {
+            Ok(a) => conn
+                .pc
+                .set_remote_description(a)
+                .await
+                .map_err(SfuError::from),
+            Err(e) => Err(SfuError::Sdp(e.to_string())),
+        };
+        if let Err(e) = applied {
+            self.tell_error(ErrorCode::BadMessage, &e.to_string()).await;
+            return;
+        }
+        for k in added {
+            if let Some(s) = self.current.get(&k) {
+                s.track.add_output(s.output.clone());
+                s.track.request_keyframe().await;
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        for s in self.current.values() {
+            s.track.remove_output(&self.ctx.participant);
+        }
+        for conn in [self.publish.take(), self.subscribe.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = conn.pc.close().await;
+        }
+    }
+}
+
+fn rand_ssrc() -> u32 {
+    u32::from_be_bytes(crate::auth::random_bytes::<4>())
+}

@@ -1,0 +1,146 @@
+//! A published track and its fan-out: the forwarding hot path.
+//!
+//! One task per published track reads the publisher's RTP and writes it to every current
+//! output, rewriting only SSRC and payload type (and dropping header extensions, which are
+//! negotiated per connection). The output list is an `ArcSwap` snapshot: the hot path takes no
+//! lock and allocates nothing for the list; subscription changes swap in a new list.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use gavel_signaling::MediaKind;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+
+/// Where one subscriber receives a published track.
+pub struct Output {
+    /// The subscriber's participant id.
+    pub subscriber: String,
+    /// The track on the subscriber's connection.
+    pub track: Arc<TrackLocalStaticRTP>,
+    /// Its SSRC.
+    pub ssrc: u32,
+    /// Its payload type.
+    pub payload_type: u8,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("subscriber", &self.subscriber)
+            .field("ssrc", &self.ssrc)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A track a participant publishes.
+pub struct PublishedTrack {
+    /// The publisher's participant id.
+    pub publisher: String,
+    /// Unique per publisher (the client's track id).
+    pub key: String,
+    /// Audio or video.
+    pub kind: MediaKind,
+    /// The codec as received.
+    pub codec: RTCRtpCodec,
+    remote: Arc<dyn TrackRemote>,
+    media_ssrc: u32,
+    outputs: ArcSwap<Vec<Arc<Output>>>,
+    /// Packets received from the publisher.
+    pub received: AtomicU64,
+    /// Packet copies written to subscribers.
+    pub forwarded: AtomicU64,
+}
+
+impl std::fmt::Debug for PublishedTrack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishedTrack")
+            .field("publisher", &self.publisher)
+            .field("key", &self.key)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishedTrack {
+    /// Wraps a remote track.
+    pub fn new(
+        publisher: String,
+        key: String,
+        kind: MediaKind,
+        codec: RTCRtpCodec,
+        remote: Arc<dyn TrackRemote>,
+        media_ssrc: u32,
+    ) -> Self {
+        Self {
+            publisher,
+            key,
+            kind,
+            codec,
+            remote,
+            media_ssrc,
+            outputs: ArcSwap::from_pointee(Vec::new()),
+            received: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts forwarding to `output` (replacing any earlier output for the same subscriber).
+    pub fn add_output(&self, output: Arc<Output>) {
+        self.outputs.rcu(|cur| {
+            let mut v: Vec<Arc<Output>> = cur
+                .iter()
+                .filter(|o| o.subscriber != output.subscriber)
+                .cloned()
+                .collect();
+            v.push(output.clone());
+            v
+        });
+    }
+
+    /// Stops forwarding to `subscriber` at once.
+    pub fn remove_output(&self, subscriber: &str) {
+        self.outputs.rcu(|cur| {
+            cur.iter()
+                .filter(|o| o.subscriber != subscriber)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// Asks the publisher for a key frame (a new subscriber needs one to start decoding).
+    pub async fn request_keyframe(&self) {
+        if self.kind == MediaKind::Video {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: self.media_ssrc,
+            };
+            let _ = self.remote.write_rtcp(vec![Box::new(pli)]).await;
+        }
+    }
+
+    /// Forwards until the publisher's connection closes.
+    pub async fn forward(self: Arc<Self>) {
+        while let Some(event) = self.remote.poll().await {
+            let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+                continue;
+            };
+            self.received.fetch_add(1, Ordering::Relaxed);
+            let outputs = self.outputs.load();
+            for o in outputs.iter() {
+                let mut p = packet.clone();
+                p.header.ssrc = o.ssrc;
+                p.header.payload_type = o.payload_type;
+                p.header.extension = false;
+                p.header.extensions.clear();
+                if o.track.write_rtp(p).await.is_ok() {
+                    self.forwarded.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}

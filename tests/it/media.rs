@@ -1,0 +1,186 @@
+//! Media through the real SFU: real WebRTC peers on loopback, known payloads, and the court's
+//! rules (lobby, sequestration, observers, mute) checked by packet counts.
+
+use gavel_signaling::{ClientMessage, ErrorCode, MediaKind, MoveReason, Place, ServerMessage};
+
+use crate::media_peer::MediaPeer;
+use crate::support::{Backend, TestApp};
+
+async fn peer(app: &TestApp, hearing: &str, role: &str) -> MediaPeer {
+    let id = app.participant(hearing, role).await;
+    let token = app.join_token(hearing, &id).await;
+    let mut p = MediaPeer::join(app.connect_ws().await, id, &token).await;
+    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.publish().await;
+    for (rx, from) in [(&judge, &party.id), (&party, &judge.id)] {
+        let a = rx.wait_received(from, MediaKind::Audio, 50).await;
+        let v = rx.wait_received(from, MediaKind::Video, 30).await;
+        assert_eq!(
+            (a.corrupt, v.corrupt),
+            (0, 0),
+            "payloads arrive byte for byte"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lobby_receives_no_media_and_sends_none_until_admitted() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let clerk = peer(&app, &hearing, "clerk").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.publish().await;
+
+    // The clerk (in the hearing) receives the judge: the media is flowing...
+    clerk.wait_received(&judge.id, MediaKind::Audio, 100).await;
+    // ...while the party in the lobby receives nothing, and nobody receives the party.
+    assert_eq!(party.received(&judge.id, MediaKind::Audio).packets, 0);
+    assert_eq!(party.received(&judge.id, MediaKind::Video).packets, 0);
+    assert_eq!(judge.received(&party.id, MediaKind::Audio).packets, 0);
+    assert_eq!(clerk.received(&party.id, MediaKind::Video).packets, 0);
+
+    judge
+        .send(ClientMessage::Admit {
+            req: Some(1),
+            participant: party.id.clone(),
+        })
+        .await;
+    party.wait_received(&judge.id, MediaKind::Audio, 20).await;
+    party.wait_received(&judge.id, MediaKind::Video, 10).await;
+    judge.wait_received(&party.id, MediaKind::Audio, 20).await;
+    judge
+        .expect(|m| matches!(m, ServerMessage::Ok { req: 1 }))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_gets_no_media_until_called_and_none_after_being_sent_out() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let clerk = peer(&app, &hearing, "clerk").await;
+    let mut witness = peer(&app, &hearing, "witness").await;
+    judge.publish().await;
+    clerk.wait_received(&judge.id, MediaKind::Audio, 100).await;
+    assert_eq!(witness.received(&judge.id, MediaKind::Audio).packets, 0);
+
+    judge
+        .send(ClientMessage::CallWitness {
+            req: Some(1),
+            participant: witness.id.clone(),
+        })
+        .await;
+    witness.wait_received(&judge.id, MediaKind::Audio, 20).await;
+
+    judge
+        .send(ClientMessage::DismissWitness {
+            req: Some(2),
+            participant: witness.id.clone(),
+        })
+        .await;
+    witness
+        .expect(|m| {
+            *m == ServerMessage::Moved {
+                place: Place::Waiting,
+                reason: MoveReason::Dismissed,
+            }
+        })
+        .await;
+    // The server re-offers the witness's connection without the hearing's tracks; once that
+    // offer is out, forwarding has stopped.
+    witness
+        .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
+        .await;
+    let before = clerk.received(&judge.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&judge.id, MediaKind::Audio, before + 10)
+        .await;
+    let after_dismissal = witness.received(&judge.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&judge.id, MediaKind::Audio, before + 60)
+        .await;
+    assert_eq!(
+        witness.received(&judge.id, MediaKind::Audio).packets,
+        after_dismissal,
+        "no media reaches a witness who was sent out"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_may_not_publish() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut observer = peer(&app, &hearing, "observer").await;
+    observer.publish_refused().await;
+    let e = observer
+        .expect(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert!(
+        matches!(
+            e,
+            ServerMessage::Error {
+                code: ErrorCode::Forbidden,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let clerk = peer(&app, &hearing, "clerk").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.publish().await;
+    clerk.wait_received(&party.id, MediaKind::Audio, 50).await;
+
+    judge
+        .send(ClientMessage::Mute {
+            req: Some(1),
+            participant: party.id.clone(),
+            kind: MediaKind::Audio,
+        })
+        .await;
+    party
+        .expect(|m| {
+            matches!(
+                m,
+                ServerMessage::Muted {
+                    kind: MediaKind::Audio
+                }
+            )
+        })
+        .await;
+    judge
+        .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
+        .await;
+    let video = clerk.received(&party.id, MediaKind::Video).packets;
+    clerk
+        .wait_received(&party.id, MediaKind::Video, video + 5)
+        .await;
+    let audio = clerk.received(&party.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&party.id, MediaKind::Video, video + 40)
+        .await;
+    assert_eq!(
+        clerk.received(&party.id, MediaKind::Audio).packets,
+        audio,
+        "muted audio is not forwarded"
+    );
+}

@@ -1,0 +1,327 @@
+//! A test participant with real WebRTC media (the `webrtc` crate): it joins through signaling,
+//! publishes Opus and VP8 RTP with known payloads, answers the server's subscribe offers, and
+//! counts what it receives per publisher, checking every payload byte for byte.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gavel::sfu::PeerFactory;
+use gavel_signaling::client::SignalingClient;
+use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use tokio::sync::mpsc;
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
+};
+
+const T: Duration = Duration::from_secs(10);
+
+/// The payload of packet `seq` of `kind`: what the subscriber must receive, byte for byte.
+pub(crate) fn payload(kind: MediaKind, seq: u16) -> Vec<u8> {
+    let tag = match kind {
+        MediaKind::Audio => 0xA0u8,
+        MediaKind::Video => 0xB0u8,
+    };
+    let len = if kind == MediaKind::Audio { 80 } else { 600 };
+    (0..len)
+        .map(|i: usize| match i {
+            0 => tag,
+            1 => (seq >> 8) as u8,
+            2 => seq as u8,
+            _ => (i as u16).wrapping_mul(31).wrapping_add(seq) as u8,
+        })
+        .collect()
+}
+
+/// Packets received from one publisher's track of one kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counter {
+    pub packets: u64,
+    pub corrupt: u64,
+}
+
+type Stats = Arc<Mutex<HashMap<(String, MediaKind), Counter>>>;
+
+struct Handler {
+    gathered: mpsc::Sender<()>,
+    stats: Stats,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            let _ = self.gathered.try_send(());
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            let publisher = track.stream_id().await;
+            let kind = match track.kind().await {
+                RtpCodecKind::Audio => MediaKind::Audio,
+                _ => MediaKind::Video,
+            };
+            while let Some(ev) = track.poll().await {
+                if let TrackRemoteEvent::OnRtpPacket(p) = ev {
+                    let ok =
+                        p.payload.as_ref() == payload(kind, p.header.sequence_number).as_slice();
+                    let mut s = stats.lock().unwrap();
+                    let c = s.entry((publisher.clone(), kind)).or_default();
+                    c.packets += 1;
+                    if !ok {
+                        c.corrupt += 1;
+                    }
+                }
+            }
+        });
+    }
+}
+
+struct Pc {
+    pc: Arc<dyn PeerConnection>,
+    gathered: mpsc::Receiver<()>,
+}
+
+async fn new_pc(stats: Stats) -> Pc {
+    let (tx, rx) = mpsc::channel(1);
+    let pc = PeerFactory::new(vec!["127.0.0.1:0".into()])
+        .build(Arc::new(Handler {
+            gathered: tx,
+            stats,
+        }))
+        .await
+        .unwrap();
+    Pc { pc, gathered: rx }
+}
+
+impl Pc {
+    async fn local(&mut self, desc: RTCSessionDescription) -> String {
+        while self.gathered.try_recv().is_ok() {}
+        self.pc.set_local_description(desc).await.unwrap();
+        tokio::time::timeout(T, self.gathered.recv()).await.unwrap();
+        self.pc.local_description().await.unwrap().sdp
+    }
+}
+
+/// A participant with media.
+pub(crate) struct MediaPeer {
+    pub id: String,
+    out: mpsc::Sender<ClientMessage>,
+    /// Every server message except SDP, in order.
+    pub events: mpsc::UnboundedReceiver<ServerMessage>,
+    answers: mpsc::UnboundedReceiver<String>,
+    stats: Stats,
+    publish: Option<Pc>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for MediaPeer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl MediaPeer {
+    /// Joins with `token` and starts answering subscribe offers.
+    pub(crate) async fn join(mut ws: SignalingClient, id: String, token: &str) -> MediaPeer {
+        ws.send(&ClientMessage::Join {
+            v: 1,
+            token: token.to_owned(),
+        })
+        .await
+        .unwrap();
+        let (out_tx, mut out_rx) = mpsc::channel::<ClientMessage>(64);
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (ans_tx, ans_rx) = mpsc::unbounded_channel();
+        let stats: Stats = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sub_stats, reply) = (stats.clone(), out_tx.clone());
+        tokio::spawn(async move {
+            let mut sub: Option<Pc> = None;
+            loop {
+                tokio::select! {
+                    m = out_rx.recv() => match m {
+                        Some(m) => { if ws.send(&m).await.is_err() { break; } }
+                        None => break,
+                    },
+                    r = ws.recv(Duration::from_secs(3600)) => match r {
+                        Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
+                        Ok(ServerMessage::SubscribeOffer { sdp }) => {
+                            if sub.is_none() {
+                                sub = Some(new_pc(sub_stats.clone()).await);
+                            }
+                            let pc = sub.as_mut().unwrap();
+                            pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
+                            let answer = pc.pc.create_answer(None).await.unwrap();
+                            let sdp = pc.local(answer).await;
+                            let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
+                            let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new() });
+                        }
+                        Ok(m) => { if ev_tx.send(m).is_err() { break; } }
+                        Err(_) => break,
+                    },
+                }
+            }
+            if let Some(pc) = sub {
+                let _ = pc.pc.close().await;
+            }
+        });
+        MediaPeer {
+            id,
+            out: out_tx,
+            events: ev_rx,
+            answers: ans_rx,
+            stats,
+            publish: None,
+            stop,
+        }
+    }
+
+    pub(crate) async fn send(&self, m: ClientMessage) {
+        self.out.send(m).await.unwrap();
+    }
+
+    /// The next server message matching `f` (others are skipped).
+    pub(crate) async fn expect(&mut self, f: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+        let deadline = tokio::time::Instant::now() + T;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .expect("expected message in time")
+                .expect("connection open");
+            if f(&m) {
+                return m;
+            }
+        }
+    }
+
+    /// Offers to publish audio and video and, once answered, sends RTP with known payloads
+    /// (50 audio and 30 video packets a second) until dropped.
+    pub(crate) async fn publish(&mut self) {
+        let mut pc = new_pc(Arc::default()).await;
+        let audio = local_track(&self.id, MediaKind::Audio);
+        let video = local_track(&self.id, MediaKind::Video);
+        pc.pc
+            .add_track(audio.clone() as Arc<dyn TrackLocal>)
+            .await
+            .unwrap();
+        pc.pc
+            .add_track(video.clone() as Arc<dyn TrackLocal>)
+            .await
+            .unwrap();
+        let offer = pc.pc.create_offer(None).await.unwrap();
+        let sdp = pc.local(offer).await;
+        self.send(ClientMessage::PublishOffer { sdp }).await;
+        let answer = tokio::time::timeout(T, self.answers.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        pc.pc
+            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
+        for (track, kind, every, pt, step) in [
+            (audio, MediaKind::Audio, 20u64, 111u8, 960u32),
+            (video, MediaKind::Video, 33, 96, 3000),
+        ] {
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
+                let mut tick = tokio::time::interval(Duration::from_millis(every));
+                let mut seq: u16 = 1000;
+                let mut ts: u32 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    tick.tick().await;
+                    let packet = rtc::rtp::Packet {
+                        header: rtc::rtp::header::Header {
+                            version: 2,
+                            payload_type: pt,
+                            sequence_number: seq,
+                            timestamp: ts,
+                            ssrc,
+                            marker: kind == MediaKind::Video,
+                            ..Default::default()
+                        },
+                        payload: payload(kind, seq).into(),
+                    };
+                    if track.write_rtp(packet).await.is_err() {
+                        break;
+                    }
+                    seq = seq.wrapping_add(1);
+                    ts = ts.wrapping_add(step);
+                }
+            });
+        }
+        self.publish = Some(pc);
+    }
+
+    /// Offers to publish without waiting for an answer (for refusals).
+    pub(crate) async fn publish_refused(&mut self) {
+        let mut pc = new_pc(Arc::default()).await;
+        let audio = local_track(&self.id, MediaKind::Audio);
+        pc.pc.add_track(audio as Arc<dyn TrackLocal>).await.unwrap();
+        let offer = pc.pc.create_offer(None).await.unwrap();
+        let sdp = pc.local(offer).await;
+        self.send(ClientMessage::PublishOffer { sdp }).await;
+        self.publish = Some(pc);
+    }
+
+    /// What arrived from `publisher`'s `kind` track so far.
+    pub(crate) fn received(&self, publisher: &str, kind: MediaKind) -> Counter {
+        self.stats
+            .lock()
+            .unwrap()
+            .get(&(publisher.to_owned(), kind))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Waits until more than `n` packets of `kind` arrived from `publisher`.
+    pub(crate) async fn wait_received(&self, publisher: &str, kind: MediaKind, n: u64) -> Counter {
+        crate::support::wait_for(T, "media to arrive", || async {
+            let c = self.received(publisher, kind);
+            (c.packets > n).then_some(c)
+        })
+        .await
+    }
+}
+
+fn local_track(id: &str, kind: MediaKind) -> Arc<TrackLocalStaticRTP> {
+    let (mime, clock, channels, rtc_kind) = match kind {
+        MediaKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, RtpCodecKind::Audio),
+        MediaKind::Video => (MIME_TYPE_VP8, 90_000, 0, RtpCodecKind::Video),
+    };
+    let ssrc = u32::from_be_bytes(gavel::auth::random_bytes::<4>());
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        id.to_owned(),
+        format!("{kind:?}").to_lowercase(),
+        format!("{kind:?}"),
+        rtc_kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate: clock,
+                channels,
+                sdp_fmtp_line: String::new(),
+                rtcp_feedback: vec![],
+            },
+            ..Default::default()
+        }],
+    )))
+}
