@@ -7,6 +7,7 @@
 //! glare. The room engine decides *who* may receive *whom* (`crate::engine`); this module only
 //! moves packets, never decodes them, and never waits on the room.
 
+pub mod keyframe;
 pub mod peer;
 pub mod sdp_policy;
 pub mod track;
@@ -20,7 +21,7 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, Registry, SettingEngineBuilder, register_default_interceptors,
+    RTCConfigurationBuilder, Registry, SettingEngineBuilder, Slot, register_default_interceptors,
 };
 
 /// A media failure (peer connection set-up or negotiation).
@@ -107,7 +108,8 @@ impl PeerFactory {
         handler: Arc<dyn PeerConnectionEventHandler>,
     ) -> Result<Arc<dyn PeerConnection>, SfuError> {
         let mut m = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut m)?;
+        let registry = register_default_interceptors(Registry::new(), &mut m)?
+            .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();

@@ -17,8 +17,8 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
@@ -348,6 +348,15 @@ impl Actor {
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
+            // Key-frame requests from this subscriber go to the publisher (rate-limited there).
+            let (requests, publisher_track) = (local.clone(), track.clone());
+            tokio::spawn(async move {
+                while let Some(ev) = requests.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(_) = ev {
+                        publisher_track.request_keyframe().await;
+                    }
+                }
+            });
             let output = Arc::new(Output {
                 subscriber: self.ctx.participant.clone(),
                 track: local,

@@ -54,6 +54,10 @@ pub struct PublishedTrack {
     pub received: AtomicU64,
     /// Packet copies written to subscribers.
     pub forwarded: AtomicU64,
+    /// Milliseconds after `born` of the last key-frame request sent to the publisher, plus one
+    /// (0 = never).
+    last_keyframe_request: AtomicU64,
+    born: std::time::Instant,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -86,6 +90,8 @@ impl PublishedTrack {
             outputs: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
+            last_keyframe_request: AtomicU64::new(0),
+            born: std::time::Instant::now(),
         }
     }
 
@@ -112,9 +118,29 @@ impl PublishedTrack {
         });
     }
 
-    /// Asks the publisher for a key frame (a new subscriber needs one to start decoding).
+    /// Asks the publisher for a key frame (a new subscriber needs one to start decoding, or a
+    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`.
     pub async fn request_keyframe(&self) {
-        if self.kind == MediaKind::Video {
+        if self.kind != MediaKind::Video {
+            return;
+        }
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let last = self.last_keyframe_request.load(Ordering::Relaxed);
+        let last = last.checked_sub(1);
+        if !super::keyframe::may_forward(last, now)
+            || self
+                .last_keyframe_request
+                .compare_exchange(
+                    last.map_or(0, |l| l + 1),
+                    now + 1,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        {
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc: self.media_ssrc,

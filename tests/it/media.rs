@@ -184,3 +184,31 @@ async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
         "muted audio is not forwarded"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribers_keyframe_request_reaches_the_publisher() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    // The SFU asks for a key frame when the party subscribes; wait past the rate limit (60 video
+    // packets at 30/s is 2 s) so the next request can only come from the party.
+    party.wait_received(&judge.id, MediaKind::Video, 60).await;
+    let before = judge
+        .keyframe_requests
+        .load(std::sync::atomic::Ordering::Relaxed);
+    party.request_keyframe(&judge.id).await;
+    crate::support::wait_for(
+        std::time::Duration::from_secs(5),
+        "the PLI at the publisher",
+        || async {
+            (judge
+                .keyframe_requests
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > before)
+                .then_some(())
+        },
+    )
+    .await;
+}

@@ -17,8 +17,8 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use tokio::sync::mpsc;
 use webrtc::media_stream::Track;
-use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
@@ -51,10 +51,12 @@ pub(crate) struct Counter {
 }
 
 type Stats = Arc<Mutex<HashMap<(String, MediaKind), Counter>>>;
+type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
 
 struct Handler {
     gathered: mpsc::Sender<()>,
     stats: Stats,
+    remotes: Remotes,
 }
 
 #[async_trait::async_trait]
@@ -67,12 +69,19 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
         let stats = self.stats.clone();
+        let remotes = self.remotes.clone();
         tokio::spawn(async move {
             let publisher = track.stream_id().await;
             let kind = match track.kind().await {
                 RtpCodecKind::Audio => MediaKind::Audio,
                 _ => MediaKind::Video,
             };
+            if kind == MediaKind::Video {
+                remotes
+                    .lock()
+                    .unwrap()
+                    .insert(publisher.clone(), track.clone());
+            }
             while let Some(ev) = track.poll().await {
                 if let TrackRemoteEvent::OnRtpPacket(p) = ev {
                     let ok =
@@ -94,12 +103,13 @@ struct Pc {
     gathered: mpsc::Receiver<()>,
 }
 
-async fn new_pc(stats: Stats) -> Pc {
+async fn new_pc(stats: Stats, remotes: Remotes) -> Pc {
     let (tx, rx) = mpsc::channel(1);
     let pc = PeerFactory::new(vec!["127.0.0.1:0".into()])
         .build(Arc::new(Handler {
             gathered: tx,
             stats,
+            remotes,
         }))
         .await
         .unwrap();
@@ -125,6 +135,9 @@ pub(crate) struct MediaPeer {
     stats: Stats,
     publish: Option<Pc>,
     stop: Arc<AtomicBool>,
+    remotes: Remotes,
+    /// Key-frame requests (PLI/FIR) that reached this peer's published video.
+    pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for MediaPeer {
@@ -148,6 +161,8 @@ impl MediaPeer {
         let stats: Stats = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (sub_stats, reply) = (stats.clone(), out_tx.clone());
+        let remotes: Remotes = Arc::default();
+        let sub_remotes = remotes.clone();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
             loop {
@@ -160,7 +175,7 @@ impl MediaPeer {
                         Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
                         Ok(ServerMessage::SubscribeOffer { sdp }) => {
                             if sub.is_none() {
-                                sub = Some(new_pc(sub_stats.clone()).await);
+                                sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone()).await);
                             }
                             let pc = sub.as_mut().unwrap();
                             pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
@@ -186,6 +201,8 @@ impl MediaPeer {
             stats,
             publish: None,
             stop,
+            remotes,
+            keyframe_requests: Arc::default(),
         }
     }
 
@@ -210,7 +227,7 @@ impl MediaPeer {
     /// Offers to publish audio and video and, once answered, sends RTP with known payloads
     /// (50 audio and 30 video packets a second) until dropped.
     pub(crate) async fn publish(&mut self) {
-        let mut pc = new_pc(Arc::default()).await;
+        let mut pc = new_pc(Arc::default(), Arc::default()).await;
         let audio = local_track(&self.id, MediaKind::Audio);
         let video = local_track(&self.id, MediaKind::Video);
         pc.pc
@@ -237,6 +254,16 @@ impl MediaPeer {
             (video, MediaKind::Video, 33, 96, 3000),
         ] {
             let stop = self.stop.clone();
+            if kind == MediaKind::Video {
+                let (requests, counter) = (track.clone(), self.keyframe_requests.clone());
+                tokio::spawn(async move {
+                    while let Some(ev) = requests.poll().await {
+                        if let TrackLocalEvent::OnRtcpPacket(_) = ev {
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
             tokio::spawn(async move {
                 let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
                 let mut tick = tokio::time::interval(Duration::from_millis(every));
@@ -269,13 +296,30 @@ impl MediaPeer {
 
     /// Offers to publish without waiting for an answer (for refusals).
     pub(crate) async fn publish_refused(&mut self) {
-        let mut pc = new_pc(Arc::default()).await;
+        let mut pc = new_pc(Arc::default(), Arc::default()).await;
         let audio = local_track(&self.id, MediaKind::Audio);
         pc.pc.add_track(audio as Arc<dyn TrackLocal>).await.unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
         let sdp = pc.local(offer).await;
         self.send(ClientMessage::PublishOffer { sdp }).await;
         self.publish = Some(pc);
+    }
+
+    /// Sends a picture-loss indication for `publisher`'s video, as a decoder that lost a frame.
+    pub(crate) async fn request_keyframe(&self, publisher: &str) {
+        let track = self
+            .remotes
+            .lock()
+            .unwrap()
+            .get(publisher)
+            .cloned()
+            .unwrap();
+        let ssrc = track.ssrcs().await[0];
+        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+        };
+        track.write_rtcp(vec![Box::new(pli)]).await.unwrap();
     }
 
     /// What arrived from `publisher`'s `kind` track so far.
