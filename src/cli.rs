@@ -54,6 +54,33 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Measure performance.
+    Bench {
+        /// What to measure.
+        #[command(subcommand)]
+        what: BenchKind,
+    },
+}
+
+/// `gavel bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchKind {
+    /// Load the SFU: P publishers (Opus + 720p VP8 rates), each with S subscribers in its own
+    /// hearing, through a server started on loopback; prints one `key=value` summary line.
+    Sfu {
+        /// Publishers (one hearing each).
+        #[arg(long, short = 'p', default_value_t = 2)]
+        publishers: usize,
+        /// Subscribers per publisher.
+        #[arg(long, short = 's', default_value_t = 4)]
+        subscribers: usize,
+        /// Measured seconds, after a warm-up.
+        #[arg(long, short = 'd', default_value_t = 10)]
+        duration: u64,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `gavel apikey ...`

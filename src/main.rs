@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Parser;
 use gavel::app::{Server, open};
 use gavel::audit::AuditVerdict;
-use gavel::cli::{ApikeyAction, AuditAction, Cli, Command, KeysAction};
+use gavel::cli::{ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction};
+
+mod bench;
 use gavel::clock::now_ms;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -91,6 +93,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out(&format!(
                 "new join-link signing key {kid}: accepted now, used for new links after a restart"
             ));
+        }
+        Command::Bench {
+            what:
+                BenchKind::Sfu {
+                    publishers,
+                    subscribers,
+                    duration,
+                    json,
+                },
+        } => {
+            let summary = bench::run(bench::SfuBench {
+                publishers,
+                subscribers,
+                duration,
+                json,
+            })
+            .await?;
+            out(&summary);
         }
         Command::Demo => {
             let (db, keys) = open(&config).await?;

@@ -324,3 +324,64 @@ fn the_judge_mutes_and_removes_and_the_party_is_told() {
     );
     assert_eq!(error_code(&out, 1), Some(ErrorCode::NotFound));
 }
+
+fn routes(out: &[Output]) -> Vec<Route> {
+    out.iter()
+        .rev()
+        .find_map(|o| match o {
+            Output::Routes(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("a routing table was emitted")
+}
+
+fn from<'a>(r: &'a [Route], sub: &str) -> Vec<(&'a str, bool, bool)> {
+    r.iter()
+        .find(|x| x.subscriber == sub)
+        .map(|x| {
+            x.from
+                .iter()
+                .map(|(p, a, v)| (p.as_str(), *a, *v))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn media_flows_only_between_people_in_the_hearing_and_not_from_the_muted() {
+    let mut sim = Sim::new(true);
+    sim.join(1, "judge", Role::Judge);
+    let out = sim.join(2, "party", Role::Party);
+    let r = routes(&out);
+    assert!(from(&r, "party").is_empty(), "the lobby receives nothing");
+    assert!(from(&r, "judge").is_empty(), "and sends nothing");
+
+    let out = sim.msg(
+        1,
+        ClientMessage::Admit {
+            req: None,
+            participant: "party".into(),
+        },
+    );
+    let r = routes(&out);
+    assert_eq!(from(&r, "party"), [("judge", true, true)]);
+    assert_eq!(from(&r, "judge"), [("party", true, true)]);
+
+    let out = sim.msg(
+        1,
+        ClientMessage::Mute {
+            req: None,
+            participant: "party".into(),
+            kind: MediaKind::Audio,
+        },
+    );
+    assert_eq!(from(&routes(&out), "judge"), [("party", false, true)]);
+    let out = sim.msg(
+        2,
+        ClientMessage::SetMuted {
+            kind: MediaKind::Audio,
+            muted: false,
+        },
+    );
+    assert_eq!(from(&routes(&out), "judge"), [("party", true, true)]);
+}

@@ -193,13 +193,21 @@ impl RoomTask {
         while let Some(out) = self.room.poll_output() {
             match out {
                 Output::Send { session, msg } => {
-                    let full = match self.sessions.get(&session) {
+                    let failed = match self.sessions.get(&session) {
                         // overflow: drop (the session is disconnected below)
-                        Some(tx) => tx.try_send(Outbound::Msg(msg)).is_err(),
-                        None => false,
+                        Some(tx) => match tx.try_send(Outbound::Msg(msg)) {
+                            Ok(()) => None,
+                            Err(e) => Some(matches!(e, mpsc::error::TrySendError::Full(_))),
+                        },
+                        None => None,
                     };
-                    if full {
-                        tracing::warn!(session = session.0, "client not keeping up; disconnecting");
+                    if let Some(full) = failed {
+                        if full {
+                            tracing::warn!(
+                                session = session.0,
+                                "client not keeping up; disconnecting"
+                            );
+                        }
                         self.sessions.remove(&session);
                         self.media.detach(session);
                         self.room

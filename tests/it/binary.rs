@@ -227,3 +227,31 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("BROKEN at entry 2"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
+    let out = gavel()
+        .args([
+            "bench",
+            "sfu",
+            "--publishers",
+            "2",
+            "--subscribers",
+            "4",
+            "--duration",
+            "5",
+            "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["joined_subscribers"], 8, "{summary}");
+    assert!(
+        summary["forwarded_pps"].as_f64().unwrap() > 1000.0,
+        "{summary}"
+    );
+    assert_eq!(summary["loss_pct"].as_f64().unwrap(), 0.0, "{summary}");
+}

@@ -1,0 +1,299 @@
+//! `gavel bench sfu`: a load generator that joins P publishers, each with S subscribers in its
+//! own hearing, through the real signaling and the real SFU, and prints one summary line.
+//!
+//! With no `--server` it starts `gavel serve` as a child process on loopback (fresh data
+//! directory, no lobby), so the server's CPU and memory can be read from `/proc` apart from the
+//! load generator's. A command-line tool: `anyhow` at its edge, like `main`.
+
+mod load;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use load::Meter;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub(crate) struct SfuBench {
+    /// Publishers (one hearing each).
+    pub(crate) publishers: usize,
+    /// Subscribers per publisher.
+    pub(crate) subscribers: usize,
+    /// Measured seconds (after a warm-up).
+    pub(crate) duration: u64,
+    /// Print JSON instead of `key=value`.
+    pub(crate) json: bool,
+}
+
+/// The server under test: a child process we can measure.
+struct Child {
+    proc: tokio::process::Child,
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+    api_key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Child {
+    fn pid(&self) -> Option<u32> {
+        self.proc.id()
+    }
+}
+
+async fn start_server() -> anyhow::Result<Child> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let mut config = gavel::config::Config::default();
+    config.server.data_dir = data.clone();
+    gavel::app::install_crypto_provider();
+    let (db, _) = gavel::app::open(&config).await?;
+    let api_key = gavel::auth::apikey::create(&db, "bench", gavel::clock::now_ms()).await?;
+    db.close().await;
+    let mut proc = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .env("GAVEL_LOG", "warn")
+        .env("GAVEL__SIGNALING__LOBBY_KINDS", "[]")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting gavel serve")?;
+    let stdout = proc.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let port: u16 = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(l) = lines.next_line().await? {
+            if let Some(rest) = l.strip_prefix("Gavel is running: open https://localhost:") {
+                let port = rest.split('/').next().unwrap_or_default();
+                return Ok(port.parse()?);
+            }
+        }
+        bail!("the server exited before it was ready")
+    })
+    .await
+    .context("waiting for the server")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let tls = trust(&data.join("tls/cert.pem"))?;
+    Ok(Child {
+        proc,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls,
+        api_key,
+        _dir: dir,
+    })
+}
+
+fn trust(pem: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(pem)? {
+        roots.add(cert?)?;
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
+/// The case-API calls that set up the hearings and mint tokens.
+struct Api {
+    client: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let v: serde_json::Value = res.json().await?;
+        anyhow::ensure!(status.is_success(), "POST {path}: {status} {v}");
+        Ok(v)
+    }
+
+    async fn token(&self, hearing: &str, role: &str, n: usize) -> anyhow::Result<String> {
+        let p = self
+            .post(
+                &format!("/api/v1/hearings/{hearing}/participants"),
+                json!({"display_name": format!("Load {role} {n}"), "role": role, "identity_ref": format!("bench-{n}")}),
+            )
+            .await?;
+        let id = p["id"].as_str().context("participant id")?;
+        let l = self
+            .post(
+                &format!("/api/v1/hearings/{hearing}/participants/{id}/join-links"),
+                json!({}),
+            )
+            .await?;
+        Ok(l["token"].as_str().context("token")?.to_owned())
+    }
+}
+
+/// CPU time (user + system) of a process, microseconds, from `/proc/<pid>/stat`.
+fn cpu_us(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // Linux reports in clock ticks of 1/100 s on every architecture Gavel runs on.
+    Some(ticks * 10_000)
+}
+
+/// Resident memory of a process, MiB, from `/proc/<pid>/status`.
+fn rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs the benchmark and returns the summary line.
+pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        b.publishers > 0 && b.duration > 0,
+        "need publishers and a duration"
+    );
+    let mut server = start_server().await?;
+    let api = Api {
+        client: reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(
+                server._dir.path().join("data/tls/cert.pem"),
+            )?)?])
+            .build()?,
+        base: format!("https://localhost:{}", server.addr.port()),
+        key: server.api_key.clone(),
+    };
+    let meter = Meter::new();
+    let mut peers = Vec::new();
+    for p in 0..b.publishers {
+        let docket = api
+            .post("/api/v1/dockets", json!({"case_number": format!("BENCH-{p}-{}", gavel::clock::now_ms()), "title": "Load", "court": "Bench", "case_type": "civil"}))
+            .await?;
+        let d = docket["id"].as_str().context("docket id")?;
+        let hearing = api
+            .post(
+                &format!("/api/v1/dockets/{d}/hearings"),
+                json!({"kind": "trial", "scheduled_start": "2030-01-01T09:00:00Z"}),
+            )
+            .await?;
+        let h = hearing["id"].as_str().context("hearing id")?.to_owned();
+        let token = api.token(&h, "party", p).await?;
+        peers.push(load::join(server.addr, server.tls.clone(), token, true, meter.clone()).await?);
+        for s in 0..b.subscribers {
+            let token = api.token(&h, "observer", s).await?;
+            peers.push(
+                load::join(server.addr, server.tls.clone(), token, false, meter.clone()).await?,
+            );
+        }
+    }
+    // Warm up until every subscriber receives media (or 20 s), then measure.
+    let expected_joins = b.publishers * b.subscribers;
+    let warm = Instant::now();
+    while meter.joins_ms.lock().map(|j| j.len()).unwrap_or(0) < expected_joins
+        && warm.elapsed() < Duration::from_secs(20)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = server.pid();
+    let start_ms = meter.epoch.elapsed().as_millis() as u64;
+    let cpu0 = pid.and_then(cpu_us);
+    meter.window_start_ms.store(start_ms, Ordering::Relaxed);
+    meter
+        .window_end_ms
+        .store(start_ms + b.duration * 1000, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(b.duration)).await;
+    let cpu1 = pid.and_then(cpu_us);
+    let rss = pid.and_then(rss_mb);
+    // Let in-flight packets of the window arrive.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    meter.stop.store(true, Ordering::Relaxed);
+
+    let sent = meter.sent.load(Ordering::Relaxed);
+    let expected = sent * b.subscribers as u64;
+    let received = meter.received.load(Ordering::Relaxed);
+    let secs = b.duration as f64;
+    let loss_pct = if expected == 0 {
+        100.0
+    } else {
+        100.0 * (expected.saturating_sub(received)) as f64 / expected as f64
+    };
+    let mut lat: Vec<f64> = meter
+        .latencies_us
+        .lock()
+        .map(|l| l.iter().map(|u| *u as f64 / 1000.0).collect())
+        .unwrap_or_default();
+    lat.sort_by(f64::total_cmp);
+    let mut joins: Vec<f64> = meter.joins_ms.lock().map(|j| j.clone()).unwrap_or_default();
+    joins.sort_by(f64::total_cmp);
+    let cpu_per_pkt = match (cpu0, cpu1) {
+        (Some(a), Some(b)) if received > 0 => (b - a) as f64 / received as f64,
+        _ => f64::NAN,
+    };
+    let bytes = meter.sent_bytes.load(Ordering::Relaxed) * b.subscribers as u64;
+    let summary = json!({
+        "publishers": b.publishers,
+        "subscribers_per_publisher": b.subscribers,
+        "duration_s": b.duration,
+        "forwarded_pps": (received as f64 / secs).round(),
+        "forwarded_mbps": (bytes as f64 * 8.0 / secs / 1e6 * 100.0).round() / 100.0,
+        "loss_pct": (loss_pct * 1000.0).round() / 1000.0,
+        "join_ms_p50": percentile(&joins, 0.5).round(),
+        "join_ms_p99": percentile(&joins, 0.99).round(),
+        "latency_ms_p50": (percentile(&lat, 0.5) * 1000.0).round() / 1000.0,
+        "latency_ms_p99": (percentile(&lat, 0.99) * 1000.0).round() / 1000.0,
+        "server_cpu_us_per_pkt": (cpu_per_pkt * 100.0).round() / 100.0,
+        "server_rss_mb": rss.map(|r| (r * 10.0).round() / 10.0),
+        "joined_subscribers": joins.len(),
+    });
+    drop(peers);
+    let _ = server.proc.start_kill();
+    if b.json {
+        return Ok(summary.to_string());
+    }
+    let keys = [
+        "forwarded_pps",
+        "forwarded_mbps",
+        "loss_pct",
+        "join_ms_p50",
+        "join_ms_p99",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "server_cpu_us_per_pkt",
+        "server_rss_mb",
+    ];
+    Ok(keys
+        .iter()
+        .map(|k| format!("{k}={}", summary[k]))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
