@@ -306,7 +306,7 @@ async fn pump(track: Arc<TrackLocalStaticRTP>, kind: MediaKind, meter: Arc<Meter
             break;
         }
         seq = seq.wrapping_add(1);
-        if kind == MediaKind::Audio || seq % 5 == 0 {
+        if kind == MediaKind::Audio || seq.is_multiple_of(5) {
             ts = ts.wrapping_add(step);
         }
     }
