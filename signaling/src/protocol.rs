@@ -30,6 +30,8 @@ pub enum Place {
     Waiting,
     /// In the hearing.
     Main,
+    /// In a mediator's private session (caucus) with one side; never recorded.
+    Private,
 }
 
 /// A message from a client.
@@ -97,6 +99,27 @@ pub enum ClientMessage {
         /// Who.
         participant: String,
     },
+    /// Mediator: hold a private session (caucus) with these participants; the rest of the
+    /// hearing neither sees nor hears it.
+    CaucusStart {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// Who joins the mediator (at most 16).
+        participants: Vec<String>,
+    },
+    /// Mediator: end the caucus; everyone in it returns to the joint session.
+    CaucusEnd {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+    },
+    /// Judge or mediator: end the hearing for everyone.
+    EndHearing {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+    },
     /// Leave the hearing on purpose (no grace period for reconnection).
     Leave,
     /// Offer for the client's publish connection (its microphone and camera), with all ICE
@@ -140,6 +163,10 @@ pub enum MoveReason {
     Called,
     /// Sent back out after testifying.
     Dismissed,
+    /// Taken into a private session (caucus) by the mediator.
+    CaucusStarted,
+    /// Back in the joint session after a caucus.
+    CaucusEnded,
 }
 
 /// Why the server ended a session (sent just before closing the socket).
@@ -322,7 +349,19 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         ClientMessage::PublishOffer { sdp } | ClientMessage::SubscribeAnswer { sdp } => {
             bounded("sdp", sdp, MAX_FRAME_BYTES)?;
         }
-        ClientMessage::Ping { .. } | ClientMessage::SetMuted { .. } | ClientMessage::Leave => {}
+        ClientMessage::CaucusStart { participants, .. } => {
+            if participants.is_empty() || participants.len() > 16 {
+                return Err(ParseError::Field("participants"));
+            }
+            for p in participants {
+                bounded("participants", p, MAX_ID_LEN)?;
+            }
+        }
+        ClientMessage::Ping { .. }
+        | ClientMessage::SetMuted { .. }
+        | ClientMessage::Leave
+        | ClientMessage::CaucusEnd { .. }
+        | ClientMessage::EndHearing { .. } => {}
     }
     Ok(msg)
 }

@@ -50,6 +50,9 @@ mod tests {
             "leave",
             "publish_offer",
             "subscribe_answer",
+            "caucus_start",
+            "caucus_end",
+            "end_hearing",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
         // Round trip: what the code writes is what the document shows.

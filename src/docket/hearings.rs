@@ -115,23 +115,38 @@ pub(super) async fn transition(
 ) -> Result<Json<Hearing>, ApiError> {
     let id = super::path_id(&hearing_id, "hearing")?;
     let reason = optional_text("reason", body.reason.as_deref(), 500)?;
+    let hearing =
+        apply_transition(&st.db, &st.outbox, &id, body.to, &caller.actor(), reason).await?;
+    Ok(Json(hearing))
+}
+
+/// Moves hearing `id` to `to` with its audit entry and webhook event, or refuses with 409.
+/// Shared by the case API and the room (a judge ending the hearing).
+pub(crate) async fn apply_transition(
+    db: &crate::db::Db,
+    outbox: &tokio::sync::Notify,
+    id: &str,
+    to: crate::domain::HearingState,
+    actor: &crate::auth::Actor,
+    reason: Option<String>,
+) -> Result<Hearing, ApiError> {
     let now = now_ms();
-    let mut w = st.db.begin_write().await?;
-    let current = rows::load_hearing(&mut *w.tx, &id).await?;
+    let mut w = db.begin_write().await?;
+    let current = rows::load_hearing(&mut *w.tx, id).await?;
     let next = current
         .state
-        .transition(body.to)
+        .transition(to)
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     sqlx::query("UPDATE hearings SET state = $1, updated_at = $2 WHERE id = $3")
         .bind(next.as_str())
         .bind(now)
-        .bind(&id)
+        .bind(id)
         .execute(&mut *w.tx)
         .await?;
     audit::append(
         &mut w.tx,
         now,
-        &caller.actor(),
+        actor,
         "hearing.transition",
         &format!("hearing:{id}"),
         serde_json::json!({ "from": current.state.as_str(), "to": next.as_str(), "reason": reason }),
@@ -147,10 +162,10 @@ pub(super) async fn transition(
         }),
     )
     .await?;
-    let hearing = rows::load_hearing(&mut *w.tx, &id).await?;
+    let hearing = rows::load_hearing(&mut *w.tx, id).await?;
     w.commit().await?;
     if queued > 0 {
-        st.outbox.notify_one();
+        outbox.notify_one();
     }
-    Ok(Json(hearing))
+    Ok(hearing)
 }

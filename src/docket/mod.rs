@@ -7,6 +7,7 @@
 
 mod dockets;
 mod hearings;
+pub(crate) use hearings::apply_transition;
 pub mod model;
 mod participants;
 pub(crate) use participants::join_url as participants_url;

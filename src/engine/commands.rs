@@ -29,6 +29,18 @@ impl Room {
                 kind,
             } => (req, self.mute(actor, &participant, kind)),
             ClientMessage::Remove { req, participant } => (req, self.remove(actor, &participant)),
+            ClientMessage::CaucusStart { req, participants } => {
+                (req, self.caucus_start(actor, &participants))
+            }
+            ClientMessage::CaucusEnd { req } => (req, self.caucus_end(actor)),
+            ClientMessage::EndHearing { req } => {
+                let result = self.end_hearing(actor);
+                if result.is_ok() {
+                    // Every session, the sender's included, has been ended; nobody to answer.
+                    return;
+                }
+                (req, result)
+            }
             // Non-commands are handled by the caller.
             _ => return,
         };
@@ -71,7 +83,7 @@ impl Room {
                 "witnesses enter when called (call_witness)",
             ));
         }
-        if m.view.place == Place::Main {
+        if m.view.place != Place::Waiting {
             return Err((ErrorCode::Conflict, "already in the hearing"));
         }
         self.move_to(
@@ -98,8 +110,8 @@ impl Room {
             return Err((ErrorCode::Conflict, "the witness is already there"));
         }
         let (reason, action) = match to {
-            Place::Main => (MoveReason::Called, "room.call_witness"),
             Place::Waiting => (MoveReason::Dismissed, "room.dismiss_witness"),
+            _ => (MoveReason::Called, "room.call_witness"),
         };
         self.move_to(actor, target, to, reason, action);
         Ok(())
@@ -183,6 +195,96 @@ impl Room {
             Some(super::Presence::Left),
         );
         self.broadcast_roster();
+        Ok(())
+    }
+
+    fn caucus_start(&mut self, actor: &str, with: &[String]) -> Result<(), Refusal> {
+        self.require(actor, Capability::HoldCaucus)?;
+        if self
+            .members
+            .values()
+            .any(|m| m.view.place == Place::Private)
+        {
+            return Err((ErrorCode::Conflict, "a caucus is already in progress"));
+        }
+        for id in with {
+            self.target(id)?;
+            if id == actor || self.members[id.as_str()].view.place != Place::Main {
+                return Err((
+                    ErrorCode::Conflict,
+                    "caucus participants must be in the joint session",
+                ));
+            }
+        }
+        let mut everyone: Vec<&str> = with.iter().map(String::as_str).collect();
+        everyone.push(actor);
+        self.move_all(&everyone, Place::Private, MoveReason::CaucusStarted);
+        self.audit(
+            Some(actor.to_owned()),
+            "room.caucus_start",
+            actor,
+            serde_json::json!({"hearing_id": self.hearing, "participants": with}),
+            None,
+        );
+        self.broadcast_roster();
+        Ok(())
+    }
+
+    fn caucus_end(&mut self, actor: &str) -> Result<(), Refusal> {
+        self.require(actor, Capability::HoldCaucus)?;
+        let inside: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.view.place == Place::Private)
+            .map(|(id, _)| id.clone())
+            .collect();
+        if inside.is_empty() {
+            return Err((ErrorCode::Conflict, "no caucus is in progress"));
+        }
+        let refs: Vec<&str> = inside.iter().map(String::as_str).collect();
+        self.move_all(&refs, Place::Main, MoveReason::CaucusEnded);
+        self.audit(
+            Some(actor.to_owned()),
+            "room.caucus_end",
+            actor,
+            serde_json::json!({"hearing_id": self.hearing, "participants": inside}),
+            None,
+        );
+        self.broadcast_roster();
+        Ok(())
+    }
+
+    /// Moves each of `ids` to `place` and tells them (no roster yet; the caller sends one).
+    fn move_all(&mut self, ids: &[&str], place: Place, reason: MoveReason) {
+        for id in ids {
+            let session = match self.members.get_mut(*id) {
+                Some(m) => {
+                    m.view.place = place;
+                    m.session
+                }
+                None => None,
+            };
+            if let Some(s) = session {
+                self.send(s, ServerMessage::Moved { place, reason });
+            }
+        }
+    }
+
+    fn end_hearing(&mut self, actor: &str) -> Result<(), Refusal> {
+        self.require(actor, Capability::ControlHearing)?;
+        let sessions: Vec<SessionId> = self.members.values().filter_map(|m| m.session).collect();
+        for s in sessions {
+            self.out.push_back(super::Output::End {
+                session: s,
+                reason: EndReason::HearingEnded,
+            });
+        }
+        self.members.clear();
+        self.sessions.clear();
+        self.out.push_back(super::Output::HearingEnded {
+            actor: actor.to_owned(),
+        });
+        self.emit_routes();
         Ok(())
     }
 }

@@ -125,6 +125,11 @@ pub enum Output {
     },
     /// The complete media routing table, replacing the previous one.
     Routes(Vec<Route>),
+    /// A moderator ended the hearing: close it in the record (every session was ended).
+    HearingEnded {
+        /// Who ended it (participant id).
+        actor: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -281,7 +286,7 @@ impl Room {
 
     /// Who may receive whom: both in the hearing (never the waiting area), minus media a
     /// moderator muted. Emitted after every change that could alter it.
-    fn emit_routes(&mut self) {
+    pub(super) fn emit_routes(&mut self) {
         let routes = self
             .members
             .values()

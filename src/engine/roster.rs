@@ -34,15 +34,16 @@ pub fn can_see(role: Role, place: Place, other_place: Place) -> bool {
     let moderator = caps.allows(Capability::AdmitFromLobby) || caps.allows(Capability::CallWitness);
     match (place, other_place) {
         _ if moderator => true,
-        (Place::Main, Place::Main) => true,
+        // People in the hearing or a caucus see that the others are there (not what they say).
+        (Place::Main | Place::Private, Place::Main | Place::Private) => true,
         _ => false,
     }
 }
 
 /// Whether someone at `subscriber` receives the media of someone at `publisher`: only within
-/// the hearing itself. The waiting area neither sends nor receives hearing media.
+/// the same session (the hearing, or the caucus). The waiting area neither sends nor receives.
 pub fn receives(subscriber: Place, publisher: Place) -> bool {
-    subscriber == Place::Main && publisher == Place::Main
+    subscriber == publisher && subscriber != Place::Waiting
 }
 
 /// The roster `viewer_id` receives, from all present members.

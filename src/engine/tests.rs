@@ -385,3 +385,81 @@ fn media_flows_only_between_people_in_the_hearing_and_not_from_the_muted() {
     );
     assert_eq!(from(&routes(&out), "judge"), [("party", true, true)]);
 }
+
+#[test]
+fn a_caucus_hides_the_private_session_from_the_other_side_until_it_ends() {
+    let mut sim = Sim::new(false);
+    sim.join(1, "mediator", Role::Mediator);
+    sim.join(2, "a", Role::Party);
+    sim.join(3, "b", Role::Party);
+    let out = sim.msg(
+        3,
+        ClientMessage::CaucusStart {
+            req: Some(1),
+            participants: vec!["a".into()],
+        },
+    );
+    assert_eq!(error_code(&out, 3), Some(ErrorCode::Forbidden));
+
+    let out = sim.msg(
+        1,
+        ClientMessage::CaucusStart {
+            req: Some(2),
+            participants: vec!["a".into()],
+        },
+    );
+    assert!(sent_to(&out, 2).contains(&&ServerMessage::Moved {
+        place: Place::Private,
+        reason: MoveReason::CaucusStarted
+    }));
+    let r = routes(&out);
+    assert_eq!(from(&r, "a"), [("mediator", true, true)]);
+    assert!(
+        from(&r, "b").is_empty(),
+        "the other side hears nothing of the caucus"
+    );
+    assert!(!from(&r, "mediator").iter().any(|(p, ..)| *p == "b"));
+
+    let out = sim.msg(
+        1,
+        ClientMessage::CaucusStart {
+            req: Some(3),
+            participants: vec!["b".into()],
+        },
+    );
+    assert_eq!(
+        error_code(&out, 1),
+        Some(ErrorCode::Conflict),
+        "one caucus at a time"
+    );
+
+    let out = sim.msg(1, ClientMessage::CaucusEnd { req: Some(4) });
+    assert!(sent_to(&out, 1).contains(&&ServerMessage::Ok { req: 4 }));
+    assert_eq!(
+        from(&routes(&out), "b").len(),
+        2,
+        "everyone is together again"
+    );
+}
+
+#[test]
+fn ending_the_hearing_ends_every_session_and_closes_the_record() {
+    let mut sim = Sim::new(false);
+    sim.join(1, "judge", Role::Judge);
+    sim.join(2, "party", Role::Party);
+    let out = sim.msg(2, ClientMessage::EndHearing { req: Some(1) });
+    assert_eq!(error_code(&out, 2), Some(ErrorCode::Forbidden));
+    let out = sim.msg(1, ClientMessage::EndHearing { req: Some(2) });
+    assert!(out.contains(&Output::End {
+        session: SessionId(1),
+        reason: EndReason::HearingEnded
+    }));
+    assert!(out.contains(&Output::End {
+        session: SessionId(2),
+        reason: EndReason::HearingEnded
+    }));
+    assert!(out.contains(&Output::HearingEnded {
+        actor: "judge".into()
+    }));
+    assert!(sim.room.is_empty());
+}

@@ -215,6 +215,20 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
+                Output::HearingEnded { actor } => {
+                    let result = crate::docket::apply_transition(
+                        &self.db,
+                        &self.outbox,
+                        &self.hearing,
+                        crate::domain::HearingState::Closed,
+                        &Actor::Participant { id: actor },
+                        Some("ended in the hearing".to_owned()),
+                    )
+                    .await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "FAULT: the ended hearing could not be closed in the record");
+                    }
+                }
                 Output::End { session, reason } => {
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {

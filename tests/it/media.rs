@@ -212,3 +212,55 @@ async fn a_subscribers_keyframe_request_reaches_the_publisher() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caucus_is_private_to_the_mediator_and_one_side() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut mediator = peer(&app, &hearing, "mediator").await;
+    let mut a = peer(&app, &hearing, "party").await;
+    let mut b = peer(&app, &hearing, "party").await;
+    mediator.publish().await;
+    a.publish().await;
+    b.wait_received(&mediator.id, MediaKind::Audio, 30).await;
+    b.wait_received(&a.id, MediaKind::Audio, 30).await;
+
+    mediator
+        .send(ClientMessage::CaucusStart {
+            req: Some(1),
+            participants: vec![a.id.clone()],
+        })
+        .await;
+    a.expect(|m| {
+        *m == ServerMessage::Moved {
+            place: Place::Private,
+            reason: MoveReason::CaucusStarted,
+        }
+    })
+    .await;
+    // Once b's connection is re-offered without them, nothing of the caucus reaches b.
+    b.expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
+        .await;
+    let from_mediator = a.received(&mediator.id, MediaKind::Audio).packets;
+    a.wait_received(&mediator.id, MediaKind::Audio, from_mediator + 10)
+        .await;
+    let (bm, ba) = (
+        b.received(&mediator.id, MediaKind::Audio).packets,
+        b.received(&a.id, MediaKind::Audio).packets,
+    );
+    a.wait_received(&mediator.id, MediaKind::Audio, from_mediator + 60)
+        .await;
+    assert_eq!(
+        b.received(&mediator.id, MediaKind::Audio).packets,
+        bm,
+        "b hears nothing of the caucus"
+    );
+    assert_eq!(b.received(&a.id, MediaKind::Audio).packets, ba);
+
+    mediator
+        .send(ClientMessage::CaucusEnd { req: Some(2) })
+        .await;
+    b.wait_received(&mediator.id, MediaKind::Audio, bm + 20)
+        .await;
+    b.wait_received(&a.id, MediaKind::Audio, ba + 20).await;
+}

@@ -522,3 +522,57 @@ async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving()
     );
     app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "open"}),
+        200,
+    )
+    .await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let pid = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &pid).await;
+    let mut party = rejoin(&app, pid, &token).await;
+    assert_eq!(
+        command_error(&mut party, ClientMessage::EndHearing { req: Some(1) }).await,
+        ErrorCode::Forbidden
+    );
+    cmd(&mut judge, ClientMessage::EndHearing { req: Some(2) }).await;
+    for p in [&mut judge, &mut party] {
+        let m =
+            p.ws.recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+                .await
+                .unwrap();
+        assert_eq!(
+            m,
+            ServerMessage::Ended {
+                reason: EndReason::HearingEnded
+            }
+        );
+        assert!(matches!(
+            p.ws.recv(T).await,
+            Err(ClientError::Closed {
+                code: close::HEARING_ENDED,
+                ..
+            })
+        ));
+    }
+    crate::support::wait_for(T, "the hearing closed in the record", || async {
+        (app.get_ok(&format!("/api/v1/hearings/{hearing}")).await["state"] == "closed")
+            .then_some(())
+    })
+    .await;
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join { v: 1, token }).await.unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+}
