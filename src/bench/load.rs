@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 use gavel_signaling::client::SignalingClient;
 use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
@@ -313,29 +308,11 @@ async fn pump(track: Arc<TrackLocalStaticRTP>, kind: MediaKind, meter: Arc<Meter
 }
 
 fn local_track(id: &str, kind: MediaKind) -> Arc<TrackLocalStaticRTP> {
-    let (mime, clock, channels, rtc_kind) = match kind {
-        MediaKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, RtpCodecKind::Audio),
-        MediaKind::Video => (MIME_TYPE_VP8, 90_000, 0, RtpCodecKind::Video),
-    };
-    let ssrc = u32::from_be_bytes(gavel::auth::random_bytes::<4>());
-    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+    gavel::sfu::track::local_track(
         id.to_owned(),
         format!("{id}-{kind:?}"),
-        format!("{kind:?}"),
-        rtc_kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters {
-                ssrc: Some(ssrc),
-                ..Default::default()
-            },
-            codec: RTCRtpCodec {
-                mime_type: mime.to_owned(),
-                clock_rate: clock,
-                channels,
-                sdp_fmtp_line: String::new(),
-                rtcp_feedback: vec![],
-            },
-            ..Default::default()
-        }],
-    )))
+        kind,
+        gavel::sfu::track::default_codec(kind),
+        u32::from_be_bytes(gavel::auth::random_bytes::<4>()),
+    )
 }

@@ -12,12 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gavel_signaling::{ErrorCode, MediaKind, ServerMessage};
-use rtc::media_stream::MediaStreamTrack;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
@@ -323,27 +319,16 @@ impl Actor {
         for k in &added {
             let track = wanted[k];
             let ssrc = rand_ssrc();
-            let rtc_kind = match track.kind {
-                MediaKind::Audio => RtpCodecKind::Audio,
-                MediaKind::Video => RtpCodecKind::Video,
-            };
             let Some(pt) = payload_type(&track.codec.mime_type) else {
                 continue;
             };
-            let local = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            let local = super::track::local_track(
                 track.publisher.clone(),
                 format!("{}-{}", track.publisher, track.key),
-                track.key.clone(),
-                rtc_kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: track.codec.clone(),
-                    ..Default::default()
-                }],
-            )));
+                track.kind,
+                track.codec.clone(),
+                ssrc,
+            );
             let sender = conn
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)

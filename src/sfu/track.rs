@@ -170,3 +170,52 @@ impl PublishedTrack {
         }
     }
 }
+
+/// A local RTP track with one SSRC, for the subscribe side of the SFU and for test and load
+/// peers. `stream_id` becomes the msid stream id (Gavel uses the publisher's participant id).
+pub fn local_track(
+    stream_id: String,
+    track_id: String,
+    kind: MediaKind,
+    codec: RTCRtpCodec,
+    ssrc: u32,
+) -> Arc<TrackLocalStaticRTP> {
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    };
+    let rtc_kind = match kind {
+        MediaKind::Audio => RtpCodecKind::Audio,
+        MediaKind::Video => RtpCodecKind::Video,
+    };
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        stream_id,
+        track_id.clone(),
+        track_id,
+        rtc_kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec,
+            ..Default::default()
+        }],
+    )))
+}
+
+/// The codec Gavel's clients send by default for `kind`: Opus or VP8.
+pub fn default_codec(kind: MediaKind) -> RTCRtpCodec {
+    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+    let (mime, clock_rate, channels) = match kind {
+        MediaKind::Audio => (MIME_TYPE_OPUS, 48_000, 2),
+        MediaKind::Video => (MIME_TYPE_VP8, 90_000, 0),
+    };
+    RTCRtpCodec {
+        mime_type: mime.to_owned(),
+        clock_rate,
+        channels,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}

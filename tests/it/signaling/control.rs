@@ -1,0 +1,192 @@
+//! Bad input, refused joins, and ending the hearing.
+
+use gavel_signaling::client::ClientError;
+use gavel_signaling::{ClientMessage, EndReason, ErrorCode, ServerMessage, close};
+
+use super::*;
+use crate::support::{Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+
+    // A forged token is refused with 4401.
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token: "eyJ.eyJ.sig".into(),
+    })
+    .await
+    .unwrap();
+    let m = ws.recv(T).await.unwrap();
+    assert!(
+        matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::Unauthorized,
+                ..
+            }
+        ),
+        "{m:?}"
+    );
+    assert!(matches!(
+        ws.recv(T).await,
+        Err(ClientError::Closed {
+            code: close::UNAUTHORIZED,
+            ..
+        })
+    ));
+
+    // A message before join is refused.
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Ping { id: 1 }).await.unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::NotJoined,
+            ..
+        }
+    ));
+
+    // A removed participant's link no longer joins.
+    let gone = app.participant(&hearing, "observer").await;
+    let gone_token = app.join_token(&hearing, &gone).await;
+    let res = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/hearings/{hearing}/participants/{gone}"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token: gone_token,
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+
+    // A joined client sending garbage gets errors, then is closed with 4400.
+    let mut judge = join(&app, &hearing, "judge").await;
+    drain(&mut judge, 1).await;
+    let bad = [
+        "not json".to_owned(),
+        r#"{"type":"teleport"}"#.to_owned(),
+        r#"{"type":"ping","id":1,"admin":true}"#.to_owned(),
+        format!(
+            r#"{{"type":"admit","participant":"{}"}}"#,
+            "x".repeat(100 * 1024)
+        ),
+    ];
+    let mut codes = Vec::new();
+    for text in bad {
+        judge.ws.send_raw(text).await.unwrap();
+        if let ServerMessage::Error { code, .. } = judge.ws.recv(T).await.unwrap() {
+            codes.push(code);
+        }
+    }
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::BadMessage,
+            ErrorCode::BadMessage,
+            ErrorCode::BadMessage,
+            ErrorCode::TooLarge
+        ]
+    );
+    judge.ws.send_binary(vec![1, 2, 3]).await.unwrap();
+    assert!(matches!(
+        judge.ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::BadMessage,
+            ..
+        }
+    ));
+    let m = judge.ws.recv(T).await.unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::ProtocolViolation
+        }
+    );
+    assert!(matches!(
+        judge.ws.recv(T).await,
+        Err(ClientError::Closed {
+            code: close::PROTOCOL_VIOLATION,
+            ..
+        })
+    ));
+
+    // Still serving: a new judge session works, and so does the API.
+    let mut again = join(&app, &hearing, "clerk").await;
+    assert!(
+        drain(&mut again, 9)
+            .await
+            .iter()
+            .all(|m| matches!(m, ServerMessage::Roster { .. }))
+    );
+    app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "open"}),
+        200,
+    )
+    .await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let pid = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &pid).await;
+    let mut party = rejoin(&app, pid, &token).await;
+    assert_eq!(
+        command_error(&mut party, ClientMessage::EndHearing { req: Some(1) }).await,
+        ErrorCode::Forbidden
+    );
+    cmd(&mut judge, ClientMessage::EndHearing { req: Some(2) }).await;
+    for p in [&mut judge, &mut party] {
+        let m =
+            p.ws.recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+                .await
+                .unwrap();
+        assert_eq!(
+            m,
+            ServerMessage::Ended {
+                reason: EndReason::HearingEnded
+            }
+        );
+        assert!(matches!(
+            p.ws.recv(T).await,
+            Err(ClientError::Closed {
+                code: close::HEARING_ENDED,
+                ..
+            })
+        ));
+    }
+    crate::support::wait_for(T, "the hearing closed in the record", || async {
+        (app.get_ok(&format!("/api/v1/hearings/{hearing}")).await["state"] == "closed")
+            .then_some(())
+    })
+    .await;
+    let mut ws = app.connect_ws().await;
+    ws.send(&ClientMessage::Join { v: 1, token }).await.unwrap();
+    assert!(matches!(
+        ws.recv(T).await.unwrap(),
+        ServerMessage::Error {
+            code: ErrorCode::Unauthorized,
+            ..
+        }
+    ));
+}
