@@ -12,6 +12,7 @@
 
 mod commands;
 pub mod roster;
+pub mod speaker;
 #[cfg(test)]
 mod tests;
 

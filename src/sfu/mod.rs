@@ -8,6 +8,8 @@
 //! moves packets, never decodes them, and never waits on the room.
 
 pub mod keyframe;
+pub mod keyframe_detect;
+pub mod layers;
 pub mod peer;
 pub mod sdp_policy;
 pub mod track;
