@@ -268,6 +268,11 @@ pub enum ServerMessage {
         /// The ping's id.
         id: u64,
     },
+    /// The participant now speaking (highlight their tile); sent on change.
+    ActiveSpeaker {
+        /// Participant id.
+        participant: String,
+    },
     /// Answer to `publish_offer`.
     PublishAnswer {
         /// The SDP answer.

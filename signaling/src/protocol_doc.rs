@@ -85,6 +85,7 @@ mod tests {
             "ended",
             "publish_answer",
             "subscribe_offer",
+            "active_speaker",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
     }

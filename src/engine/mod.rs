@@ -74,6 +74,8 @@ pub enum Input {
         /// Which session.
         session: SessionId,
     },
+    /// Loudest recent audio level per publishing participant (RFC 6464: 0 loudest, 127 silence).
+    AudioLevels(Vec<(String, u8)>),
 }
 
 /// Presence changes reported to the court platform.
@@ -150,6 +152,7 @@ pub struct Room {
     members: BTreeMap<String, Member>,
     sessions: HashMap<SessionId, String>,
     out: VecDeque<Output>,
+    speaker: speaker::SpeakerDetector,
 }
 
 impl Room {
@@ -161,6 +164,7 @@ impl Room {
             members: BTreeMap::new(),
             sessions: HashMap::new(),
             out: VecDeque::new(),
+            speaker: speaker::SpeakerDetector::default(),
         }
     }
 
@@ -174,6 +178,7 @@ impl Room {
         match input {
             Input::Join { session, who } => self.join(session, who),
             Input::Disconnected { session } => self.disconnected(now, session),
+            Input::AudioLevels(levels) => self.audio_levels(now, &levels),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers
@@ -304,6 +309,40 @@ impl Room {
             })
             .collect();
         self.out.push_back(Output::Routes(routes));
+    }
+
+    /// Updates the active speaker; tells everyone who can hear them when it changes.
+    fn audio_levels(&mut self, now: Instant, levels: &[(String, u8)]) {
+        // Only people who are heard somewhere count (not the waiting area, not muted).
+        let audible: Vec<(String, u8)> = levels
+            .iter()
+            .filter(|(id, _)| {
+                self.members.get(id).is_some_and(|m| {
+                    m.view.place != gavel_signaling::Place::Waiting && !m.view.audio_muted
+                })
+            })
+            .cloned()
+            .collect();
+        let Some(who) = self.speaker.update(now, &audible) else {
+            return;
+        };
+        let Some(place) = self.members.get(&who).map(|m| m.view.place) else {
+            return;
+        };
+        let listeners: Vec<SessionId> = self
+            .members
+            .values()
+            .filter(|m| m.view.id == who || roster::receives(m.view.place, place))
+            .filter_map(|m| m.session)
+            .collect();
+        for s in listeners {
+            self.send(
+                s,
+                ServerMessage::ActiveSpeaker {
+                    participant: who.clone(),
+                },
+            );
+        }
     }
 
     fn disconnected(&mut self, now: Instant, session: SessionId) {

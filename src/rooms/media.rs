@@ -46,6 +46,29 @@ impl MediaRouting {
         self.apply();
     }
 
+    /// Whether any audio is published (worth sampling levels).
+    pub(super) fn has_audio(&self) -> bool {
+        self.tracks
+            .values()
+            .flatten()
+            .any(|t| t.kind == MediaKind::Audio)
+    }
+
+    /// The loudest level per publisher since the last sample.
+    pub(super) fn take_levels(&self) -> Vec<(String, u8)> {
+        self.tracks
+            .iter()
+            .filter_map(|(publisher, list)| {
+                let level = list
+                    .iter()
+                    .filter(|t| t.kind == MediaKind::Audio)
+                    .map(|t| t.take_level())
+                    .min()?;
+                Some((publisher.clone(), level))
+            })
+            .collect()
+    }
+
     pub(super) fn set_routes(&mut self, routes: Vec<Route>) {
         self.routes = routes.into_iter().map(|r| (r.subscriber, r.from)).collect();
         self.apply();

@@ -162,9 +162,16 @@ struct RoomTask {
 
 impl RoomTask {
     async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
+        // Audio levels are sampled, not pushed per packet: the forwarding path only keeps a max.
+        let mut levels = tokio::time::interval(Duration::from_millis(250));
+        levels.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.room.poll_timeout();
             tokio::select! {
+                _ = levels.tick(), if self.media.has_audio() => {
+                    let sample = self.media.take_levels();
+                    self.room.handle_input(Instant::now(), Input::AudioLevels(sample));
+                }
                 msg = rx.recv() => match msg {
                     None => break,
                     Some(RoomMsg::Join { session, who, tx, media }) => {

@@ -71,8 +71,18 @@ pub fn payload_type(mime: &str) -> Option<u8> {
         .map(|c| c.4)
 }
 
+/// RFC 6464 client-to-mixer audio level, which drives active-speaker detection.
+pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
 fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
     let mut m = MediaEngine::default();
+    m.register_header_extension(
+        rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability {
+            uri: AUDIO_LEVEL_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )?;
     for (mime, clock_rate, channels, fmtp, pt, kind) in CODECS {
         m.register_codec(
             RTCRtpCodecParameters {

@@ -83,6 +83,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         subscribe: None,
         current: HashMap::new(),
         track_tx: None,
+        level_ext: None,
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx));
     PeerHandle {
@@ -165,6 +166,8 @@ struct Actor {
     /// Tracks on the subscribe connection, by (publisher, key).
     current: HashMap<(String, String), Subscribed>,
     track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+    /// Audio-level extension id from the latest publish offer.
+    level_ext: Option<u8>,
 }
 
 impl Actor {
@@ -230,6 +233,7 @@ impl Actor {
                 .await;
             return Ok(());
         }
+        self.level_ext = sdp_policy::extmap_id(&sdp, super::AUDIO_LEVEL_URI);
         if self.publish.is_none() {
             self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
         }
@@ -255,14 +259,13 @@ impl Actor {
             _ => MediaKind::Video,
         };
         let key = remote.track_id().await;
-        let track = Arc::new(PublishedTrack::new(
-            self.ctx.participant.clone(),
-            key,
-            kind,
-            codec,
-            remote,
-            ssrc,
-        ));
+        let level_ext = (kind == MediaKind::Audio)
+            .then_some(self.level_ext)
+            .flatten();
+        let track = Arc::new(
+            PublishedTrack::new(self.ctx.participant.clone(), key, kind, codec, remote, ssrc)
+                .with_level_extension(level_ext),
+        );
         tracing::info!(?kind, "track published");
         let room = self.ctx.room.clone();
         let forwarding = track.clone();

@@ -78,6 +78,16 @@ pub fn sends(sdp: &str) -> Result<Sends, OfferRefusal> {
     Ok(out)
 }
 
+/// The id the description assigns to header extension `uri` (`a=extmap:<id> <uri>`).
+pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
+    sdp.lines().find_map(|line| {
+        let rest = line.trim_end().strip_prefix("a=extmap:")?;
+        let (id, rest) = rest.split_once(' ')?;
+        let id = id.split('/').next()?.parse::<u8>().ok()?;
+        (rest.split(' ').next()? == uri && (1..=14).contains(&id)).then_some(id)
+    })
+}
+
 /// Checks that `role` may publish what `sdp` offers to send.
 pub fn check(role: Role, sdp: &str) -> Result<Sends, OfferRefusal> {
     let s = sends(sdp)?;
@@ -114,6 +124,23 @@ mod tests {
         assert!(check(Role::Party, OFFER).is_ok());
         let video_only = OFFER.replace("m=audio", "m=application");
         assert_eq!(check(Role::Observer, &video_only), Err(OfferRefusal::Video));
+    }
+
+    #[test]
+    fn extension_ids_are_found_by_uri() {
+        let sdp = "v=0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+                   a=extmap:3/sendonly http://example/x\r\na=extmap:99 urn:bad\r\n";
+        assert_eq!(
+            extmap_id(sdp, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+            Some(1)
+        );
+        assert_eq!(extmap_id(sdp, "http://example/x"), Some(3));
+        assert_eq!(
+            extmap_id(sdp, "urn:bad"),
+            None,
+            "ids beyond 14 are not one-byte ids"
+        );
+        assert_eq!(extmap_id(sdp, "urn:none"), None);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct PublishedTrack {
     pub received: AtomicU64,
     /// Packet copies written to subscribers.
     pub forwarded: AtomicU64,
+    /// Loudest RFC 6464 level (0 loudest .. 127 silence) since last read; audio only.
+    level: std::sync::atomic::AtomicU8,
+    /// The negotiated id of the audio-level header extension, if any.
+    level_ext: Option<u8>,
     /// Milliseconds after `born` of the last key-frame request sent to the publisher, plus one
     /// (0 = never).
     last_keyframe_request: AtomicU64,
@@ -92,7 +96,20 @@ impl PublishedTrack {
             forwarded: AtomicU64::new(0),
             last_keyframe_request: AtomicU64::new(0),
             born: std::time::Instant::now(),
+            level: std::sync::atomic::AtomicU8::new(127),
+            level_ext: None,
         }
+    }
+
+    /// Reads audio levels from header extension `id` (from the publisher's offer).
+    pub fn with_level_extension(mut self, id: Option<u8>) -> Self {
+        self.level_ext = id;
+        self
+    }
+
+    /// The loudest level since the last call (127 = silence), resetting it.
+    pub fn take_level(&self) -> u8 {
+        self.level.swap(127, Ordering::Relaxed)
     }
 
     /// Starts forwarding to `output` (replacing any earlier output for the same subscriber).
@@ -156,6 +173,13 @@ impl PublishedTrack {
                 continue;
             };
             self.received.fetch_add(1, Ordering::Relaxed);
+            if let Some(level) = self
+                .level_ext
+                .and_then(|id| packet.header.get_extension(id))
+                .and_then(|b| b.first().copied())
+            {
+                self.level.fetch_min(level & 0x7f, Ordering::Relaxed);
+            }
             let outputs = self.outputs.load();
             for o in outputs.iter() {
                 let mut p = packet.clone();

@@ -264,3 +264,50 @@ async fn a_caucus_is_private_to_the_mediator_and_one_side() {
         .await;
     b.wait_received(&a.id, MediaKind::Audio, ba + 20).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_speaker_is_announced_to_those_who_hear_them_and_the_lobby_never_speaks() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut clerk = peer(&app, &hearing, "clerk").await;
+    let mut lobby = peer(&app, &hearing, "party").await;
+    // The party in the lobby shouts; the judge talks at an ordinary level.
+    lobby.publish_at_level(5).await;
+    judge.publish_at_level(30).await;
+    let m = clerk
+        .expect(|m| matches!(m, ServerMessage::ActiveSpeaker { .. }))
+        .await;
+    assert_eq!(
+        m,
+        ServerMessage::ActiveSpeaker {
+            participant: judge.id.clone()
+        }
+    );
+    let m = judge
+        .expect(|m| matches!(m, ServerMessage::ActiveSpeaker { .. }))
+        .await;
+    assert_eq!(
+        m,
+        ServerMessage::ActiveSpeaker {
+            participant: judge.id.clone()
+        },
+        "the lobby never becomes the speaker"
+    );
+    // The waiting party is not told who speaks in the hearing.
+    lobby.send(ClientMessage::Ping { id: 77 }).await;
+    let mut seen = Vec::new();
+    loop {
+        let m = lobby.expect(|_| true).await;
+        if m == (ServerMessage::Pong { id: 77 }) {
+            break;
+        }
+        seen.push(m);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ActiveSpeaker { .. })),
+        "{seen:?}"
+    );
+}

@@ -132,6 +132,8 @@ pub(crate) struct MediaPeer {
     publish: Option<Pc>,
     stop: Arc<AtomicBool>,
     remotes: Remotes,
+    /// RFC 6464 level sent with audio (127: silence).
+    level: u8,
     /// Key-frame requests (PLI/FIR) that reached this peer's published video.
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -198,6 +200,7 @@ impl MediaPeer {
             publish: None,
             stop,
             remotes,
+            level: 127,
             keyframe_requests: Arc::default(),
         }
     }
@@ -222,6 +225,13 @@ impl MediaPeer {
 
     /// Offers to publish audio and video and, once answered, sends RTP with known payloads
     /// (50 audio and 30 video packets a second) until dropped.
+    /// Like [`MediaPeer::publish`], with every audio packet carrying RFC 6464 `level`
+    /// (0 loudest, 127 silence).
+    pub(crate) async fn publish_at_level(&mut self, level: u8) {
+        self.level = level;
+        self.publish().await;
+    }
+
     pub(crate) async fn publish(&mut self) {
         let mut pc = new_pc(Arc::default(), Arc::default()).await;
         let audio = local_track(&self.id, MediaKind::Audio);
@@ -236,6 +246,8 @@ impl MediaPeer {
             .unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
         let sdp = pc.local(offer).await;
+        let level_ext = gavel::sfu::sdp_policy::extmap_id(&sdp, gavel::sfu::AUDIO_LEVEL_URI)
+            .expect("the offer negotiates audio levels");
         self.send(ClientMessage::PublishOffer { sdp }).await;
         let answer = tokio::time::timeout(T, self.answers.recv())
             .await
@@ -250,6 +262,7 @@ impl MediaPeer {
             (video, MediaKind::Video, 33, 96, 3000),
         ] {
             let stop = self.stop.clone();
+            let level = self.level;
             if kind == MediaKind::Video {
                 let (requests, counter) = (track.clone(), self.keyframe_requests.clone());
                 tokio::spawn(async move {
@@ -267,7 +280,7 @@ impl MediaPeer {
                 let mut ts: u32 = 0;
                 while !stop.load(Ordering::Relaxed) {
                     tick.tick().await;
-                    let packet = rtc::rtp::Packet {
+                    let mut packet = rtc::rtp::Packet {
                         header: rtc::rtp::header::Header {
                             version: 2,
                             payload_type: pt,
@@ -279,6 +292,12 @@ impl MediaPeer {
                         },
                         payload: payload(kind, seq).into(),
                     };
+                    if kind == MediaKind::Audio {
+                        packet
+                            .header
+                            .set_extension(level_ext, vec![level].into())
+                            .unwrap();
+                    }
                     if track.write_rtp(packet).await.is_err() {
                         break;
                     }
