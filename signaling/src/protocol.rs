@@ -23,7 +23,7 @@ pub enum MediaKind {
 
 /// Where a participant is: the hearing itself, or the waiting area (lobby, or sequestration for
 /// witnesses). Participants in the waiting area receive nothing of the hearing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Place {
     /// Waiting to be admitted or called.
@@ -90,6 +90,10 @@ pub enum ClientMessage {
         participant: String,
         /// Which.
         kind: MediaKind,
+        /// `false` lifts an earlier moderator mute (default `true`). A participant cannot lift
+        /// a moderator's mute themselves.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        muted: Option<bool>,
     },
     /// Moderator: remove someone from the hearing.
     Remove {

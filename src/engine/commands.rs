@@ -27,7 +27,11 @@ impl Room {
                 req,
                 participant,
                 kind,
-            } => (req, self.mute(actor, &participant, kind)),
+                muted,
+            } => (
+                req,
+                self.mute(actor, &participant, kind, muted.unwrap_or(true)),
+            ),
             ClientMessage::Remove { req, participant } => (req, self.remove(actor, &participant)),
             ClientMessage::CaucusStart { req, participants } => {
                 (req, self.caucus_start(actor, &participants))
@@ -145,25 +149,34 @@ impl Room {
         self.broadcast_roster();
     }
 
-    fn mute(&mut self, actor: &str, target: &str, kind: MediaKind) -> Result<(), Refusal> {
+    fn mute(
+        &mut self,
+        actor: &str,
+        target: &str,
+        kind: MediaKind,
+        on: bool,
+    ) -> Result<(), Refusal> {
         self.require(actor, Capability::MuteOthers)?;
         self.target(target)?;
         let session = match self.members.get_mut(target) {
             Some(m) => {
                 match kind {
-                    MediaKind::Audio => m.view.audio_muted = true,
-                    MediaKind::Video => m.view.video_muted = true,
+                    MediaKind::Audio => m.held.0 = on,
+                    MediaKind::Video => m.held.1 = on,
                 }
+                m.refresh_mute();
                 m.session
             }
             None => None,
         };
-        if let Some(s) = session {
+        if let Some(s) = session
+            && on
+        {
             self.send(s, ServerMessage::Muted { kind });
         }
         self.audit(
             Some(actor.to_owned()),
-            "room.mute",
+            if on { "room.mute" } else { "room.unmute" },
             target,
             serde_json::json!({"hearing_id": self.hearing, "kind": kind}),
             None,
@@ -178,6 +191,7 @@ impl Room {
         if actor == target {
             return Err((ErrorCode::Conflict, "use leave to leave the hearing"));
         }
+        self.removed.insert(target.to_owned());
         if let Some(m) = self.members.remove(target)
             && let Some(s) = m.session
         {
@@ -273,6 +287,16 @@ impl Room {
     fn end_hearing(&mut self, actor: &str) -> Result<(), Refusal> {
         self.require(actor, Capability::ControlHearing)?;
         let sessions: Vec<SessionId> = self.members.values().filter_map(|m| m.session).collect();
+        let everyone: Vec<String> = self.members.keys().cloned().collect();
+        for id in &everyone {
+            self.audit(
+                Some(actor.to_owned()),
+                "participant.left",
+                id,
+                serde_json::json!({"reason": "hearing ended"}),
+                Some(super::Presence::Left),
+            );
+        }
         for s in sessions {
             self.out.push_back(super::Output::End {
                 session: s,

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use gavel_signaling::{
-    ClientMessage, EndReason, ErrorCode, PROTOCOL_VERSION, ParticipantView, ServerMessage,
+    ClientMessage, EndReason, ErrorCode, PROTOCOL_VERSION, ParticipantView, Place, ServerMessage,
 };
 
 use crate::domain::Role;
@@ -142,6 +142,18 @@ struct Member {
     session: Option<SessionId>,
     /// Set while disconnected: when the place is given up.
     gone_at: Option<Instant>,
+    /// The participant's own microphone and camera state.
+    own_muted: (bool, bool),
+    /// A moderator's mute (audio, video): holds until a moderator lifts it.
+    held: (bool, bool),
+}
+
+impl Member {
+    /// The view shows muted when either the participant or a moderator muted.
+    fn refresh_mute(&mut self) {
+        self.view.audio_muted = self.own_muted.0 || self.held.0;
+        self.view.video_muted = self.own_muted.1 || self.held.1;
+    }
 }
 
 /// One hearing's room.
@@ -152,7 +164,10 @@ pub struct Room {
     members: BTreeMap<String, Member>,
     sessions: HashMap<SessionId, String>,
     out: VecDeque<Output>,
-    speaker: speaker::SpeakerDetector,
+    /// Active speaker, per place: a caucus has its own, unseen by the joint session.
+    speakers: HashMap<Place, speaker::SpeakerDetector>,
+    /// Participants a moderator removed: if they come back they wait to be admitted again.
+    removed: std::collections::HashSet<String>,
 }
 
 impl Room {
@@ -164,7 +179,8 @@ impl Room {
             members: BTreeMap::new(),
             sessions: HashMap::new(),
             out: VecDeque::new(),
-            speaker: speaker::SpeakerDetector::default(),
+            speakers: HashMap::new(),
+            removed: std::collections::HashSet::new(),
         }
     }
 
@@ -234,9 +250,20 @@ impl Room {
             m.gone_at = None;
             self.sessions.insert(session, who.id.clone());
             self.welcome(session, &who.id);
+            self.audit(
+                Some(who.id.clone()),
+                "participant.reconnected",
+                &who.id,
+                serde_json::json!({"hearing_id": self.hearing}),
+                None,
+            );
             return;
         }
-        let place = roster::initial_place(who.role, self.policy.lobby);
+        let place = if self.removed.contains(&who.id) {
+            Place::Waiting
+        } else {
+            roster::initial_place(who.role, self.policy.lobby)
+        };
         let view = ParticipantView {
             id: who.id.clone(),
             name: who.name,
@@ -252,6 +279,8 @@ impl Room {
                 role: who.role,
                 session: Some(session),
                 gone_at: None,
+                own_muted: (false, false),
+                held: (false, false),
             },
         );
         self.sessions.insert(session, who.id.clone());
@@ -311,37 +340,41 @@ impl Room {
         self.out.push_back(Output::Routes(routes));
     }
 
-    /// Updates the active speaker; tells everyone who can hear them when it changes.
+    /// Updates the active speaker of each place; tells those who hear them when it changes.
     fn audio_levels(&mut self, now: Instant, levels: &[(String, u8)]) {
-        // Only people who are heard somewhere count (not the waiting area, not muted).
-        let audible: Vec<(String, u8)> = levels
-            .iter()
-            .filter(|(id, _)| {
-                self.members.get(id).is_some_and(|m| {
-                    m.view.place != gavel_signaling::Place::Waiting && !m.view.audio_muted
+        for place in [Place::Main, Place::Private] {
+            // Only people heard in this place count (never the waiting area, never the muted).
+            let audible: Vec<(String, u8)> = levels
+                .iter()
+                .filter(|(id, _)| {
+                    self.members
+                        .get(id)
+                        .is_some_and(|m| m.view.place == place && !m.view.audio_muted)
                 })
-            })
-            .cloned()
-            .collect();
-        let Some(who) = self.speaker.update(now, &audible) else {
-            return;
-        };
-        let Some(place) = self.members.get(&who).map(|m| m.view.place) else {
-            return;
-        };
-        let listeners: Vec<SessionId> = self
-            .members
-            .values()
-            .filter(|m| m.view.id == who || roster::receives(m.view.place, place))
-            .filter_map(|m| m.session)
-            .collect();
-        for s in listeners {
-            self.send(
-                s,
-                ServerMessage::ActiveSpeaker {
-                    participant: who.clone(),
-                },
-            );
+                .cloned()
+                .collect();
+            let Some(who) = self
+                .speakers
+                .entry(place)
+                .or_default()
+                .update(now, &audible)
+            else {
+                continue;
+            };
+            let listeners: Vec<SessionId> = self
+                .members
+                .values()
+                .filter(|m| m.view.place == place)
+                .filter_map(|m| m.session)
+                .collect();
+            for s in listeners {
+                self.send(
+                    s,
+                    ServerMessage::ActiveSpeaker {
+                        participant: who.clone(),
+                    },
+                );
+            }
         }
     }
 
@@ -377,9 +410,10 @@ impl Room {
             ClientMessage::SetMuted { kind, muted } => {
                 if let Some(m) = self.members.get_mut(id) {
                     match kind {
-                        gavel_signaling::MediaKind::Audio => m.view.audio_muted = muted,
-                        gavel_signaling::MediaKind::Video => m.view.video_muted = muted,
+                        gavel_signaling::MediaKind::Audio => m.own_muted.0 = muted,
+                        gavel_signaling::MediaKind::Video => m.own_muted.1 = muted,
                     }
+                    m.refresh_mute();
                     self.broadcast_roster();
                 }
             }

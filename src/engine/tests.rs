@@ -215,6 +215,7 @@ fn a_party_cannot_use_moderator_commands() {
             req: Some(3),
             participant: "judge".into(),
             kind: MediaKind::Audio,
+            muted: None,
         },
         ClientMessage::Remove {
             req: Some(4),
@@ -295,6 +296,7 @@ fn the_judge_mutes_and_removes_and_the_party_is_told() {
             req: None,
             participant: "party".into(),
             kind: MediaKind::Audio,
+            muted: None,
         },
     );
     assert!(sent_to(&out, 2).contains(&&ServerMessage::Muted {
@@ -373,6 +375,7 @@ fn media_flows_only_between_people_in_the_hearing_and_not_from_the_muted() {
             req: None,
             participant: "party".into(),
             kind: MediaKind::Audio,
+            muted: None,
         },
     );
     assert_eq!(from(&routes(&out), "judge"), [("party", false, true)]);
@@ -383,7 +386,39 @@ fn media_flows_only_between_people_in_the_hearing_and_not_from_the_muted() {
             muted: false,
         },
     );
+    assert_eq!(
+        from(&routes(&out), "judge"),
+        [("party", false, true)],
+        "a participant cannot lift the judge's mute"
+    );
+    let out = sim.msg(
+        1,
+        ClientMessage::Mute {
+            req: None,
+            participant: "party".into(),
+            kind: MediaKind::Audio,
+            muted: Some(false),
+        },
+    );
     assert_eq!(from(&routes(&out), "judge"), [("party", true, true)]);
+}
+
+#[test]
+fn a_removed_participant_who_comes_back_waits_to_be_admitted() {
+    let mut sim = Sim::new(false);
+    sim.join(1, "judge", Role::Judge);
+    sim.join(2, "party", Role::Party);
+    sim.msg(
+        1,
+        ClientMessage::Remove {
+            req: None,
+            participant: "party".into(),
+        },
+    );
+    let out = sim.join(3, "party", Role::Party);
+    assert!(
+        matches!(sent_to(&out, 3)[0], ServerMessage::Welcome { you, .. } if you.place == Place::Waiting)
+    );
 }
 
 #[test]

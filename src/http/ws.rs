@@ -35,11 +35,12 @@ pub async fn upgrade(State(st): State<AppState>, ws: WebSocketUpgrade) -> Respon
         .on_upgrade(move |socket| run(st, socket))
 }
 
+/// A client that does not take a message within this time is treated as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn send(socket: &mut WebSocket, msg: &ServerMessage) -> bool {
-    socket
-        .send(Message::Text(Utf8Bytes::from(msg.to_json())))
-        .await
-        .is_ok()
+    let write = socket.send(Message::Text(Utf8Bytes::from(msg.to_json())));
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
 }
 
 async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
@@ -175,27 +176,28 @@ async fn session(
     tracing::info!("joined");
     let idle = Duration::from_millis(cfg.idle_timeout_ms);
     let mut strikes = 0u32;
+    // Silence is measured from the last frame the client sent, not from our own messages.
+    let mut silent_until = tokio::time::Instant::now() + idle;
     loop {
         tokio::select! {
-            incoming = tokio::time::timeout(idle, next_text(&mut socket)) => {
-                let text = match incoming {
-                    Err(_) | Ok(None) => break,
-                    Ok(Some(t)) => t,
-                };
+            () = tokio::time::sleep_until(silent_until) => break,
+            incoming = next_text(&mut socket) => {
+                silent_until = tokio::time::Instant::now() + idle;
+                let Some(text) = incoming else { break };
                 let refused = match text.map(|t| parse_client(&t)) {
                     Ok(Ok(ClientMessage::PublishOffer { sdp })) => {
-                        media.send(PeerCmd::PublishOffer(sdp)).await;
-                        None
+                        media_busy(media.try_send(PeerCmd::PublishOffer(sdp)))
                     }
                     Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
-                        media.send(PeerCmd::SubscribeAnswer(sdp)).await;
-                        None
+                        media_busy(media.try_send(PeerCmd::SubscribeAnswer(sdp)))
                     }
                     Ok(Ok(msg)) => {
                         let leaving = msg == ClientMessage::Leave;
                         room(RoomMsg::Input(Input::Message { session, msg })).await;
                         if leaving {
                             tracing::info!("left");
+                            media.close();
+                            room(RoomMsg::Input(Input::Disconnected { session })).await;
                             return close_with(&mut socket, 1000, "left").await;
                         }
                         None
@@ -220,14 +222,30 @@ async fn session(
                     }
                 }
                 Some(Outbound::End(reason)) => {
+                    media.close();
                     send(&mut socket, &ServerMessage::Ended { reason }).await;
                     tracing::info!(?reason, "session ended by the room");
                     return close_with(&mut socket, close::for_reason(reason), "ended").await;
                 }
-                None => return close_with(&mut socket, 1011, "disconnected").await,
+                None => {
+                    media.close();
+                    return close_with(&mut socket, 1011, "disconnected").await;
+                }
             },
         }
     }
     tracing::info!("connection dropped");
+    media.close();
     room(RoomMsg::Input(Input::Disconnected { session })).await;
+}
+
+/// The answer when the media actor cannot take another message right now.
+fn media_busy(accepted: bool) -> Option<ServerMessage> {
+    (!accepted).then(|| {
+        ServerMessage::error(
+            None,
+            ErrorCode::BadMessage,
+            "media negotiation is busy; wait for the previous answer",
+        )
+    })
 }

@@ -24,12 +24,25 @@ pub(super) struct MediaRouting {
 
 impl MediaRouting {
     pub(super) fn attach(&mut self, participant: &str, session: SessionId, peer: PeerHandle) {
-        self.peers.insert(participant.to_owned(), (session, peer));
+        if let Some((_, old)) = self.peers.insert(participant.to_owned(), (session, peer)) {
+            stop(&old, &self.tracks);
+        }
     }
 
-    /// Drops the media actor of `session` (its connection is gone or replaced).
+    /// Stops and drops the media actor of `session` (its connection is gone or replaced):
+    /// forwarding to it stops here and now, not when its task gets round to it.
     pub(super) fn detach(&mut self, session: SessionId) {
-        self.peers.retain(|_, (s, _)| *s != session);
+        let gone: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, (s, _))| *s == session)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            if let Some((_, peer)) = self.peers.remove(&id) {
+                stop(&peer, &self.tracks);
+            }
+        }
     }
 
     pub(super) fn handle(&mut self, ev: MediaEvent) {
@@ -96,4 +109,12 @@ impl MediaRouting {
             peer.set_desired(want);
         }
     }
+}
+
+fn stop(peer: &PeerHandle, tracks: &HashMap<String, Vec<Arc<PublishedTrack>>>) {
+    peer.set_desired(Vec::new());
+    for t in tracks.values().flatten() {
+        t.remove_output(peer.owner());
+    }
+    peer.close();
 }

@@ -197,6 +197,10 @@ impl RoomTask {
     }
 
     async fn execute(&mut self) {
+        // Messages, session ends and routing take effect first; record writes (which wait on the
+        // database) come after, so a slow database never delays a court rule.
+        let mut records = Vec::new();
+        let mut ended = None;
         while let Some(out) = self.room.poll_output() {
             match out {
                 Output::Send { session, msg } => {
@@ -222,20 +226,7 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
-                Output::HearingEnded { actor } => {
-                    let result = crate::docket::apply_transition(
-                        &self.db,
-                        &self.outbox,
-                        &self.hearing,
-                        crate::domain::HearingState::Closed,
-                        &Actor::Participant { id: actor },
-                        Some("ended in the hearing".to_owned()),
-                    )
-                    .await;
-                    if let Err(e) = result {
-                        tracing::error!(error = %e, "FAULT: the ended hearing could not be closed in the record");
-                    }
-                }
+                Output::HearingEnded { actor } => ended = Some(actor),
                 Output::End { session, reason } => {
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {
@@ -249,10 +240,25 @@ impl RoomTask {
                     subject,
                     details,
                     presence,
-                } => {
-                    self.record(actor, action, &subject, details, presence)
-                        .await
-                }
+                } => records.push((actor, action, subject, details, presence)),
+            }
+        }
+        for (actor, action, subject, details, presence) in records {
+            self.record(actor, action, &subject, details, presence)
+                .await;
+        }
+        if let Some(actor) = ended {
+            let result = crate::docket::apply_transition(
+                &self.db,
+                &self.outbox,
+                &self.hearing,
+                crate::domain::HearingState::Closed,
+                &Actor::Participant { id: actor },
+                Some("ended in the hearing".to_owned()),
+            )
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "FAULT: the ended hearing could not be closed in the record");
             }
         }
     }

@@ -6,6 +6,10 @@
 //! receive: it adds and removes tracks, offers, and starts forwarding to a track only once the
 //! client has answered. The desired set arrives on a `watch` channel, so the room never waits
 //! for a slow negotiation and only the latest set matters.
+//!
+//! Invariant (court rules): a revoked track stops being forwarded at once, before any
+//! renegotiation and whether or not an answer is pending; an answer only ever activates tracks
+//! that are still wanted; a client that does not answer in time gets nothing new.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +30,15 @@ use super::{PeerFactory, SfuError, payload_type, sdp_policy};
 use crate::domain::Role;
 use crate::rooms::{MediaEvent, Outbound, RoomLink};
 
-/// How long to wait for ICE gathering and for the client's answer.
+/// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
 const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Numbers actors (so outputs belong to one session, not just one participant) and tracks.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
 
 /// Commands from the participant's WebSocket session.
 #[derive(Debug)]
@@ -43,18 +54,31 @@ pub enum PeerCmd {
 pub struct PeerHandle {
     cmd: mpsc::Sender<PeerCmd>,
     desired: Arc<watch::Sender<Vec<Arc<PublishedTrack>>>>,
+    cancel: tokio_util::sync::CancellationToken,
+    owner: u64,
 }
 
 impl PeerHandle {
-    /// Passes a client command to the actor; false if the actor is gone.
-    pub async fn send(&self, cmd: PeerCmd) -> bool {
-        // overflow: await (negotiation messages must not be lost)
-        self.cmd.send(cmd).await.is_ok()
+    /// Passes a client command to the actor without waiting; false if its queue is full (the
+    /// client is sending faster than negotiation can go) or the actor is gone.
+    pub fn try_send(&self, cmd: PeerCmd) -> bool {
+        // overflow: drop (counted as a bad message by the session)
+        self.cmd.try_send(cmd).is_ok()
     }
 
     /// Sets the tracks this participant should receive (never blocks).
     pub fn set_desired(&self, tracks: Vec<Arc<PublishedTrack>>) {
         self.desired.send_replace(tracks);
+    }
+
+    /// Stops the actor: its outputs stop, both connections close, its messages end.
+    pub fn close(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The id its outputs carry.
+    pub fn owner(&self) -> u64 {
+        self.owner
     }
 }
 
@@ -77,18 +101,24 @@ pub struct PeerContext {
 pub fn spawn(ctx: PeerContext) -> PeerHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let (desired_tx, desired_rx) = watch::channel(Vec::new());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let owner = next_id();
     let actor = Actor {
+        owner,
         ctx,
         publish: None,
         subscribe: None,
         current: HashMap::new(),
         track_tx: None,
         level_ext: None,
+        removed_since_offer: false,
     };
-    tokio::spawn(actor.run(cmd_rx, desired_rx));
+    tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
         cmd: cmd_tx,
         desired: Arc::new(desired_tx),
+        cancel,
+        owner,
     }
 }
 
@@ -160,6 +190,7 @@ struct Subscribed {
 }
 
 struct Actor {
+    owner: u64,
     ctx: PeerContext,
     publish: Option<Conn>,
     subscribe: Option<Conn>,
@@ -168,6 +199,8 @@ struct Actor {
     track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
     /// Audio-level extension id from the latest publish offer.
     level_ext: Option<u8>,
+    /// Tracks were removed since the last offer (the connection needs renegotiating).
+    removed_since_offer: bool,
 }
 
 impl Actor {
@@ -175,29 +208,29 @@ impl Actor {
         mut self,
         mut cmds: mpsc::Receiver<PeerCmd>,
         mut desired: watch::Receiver<Vec<Arc<PublishedTrack>>>,
+        cancel: tokio_util::sync::CancellationToken,
     ) {
         let (track_tx, mut track_rx) = mpsc::channel(8);
         self.track_tx = Some(track_tx);
-        // Answers the client owes us: Some(pending outputs) while an offer is out.
-        let mut awaiting: Option<Vec<(String, String)>> = None;
+        // While an offer is out: the tracks it adds, and when we stop waiting for the answer.
+        let mut awaiting: Option<(Vec<(String, String)>, tokio::time::Instant)> = None;
         let mut dirty = false;
         loop {
+            let deadline = awaiting.as_ref().map(|(_, d)| *d);
             tokio::select! {
+                () = cancel.cancelled() => break,
                 cmd = cmds.recv() => match cmd {
                     None => break,
                     Some(PeerCmd::PublishOffer(sdp)) => {
                         if let Err(e) = self.publish_offer(sdp).await {
-                            self.tell_error(ErrorCode::BadMessage, &e.to_string()).await;
+                            self.tell_error(ErrorCode::BadMessage, &e.to_string());
                         }
                     }
                     Some(PeerCmd::SubscribeAnswer(sdp)) => {
-                        if let Some(added) = awaiting.take() {
-                            self.subscribe_answer(sdp, added).await;
-                            if dirty {
-                                dirty = false;
-                                let want = desired.borrow_and_update().clone();
-                                awaiting = self.renegotiate(&want).await;
-                            }
+                        if let Some((added, _)) = awaiting.take() {
+                            let want = desired.borrow().clone();
+                            self.subscribe_answer(sdp, added, &want).await;
+                            dirty = true;
                         }
                     }
                 },
@@ -205,32 +238,44 @@ impl Actor {
                     if changed.is_err() {
                         break;
                     }
-                    if awaiting.is_some() {
+                    // Revocations take effect now, answer or no answer.
+                    let want = desired.borrow_and_update().clone();
+                    self.revoke(&want).await;
+                    dirty = true;
+                }
+                () = sleep_until(deadline) => {
+                    if let Some((added, _)) = awaiting.take() {
+                        tracing::warn!("no answer to the subscribe offer in time");
+                        self.roll_back(&added).await;
                         dirty = true;
-                    } else {
-                        let want = desired.borrow_and_update().clone();
-                        awaiting = self.renegotiate(&want).await;
                     }
                 }
                 Some(track) = track_rx.recv() => self.published(track).await,
+            }
+            if dirty && awaiting.is_none() {
+                dirty = false;
+                let want = desired.borrow().clone();
+                awaiting = self
+                    .renegotiate(&want)
+                    .await
+                    .map(|added| (added, tokio::time::Instant::now() + NEGOTIATION_TIMEOUT));
             }
         }
         self.shutdown().await;
     }
 
-    async fn tell(&self, msg: ServerMessage) {
-        // overflow: await (the session closes if its client stops reading)
-        let _ = self.ctx.out.send(Outbound::Msg(msg)).await;
+    fn tell(&self, msg: ServerMessage) {
+        // overflow: drop (a client this far behind is disconnected by the room)
+        let _ = self.ctx.out.try_send(Outbound::Msg(msg));
     }
 
-    async fn tell_error(&self, code: ErrorCode, text: &str) {
-        self.tell(ServerMessage::error(None, code, text)).await;
+    fn tell_error(&self, code: ErrorCode, text: &str) {
+        self.tell(ServerMessage::error(None, code, text));
     }
 
     async fn publish_offer(&mut self, sdp: String) -> Result<(), SfuError> {
         if let Err(refusal) = sdp_policy::check(self.ctx.role, &sdp) {
-            self.tell_error(ErrorCode::Forbidden, &refusal.to_string())
-                .await;
+            self.tell_error(ErrorCode::Forbidden, &refusal.to_string());
             return Ok(());
         }
         self.level_ext = sdp_policy::extmap_id(&sdp, super::AUDIO_LEVEL_URI);
@@ -242,7 +287,7 @@ impl Actor {
         conn.pc.set_remote_description(offer).await?;
         let answer = conn.pc.create_answer(None).await?;
         let sdp = conn.local_with_candidates(answer).await?;
-        self.tell(ServerMessage::PublishAnswer { sdp }).await;
+        self.tell(ServerMessage::PublishAnswer { sdp });
         Ok(())
     }
 
@@ -258,7 +303,9 @@ impl Actor {
             RtpCodecKind::Audio => MediaKind::Audio,
             _ => MediaKind::Video,
         };
-        let key = remote.track_id().await;
+        // Server-assigned: a client's own track ids repeat across reconnections and end up in
+        // every subscriber's SDP.
+        let key = format!("t{}", next_id());
         let level_ext = (kind == MediaKind::Audio)
             .then_some(self.level_ext)
             .flatten();
@@ -267,21 +314,58 @@ impl Actor {
                 .with_level_extension(level_ext),
         );
         tracing::info!(?kind, "track published");
+        // Published before the forwarding task can end and report Unpublished.
+        self.ctx
+            .room
+            .send_media(MediaEvent::Published(track.clone()))
+            .await;
         let room = self.ctx.room.clone();
-        let forwarding = track.clone();
         tokio::spawn(async move {
-            forwarding.clone().forward().await;
-            room.send_media(MediaEvent::Unpublished(forwarding)).await;
+            track.clone().forward().await;
+            room.send_media(MediaEvent::Unpublished(track)).await;
         });
-        self.ctx.room.send_media(MediaEvent::Published(track)).await;
+    }
+
+    /// Stops forwarding, and drops from the connection, every current track not in `want`.
+    async fn revoke(&mut self, want: &[Arc<PublishedTrack>]) {
+        let revoked: Vec<(String, String)> = self
+            .current
+            .iter()
+            .filter(|(_, s)| !want.iter().any(|t| Arc::ptr_eq(t, &s.track)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in revoked {
+            self.removed_since_offer = true;
+            if let Some(s) = self.current.remove(&k) {
+                s.track.remove_output(self.owner);
+                if let Some(conn) = &self.subscribe {
+                    let _ = conn.pc.remove_track(&s.sender).await;
+                }
+            }
+        }
+    }
+
+    /// Forgets tracks that were offered but never activated (no answer, or a bad one).
+    async fn roll_back(&mut self, added: &[(String, String)]) {
+        for k in added {
+            if let Some(s) = self.current.remove(k) {
+                s.track.remove_output(self.owner);
+                if let Some(conn) = &self.subscribe {
+                    let _ = conn.pc.remove_track(&s.sender).await;
+                }
+            }
+        }
     }
 
     /// Brings the subscribe connection to `want`; returns the tracks awaiting the answer.
     async fn renegotiate(&mut self, want: &[Arc<PublishedTrack>]) -> Option<Vec<(String, String)>> {
-        match self.try_renegotiate(want).await {
+        self.revoke(want).await;
+        let mut added = Vec::new();
+        match self.try_renegotiate(want, &mut added).await {
             Ok(pending) => pending,
             Err(e) => {
                 tracing::warn!(error = %e, "subscribe negotiation failed");
+                self.roll_back(&added).await;
                 None
             }
         }
@@ -290,37 +374,26 @@ impl Actor {
     async fn try_renegotiate(
         &mut self,
         want: &[Arc<PublishedTrack>],
+        added: &mut Vec<(String, String)>,
     ) -> Result<Option<Vec<(String, String)>>, SfuError> {
-        let wanted: HashMap<(String, String), &Arc<PublishedTrack>> = want
+        let to_add: Vec<&Arc<PublishedTrack>> = want
             .iter()
-            .map(|t| ((t.publisher.clone(), t.key.clone()), t))
+            .filter(|t| {
+                !self
+                    .current
+                    .contains_key(&(t.publisher.clone(), t.key.clone()))
+            })
             .collect();
-        let removed: Vec<(String, String)> = self
-            .current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k))
-            .cloned()
-            .collect();
-        let added: Vec<(String, String)> = wanted
-            .keys()
-            .filter(|k| !self.current.contains_key(*k))
-            .cloned()
-            .collect();
-        if removed.is_empty() && added.is_empty() {
+        if to_add.is_empty() && !self.removed_since_offer {
             return Ok(None);
         }
+        self.removed_since_offer = false;
         if self.subscribe.is_none() {
             self.subscribe = Some(Conn::new(&self.ctx.factory, None).await?);
         }
         let conn = self.subscribe.as_mut().expect("set above");
-        for k in &removed {
-            if let Some(s) = self.current.remove(k) {
-                s.track.remove_output(&self.ctx.participant);
-                let _ = conn.pc.remove_track(&s.sender).await;
-            }
-        }
-        for k in &added {
-            let track = wanted[k];
+        for track in to_add {
+            let k = (track.publisher.clone(), track.key.clone());
             let ssrc = rand_ssrc();
             let Some(pt) = payload_type(&track.codec.mime_type) else {
                 continue;
@@ -346,7 +419,7 @@ impl Actor {
                 }
             });
             let output = Arc::new(Output {
-                subscriber: self.ctx.participant.clone(),
+                owner: self.owner,
                 track: local,
                 ssrc,
                 payload_type: pt,
@@ -359,14 +432,20 @@ impl Actor {
                     output,
                 },
             );
+            added.push(k);
         }
         let offer = conn.pc.create_offer(None).await?;
         let sdp = conn.local_with_candidates(offer).await?;
-        self.tell(ServerMessage::SubscribeOffer { sdp }).await;
-        Ok(Some(added))
+        self.tell(ServerMessage::SubscribeOffer { sdp });
+        Ok(Some(added.clone()))
     }
 
-    async fn subscribe_answer(&mut self, sdp: String, added: Vec<(String, String)>) {
+    async fn subscribe_answer(
+        &mut self,
+        sdp: String,
+        added: Vec<(String, String)>,
+        want: &[Arc<PublishedTrack>],
+    ) {
         let Some(conn) = self.subscribe.as_mut() else {
             return;
         };
@@ -379,11 +458,16 @@ impl Actor {
             Err(e) => Err(SfuError::Sdp(e.to_string())),
         };
         if let Err(e) = applied {
-            self.tell_error(ErrorCode::BadMessage, &e.to_string()).await;
+            self.tell_error(ErrorCode::BadMessage, &e.to_string());
+            self.roll_back(&added).await;
             return;
         }
         for k in added {
-            if let Some(s) = self.current.get(&k) {
+            let Some(s) = self.current.get(&k) else {
+                continue;
+            };
+            // Only tracks still wanted now: a route revoked while the offer was out stays off.
+            if want.iter().any(|t| Arc::ptr_eq(t, &s.track)) {
                 s.track.add_output(s.output.clone());
                 s.track.request_keyframe().await;
             }
@@ -392,7 +476,7 @@ impl Actor {
 
     async fn shutdown(&mut self) {
         for s in self.current.values() {
-            s.track.remove_output(&self.ctx.participant);
+            s.track.remove_output(self.owner);
         }
         for conn in [self.publish.take(), self.subscribe.take()]
             .into_iter()
@@ -405,4 +489,11 @@ impl Actor {
 
 fn rand_ssrc() -> u32 {
     u32::from_be_bytes(crate::auth::random_bytes::<4>())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }

@@ -36,6 +36,9 @@ pub enum OfferRefusal {
     /// The role may not send video.
     #[error("your role may not send video")]
     Video,
+    /// A media section states its direction more than once.
+    #[error("a media section has more than one direction attribute")]
+    AmbiguousDirection,
 }
 
 /// Counts the sending sections of `sdp`.
@@ -45,8 +48,9 @@ pub fn sends(sdp: &str) -> Result<Sends, OfferRefusal> {
     }
     let mut out = Sends::default();
     let mut sections = 0;
-    // (kind, sending) of the section being read
+    // (kind, sending) of the section being read, and whether it stated a direction yet
     let mut current: Option<(&str, bool)> = None;
+    let mut stated = false;
     let close = |cur: Option<(&str, bool)>, out: &mut Sends| {
         if let Some((kind, true)) = cur {
             match kind {
@@ -66,11 +70,20 @@ pub fn sends(sdp: &str) -> Result<Sends, OfferRefusal> {
             }
             let kind = rest.split(' ').next().unwrap_or("");
             current = Some((kind, true));
+            stated = false;
         } else if let Some((kind, _)) = current {
-            match line {
-                "a=recvonly" | "a=inactive" => current = Some((kind, false)),
-                "a=sendonly" | "a=sendrecv" => current = Some((kind, true)),
-                _ => {}
+            let sending = match line {
+                "a=recvonly" | "a=inactive" => Some(false),
+                "a=sendonly" | "a=sendrecv" => Some(true),
+                _ => None,
+            };
+            if let Some(sending) = sending {
+                // WebRTC stacks read the first one; a second is an attempt to confuse a check.
+                if stated {
+                    return Err(OfferRefusal::AmbiguousDirection);
+                }
+                stated = true;
+                current = Some((kind, sending));
             }
         }
     }
@@ -141,6 +154,12 @@ mod tests {
             "ids beyond 14 are not one-byte ids"
         );
         assert_eq!(extmap_id(sdp, "urn:none"), None);
+    }
+
+    #[test]
+    fn a_section_with_two_directions_is_refused() {
+        let sneaky = OFFER.replace("a=sendrecv", "a=sendrecv\r\na=recvonly");
+        assert_eq!(sends(&sneaky), Err(OfferRefusal::AmbiguousDirection));
     }
 
     #[test]

@@ -18,8 +18,9 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 /// Where one subscriber receives a published track.
 pub struct Output {
-    /// The subscriber's participant id.
-    pub subscriber: String,
+    /// The subscriber's media actor (one per session), so a resumed session's outputs are never
+    /// confused with its predecessor's.
+    pub owner: u64,
     /// The track on the subscriber's connection.
     pub track: Arc<TrackLocalStaticRTP>,
     /// Its SSRC.
@@ -31,7 +32,7 @@ pub struct Output {
 impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Output")
-            .field("subscriber", &self.subscriber)
+            .field("owner", &self.owner)
             .field("ssrc", &self.ssrc)
             .finish_non_exhaustive()
     }
@@ -112,12 +113,12 @@ impl PublishedTrack {
         self.level.swap(127, Ordering::Relaxed)
     }
 
-    /// Starts forwarding to `output` (replacing any earlier output for the same subscriber).
+    /// Starts forwarding to `output` (replacing any earlier output of the same owner).
     pub fn add_output(&self, output: Arc<Output>) {
         self.outputs.rcu(|cur| {
             let mut v: Vec<Arc<Output>> = cur
                 .iter()
-                .filter(|o| o.subscriber != output.subscriber)
+                .filter(|o| o.owner != output.owner)
                 .cloned()
                 .collect();
             v.push(output.clone());
@@ -125,11 +126,11 @@ impl PublishedTrack {
         });
     }
 
-    /// Stops forwarding to `subscriber` at once.
-    pub fn remove_output(&self, subscriber: &str) {
+    /// Stops forwarding to `owner` at once.
+    pub fn remove_output(&self, owner: u64) {
         self.outputs.rcu(|cur| {
             cur.iter()
-                .filter(|o| o.subscriber != subscriber)
+                .filter(|o| o.owner != owner)
                 .cloned()
                 .collect::<Vec<_>>()
         });

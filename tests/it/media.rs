@@ -155,6 +155,7 @@ async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
             req: Some(1),
             participant: party.id.clone(),
             kind: MediaKind::Audio,
+            muted: None,
         })
         .await;
     party
@@ -309,5 +310,62 @@ async fn the_active_speaker_is_announced_to_those_who_hear_them_and_the_lobby_ne
             .iter()
             .any(|m| matches!(m, ServerMessage::ActiveSpeaker { .. })),
         "{seen:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_answering_offers_still_loses_media_when_sent_out() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut clerk = peer(&app, &hearing, "clerk").await;
+    let mut witness = peer(&app, &hearing, "witness").await;
+    judge.publish().await;
+    judge
+        .send(ClientMessage::CallWitness {
+            req: Some(1),
+            participant: witness.id.clone(),
+        })
+        .await;
+    witness.wait_received(&judge.id, MediaKind::Audio, 20).await;
+    // The witness's client now ignores every offer, and one is left pending (the clerk starts
+    // publishing): revocation must not wait for an answer that never comes.
+    witness
+        .answering
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let offers_before = witness.offers();
+    clerk.publish().await;
+    crate::support::wait_for(
+        std::time::Duration::from_secs(5),
+        "a pending offer",
+        || async { (witness.offers() > offers_before).then_some(()) },
+    )
+    .await;
+    judge
+        .send(ClientMessage::DismissWitness {
+            req: Some(2),
+            participant: witness.id.clone(),
+        })
+        .await;
+    witness
+        .expect(|m| {
+            *m == ServerMessage::Moved {
+                place: Place::Waiting,
+                reason: MoveReason::Dismissed,
+            }
+        })
+        .await;
+    // No new offer can go out (one is pending): forwarding must have stopped anyway.
+    let before = clerk.received(&judge.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&judge.id, MediaKind::Audio, before + 10)
+        .await;
+    let after_dismissal = witness.received(&judge.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&judge.id, MediaKind::Audio, before + 60)
+        .await;
+    assert_eq!(
+        witness.received(&judge.id, MediaKind::Audio).packets,
+        after_dismissal
     );
 }

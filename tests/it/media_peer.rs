@@ -132,6 +132,9 @@ pub(crate) struct MediaPeer {
     publish: Option<Pc>,
     stop: Arc<AtomicBool>,
     remotes: Remotes,
+    /// Whether subscribe offers are answered (off: a client that stopped cooperating).
+    pub answering: Arc<AtomicBool>,
+    offers: Arc<std::sync::atomic::AtomicU64>,
     /// RFC 6464 level sent with audio (127: silence).
     level: u8,
     /// Key-frame requests (PLI/FIR) that reached this peer's published video.
@@ -161,6 +164,10 @@ impl MediaPeer {
         let (sub_stats, reply) = (stats.clone(), out_tx.clone());
         let remotes: Remotes = Arc::default();
         let sub_remotes = remotes.clone();
+        let answering = Arc::new(AtomicBool::new(true));
+        let answer_offers = answering.clone();
+        let offers = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let offers_seen = offers.clone();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
             loop {
@@ -172,14 +179,17 @@ impl MediaPeer {
                     r = ws.recv(Duration::from_secs(3600)) => match r {
                         Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
                         Ok(ServerMessage::SubscribeOffer { sdp }) => {
-                            if sub.is_none() {
-                                sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone()).await);
+                            offers_seen.fetch_add(1, Ordering::Relaxed);
+                            if answer_offers.load(Ordering::Relaxed) {
+                                if sub.is_none() {
+                                    sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone()).await);
+                                }
+                                let pc = sub.as_mut().unwrap();
+                                pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
+                                let answer = pc.pc.create_answer(None).await.unwrap();
+                                let sdp = pc.local(answer).await;
+                                let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
                             }
-                            let pc = sub.as_mut().unwrap();
-                            pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
-                            let answer = pc.pc.create_answer(None).await.unwrap();
-                            let sdp = pc.local(answer).await;
-                            let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
                             let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new() });
                         }
                         Ok(m) => { if ev_tx.send(m).is_err() { break; } }
@@ -200,6 +210,8 @@ impl MediaPeer {
             publish: None,
             stop,
             remotes,
+            answering,
+            offers,
             level: 127,
             keyframe_requests: Arc::default(),
         }
@@ -335,6 +347,11 @@ impl MediaPeer {
             media_ssrc: ssrc,
         };
         track.write_rtcp(vec![Box::new(pli)]).await.unwrap();
+    }
+
+    /// Subscribe offers received so far.
+    pub(crate) fn offers(&self) -> u64 {
+        self.offers.load(Ordering::Relaxed)
     }
 
     /// What arrived from `publisher`'s `kind` track so far.

@@ -50,15 +50,19 @@ async fn the_judge_admits_a_party_from_the_lobby(b: Backend) {
     assert!(r.contains(&(jid, Place::Main)) && r.contains(&(pid.clone(), Place::Main)));
 
     // The record shows who joined and who admitted whom.
-    let mut c = app.db().await;
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'participant.joined' OR action LIKE 'room.%' ORDER BY seq")
+    // (Written right after the room acts, so wait for it.)
+    crate::support::wait_for(T, "the audit entries", || async {
+        let mut c = app.db().await;
+        let actions: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM audit_log \
+             WHERE action LIKE 'participant.joined' OR action LIKE 'room.%' ORDER BY seq",
+        )
         .fetch_all(&mut c)
         .await
         .unwrap();
-    assert_eq!(
-        actions,
-        ["participant.joined", "participant.joined", "room.admit"]
-    );
+        (actions == ["participant.joined", "participant.joined", "room.admit"]).then_some(())
+    })
+    .await;
 }
 both_backends!(the_judge_admits_a_party_from_the_lobby);
 
@@ -96,6 +100,7 @@ async fn a_witness_is_sequestered_and_a_party_cannot_act_as_moderator() {
             req: Some(4),
             participant: judge.id.clone(),
             kind: MediaKind::Audio,
+            muted: None,
         },
         ClientMessage::Remove {
             req: Some(5),
@@ -175,6 +180,7 @@ async fn the_judge_mutes_and_removes_a_participant() {
             req: Some(1),
             participant: party.id.clone(),
             kind: MediaKind::Audio,
+            muted: None,
         },
     )
     .await;
