@@ -12,14 +12,15 @@ if [ -z "$BIN" ]; then
   exit 1
 fi
 
+RUNUSER="$(command -v runuser || echo /usr/sbin/runuser)"
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" -eq 0 ]; then "$RUNUSER" -u postgres -- "$@"; else "$@"; fi
 }
 
 if [ ! -f "$DATA/PG_VERSION" ]; then
   mkdir -p "$DATA"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$DATA"; fi
-  as_pg "$BIN/initdb" -D "$DATA" -U gavel -A trust --no-sync >/dev/null
+  as_pg "$BIN/initdb" -D "$DATA" -U gavel -A trust -E UTF8 --locale=C --no-sync >/dev/null
 fi
 
 if ! as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
