@@ -80,6 +80,16 @@ pub enum BenchKind {
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
+        /// Load this running server (`https://host:port`) instead of starting one; needs
+        /// `--api-key` and `--ca-cert`. Server CPU and memory are then not reported.
+        #[arg(long, requires_all = ["api_key", "ca_cert"])]
+        server: Option<String>,
+        /// A platform API key of that server.
+        #[arg(long, env = "GAVEL_BENCH_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// PEM file with the certificate (or CA) that server presents.
+        #[arg(long)]
+        ca_cert: Option<PathBuf>,
     },
 }
 

@@ -101,13 +101,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     subscribers,
                     duration,
                     json,
+                    server,
+                    api_key,
+                    ca_cert,
                 },
         } => {
+            let server = match (server, api_key, ca_cert) {
+                (Some(url), Some(key), Some(ca)) => Some((url, key, ca)),
+                _ => None,
+            };
             let summary = bench::run(bench::SfuBench {
                 publishers,
                 subscribers,
                 duration,
                 json,
+                server,
             })
             .await?;
             out(&summary);

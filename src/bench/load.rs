@@ -179,13 +179,14 @@ impl std::fmt::Debug for LoadPeer {
 /// Joins with `token` at `addr`; publishes if `publish`; counts received media into `meter`.
 pub(crate) async fn join(
     addr: SocketAddr,
+    host: &str,
     tls: Arc<rustls::ClientConfig>,
     token: String,
     publish: bool,
     meter: Arc<Meter>,
 ) -> anyhow::Result<LoadPeer> {
     let joined = Instant::now();
-    let mut ws = SignalingClient::connect(addr, "localhost", tls).await?;
+    let mut ws = SignalingClient::connect(addr, host, tls).await?;
     ws.send(&ClientMessage::Join { v: 1, token }).await?;
     let me = match ws.recv(T).await? {
         ServerMessage::Welcome { you, .. } => you.id,

@@ -2,8 +2,11 @@
 //! own hearing, through the real signaling and the real SFU, and prints one summary line.
 //!
 //! With no `--server` it starts `gavel serve` as a child process on loopback (fresh data
-//! directory, no lobby), so the server's CPU and memory can be read from `/proc` apart from the
-//! load generator's. A command-line tool: `anyhow` at its edge, like `main`.
+//! directory), so the server's CPU and memory can be read from `/proc` apart from the load
+//! generator's. With `--server URL --api-key KEY --ca-cert FILE` it loads that server instead
+//! (CPU and memory are then not reported). Publishers join as judges and subscribers as clerks:
+//! both roles enter directly, so no lobby stands in the way on any server. A command-line tool:
+//! `anyhow` at its edge, like `main`.
 
 mod load;
 
@@ -31,6 +34,51 @@ pub(crate) struct SfuBench {
     pub(crate) duration: u64,
     /// Print JSON instead of `key=value`.
     pub(crate) json: bool,
+    /// A running server to load instead of starting one: `(base URL, API key, CA file)`.
+    pub(crate) server: Option<(String, String, std::path::PathBuf)>,
+}
+
+/// Where the load goes.
+struct Target {
+    addr: SocketAddr,
+    host: String,
+    tls: Arc<rustls::ClientConfig>,
+    api: Api,
+    /// Our own child server, when we started one (measurable).
+    child: Option<Child>,
+}
+
+impl Target {
+    async fn own() -> anyhow::Result<Self> {
+        let child = start_server().await?;
+        let cert = child._dir.path().join("data/tls/cert.pem");
+        let base = format!("https://localhost:{}", child.addr.port());
+        Ok(Self {
+            addr: child.addr,
+            host: "localhost".into(),
+            tls: child.tls.clone(),
+            api: Api::new(&base, &child.api_key, &cert)?,
+            child: Some(child),
+        })
+    }
+
+    async fn remote(base: &str, key: &str, ca: &Path) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(base).context("--server must be an https:// URL")?;
+        anyhow::ensure!(url.scheme() == "https", "--server must be an https:// URL");
+        let host = url.host_str().context("--server needs a host")?.to_owned();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addr = tokio::net::lookup_host((host.as_str(), port))
+            .await?
+            .next()
+            .context("--server host does not resolve")?;
+        Ok(Self {
+            addr,
+            host,
+            tls: trust(ca)?,
+            api: Api::new(base.trim_end_matches('/'), key, ca)?,
+            child: None,
+        })
+    }
 }
 
 /// The server under test: a child process we can measure.
@@ -61,7 +109,6 @@ async fn start_server() -> anyhow::Result<Child> {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .env("GAVEL_LOG", "warn")
-        .env("GAVEL__SIGNALING__LOBBY_KINDS", "[]")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -112,6 +159,17 @@ struct Api {
 }
 
 impl Api {
+    fn new(base: &str, key: &str, ca: &Path) -> anyhow::Result<Self> {
+        let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .tls_certs_only([reqwest::Certificate::from_pem(&pem)?])
+                .build()?,
+            base: base.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
     async fn post(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
         let res = self
             .client
@@ -182,16 +240,12 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         b.publishers > 0 && b.duration > 0,
         "need publishers and a duration"
     );
-    let mut server = start_server().await?;
-    let api = Api {
-        client: reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(
-                server._dir.path().join("data/tls/cert.pem"),
-            )?)?])
-            .build()?,
-        base: format!("https://localhost:{}", server.addr.port()),
-        key: server.api_key.clone(),
+    gavel::app::install_crypto_provider();
+    let mut target = match &b.server {
+        Some((url, key, ca)) => Target::remote(url, key, ca).await?,
+        None => Target::own().await?,
     };
+    let api = &target.api;
     let meter = Meter::new();
     let mut peers = Vec::new();
     for p in 0..b.publishers {
@@ -206,12 +260,30 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
             )
             .await?;
         let h = hearing["id"].as_str().context("hearing id")?.to_owned();
-        let token = api.token(&h, "party", p).await?;
-        peers.push(load::join(server.addr, server.tls.clone(), token, true, meter.clone()).await?);
+        let token = api.token(&h, "judge", p).await?;
+        peers.push(
+            load::join(
+                target.addr,
+                &target.host,
+                target.tls.clone(),
+                token,
+                true,
+                meter.clone(),
+            )
+            .await?,
+        );
         for s in 0..b.subscribers {
-            let token = api.token(&h, "observer", s).await?;
+            let token = api.token(&h, "clerk", s).await?;
             peers.push(
-                load::join(server.addr, server.tls.clone(), token, false, meter.clone()).await?,
+                load::join(
+                    target.addr,
+                    &target.host,
+                    target.tls.clone(),
+                    token,
+                    false,
+                    meter.clone(),
+                )
+                .await?,
             );
         }
     }
@@ -224,7 +296,7 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let pid = server.pid();
+    let pid = target.child.as_ref().and_then(Child::pid);
     let start_ms = meter.epoch.elapsed().as_millis() as u64;
     let cpu0 = pid.and_then(cpu_us);
     meter.window_start_ms.store(start_ms, Ordering::Relaxed);
@@ -276,7 +348,9 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "joined_subscribers": joins.len(),
     });
     drop(peers);
-    let _ = server.proc.start_kill();
+    if let Some(child) = target.child.as_mut() {
+        let _ = child.proc.start_kill();
+    }
     if b.json {
         return Ok(summary.to_string());
     }
