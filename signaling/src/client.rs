@@ -41,6 +41,27 @@ pub enum ClientError {
     Decode(String),
 }
 
+/// A TLS client configuration that trusts exactly the certificates in `pem` (a server's
+/// self-signed certificate, or a private CA).
+pub fn trusting(pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        roots
+            .add(cert.map_err(|e| invalid(&e))?)
+            .map_err(|e| invalid(&e))?;
+    }
+    Ok(Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    ))
+}
+
 /// One signaling connection.
 #[derive(Debug)]
 pub struct SignalingClient {

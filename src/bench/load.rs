@@ -14,11 +14,10 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
-};
+use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 
 use gavel::sfu::PeerFactory;
+use gavel::sfu::conn::Conn;
 
 /// The load per publisher (the same as the published Janus comparison): Opus at 50 packets/s
 /// and 720p VP8 at 1.2 Mbit/s in 141 packets/s.
@@ -77,91 +76,53 @@ impl Meter {
     }
 }
 
-struct Events {
-    gathered: mpsc::Sender<()>,
-    meter: Option<(Arc<Meter>, Instant)>,
-    /// Set by the first packet on any track: the participant's join is complete.
-    joined: Arc<AtomicBool>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Events {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            let _ = self.gathered.try_send(());
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let Some((meter, joined)) = self.meter.clone() else {
-            return;
-        };
-        let first_packet = self.joined.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = track.poll().await {
-                let TrackRemoteEvent::OnRtpPacket(p) = ev else {
-                    continue;
-                };
-                if !first_packet.swap(true, Ordering::Relaxed) {
-                    let ms = joined.elapsed().as_secs_f64() * 1000.0;
+/// Counts the media of every track arriving on `tracks` into `meter`; the first packet on any
+/// track completes the participant's join.
+fn count(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, meter: Arc<Meter>, joined: Instant) {
+    let first_packet = Arc::new(AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Some(track) = tracks.recv().await {
+            let (meter, first_packet) = (meter.clone(), first_packet.clone());
+            tokio::spawn(async move {
+                while let Some(ev) = track.poll().await {
+                    let TrackRemoteEvent::OnRtpPacket(p) = ev else {
+                        continue;
+                    };
+                    if !first_packet.swap(true, Ordering::Relaxed) {
+                        let ms = joined.elapsed().as_secs_f64() * 1000.0;
+                        meter
+                            .joins_ms
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(ms);
+                    }
+                    let Some(sent_us) = p
+                        .payload
+                        .get(..8)
+                        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                    else {
+                        continue;
+                    };
+                    if !meter.in_window(sent_us / 1000) {
+                        continue;
+                    }
+                    meter.received.fetch_add(1, Ordering::Relaxed);
+                    let now_us =
+                        u64::try_from(meter.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    let lat = u32::try_from(now_us.saturating_sub(sent_us)).unwrap_or(u32::MAX);
                     meter
-                        .joins_ms
+                        .latencies_us
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .push(ms);
+                        .push(lat);
                 }
-                let Some(sent_us) = p
-                    .payload
-                    .get(..8)
-                    .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
-                else {
-                    continue;
-                };
-                if !meter.in_window(sent_us / 1000) {
-                    continue;
-                }
-                meter.received.fetch_add(1, Ordering::Relaxed);
-                let now_us = u64::try_from(meter.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-                let lat = u32::try_from(now_us.saturating_sub(sent_us)).unwrap_or(u32::MAX);
-                meter
-                    .latencies_us
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(lat);
-            }
-        });
-    }
+            });
+        }
+    });
 }
 
-struct Pc {
-    pc: Arc<dyn PeerConnection>,
-    gathered: mpsc::Receiver<()>,
-}
-
-async fn pc(meter: Option<(Arc<Meter>, Instant)>) -> anyhow::Result<Pc> {
-    let (tx, rx) = mpsc::channel(1);
-    let pc = PeerFactory::new(vec!["127.0.0.1:0".into()])
-        .build(Arc::new(Events {
-            gathered: tx,
-            meter,
-            joined: Arc::default(),
-        }))
-        .await?;
-    Ok(Pc { pc, gathered: rx })
-}
-
-impl Pc {
-    async fn local(&mut self, desc: RTCSessionDescription) -> anyhow::Result<String> {
-        while self.gathered.try_recv().is_ok() {}
-        self.pc.set_local_description(desc).await?;
-        tokio::time::timeout(T, self.gathered.recv()).await?;
-        Ok(self
-            .pc
-            .local_description()
-            .await
-            .ok_or_else(|| anyhow::anyhow!("no local description"))?
-            .sdp)
-    }
+async fn pc(tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>) -> anyhow::Result<Conn> {
+    Ok(Conn::new(&PeerFactory::new(vec!["127.0.0.1:0".into()]), tracks).await?)
 }
 
 /// One load participant; dropped when the run ends.
@@ -202,7 +163,7 @@ pub(crate) async fn join(
             tracks.push((t, kind));
         }
         let offer = p.pc.create_offer(None).await?;
-        let sdp = p.local(offer).await?;
+        let sdp = p.local_with_candidates(offer).await?;
         ws.send(&ClientMessage::PublishOffer { sdp }).await?;
         let answer = loop {
             if let ServerMessage::PublishAnswer { sdp } = ws.recv(T).await? {
@@ -216,7 +177,9 @@ pub(crate) async fn join(
     for (track, kind) in tracks {
         tokio::spawn(pump(track, kind, meter.clone()));
     }
-    let mut sub = pc(Some((meter.clone(), joined))).await?;
+    let (tracks_tx, tracks_rx) = mpsc::channel(8);
+    count(tracks_rx, meter.clone(), joined);
+    let mut sub = pc(Some(tracks_tx)).await?;
     pcs.push(sub.pc.clone());
     let stop = meter.clone();
     let task = tokio::spawn(async move {
@@ -232,7 +195,7 @@ pub(crate) async fn join(
                     let Ok(answer) = sub.pc.create_answer(None).await else {
                         break;
                     };
-                    let Ok(sdp) = sub.local(answer).await else {
+                    let Ok(sdp) = sub.local_with_candidates(answer).await else {
                         break;
                     };
                     if ws

@@ -138,17 +138,8 @@ async fn start_server() -> anyhow::Result<Child> {
 }
 
 fn trust(pem: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(pem)? {
-        roots.add(cert?)?;
-    }
-    Ok(Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    ))
+    let bytes = std::fs::read(pem).with_context(|| format!("reading {}", pem.display()))?;
+    Ok(gavel_signaling::client::trusting(&bytes)?)
 }
 
 /// The case-API calls that set up the hearings and mint tokens.
@@ -260,31 +251,21 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
             )
             .await?;
         let h = hearing["id"].as_str().context("hearing id")?.to_owned();
-        let token = api.token(&h, "judge", p).await?;
-        peers.push(
-            load::join(
+        // One publisher (a judge) and S subscribers (clerks): both enter without a lobby.
+        let roles = std::iter::once(("judge", true))
+            .chain(std::iter::repeat_n(("clerk", false), b.subscribers));
+        for (n, (role, publish)) in roles.enumerate() {
+            let token = api.token(&h, role, n).await?;
+            let peer = load::join(
                 target.addr,
                 &target.host,
                 target.tls.clone(),
                 token,
-                true,
+                publish,
                 meter.clone(),
             )
-            .await?,
-        );
-        for s in 0..b.subscribers {
-            let token = api.token(&h, "clerk", s).await?;
-            peers.push(
-                load::join(
-                    target.addr,
-                    &target.host,
-                    target.tls.clone(),
-                    token,
-                    false,
-                    meter.clone(),
-                )
-                .await?,
-            );
+            .await?;
+            peers.push(peer);
         }
     }
     // Warm up until every subscriber receives media (or 20 s), then measure.

@@ -7,6 +7,7 @@
 //! glare. The room engine decides *who* may receive *whom* (`crate::engine`); this module only
 //! moves packets, never decodes them, and never waits on the room.
 
+pub mod conn;
 pub mod keyframe;
 pub mod keyframe_detect;
 pub mod layers;

@@ -20,18 +20,17 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
-};
+use webrtc::peer_connection::RTCSessionDescription;
 use webrtc::rtp_transceiver::RtpSender;
 
+use super::conn::Conn;
 use super::track::{Output, PublishedTrack};
 use super::{PeerFactory, SfuError, payload_type, sdp_policy};
 use crate::domain::Role;
 use crate::rooms::{MediaEvent, Outbound, RoomLink};
 
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
-const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Numbers actors (so outputs belong to one session, not just one participant) and tracks.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -119,66 +118,6 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         desired: Arc::new(desired_tx),
         cancel,
         owner,
-    }
-}
-
-struct Events {
-    gathered: mpsc::Sender<()>,
-    tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Events {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            // overflow: drop (one pending "gathered" is enough)
-            let _ = self.gathered.try_send(());
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        if let Some(tx) = &self.tracks {
-            // overflow: drop (a client offering more tracks than this is misbehaving)
-            let _ = tx.try_send(track);
-        }
-    }
-}
-
-struct Conn {
-    pc: Arc<dyn PeerConnection>,
-    gathered: mpsc::Receiver<()>,
-}
-
-impl Conn {
-    async fn new(
-        factory: &PeerFactory,
-        tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
-    ) -> Result<Self, SfuError> {
-        let (tx, rx) = mpsc::channel(1);
-        let pc = factory
-            .build(Arc::new(Events {
-                gathered: tx,
-                tracks,
-            }))
-            .await?;
-        Ok(Self { pc, gathered: rx })
-    }
-
-    /// Sets `desc` as local description and returns it with its candidates (non-trickle).
-    async fn local_with_candidates(
-        &mut self,
-        desc: RTCSessionDescription,
-    ) -> Result<String, SfuError> {
-        while self.gathered.try_recv().is_ok() {}
-        self.pc.set_local_description(desc).await?;
-        tokio::time::timeout(NEGOTIATION_TIMEOUT, self.gathered.recv())
-            .await
-            .map_err(|_| SfuError::Timeout)?;
-        self.pc
-            .local_description()
-            .await
-            .map(|d| d.sdp)
-            .ok_or_else(|| SfuError::Sdp("no local description".into()))
     }
 }
 

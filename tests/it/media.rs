@@ -15,6 +15,32 @@ async fn peer(app: &TestApp, hearing: &str, role: &str) -> MediaPeer {
     p
 }
 
+/// Asserts that `rx` receives nothing more on the `cut` tracks while a control flow
+/// (`control` receiving `from`'s `kind`) keeps going: the control first moves `settle` packets
+/// (in-flight packets land), then `window` more, during which the cut tracks must stay silent.
+/// Returns the cut tracks' counts.
+async fn assert_cut_off(
+    rx: &MediaPeer,
+    cut: &[(&str, MediaKind)],
+    control: (&MediaPeer, &str, MediaKind),
+    settle: u64,
+    window: u64,
+    why: &str,
+) -> Vec<u64> {
+    let (ctl, from, kind) = control;
+    let start = ctl.received(from, kind).packets;
+    ctl.wait_received(from, kind, start + settle).await;
+    let snapshot: Vec<u64> = cut
+        .iter()
+        .map(|(p, k)| rx.received(p, *k).packets)
+        .collect();
+    ctl.wait_received(from, kind, start + window).await;
+    for ((p, k), before) in cut.iter().zip(&snapshot) {
+        assert_eq!(rx.received(p, *k).packets, *before, "{why}");
+    }
+    snapshot
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
@@ -104,19 +130,15 @@ async fn a_witness_gets_no_media_until_called_and_none_after_being_sent_out() {
     witness
         .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
         .await;
-    let before = clerk.received(&judge.id, MediaKind::Audio).packets;
-    clerk
-        .wait_received(&judge.id, MediaKind::Audio, before + 10)
-        .await;
-    let after_dismissal = witness.received(&judge.id, MediaKind::Audio).packets;
-    clerk
-        .wait_received(&judge.id, MediaKind::Audio, before + 60)
-        .await;
-    assert_eq!(
-        witness.received(&judge.id, MediaKind::Audio).packets,
-        after_dismissal,
-        "no media reaches a witness who was sent out"
-    );
+    assert_cut_off(
+        &witness,
+        &[(&judge.id, MediaKind::Audio)],
+        (&clerk, &judge.id, MediaKind::Audio),
+        10,
+        60,
+        "no media reaches a witness who was sent out",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,19 +193,15 @@ async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
     judge
         .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
         .await;
-    let video = clerk.received(&party.id, MediaKind::Video).packets;
-    clerk
-        .wait_received(&party.id, MediaKind::Video, video + 5)
-        .await;
-    let audio = clerk.received(&party.id, MediaKind::Audio).packets;
-    clerk
-        .wait_received(&party.id, MediaKind::Video, video + 40)
-        .await;
-    assert_eq!(
-        clerk.received(&party.id, MediaKind::Audio).packets,
-        audio,
-        "muted audio is not forwarded"
-    );
+    assert_cut_off(
+        &clerk,
+        &[(&party.id, MediaKind::Audio)],
+        (&clerk, &party.id, MediaKind::Video),
+        5,
+        40,
+        "muted audio is not forwarded",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,21 +260,16 @@ async fn a_caucus_is_private_to_the_mediator_and_one_side() {
     // Once b's connection is re-offered without them, nothing of the caucus reaches b.
     b.expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
         .await;
-    let from_mediator = a.received(&mediator.id, MediaKind::Audio).packets;
-    a.wait_received(&mediator.id, MediaKind::Audio, from_mediator + 10)
-        .await;
-    let (bm, ba) = (
-        b.received(&mediator.id, MediaKind::Audio).packets,
-        b.received(&a.id, MediaKind::Audio).packets,
-    );
-    a.wait_received(&mediator.id, MediaKind::Audio, from_mediator + 60)
-        .await;
-    assert_eq!(
-        b.received(&mediator.id, MediaKind::Audio).packets,
-        bm,
-        "b hears nothing of the caucus"
-    );
-    assert_eq!(b.received(&a.id, MediaKind::Audio).packets, ba);
+    let heard = assert_cut_off(
+        &b,
+        &[(&mediator.id, MediaKind::Audio), (&a.id, MediaKind::Audio)],
+        (&a, &mediator.id, MediaKind::Audio),
+        10,
+        60,
+        "b hears nothing of the caucus",
+    )
+    .await;
+    let (bm, ba) = (heard[0], heard[1]);
 
     mediator
         .send(ClientMessage::CaucusEnd { req: Some(2) })
@@ -356,16 +369,13 @@ async fn a_client_that_stops_answering_offers_still_loses_media_when_sent_out() 
         })
         .await;
     // No new offer can go out (one is pending): forwarding must have stopped anyway.
-    let before = clerk.received(&judge.id, MediaKind::Audio).packets;
-    clerk
-        .wait_received(&judge.id, MediaKind::Audio, before + 10)
-        .await;
-    let after_dismissal = witness.received(&judge.id, MediaKind::Audio).packets;
-    clerk
-        .wait_received(&judge.id, MediaKind::Audio, before + 60)
-        .await;
-    assert_eq!(
-        witness.received(&judge.id, MediaKind::Audio).packets,
-        after_dismissal
-    );
+    assert_cut_off(
+        &witness,
+        &[(&judge.id, MediaKind::Audio)],
+        (&clerk, &judge.id, MediaKind::Audio),
+        10,
+        60,
+        "no media reaches a witness who stopped answering and was sent out",
+    )
+    .await;
 }

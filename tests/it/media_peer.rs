@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gavel::sfu::PeerFactory;
+use gavel::sfu::conn::Conn;
 use gavel_signaling::client::SignalingClient;
 use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
@@ -16,9 +17,7 @@ use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
-use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
-};
+use webrtc::peer_connection::RTCSessionDescription;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -49,76 +48,48 @@ pub(crate) struct Counter {
 type Stats = Arc<Mutex<HashMap<(String, MediaKind), Counter>>>;
 type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
 
-struct Handler {
-    gathered: mpsc::Sender<()>,
-    stats: Stats,
-    remotes: Remotes,
-}
-
-#[async_trait::async_trait]
-impl PeerConnectionEventHandler for Handler {
-    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
-        if state == RTCIceGatheringState::Complete {
-            let _ = self.gathered.try_send(());
-        }
-    }
-
-    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
-        let stats = self.stats.clone();
-        let remotes = self.remotes.clone();
-        tokio::spawn(async move {
-            let publisher = track.stream_id().await;
-            let kind = match track.kind().await {
-                RtpCodecKind::Audio => MediaKind::Audio,
-                _ => MediaKind::Video,
-            };
-            if kind == MediaKind::Video {
-                remotes
-                    .lock()
-                    .unwrap()
-                    .insert(publisher.clone(), track.clone());
-            }
-            while let Some(ev) = track.poll().await {
-                if let TrackRemoteEvent::OnRtpPacket(p) = ev {
-                    let ok =
-                        p.payload.as_ref() == payload(kind, p.header.sequence_number).as_slice();
-                    let mut s = stats.lock().unwrap();
-                    let c = s.entry((publisher.clone(), kind)).or_default();
-                    c.packets += 1;
-                    if !ok {
-                        c.corrupt += 1;
+/// Counts, and checks byte for byte, the media of every track arriving on `tracks`.
+fn receive(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, stats: Stats, remotes: Remotes) {
+    tokio::spawn(async move {
+        while let Some(track) = tracks.recv().await {
+            let (stats, remotes) = (stats.clone(), remotes.clone());
+            tokio::spawn(async move {
+                let publisher = track.stream_id().await;
+                let kind = match track.kind().await {
+                    RtpCodecKind::Audio => MediaKind::Audio,
+                    _ => MediaKind::Video,
+                };
+                if kind == MediaKind::Video {
+                    remotes
+                        .lock()
+                        .unwrap()
+                        .insert(publisher.clone(), track.clone());
+                }
+                while let Some(ev) = track.poll().await {
+                    if let TrackRemoteEvent::OnRtpPacket(p) = ev {
+                        let ok = p.payload.as_ref()
+                            == payload(kind, p.header.sequence_number).as_slice();
+                        let mut s = stats.lock().unwrap();
+                        let c = s.entry((publisher.clone(), kind)).or_default();
+                        c.packets += 1;
+                        if !ok {
+                            c.corrupt += 1;
+                        }
                     }
                 }
-            }
-        });
-    }
+            });
+        }
+    });
 }
 
-struct Pc {
-    pc: Arc<dyn PeerConnection>,
-    gathered: mpsc::Receiver<()>,
-}
+type Pc = Conn;
 
 async fn new_pc(stats: Stats, remotes: Remotes) -> Pc {
-    let (tx, rx) = mpsc::channel(1);
-    let pc = PeerFactory::new(vec!["127.0.0.1:0".into()])
-        .build(Arc::new(Handler {
-            gathered: tx,
-            stats,
-            remotes,
-        }))
+    let (tx, rx) = mpsc::channel(8);
+    receive(rx, stats, remotes);
+    Conn::new(&PeerFactory::new(vec!["127.0.0.1:0".into()]), Some(tx))
         .await
-        .unwrap();
-    Pc { pc, gathered: rx }
-}
-
-impl Pc {
-    async fn local(&mut self, desc: RTCSessionDescription) -> String {
-        while self.gathered.try_recv().is_ok() {}
-        self.pc.set_local_description(desc).await.unwrap();
-        tokio::time::timeout(T, self.gathered.recv()).await.unwrap();
-        self.pc.local_description().await.unwrap().sdp
-    }
+        .unwrap()
 }
 
 /// A participant with media.
@@ -187,7 +158,7 @@ impl MediaPeer {
                                 let pc = sub.as_mut().unwrap();
                                 pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
                                 let answer = pc.pc.create_answer(None).await.unwrap();
-                                let sdp = pc.local(answer).await;
+                                let sdp = pc.local_with_candidates(answer).await.unwrap();
                                 let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
                             }
                             let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new() });
@@ -257,7 +228,7 @@ impl MediaPeer {
             .await
             .unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
-        let sdp = pc.local(offer).await;
+        let sdp = pc.local_with_candidates(offer).await.unwrap();
         let level_ext = gavel::sfu::sdp_policy::extmap_id(&sdp, gavel::sfu::AUDIO_LEVEL_URI)
             .expect("the offer negotiates audio levels");
         self.send(ClientMessage::PublishOffer { sdp }).await;
@@ -327,7 +298,7 @@ impl MediaPeer {
         let audio = local_track(&self.id, MediaKind::Audio);
         pc.pc.add_track(audio as Arc<dyn TrackLocal>).await.unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
-        let sdp = pc.local(offer).await;
+        let sdp = pc.local_with_candidates(offer).await.unwrap();
         self.send(ClientMessage::PublishOffer { sdp }).await;
         self.publish = Some(pc);
     }

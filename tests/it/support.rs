@@ -227,18 +227,8 @@ impl TestApp {
 
     /// A TLS client configuration trusting this server's certificate.
     pub(crate) fn tls(&self) -> std::sync::Arc<rustls::ClientConfig> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
         let pem = std::fs::read(self.config.server.data_dir.join("tls/cert.pem")).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        std::sync::Arc::new(
-            rustls::ClientConfig::builder()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
+        gavel_signaling::client::trusting(&pem).unwrap()
     }
 
     /// A signaling connection (not yet joined).
