@@ -137,6 +137,14 @@ pub enum ClientMessage {
         /// The SDP answer.
         sdp: String,
     },
+    /// How tall the client shows a received video track, so the server sends a simulcast layer
+    /// no bigger than needed (0: not shown; the lowest layer is sent).
+    VideoSize {
+        /// The track's id in the subscribe description.
+        track: String,
+        /// Pixels.
+        height: u32,
+    },
 }
 
 /// One person as another participant sees them.
@@ -334,6 +342,9 @@ fn bounded(field: &'static str, v: &str, max: usize) -> Result<(), ParseError> {
     }
 }
 
+/// The tallest tile a client may report, pixels (8K).
+pub const MAX_VIDEO_HEIGHT: u32 = 4320;
+
 /// Parses and validates one client message.
 pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
     if text.len() > MAX_FRAME_BYTES {
@@ -357,6 +368,12 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         }
         ClientMessage::PublishOffer { sdp } | ClientMessage::SubscribeAnswer { sdp } => {
             bounded("sdp", sdp, MAX_FRAME_BYTES)?;
+        }
+        ClientMessage::VideoSize { track, height } => {
+            bounded("track", track, 2 * MAX_ID_LEN)?;
+            if *height > MAX_VIDEO_HEIGHT {
+                return Err(ParseError::Field("height"));
+            }
         }
         ClientMessage::CaucusStart { participants, .. } => {
             if participants.is_empty() || participants.len() > 16 {
@@ -422,6 +439,14 @@ mod tests {
         );
         assert_eq!(parse_client(&big), Err(ParseError::TooLarge));
         assert!(parse_client("").is_err() && parse_client("[]").is_err());
+        assert_eq!(
+            parse_client(r#"{"type":"video_size","track":"t","height":100000}"#),
+            Err(ParseError::Field("height"))
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"video_size","track":"","height":360}"#),
+            Err(ParseError::Field("track"))
+        );
     }
 
     #[test]

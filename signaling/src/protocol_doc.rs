@@ -50,6 +50,7 @@ mod tests {
             "leave",
             "publish_offer",
             "subscribe_answer",
+            "video_size",
             "caucus_start",
             "caucus_end",
             "end_hearing",

@@ -191,6 +191,9 @@ async fn session(
                     Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
                         media_busy(media.try_send(PeerCmd::SubscribeAnswer(sdp)))
                     }
+                    Ok(Ok(ClientMessage::VideoSize { track, height })) => {
+                        media_busy(media.try_send(PeerCmd::VideoSize { track, height }))
+                    }
                     Ok(Ok(msg)) => {
                         let leaving = msg == ClientMessage::Leave;
                         room(RoomMsg::Input(Input::Message { session, msg })).await;

@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCSessionDescription,
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
+    RTCSessionDescription,
 };
 
 use super::peer::NEGOTIATION_TIMEOUT;
@@ -16,6 +17,7 @@ use super::{PeerFactory, SfuError};
 struct Events {
     gathered: mpsc::Sender<()>,
     tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+    connected: watch::Sender<bool>,
 }
 
 #[async_trait::async_trait]
@@ -25,6 +27,11 @@ impl PeerConnectionEventHandler for Events {
             // overflow: drop (one pending "gathered" is enough)
             let _ = self.gathered.try_send(());
         }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.connected
+            .send_replace(state == RTCPeerConnectionState::Connected);
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -40,6 +47,8 @@ pub struct Conn {
     /// The connection.
     pub pc: Arc<dyn PeerConnection>,
     gathered: mpsc::Receiver<()>,
+    /// Whether ICE and DTLS are up (media written before then is lost).
+    pub connected: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -55,13 +64,19 @@ impl Conn {
         tracks: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
     ) -> Result<Self, SfuError> {
         let (tx, rx) = mpsc::channel(1);
+        let (connected_tx, connected) = watch::channel(false);
         let pc = factory
             .build(Arc::new(Events {
                 gathered: tx,
                 tracks,
+                connected: connected_tx,
             }))
             .await?;
-        Ok(Self { pc, gathered: rx })
+        Ok(Self {
+            pc,
+            gathered: rx,
+            connected,
+        })
     }
 
     /// Sets `desc` as local description and returns it with its candidates (non-trickle).

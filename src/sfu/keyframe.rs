@@ -1,9 +1,9 @@
-//! Key-frame requests: an interceptor that lets subscribers' PLI/FIR reach the SFU, and the
-//! rate limit before they are passed on to the publisher.
+//! Key-frame requests: an interceptor that lets subscribers' PLI/FIR (and their REMB bandwidth
+//! estimates) reach the SFU, and the rate limit before requests are passed on to the publisher.
 //!
 //! Inbound RTCP stops at the end of the `webrtc` crate's interceptor chain unless an interceptor
-//! marks it for the application; this one marks picture-loss and full-intra requests and drops
-//! the rest (the standard interceptors have already acted on it). Adapted from the crate's
+//! marks it for the application; this one marks picture-loss and full-intra requests and
+//! receiver-estimated maximum bitrates, and drops the rest (the standard interceptors have already acted on it). Adapted from the crate's
 //! `rtcp-processing` example. A publisher is asked at most once per [`MIN_INTERVAL_MS`], however
 //! many subscribers ask: every key frame costs the publisher's uplink.
 
@@ -13,6 +13,7 @@ use std::time::Instant;
 use rtc::interceptor::{Attribute, Interceptor, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::sansio::Protocol;
 
 /// Shortest time between two key-frame requests passed to one publisher, milliseconds.
@@ -37,9 +38,11 @@ impl std::fmt::Debug for KeyframeRequests {
     }
 }
 
-fn is_keyframe_request(p: &dyn rtc::rtcp::Packet) -> bool {
+fn for_application(p: &dyn rtc::rtcp::Packet) -> bool {
     let any = p.as_any();
-    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+    any.is::<PictureLossIndication>()
+        || any.is::<FullIntraRequest>()
+        || any.is::<ReceiverEstimatedMaximumBitrate>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
@@ -53,7 +56,7 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
         if let Packet::Rtcp(packets) = &msg.message.packet {
             let requests: Vec<Box<dyn rtc::rtcp::Packet>> = packets
                 .iter()
-                .filter(|p| is_keyframe_request(p.as_ref()))
+                .filter(|p| for_application(p.as_ref()))
                 .cloned()
                 .collect();
             if requests.is_empty() {

@@ -6,26 +6,37 @@
 
 /// VP8: the first packet of a frame whose VP8 header says "key frame".
 pub fn vp8(payload: &[u8]) -> bool {
-    let Some(&first) = payload.first() else {
-        return false;
-    };
+    vp8_header(payload).is_some_and(|h| h.first().is_some_and(|b| b & 0x01 == 0))
+}
+
+/// VP8: the frame height a key frame declares (RFC 6386 section 9.1), so the SFU knows how big
+/// each simulcast layer is without decoding anything.
+pub fn vp8_height(payload: &[u8]) -> Option<u16> {
+    let h = vp8_header(payload)?;
+    // frame tag (3 bytes, P = 0), start code 9d 01 2a, width (2), height (2, 14 bits + scale).
+    if h.first()? & 0x01 != 0 || h.get(3..6)? != [0x9d, 0x01, 0x2a] {
+        return None;
+    }
+    let height = u16::from_le_bytes([*h.get(8)?, *h.get(9)?]) & 0x3fff;
+    (height > 0).then_some(height)
+}
+
+/// The VP8 payload header of the first packet of a frame (after the payload descriptor).
+fn vp8_header(payload: &[u8]) -> Option<&[u8]> {
+    let &first = payload.first()?;
     let extended = first & 0x80 != 0;
     let start_of_partition = first & 0x10 != 0;
     let partition_id = first & 0x07;
     if !start_of_partition || partition_id != 0 {
-        return false;
+        return None;
     }
     let mut i = 1;
     if extended {
-        let Some(&x) = payload.get(i) else {
-            return false;
-        };
+        let &x = payload.get(i)?;
         i += 1;
         if x & 0x80 != 0 {
             // PictureID: one or two bytes (M bit).
-            let Some(&pid) = payload.get(i) else {
-                return false;
-            };
+            let &pid = payload.get(i)?;
             i += if pid & 0x80 != 0 { 2 } else { 1 };
         }
         if x & 0x40 != 0 {
@@ -36,7 +47,7 @@ pub fn vp8(payload: &[u8]) -> bool {
         }
     }
     // VP8 payload header: bit 0 of the first byte is P, 0 for a key frame.
-    payload.get(i).is_some_and(|b| b & 0x01 == 0)
+    payload.get(i..).filter(|h| !h.is_empty())
 }
 
 /// H.264: an IDR slice or an SPS, alone, aggregated (STAP-A) or starting a fragment (FU-A).
@@ -79,6 +90,19 @@ mod tests {
         // X=1, I=1 with a 15-bit picture id, then a key-frame header.
         assert!(vp8(&[0x90, 0x80, 0x81, 0x23, 0x00]));
         assert!(!vp8(&[0x90, 0x80, 0x81, 0x23, 0x01]));
+    }
+
+    #[test]
+    fn vp8_key_frames_declare_their_height() {
+        // descriptor, frame tag (key), start code, width 640, height 360.
+        let key = [
+            0x10, 0x00, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01,
+        ];
+        assert_eq!(vp8_height(&key), Some(360));
+        let mut inter = key;
+        inter[1] = 0x01;
+        assert_eq!(vp8_height(&inter), None, "inter frames carry no size");
+        assert_eq!(vp8_height(&key[..9]), None, "truncated");
     }
 
     #[test]

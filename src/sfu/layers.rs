@@ -8,6 +8,9 @@
 //!
 //! Pure: told the packets and the estimates, returns decisions.
 
+/// Most layers a simulcast track may have (browsers send up to three).
+pub const MAX_LAYERS: usize = 3;
+
 /// One available layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layer {
@@ -15,30 +18,109 @@ pub struct Layer {
     pub index: u8,
     /// Its measured bitrate, bits per second.
     pub bitrate: u64,
-    /// Its frame height, pixels.
+    /// Its frame height, pixels (0: not known yet, e.g. before its first key frame).
     pub height: u32,
 }
 
-/// The best layer for a subscriber with `estimate_bps` of bandwidth rendering at `render_height`
-/// pixels: the highest layer within the estimate and not taller than needed (one step up is
-/// allowed so a tile never looks worse than its size), falling back to the lowest.
-pub fn choose(layers: &[Layer], estimate_bps: u64, render_height: u32) -> Option<u8> {
-    let lowest = layers.iter().min_by_key(|l| l.index)?;
-    // The smallest layer at least as tall as the tile; taller ones would be wasted.
-    let cap = layers
+/// The layer a simulcast `rid` names. Gavel's client, like LiveKit's, sends `q`, `h` and `f`
+/// (quarter, half and full resolution); `l`/`m` and `low`/`mid`/`high` are accepted too. Other
+/// names get `None`, and the track numbers them in the order they open.
+pub fn rid_layer(rid: &str) -> Option<u8> {
+    match rid.to_ascii_lowercase().as_str() {
+        "q" | "l" | "low" | "0" => Some(0),
+        "h" | "m" | "mid" | "1" => Some(1),
+        "f" | "high" | "2" => Some(2),
+        _ => None,
+    }
+}
+
+/// The highest layer index worth sending to a tile `render_height` pixels tall: the smallest
+/// layer at least that tall (so a tile never looks worse than its size); taller ones would be
+/// wasted. Layers of unknown height never cap.
+fn size_cap(layers: &[Layer], render_height: u32) -> u8 {
+    layers
         .iter()
-        .filter(|l| l.height >= render_height)
-        .map(|l| l.height)
-        .min()
-        .unwrap_or(u32::MAX);
-    Some(
-        layers
-            .iter()
-            .filter(|l| l.height <= cap && l.bitrate <= estimate_bps)
-            .max_by_key(|l| l.index)
-            .unwrap_or(lowest)
-            .index,
+        .filter(|l| l.height > 0 && l.height >= render_height)
+        .min_by_key(|l| l.height)
+        .map_or(u8::MAX, |l| l.index)
+}
+
+/// The best layer for a subscriber with `estimate_bps` of bandwidth rendering at `render_height`
+/// pixels: the highest layer within the estimate and not taller than needed, falling back to
+/// the lowest.
+pub fn choose(layers: &[Layer], estimate_bps: u64, render_height: u32) -> Option<u8> {
+    allocate(
+        estimate_bps,
+        &[Demand {
+            layers,
+            render_height,
+        }],
     )
+    .pop()
+    .flatten()
+}
+
+/// What one subscribed simulcast track offers and how big the subscriber shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Demand<'a> {
+    /// The track's layers.
+    pub layers: &'a [Layer],
+    /// The subscriber's tile height, pixels (`u32::MAX`: not said).
+    pub render_height: u32,
+}
+
+/// Shares one subscriber's bandwidth estimate among its simulcast tracks: every track gets its
+/// lowest layer (video never stops for want of bandwidth), then tracks are raised one layer at a
+/// time, in turn, while the total fits the estimate and no track exceeds what its tile needs.
+/// Earlier demands are raised first, so the caller orders them by importance.
+pub fn allocate(estimate_bps: u64, demands: &[Demand<'_>]) -> Vec<Option<u8>> {
+    let sorted: Vec<Vec<Layer>> = demands
+        .iter()
+        .map(|d| {
+            let mut l = d.layers.to_vec();
+            l.sort_by_key(|l| l.index);
+            l
+        })
+        .collect();
+    // Position in `sorted[i]` of each track's current choice.
+    let mut at: Vec<Option<usize>> = sorted
+        .iter()
+        .map(|l| (!l.is_empty()).then_some(0))
+        .collect();
+    let mut spent: u64 = sorted
+        .iter()
+        .filter_map(|l| l.first())
+        .map(|l| l.bitrate)
+        .sum();
+    let caps: Vec<u8> = demands
+        .iter()
+        .map(|d| size_cap(d.layers, d.render_height))
+        .collect();
+    loop {
+        let mut raised = false;
+        for (i, layers) in sorted.iter().enumerate() {
+            let Some(cur) = at[i] else { continue };
+            let Some(next) = layers.get(cur + 1) else {
+                continue;
+            };
+            if next.index > caps[i] {
+                continue;
+            }
+            let extra = next.bitrate.saturating_sub(layers[cur].bitrate);
+            if spent.saturating_add(extra) <= estimate_bps {
+                spent += extra;
+                at[i] = Some(cur + 1);
+                raised = true;
+            }
+        }
+        if !raised {
+            break;
+        }
+    }
+    at.iter()
+        .zip(&sorted)
+        .map(|(a, l)| a.map(|a| l[a].index))
+        .collect()
 }
 
 /// Which layer a subscriber receives, switching only on key frames.
@@ -155,6 +237,63 @@ mod tests {
         );
         assert_eq!(choose(&layers(), 50_000, 720), Some(0), "never nothing");
         assert_eq!(choose(&[], 1, 1), None);
+        let unknown: Vec<Layer> = layers()
+            .into_iter()
+            .map(|l| Layer { height: 0, ..l })
+            .collect();
+        assert_eq!(
+            choose(&unknown, 5_000_000, 180),
+            Some(2),
+            "sizes not known yet never cap"
+        );
+    }
+
+    #[test]
+    fn the_estimate_is_shared_in_turn_and_nobody_gets_nothing() {
+        let l = layers();
+        let big = Demand {
+            layers: &l,
+            render_height: u32::MAX,
+        };
+        let small = Demand {
+            layers: &l,
+            render_height: 180,
+        };
+        // 150k + 150k base; 700k buys both a step to 500k (+350k each) but not 1.5M.
+        assert_eq!(
+            allocate(1_000_000, &[big, big]),
+            vec![Some(1), Some(1)],
+            "raised in turn, not one greedily"
+        );
+        assert_eq!(
+            allocate(1_700_000, &[big, small]),
+            vec![Some(2), Some(0)],
+            "a small tile leaves room for the big one"
+        );
+        assert_eq!(allocate(10_000, &[big, big]), vec![Some(0), Some(0)]);
+        assert_eq!(
+            allocate(
+                1_000_000,
+                &[
+                    Demand {
+                        layers: &[],
+                        render_height: 1
+                    },
+                    big
+                ]
+            ),
+            vec![None, Some(1)],
+            "a track with no layers yet gets none"
+        );
+    }
+
+    #[test]
+    fn rids_name_layers() {
+        assert_eq!(rid_layer("q"), Some(0));
+        assert_eq!(rid_layer("h"), Some(1));
+        assert_eq!(rid_layer("F"), Some(2));
+        assert_eq!(rid_layer("low"), Some(0));
+        assert_eq!(rid_layer("x"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod keyframe_detect;
 pub mod layers;
 pub mod peer;
 pub mod sdp_policy;
+pub mod simulcast;
 pub mod track;
 
 use std::sync::Arc;
@@ -107,12 +108,28 @@ fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
 #[derive(Debug, Clone)]
 pub struct PeerFactory {
     udp_addrs: Vec<String>,
+    /// Connections the server sends on: ask the receiver for REMB bandwidth estimates.
+    remb: bool,
 }
 
 impl PeerFactory {
     /// Peer connections will bind `udp_addrs` (e.g. `127.0.0.1:0`, or the public address).
     pub fn new(udp_addrs: Vec<String>) -> Self {
-        Self { udp_addrs }
+        Self {
+            udp_addrs,
+            remb: false,
+        }
+    }
+
+    /// The same, for connections that send media to a client (the subscribe side). They
+    /// negotiate `goog-remb` instead of transport-wide congestion control, so the client's
+    /// receiver estimates its downlink and reports it (REMB), which chooses the simulcast layers
+    /// it gets; no pacer sits on the forwarding path.
+    pub fn sending(&self) -> Self {
+        Self {
+            remb: true,
+            ..self.clone()
+        }
     }
 
     /// A new peer connection reporting to `handler`.
@@ -120,9 +137,23 @@ impl PeerFactory {
         &self,
         handler: Arc<dyn PeerConnectionEventHandler>,
     ) -> Result<Arc<dyn PeerConnection>, SfuError> {
+        use rtc::peer_connection::configuration::interceptor_registry::{
+            configure_nack, configure_rtcp_reports,
+        };
         let mut m = media_engine()?;
-        let registry = register_default_interceptors(Registry::new(), &mut m)?
-            .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+        let registry = if self.remb {
+            m.register_feedback(
+                rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
+                    typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
+                    parameter: String::new(),
+                },
+                RtpCodecKind::Video,
+            );
+            configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
+        } else {
+            register_default_interceptors(Registry::new(), &mut m)?
+        }
+        .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
             .build();

@@ -46,7 +46,22 @@ pub enum PeerCmd {
     PublishOffer(String),
     /// The client's answer to our subscribe offer.
     SubscribeAnswer(String),
+    /// The client shows `track` (its id in the subscribe description) `height` pixels tall.
+    VideoSize {
+        /// Track id.
+        track: String,
+        /// Pixels (0: not shown).
+        height: u32,
+    },
 }
+
+/// The downlink assumed until the client reports an estimate (REMB): enough for the top layer
+/// of one camera, so a hearing starts sharp and comes down if the client says it must.
+const INITIAL_ESTIMATE_BPS: u64 = 1_500_000;
+/// Kept back from the estimate for each subscribed audio track (Opus at its highest).
+const AUDIO_RESERVE_BPS: u64 = 64_000;
+/// How often simulcast layers are re-chosen as their measured bitrates move.
+const REALLOCATE_EVERY: Duration = Duration::from_secs(1);
 
 /// The room's and the session's handle on a participant's media.
 #[derive(Debug, Clone)]
@@ -111,6 +126,9 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         track_tx: None,
         level_ext: None,
         removed_since_offer: false,
+        estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
+        video_sizes: HashMap::new(),
+        unconnected: Vec::new(),
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
@@ -140,6 +158,18 @@ struct Actor {
     level_ext: Option<u8>,
     /// Tracks were removed since the last offer (the connection needs renegotiating).
     removed_since_offer: bool,
+    /// The client's downlink estimate (REMB), bits per second.
+    estimate: Arc<watch::Sender<u64>>,
+    /// Tile heights the client reported, by track id.
+    video_sizes: HashMap<String, u32>,
+    /// Answered tracks waiting for the subscribe connection to come up: started then, so the
+    /// key frame asked for on their behalf is not lost to a connection not yet up.
+    unconnected: Vec<(String, String)>,
+}
+
+/// The id a subscriber sees for `track` (its msid track id).
+fn client_track_id(track: &PublishedTrack) -> String {
+    format!("{}-{}", track.publisher, track.key)
 }
 
 impl Actor {
@@ -154,9 +184,18 @@ impl Actor {
         // While an offer is out: the tracks it adds, and when we stop waiting for the answer.
         let mut awaiting: Option<(Vec<(String, String)>, tokio::time::Instant)> = None;
         let mut dirty = false;
+        let mut estimate = self.estimate.subscribe();
+        let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);
+        reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = awaiting.as_ref().map(|(_, d)| *d);
+            let mut connected = self.subscribe.as_ref().map(|c| c.connected.clone());
             tokio::select! {
+                () = until_connected(connected.as_mut()), if !self.unconnected.is_empty() => {
+                    let want = desired.borrow().clone();
+                    let keys = std::mem::take(&mut self.unconnected);
+                    self.activate(keys, &want).await;
+                }
                 () = cancel.cancelled() => break,
                 cmd = cmds.recv() => match cmd {
                     None => break,
@@ -172,7 +211,16 @@ impl Actor {
                             dirty = true;
                         }
                     }
+                    Some(PeerCmd::VideoSize { track, height }) => {
+                        // Only tracks this client receives; a client cannot grow the map.
+                        if self.current.values().any(|s| client_track_id(&s.track) == track) {
+                            self.video_sizes.insert(track, height);
+                            self.allocate_layers();
+                        }
+                    }
                 },
+                _ = estimate.changed() => self.allocate_layers(),
+                _ = reallocate.tick() => self.allocate_layers(),
                 changed = desired.changed() => {
                     if changed.is_err() {
                         break;
@@ -201,6 +249,45 @@ impl Actor {
             }
         }
         self.shutdown().await;
+    }
+
+    /// Chooses the simulcast layer of every subscribed simulcast track from the client's
+    /// estimate and tile sizes (`super::layers::allocate`).
+    fn allocate_layers(&mut self) {
+        let audio = self
+            .current
+            .values()
+            .filter(|s| s.track.kind == MediaKind::Audio)
+            .count() as u64;
+        let budget = self
+            .estimate
+            .borrow()
+            .saturating_sub(audio * AUDIO_RESERVE_BPS);
+        let tracks: Vec<(&Subscribed, Vec<super::layers::Layer>)> = self
+            .current
+            .values()
+            .map(|s| (s, s.track.layers.available()))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        if tracks.is_empty() {
+            return;
+        }
+        let demands: Vec<super::layers::Demand<'_>> = tracks
+            .iter()
+            .map(|(s, layers)| super::layers::Demand {
+                layers,
+                render_height: self
+                    .video_sizes
+                    .get(&client_track_id(&s.track))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+            })
+            .collect();
+        for ((s, _), layer) in tracks.iter().zip(super::layers::allocate(budget, &demands)) {
+            if let Some(layer) = layer {
+                s.output.layer.set_target(layer);
+            }
+        }
     }
 
     fn tell(&self, msg: ServerMessage) {
@@ -277,6 +364,7 @@ impl Actor {
             self.removed_since_offer = true;
             if let Some(s) = self.current.remove(&k) {
                 s.track.remove_output(self.owner);
+                self.video_sizes.remove(&client_track_id(&s.track));
                 if let Some(conn) = &self.subscribe {
                     let _ = conn.pc.remove_track(&s.sender).await;
                 }
@@ -328,7 +416,7 @@ impl Actor {
         }
         self.removed_since_offer = false;
         if self.subscribe.is_none() {
-            self.subscribe = Some(Conn::new(&self.ctx.factory, None).await?);
+            self.subscribe = Some(Conn::new(&self.ctx.factory.sending(), None).await?);
         }
         let conn = self.subscribe.as_mut().expect("set above");
         for track in to_add {
@@ -339,7 +427,7 @@ impl Actor {
             };
             let local = super::track::local_track(
                 track.publisher.clone(),
-                format!("{}-{}", track.publisher, track.key),
+                client_track_id(track),
                 track.kind,
                 track.codec.clone(),
                 ssrc,
@@ -348,21 +436,13 @@ impl Actor {
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
-            // Key-frame requests from this subscriber go to the publisher (rate-limited there).
-            let (requests, publisher_track) = (local.clone(), track.clone());
-            tokio::spawn(async move {
-                while let Some(ev) = requests.poll().await {
-                    if let TrackLocalEvent::OnRtcpPacket(_) = ev {
-                        publisher_track.request_keyframe().await;
-                    }
-                }
-            });
-            let output = Arc::new(Output {
-                owner: self.owner,
-                track: local,
-                ssrc,
-                payload_type: pt,
-            });
+            let output = Arc::new(Output::new(self.owner, local.clone(), ssrc, pt));
+            tokio::spawn(feedback(
+                local,
+                track.clone(),
+                output.clone(),
+                self.estimate.clone(),
+            ));
             self.current.insert(
                 k.clone(),
                 Subscribed {
@@ -401,16 +481,27 @@ impl Actor {
             self.roll_back(&added).await;
             return;
         }
-        for k in added {
+        let up = *conn.connected.borrow();
+        if up {
+            self.activate(added, want).await;
+        } else {
+            self.unconnected.extend(added);
+        }
+    }
+
+    /// Starts forwarding the answered tracks `keys` that are still wanted.
+    async fn activate(&mut self, keys: Vec<(String, String)>, want: &[Arc<PublishedTrack>]) {
+        for k in keys {
             let Some(s) = self.current.get(&k) else {
                 continue;
             };
             // Only tracks still wanted now: a route revoked while the offer was out stays off.
             if want.iter().any(|t| Arc::ptr_eq(t, &s.track)) {
                 s.track.add_output(s.output.clone());
-                s.track.request_keyframe().await;
+                s.track.request_keyframe(u8::MAX).await;
             }
         }
+        self.allocate_layers();
     }
 
     async fn shutdown(&mut self) {
@@ -426,8 +517,49 @@ impl Actor {
     }
 }
 
+/// A subscriber's RTCP about one track: key-frame requests go to the publisher (for the layer
+/// this subscriber gets; rate-limited there), bandwidth estimates to the actor.
+async fn feedback(
+    local: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    track: Arc<PublishedTrack>,
+    output: Arc<Output>,
+    estimate: Arc<watch::Sender<u64>>,
+) {
+    use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+    while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = local.poll().await {
+        let mut keyframe = false;
+        for p in &packets {
+            match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                Some(remb) if remb.bitrate.is_finite() && remb.bitrate >= 0.0 => {
+                    // Saturating float-to-int conversion.
+                    let bps = remb.bitrate as u64;
+                    estimate.send_if_modified(|e| std::mem::replace(e, bps) != bps);
+                }
+                Some(_) => {}
+                None => keyframe = true,
+            }
+        }
+        if keyframe {
+            let layers = output.layer.current().map_or(u8::MAX, |l| 1 << l);
+            track.request_keyframe(layers).await;
+        }
+    }
+}
+
 fn rand_ssrc() -> u32 {
     u32::from_be_bytes(crate::auth::random_bytes::<4>())
+}
+
+/// Resolves once the connection is up (never without one).
+async fn until_connected(connected: Option<&mut watch::Receiver<bool>>) {
+    match connected {
+        Some(rx) => {
+            if rx.wait_for(|up| *up).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -4,6 +4,9 @@
 //! output, rewriting only SSRC and payload type (and dropping header extensions, which are
 //! negotiated per connection). The output list is an `ArcSwap` snapshot: the hot path takes no
 //! lock and allocates nothing for the list; subscription changes swap in a new list.
+//!
+//! A simulcast track (layers by rid) forwards to each subscriber only the layer chosen for it,
+//! switching at key frames and rewriting sequence numbers and timestamps (`super::simulcast`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +19,9 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
+use super::keyframe_detect;
+use super::simulcast::{LayerMap, Layers, OutputLayer, Verdict};
+
 /// Where one subscriber receives a published track.
 pub struct Output {
     /// The subscriber's media actor (one per session), so a resumed session's outputs are never
@@ -27,6 +33,21 @@ pub struct Output {
     pub ssrc: u32,
     /// Its payload type.
     pub payload_type: u8,
+    /// Which simulcast layer it gets (unused for other tracks).
+    pub layer: OutputLayer,
+}
+
+impl Output {
+    /// An output of `owner` on `track`.
+    pub fn new(owner: u64, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) -> Self {
+        Self {
+            owner,
+            track,
+            ssrc,
+            payload_type,
+            layer: OutputLayer::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Output {
@@ -63,6 +84,8 @@ pub struct PublishedTrack {
     /// (0 = never).
     last_keyframe_request: AtomicU64,
     born: std::time::Instant,
+    /// Simulcast layers (none open for a single-stream track).
+    pub layers: Layers,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -99,6 +122,7 @@ impl PublishedTrack {
             born: std::time::Instant::now(),
             level: std::sync::atomic::AtomicU8::new(127),
             level_ext: None,
+            layers: Layers::default(),
         }
     }
 
@@ -137,8 +161,9 @@ impl PublishedTrack {
     }
 
     /// Asks the publisher for a key frame (a new subscriber needs one to start decoding, or a
-    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`.
-    pub async fn request_keyframe(&self) {
+    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`. `layers` is a bit
+    /// mask of the simulcast layers that need one (ignored for a single-stream track).
+    pub async fn request_keyframe(&self, layers: u8) {
         if self.kind != MediaKind::Video {
             return;
         }
@@ -158,22 +183,102 @@ impl PublishedTrack {
         {
             return;
         }
-        {
+        let mut ssrcs: Vec<u32> = (0u8..8)
+            .filter(|l| layers & (1 << l) != 0)
+            .filter_map(|l| self.layers.ssrc(l))
+            .collect();
+        if ssrcs.is_empty() {
+            ssrcs.push(self.media_ssrc);
+        }
+        for media_ssrc in ssrcs {
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
-                media_ssrc: self.media_ssrc,
+                media_ssrc,
             };
             let _ = self.remote.write_rtcp(vec![Box::new(pli)]).await;
         }
     }
 
+    /// Whether `payload` starts a key frame, and the height it declares (VP8 only).
+    fn keyframe(&self, payload: &[u8]) -> (bool, Option<u16>) {
+        use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_VP8};
+        let mime = &self.codec.mime_type;
+        if mime.eq_ignore_ascii_case(MIME_TYPE_VP8) {
+            (
+                keyframe_detect::vp8(payload),
+                keyframe_detect::vp8_height(payload),
+            )
+        } else if mime.eq_ignore_ascii_case(MIME_TYPE_H264) {
+            (keyframe_detect::h264(payload), None)
+        } else {
+            (false, None)
+        }
+    }
+
+    /// Forwards one packet of simulcast `layer` to every subscriber that gets that layer, and
+    /// asks for the key frames that pending switches wait for.
+    async fn forward_layer(&self, map: &mut LayerMap, layer: u8, packet: rtc::rtp::Packet) {
+        let (keyframe, height) = self.keyframe(&packet.payload);
+        map.count(&self.layers, layer, packet.payload.len(), height);
+        let top = map.top().unwrap_or(layer);
+        let mut awaited = 0u8;
+        let outputs = self.outputs.load();
+        for o in outputs.iter() {
+            let (verdict, awaiting) = o.layer.on_packet(
+                layer,
+                keyframe,
+                top,
+                packet.header.sequence_number,
+                packet.header.timestamp,
+            );
+            if let Some(l) = awaiting {
+                awaited |= 1 << l;
+            }
+            if let Verdict::Forward(seq, ts) = verdict {
+                let mut p = packet.clone();
+                p.header.sequence_number = seq;
+                p.header.timestamp = ts;
+                self.write(o, p).await;
+            }
+        }
+        if awaited != 0 {
+            self.request_keyframe(awaited).await;
+        }
+    }
+
+    async fn write(&self, o: &Output, mut p: rtc::rtp::Packet) {
+        p.header.ssrc = o.ssrc;
+        p.header.payload_type = o.payload_type;
+        p.header.extension = false;
+        p.header.extensions.clear();
+        if o.track.write_rtp(p).await.is_ok() {
+            self.forwarded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Forwards until the publisher's connection closes.
     pub async fn forward(self: Arc<Self>) {
+        let mut map = LayerMap::default();
         while let Some(event) = self.remote.poll().await {
-            let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-                continue;
+            let packet = match event {
+                TrackRemoteEvent::OnRtpPacket(packet) => packet,
+                TrackRemoteEvent::OnOpen(init) => {
+                    if let Some(rid) = init.rid.as_deref().filter(|r| !r.is_empty()) {
+                        tracing::debug!(rid, "simulcast layer open");
+                        map.open(&self.layers, rid, init.ssrc);
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             self.received.fetch_add(1, Ordering::Relaxed);
+            if map.is_simulcast() {
+                // Packets of an SSRC no layer claimed are not forwarded.
+                if let Some(layer) = map.layer_of(packet.header.ssrc) {
+                    self.forward_layer(&mut map, layer, packet).await;
+                }
+                continue;
+            }
             if let Some(level) = self
                 .level_ext
                 .and_then(|id| packet.header.get_extension(id))
@@ -183,14 +288,7 @@ impl PublishedTrack {
             }
             let outputs = self.outputs.load();
             for o in outputs.iter() {
-                let mut p = packet.clone();
-                p.header.ssrc = o.ssrc;
-                p.header.payload_type = o.payload_type;
-                p.header.extension = false;
-                p.header.extensions.clear();
-                if o.track.write_rtp(p).await.is_ok() {
-                    self.forwarded.fetch_add(1, Ordering::Relaxed);
-                }
+                self.write(o, packet.clone()).await;
             }
         }
     }

@@ -12,5 +12,6 @@ mod media;
 mod media_peer;
 mod purity;
 mod signaling;
+mod simulcast;
 mod support;
 mod webhooks;

@@ -45,14 +45,29 @@ pub(crate) struct Counter {
     pub corrupt: u64,
 }
 
+/// One video packet as received.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    pub publisher: String,
+    pub seq: u16,
+    pub ts: u32,
+    pub payload: Vec<u8>,
+}
+
 type Stats = Arc<Mutex<HashMap<(String, MediaKind), Counter>>>;
 type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
+type Log = Arc<Mutex<Vec<Received>>>;
 
-/// Counts, and checks byte for byte, the media of every track arriving on `tracks`.
-fn receive(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, stats: Stats, remotes: Remotes) {
+/// Counts, and checks byte for byte, the media of every track arriving on `tracks`; logs video.
+fn receive(
+    mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
+    stats: Stats,
+    remotes: Remotes,
+    log: Log,
+) {
     tokio::spawn(async move {
         while let Some(track) = tracks.recv().await {
-            let (stats, remotes) = (stats.clone(), remotes.clone());
+            let (stats, remotes, log) = (stats.clone(), remotes.clone(), log.clone());
             tokio::spawn(async move {
                 let publisher = track.stream_id().await;
                 let kind = match track.kind().await {
@@ -67,6 +82,14 @@ fn receive(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, stats: Stats, remot
                 }
                 while let Some(ev) = track.poll().await {
                     if let TrackRemoteEvent::OnRtpPacket(p) = ev {
+                        if kind == MediaKind::Video {
+                            log.lock().unwrap().push(Received {
+                                publisher: publisher.clone(),
+                                seq: p.header.sequence_number,
+                                ts: p.header.timestamp,
+                                payload: p.payload.to_vec(),
+                            });
+                        }
                         let ok = p.payload.as_ref()
                             == payload(kind, p.header.sequence_number).as_slice();
                         let mut s = stats.lock().unwrap();
@@ -84,9 +107,9 @@ fn receive(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, stats: Stats, remot
 
 type Pc = Conn;
 
-async fn new_pc(stats: Stats, remotes: Remotes) -> Pc {
+async fn new_pc(stats: Stats, remotes: Remotes, log: Log) -> Pc {
     let (tx, rx) = mpsc::channel(8);
-    receive(rx, stats, remotes);
+    receive(rx, stats, remotes, log);
     Conn::new(&PeerFactory::new(vec!["127.0.0.1:0".into()]), Some(tx))
         .await
         .unwrap()
@@ -110,6 +133,8 @@ pub(crate) struct MediaPeer {
     level: u8,
     /// Key-frame requests (PLI/FIR) that reached this peer's published video.
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
+    /// Every video packet received, in order.
+    pub video_log: Log,
 }
 
 impl Drop for MediaPeer {
@@ -139,6 +164,8 @@ impl MediaPeer {
         let answer_offers = answering.clone();
         let offers = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let offers_seen = offers.clone();
+        let video_log: Log = Arc::default();
+        let sub_log = video_log.clone();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
             loop {
@@ -153,7 +180,7 @@ impl MediaPeer {
                             offers_seen.fetch_add(1, Ordering::Relaxed);
                             if answer_offers.load(Ordering::Relaxed) {
                                 if sub.is_none() {
-                                    sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone()).await);
+                                    sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone(), sub_log.clone()).await);
                                 }
                                 let pc = sub.as_mut().unwrap();
                                 pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
@@ -185,7 +212,37 @@ impl MediaPeer {
             offers,
             level: 127,
             keyframe_requests: Arc::default(),
+            video_log,
         }
+    }
+
+    /// A connection for publishing (nothing is received on it).
+    pub(crate) async fn publish_connection() -> Pc {
+        new_pc(Arc::default(), Arc::default(), Arc::default()).await
+    }
+
+    /// Offers `pc`'s tracks to the server, applies the answer and keeps `pc` open while this
+    /// peer lives; returns the offer. Anything sending on `pc` should stop when `stopped()`.
+    pub(crate) async fn offer_publish(&mut self, mut pc: Pc) -> String {
+        let offer = pc.pc.create_offer(None).await.unwrap();
+        let sdp = pc.local_with_candidates(offer).await.unwrap();
+        self.send(ClientMessage::PublishOffer { sdp: sdp.clone() })
+            .await;
+        let answer = tokio::time::timeout(T, self.answers.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        pc.pc
+            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .await
+            .unwrap();
+        self.publish = Some(pc);
+        sdp
+    }
+
+    /// Set when this peer is dropped.
+    pub(crate) fn stopped(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
     }
 
     pub(crate) async fn send(&self, m: ClientMessage) {
@@ -216,7 +273,7 @@ impl MediaPeer {
     }
 
     pub(crate) async fn publish(&mut self) {
-        let mut pc = new_pc(Arc::default(), Arc::default()).await;
+        let pc = Self::publish_connection().await;
         let audio = local_track(&self.id, MediaKind::Audio);
         let video = local_track(&self.id, MediaKind::Video);
         pc.pc
@@ -227,19 +284,9 @@ impl MediaPeer {
             .add_track(video.clone() as Arc<dyn TrackLocal>)
             .await
             .unwrap();
-        let offer = pc.pc.create_offer(None).await.unwrap();
-        let sdp = pc.local_with_candidates(offer).await.unwrap();
+        let sdp = self.offer_publish(pc).await;
         let level_ext = gavel::sfu::sdp_policy::extmap_id(&sdp, gavel::sfu::AUDIO_LEVEL_URI)
             .expect("the offer negotiates audio levels");
-        self.send(ClientMessage::PublishOffer { sdp }).await;
-        let answer = tokio::time::timeout(T, self.answers.recv())
-            .await
-            .unwrap()
-            .unwrap();
-        pc.pc
-            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
-            .await
-            .unwrap();
         for (track, kind, every, pt, step) in [
             (audio, MediaKind::Audio, 20u64, 111u8, 960u32),
             (video, MediaKind::Video, 33, 96, 3000),
@@ -289,12 +336,11 @@ impl MediaPeer {
                 }
             });
         }
-        self.publish = Some(pc);
     }
 
     /// Offers to publish without waiting for an answer (for refusals).
     pub(crate) async fn publish_refused(&mut self) {
-        let mut pc = new_pc(Arc::default(), Arc::default()).await;
+        let mut pc = Self::publish_connection().await;
         let audio = local_track(&self.id, MediaKind::Audio);
         pc.pc.add_track(audio as Arc<dyn TrackLocal>).await.unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
@@ -305,6 +351,32 @@ impl MediaPeer {
 
     /// Sends a picture-loss indication for `publisher`'s video, as a decoder that lost a frame.
     pub(crate) async fn request_keyframe(&self, publisher: &str) {
+        let (track, ssrc) = self.video_from(publisher).await;
+        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+        };
+        track.write_rtcp(vec![Box::new(pli)]).await.unwrap();
+    }
+
+    /// Reports a downlink estimate of `bps` (REMB), as a browser's receiver does.
+    pub(crate) async fn report_bandwidth(&self, publisher: &str, bps: u32) {
+        use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+        let (track, ssrc) = self.video_from(publisher).await;
+        let remb = ReceiverEstimatedMaximumBitrate {
+            sender_ssrc: 1,
+            bitrate: bps as f32,
+            ssrcs: vec![ssrc],
+        };
+        track.write_rtcp(vec![Box::new(remb)]).await.unwrap();
+    }
+
+    /// The id of `publisher`'s video track as this peer received it.
+    pub(crate) async fn video_track_id(&self, publisher: &str) -> String {
+        self.video_from(publisher).await.0.track_id().await
+    }
+
+    async fn video_from(&self, publisher: &str) -> (Arc<dyn TrackRemote>, u32) {
         let track = self
             .remotes
             .lock()
@@ -313,11 +385,7 @@ impl MediaPeer {
             .cloned()
             .unwrap();
         let ssrc = track.ssrcs().await[0];
-        let pli = rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc: ssrc,
-        };
-        track.write_rtcp(vec![Box::new(pli)]).await.unwrap();
+        (track, ssrc)
     }
 
     /// Subscribe offers received so far.
