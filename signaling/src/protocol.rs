@@ -34,6 +34,19 @@ pub enum Place {
     Private,
 }
 
+/// Which of a participant's two peer connections a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Connection {
+    /// The one the client offers and sends on.
+    Publish,
+    /// The one the server offers and sends on.
+    Subscribe,
+}
+
+/// Longest ICE candidate line accepted.
+pub const MAX_CANDIDATE_LEN: usize = 512;
+
 /// A message from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -136,6 +149,20 @@ pub enum ClientMessage {
     SubscribeAnswer {
         /// The SDP answer.
         sdp: String,
+    },
+    /// One of the client's ICE candidates (trickle ICE), after the description it belongs to;
+    /// an empty `candidate` says there are no more.
+    IceCandidate {
+        /// The connection it is for.
+        pc: Connection,
+        /// The candidate attribute (`candidate:...`), as the browser gives it.
+        candidate: String,
+        /// The media section it belongs to.
+        #[serde(default)]
+        sdp_mid: Option<String>,
+        /// The index of that media section.
+        #[serde(default)]
+        sdp_mline_index: Option<u16>,
     },
     /// How tall the client shows a received video track, so the server sends a simulcast layer
     /// no bigger than needed (0: not shown; the lowest layer is sent).
@@ -369,6 +396,18 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         ClientMessage::PublishOffer { sdp } | ClientMessage::SubscribeAnswer { sdp } => {
             bounded("sdp", sdp, MAX_FRAME_BYTES)?;
         }
+        ClientMessage::IceCandidate {
+            candidate, sdp_mid, ..
+        } => {
+            if candidate.len() > MAX_CANDIDATE_LEN
+                || !(candidate.is_empty() || candidate.starts_with("candidate:"))
+            {
+                return Err(ParseError::Field("candidate"));
+            }
+            if let Some(mid) = sdp_mid {
+                bounded("sdp_mid", mid, MAX_ID_LEN)?;
+            }
+        }
         ClientMessage::VideoSize { track, height } => {
             bounded("track", track, 2 * MAX_ID_LEN)?;
             if *height > MAX_VIDEO_HEIGHT {
@@ -446,6 +485,13 @@ mod tests {
         assert_eq!(
             parse_client(r#"{"type":"video_size","track":"","height":360}"#),
             Err(ParseError::Field("track"))
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"ice_candidate","pc":"publish","candidate":"a=x"}"#),
+            Err(ParseError::Field("candidate"))
+        );
+        assert!(
+            parse_client(r#"{"type":"ice_candidate","pc":"sideways","candidate":""}"#).is_err()
         );
     }
 

@@ -51,6 +51,7 @@ mod tests {
             "publish_offer",
             "subscribe_answer",
             "video_size",
+            "ice_candidate",
             "caucus_start",
             "caucus_end",
             "end_hearing",

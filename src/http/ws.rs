@@ -191,6 +191,9 @@ async fn session(
                     Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
                         media_busy(media.try_send(PeerCmd::SubscribeAnswer(sdp)))
                     }
+                    Ok(Ok(ClientMessage::IceCandidate { pc, candidate, sdp_mid, sdp_mline_index })) => {
+                        media_busy(media.try_send(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }))
+                    }
                     Ok(Ok(ClientMessage::VideoSize { track, height })) => {
                         media_busy(media.try_send(PeerCmd::VideoSize { track, height }))
                     }

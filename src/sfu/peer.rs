@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gavel_signaling::{ErrorCode, MediaKind, ServerMessage};
+use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -46,6 +46,17 @@ pub enum PeerCmd {
     PublishOffer(String),
     /// The client's answer to our subscribe offer.
     SubscribeAnswer(String),
+    /// A trickled ICE candidate of the client's (empty: end of candidates).
+    Candidate {
+        /// For which connection.
+        pc: Connection,
+        /// The candidate attribute.
+        candidate: String,
+        /// Its media section.
+        sdp_mid: Option<String>,
+        /// Its media section's index.
+        sdp_mline_index: Option<u16>,
+    },
     /// The client shows `track` (its id in the subscribe description) `height` pixels tall.
     VideoSize {
         /// Track id.
@@ -211,6 +222,9 @@ impl Actor {
                             dirty = true;
                         }
                     }
+                    Some(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }) => {
+                        self.candidate(pc, candidate, sdp_mid, sdp_mline_index).await;
+                    }
                     Some(PeerCmd::VideoSize { track, height }) => {
                         // Only tracks this client receives; a client cannot grow the map.
                         if self.current.values().any(|s| client_track_id(&s.track) == track) {
@@ -249,6 +263,40 @@ impl Actor {
             }
         }
         self.shutdown().await;
+    }
+
+    /// Adds a trickled candidate to the connection it names (which must exist: candidates come
+    /// after their description).
+    async fn candidate(
+        &mut self,
+        pc: Connection,
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_mline_index: Option<u16>,
+    ) {
+        let conn = match pc {
+            Connection::Publish => self.publish.as_ref(),
+            Connection::Subscribe => self.subscribe.as_ref(),
+        };
+        let Some(conn) = conn else {
+            self.tell_error(
+                ErrorCode::Conflict,
+                "an ICE candidate before its connection's description",
+            );
+            return;
+        };
+        if candidate.is_empty() {
+            return; // end of candidates: nothing to do, checks go on with what arrived
+        }
+        let init = webrtc::peer_connection::RTCIceCandidateInit {
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+            ..Default::default()
+        };
+        if let Err(e) = conn.pc.add_ice_candidate(init).await {
+            self.tell_error(ErrorCode::BadMessage, &format!("ICE candidate: {e}"));
+        }
     }
 
     /// Chooses the simulcast layer of every subscribed simulcast track from the client's

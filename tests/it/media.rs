@@ -1,7 +1,9 @@
 //! Media through the real SFU: real WebRTC peers on loopback, known payloads, and the court's
 //! rules (lobby, sequestration, observers, mute) checked by packet counts.
 
-use gavel_signaling::{ClientMessage, ErrorCode, MediaKind, MoveReason, Place, ServerMessage};
+use gavel_signaling::{
+    ClientMessage, Connection, ErrorCode, MediaKind, MoveReason, Place, ServerMessage,
+};
 
 use crate::media_peer::MediaPeer;
 use crate::support::{Backend, TestApp};
@@ -58,6 +60,72 @@ async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
             "payloads arrive byte for byte"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_flows_when_clients_trickle_their_candidates() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    for p in [&judge, &party] {
+        p.trickle.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    judge.publish().await;
+    let v = party.wait_received(&judge.id, MediaKind::Video, 30).await;
+    assert_eq!(v.corrupt, 0);
+    for p in [&mut judge, &mut party] {
+        while let Ok(m) = p.events.try_recv() {
+            assert!(
+                !matches!(m, ServerMessage::Error { .. }),
+                "every trickled candidate was taken: {m:?}"
+            );
+        }
+    }
+    // A candidate the ICE agent cannot parse is refused, and one for a connection that has no
+    // description yet is out of order.
+    judge
+        .send(ClientMessage::IceCandidate {
+            pc: Connection::Publish,
+            candidate: "candidate:nonsense".into(),
+            sdp_mid: Some("0".into()),
+            sdp_mline_index: Some(0),
+        })
+        .await;
+    let m = judge
+        .expect(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert!(
+        matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::BadMessage,
+                ..
+            }
+        ),
+        "{m:?}"
+    );
+    let mut late = peer(&app, &hearing, "party").await;
+    late.send(ClientMessage::IceCandidate {
+        pc: Connection::Publish,
+        candidate: String::new(),
+        sdp_mid: None,
+        sdp_mline_index: None,
+    })
+    .await;
+    let m = late
+        .expect(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert!(
+        matches!(
+            m,
+            ServerMessage::Error {
+                code: ErrorCode::Conflict,
+                ..
+            }
+        ),
+        "{m:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use gavel::sfu::PeerFactory;
 use gavel::sfu::conn::Conn;
 use gavel_signaling::client::SignalingClient;
-use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+use gavel_signaling::{ClientMessage, Connection, MediaKind, ServerMessage};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::mpsc;
 use webrtc::media_stream::Track;
@@ -135,6 +135,40 @@ pub(crate) struct MediaPeer {
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
     /// Every video packet received, in order.
     pub video_log: Log,
+    /// Send descriptions without candidates and the candidates after them (trickle ICE).
+    pub trickle: Arc<AtomicBool>,
+}
+
+/// Takes the candidates out of `sdp`, as a trickling browser's early description lacks them:
+/// the description, then one `ice_candidate` message per candidate and one to end them.
+fn trickled(sdp: &str, pc: Connection) -> (String, Vec<ClientMessage>) {
+    let mid = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=mid:"))
+        .map(|m| m.trim().to_owned());
+    let mut candidates: Vec<ClientMessage> = sdp
+        .lines()
+        .filter_map(|l| l.strip_prefix("a="))
+        .filter(|l| l.starts_with("candidate:"))
+        .map(|c| ClientMessage::IceCandidate {
+            pc,
+            candidate: c.trim().to_owned(),
+            sdp_mid: mid.clone(),
+            sdp_mline_index: Some(0),
+        })
+        .collect();
+    assert!(!candidates.is_empty(), "a description with candidates");
+    candidates.push(ClientMessage::IceCandidate {
+        pc,
+        candidate: String::new(),
+        sdp_mid: mid,
+        sdp_mline_index: Some(0),
+    });
+    let bare: String = sdp
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("a=candidate:") && !l.starts_with("a=end-of-candidates"))
+        .collect();
+    (bare, candidates)
 }
 
 impl Drop for MediaPeer {
@@ -166,6 +200,8 @@ impl MediaPeer {
         let offers_seen = offers.clone();
         let video_log: Log = Arc::default();
         let sub_log = video_log.clone();
+        let trickle = Arc::new(AtomicBool::new(false));
+        let trickle_answers = trickle.clone();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
             loop {
@@ -186,7 +222,15 @@ impl MediaPeer {
                                 pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();
                                 let answer = pc.pc.create_answer(None).await.unwrap();
                                 let sdp = pc.local_with_candidates(answer).await.unwrap();
-                                let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
+                                if trickle_answers.load(Ordering::Relaxed) {
+                                    let (sdp, candidates) = trickled(&sdp, Connection::Subscribe);
+                                    let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
+                                    for c in candidates {
+                                        let _ = reply.send(c).await;
+                                    }
+                                } else {
+                                    let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
+                                }
                             }
                             let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new() });
                         }
@@ -213,6 +257,7 @@ impl MediaPeer {
             level: 127,
             keyframe_requests: Arc::default(),
             video_log,
+            trickle,
         }
     }
 
@@ -226,8 +271,16 @@ impl MediaPeer {
     pub(crate) async fn offer_publish(&mut self, mut pc: Pc) -> String {
         let offer = pc.pc.create_offer(None).await.unwrap();
         let sdp = pc.local_with_candidates(offer).await.unwrap();
-        self.send(ClientMessage::PublishOffer { sdp: sdp.clone() })
-            .await;
+        if self.trickle.load(Ordering::Relaxed) {
+            let (bare, candidates) = trickled(&sdp, Connection::Publish);
+            self.send(ClientMessage::PublishOffer { sdp: bare }).await;
+            for c in candidates {
+                self.send(c).await;
+            }
+        } else {
+            self.send(ClientMessage::PublishOffer { sdp: sdp.clone() })
+                .await;
+        }
         let answer = tokio::time::timeout(T, self.answers.recv())
             .await
             .unwrap()
