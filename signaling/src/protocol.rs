@@ -44,6 +44,33 @@ pub enum Connection {
     Subscribe,
 }
 
+/// Most screen-share tracks one publish offer may name.
+pub const MAX_SCREEN_TRACKS: usize = 2;
+
+/// What a track carries, as subscribers are told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A microphone.
+    Microphone,
+    /// A camera.
+    Camera,
+    /// A shared screen (evidence presented).
+    Screen,
+}
+
+/// One track on a participant's subscribe connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackInfo {
+    /// The track id in the subscribe description.
+    pub id: String,
+    /// Who publishes it.
+    pub participant: String,
+    /// What it carries.
+    pub source: Source,
+}
+
 /// Longest ICE candidate line accepted.
 pub const MAX_CANDIDATE_LEN: usize = 512;
 
@@ -144,6 +171,10 @@ pub enum ClientMessage {
     PublishOffer {
         /// The SDP offer.
         sdp: String,
+        /// The ids (`a=msid` track ids) of the video tracks that are a screen share: evidence
+        /// presented, which needs `publish_screen`. Every other video track is a camera.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        screen: Vec<String>,
     },
     /// Answer to the server's `subscribe_offer`, with all ICE candidates included.
     SubscribeAnswer {
@@ -322,6 +353,9 @@ pub enum ServerMessage {
     SubscribeOffer {
         /// The SDP offer.
         sdp: String,
+        /// Every track on the connection once this offer is applied, and what it carries.
+        #[serde(default)]
+        tracks: Vec<TrackInfo>,
     },
     /// Your session is over; the socket closes next.
     Ended {
@@ -393,7 +427,16 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         | ClientMessage::Remove { participant, .. } => {
             bounded("participant", participant, MAX_ID_LEN)?;
         }
-        ClientMessage::PublishOffer { sdp } | ClientMessage::SubscribeAnswer { sdp } => {
+        ClientMessage::PublishOffer { sdp, screen } => {
+            bounded("sdp", sdp, MAX_FRAME_BYTES)?;
+            if screen.len() > MAX_SCREEN_TRACKS {
+                return Err(ParseError::Field("screen"));
+            }
+            for track in screen {
+                bounded("screen", track, MAX_ID_LEN)?;
+            }
+        }
+        ClientMessage::SubscribeAnswer { sdp } => {
             bounded("sdp", sdp, MAX_FRAME_BYTES)?;
         }
         ClientMessage::IceCandidate {

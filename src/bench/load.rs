@@ -164,7 +164,11 @@ pub(crate) async fn join(
         }
         let offer = p.pc.create_offer(None).await?;
         let sdp = p.local_with_candidates(offer).await?;
-        ws.send(&ClientMessage::PublishOffer { sdp }).await?;
+        ws.send(&ClientMessage::PublishOffer {
+            sdp,
+            screen: Vec::new(),
+        })
+        .await?;
         let answer = loop {
             if let ServerMessage::PublishAnswer { sdp } = ws.recv(T).await? {
                 break sdp;
@@ -185,7 +189,7 @@ pub(crate) async fn join(
     let task = tokio::spawn(async move {
         while !stop.stop.load(Ordering::Relaxed) {
             match ws.recv(Duration::from_secs(1)).await {
-                Ok(ServerMessage::SubscribeOffer { sdp }) => {
+                Ok(ServerMessage::SubscribeOffer { sdp, .. }) => {
                     let Ok(offer) = RTCSessionDescription::offer(sdp) else {
                         break;
                     };

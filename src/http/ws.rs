@@ -185,8 +185,8 @@ async fn session(
                 silent_until = tokio::time::Instant::now() + idle;
                 let Some(text) = incoming else { break };
                 let refused = match text.map(|t| parse_client(&t)) {
-                    Ok(Ok(ClientMessage::PublishOffer { sdp })) => {
-                        media_busy(media.try_send(PeerCmd::PublishOffer(sdp)))
+                    Ok(Ok(ClientMessage::PublishOffer { sdp, screen })) => {
+                        media_busy(media.try_send(PeerCmd::PublishOffer { sdp, screen }))
                     }
                     Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
                         media_busy(media.try_send(PeerCmd::SubscribeAnswer(sdp)))

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
+use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage, TrackInfo};
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -42,8 +42,13 @@ fn next_id() -> u64 {
 /// Commands from the participant's WebSocket session.
 #[derive(Debug)]
 pub enum PeerCmd {
-    /// The client's offer for its publish connection.
-    PublishOffer(String),
+    /// The client's offer for its publish connection, and the ids of its screen-share tracks.
+    PublishOffer {
+        /// The offer.
+        sdp: String,
+        /// Screen-share track ids.
+        screen: Vec<String>,
+    },
     /// The client's answer to our subscribe offer.
     SubscribeAnswer(String),
     /// A trickled ICE candidate of the client's (empty: end of candidates).
@@ -140,6 +145,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
         video_sizes: HashMap::new(),
         unconnected: Vec::new(),
+        screen_tracks: Vec::new(),
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
@@ -176,6 +182,8 @@ struct Actor {
     /// Answered tracks waiting for the subscribe connection to come up: started then, so the
     /// key frame asked for on their behalf is not lost to a connection not yet up.
     unconnected: Vec<(String, String)>,
+    /// The client's screen-share track ids, from its latest publish offer.
+    screen_tracks: Vec<String>,
 }
 
 /// The id a subscriber sees for `track` (its msid track id).
@@ -210,8 +218,8 @@ impl Actor {
                 () = cancel.cancelled() => break,
                 cmd = cmds.recv() => match cmd {
                     None => break,
-                    Some(PeerCmd::PublishOffer(sdp)) => {
-                        if let Err(e) = self.publish_offer(sdp).await {
+                    Some(PeerCmd::PublishOffer { sdp, screen }) => {
+                        if let Err(e) = self.publish_offer(sdp, screen).await {
                             self.tell_error(ErrorCode::BadMessage, &e.to_string());
                         }
                     }
@@ -347,11 +355,12 @@ impl Actor {
         self.tell(ServerMessage::error(None, code, text));
     }
 
-    async fn publish_offer(&mut self, sdp: String) -> Result<(), SfuError> {
-        if let Err(refusal) = sdp_policy::check(self.ctx.role, &sdp) {
+    async fn publish_offer(&mut self, sdp: String, screen: Vec<String>) -> Result<(), SfuError> {
+        if let Err(refusal) = sdp_policy::check(self.ctx.role, &sdp, &screen) {
             self.tell_error(ErrorCode::Forbidden, &refusal.to_string());
             return Ok(());
         }
+        self.screen_tracks = screen;
         self.level_ext = sdp_policy::extmap_id(&sdp, super::AUDIO_LEVEL_URI);
         if self.publish.is_none() {
             self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
@@ -383,11 +392,13 @@ impl Actor {
         let level_ext = (kind == MediaKind::Audio)
             .then_some(self.level_ext)
             .flatten();
+        let screen = self.screen_tracks.contains(&remote.track_id().await);
         let track = Arc::new(
             PublishedTrack::new(self.ctx.participant.clone(), key, kind, codec, remote, ssrc)
-                .with_level_extension(level_ext),
+                .with_level_extension(level_ext)
+                .screen_share(screen),
         );
-        tracing::info!(?kind, "track published");
+        tracing::info!(source = ?track.source, "track published");
         // Published before the forwarding task can end and report Unpublished.
         self.ctx
             .room
@@ -503,7 +514,16 @@ impl Actor {
         }
         let offer = conn.pc.create_offer(None).await?;
         let sdp = conn.local_with_candidates(offer).await?;
-        self.tell(ServerMessage::SubscribeOffer { sdp });
+        let tracks = self
+            .current
+            .values()
+            .map(|s| TrackInfo {
+                id: client_track_id(&s.track),
+                participant: s.track.publisher.clone(),
+                source: s.track.source,
+            })
+            .collect();
+        self.tell(ServerMessage::SubscribeOffer { sdp, tracks });
         Ok(Some(added.clone()))
     }
 

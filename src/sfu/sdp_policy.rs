@@ -1,8 +1,9 @@
 //! What an offer asks to publish, and whether the role may: pure SDP inspection.
 //!
-//! Only the m-lines and their direction attributes matter: an `audio` section the client sends
-//! on (`sendonly`/`sendrecv`, the default) needs `publish_audio`, a `video` section
-//! `publish_video`. Observers may offer receive-only sections but never send. Parsing is
+//! Only the m-lines, their direction attributes and their msid track ids matter: an `audio`
+//! section the client sends on (`sendonly`/`sendrecv`, the default) needs `publish_audio`, a
+//! `video` section `publish_video`, or `publish_screen` when the client names its track a
+//! screen share. Observers may offer receive-only sections but never send. Parsing is
 //! line-based and bounded; anything unreadable is refused rather than guessed.
 
 use crate::domain::role::capabilities;
@@ -16,8 +17,10 @@ pub const MAX_MEDIA_SECTIONS: usize = 8;
 pub struct Sends {
     /// Sections sending audio.
     pub audio: usize,
-    /// Sections sending video.
+    /// Sections sending camera video.
     pub video: usize,
+    /// Sections sending a screen share.
+    pub screen: usize,
 }
 
 /// Why an offer was refused.
@@ -39,39 +42,45 @@ pub enum OfferRefusal {
     /// A media section states its direction more than once.
     #[error("a media section has more than one direction attribute")]
     AmbiguousDirection,
+    /// The role may not share its screen.
+    #[error("your role may not share a screen")]
+    Screen,
+    /// A track named as a screen share is not a video track the offer sends.
+    #[error("a screen share names no video track of the offer")]
+    UnknownScreenTrack,
 }
 
-/// Counts the sending sections of `sdp`.
-pub fn sends(sdp: &str) -> Result<Sends, OfferRefusal> {
+/// One media section as far as the policy cares.
+#[derive(Debug, Default)]
+struct Section<'a> {
+    kind: &'a str,
+    sending: bool,
+    stated: bool,
+    track: Option<&'a str>,
+}
+
+/// Counts the sending sections of `sdp`; video sections whose track is in `screen` count as
+/// screen shares.
+pub fn sends(sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
     if !sdp.starts_with("v=0") {
         return Err(OfferRefusal::Unreadable);
     }
-    let mut out = Sends::default();
-    let mut sections = 0;
-    // (kind, sending) of the section being read, and whether it stated a direction yet
-    let mut current: Option<(&str, bool)> = None;
-    let mut stated = false;
-    let close = |cur: Option<(&str, bool)>, out: &mut Sends| {
-        if let Some((kind, true)) = cur {
-            match kind {
-                "audio" => out.audio += 1,
-                "video" => out.video += 1,
-                _ => {}
-            }
-        }
-    };
+    let mut sections: Vec<Section<'_>> = Vec::new();
     for line in sdp.lines() {
         let line = line.trim_end();
         if let Some(rest) = line.strip_prefix("m=") {
-            close(current, &mut out);
-            sections += 1;
-            if sections > MAX_MEDIA_SECTIONS {
+            if sections.len() == MAX_MEDIA_SECTIONS {
                 return Err(OfferRefusal::TooManySections);
             }
-            let kind = rest.split(' ').next().unwrap_or("");
-            current = Some((kind, true));
-            stated = false;
-        } else if let Some((kind, _)) = current {
+            sections.push(Section {
+                kind: rest.split(' ').next().unwrap_or(""),
+                sending: true,
+                ..Section::default()
+            });
+        } else if let Some(section) = sections.last_mut() {
+            if let Some(msid) = line.strip_prefix("a=msid:") {
+                section.track = msid.split(' ').nth(1);
+            }
             let sending = match line {
                 "a=recvonly" | "a=inactive" => Some(false),
                 "a=sendonly" | "a=sendrecv" => Some(true),
@@ -79,15 +88,31 @@ pub fn sends(sdp: &str) -> Result<Sends, OfferRefusal> {
             };
             if let Some(sending) = sending {
                 // WebRTC stacks read the first one; a second is an attempt to confuse a check.
-                if stated {
+                if section.stated {
                     return Err(OfferRefusal::AmbiguousDirection);
                 }
-                stated = true;
-                current = Some((kind, sending));
+                section.stated = true;
+                section.sending = sending;
             }
         }
     }
-    close(current, &mut out);
+    let mut out = Sends::default();
+    for s in sections.iter().filter(|s| s.sending) {
+        match s.kind {
+            "audio" => out.audio += 1,
+            "video" if s.track.is_some_and(|t| screen.iter().any(|x| x == t)) => out.screen += 1,
+            "video" => out.video += 1,
+            _ => {}
+        }
+    }
+    let named = |t: &String| {
+        sections
+            .iter()
+            .any(|s| s.sending && s.kind == "video" && s.track == Some(t.as_str()))
+    };
+    if !screen.iter().all(named) {
+        return Err(OfferRefusal::UnknownScreenTrack);
+    }
     Ok(out)
 }
 
@@ -101,15 +126,19 @@ pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
     })
 }
 
-/// Checks that `role` may publish what `sdp` offers to send.
-pub fn check(role: Role, sdp: &str) -> Result<Sends, OfferRefusal> {
-    let s = sends(sdp)?;
+/// Checks that `role` may publish what `sdp` offers to send (`screen`: the tracks it names as
+/// screen shares).
+pub fn check(role: Role, sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
+    let s = sends(sdp, screen)?;
     let caps = capabilities(role);
     if s.audio > 0 && !caps.allows(Capability::PublishAudio) {
         return Err(OfferRefusal::Audio);
     }
     if s.video > 0 && !caps.allows(Capability::PublishVideo) {
         return Err(OfferRefusal::Video);
+    }
+    if s.screen > 0 && !caps.allows(Capability::PublishScreen) {
+        return Err(OfferRefusal::Screen);
     }
     Ok(s)
 }
@@ -124,19 +153,58 @@ mod tests {
 
     #[test]
     fn sending_sections_are_counted_and_receive_only_ones_are_not() {
-        assert_eq!(sends(OFFER), Ok(Sends { audio: 1, video: 1 }));
+        assert_eq!(
+            sends(OFFER, &[]),
+            Ok(Sends {
+                audio: 1,
+                video: 1,
+                screen: 0
+            })
+        );
         let recv = OFFER
             .replace("a=sendrecv", "a=recvonly")
             .replace("a=sendonly", "a=inactive");
-        assert_eq!(sends(&recv), Ok(Sends::default()));
+        assert_eq!(sends(&recv, &[]), Ok(Sends::default()));
+    }
+
+    #[test]
+    fn a_named_video_track_is_a_screen_share_and_needs_its_capability() {
+        let with_screen =
+            format!("{OFFER}m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:2\r\na=msid:s exhibit\r\n");
+        let screen = ["exhibit".to_owned()];
+        assert_eq!(
+            sends(&with_screen, &screen),
+            Ok(Sends {
+                audio: 1,
+                video: 1,
+                screen: 1
+            })
+        );
+        assert!(check(Role::Party, &with_screen, &screen).is_ok());
+        assert_eq!(
+            check(Role::Witness, &with_screen, &screen),
+            Err(OfferRefusal::Screen),
+            "witnesses present no evidence themselves"
+        );
+        assert!(
+            check(Role::Witness, &with_screen, &[]).is_ok(),
+            "unnamed, it is a camera"
+        );
+        assert_eq!(
+            sends(OFFER, &["ghost".to_owned()]),
+            Err(OfferRefusal::UnknownScreenTrack)
+        );
     }
 
     #[test]
     fn an_observer_may_not_send_but_a_party_may() {
-        assert_eq!(check(Role::Observer, OFFER), Err(OfferRefusal::Audio));
-        assert!(check(Role::Party, OFFER).is_ok());
+        assert_eq!(check(Role::Observer, OFFER, &[]), Err(OfferRefusal::Audio));
+        assert!(check(Role::Party, OFFER, &[]).is_ok());
         let video_only = OFFER.replace("m=audio", "m=application");
-        assert_eq!(check(Role::Observer, &video_only), Err(OfferRefusal::Video));
+        assert_eq!(
+            check(Role::Observer, &video_only, &[]),
+            Err(OfferRefusal::Video)
+        );
     }
 
     #[test]
@@ -159,13 +227,13 @@ mod tests {
     #[test]
     fn a_section_with_two_directions_is_refused() {
         let sneaky = OFFER.replace("a=sendrecv", "a=sendrecv\r\na=recvonly");
-        assert_eq!(sends(&sneaky), Err(OfferRefusal::AmbiguousDirection));
+        assert_eq!(sends(&sneaky, &[]), Err(OfferRefusal::AmbiguousDirection));
     }
 
     #[test]
     fn garbage_and_huge_offers_are_refused() {
-        assert_eq!(sends("hello"), Err(OfferRefusal::Unreadable));
+        assert_eq!(sends("hello", &[]), Err(OfferRefusal::Unreadable));
         let many = format!("v=0\r\n{}", "m=audio 9 RTP 111\r\n".repeat(9));
-        assert_eq!(sends(&many), Err(OfferRefusal::TooManySections));
+        assert_eq!(sends(&many, &[]), Err(OfferRefusal::TooManySections));
     }
 }

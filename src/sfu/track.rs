@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use gavel_signaling::MediaKind;
+use gavel_signaling::{MediaKind, Source};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 use webrtc::media_stream::track_local::TrackLocal;
@@ -67,6 +67,8 @@ pub struct PublishedTrack {
     pub key: String,
     /// Audio or video.
     pub kind: MediaKind,
+    /// Microphone, camera or screen share.
+    pub source: Source,
     /// The codec as received.
     pub codec: RTCRtpCodec,
     remote: Arc<dyn TrackRemote>,
@@ -112,6 +114,10 @@ impl PublishedTrack {
             publisher,
             key,
             kind,
+            source: match kind {
+                MediaKind::Audio => Source::Microphone,
+                MediaKind::Video => Source::Camera,
+            },
             codec,
             remote,
             media_ssrc,
@@ -124,6 +130,14 @@ impl PublishedTrack {
             level_ext: None,
             layers: Layers::default(),
         }
+    }
+
+    /// Marks a video track as a screen share.
+    pub fn screen_share(mut self, screen: bool) -> Self {
+        if screen && self.kind == MediaKind::Video {
+            self.source = Source::Screen;
+        }
+        self
     }
 
     /// Reads audio levels from header extension `id` (from the publisher's offer).

@@ -2,7 +2,7 @@
 //! rules (lobby, sequestration, observers, mute) checked by packet counts.
 
 use gavel_signaling::{
-    ClientMessage, Connection, ErrorCode, MediaKind, MoveReason, Place, ServerMessage,
+    ClientMessage, Connection, ErrorCode, MediaKind, MoveReason, Place, ServerMessage, Source,
 };
 
 use crate::media_peer::MediaPeer;
@@ -226,6 +226,63 @@ async fn an_observer_may_not_publish() {
                 ..
             }
         ),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_share_is_a_track_of_its_own_and_witnesses_may_not_share() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.publish_with_screen().await;
+
+    // The judge is told which of the party's tracks is the exhibit on screen...
+    let m = judge
+        .expect(|m| match m {
+            ServerMessage::SubscribeOffer { tracks, .. } => {
+                tracks.iter().filter(|t| t.participant == party.id).count() == 3
+            }
+            _ => false,
+        })
+        .await;
+    let ServerMessage::SubscribeOffer { tracks, .. } = m else {
+        unreachable!()
+    };
+    let of = |source: Source| {
+        tracks
+            .iter()
+            .filter(|t| t.source == source)
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>()
+    };
+    let (screen, camera) = (of(Source::Screen), of(Source::Camera));
+    assert_eq!(
+        (screen.len(), camera.len(), of(Source::Microphone).len()),
+        (1, 1, 1)
+    );
+    assert_ne!(screen, camera);
+    // ...and receives it, as a stream apart from the camera.
+    crate::support::wait_for(
+        std::time::Duration::from_secs(10),
+        "the screen share",
+        || async {
+            let log = judge.video_log.lock().unwrap();
+            let on = |id: &str| log.iter().filter(|r| r.track == id).count();
+            (on(&screen[0]) > 30 && on(&camera[0]) > 30).then_some(())
+        },
+    )
+    .await;
+
+    // A witness presents no evidence of their own.
+    let mut witness = peer(&app, &hearing, "witness").await;
+    witness.share_screen_refused().await;
+    let e = witness
+        .expect(|m| matches!(m, ServerMessage::Error { .. }))
+        .await;
+    assert!(
+        matches!(e, ServerMessage::Error { code: ErrorCode::Forbidden, ref message, .. } if message.contains("screen")),
         "{e:?}"
     );
 }

@@ -49,6 +49,8 @@ pub(crate) struct Counter {
 #[derive(Debug, Clone)]
 pub(crate) struct Received {
     pub publisher: String,
+    /// The track id in the subscribe description.
+    pub track: String,
     pub seq: u16,
     pub ts: u32,
     pub payload: Vec<u8>,
@@ -70,6 +72,7 @@ fn receive(
             let (stats, remotes, log) = (stats.clone(), remotes.clone(), log.clone());
             tokio::spawn(async move {
                 let publisher = track.stream_id().await;
+                let track_id = track.track_id().await;
                 let kind = match track.kind().await {
                     RtpCodecKind::Audio => MediaKind::Audio,
                     _ => MediaKind::Video,
@@ -85,6 +88,7 @@ fn receive(
                         if kind == MediaKind::Video {
                             log.lock().unwrap().push(Received {
                                 publisher: publisher.clone(),
+                                track: track_id.clone(),
                                 seq: p.header.sequence_number,
                                 ts: p.header.timestamp,
                                 payload: p.payload.to_vec(),
@@ -212,7 +216,7 @@ impl MediaPeer {
                     },
                     r = ws.recv(Duration::from_secs(3600)) => match r {
                         Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
-                        Ok(ServerMessage::SubscribeOffer { sdp }) => {
+                        Ok(ServerMessage::SubscribeOffer { sdp, tracks }) => {
                             offers_seen.fetch_add(1, Ordering::Relaxed);
                             if answer_offers.load(Ordering::Relaxed) {
                                 if sub.is_none() {
@@ -232,7 +236,7 @@ impl MediaPeer {
                                     let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
                                 }
                             }
-                            let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new() });
+                            let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new(), tracks });
                         }
                         Ok(m) => { if ev_tx.send(m).is_err() { break; } }
                         Err(_) => break,
@@ -268,18 +272,22 @@ impl MediaPeer {
 
     /// Offers `pc`'s tracks to the server, applies the answer and keeps `pc` open while this
     /// peer lives; returns the offer. Anything sending on `pc` should stop when `stopped()`.
-    pub(crate) async fn offer_publish(&mut self, mut pc: Pc) -> String {
+    pub(crate) async fn offer_publish(&mut self, mut pc: Pc, screen: Vec<String>) -> String {
         let offer = pc.pc.create_offer(None).await.unwrap();
         let sdp = pc.local_with_candidates(offer).await.unwrap();
         if self.trickle.load(Ordering::Relaxed) {
             let (bare, candidates) = trickled(&sdp, Connection::Publish);
-            self.send(ClientMessage::PublishOffer { sdp: bare }).await;
+            self.send(ClientMessage::PublishOffer { sdp: bare, screen })
+                .await;
             for c in candidates {
                 self.send(c).await;
             }
         } else {
-            self.send(ClientMessage::PublishOffer { sdp: sdp.clone() })
-                .await;
+            self.send(ClientMessage::PublishOffer {
+                sdp: sdp.clone(),
+                screen,
+            })
+            .await;
         }
         let answer = tokio::time::timeout(T, self.answers.recv())
             .await
@@ -316,8 +324,6 @@ impl MediaPeer {
         }
     }
 
-    /// Offers to publish audio and video and, once answered, sends RTP with known payloads
-    /// (50 audio and 30 video packets a second) until dropped.
     /// Like [`MediaPeer::publish`], with every audio packet carrying RFC 6464 `level`
     /// (0 loudest, 127 silence).
     pub(crate) async fn publish_at_level(&mut self, level: u8) {
@@ -325,25 +331,59 @@ impl MediaPeer {
         self.publish().await;
     }
 
+    /// Offers to publish audio and video and, once answered, sends RTP with known payloads
+    /// (50 audio and 30 video packets a second) until dropped.
     pub(crate) async fn publish(&mut self) {
+        self.publish_sources(false).await;
+    }
+
+    /// Like [`MediaPeer::publish`], plus a screen share: a second video track, id `screen`.
+    pub(crate) async fn publish_with_screen(&mut self) {
+        self.publish_sources(true).await;
+    }
+
+    async fn publish_sources(&mut self, screen: bool) {
         let pc = Self::publish_connection().await;
-        let audio = local_track(&self.id, MediaKind::Audio);
-        let video = local_track(&self.id, MediaKind::Video);
-        pc.pc
-            .add_track(audio.clone() as Arc<dyn TrackLocal>)
-            .await
-            .unwrap();
-        pc.pc
-            .add_track(video.clone() as Arc<dyn TrackLocal>)
-            .await
-            .unwrap();
-        let sdp = self.offer_publish(pc).await;
+        let mut tracks = vec![
+            (
+                local_track(&self.id, MediaKind::Audio, "audio"),
+                MediaKind::Audio,
+                20u64,
+                111u8,
+                960u32,
+            ),
+            (
+                local_track(&self.id, MediaKind::Video, "video"),
+                MediaKind::Video,
+                33,
+                96,
+                3000,
+            ),
+        ];
+        if screen {
+            tracks.push((
+                local_track(&self.id, MediaKind::Video, "screen"),
+                MediaKind::Video,
+                33,
+                96,
+                3000,
+            ));
+        }
+        for (track, ..) in &tracks {
+            pc.pc
+                .add_track(track.clone() as Arc<dyn TrackLocal>)
+                .await
+                .unwrap();
+        }
+        let named = if screen {
+            vec!["screen".to_owned()]
+        } else {
+            Vec::new()
+        };
+        let sdp = self.offer_publish(pc, named).await;
         let level_ext = gavel::sfu::sdp_policy::extmap_id(&sdp, gavel::sfu::AUDIO_LEVEL_URI)
             .expect("the offer negotiates audio levels");
-        for (track, kind, every, pt, step) in [
-            (audio, MediaKind::Audio, 20u64, 111u8, 960u32),
-            (video, MediaKind::Video, 33, 96, 3000),
-        ] {
+        for (track, kind, every, pt, step) in tracks {
             let stop = self.stop.clone();
             let level = self.level;
             if kind == MediaKind::Video {
@@ -393,12 +433,23 @@ impl MediaPeer {
 
     /// Offers to publish without waiting for an answer (for refusals).
     pub(crate) async fn publish_refused(&mut self) {
+        self.offer_unanswered(MediaKind::Audio, "audio", Vec::new())
+            .await;
+    }
+
+    /// Offers a screen share without waiting for an answer (for refusals).
+    pub(crate) async fn share_screen_refused(&mut self) {
+        self.offer_unanswered(MediaKind::Video, "screen", vec!["screen".into()])
+            .await;
+    }
+
+    async fn offer_unanswered(&mut self, kind: MediaKind, track: &str, screen: Vec<String>) {
         let mut pc = Self::publish_connection().await;
-        let audio = local_track(&self.id, MediaKind::Audio);
-        pc.pc.add_track(audio as Arc<dyn TrackLocal>).await.unwrap();
+        let local = local_track(&self.id, kind, track);
+        pc.pc.add_track(local as Arc<dyn TrackLocal>).await.unwrap();
         let offer = pc.pc.create_offer(None).await.unwrap();
         let sdp = pc.local_with_candidates(offer).await.unwrap();
-        self.send(ClientMessage::PublishOffer { sdp }).await;
+        self.send(ClientMessage::PublishOffer { sdp, screen }).await;
         self.publish = Some(pc);
     }
 
@@ -466,10 +517,10 @@ impl MediaPeer {
     }
 }
 
-fn local_track(id: &str, kind: MediaKind) -> Arc<TrackLocalStaticRTP> {
+fn local_track(id: &str, kind: MediaKind, track: &str) -> Arc<TrackLocalStaticRTP> {
     gavel::sfu::track::local_track(
         id.to_owned(),
-        format!("{kind:?}").to_lowercase(),
+        track.to_owned(),
         kind,
         gavel::sfu::track::default_codec(kind),
         u32::from_be_bytes(gavel::auth::random_bytes::<4>()),

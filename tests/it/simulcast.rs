@@ -93,7 +93,7 @@ async fn publish_simulcast(peer: &mut MediaPeer) -> Arc<Mutex<Vec<u32>>> {
         .add_track(track.clone() as Arc<dyn TrackLocal>)
         .await
         .unwrap();
-    let sdp = peer.offer_publish(pc).await;
+    let sdp = peer.offer_publish(pc, Vec::new()).await;
     assert!(sdp.contains("a=simulcast:send"), "{sdp}");
     let ext = |uri: &str| gavel::sfu::sdp_policy::extmap_id(&sdp, uri).expect(uri);
     let mid_ext = ext("urn:ietf:params:rtp-hdrext:sdes:mid");
