@@ -113,7 +113,8 @@ pub enum ClientMessage {
         /// Who.
         participant: String,
     },
-    /// Moderator: send a witness back out to the waiting area.
+    /// Moderator: send a witness back out to the waiting area; for an expert, sequester them
+    /// (from then on they are called in like a witness).
     DismissWitness {
         /// Request number echoed in the answer.
         #[serde(default)]

@@ -5,7 +5,7 @@ use gavel_signaling::{
     ClientMessage, EndReason, ErrorCode, MediaKind, MoveReason, Place, ServerMessage,
 };
 
-use super::roster::is_sequestered;
+use super::roster::may_be_sequestered;
 use super::{Room, SessionId};
 use crate::domain::Capability;
 use crate::domain::role::capabilities;
@@ -81,10 +81,10 @@ impl Room {
         self.require(actor, Capability::AdmitFromLobby)?;
         self.target(target)?;
         let m = &self.members[target];
-        if is_sequestered(m.role) {
+        if m.sequestered {
             return Err((
                 ErrorCode::Conflict,
-                "witnesses enter when called (call_witness)",
+                "witnesses and sequestered experts enter when called (call_witness)",
             ));
         }
         if m.view.place != Place::Waiting {
@@ -100,18 +100,41 @@ impl Room {
         Ok(())
     }
 
+    /// Calls a witness in or sends them out; sending an expert out sequesters them (the
+    /// judge's say) until the end of the hearing.
     fn move_witness(&mut self, actor: &str, target: &str, to: Place) -> Result<(), Refusal> {
         self.require(actor, Capability::CallWitness)?;
         self.target(target)?;
         let m = &self.members[target];
-        if !is_sequestered(m.role) {
+        let allowed = match to {
+            Place::Waiting => may_be_sequestered(m.role),
+            _ => m.sequestered,
+        };
+        if !allowed {
             return Err((
                 ErrorCode::Conflict,
-                "only witnesses are called in and sent out",
+                "only witnesses and experts are sent out, and only they are called in",
             ));
         }
-        if m.view.place == to {
+        let newly = !m.sequestered;
+        if m.view.place == to && !(to == Place::Waiting && newly) {
             return Err((ErrorCode::Conflict, "the witness is already there"));
+        }
+        if let Some(m) = self.members.get_mut(target) {
+            m.sequestered = true;
+        }
+        if newly {
+            // An expert still waiting in the lobby: from now on called, not admitted.
+            self.audit(
+                Some(actor.to_owned()),
+                "room.sequester",
+                target,
+                serde_json::json!({"hearing_id": self.hearing}),
+                None,
+            );
+            if self.members[target].view.place == to {
+                return Ok(());
+            }
         }
         let (reason, action) = match to {
             Place::Waiting => (MoveReason::Dismissed, "room.dismiss_witness"),

@@ -146,6 +146,9 @@ struct Member {
     own_muted: (bool, bool),
     /// A moderator's mute (audio, video): holds until a moderator lifts it.
     held: (bool, bool),
+    /// Enters only when called, never by `admit`: witnesses always, an expert once the judge
+    /// has sent them out.
+    sequestered: bool,
 }
 
 impl Member {
@@ -281,6 +284,7 @@ impl Room {
                 gone_at: None,
                 own_muted: (false, false),
                 held: (false, false),
+                sequestered: roster::is_sequestered(who.role),
             },
         );
         self.sessions.insert(session, who.id.clone());

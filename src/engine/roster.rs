@@ -23,9 +23,16 @@ pub fn initial_place(role: Role, lobby: bool) -> Place {
     }
 }
 
-/// Whether a role is sequestered: enters only by `call_witness`, never by `admit`.
+/// Whether a role is sequestered from the start: enters only by `call_witness`, never by
+/// `admit`.
 pub fn is_sequestered(role: Role) -> bool {
     role == Role::Witness
+}
+
+/// Whether a role can be sequestered on the judge's say (sent out with `dismiss_witness`, and
+/// from then on called in like a witness): experts, who may have to hear no other evidence.
+pub fn may_be_sequestered(role: Role) -> bool {
+    is_sequestered(role) || role == Role::Expert
 }
 
 /// Whether `viewer` (with `role`, at `place`) may see `other` (at `other_place`).
