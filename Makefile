@@ -9,6 +9,7 @@ export CARGO_TERM_COLOR ?= never
 
 setup:
 	@scripts/setup-system.sh
+	@scripts/make-media.sh
 
 build: setup
 	cargo build --release --locked

@@ -65,8 +65,9 @@ pub enum Command {
 /// `gavel bench ...`
 #[derive(Debug, Subcommand)]
 pub enum BenchKind {
-    /// Load the SFU: P publishers (Opus + 720p VP8 rates), each with S subscribers in its own
-    /// hearing, through a server started on loopback; prints one `key=value` summary line.
+    /// Load the SFU: P publishers (a pre-encoded Opus + 720p VP8 clip, about 1.1 Mbit/s), each
+    /// with S subscribers in its own hearing, through a server started on loopback; prints one
+    /// `key=value` summary line.
     Sfu {
         /// Publishers (one hearing each).
         #[arg(long, short = 'p', default_value_t = 2)]
@@ -90,6 +91,10 @@ pub enum BenchKind {
         /// PEM file with the certificate (or CA) that server presents.
         #[arg(long)]
         ca_cert: Option<PathBuf>,
+        /// The directory of the pre-encoded clip (default: where `make setup` makes it,
+        /// `$GAVEL_MEDIA_DIR/bench-720p` or `~/.cache/gavel/media/bench-720p`).
+        #[arg(long)]
+        clip: Option<PathBuf>,
     },
 }
 

@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     server,
                     api_key,
                     ca_cert,
+                    clip,
                 },
         } => {
             let server = match (server, api_key, ca_cert) {
@@ -116,6 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 duration,
                 json,
                 server,
+                clip,
             })
             .await?;
             out(&summary);

@@ -1,8 +1,10 @@
 //! Load peers for `gavel bench sfu`: real `webrtc` peer connections that join through the real
-//! signaling, publish Opus-sized and VP8-sized RTP at the rates of a 720p call, and count what
-//! they receive. Each payload carries its send time (one process, one monotonic clock), so the
-//! receivers measure end-to-end forwarding latency without clock sync.
+//! signaling, publish the pre-encoded clip (Opus and 720p VP8, see `clip`) in real time, and
+//! count what they receive. Publishers note each packet's send time by sequence number (one
+//! process, one monotonic clock), so receivers measure end-to-end forwarding latency without
+//! clock sync and without touching the payloads.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,17 +21,35 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use gavel::sfu::PeerFactory;
 use gavel::sfu::conn::Conn;
 
-/// The load per publisher (the same as the published Janus comparison): Opus at 50 packets/s
-/// and 720p VP8 at 1.2 Mbit/s in 141 packets/s.
-pub(crate) const AUDIO_PPS: u64 = 50;
-/// Audio payload bytes.
-pub(crate) const AUDIO_BYTES: usize = 100;
-/// Video packets per second.
-pub(crate) const VIDEO_PPS: u64 = 141;
-/// Video payload bytes (1.2 Mbit/s / 141).
-pub(crate) const VIDEO_BYTES: usize = 1064;
+use super::clip::Clip;
 
 const T: Duration = Duration::from_secs(30);
+
+/// When each packet of one published track was sent, microseconds after the meter's epoch, by
+/// RTP sequence number (the SFU keeps sequence numbers of single-stream tracks).
+pub(crate) struct SendLog(Box<[AtomicU64]>);
+
+impl SendLog {
+    fn new() -> Arc<Self> {
+        Arc::new(Self((0..=u16::MAX).map(|_| AtomicU64::new(0)).collect()))
+    }
+
+    fn record(&self, seq: u16, us: u64) {
+        self.0[usize::from(seq)].store(us, Ordering::Relaxed);
+    }
+
+    fn sent_at(&self, seq: u16) -> Option<u64> {
+        Some(self.0[usize::from(seq)].load(Ordering::Relaxed)).filter(|&us| us > 0)
+    }
+}
+
+impl std::fmt::Debug for SendLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SendLog")
+    }
+}
+
+type Logs = Mutex<HashMap<(String, MediaKind), Arc<SendLog>>>;
 
 /// Shared measurement state.
 #[derive(Debug)]
@@ -52,11 +72,15 @@ pub(crate) struct Meter {
     pub(crate) joins_ms: Mutex<Vec<f64>>,
     /// Set when the run is over.
     pub(crate) stop: AtomicBool,
+    /// What publishers send.
+    clip: Clip,
+    /// Send times per (publisher, kind).
+    logs: Logs,
 }
 
 impl Meter {
-    /// A meter whose window is not yet open.
-    pub(crate) fn new() -> Arc<Self> {
+    /// A meter whose window is not yet open, for publishers sending `clip`.
+    pub(crate) fn new(clip: Clip) -> Arc<Self> {
         Arc::new(Self {
             epoch: Instant::now(),
             window_start_ms: AtomicU64::new(u64::MAX),
@@ -67,7 +91,23 @@ impl Meter {
             latencies_us: Mutex::new(Vec::new()),
             joins_ms: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            clip,
+            logs: Mutex::default(),
         })
+    }
+
+    fn log(&self, publisher: &str, kind: MediaKind) -> Option<Arc<SendLog>> {
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.get(&(publisher.to_owned(), kind)).cloned()
+    }
+
+    fn new_log(&self, publisher: &str, kind: MediaKind) -> Arc<SendLog> {
+        let log = SendLog::new();
+        self.logs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((publisher.to_owned(), kind), log.clone());
+        log
     }
 
     fn in_window(&self, ms: u64) -> bool {
@@ -84,6 +124,12 @@ fn count(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, meter: Arc<Meter>, jo
         while let Some(track) = tracks.recv().await {
             let (meter, first_packet) = (meter.clone(), first_packet.clone());
             tokio::spawn(async move {
+                let publisher = track.stream_id().await;
+                let kind = match track.kind().await {
+                    rtc::rtp_transceiver::rtp_sender::RtpCodecKind::Audio => MediaKind::Audio,
+                    _ => MediaKind::Video,
+                };
+                let mut log = None;
                 while let Some(ev) = track.poll().await {
                     let TrackRemoteEvent::OnRtpPacket(p) = ev else {
                         continue;
@@ -96,10 +142,12 @@ fn count(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, meter: Arc<Meter>, jo
                             .unwrap_or_else(|e| e.into_inner())
                             .push(ms);
                     }
-                    let Some(sent_us) = p
-                        .payload
-                        .get(..8)
-                        .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                    if log.is_none() {
+                        log = meter.log(&publisher, kind);
+                    }
+                    let Some(sent_us) = log
+                        .as_ref()
+                        .and_then(|l| l.sent_at(p.header.sequence_number))
                     else {
                         continue;
                     };
@@ -179,7 +227,8 @@ pub(crate) async fn join(
         pcs.push(p.pc.clone());
     }
     for (track, kind) in tracks {
-        tokio::spawn(pump(track, kind, meter.clone()));
+        let log = meter.new_log(&me, kind);
+        tokio::spawn(pump(track, kind, meter.clone(), log));
     }
     let (tracks_tx, tracks_rx) = mpsc::channel(8);
     count(tracks_rx, meter.clone(), joined);
@@ -225,7 +274,13 @@ pub(crate) async fn join(
     })
 }
 
-async fn pump(track: Arc<TrackLocalStaticRTP>, kind: MediaKind, meter: Arc<Meter>) {
+/// Sends the clip's `kind` in real time, looping, until the run stops.
+async fn pump(
+    track: Arc<TrackLocalStaticRTP>,
+    kind: MediaKind,
+    meter: Arc<Meter>,
+    log: Arc<SendLog>,
+) {
     use webrtc::media_stream::Track;
     let Some(ssrc) = track
         .codings()
@@ -235,43 +290,57 @@ async fn pump(track: Arc<TrackLocalStaticRTP>, kind: MediaKind, meter: Arc<Meter
     else {
         return;
     };
-    let (pps, bytes, pt, step) = match kind {
-        MediaKind::Audio => (AUDIO_PPS, AUDIO_BYTES, 111u8, 960u32),
-        MediaKind::Video => (VIDEO_PPS, VIDEO_BYTES, 96, 90_000 / 30),
+    // Frames (video, 30 a second) or packets (audio, 50 a second), each as RTP payloads.
+    let (units, period_us, pt, step): (Vec<&[bytes::Bytes]>, u64, u8, u32) = match kind {
+        MediaKind::Audio => (
+            meter.clip.audio.iter().map(std::slice::from_ref).collect(),
+            20_000,
+            111,
+            960,
+        ),
+        MediaKind::Video => (
+            meter.clip.video.iter().map(Vec::as_slice).collect(),
+            33_333,
+            96,
+            3000,
+        ),
     };
-    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / pps));
+    let mut tick = tokio::time::interval(Duration::from_micros(period_us));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut seq: u16 = 0;
     let mut ts: u32 = 0;
-    let filler = vec![0x5Au8; bytes];
-    while !meter.stop.load(Ordering::Relaxed) {
-        tick.tick().await;
-        let sent_us = u64::try_from(meter.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let mut payload = filler.clone();
-        payload[..8].copy_from_slice(&sent_us.to_be_bytes());
-        if meter.in_window(sent_us / 1000) {
-            meter.sent.fetch_add(1, Ordering::Relaxed);
-            meter.sent_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-        }
-        let packet = rtc::rtp::Packet {
-            header: rtc::rtp::header::Header {
-                version: 2,
-                payload_type: pt,
-                sequence_number: seq,
-                timestamp: ts,
-                ssrc,
-                marker: kind == MediaKind::Video && seq % 5 == 4,
-                ..Default::default()
-            },
-            payload: payload.into(),
-        };
-        if track.write_rtp(packet).await.is_err() {
+    for unit in units.iter().cycle() {
+        if meter.stop.load(Ordering::Relaxed) {
             break;
         }
-        seq = seq.wrapping_add(1);
-        if kind == MediaKind::Audio || seq.is_multiple_of(5) {
-            ts = ts.wrapping_add(step);
+        tick.tick().await;
+        for (i, payload) in unit.iter().enumerate() {
+            let sent_us = u64::try_from(meter.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            log.record(seq, sent_us);
+            if meter.in_window(sent_us / 1000) {
+                meter.sent.fetch_add(1, Ordering::Relaxed);
+                meter
+                    .sent_bytes
+                    .fetch_add(payload.len() as u64, Ordering::Relaxed);
+            }
+            let packet = rtc::rtp::Packet {
+                header: rtc::rtp::header::Header {
+                    version: 2,
+                    payload_type: pt,
+                    sequence_number: seq,
+                    timestamp: ts,
+                    ssrc,
+                    marker: kind == MediaKind::Video && i + 1 == unit.len(),
+                    ..Default::default()
+                },
+                payload: payload.clone(),
+            };
+            if track.write_rtp(packet).await.is_err() {
+                return;
+            }
+            seq = seq.wrapping_add(1);
         }
+        ts = ts.wrapping_add(step);
     }
 }
 

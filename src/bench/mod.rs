@@ -8,6 +8,7 @@
 //! both roles enter directly, so no lobby stands in the way on any server. A command-line tool:
 //! `anyhow` at its edge, like `main`.
 
+mod clip;
 mod load;
 
 use std::net::SocketAddr;
@@ -36,6 +37,8 @@ pub(crate) struct SfuBench {
     pub(crate) json: bool,
     /// A running server to load instead of starting one: `(base URL, API key, CA file)`.
     pub(crate) server: Option<(String, String, std::path::PathBuf)>,
+    /// The pre-encoded clip's directory (default: where set-up makes it).
+    pub(crate) clip: Option<std::path::PathBuf>,
 }
 
 /// Where the load goes.
@@ -231,13 +234,14 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         b.publishers > 0 && b.duration > 0,
         "need publishers and a duration"
     );
+    let clip = clip::load(&b.clip.clone().unwrap_or_else(clip::default_dir))?;
     gavel::app::install_crypto_provider();
     let mut target = match &b.server {
         Some((url, key, ca)) => Target::remote(url, key, ca).await?,
         None => Target::own().await?,
     };
     let api = &target.api;
-    let meter = Meter::new();
+    let meter = Meter::new(clip);
     let mut peers = Vec::new();
     for p in 0..b.publishers {
         let docket = api
