@@ -137,7 +137,9 @@ impl Server {
         ));
         let state = AppState {
             rooms,
-            sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone()),
+            sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
+                .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
+                .with_announced_ip(config.media.announce_ip),
             db: db.clone(),
             keys: Arc::new(KeyStore::new(state_keys_dir, keys)),
             config: Arc::new(config),

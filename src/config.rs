@@ -41,12 +41,20 @@ pub struct MediaConfig {
     /// address (e.g. `203.0.113.7:0`) for others. A wildcard address binds every interface
     /// except loopback.
     pub udp_addrs: Vec<String>,
+    /// Ports peer connections bind, `[first, last]` inclusive, so a firewall can open just
+    /// those; each connection takes the next free one. Unset: any free port.
+    pub port_range: Option<[u16; 2]>,
+    /// The address clients reach the media at when the server sits behind 1:1 NAT (a cloud
+    /// VM's public IP): it replaces the bound address in the candidates sent to clients.
+    pub announce_ip: Option<std::net::IpAddr>,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
         Self {
             udp_addrs: vec!["127.0.0.1:0".to_owned()],
+            port_range: None,
+            announce_ip: None,
         }
     }
 }
@@ -315,6 +323,14 @@ impl Config {
                 .any(|a| a.parse::<std::net::SocketAddr>().is_err())
         {
             return bad("media.udp_addrs", "must list ip:port addresses");
+        }
+        if let Some([first, last]) = self.media.port_range
+            && (first == 0 || last < first)
+        {
+            return bad(
+                "media.port_range",
+                "must be [first, last] with 0 < first <= last",
+            );
         }
         let s = &self.signaling;
         if s.heartbeat_ms == 0 || s.idle_timeout_ms <= u64::from(s.heartbeat_ms) {

@@ -49,6 +49,8 @@ pub struct Conn {
     gathered: mpsc::Receiver<()>,
     /// Whether ICE and DTLS are up (media written before then is lost).
     pub connected: watch::Receiver<bool>,
+    /// The public address to announce in our descriptions (1:1 NAT).
+    announce: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -76,6 +78,7 @@ impl Conn {
             pc,
             gathered: rx,
             connected,
+            announce: factory.announced_ip(),
         })
     }
 
@@ -89,10 +92,15 @@ impl Conn {
         tokio::time::timeout(NEGOTIATION_TIMEOUT, self.gathered.recv())
             .await
             .map_err(|_| SfuError::Timeout)?;
-        self.pc
+        let sdp = self
+            .pc
             .local_description()
             .await
             .map(|d| d.sdp)
-            .ok_or_else(|| SfuError::Sdp("no local description".into()))
+            .ok_or_else(|| SfuError::Sdp("no local description".into()))?;
+        Ok(match self.announce {
+            Some(ip) => super::sdp_policy::announce(&sdp, ip),
+            None => sdp,
+        })
     }
 }

@@ -110,6 +110,13 @@ pub struct PeerFactory {
     udp_addrs: Vec<String>,
     /// Connections the server sends on: ask the receiver for REMB bandwidth estimates.
     remb: bool,
+    /// Ports to bind, and the next one to try (shared by every clone).
+    ports: Option<(
+        std::ops::RangeInclusive<u16>,
+        Arc<std::sync::atomic::AtomicU16>,
+    )>,
+    /// The address to announce in candidates instead of the bound one.
+    announce: Option<std::net::IpAddr>,
 }
 
 impl PeerFactory {
@@ -118,7 +125,53 @@ impl PeerFactory {
         Self {
             udp_addrs,
             remb: false,
+            ports: None,
+            announce: None,
         }
+    }
+
+    /// Binds ports from `range` only (the configured `media.port_range`).
+    pub fn with_port_range(mut self, range: Option<std::ops::RangeInclusive<u16>>) -> Self {
+        self.ports = range.map(|r| {
+            let first = *r.start();
+            (r, Arc::new(std::sync::atomic::AtomicU16::new(first)))
+        });
+        self
+    }
+
+    /// Announces `ip` in candidates instead of the bound address (`media.announce_ip`).
+    pub fn with_announced_ip(mut self, ip: Option<std::net::IpAddr>) -> Self {
+        self.announce = ip;
+        self
+    }
+
+    /// The address announced instead of the bound one, if any.
+    pub fn announced_ip(&self) -> Option<std::net::IpAddr> {
+        self.announce
+    }
+
+    /// The addresses the next connection binds: as configured, or with the next port of the
+    /// range.
+    fn next_addrs(&self) -> Vec<String> {
+        let Some((range, cursor)) = &self.ports else {
+            return self.udp_addrs.clone();
+        };
+        let (first, last) = (*range.start(), *range.end());
+        let port = cursor
+            .fetch_update(
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+                |p| Some(if p >= last { first } else { p + 1 }),
+            )
+            .unwrap_or(first);
+        self.udp_addrs
+            .iter()
+            .filter_map(|a| a.parse::<std::net::SocketAddr>().ok())
+            .map(|mut a| {
+                a.set_port(port);
+                a.to_string()
+            })
+            .collect()
     }
 
     /// The same, for connections that send media to a client (the subscribe side). They
@@ -132,9 +185,28 @@ impl PeerFactory {
         }
     }
 
-    /// A new peer connection reporting to `handler`.
+    /// A new peer connection reporting to `handler`; with a port range, the next free port.
     pub async fn build(
         &self,
+        handler: Arc<dyn PeerConnectionEventHandler>,
+    ) -> Result<Arc<dyn PeerConnection>, SfuError> {
+        let tries = self
+            .ports
+            .as_ref()
+            .map_or(1, |(r, _)| usize::from(r.end() - r.start()) + 1);
+        let mut last = None;
+        for _ in 0..tries {
+            match self.build_on(self.next_addrs(), handler.clone()).await {
+                Ok(pc) => return Ok(pc),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(SfuError::Sdp("no port to bind".into())))
+    }
+
+    async fn build_on(
+        &self,
+        addrs: Vec<String>,
         handler: Arc<dyn PeerConnectionEventHandler>,
     ) -> Result<Arc<dyn PeerConnection>, SfuError> {
         use rtc::peer_connection::configuration::interceptor_registry::{
@@ -163,7 +235,7 @@ impl PeerFactory {
             .with_interceptor_registry(registry)
             .with_setting_engine(settings)
             .with_handler(handler)
-            .with_udp_addrs(self.udp_addrs.clone())
+            .with_udp_addrs(addrs)
             .build()
             .await?;
         Ok(Arc::new(pc))

@@ -126,6 +126,31 @@ pub fn extmap_id(sdp: &str, uri: &str) -> Option<u8> {
     })
 }
 
+/// Rewrites the server's own description for 1:1 NAT: every host candidate, and every
+/// connection line, names `ip` instead of the bound address, so clients send to the public
+/// address the NAT forwards to us. Other candidate types and lines are left as they are.
+pub fn announce(sdp: &str, ip: std::net::IpAddr) -> String {
+    let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
+    sdp.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches(['\r', '\n']);
+            let end = &line[body.len()..];
+            if let Some(rest) = body.strip_prefix("a=candidate:") {
+                let mut f: Vec<&str> = rest.split(' ').collect();
+                // foundation component transport priority address port "typ" type ...
+                if f.len() >= 8 && f[6] == "typ" && f[7] == "host" {
+                    let ip = ip.to_string();
+                    f[4] = &ip;
+                    return format!("a=candidate:{}{end}", f.join(" "));
+                }
+            } else if body.starts_with("c=IN ") {
+                return format!("c=IN {family} {ip}{end}");
+            }
+            line.to_owned()
+        })
+        .collect()
+}
+
 /// Checks that `role` may publish what `sdp` offers to send (`screen`: the tracks it names as
 /// screen shares).
 pub fn check(role: Role, sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
@@ -222,6 +247,26 @@ mod tests {
             "ids beyond 14 are not one-byte ids"
         );
         assert_eq!(extmap_id(sdp, "urn:none"), None);
+    }
+
+    #[test]
+    fn the_announced_address_replaces_the_bound_one_in_host_candidates() {
+        let sdp = "v=0\r\nc=IN IP4 10.0.0.5\r\n\
+                   a=candidate:1 1 udp 2130706431 10.0.0.5 40001 typ host\r\n\
+                   a=candidate:2 1 udp 1694498815 198.51.100.9 40001 typ srflx raddr 10.0.0.5 rport 40001\r\n\
+                   a=mid:0\r\n";
+        let out = announce(sdp, "203.0.113.7".parse().unwrap());
+        assert_eq!(
+            out,
+            "v=0\r\nc=IN IP4 203.0.113.7\r\n\
+             a=candidate:1 1 udp 2130706431 203.0.113.7 40001 typ host\r\n\
+             a=candidate:2 1 udp 1694498815 198.51.100.9 40001 typ srflx raddr 10.0.0.5 rport 40001\r\n\
+             a=mid:0\r\n"
+        );
+        assert_eq!(
+            announce("a=candidate:x\r\n", "203.0.113.7".parse().unwrap()),
+            "a=candidate:x\r\n"
+        );
     }
 
     #[test]

@@ -128,6 +128,53 @@ async fn media_flows_when_clients_trickle_their_candidates() {
     );
 }
 
+/// The (address, port) of every host candidate in `sdp`.
+fn host_candidates(sdp: &str) -> Vec<(String, u16)> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=candidate:"))
+        .map(|c| c.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 8 && f[7] == "host")
+        .map(|f| (f[4].to_owned(), f[5].parse().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_uses_the_configured_port_range_and_announces_the_public_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.media.port_range = Some([47_100, 47_199]);
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.wait_received(&judge.id, MediaKind::Video, 30).await;
+    let candidates = host_candidates(judge.publish_answer.as_deref().unwrap());
+    assert!(!candidates.is_empty());
+    for (_, port) in &candidates {
+        assert!((47_100..=47_199).contains(port), "{candidates:?}");
+    }
+
+    // Behind 1:1 NAT the server names its public address, never the private one it binds.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.media.announce_ip = Some("192.0.2.44".parse().unwrap());
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    judge.publish().await;
+    let answer = judge.publish_answer.clone().unwrap();
+    let candidates = host_candidates(&answer);
+    assert!(!candidates.is_empty());
+    assert!(
+        candidates.iter().all(|(ip, _)| ip == "192.0.2.44"),
+        "{answer}"
+    );
+    assert!(!answer.contains("127.0.0.1"), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lobby_receives_no_media_and_sends_none_until_admitted() {
     let app = TestApp::spawn(Backend::Sqlite).await;

@@ -141,6 +141,8 @@ pub(crate) struct MediaPeer {
     pub video_log: Log,
     /// Send descriptions without candidates and the candidates after them (trickle ICE).
     pub trickle: Arc<AtomicBool>,
+    /// The server's latest answer to a publish offer.
+    pub publish_answer: Option<String>,
 }
 
 /// Takes the candidates out of `sdp`, as a trickling browser's early description lacks them:
@@ -262,6 +264,7 @@ impl MediaPeer {
             keyframe_requests: Arc::default(),
             video_log,
             trickle,
+            publish_answer: None,
         }
     }
 
@@ -294,9 +297,10 @@ impl MediaPeer {
             .unwrap()
             .unwrap();
         pc.pc
-            .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+            .set_remote_description(RTCSessionDescription::answer(answer.clone()).unwrap())
             .await
             .unwrap();
+        self.publish_answer = Some(answer);
         self.publish = Some(pc);
         sdp
     }
