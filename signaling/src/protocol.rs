@@ -84,6 +84,10 @@ pub enum ClientMessage {
         v: u16,
         /// The join token (never put in the URL).
         token: String,
+        /// After a dropped socket: the client still holds the peer connections of its previous
+        /// session and asks to keep them (see `media_resumed` in `welcome`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        resume: bool,
     },
     /// Keep-alive; answered with `pong`.
     Ping {
@@ -292,6 +296,10 @@ pub enum ServerMessage {
         capabilities: Vec<String>,
         /// Send `ping` at least this often, milliseconds.
         heartbeat_ms: u32,
+        /// The peer connections of your previous session were kept (you asked with `resume`
+        /// and they were still there): carry on with them. Otherwise start new ones.
+        #[serde(default)]
+        media_resumed: bool,
     },
     /// Everyone you may see, replacing any earlier roster.
     Roster {
@@ -415,7 +423,7 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
     let msg: ClientMessage =
         serde_json::from_str(text).map_err(|e| ParseError::Invalid(e.to_string()))?;
     match &msg {
-        ClientMessage::Join { v, token } => {
+        ClientMessage::Join { v, token, .. } => {
             if *v != PROTOCOL_VERSION {
                 return Err(ParseError::Version(*v));
             }

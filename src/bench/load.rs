@@ -196,7 +196,12 @@ pub(crate) async fn join(
 ) -> anyhow::Result<LoadPeer> {
     let joined = Instant::now();
     let mut ws = SignalingClient::connect(addr, host, tls).await?;
-    ws.send(&ClientMessage::Join { v: 1, token }).await?;
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token,
+        resume: false,
+    })
+    .await?;
     let me = match ws.recv(T).await? {
         ServerMessage::Welcome { you, .. } => you.id,
         other => anyhow::bail!("join refused: {other:?}"),

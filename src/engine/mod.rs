@@ -61,6 +61,8 @@ pub enum Input {
         session: SessionId,
         /// Who.
         who: Arrival,
+        /// The media of the previous session was kept (told to the client in `welcome`).
+        media_resumed: bool,
     },
     /// A validated message on a joined session.
     Message {
@@ -195,7 +197,11 @@ impl Room {
     /// Processes one input at `now`.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Join { session, who } => self.join(session, who),
+            Input::Join {
+                session,
+                who,
+                media_resumed,
+            } => self.join(session, who, media_resumed),
             Input::Disconnected { session } => self.disconnected(now, session),
             Input::AudioLevels(levels) => self.audio_levels(now, &levels),
             Input::Message { session, msg } => {
@@ -240,7 +246,7 @@ impl Room {
         self.out.pop_front()
     }
 
-    fn join(&mut self, session: SessionId, who: Arrival) {
+    fn join(&mut self, session: SessionId, who: Arrival, media_resumed: bool) {
         if let Some(m) = self.members.get_mut(&who.id) {
             // The same person again: resume (after a drop) or replace (a second device).
             if let Some(old) = m.session.replace(session) {
@@ -252,7 +258,7 @@ impl Room {
             }
             m.gone_at = None;
             self.sessions.insert(session, who.id.clone());
-            self.welcome(session, &who.id);
+            self.welcome(session, &who.id, media_resumed);
             self.audit(
                 Some(who.id.clone()),
                 "participant.reconnected",
@@ -288,7 +294,7 @@ impl Room {
             },
         );
         self.sessions.insert(session, who.id.clone());
-        self.welcome(session, &who.id);
+        self.welcome(session, &who.id, false);
         self.audit(
             Some(who.id.clone()),
             "participant.joined",
@@ -299,7 +305,7 @@ impl Room {
         self.broadcast_roster();
     }
 
-    fn welcome(&mut self, session: SessionId, id: &str) {
+    fn welcome(&mut self, session: SessionId, id: &str, media_resumed: bool) {
         let Some(m) = self.members.get(id) else {
             return;
         };
@@ -314,6 +320,7 @@ impl Room {
             hearing: self.hearing.clone(),
             capabilities: caps,
             heartbeat_ms: self.policy.heartbeat_ms,
+            media_resumed,
         };
         let roster = self.roster_message(id);
         self.send(session, welcome);

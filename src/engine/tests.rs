@@ -45,6 +45,7 @@ impl Sim {
         self.input(Input::Join {
             session: SessionId(s),
             who: who(id, role),
+            media_resumed: false,
         })
     }
 

@@ -71,13 +71,13 @@ async fn run(st: AppState, mut socket: WebSocket) {
         next_text(&mut socket),
     )
     .await;
-    let token = match first {
+    let (token, resume) = match first {
         Err(_) => {
             return close_with(&mut socket, close::JOIN_TIMEOUT, "no join message in time").await;
         }
         Ok(None) => return,
         Ok(Some(Ok(text))) => match parse_client(&text) {
-            Ok(ClientMessage::Join { token, .. }) => token,
+            Ok(ClientMessage::Join { token, resume, .. }) => (token, resume),
             Ok(_) => {
                 send(
                     &mut socket,
@@ -130,7 +130,9 @@ async fn run(st: AppState, mut socket: WebSocket) {
         }
     };
     let span = tracing::info_span!("session", hearing = %hearing.id, participant = %who.id);
-    session(st, socket, hearing, who).instrument(span).await;
+    session(st, socket, hearing, who, resume)
+        .instrument(span)
+        .await;
 }
 
 async fn authorize(
@@ -154,25 +156,32 @@ async fn session(
     mut socket: WebSocket,
     hearing: crate::docket::model::Hearing,
     who: Arrival,
+    resume: bool,
 ) {
     let cfg = st.config.signaling.clone();
     let session = st.rooms.new_session();
     let (tx, mut rx) = mpsc::channel(cfg.send_queue);
     let room = |msg| st.rooms.send(&hearing.id, hearing.kind, msg);
-    let media = crate::sfu::peer::spawn(crate::sfu::peer::PeerContext {
+    let fresh = crate::sfu::peer::spawn(crate::sfu::peer::PeerContext {
         participant: who.id.clone(),
         role: who.role,
         out: tx.clone(),
         room: st.rooms.link(&hearing.id, hearing.kind),
         factory: st.sfu.clone(),
     });
+    // The room answers with the media actor to use: the kept one of a resumed session, or
+    // the fresh one.
+    let (reply, chosen) = tokio::sync::oneshot::channel();
     room(RoomMsg::Join {
         session,
         who,
         tx,
-        media: media.clone(),
+        media: fresh.clone(),
+        resume,
+        reply,
     })
     .await;
+    let media = chosen.await.unwrap_or(fresh);
     tracing::info!("joined");
     let idle = Duration::from_millis(cfg.idle_timeout_ms);
     let mut strikes = 0u32;
@@ -228,7 +237,8 @@ async fn session(
                     }
                 }
                 Some(Outbound::End(reason)) => {
-                    media.close();
+                    // The room stops the media when the session ends (a resumed session's
+                    // media lives on with its successor).
                     send(&mut socket, &ServerMessage::Ended { reason }).await;
                     tracing::info!(?reason, "session ended by the room");
                     return close_with(&mut socket, close::for_reason(reason), "ended").await;
@@ -240,8 +250,8 @@ async fn session(
             },
         }
     }
+    // The media actor is kept (and goes on forwarding) through the grace period, for a resume.
     tracing::info!("connection dropped");
-    media.close();
     room(RoomMsg::Input(Input::Disconnected { session })).await;
 }
 

@@ -7,14 +7,17 @@ use std::sync::Arc;
 
 use gavel_signaling::MediaKind;
 
-use super::MediaEvent;
+use tokio::sync::mpsc;
+
+use super::{MediaEvent, Outbound};
 use crate::engine::{Route, SessionId};
-use crate::sfu::peer::PeerHandle;
+use crate::sfu::peer::{PeerCmd, PeerHandle};
 use crate::sfu::track::PublishedTrack;
 
 #[derive(Debug, Default)]
 pub(super) struct MediaRouting {
-    /// Media actor per participant, with the session it belongs to.
+    /// Media actor per participant, with the session it belongs to. An actor outlives its
+    /// session's dropped socket (kept for a resume) until the grace period ends.
     peers: HashMap<String, (SessionId, PeerHandle)>,
     /// Published tracks per publisher.
     tracks: HashMap<String, Vec<Arc<PublishedTrack>>>,
@@ -27,6 +30,24 @@ impl MediaRouting {
         if let Some((_, old)) = self.peers.insert(participant.to_owned(), (session, peer)) {
             stop(&old, &self.tracks);
         }
+    }
+
+    /// Hands the kept media actor of `participant` to its new `session` (messages now go to
+    /// `out`); `None` when there is none to keep. The old session need not have been noticed
+    /// as dropped yet (a half-open socket): a client asking to resume holds these connections,
+    /// and the old session is replaced anyway.
+    pub(super) fn resume(
+        &mut self,
+        participant: &str,
+        session: SessionId,
+        out: mpsc::Sender<Outbound>,
+    ) -> Option<PeerHandle> {
+        let (s, peer) = self.peers.get_mut(participant)?;
+        if !peer.try_send(PeerCmd::Rebind(out)) {
+            return None;
+        }
+        *s = session;
+        Some(peer.clone())
     }
 
     /// Stops and drops the media actor of `session` (its connection is gone or replaced):
@@ -82,8 +103,21 @@ impl MediaRouting {
             .collect()
     }
 
+    /// Takes the engine's table; a participant no longer in it (gone after the grace period,
+    /// or removed) has their media stopped.
     pub(super) fn set_routes(&mut self, routes: Vec<Route>) {
         self.routes = routes.into_iter().map(|r| (r.subscriber, r.from)).collect();
+        let gone: Vec<String> = self
+            .peers
+            .keys()
+            .filter(|p| !self.routes.contains_key(*p))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some((_, peer)) = self.peers.remove(&id) {
+                stop(&peer, &self.tracks);
+            }
+        }
         self.apply();
     }
 

@@ -59,8 +59,12 @@ pub enum RoomMsg {
         who: Arrival,
         /// Where the room sends this session's messages.
         tx: mpsc::Sender<Outbound>,
-        /// The session's media actor.
+        /// A fresh media actor for the session.
         media: PeerHandle,
+        /// The client asks to keep its previous session's media.
+        resume: bool,
+        /// Where the room says which media actor the session uses.
+        reply: tokio::sync::oneshot::Sender<PeerHandle>,
     },
     /// Anything else for the engine.
     Input(Input),
@@ -174,15 +178,34 @@ impl RoomTask {
                 }
                 msg = rx.recv() => match msg {
                     None => break,
-                    Some(RoomMsg::Join { session, who, tx, media }) => {
+                    Some(RoomMsg::Join { session, who, tx, media, resume, reply }) => {
+                        let kept = resume
+                            .then(|| self.media.resume(&who.id, session, tx.clone()))
+                            .flatten();
+                        let media_resumed = kept.is_some();
+                        let used = match kept {
+                            Some(kept) => {
+                                media.close();
+                                kept
+                            }
+                            None => {
+                                self.media.attach(&who.id, session, media.clone());
+                                media
+                            }
+                        };
+                        // overflow: none (oneshot); a session gone already just drops it
+                        let _ = reply.send(used);
                         self.sessions.insert(session, tx);
-                        self.media.attach(&who.id, session, media);
-                        self.room.handle_input(Instant::now(), Input::Join { session, who });
+                        self.room.handle_input(
+                            Instant::now(),
+                            Input::Join { session, who, media_resumed },
+                        );
                     }
                     Some(RoomMsg::Input(input)) => {
                         if let Input::Disconnected { session } = &input {
+                            // The media actor is kept for a resume; it stops when the grace
+                            // period ends (the participant leaves the routing table).
                             self.sessions.remove(session);
-                            self.media.detach(*session);
                         }
                         self.room.handle_input(Instant::now(), input);
                     }

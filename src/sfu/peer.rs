@@ -62,6 +62,8 @@ pub enum PeerCmd {
         /// Its media section's index.
         sdp_mline_index: Option<u16>,
     },
+    /// The participant resumed on a new socket: send to `out` from now on.
+    Rebind(mpsc::Sender<Outbound>),
     /// The client shows `track` (its id in the subscribe description) `height` pixels tall.
     VideoSize {
         /// Track id.
@@ -146,6 +148,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         video_sizes: HashMap::new(),
         unconnected: Vec::new(),
         screen_tracks: Vec::new(),
+        last_offer: None,
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
@@ -184,6 +187,8 @@ struct Actor {
     unconnected: Vec<(String, String)>,
     /// The client's screen-share track ids, from its latest publish offer.
     screen_tracks: Vec<String>,
+    /// The latest subscribe offer sent (sent again on a resume while unanswered).
+    last_offer: Option<ServerMessage>,
 }
 
 /// The id a subscriber sees for `track` (its msid track id).
@@ -232,6 +237,16 @@ impl Actor {
                     }
                     Some(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }) => {
                         self.candidate(pc, candidate, sdp_mid, sdp_mline_index).await;
+                    }
+                    Some(PeerCmd::Rebind(out)) => {
+                        self.ctx.out = out;
+                        // An offer the old socket may never have delivered goes out again.
+                        if let Some((_, deadline)) = awaiting.as_mut()
+                            && let Some(offer) = self.last_offer.clone()
+                        {
+                            *deadline = tokio::time::Instant::now() + NEGOTIATION_TIMEOUT;
+                            self.tell(offer);
+                        }
                     }
                     Some(PeerCmd::VideoSize { track, height }) => {
                         // Only tracks this client receives; a client cannot grow the map.
@@ -523,7 +538,9 @@ impl Actor {
                 source: s.track.source,
             })
             .collect();
-        self.tell(ServerMessage::SubscribeOffer { sdp, tracks });
+        let offer = ServerMessage::SubscribeOffer { sdp, tracks };
+        self.last_offer = Some(offer.clone());
+        self.tell(offer);
         Ok(Some(added.clone()))
     }
 

@@ -551,3 +551,106 @@ async fn a_client_that_stops_answering_offers_still_loses_media_when_sent_out() 
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_flows_through_a_dropped_socket_and_the_resume_keeps_the_connections() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let id = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &id).await;
+    let mut party = MediaPeer::join(app.connect_ws().await, id, &token).await;
+    party
+        .expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    judge.publish().await;
+    party.publish().await;
+    party.wait_received(&judge.id, MediaKind::Video, 30).await;
+    judge.wait_received(&party.id, MediaKind::Video, 30).await;
+    let offers_to_judge = judge.offers();
+
+    // The party's socket drops (a phone changing networks): media goes on both ways.
+    party.drop_socket();
+    let seen = party.received(&judge.id, MediaKind::Video).packets;
+    party
+        .wait_received(&judge.id, MediaKind::Video, seen + 30)
+        .await;
+    let seen = judge.received(&party.id, MediaKind::Video).packets;
+    judge
+        .wait_received(&party.id, MediaKind::Video, seen + 30)
+        .await;
+
+    // The party comes back on a new socket and keeps its connections.
+    party.rejoin(app.connect_ws().await, &token, true).await;
+    let w = party
+        .expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    assert!(
+        matches!(
+            w,
+            ServerMessage::Welcome {
+                media_resumed: true,
+                ..
+            }
+        ),
+        "{w:?}"
+    );
+    let seen = party.received(&judge.id, MediaKind::Audio).packets;
+    party
+        .wait_received(&judge.id, MediaKind::Audio, seen + 50)
+        .await;
+    let seen = judge.received(&party.id, MediaKind::Audio).packets;
+    judge
+        .wait_received(&party.id, MediaKind::Audio, seen + 50)
+        .await;
+    assert_eq!(
+        judge.offers(),
+        offers_to_judge,
+        "the judge never saw the party's tracks go and come back"
+    );
+
+    // Dropped again and back without asking to keep the media: new connections are needed.
+    party.drop_socket();
+    party.rejoin(app.connect_ws().await, &token, false).await;
+    let w = party
+        .expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    assert!(
+        matches!(
+            w,
+            ServerMessage::Welcome {
+                media_resumed: false,
+                ..
+            }
+        ),
+        "{w:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_who_does_not_come_back_in_time_has_their_media_stopped() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.signaling.grace_ms = 500;
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    let clerk = peer(&app, &hearing, "clerk").await;
+    judge.publish().await;
+    party.publish().await;
+    judge.wait_received(&party.id, MediaKind::Audio, 20).await;
+    party.drop_socket();
+    // After the grace period the party has left: the judge is offered a connection without
+    // them, and nothing of theirs arrives any more, while the clerk's feed of the judge goes on.
+    assert_cut_off(
+        &judge,
+        &[(&party.id, MediaKind::Audio), (&party.id, MediaKind::Video)],
+        (&clerk, &judge.id, MediaKind::Audio),
+        75,
+        125,
+        "a participant gone for good sends nothing",
+    )
+    .await;
+}

@@ -143,6 +143,17 @@ pub(crate) struct MediaPeer {
     pub trickle: Arc<AtomicBool>,
     /// The server's latest answer to a publish offer.
     pub publish_answer: Option<String>,
+    /// Replaces (or, with `None`, drops) the signaling socket.
+    socket: mpsc::UnboundedSender<Option<SignalingClient>>,
+}
+
+async fn recv_on(
+    ws: &mut Option<SignalingClient>,
+) -> Result<ServerMessage, gavel_signaling::client::ClientError> {
+    match ws {
+        Some(ws) => ws.recv(Duration::from_secs(3600)).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Takes the candidates out of `sdp`, as a trickling browser's early description lacks them:
@@ -189,6 +200,7 @@ impl MediaPeer {
         ws.send(&ClientMessage::Join {
             v: 1,
             token: token.to_owned(),
+            resume: false,
         })
         .await
         .unwrap();
@@ -208,15 +220,26 @@ impl MediaPeer {
         let sub_log = video_log.clone();
         let trickle = Arc::new(AtomicBool::new(false));
         let trickle_answers = trickle.clone();
+        let (socket_tx, mut socket_rx) = mpsc::unbounded_channel::<Option<SignalingClient>>();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
+            // The socket can be dropped and replaced (resume) while the connections stay.
+            let mut ws = Some(ws);
             loop {
                 tokio::select! {
-                    m = out_rx.recv() => match m {
-                        Some(m) => { if ws.send(&m).await.is_err() { break; } }
+                    s = socket_rx.recv() => match s {
+                        Some(s) => ws = s,
                         None => break,
                     },
-                    r = ws.recv(Duration::from_secs(3600)) => match r {
+                    m = out_rx.recv() => match m {
+                        Some(m) => {
+                            if let Some(w) = ws.as_mut() && w.send(&m).await.is_err() {
+                                ws = None;
+                            }
+                        }
+                        None => break,
+                    },
+                    r = recv_on(&mut ws) => match r {
                         Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
                         Ok(ServerMessage::SubscribeOffer { sdp, tracks }) => {
                             offers_seen.fetch_add(1, Ordering::Relaxed);
@@ -241,7 +264,7 @@ impl MediaPeer {
                             let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new(), tracks });
                         }
                         Ok(m) => { if ev_tx.send(m).is_err() { break; } }
-                        Err(_) => break,
+                        Err(_) => ws = None,
                     },
                 }
             }
@@ -265,7 +288,26 @@ impl MediaPeer {
             video_log,
             trickle,
             publish_answer: None,
+            socket: socket_tx,
         }
+    }
+
+    /// Drops the signaling socket abruptly (no `leave`, no close frame); the peer connections
+    /// stay.
+    pub(crate) fn drop_socket(&self) {
+        self.socket.send(None).unwrap();
+    }
+
+    /// Joins again on `ws` with `token`, asking to keep the media (`resume`).
+    pub(crate) async fn rejoin(&self, mut ws: SignalingClient, token: &str, resume: bool) {
+        ws.send(&ClientMessage::Join {
+            v: 1,
+            token: token.to_owned(),
+            resume,
+        })
+        .await
+        .unwrap();
+        self.socket.send(Some(ws)).unwrap();
     }
 
     /// A connection for publishing (nothing is received on it).

@@ -16,6 +16,7 @@ async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving()
     ws.send(&ClientMessage::Join {
         v: 1,
         token: "eyJ.eyJ.sig".into(),
+        resume: false,
     })
     .await
     .unwrap();
@@ -64,6 +65,7 @@ async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving()
     ws.send(&ClientMessage::Join {
         v: 1,
         token: gone_token,
+        resume: false,
     })
     .await
     .unwrap();
@@ -181,7 +183,13 @@ async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
     })
     .await;
     let mut ws = app.connect_ws().await;
-    ws.send(&ClientMessage::Join { v: 1, token }).await.unwrap();
+    ws.send(&ClientMessage::Join {
+        v: 1,
+        token,
+        resume: false,
+    })
+    .await
+    .unwrap();
     assert!(matches!(
         ws.recv(T).await.unwrap(),
         ServerMessage::Error {

@@ -32,6 +32,7 @@ pub(super) async fn rejoin(app: &TestApp, id: String, token: &str) -> Peer {
     ws.send(&ClientMessage::Join {
         v: 1,
         token: token.to_owned(),
+        resume: false,
     })
     .await
     .unwrap();
