@@ -75,9 +75,20 @@ pub enum Input {
     Disconnected {
         /// Which session.
         session: SessionId,
+        /// Why.
+        why: Disconnect,
     },
     /// Loudest recent audio level per publishing participant (RFC 6464: 0 loudest, 127 silence).
     AudioLevels(Vec<(String, u8)>),
+}
+
+/// Why a connection ended without `leave` (recorded: a lost connection is part of the record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The socket closed or failed, or fell silent.
+    Dropped,
+    /// The server cut it off: the client did not read its messages fast enough.
+    TooSlow,
 }
 
 /// Presence changes reported to the court platform.
@@ -202,7 +213,7 @@ impl Room {
                 who,
                 media_resumed,
             } => self.join(session, who, media_resumed),
-            Input::Disconnected { session } => self.disconnected(now, session),
+            Input::Disconnected { session, why } => self.disconnected(now, session, why),
             Input::AudioLevels(levels) => self.audio_levels(now, &levels),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
@@ -389,7 +400,7 @@ impl Room {
         }
     }
 
-    fn disconnected(&mut self, now: Instant, session: SessionId) {
+    fn disconnected(&mut self, now: Instant, session: SessionId, why: Disconnect) {
         let Some(id) = self.sessions.remove(&session) else {
             return;
         };
@@ -397,6 +408,18 @@ impl Room {
             m.session = None;
             m.gone_at = Some(now + self.policy.grace);
         }
+        let reason = match why {
+            Disconnect::Dropped => "connection lost",
+            Disconnect::TooSlow => "not keeping up",
+        };
+        // Recorded, not announced: the others see no flap unless the place is given up.
+        self.audit(
+            None,
+            "participant.disconnected",
+            &id,
+            serde_json::json!({"hearing_id": self.hearing, "reason": reason}),
+            None,
+        );
     }
 
     fn message(&mut self, session: SessionId, id: &str, msg: ClientMessage) {

@@ -240,8 +240,18 @@ fn a_dropped_connection_keeps_its_place_silently_until_the_grace_period_ends() {
     sim.join(2, "party", Role::Party);
     let out = sim.input(Input::Disconnected {
         session: SessionId(2),
+        why: Disconnect::Dropped,
     });
-    assert!(out.is_empty(), "no flap: nobody is told");
+    assert!(
+        out.iter().all(|o| matches!(
+            o,
+            Output::Audit {
+                action: "participant.disconnected",
+                ..
+            }
+        )),
+        "no flap: nobody is told, the record notes it: {out:?}"
+    );
     let out = sim.advance(Duration::from_secs(10));
     assert!(out.is_empty());
     let out = sim.join(3, "party", Role::Party);
@@ -255,6 +265,7 @@ fn a_dropped_connection_keeps_its_place_silently_until_the_grace_period_ends() {
 
     sim.input(Input::Disconnected {
         session: SessionId(3),
+        why: Disconnect::Dropped,
     });
     let out = sim.advance(Duration::from_secs(31));
     assert_eq!(

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::app::AppState;
-use crate::engine::{Arrival, Input};
+use crate::engine::{Arrival, Disconnect, Input};
 use crate::http::error::ApiError;
 use crate::rooms::{Outbound, RoomMsg};
 use crate::sfu::peer::PeerCmd;
@@ -212,7 +212,7 @@ async fn session(
                         if leaving {
                             tracing::info!("left");
                             media.close();
-                            room(RoomMsg::Input(Input::Disconnected { session })).await;
+                            room(RoomMsg::Input(Input::Disconnected { session, why: Disconnect::Dropped })).await;
                             return close_with(&mut socket, 1000, "left").await;
                         }
                         None
@@ -220,19 +220,21 @@ async fn session(
                     Ok(Err(e)) => Some(ServerMessage::error(None, e.code(), e.to_string())),
                     Err(code) => Some(ServerMessage::error(None, code, "binary frames are not part of the protocol")),
                 };
-                if let Some(err) = refused {
-                    strikes += 1;
-                    send(&mut socket, &err).await;
-                    if strikes >= cfg.max_bad_messages {
-                        send(&mut socket, &ServerMessage::Ended { reason: EndReason::ProtocolViolation }).await;
-                        close_with(&mut socket, close::PROTOCOL_VIOLATION, "too many invalid messages").await;
-                        break;
-                    }
+                if let Some(err) = refused
+                    && strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await
+                {
+                    break;
                 }
             }
             out = rx.recv() => match out {
                 Some(Outbound::Msg(m)) => {
                     if !send(&mut socket, &m).await {
+                        break;
+                    }
+                }
+                // A malformed description or candidate, found by the media actor.
+                Some(Outbound::Refused(err)) => {
+                    if strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await {
                         break;
                     }
                 }
@@ -252,7 +254,35 @@ async fn session(
     }
     // The media actor is kept (and goes on forwarding) through the grace period, for a resume.
     tracing::info!("connection dropped");
-    room(RoomMsg::Input(Input::Disconnected { session })).await;
+    room(RoomMsg::Input(Input::Disconnected {
+        session,
+        why: Disconnect::Dropped,
+    }))
+    .await;
+}
+
+/// Answers a malformed message with `err` and counts it; after `max` of them the client is
+/// told and closed (true).
+async fn strike(socket: &mut WebSocket, strikes: &mut u32, max: u32, err: &ServerMessage) -> bool {
+    *strikes += 1;
+    send(socket, err).await;
+    if *strikes < max {
+        return false;
+    }
+    send(
+        socket,
+        &ServerMessage::Ended {
+            reason: EndReason::ProtocolViolation,
+        },
+    )
+    .await;
+    close_with(
+        socket,
+        close::PROTOCOL_VIOLATION,
+        "too many invalid messages",
+    )
+    .await;
+    true
 }
 
 /// The answer when the media actor cannot take another message right now.

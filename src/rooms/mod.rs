@@ -22,7 +22,7 @@ use crate::clock::now_ms;
 use crate::config::SignalingConfig;
 use crate::db::Db;
 use crate::domain::HearingKind;
-use crate::engine::{Arrival, Input, Output, Presence, Room, RoomPolicy, SessionId};
+use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
 use crate::sfu::peer::PeerHandle;
 use crate::sfu::track::PublishedTrack;
 
@@ -35,6 +35,8 @@ use media::MediaRouting;
 pub enum Outbound {
     /// A protocol message.
     Msg(ServerMessage),
+    /// An error answer to a malformed message (counted towards the client's limit).
+    Refused(ServerMessage),
     /// End the session with this reason, then close.
     End(EndReason),
 }
@@ -202,7 +204,7 @@ impl RoomTask {
                         );
                     }
                     Some(RoomMsg::Input(input)) => {
-                        if let Input::Disconnected { session } = &input {
+                        if let Input::Disconnected { session, .. } = &input {
                             // The media actor is kept for a resume; it stops when the grace
                             // period ends (the participant leaves the routing table).
                             self.sessions.remove(session);
@@ -236,16 +238,18 @@ impl RoomTask {
                         None => None,
                     };
                     if let Some(full) = failed {
-                        if full {
+                        let why = if full {
                             tracing::warn!(
                                 session = session.0,
                                 "client not keeping up; disconnecting"
                             );
-                        }
+                            Disconnect::TooSlow
+                        } else {
+                            Disconnect::Dropped
+                        };
                         self.sessions.remove(&session);
-                        self.media.detach(session);
                         self.room
-                            .handle_input(Instant::now(), Input::Disconnected { session });
+                            .handle_input(Instant::now(), Input::Disconnected { session, why });
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),

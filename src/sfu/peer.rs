@@ -367,7 +367,13 @@ impl Actor {
     }
 
     fn tell_error(&self, code: ErrorCode, text: &str) {
-        self.tell(ServerMessage::error(None, code, text));
+        let msg = ServerMessage::error(None, code, text);
+        // overflow: drop (as `tell`)
+        let _ = self.ctx.out.try_send(if code == ErrorCode::BadMessage {
+            Outbound::Refused(msg)
+        } else {
+            Outbound::Msg(msg)
+        });
     }
 
     async fn publish_offer(&mut self, sdp: String, screen: Vec<String>) -> Result<(), SfuError> {

@@ -198,3 +198,49 @@ async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
         }
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_descriptions_count_towards_the_limit_and_close_the_socket() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    // Five unreadable publish offers (the default limit): each answered, then the close.
+    for _ in 0..5 {
+        judge
+            .ws
+            .send(&ClientMessage::PublishOffer {
+                sdp: "v=0\r\nthis is not a session description\r\n".into(),
+                screen: Vec::new(),
+            })
+            .await
+            .unwrap();
+        let m = judge
+            .ws
+            .recv_until(T, |m| matches!(m, ServerMessage::Error { .. }))
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                m,
+                ServerMessage::Error {
+                    code: ErrorCode::BadMessage,
+                    ..
+                }
+            ),
+            "{m:?}"
+        );
+    }
+    let m = judge
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::ProtocolViolation
+        }
+    );
+    // The server goes on serving others.
+    join(&app, &hearing, "clerk").await;
+}
