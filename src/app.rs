@@ -94,6 +94,7 @@ pub struct Server {
     worker: JoinHandle<()>,
     db: Db,
     grace: Duration,
+    rooms: Arc<crate::rooms::Rooms>,
 }
 
 impl Server {
@@ -136,7 +137,7 @@ impl Server {
             config.signaling.clone(),
         ));
         let state = AppState {
-            rooms,
+            rooms: rooms.clone(),
             sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
                 .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
                 .with_announced_ip(config.media.announce_ip),
@@ -163,7 +164,13 @@ impl Server {
             worker,
             db,
             grace,
+            rooms,
         })
+    }
+
+    /// Hearing rooms currently live (a room retires when its hearing ends).
+    pub fn live_rooms(&self) -> usize {
+        self.rooms.live()
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully. Returns an error if the

@@ -144,6 +144,13 @@ pub(super) async fn revoke(
     )
     .await?;
     w.commit().await?;
+    // A live session ends now too, not only future joins.
+    st.rooms
+        .notify(
+            &hearing_id,
+            crate::engine::Input::Revoked { participant: id },
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -309,29 +309,10 @@ impl Room {
 
     fn end_hearing(&mut self, actor: &str) -> Result<(), Refusal> {
         self.require(actor, Capability::ControlHearing)?;
-        let sessions: Vec<SessionId> = self.members.values().filter_map(|m| m.session).collect();
-        let everyone: Vec<String> = self.members.keys().cloned().collect();
-        for id in &everyone {
-            self.audit(
-                Some(actor.to_owned()),
-                "participant.left",
-                id,
-                serde_json::json!({"reason": "hearing ended"}),
-                Some(super::Presence::Left),
-            );
-        }
-        for s in sessions {
-            self.out.push_back(super::Output::End {
-                session: s,
-                reason: EndReason::HearingEnded,
-            });
-        }
-        self.members.clear();
-        self.sessions.clear();
+        self.end_all(Some(actor), "hearing ended");
         self.out.push_back(super::Output::HearingEnded {
             actor: actor.to_owned(),
         });
-        self.emit_routes();
         Ok(())
     }
 }

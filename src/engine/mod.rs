@@ -11,6 +11,7 @@
 //! connection dropped keeps their place for the grace period, unseen by the others (no flap).
 
 mod commands;
+mod platform;
 pub mod roster;
 pub mod speaker;
 #[cfg(test)]
@@ -80,6 +81,13 @@ pub enum Input {
     },
     /// Loudest recent audio level per publishing participant (RFC 6464: 0 loudest, 127 silence).
     AudioLevels(Vec<(String, u8)>),
+    /// The platform closed the hearing (case API): everyone's session ends.
+    HearingClosed,
+    /// The platform revoked a participant (case API): they leave the room at once.
+    Revoked {
+        /// Participant id.
+        participant: String,
+    },
 }
 
 /// Why a connection ended without `leave` (recorded: a lost connection is part of the record).
@@ -215,6 +223,8 @@ impl Room {
             } => self.join(session, who, media_resumed),
             Input::Disconnected { session, why } => self.disconnected(now, session, why),
             Input::AudioLevels(levels) => self.audio_levels(now, &levels),
+            Input::HearingClosed => self.end_all(None, "hearing closed"),
+            Input::Revoked { participant } => self.revoked(&participant),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers

@@ -6,8 +6,9 @@
 //! full is disconnected rather than slowing the room; audit and webhook writes are awaited in
 //! order, so the record matches what participants saw.
 //!
-//! Rooms live until the server stops (a few kilobytes per hearing touched); retiring them when
-//! a hearing closes comes with the hearing-control messages.
+//! A room retires (its task ends) when its hearing ends: a judge ends it in the room, or the
+//! platform closes it through the case API. A message for a retired room starts a new one,
+//! which refuses nobody by itself: joins to a closed hearing are refused before they get here.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -116,15 +117,19 @@ impl Rooms {
         SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// The room of `hearing`, started if needed.
+    /// The room of `hearing`, started if needed (or if the last one retired).
     pub fn link(&self, hearing: &str, kind: HearingKind) -> RoomLink {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
-        RoomLink(
-            rooms
-                .entry(hearing.to_owned())
-                .or_insert_with(|| self.spawn(hearing, kind))
-                .clone(),
-        )
+        if let Some(tx) = rooms.get(hearing)
+            && !tx.is_closed()
+        {
+            return RoomLink(tx.clone());
+        }
+        // Starting a room (rare): forget every retired one while here.
+        rooms.retain(|_, tx| !tx.is_closed());
+        let tx = self.spawn(hearing, kind);
+        rooms.insert(hearing.to_owned(), tx.clone());
+        RoomLink(tx)
     }
 
     /// Delivers `msg` to the room of `hearing`, starting the room if needed.
@@ -132,8 +137,27 @@ impl Rooms {
         let tx = self.link(hearing, kind).0;
         // overflow: await (control messages must not be lost)
         if tx.send(msg).await.is_err() {
-            tracing::error!(hearing = %hearing, "room task is gone; message dropped");
+            // The room retired meanwhile: only leftovers of its ended sessions arrive late.
+            tracing::debug!(hearing = %hearing, "room retired; message dropped");
         }
+    }
+
+    /// Tells the room of `hearing`, if one is live, what the platform changed.
+    pub async fn notify(&self, hearing: &str, input: Input) {
+        let tx = {
+            let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            rooms.get(hearing).cloned()
+        };
+        if let Some(tx) = tx {
+            // overflow: await (the platform's change must reach the room)
+            let _ = tx.send(RoomMsg::Input(input)).await;
+        }
+    }
+
+    /// How many rooms are live.
+    pub fn live(&self) -> usize {
+        let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+        rooms.values().filter(|tx| !tx.is_closed()).count()
     }
 
     fn spawn(&self, hearing: &str, kind: HearingKind) -> mpsc::Sender<RoomMsg> {
@@ -150,6 +174,7 @@ impl Rooms {
             media: MediaRouting::default(),
             db: self.db.clone(),
             outbox: self.outbox.clone(),
+            retiring: false,
         };
         let span = tracing::info_span!("room", hearing = %hearing);
         tokio::spawn(tracing::Instrument::instrument(task.run(rx), span));
@@ -164,6 +189,8 @@ struct RoomTask {
     media: MediaRouting,
     db: Db,
     outbox: Arc<Notify>,
+    /// The hearing is over: stop after this round.
+    retiring: bool,
 }
 
 impl RoomTask {
@@ -204,6 +231,9 @@ impl RoomTask {
                         );
                     }
                     Some(RoomMsg::Input(input)) => {
+                        if matches!(input, Input::HearingClosed) {
+                            self.retiring = true;
+                        }
                         if let Input::Disconnected { session, .. } = &input {
                             // The media actor is kept for a resume; it stops when the grace
                             // period ends (the participant leaves the routing table).
@@ -218,6 +248,10 @@ impl RoomTask {
                 }
             }
             self.execute().await;
+            if self.retiring {
+                tracing::info!("hearing over; room retired");
+                break;
+            }
         }
     }
 
@@ -253,7 +287,10 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
-                Output::HearingEnded { actor } => ended = Some(actor),
+                Output::HearingEnded { actor } => {
+                    self.retiring = true;
+                    ended = Some(actor);
+                }
                 Output::End { session, reason } => {
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {

@@ -120,6 +120,11 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Hearing rooms live in the server.
+    pub(crate) fn live_rooms(&self) -> usize {
+        self.server.as_ref().map_or(0, Server::live_rooms)
+    }
+
     /// Stops the server gracefully and starts it again on the same data (a new port).
     pub(crate) async fn restart(&mut self) {
         self.stop().await;

@@ -182,6 +182,10 @@ async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
             .then_some(())
     })
     .await;
+    crate::support::wait_for(T, "the room retired", || async {
+        (app.live_rooms() == 0).then_some(())
+    })
+    .await;
     let mut ws = app.connect_ws().await;
     ws.send(&ClientMessage::Join {
         v: 1,
@@ -243,4 +247,69 @@ async fn malformed_descriptions_count_towards_the_limit_and_close_the_socket() {
     );
     // The server goes on serving others.
     join(&app, &hearing, "clerk").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_revoking_a_participant_or_closing_the_hearing_ends_live_sessions() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "open"}),
+        200,
+    )
+    .await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let mut party = join(&app, &hearing, "party").await;
+    while !roster(&mut judge)
+        .await
+        .iter()
+        .any(|(id, _)| *id == party.id)
+    {}
+
+    // Revoked through the case API: out of the room at once, not only at the next join.
+    let res = app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/hearings/{hearing}/participants/{}", party.id),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let m = party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::Removed
+        }
+    );
+    let r = roster(&mut judge).await;
+    assert!(r.iter().all(|(id, _)| *id != party.id), "{r:?}");
+
+    // Closed through the case API: everyone's session ends and the room retires.
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "closed"}),
+        200,
+    )
+    .await;
+    let m = judge
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        ServerMessage::Ended {
+            reason: EndReason::HearingEnded
+        }
+    );
+    crate::support::wait_for(T, "the room retired", || async {
+        (app.live_rooms() == 0).then_some(())
+    })
+    .await;
 }
