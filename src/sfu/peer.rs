@@ -149,6 +149,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         unconnected: Vec::new(),
         screen_tracks: Vec::new(),
         last_offer: None,
+        published: HashMap::new(),
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
@@ -189,6 +190,8 @@ struct Actor {
     screen_tracks: Vec<String>,
     /// The latest subscribe offer sent (sent again on a resume while unanswered).
     last_offer: Option<ServerMessage>,
+    /// This participant's published tracks, by the client's track id.
+    published: HashMap<String, Arc<PublishedTrack>>,
 }
 
 /// The id a subscriber sees for `track` (its msid track id).
@@ -383,6 +386,7 @@ impl Actor {
         }
         self.screen_tracks = screen;
         self.level_ext = sdp_policy::extmap_id(&sdp, super::AUDIO_LEVEL_URI);
+        let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
         if self.publish.is_none() {
             self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
         }
@@ -392,6 +396,23 @@ impl Actor {
         let answer = conn.pc.create_answer(None).await?;
         let sdp = conn.local_with_candidates(answer).await?;
         self.tell(ServerMessage::PublishAnswer { sdp });
+        // Tracks the renegotiated offer no longer sends are over (the user stopped sharing).
+        let stopped: Vec<String> = self
+            .published
+            .keys()
+            .filter(|id| !sending.contains(id))
+            .cloned()
+            .collect();
+        for id in stopped {
+            if let Some(track) = self.published.remove(&id) {
+                tracing::info!(source = ?track.source, "track unpublished");
+                track.end();
+                self.ctx
+                    .room
+                    .send_media(MediaEvent::Unpublished(track))
+                    .await;
+            }
+        }
         Ok(())
     }
 
@@ -413,13 +434,15 @@ impl Actor {
         let level_ext = (kind == MediaKind::Audio)
             .then_some(self.level_ext)
             .flatten();
-        let screen = self.screen_tracks.contains(&remote.track_id().await);
+        let client_id = remote.track_id().await;
+        let screen = self.screen_tracks.contains(&client_id);
         let track = Arc::new(
             PublishedTrack::new(self.ctx.participant.clone(), key, kind, codec, remote, ssrc)
                 .with_level_extension(level_ext)
                 .screen_share(screen),
         );
         tracing::info!(source = ?track.source, "track published");
+        self.published.insert(client_id, track.clone());
         // Published before the forwarding task can end and report Unpublished.
         self.ctx
             .room

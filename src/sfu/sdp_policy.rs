@@ -59,9 +59,42 @@ struct Section<'a> {
     track: Option<&'a str>,
 }
 
+/// The track ids (`a=msid`) of the sections `sdp` sends on: what a publisher still publishes
+/// after a renegotiation (a stopped track's section turns receive-only or inactive).
+pub fn sending_tracks(sdp: &str) -> Result<Vec<String>, OfferRefusal> {
+    Ok(sections(sdp)?
+        .iter()
+        .filter(|s| s.sending)
+        .filter_map(|s| s.track.map(str::to_owned))
+        .collect())
+}
+
 /// Counts the sending sections of `sdp`; video sections whose track is in `screen` count as
 /// screen shares.
 pub fn sends(sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
+    let sections = sections(sdp)?;
+    let mut out = Sends::default();
+    for s in sections.iter().filter(|s| s.sending) {
+        match s.kind {
+            "audio" => out.audio += 1,
+            "video" if s.track.is_some_and(|t| screen.iter().any(|x| x == t)) => out.screen += 1,
+            "video" => out.video += 1,
+            _ => {}
+        }
+    }
+    let named = |t: &String| {
+        sections
+            .iter()
+            .any(|s| s.sending && s.kind == "video" && s.track == Some(t.as_str()))
+    };
+    if !screen.iter().all(named) {
+        return Err(OfferRefusal::UnknownScreenTrack);
+    }
+    Ok(out)
+}
+
+/// The media sections of `sdp`, bounded in number.
+fn sections(sdp: &str) -> Result<Vec<Section<'_>>, OfferRefusal> {
     if !sdp.starts_with("v=0") {
         return Err(OfferRefusal::Unreadable);
     }
@@ -96,24 +129,7 @@ pub fn sends(sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
             }
         }
     }
-    let mut out = Sends::default();
-    for s in sections.iter().filter(|s| s.sending) {
-        match s.kind {
-            "audio" => out.audio += 1,
-            "video" if s.track.is_some_and(|t| screen.iter().any(|x| x == t)) => out.screen += 1,
-            "video" => out.video += 1,
-            _ => {}
-        }
-    }
-    let named = |t: &String| {
-        sections
-            .iter()
-            .any(|s| s.sending && s.kind == "video" && s.track == Some(t.as_str()))
-    };
-    if !screen.iter().all(named) {
-        return Err(OfferRefusal::UnknownScreenTrack);
-    }
-    Ok(out)
+    Ok(sections)
 }
 
 /// The id the description assigns to header extension `uri` (`a=extmap:<id> <uri>`).

@@ -88,6 +88,8 @@ pub struct PublishedTrack {
     born: std::time::Instant,
     /// Simulcast layers (none open for a single-stream track).
     pub layers: Layers,
+    /// The publisher stopped sending it (renegotiated it away): forward nothing more.
+    ended: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -129,7 +131,15 @@ impl PublishedTrack {
             level: std::sync::atomic::AtomicU8::new(127),
             level_ext: None,
             layers: Layers::default(),
+            ended: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The publisher stopped sending this track: nothing more is forwarded, and the outputs
+    /// are dropped.
+    pub fn end(&self) {
+        self.ended.store(true, Ordering::Relaxed);
+        self.outputs.store(Arc::new(Vec::new()));
     }
 
     /// Marks a video track as a screen share.
@@ -285,6 +295,9 @@ impl PublishedTrack {
                 }
                 _ => continue,
             };
+            if self.ended.load(Ordering::Relaxed) {
+                return;
+            }
             self.received.fetch_add(1, Ordering::Relaxed);
             if map.is_simulcast() {
                 // Packets of an SSRC no layer claimed are not forwarded.

@@ -335,6 +335,56 @@ async fn a_screen_share_is_a_track_of_its_own_and_witnesses_may_not_share() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h264_from_a_phone_arrives_as_h264_byte_for_byte() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.h264 = true;
+    party.publish().await;
+    let v = judge.wait_received(&party.id, MediaKind::Video, 30).await;
+    assert_eq!(v.corrupt, 0);
+    assert!(
+        judge
+            .video_codec(&party.id)
+            .await
+            .eq_ignore_ascii_case("video/H264")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_screen_share_leaves_the_subscribers_connections() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.publish_with_screen().await;
+    let has_screen = |m: &ServerMessage| match m {
+        ServerMessage::SubscribeOffer { tracks, .. } => {
+            tracks.iter().any(|t| t.source == Source::Screen)
+        }
+        _ => false,
+    };
+    judge.expect(has_screen).await;
+    party.unpublish("screen").await;
+    // The judge's connection is renegotiated without the screen, the camera stays.
+    let m = judge
+        .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }) && !has_screen(m))
+        .await;
+    let ServerMessage::SubscribeOffer { tracks, .. } = m else {
+        unreachable!()
+    };
+    assert!(
+        tracks.iter().any(|t| t.source == Source::Camera),
+        "{tracks:?}"
+    );
+    let seen = judge.received(&party.id, MediaKind::Video).packets;
+    judge
+        .wait_received(&party.id, MediaKind::Video, seen + 30)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
     let (_, hearing) = app.docket_and_hearing().await;

@@ -143,6 +143,10 @@ pub(crate) struct MediaPeer {
     pub trickle: Arc<AtomicBool>,
     /// The server's latest answer to a publish offer.
     pub publish_answer: Option<String>,
+    /// Publish camera video as H.264 (as phones and courtroom hardware do) instead of VP8.
+    pub h264: bool,
+    /// The senders of the published tracks, by track id (to stop one).
+    senders: Vec<(String, Arc<dyn webrtc::rtp_transceiver::RtpSender>)>,
     /// Replaces (or, with `None`, drops) the signaling socket.
     socket: mpsc::UnboundedSender<Option<SignalingClient>>,
 }
@@ -289,6 +293,8 @@ impl MediaPeer {
             trickle,
             publish_answer: None,
             socket: socket_tx,
+            h264: false,
+            senders: Vec::new(),
         }
     }
 
@@ -390,6 +396,11 @@ impl MediaPeer {
 
     async fn publish_sources(&mut self, screen: bool) {
         let pc = Self::publish_connection().await;
+        let (camera, camera_pt) = if self.h264 {
+            (h264_track(&self.id), 102)
+        } else {
+            (local_track(&self.id, MediaKind::Video, "video"), 96)
+        };
         let mut tracks = vec![
             (
                 local_track(&self.id, MediaKind::Audio, "audio"),
@@ -398,13 +409,7 @@ impl MediaPeer {
                 111u8,
                 960u32,
             ),
-            (
-                local_track(&self.id, MediaKind::Video, "video"),
-                MediaKind::Video,
-                33,
-                96,
-                3000,
-            ),
+            (camera, MediaKind::Video, 33, camera_pt, 3000),
         ];
         if screen {
             tracks.push((
@@ -416,10 +421,12 @@ impl MediaPeer {
             ));
         }
         for (track, ..) in &tracks {
-            pc.pc
+            let sender = pc
+                .pc
                 .add_track(track.clone() as Arc<dyn TrackLocal>)
                 .await
                 .unwrap();
+            self.senders.push((track.track_id().await, sender));
         }
         let named = if screen {
             vec!["screen".to_owned()]
@@ -481,6 +488,22 @@ impl MediaPeer {
     pub(crate) async fn publish_refused(&mut self) {
         self.offer_unanswered(MediaKind::Audio, "audio", Vec::new())
             .await;
+    }
+
+    /// Stops publishing track `id` (e.g. `screen`): takes it off the publish connection and
+    /// renegotiates, as a browser does when the user stops sharing.
+    pub(crate) async fn unpublish(&mut self, id: &str) {
+        let at = self.senders.iter().position(|(t, _)| t == id).unwrap();
+        let (_, sender) = self.senders.remove(at);
+        let pc = self.publish.take().unwrap();
+        pc.pc.remove_track(&sender).await.unwrap();
+        self.offer_publish(pc, Vec::new()).await;
+    }
+
+    /// The codec of `publisher`'s video as this peer receives it.
+    pub(crate) async fn video_codec(&self, publisher: &str) -> String {
+        let (track, ssrc) = self.video_from(publisher).await;
+        track.codec(ssrc).await.unwrap().mime_type
     }
 
     /// Offers a screen share without waiting for an answer (for refusals).
@@ -561,6 +584,24 @@ impl MediaPeer {
         })
         .await
     }
+}
+
+fn h264_track(id: &str) -> Arc<TrackLocalStaticRTP> {
+    use rtc::peer_connection::configuration::media_engine::MIME_TYPE_H264;
+    gavel::sfu::track::local_track(
+        id.to_owned(),
+        "video".to_owned(),
+        MediaKind::Video,
+        rtc::rtp_transceiver::rtp_sender::RTCRtpCodec {
+            mime_type: MIME_TYPE_H264.to_owned(),
+            clock_rate: 90_000,
+            channels: 0,
+            sdp_fmtp_line: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+                .to_owned(),
+            rtcp_feedback: vec![],
+        },
+        u32::from_be_bytes(gavel::auth::random_bytes::<4>()),
+    )
 }
 
 fn local_track(id: &str, kind: MediaKind, track: &str) -> Arc<TrackLocalStaticRTP> {
