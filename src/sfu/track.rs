@@ -241,7 +241,8 @@ impl PublishedTrack {
 
     /// Forwards one packet of simulcast `layer` to every subscriber that gets that layer, and
     /// asks for the key frames that pending switches wait for.
-    async fn forward_layer(&self, map: &mut LayerMap, layer: u8, packet: rtc::rtp::Packet) {
+    async fn forward_layer(&self, map: &mut LayerMap, layer: u8, mut packet: rtc::rtp::Packet) {
+        strip_extensions(&mut packet);
         let (keyframe, height) = self.keyframe(&packet.payload);
         map.count(&self.layers, layer, packet.payload.len(), height);
         let top = map.top().unwrap_or(layer);
@@ -270,11 +271,11 @@ impl PublishedTrack {
         }
     }
 
+    /// Writes `p` (its header extensions already stripped, so the clone per subscriber copies
+    /// no extension list) to one subscriber.
     async fn write(&self, o: &Output, mut p: rtc::rtp::Packet) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.payload_type;
-        p.header.extension = false;
-        p.header.extensions.clear();
         if o.track.write_rtp(p).await.is_ok() {
             self.forwarded.fetch_add(1, Ordering::Relaxed);
         }
@@ -284,7 +285,7 @@ impl PublishedTrack {
     pub async fn forward(self: Arc<Self>) {
         let mut map = LayerMap::default();
         while let Some(event) = self.remote.poll().await {
-            let packet = match event {
+            let mut packet = match event {
                 TrackRemoteEvent::OnRtpPacket(packet) => packet,
                 TrackRemoteEvent::OnOpen(init) => {
                     if let Some(rid) = init.rid.as_deref().filter(|r| !r.is_empty()) {
@@ -313,12 +314,19 @@ impl PublishedTrack {
             {
                 self.level.fetch_min(level & 0x7f, Ordering::Relaxed);
             }
+            // Header extensions are negotiated per connection: none are passed on.
+            strip_extensions(&mut packet);
             let outputs = self.outputs.load();
             for o in outputs.iter() {
                 self.write(o, packet.clone()).await;
             }
         }
     }
+}
+
+fn strip_extensions(p: &mut rtc::rtp::Packet) {
+    p.header.extension = false;
+    p.header.extensions.clear();
 }
 
 /// A local RTP track with one SSRC, for the subscribe side of the SFU and for test and load
