@@ -12,7 +12,14 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   # tests: PostgreSQL server for the database tests
   postgresql
+  # tests: the web client's end-to-end tests run in Debian's Chromium (driven by playwright-core)
+  chromium
 )
+# Node and npm run those tests; Debian's are used only when none is installed (a Node from
+# elsewhere brings its own npm, which Debian's npm package would conflict with).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

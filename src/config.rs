@@ -30,6 +30,32 @@ pub struct Config {
     pub signaling: SignalingConfig,
     /// Media (WebRTC) transport.
     pub media: MediaConfig,
+    /// What participants' connections must reach (the pre-join check).
+    pub client: ClientConfig,
+}
+
+/// The minimums a participant's connection must reach, published to the pre-join check (Art.
+/// 22: the court states what taking part needs). Below a minimum the check warns; below half
+/// of it, it fails and suggests audio only or another network.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientConfig {
+    /// Upload, kbit/s: a camera at 360p plus audio.
+    pub min_upload_kbps: u32,
+    /// Download, kbit/s: a few tiles at their lower layers plus audio.
+    pub min_download_kbps: u32,
+    /// Round trip to the server, milliseconds.
+    pub max_rtt_ms: u32,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            min_upload_kbps: 500,
+            min_download_kbps: 1500,
+            max_rtt_ms: 300,
+        }
+    }
 }
 
 /// Media (WebRTC) transport.

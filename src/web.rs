@@ -11,8 +11,33 @@ use axum::routing::get;
 use crate::app::AppState;
 
 const INDEX_HTML: &str = include_str!("../web-client/index.html");
-const JOIN_JS: &str = include_str!("../web-client/join.js");
-const STYLE_CSS: &str = include_str!("../web-client/style.css");
+
+/// The page's assets: `/assets/<name>`, its content and type.
+const ASSETS: [(&str, &str, &str); 6] = [
+    (
+        "style.css",
+        include_str!("../web-client/style.css"),
+        "text/css; charset=utf-8",
+    ),
+    ("js/app.js", include_str!("../web-client/js/app.js"), JS),
+    (
+        "js/strings.js",
+        include_str!("../web-client/js/strings.js"),
+        JS,
+    ),
+    (
+        "js/signal.js",
+        include_str!("../web-client/js/signal.js"),
+        JS,
+    ),
+    ("js/media.js", include_str!("../web-client/js/media.js"), JS),
+    (
+        "js/precheck.js",
+        include_str!("../web-client/js/precheck.js"),
+        JS,
+    ),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut res = body.into_response();
@@ -31,15 +56,14 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 /// `/`, `/join/{hearing_id}` and the page's assets.
 pub fn router() -> Router<AppState> {
     let index = || async { asset(INDEX_HTML, "text/html; charset=utf-8") };
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(index))
-        .route("/join/{hearing_id}", get(index))
-        .route(
-            "/assets/join.js",
-            get(|| async { asset(JOIN_JS, "text/javascript; charset=utf-8") }),
-        )
-        .route(
-            "/assets/style.css",
-            get(|| async { asset(STYLE_CSS, "text/css; charset=utf-8") }),
-        )
+        .route("/join/{hearing_id}", get(index));
+    for (name, body, content_type) in ASSETS {
+        router = router.route(
+            &format!("/assets/{name}"),
+            get(move || async move { asset(body, content_type) }),
+        );
+    }
+    router
 }

@@ -347,6 +347,16 @@ pub enum ServerMessage {
         /// The ping's id.
         id: u64,
     },
+    /// A line of the live transcript (captions panel); `final` lines no longer change.
+    Caption {
+        /// Who spoke.
+        participant: String,
+        /// What was said.
+        text: String,
+        /// Settled (false: a draft that the next caption of this speaker replaces).
+        #[serde(rename = "final")]
+        is_final: bool,
+    },
     /// The participant now speaking (highlight their tile); sent on change.
     ActiveSpeaker {
         /// Participant id.

@@ -88,6 +88,7 @@ mod tests {
             "publish_answer",
             "subscribe_offer",
             "active_speaker",
+            "caption",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
     }

@@ -7,6 +7,7 @@
 
 mod dockets;
 mod hearings;
+mod nettest;
 pub(crate) use hearings::apply_transition;
 pub mod model;
 mod participants;
@@ -33,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(participants::revoke))
         .routes(routes!(participants::join_link))
         .routes(routes!(session::get))
+        .routes(routes!(nettest::download, nettest::upload))
+        .routes(routes!(nettest::udp))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::delete))
 }

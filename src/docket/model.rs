@@ -162,6 +162,8 @@ pub struct Session {
     pub role: Role,
     /// What the role may do.
     pub capabilities: Vec<Capability>,
+    /// What the participant's connection must reach (shown by the pre-join check).
+    pub requirements: crate::config::ClientConfig,
 }
 
 /// A webhook to register.

@@ -33,6 +33,7 @@ pub(super) async fn get(
         display_name,
         role: claims.role,
         capabilities: capabilities(claims.role).to_vec(),
+        requirements: st.config.client,
     }))
 }
 

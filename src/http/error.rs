@@ -56,6 +56,9 @@ pub enum ApiError {
     /// The request took longer than `server.request_timeout_secs` (408).
     #[error("the request took too long and was abandoned")]
     Timeout,
+    /// The server is at a limit for this kind of request; try again shortly (503).
+    #[error("{0}")]
+    Busy(&'static str),
     /// A database failure (500, cause logged).
     #[error("database failure: {0}")]
     Db(#[from] DbError),
@@ -95,6 +98,7 @@ impl ApiError {
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Db(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -103,7 +107,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug) = self.status_and_slug();
-        let detail = if status.is_server_error() {
+        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
             let reference = uuid::Uuid::new_v4();
             tracing::error!(%reference, error = %self, "request failed");
             format!("the server could not complete the request (reference {reference})")

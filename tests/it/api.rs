@@ -69,7 +69,7 @@ async fn the_platform_creates_a_hearing_with_participants_and_join_links(b: Back
     // The join page itself is served for the link.
     let page = app.client.get(url).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("/assets/join.js"));
+    assert!(page.text().await.unwrap().contains("/assets/js/app.js"));
 }
 both_backends!(the_platform_creates_a_hearing_with_participants_and_join_links);
 

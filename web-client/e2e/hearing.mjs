@@ -1,0 +1,170 @@
+// End-to-end test of the web client in Debian's Chromium (playwright-core). Started by
+// tests/it/browser.rs, which runs the server and passes the join links in GAVEL_E2E:
+// {"links": {"judge", "party", "witness"}, "ids": {...}, "out": "<dir for screenshots>"}.
+// Prints one JSON line of measurements; exits non-zero on the first failed expectation.
+
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const cfg = JSON.parse(process.env.GAVEL_E2E);
+mkdirSync(cfg.out, { recursive: true });
+const ARGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream", "--ignore-certificate-errors", "--autoplay-policy=no-user-gesture-required",
+];
+const result = {};
+const pages = {};
+
+function check(cond, what) {
+  if (!cond) throw new Error(`expectation failed: ${what}`);
+}
+
+async function poll(what, timeoutMs, fn) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Video frames decoded and audio packets received on the page's subscribe connection. */
+function media(page) {
+  return page.evaluate(async () => {
+    const pc = window.gavel.media?.sub;
+    const out = { frames: 0, audio: 0 };
+    if (!pc) return out;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === "inbound-rtp" && s.kind === "video") out.frames += s.framesDecoded || 0;
+      if (s.type === "inbound-rtp" && s.kind === "audio") out.audio += s.packetsReceived || 0;
+    });
+    return out;
+  });
+}
+
+/** Waits until both video frames and audio packets arrive and keep arriving. */
+async function flowing(page, what, timeoutMs) {
+  const first = await poll(`${what}: media`, timeoutMs, async () => {
+    const m = await media(page);
+    return m.frames > 0 && m.audio > 0 ? m : null;
+  });
+  const at = Date.now();
+  await poll(`${what}: media increasing`, 5000, async () => {
+    const m = await media(page);
+    return m.frames > first.frames && m.audio > first.audio;
+  });
+  return at;
+}
+
+async function open(role, viewport = { width: 1280, height: 800 }) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[${role}] page error: ${e.message}`));
+  page.on("console", (m) => m.type() === "error" && console.error(`[${role}] console: ${m.text()}`));
+  await page.goto(cfg.links[role]);
+  pages[role] = page;
+  return page;
+}
+
+async function prechecked(page) {
+  for (const id of ["camera", "microphone", "network", "udp"]) {
+    await page.waitForSelector(`#check-${id}:not([data-state="pending"])`, { timeout: 20000 });
+  }
+  return page.evaluate(() =>
+    Object.fromEntries(["camera", "microphone", "network", "udp"].map((id) => [id, document.getElementById(`check-${id}`).dataset.state])));
+}
+
+const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+try {
+  // The judge joins first.
+  const judge = await open("judge");
+  await page_join(judge);
+  await judge.waitForSelector("#room:not([hidden])", { timeout: 15000 });
+
+  // The party opens the link: details and the pre-join check, then the lobby.
+  const partyOpened = Date.now();
+  const party = await open("party");
+  await party.waitForSelector("#details:not([hidden])");
+  result.precheck = await prechecked(party);
+  for (const [k, v] of Object.entries(result.precheck)) check(["pass", "warn", "fail"].includes(v), `precheck ${k} reported (${v})`);
+  await party.screenshot({ path: join(cfg.out, "prejoin.png"), fullPage: true });
+  await page_join(party);
+  await party.waitForSelector("#lobby:not([hidden])", { timeout: 15000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  const inLobby = await media(party);
+  check(inLobby.frames === 0 && inLobby.audio === 0, `no media in the lobby (${JSON.stringify(inLobby)})`);
+
+  // The judge admits the party; both see and hear each other within 15 s.
+  const admit = `#roster li[data-participant="${cfg.ids.party}"] button[data-cmd="admit"]`;
+  await judge.waitForSelector(admit, { timeout: 10000 });
+  const admitted = Date.now();
+  await judge.click(admit);
+  await party.waitForSelector("#room:not([hidden])", { timeout: 10000 });
+  const partyFirst = await flowing(party, "party receives the judge", 15000);
+  await flowing(judge, "judge receives the party", 15000);
+  result.join_ms = partyFirst - partyOpened;
+  result.admit_to_media_ms = partyFirst - admitted;
+
+  // The party has no moderator controls, and a forged moderator command is refused.
+  check((await party.$$("[data-cmd]")).length === 0, "the party sees no moderator controls");
+  check(await party.isHidden("#btn-end"), "the party cannot end the hearing");
+  await party.evaluate((id) => window.gavel.signal.send({ type: "admit", participant: id, req: 777 }), cfg.ids.witness);
+  const refusal = await poll("the forged command refused", 5000, () =>
+    party.evaluate(() => window.gavel.errors.find((e) => e.req === 777) || null));
+  check(refusal.code === "forbidden", `forged admit refused as forbidden (${refusal.code})`);
+
+  // A witness waits without any media until the judge calls them in.
+  const witness = await open("witness");
+  await prechecked(witness);
+  await page_join(witness);
+  await witness.waitForSelector("#lobby:not([hidden])", { timeout: 15000 });
+  await new Promise((r) => setTimeout(r, 2000));
+  const waiting = await media(witness);
+  check(waiting.frames === 0 && waiting.audio === 0, `the waiting witness receives nothing (${JSON.stringify(waiting)})`);
+  const call = `#roster li[data-participant="${cfg.ids.witness}"] button[data-cmd="call_in"]`;
+  await judge.waitForSelector(call, { timeout: 10000 });
+  await judge.click(call);
+  await witness.waitForSelector("#room:not([hidden])", { timeout: 10000 });
+  await flowing(witness, "the called witness receives the hearing", 15000);
+
+  await judge.screenshot({ path: join(cfg.out, "hearing-desktop.png") });
+  await party.setViewportSize({ width: 390, height: 844 });
+  await new Promise((r) => setTimeout(r, 500));
+  await party.screenshot({ path: join(cfg.out, "hearing-phone.png") });
+
+  // The party's socket is killed: the page reconnects by itself and media goes on.
+  const before = await media(party);
+  await party.evaluate(() => window.gavel.signal.ws.close());
+  await poll("the party reconnected with its media kept", 15000, () => party.evaluate(() => window.gavel.resumed > 0));
+  await party.waitForSelector('#conn[data-state="connected"], #conn[data-quality]', { timeout: 15000 });
+  await poll("media after the reconnection", 10000, async () => (await media(party)).frames > before.frames + 30);
+  result.reconnected = true;
+
+  result.screenshots = ["prejoin.png", "hearing-desktop.png", "hearing-phone.png"].map((f) => join(cfg.out, f));
+  console.log(JSON.stringify({ ok: true, ...result }));
+} catch (e) {
+  for (const [role, page] of Object.entries(pages)) {
+    await page.screenshot({ path: join(cfg.out, `failure-${role}.png`), fullPage: true }).catch(() => {});
+    const diag = await page.evaluate(async () => {
+      const m = window.gavel.media;
+      const pcState = (pc) => pc && { conn: pc.connectionState, ice: pc.iceConnectionState, sig: pc.signalingState,
+        transceivers: pc.getTransceivers().map((t) => `${t.mid}:${t.direction}/${t.currentDirection}:${t.receiver.track?.kind}`) };
+      return { pub: pcState(m?.pub), sub: pcState(m?.sub), tracks: [...(m?.trackInfo.values() || [])], errors: window.gavel.errors,
+        log: window.gavel.log };
+    }).catch((err) => String(err));
+    console.error(`[${role}] state: ${JSON.stringify(diag)}`);
+  }
+  console.log(JSON.stringify({ ok: false, error: String(e.message || e), ...result }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
+
+async function page_join(page) {
+  await page.waitForSelector("#join:not([disabled])", { timeout: 20000 });
+  await page.waitForSelector("#precheck:not([hidden])", { timeout: 20000 });
+  await page.click("#join");
+}
