@@ -34,6 +34,22 @@ pub enum Place {
     Private,
 }
 
+/// Where a hearing stands (the case API's hearing states).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HearingPhase {
+    /// Created, not yet open.
+    Scheduled,
+    /// Open: people may join; the session has not begun.
+    Open,
+    /// In session.
+    InSession,
+    /// In recess: everyone stays connected; the record pauses.
+    Recess,
+    /// Over.
+    Closed,
+}
+
 /// Which of a participant's two peer connections a message is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +178,14 @@ pub enum ClientMessage {
         /// Request number echoed in the answer.
         #[serde(default)]
         req: Option<u32>,
+    },
+    /// Judge: begin the session, call a recess, or resume after one.
+    SetHearingState {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// `in_session` or `recess`.
+        state: HearingPhase,
     },
     /// Judge or mediator: end the hearing for everyone.
     EndHearing {
@@ -347,6 +371,11 @@ pub enum ServerMessage {
         /// The ping's id.
         id: u64,
     },
+    /// The hearing's state changed (session begun, recess, resumed); sent to everyone.
+    HearingState {
+        /// The new state.
+        state: HearingPhase,
+    },
     /// A line of the live transcript (captions panel); `final` lines no longer change.
     Caption {
         /// Who spoke.
@@ -489,6 +518,11 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         | ClientMessage::Leave
         | ClientMessage::CaucusEnd { .. }
         | ClientMessage::EndHearing { .. } => {}
+        ClientMessage::SetHearingState { state, .. } => {
+            if !matches!(state, HearingPhase::InSession | HearingPhase::Recess) {
+                return Err(ParseError::Field("state"));
+            }
+        }
     }
     Ok(msg)
 }

@@ -55,6 +55,7 @@ mod tests {
             "caucus_start",
             "caucus_end",
             "end_hearing",
+            "set_hearing_state",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
         // Round trip: what the code writes is what the document shows.
@@ -89,6 +90,7 @@ mod tests {
             "subscribe_offer",
             "active_speaker",
             "caption",
+            "hearing_state",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
     }

@@ -117,12 +117,13 @@ pub(super) async fn transition(
     let reason = optional_text("reason", body.reason.as_deref(), 500)?;
     let hearing =
         apply_transition(&st.db, &st.outbox, &id, body.to, &caller.actor(), reason).await?;
-    if body.to == crate::domain::HearingState::Closed {
+    let news = if body.to == crate::domain::HearingState::Closed {
         // Closed in the record: nobody stays in the room.
-        st.rooms
-            .notify(&id, crate::engine::Input::HearingClosed)
-            .await;
-    }
+        crate::engine::Input::HearingClosed
+    } else {
+        crate::engine::Input::HearingStateChanged(body.to.into())
+    };
+    st.rooms.notify(&id, news).await;
     Ok(Json(hearing))
 }
 

@@ -52,6 +52,19 @@ pub enum HearingState {
     Closed,
 }
 
+impl From<HearingState> for gavel_signaling::HearingPhase {
+    fn from(s: HearingState) -> Self {
+        use gavel_signaling::HearingPhase as P;
+        match s {
+            HearingState::Scheduled => P::Scheduled,
+            HearingState::Open => P::Open,
+            HearingState::InSession => P::InSession,
+            HearingState::Recess => P::Recess,
+            HearingState::Closed => P::Closed,
+        }
+    }
+}
+
 impl HearingState {
     /// Every state.
     pub const ALL: [HearingState; 5] = [

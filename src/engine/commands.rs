@@ -37,6 +37,19 @@ impl Room {
                 (req, self.caucus_start(actor, &participants))
             }
             ClientMessage::CaucusEnd { req } => (req, self.caucus_end(actor)),
+            ClientMessage::SetHearingState { req, state } => {
+                match self.require(actor, Capability::ControlHearing) {
+                    // Answered once the record has it (or refused it).
+                    Ok(()) => self.out.push_back(super::Output::HearingTransition {
+                        session,
+                        req,
+                        actor: actor.to_owned(),
+                        to: state,
+                    }),
+                    Err((code, text)) => self.send(session, ServerMessage::error(req, code, text)),
+                }
+                return;
+            }
             ClientMessage::EndHearing { req } => {
                 let result = self.end_hearing(actor);
                 if result.is_ok() {

@@ -83,6 +83,8 @@ pub enum Input {
     AudioLevels(Vec<(String, u8)>),
     /// The platform closed the hearing (case API): everyone's session ends.
     HearingClosed,
+    /// The hearing's state changed in the record: everyone is told.
+    HearingStateChanged(gavel_signaling::HearingPhase),
     /// The platform revoked a participant (case API): they leave the room at once.
     Revoked {
         /// Participant id.
@@ -154,6 +156,19 @@ pub enum Output {
         /// Who ended it (participant id).
         actor: String,
     },
+    /// A judge asked to move the hearing to `to` (begin, recess, resume): apply it to the
+    /// record, answer `req` on `session`, then report it back with
+    /// [`Input::HearingStateChanged`].
+    HearingTransition {
+        /// The asking session.
+        session: SessionId,
+        /// Its request number.
+        req: Option<u32>,
+        /// Who (participant id).
+        actor: String,
+        /// The state asked for.
+        to: gavel_signaling::HearingPhase,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -224,6 +239,12 @@ impl Room {
             Input::Disconnected { session, why } => self.disconnected(now, session, why),
             Input::AudioLevels(levels) => self.audio_levels(now, &levels),
             Input::HearingClosed => self.end_all(None, "hearing closed"),
+            Input::HearingStateChanged(state) => {
+                let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+                for s in sessions {
+                    self.send(s, ServerMessage::HearingState { state });
+                }
+            }
             Input::Revoked { participant } => self.revoked(&participant),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gavel_signaling::{EndReason, ServerMessage};
+use gavel_signaling::{EndReason, ErrorCode, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::Actor;
@@ -96,6 +96,14 @@ pub struct Rooms {
     outbox: Arc<Notify>,
     config: SignalingConfig,
 }
+
+/// A judge's request to move the hearing: session, request number, actor, state.
+type Transition = (
+    SessionId,
+    Option<u32>,
+    String,
+    gavel_signaling::HearingPhase,
+);
 
 /// Messages queued per room before senders wait. Control traffic only (not media).
 const ROOM_QUEUE: usize = 1024;
@@ -256,10 +264,69 @@ impl RoomTask {
     }
 
     async fn execute(&mut self) {
+        loop {
+            let transitions = self.execute_outputs().await;
+            if transitions.is_empty() {
+                break;
+            }
+            for t in transitions {
+                self.transition(t).await;
+            }
+        }
+    }
+
+    /// Moves the hearing in the record as a judge asked, answers them, and tells the room.
+    async fn transition(&mut self, t: Transition) {
+        use gavel_signaling::HearingPhase;
+        let (session, req, actor, to) = t;
+        let state = match to {
+            HearingPhase::InSession => crate::domain::HearingState::InSession,
+            HearingPhase::Recess => crate::domain::HearingState::Recess,
+            _ => return, // refused by the protocol's validation
+        };
+        let result = crate::docket::apply_transition(
+            &self.db,
+            &self.outbox,
+            &self.hearing,
+            state,
+            &Actor::Participant { id: actor },
+            Some("in the hearing".to_owned()),
+        )
+        .await;
+        let answer = match result {
+            Ok(_) => {
+                self.room
+                    .handle_input(Instant::now(), Input::HearingStateChanged(to));
+                req.map(|req| ServerMessage::Ok { req })
+            }
+            Err(e) => {
+                let (code, text) = match &e {
+                    crate::http::error::ApiError::Conflict(m) => (ErrorCode::Conflict, m.clone()),
+                    other => {
+                        tracing::error!(error = %other, "FAULT: hearing state not changed");
+                        (
+                            ErrorCode::Conflict,
+                            "the record could not be changed; try again".to_owned(),
+                        )
+                    }
+                };
+                Some(ServerMessage::error(req, code, text))
+            }
+        };
+        if let (Some(msg), Some(tx)) = (answer, self.sessions.get(&session)) {
+            // overflow: drop (as every room message)
+            let _ = tx.try_send(Outbound::Msg(msg));
+        }
+    }
+
+    /// Carries out the room's outputs; returns the hearing transitions asked for, which need
+    /// the record first.
+    async fn execute_outputs(&mut self) -> Vec<Transition> {
         // Messages, session ends and routing take effect first; record writes (which wait on the
         // database) come after, so a slow database never delays a court rule.
         let mut records = Vec::new();
         let mut ended = None;
+        let mut transitions = Vec::new();
         while let Some(out) = self.room.poll_output() {
             match out {
                 Output::Send { session, msg } => {
@@ -291,6 +358,12 @@ impl RoomTask {
                     self.retiring = true;
                     ended = Some(actor);
                 }
+                Output::HearingTransition {
+                    session,
+                    req,
+                    actor,
+                    to,
+                } => transitions.push((session, req, actor, to)),
                 Output::End { session, reason } => {
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {
@@ -325,6 +398,7 @@ impl RoomTask {
                 tracing::error!(error = %e, "FAULT: the ended hearing could not be closed in the record");
             }
         }
+        transitions
     }
 
     /// Writes an audit entry (and a presence webhook) for the room. A database failure is a

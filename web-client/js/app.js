@@ -76,6 +76,7 @@ async function main() {
     return;
   }
   state.session = body;
+  state.phase = body.hearing.state;
   $("case").textContent = `${body.docket.case_number} — ${body.docket.title}`;
   $("court").textContent = body.docket.court;
   $("hearing").textContent = `${body.hearing.title || body.hearing.kind.replace("_", "-")} (${body.hearing.state.replace("_", " ")})`;
@@ -178,6 +179,10 @@ async function onMessage(msg) {
       break;
     case "caption":
       addCaption(msg);
+      break;
+    case "hearing_state":
+      state.phase = msg.state;
+      renderAll();
       break;
     case "error":
       state.errors.push(msg);
@@ -411,6 +416,17 @@ function renderToolbar() {
   ao.textContent = t(state.audioOnly ? "audio_only_off" : "audio_only");
   ao.setAttribute("aria-pressed", String(state.audioOnly));
   $("btn-end").hidden = !can("control_hearing");
+  const phase = $("btn-phase");
+  const next = { open: ["begin_session", "in_session"], in_session: ["recess", "recess"], recess: ["resume", "in_session"] }[state.phase];
+  phase.hidden = !can("control_hearing") || !next;
+  if (next) {
+    phase.textContent = t(next[0]);
+    phase.onclick = () => command({ type: "set_hearing_state", state: next[1] });
+  }
+  const banner = $("phase-banner");
+  const bannerText = { recess: "in_recess", open: "not_begun" }[state.phase];
+  banner.hidden = !bannerText || !state.me;
+  if (bannerText) banner.textContent = t(bannerText);
   const caucus = $("btn-caucus");
   const inCaucus = [...state.roster.values()].some((p) => p.place === "private");
   caucus.hidden = !can("hold_caucus");

@@ -313,3 +313,79 @@ async fn the_platform_revoking_a_participant_or_closing_the_hearing_ends_live_se
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_begins_the_session_calls_a_recess_and_everyone_is_told() {
+    use gavel_signaling::HearingPhase;
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "open"}),
+        200,
+    )
+    .await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    let mut party = join(&app, &hearing, "party").await;
+    let set = |req, state| ClientMessage::SetHearingState {
+        req: Some(req),
+        state,
+    };
+    assert_eq!(
+        command_error(&mut party, set(1, HearingPhase::InSession)).await,
+        ErrorCode::Forbidden
+    );
+    let state_in_record = || async {
+        app.get_ok(&format!("/api/v1/hearings/{hearing}")).await["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(state_in_record().await, "open", "a refusal changes nothing");
+
+    for (req, phase, name) in [
+        (2, HearingPhase::InSession, "in_session"),
+        (3, HearingPhase::Recess, "recess"),
+        (4, HearingPhase::InSession, "in_session"),
+    ] {
+        cmd(&mut judge, set(req, phase)).await;
+        let ok = judge
+            .ws
+            .recv_until(T, |m| {
+                matches!(m, ServerMessage::Ok { .. } | ServerMessage::Error { .. })
+            })
+            .await
+            .unwrap();
+        assert_eq!(ok, ServerMessage::Ok { req });
+        let told = party
+            .ws
+            .recv_until(T, |m| matches!(m, ServerMessage::HearingState { .. }))
+            .await
+            .unwrap();
+        assert_eq!(told, ServerMessage::HearingState { state: phase });
+        assert_eq!(state_in_record().await, name);
+    }
+    // The record's state machine still applies: no resuming a hearing that is not in recess.
+    assert_eq!(
+        command_error(&mut judge, set(5, HearingPhase::InSession)).await,
+        ErrorCode::Conflict
+    );
+    // A platform move through the case API reaches the room too.
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "recess"}),
+        200,
+    )
+    .await;
+    let told = party
+        .ws
+        .recv_until(T, |m| matches!(m, ServerMessage::HearingState { .. }))
+        .await
+        .unwrap();
+    assert_eq!(
+        told,
+        ServerMessage::HearingState {
+            state: HearingPhase::Recess
+        }
+    );
+}
