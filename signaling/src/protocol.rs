@@ -225,7 +225,7 @@ pub enum ClientMessage {
         sdp_mline_index: Option<u16>,
     },
     /// How tall the client shows a received video track, so the server sends a simulcast layer
-    /// no bigger than needed (0: not shown; the lowest layer is sent).
+    /// no bigger than needed (0: not shown; nothing of it is sent).
     VideoSize {
         /// The track's id in the subscribe description.
         track: String,

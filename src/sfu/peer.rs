@@ -253,7 +253,16 @@ impl Actor {
                     }
                     Some(PeerCmd::VideoSize { track, height }) => {
                         // Only tracks this client receives; a client cannot grow the map.
-                        if self.current.values().any(|s| client_track_id(&s.track) == track) {
+                        let shown = self
+                            .current
+                            .values()
+                            .find(|s| client_track_id(&s.track) == track)
+                            .map(|s| (s.track.clone(), s.output.clone()));
+                        if let Some((published, output)) = shown {
+                            // Height 0: not shown (audio only), so nothing is sent at all.
+                            if output.set_paused(height == 0) && height > 0 {
+                                published.request_keyframe(u8::MAX).await;
+                            }
                             self.video_sizes.insert(track, height);
                             self.allocate_layers();
                         }

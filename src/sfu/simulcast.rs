@@ -176,6 +176,12 @@ impl OutputLayer {
         self.target.store(layer, Ordering::Relaxed);
     }
 
+    /// Forgets the layer being forwarded (after a pause): the next packet forwarded starts a
+    /// key frame, and numbering continues from the last one sent.
+    pub fn restart(&self) {
+        self.lock().0 = Switch::default();
+    }
+
     /// The layer being forwarded.
     pub fn current(&self) -> Option<u8> {
         self.lock().0.current()

@@ -35,6 +35,8 @@ pub struct Output {
     pub payload_type: u8,
     /// Which simulcast layer it gets (unused for other tracks).
     pub layer: OutputLayer,
+    /// The subscriber does not show this video (audio-only mode, hidden tile): send nothing.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
@@ -46,7 +48,22 @@ impl Output {
             ssrc,
             payload_type,
             layer: OutputLayer::default(),
+            paused: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Pauses or resumes forwarding; true if that changed anything. A resumed simulcast output
+    /// waits for a key frame again.
+    pub fn set_paused(&self, paused: bool) -> bool {
+        let changed = self.paused.swap(paused, Ordering::Relaxed) != paused;
+        if changed && !paused {
+            self.layer.restart();
+        }
+        changed
+    }
+
+    fn paused(&self) -> bool {
+        self.paused.load(Ordering::Relaxed)
     }
 }
 
@@ -249,6 +266,9 @@ impl PublishedTrack {
         let mut awaited = 0u8;
         let outputs = self.outputs.load();
         for o in outputs.iter() {
+            if o.paused() {
+                continue;
+            }
             let (verdict, awaiting) = o.layer.on_packet(
                 layer,
                 keyframe,
@@ -318,7 +338,9 @@ impl PublishedTrack {
             strip_extensions(&mut packet);
             let outputs = self.outputs.load();
             for o in outputs.iter() {
-                self.write(o, packet.clone()).await;
+                if !o.paused() {
+                    self.write(o, packet.clone()).await;
+                }
             }
         }
     }

@@ -257,6 +257,41 @@ async fn a_witness_gets_no_media_until_called_and_none_after_being_sent_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_only_stops_the_video_but_not_the_sound_and_can_be_undone() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.wait_received(&judge.id, MediaKind::Video, 30).await;
+    let track = party.video_track_id(&judge.id).await;
+    // A weak network: the party shows no video (height 0) and receives none.
+    party
+        .send(ClientMessage::VideoSize {
+            track: track.clone(),
+            height: 0,
+        })
+        .await;
+    assert_cut_off(
+        &party,
+        &[(&judge.id, MediaKind::Video)],
+        (&party, &judge.id, MediaKind::Audio),
+        25,
+        100,
+        "no video reaches a participant in audio-only mode",
+    )
+    .await;
+    // Back to video.
+    party
+        .send(ClientMessage::VideoSize { track, height: 360 })
+        .await;
+    let seen = party.received(&judge.id, MediaKind::Video).packets;
+    party
+        .wait_received(&judge.id, MediaKind::Video, seen + 30)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_observer_may_not_publish() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
     let (_, hearing) = app.docket_and_hearing().await;
