@@ -226,8 +226,13 @@ impl PeerFactory {
             register_default_interceptors(Registry::new(), &mut m)?
         }
         .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+        // The server has host candidates only, so the pair to use is whichever of the client's
+        // works first; waiting (1 s for peer-reflexive pairs by default, which is what a
+        // browser hiding its address behind mDNS yields) only delays everyone's media.
         let settings = SettingEngineBuilder::new()
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_srflx_acceptance_min_wait(Some(std::time::Duration::ZERO))
+            .with_prflx_acceptance_min_wait(Some(std::time::Duration::ZERO))
             .build();
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())

@@ -106,6 +106,10 @@ try {
   const partyFirst = await flowing(party, "party receives the judge", 15000);
   await flowing(judge, "judge receives the party", 15000);
   result.join_ms = partyFirst - partyOpened;
+  if (process.env.GAVEL_E2E_TRACE) {
+    console.log(JSON.stringify(await party.evaluate(() => ({ now: Math.round(performance.now()), log: window.gavel.log,
+      conn: window.gavel.connTimes }))));
+  }
   result.admit_to_media_ms = partyFirst - admitted;
 
   // The party has no moderator controls, and a forged moderator command is refused.

@@ -129,7 +129,7 @@ function onState(s) {
 }
 
 async function onMessage(msg) {
-  state.log.push(msg.type);
+  state.log.push(`${msg.type}@${Math.round(performance.now())}`);
   if (state.log.length > 100) state.log.shift();
   switch (msg.type) {
     case "welcome": {

@@ -93,6 +93,7 @@ export class Media {
     for (const info of tracks || []) this.trackInfo.set(info.id, info);
     if (!this.sub) {
       this.sub = this.newPc("subscribe");
+      this.sub.onconnectionstatechange = () => (window.gavel.connTimes ||= []).push(`${this.sub.connectionState}@${Math.round(performance.now())}`);
       this.sub.ontrack = (ev) => {
         const info = this.trackInfo.get(ev.track.id) || {
           participant: ev.streams[0] ? ev.streams[0].id : "",
