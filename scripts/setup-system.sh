@@ -9,7 +9,7 @@ PACKAGES=(
   # media (GStreamer; used by media-pipelines)
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-plugins-base-apps
   # tests: PostgreSQL server for the database tests
   postgresql
   # tests: the web client's end-to-end tests run in Debian's Chromium (driven by playwright-core)

@@ -54,11 +54,28 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Check integrity.
+    Verify {
+        /// What to check.
+        #[command(subcommand)]
+        what: VerifyKind,
+    },
     /// Measure performance.
     Bench {
         /// What to measure.
         #[command(subcommand)]
         what: BenchKind,
+    },
+}
+
+/// `gavel verify ...`
+#[derive(Debug, Subcommand)]
+pub enum VerifyKind {
+    /// Check a hearing's recording directory: every file against the manifest, and the
+    /// manifest's hash chain. Exits 1 and names every failure.
+    Recording {
+        /// The hearing's recording directory (holding `manifest.jsonl`).
+        dir: PathBuf,
     },
 }
 

@@ -13,6 +13,7 @@ pub mod docket;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod recording;
 pub mod rooms;
 pub mod sfu;
 pub mod web;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use gavel::app::{Server, open};
 use gavel::audit::AuditVerdict;
-use gavel::cli::{ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction};
+use gavel::cli::{ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, VerifyKind};
 
 mod bench;
 use gavel::clock::now_ms;
@@ -135,6 +135,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ));
             }
         }
+        Command::Verify {
+            what: VerifyKind::Recording { dir },
+        } => match gavel::recording::verify_dir(&dir)
+            .with_context(|| format!("reading the recording in {}", dir.display()))?
+        {
+            gavel::recording::Verdict::Intact { segments, head } => {
+                out(&format!(
+                    "recording intact: {segments} segments, head {head}"
+                ));
+            }
+            gavel::recording::Verdict::Broken(failures) => {
+                for f in &failures {
+                    out(&format!("FAILED: {f}"));
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        },
         Command::Audit {
             action: AuditAction::Verify,
         } => {

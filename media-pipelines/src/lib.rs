@@ -2,8 +2,9 @@
 //! and the 16 kHz audio tap for transcription.
 //!
 //! Pipelines report through [`PipelineEvent`] values rather than callbacks into the server, so a
-//! failing pipeline degrades one feature and never takes a hearing down. The GStreamer code
-//! lands with the recording work; this crate fixes the event vocabulary the server reacts to.
+//! failing pipeline degrades one feature and never takes a hearing down.
+
+pub mod recorder;
 
 /// What a pipeline tells its owner; built from GStreamer bus messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

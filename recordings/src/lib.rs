@@ -5,5 +5,6 @@
 //! hand it the bytes they stored and it says whether they still hang together.
 
 pub mod chain;
+pub mod manifest;
 
 pub use chain::{ChainError, Digest, GENESIS, encode_fields, link_hash, verify_chain};

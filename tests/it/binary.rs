@@ -255,3 +255,59 @@ async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
     );
     assert_eq!(summary["loss_pct"].as_f64().unwrap(), 0.0, "{summary}");
 }
+
+#[tokio::test]
+async fn verify_recording_names_a_changed_segment_and_an_edited_manifest() {
+    use gavel_recordings::manifest::{Entry, Segment, append};
+    let dir = tempfile::tempdir().unwrap();
+    let mut last: Option<Entry> = None;
+    let mut lines = String::new();
+    for (name, content) in [
+        ("alice-video-00000.mkv", b"segment one"),
+        ("alice-video-00001.mkv", b"segment two"),
+    ] {
+        std::fs::write(dir.path().join(name), content).unwrap();
+        let e = append(
+            last.as_ref(),
+            Segment {
+                file: name.into(),
+                participant: "alice".into(),
+                track: "video".into(),
+                start_ms: 0,
+                end_ms: 2000,
+                sha256: hex::encode(ring::digest::digest(&ring::digest::SHA256, content)),
+                cut_short: false,
+            },
+        );
+        lines.push_str(&serde_json::to_string(&e).unwrap());
+        lines.push('\n');
+        last = Some(e);
+    }
+    let manifest = dir.path().join("manifest.jsonl");
+    std::fs::write(&manifest, &lines).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, text) = output(&["verify", "recording", d], dir.path()).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("recording intact: 2 segments"), "{text}");
+
+    // One byte flipped in a segment.
+    let seg = dir.path().join("alice-video-00001.mkv");
+    std::fs::write(&seg, b"segment twp").unwrap();
+    let (code, text) = output(&["verify", "recording", d], dir.path()).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("alice-video-00001.mkv was changed"), "{text}");
+    std::fs::write(&seg, b"segment two").unwrap();
+
+    // The manifest edited.
+    std::fs::write(
+        &manifest,
+        lines.replacen("\"end_ms\":2000", "\"end_ms\":1000", 1),
+    )
+    .unwrap();
+    let (code, text) = output(&["verify", "recording", d], dir.path()).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("manifest line 1 (alice-video-00000.mkv) was altered"),
+        "{text}"
+    );
+}

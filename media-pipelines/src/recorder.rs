@@ -1,0 +1,221 @@
+//! One published track recorded as received: RTP into `appsrc`, jitter buffer, depayloader,
+//! parser, Matroska, in segments of bounded length (`splitmuxsink`), so a crash loses at most
+//! the open segment's unflushed tail and every closed segment is complete on disk.
+//!
+//! Nothing is transcoded. [`TrackRecorder::push`] never blocks the caller (the SFU's forwarding
+//! task): `appsrc` holds a bounded queue and drops the oldest data when the pipeline falls
+//! behind, which the bus reports. Bus messages become [`PipelineEvent`]s on a channel.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use crate::PipelineEvent;
+
+/// What a recorder records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Opus audio (clock 48 kHz).
+    Opus,
+    /// VP8 video (clock 90 kHz).
+    Vp8,
+    /// H.264 video (clock 90 kHz).
+    H264,
+}
+
+impl Codec {
+    /// The codec of a WebRTC mime type (`audio/opus`, `video/VP8`, `video/H264`).
+    pub fn from_mime(mime: &str) -> Option<Self> {
+        match mime.to_ascii_lowercase().as_str() {
+            "audio/opus" => Some(Self::Opus),
+            "video/vp8" => Some(Self::Vp8),
+            "video/h264" => Some(Self::H264),
+            _ => None,
+        }
+    }
+
+    fn caps(self, payload_type: u8) -> String {
+        let (media, clock, name) = match self {
+            Self::Opus => ("audio", 48_000, "OPUS"),
+            Self::Vp8 => ("video", 90_000, "VP8"),
+            Self::H264 => ("video", 90_000, "H264"),
+        };
+        format!(
+            "application/x-rtp,media={media},clock-rate={clock},encoding-name={name},payload={payload_type}"
+        )
+    }
+
+    fn mux_pad(self) -> &'static str {
+        match self {
+            Self::Opus => "audio_%u",
+            Self::Vp8 | Self::H264 => "video",
+        }
+    }
+
+    fn depay(self) -> &'static str {
+        match self {
+            Self::Opus => "rtpopusdepay ! opusparse",
+            Self::Vp8 => "rtpvp8depay",
+            Self::H264 => "rtph264depay ! h264parse",
+        }
+    }
+}
+
+/// Why a recorder could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecorderError {
+    /// GStreamer is missing or a plugin is not installed.
+    #[error("gstreamer: {0}")]
+    Gst(String),
+    /// The directory cannot be written.
+    #[error("recording directory {0}: {1}")]
+    Dir(PathBuf, std::io::Error),
+}
+
+/// Most bytes of RTP queued in `appsrc` before the oldest are dropped (about 10 s of 720p).
+const MAX_QUEUED_BYTES: u64 = 2 * 1024 * 1024;
+
+/// A running recording of one track.
+#[derive(Debug)]
+pub struct TrackRecorder {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    events: mpsc::Receiver<PipelineEvent>,
+}
+
+impl TrackRecorder {
+    /// Starts recording RTP of `codec` (payload type `payload_type`) into `dir`, in segments
+    /// named `<prefix>-00000.mkv`, each at most `segment` long.
+    pub fn start(
+        dir: &Path,
+        prefix: &str,
+        codec: Codec,
+        payload_type: u8,
+        segment: Duration,
+    ) -> Result<Self, RecorderError> {
+        gst::init().map_err(|e| RecorderError::Gst(e.to_string()))?;
+        std::fs::create_dir_all(dir).map_err(|e| RecorderError::Dir(dir.to_owned(), e))?;
+        let location = dir.join(format!("{prefix}-%05d.mkv"));
+        let desc = format!(
+            "splitmuxsink name=mux muxer-factory=matroskamux max-size-time={ns} location=\"{loc}\" \
+             appsrc name=src ! rtpjitterbuffer latency=200 ! {depay} ! queue ! mux.{pad}",
+            depay = codec.depay(),
+            ns = segment.as_nanos(),
+            loc = location.display(),
+            pad = codec.mux_pad(),
+        );
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| RecorderError::Gst(e.to_string()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| RecorderError::Gst("not a pipeline".into()))?;
+        let src = pipeline
+            .by_name("src")
+            .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+            .ok_or_else(|| RecorderError::Gst("no appsrc".into()))?;
+        let caps = codec
+            .caps(payload_type)
+            .parse::<gst::Caps>()
+            .map_err(|e| RecorderError::Gst(e.to_string()))?;
+        src.set_caps(Some(&caps));
+        src.set_is_live(true);
+        src.set_format(gst::Format::Time);
+        src.set_do_timestamp(true);
+        src.set_max_bytes(MAX_QUEUED_BYTES);
+        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        let (tx, rx) = mpsc::channel();
+        let bus = pipeline
+            .bus()
+            .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
+        std::thread::Builder::new()
+            .name("gavel-recorder-bus".into())
+            .spawn(move || watch(&bus, &tx))
+            .map_err(|e| RecorderError::Gst(e.to_string()))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| RecorderError::Gst(e.to_string()))?;
+        Ok(Self {
+            pipeline,
+            src,
+            events: rx,
+        })
+    }
+
+    /// Queues one RTP packet (its bytes as received). Never blocks; false when the pipeline
+    /// is gone.
+    pub fn push(&self, rtp: Vec<u8>) -> bool {
+        self.src
+            .push_buffer(gst::Buffer::from_mut_slice(rtp))
+            .is_ok()
+    }
+
+    /// What the pipeline reported since the last call.
+    pub fn events(&self) -> Vec<PipelineEvent> {
+        self.events.try_iter().collect()
+    }
+
+    /// Ends the recording: flushes and closes the open segment, then stops. Returns every
+    /// event up to the end (at most `timeout` is waited for).
+    pub fn finish(self, timeout: Duration) -> Vec<PipelineEvent> {
+        let _ = self.src.end_of_stream();
+        let mut out = Vec::new();
+        let deadline = std::time::Instant::now() + timeout;
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.events.recv_timeout(left) {
+                Ok(ev) => {
+                    let done = matches!(ev, PipelineEvent::Finished | PipelineEvent::Failed { .. });
+                    out.push(ev);
+                    if done {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+        out
+    }
+}
+
+impl Drop for TrackRecorder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Turns bus messages into events until the pipeline ends or fails.
+fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>) {
+    use gst::MessageView;
+    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+        let ev = match msg.view() {
+            MessageView::Eos(_) => Some(PipelineEvent::Finished),
+            MessageView::Error(e) => Some(PipelineEvent::Failed {
+                reason: e.error().to_string(),
+            }),
+            MessageView::Element(e) => e
+                .structure()
+                .filter(|s| s.name() == "splitmuxsink-fragment-closed")
+                .and_then(|s| s.get::<String>("location").ok())
+                .map(|path| PipelineEvent::SegmentClosed { path }),
+            MessageView::StateChanged(s)
+                if s.current() == gst::State::Playing
+                    && msg
+                        .src()
+                        .is_some_and(|src| src.type_().is_a(gst::Pipeline::static_type())) =>
+            {
+                Some(PipelineEvent::Started)
+            }
+            _ => None,
+        };
+        if let Some(ev) = ev {
+            let end = matches!(ev, PipelineEvent::Finished | PipelineEvent::Failed { .. });
+            if tx.send(ev).is_err() || end {
+                return;
+            }
+        }
+    }
+}
