@@ -5,17 +5,8 @@ use gavel_signaling::{
     ClientMessage, Connection, ErrorCode, MediaKind, MoveReason, Place, ServerMessage, Source,
 };
 
-use crate::media_peer::MediaPeer;
+use crate::media_peer::{MediaPeer, peer};
 use crate::support::{Backend, TestApp};
-
-async fn peer(app: &TestApp, hearing: &str, role: &str) -> MediaPeer {
-    let id = app.participant(hearing, role).await;
-    let token = app.join_token(hearing, &id).await;
-    let mut p = MediaPeer::join(app.connect_ws().await, id, &token).await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }))
-        .await;
-    p
-}
 
 /// Asserts that `rx` receives nothing more on the `cut` tracks while a control flow
 /// (`control` receiving `from`'s `kind`) keeps going: the control first moves `settle` packets

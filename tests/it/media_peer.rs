@@ -198,6 +198,16 @@ impl Drop for MediaPeer {
     }
 }
 
+/// A new participant of `role` in `hearing`, joined and welcomed.
+pub(crate) async fn peer(app: &crate::support::TestApp, hearing: &str, role: &str) -> MediaPeer {
+    let id = app.participant(hearing, role).await;
+    let token = app.join_token(hearing, &id).await;
+    let mut p = MediaPeer::join(app.connect_ws().await, id, &token).await;
+    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    p
+}
+
 impl MediaPeer {
     /// Joins with `token` and starts answering subscribe offers.
     pub(crate) async fn join(mut ws: SignalingClient, id: String, token: &str) -> MediaPeer {

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+use gavel_signaling::{ClientMessage, MediaKind};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
@@ -14,7 +14,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 
-use crate::media_peer::{MediaPeer, Received};
+use crate::media_peer::{MediaPeer, Received, peer};
 use crate::support::{Backend, TestApp, wait_for};
 
 const T: Duration = Duration::from_secs(15);
@@ -49,15 +49,6 @@ fn clip_packet(layer: usize, frame: u32, index: usize) -> Vec<u8> {
 fn layer_of(r: &Received) -> u8 {
     assert_eq!(r.payload[11] & 0xf0, LAYER_TAG, "payload intact");
     r.payload[11] & 0x0f
-}
-
-async fn peer(app: &TestApp, hearing: &str, role: &str) -> MediaPeer {
-    let id = app.participant(hearing, role).await;
-    let token = app.join_token(hearing, &id).await;
-    let mut p = MediaPeer::join(app.connect_ws().await, id, &token).await;
-    p.expect(|m| matches!(m, ServerMessage::Welcome { .. }))
-        .await;
-    p
 }
 
 fn ssrc_of(layer: usize) -> u32 {
