@@ -33,8 +33,13 @@ pub fn verify_dir(dir: &Path) -> std::io::Result<Verdict> {
     let path = dir.join(MANIFEST);
     let mut text = String::new();
     std::fs::File::open(&path)?
-        .take(MAX_MANIFEST)
+        .take(MAX_MANIFEST + 1)
         .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_MANIFEST {
+        return Err(std::io::Error::other(
+            "the manifest is larger than any real one (64 MiB)",
+        ));
+    }
     let segments = text.lines().filter(|l| !l.trim().is_empty()).count();
     Ok(match manifest::verify(&text, |name| hash_file(dir, name)) {
         Ok(head) => Verdict::Intact {

@@ -7,7 +7,8 @@
 //! behind, which the bus reports. Bus messages become [`PipelineEvent`]s on a channel.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -86,6 +87,8 @@ pub struct TrackRecorder {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
     events: mpsc::Receiver<PipelineEvent>,
+    /// Tells the bus thread to end.
+    stop: Arc<AtomicBool>,
 }
 
 impl TrackRecorder {
@@ -100,19 +103,27 @@ impl TrackRecorder {
     ) -> Result<Self, RecorderError> {
         gst::init().map_err(|e| RecorderError::Gst(e.to_string()))?;
         std::fs::create_dir_all(dir).map_err(|e| RecorderError::Dir(dir.to_owned(), e))?;
-        let location = dir.join(format!("{prefix}-%05d.mkv"));
+        // Only fixed element names go into the description; paths and sizes are set as
+        // properties, so nothing in them can change the pipeline.
         let desc = format!(
-            "splitmuxsink name=mux muxer-factory=matroskamux max-size-time={ns} location=\"{loc}\" \
+            "splitmuxsink name=mux muxer-factory=matroskamux \
              appsrc name=src ! rtpjitterbuffer latency=200 ! {depay} ! queue ! mux.{pad}",
             depay = codec.depay(),
-            ns = segment.as_nanos(),
-            loc = location.display(),
             pad = codec.mux_pad(),
         );
         let pipeline = gst::parse::launch(&desc)
             .map_err(|e| RecorderError::Gst(e.to_string()))?
             .downcast::<gst::Pipeline>()
             .map_err(|_| RecorderError::Gst("not a pipeline".into()))?;
+        let mux = pipeline
+            .by_name("mux")
+            .ok_or_else(|| RecorderError::Gst("no splitmuxsink".into()))?;
+        let location = dir.join(format!("{prefix}-%05d.mkv"));
+        mux.set_property("location", location.to_string_lossy().as_ref());
+        mux.set_property(
+            "max-size-time",
+            u64::try_from(segment.as_nanos()).unwrap_or(u64::MAX),
+        );
         let src = pipeline
             .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
@@ -131,9 +142,11 @@ impl TrackRecorder {
         let bus = pipeline
             .bus()
             .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
         std::thread::Builder::new()
             .name("gavel-recorder-bus".into())
-            .spawn(move || watch(&bus, &tx))
+            .spawn(move || watch(&bus, &tx, &stopped))
             .map_err(|e| RecorderError::Gst(e.to_string()))?;
         pipeline
             .set_state(gst::State::Playing)
@@ -142,6 +155,7 @@ impl TrackRecorder {
             pipeline,
             src,
             events: rx,
+            stop,
         })
     }
 
@@ -183,14 +197,18 @@ impl TrackRecorder {
 
 impl Drop for TrackRecorder {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
 
-/// Turns bus messages into events until the pipeline ends or fails.
-fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>) {
+/// Turns bus messages into events until the pipeline ends, fails, or its recorder is dropped.
+fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>, stop: &AtomicBool) {
     use gst::MessageView;
-    for msg in bus.iter_timed(gst::ClockTime::NONE) {
+    while !stop.load(Ordering::Relaxed) {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) else {
+            continue;
+        };
         let ev = match msg.view() {
             MessageView::Eos(_) => Some(PipelineEvent::Finished),
             MessageView::Error(e) => Some(PipelineEvent::Failed {

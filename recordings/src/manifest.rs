@@ -1,6 +1,8 @@
 //! The recording manifest of a hearing: one entry per closed segment (participant, track, time
 //! range, SHA-256 of the file), hash-chained as segments close, so a changed, removed or
-//! reordered entry — or a changed file — is found by [`verify`].
+//! reordered entry — or a changed file — is found by [`verify`]. Entries cut off the end leave a
+//! shorter chain that still holds together; the signed chain head (written when the hearing
+//! closes) is what catches that.
 //!
 //! Pure like the rest of this crate: the caller reads and writes the manifest's lines (JSON, one
 //! entry per line, appended) and hashes the files; this module builds entries and checks them.

@@ -28,7 +28,45 @@ const MAX_PROBES: usize = 32;
 /// How long a probe connection lives.
 const PROBE_LIFETIME: Duration = Duration::from_secs(15);
 
+/// Probes one participant may hold at once (a page runs one).
+const MAX_PROBES_EACH: usize = 2;
+
 static PROBES: AtomicUsize = AtomicUsize::new(0);
+static PROBES_BY: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, usize>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// A held probe slot (server-wide and per participant), given back when dropped.
+struct ProbeSlot(String);
+
+impl ProbeSlot {
+    fn take(participant: &str) -> Option<Self> {
+        let mut by = PROBES_BY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = by.get(participant).copied().unwrap_or(0);
+        if mine >= MAX_PROBES_EACH || PROBES.load(Ordering::Relaxed) >= MAX_PROBES {
+            return None;
+        }
+        by.insert(participant.to_owned(), mine + 1);
+        PROBES.fetch_add(1, Ordering::Relaxed);
+        Some(Self(participant.to_owned()))
+    }
+}
+
+impl Drop for ProbeSlot {
+    fn drop(&mut self) {
+        let mut by = PROBES_BY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = by.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                by.remove(&self.0);
+            }
+        }
+        PROBES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// How much to download.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -141,24 +179,23 @@ pub(super) async fn udp(
         }
         .into());
     }
-    if PROBES.fetch_add(1, Ordering::Relaxed) >= MAX_PROBES {
-        PROBES.fetch_sub(1, Ordering::Relaxed);
+    let Some(slot) = ProbeSlot::take(&claims.sub) else {
         return Err(ApiError::Busy(
             "too many network tests at once; try again in a few seconds",
         ));
-    }
+    };
     let answered = answer(&st.sfu, probe.sdp).await;
     match answered {
         Ok((conn, sdp)) => {
             tokio::spawn(async move {
                 tokio::time::sleep(PROBE_LIFETIME).await;
                 let _ = conn.pc.close().await;
-                PROBES.fetch_sub(1, Ordering::Relaxed);
+                drop(slot);
             });
             Ok(Json(UdpProbe { sdp }))
         }
         Err(e) => {
-            PROBES.fetch_sub(1, Ordering::Relaxed);
+            drop(slot);
             Err(crate::domain::validate::FieldError::Invalid {
                 field: "sdp",
                 expected: leak(e),
@@ -172,13 +209,23 @@ async fn answer(
     factory: &crate::sfu::PeerFactory,
     sdp: String,
 ) -> Result<(Arc<crate::sfu::conn::Conn>, String), crate::sfu::SfuError> {
-    let mut conn = crate::sfu::conn::Conn::new(factory, None).await?;
     let offer =
         RTCSessionDescription::offer(sdp).map_err(|e| crate::sfu::SfuError::Sdp(e.to_string()))?;
-    conn.pc.set_remote_description(offer).await?;
-    let answer = conn.pc.create_answer(None).await?;
-    let sdp = conn.local_with_candidates(answer).await?;
-    Ok((Arc::new(conn), sdp))
+    let mut conn = crate::sfu::conn::Conn::new(factory, None).await?;
+    let answered = async {
+        conn.pc.set_remote_description(offer).await?;
+        let answer = conn.pc.create_answer(None).await?;
+        conn.local_with_candidates(answer).await
+    }
+    .await;
+    match answered {
+        Ok(sdp) => Ok((Arc::new(conn), sdp)),
+        Err(e) => {
+            // A connection that is not closed keeps its socket and driver task.
+            let _ = conn.pc.close().await;
+            Err(e)
+        }
+    }
 }
 
 /// Field errors carry static text; the cause is logged instead.

@@ -136,6 +136,8 @@ impl Room {
         if let Some(m) = self.members.get_mut(target) {
             m.sequestered = true;
         }
+        // Kept by the room, so leaving and coming back does not lift it.
+        self.sequestered.insert(target.to_owned());
         if newly {
             // An expert still waiting in the lobby: from now on called, not admitted.
             self.audit(

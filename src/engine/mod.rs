@@ -207,6 +207,8 @@ pub struct Room {
     speakers: HashMap<Place, speaker::SpeakerDetector>,
     /// Participants a moderator removed: if they come back they wait to be admitted again.
     removed: std::collections::HashSet<String>,
+    /// Experts the judge sequestered: however they come back, they wait to be called.
+    sequestered: std::collections::HashSet<String>,
 }
 
 impl Room {
@@ -220,6 +222,7 @@ impl Room {
             out: VecDeque::new(),
             speakers: HashMap::new(),
             removed: std::collections::HashSet::new(),
+            sequestered: std::collections::HashSet::new(),
         }
     }
 
@@ -310,7 +313,8 @@ impl Room {
             );
             return;
         }
-        let place = if self.removed.contains(&who.id) {
+        let sequestered = roster::is_sequestered(who.role) || self.sequestered.contains(&who.id);
+        let place = if self.removed.contains(&who.id) || sequestered {
             Place::Waiting
         } else {
             roster::initial_place(who.role, self.policy.lobby)
@@ -332,7 +336,7 @@ impl Room {
                 gone_at: None,
                 own_muted: (false, false),
                 held: (false, false),
-                sequestered: roster::is_sequestered(who.role),
+                sequestered,
             },
         );
         self.sessions.insert(session, who.id.clone());

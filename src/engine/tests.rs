@@ -557,6 +557,16 @@ fn an_expert_is_sequestered_when_the_judge_sends_them_out_and_then_only_called_i
         },
     );
     assert_eq!(from(&routes(&out), "expert").len(), 2, "called back in");
+
+    // Sent out again, the expert leaves and comes back: still waiting, still to be called.
+    sim.msg(1, dismiss("expert"));
+    sim.msg(3, ClientMessage::Leave);
+    let out = sim.join(4, "expert", Role::Expert);
+    assert!(
+        matches!(sent_to(&out, 4)[0], ServerMessage::Welcome { you, .. } if you.place == Place::Waiting),
+        "leaving does not lift sequestration"
+    );
+    assert!(from(&routes(&out), "expert").is_empty());
 }
 
 #[test]

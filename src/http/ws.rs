@@ -220,10 +220,13 @@ async fn session(
                     Ok(Err(e)) => Some(ServerMessage::error(None, e.code(), e.to_string())),
                     Err(code) => Some(ServerMessage::error(None, code, "binary frames are not part of the protocol")),
                 };
-                if let Some(err) = refused
-                    && strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await
-                {
-                    break;
+                match refused {
+                    // A busy media actor is the server's state, not the client's fault.
+                    Some(err @ ServerMessage::Error { code: ErrorCode::Conflict, .. }) => {
+                        send(&mut socket, &err).await;
+                    }
+                    Some(err) if strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await => break,
+                    _ => {}
                 }
             }
             out = rx.recv() => match out {
@@ -290,7 +293,7 @@ fn media_busy(accepted: bool) -> Option<ServerMessage> {
     (!accepted).then(|| {
         ServerMessage::error(
             None,
-            ErrorCode::BadMessage,
+            ErrorCode::Conflict,
             "media negotiation is busy; wait for the previous answer",
         )
     })

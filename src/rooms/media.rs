@@ -140,6 +140,13 @@ impl MediaRouting {
                     }
                 }
             }
+            // Court rule: what is no longer allowed stops now, not when the media actor gets
+            // round to it (it may be in the middle of a negotiation).
+            for t in self.tracks.values().flatten() {
+                if !want.iter().any(|w| Arc::ptr_eq(w, t)) && t.has_output(peer.owner()) {
+                    t.remove_output(peer.owner());
+                }
+            }
             peer.set_desired(want);
         }
     }

@@ -140,9 +140,18 @@ impl Rooms {
         RoomLink(tx)
     }
 
-    /// Delivers `msg` to the room of `hearing`, starting the room if needed.
+    /// Delivers `msg` to the room of `hearing`. Only a join (authorised against an open
+    /// hearing) starts a room; anything else for a retired room is a leftover and dropped.
     pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
-        let tx = self.link(hearing, kind).0;
+        let tx = if matches!(msg, RoomMsg::Join { .. }) {
+            self.link(hearing, kind).0
+        } else {
+            let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
+            match rooms.get(hearing) {
+                Some(tx) => tx.clone(),
+                None => return,
+            }
+        };
         // overflow: await (control messages must not be lost)
         if tx.send(msg).await.is_err() {
             // The room retired meanwhile: only leftovers of its ended sessions arrive late.
@@ -344,6 +353,9 @@ impl RoomTask {
                                 session = session.0,
                                 "client not keeping up; disconnecting"
                             );
+                            // Its media actor holds the last sender of the session's queue:
+                            // stopping it closes the socket (a resume starts afresh).
+                            self.media.detach(session);
                             Disconnect::TooSlow
                         } else {
                             Disconnect::Dropped

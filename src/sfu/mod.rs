@@ -145,6 +145,14 @@ impl PeerFactory {
         self
     }
 
+    /// Whether connections bind a loopback address (tests, a browser on this machine).
+    pub fn binds_loopback(&self) -> bool {
+        self.udp_addrs.iter().any(|a| {
+            a.parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback())
+        })
+    }
+
     /// The address announced instead of the bound one, if any.
     pub fn announced_ip(&self) -> Option<std::net::IpAddr> {
         self.announce

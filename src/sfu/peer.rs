@@ -78,6 +78,9 @@ pub enum PeerCmd {
 const INITIAL_ESTIMATE_BPS: u64 = 1_500_000;
 /// Kept back from the estimate for each subscribed audio track (Opus at its highest).
 const AUDIO_RESERVE_BPS: u64 = 64_000;
+/// Most candidates a client may trickle per connection (a browser sends a handful).
+const MAX_CANDIDATES: usize = 32;
+
 /// How often simulcast layers are re-chosen as their measured bitrates move.
 const REALLOCATE_EVERY: Duration = Duration::from_secs(1);
 
@@ -150,6 +153,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         screen_tracks: Vec::new(),
         last_offer: None,
         published: HashMap::new(),
+        candidates: (0, 0),
     };
     tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
     PeerHandle {
@@ -165,6 +169,9 @@ struct Subscribed {
     track: Arc<PublishedTrack>,
     sender: Arc<dyn RtpSender>,
     output: Arc<Output>,
+    /// Answered by the client on a connection that is up: forwarding may run whenever the
+    /// room allows it.
+    ready: bool,
 }
 
 struct Actor {
@@ -192,6 +199,8 @@ struct Actor {
     last_offer: Option<ServerMessage>,
     /// This participant's published tracks, by the client's track id.
     published: HashMap<String, Arc<PublishedTrack>>,
+    /// Candidates trickled so far on the publish and subscribe connections.
+    candidates: (usize, usize),
 }
 
 /// The id a subscriber sees for `track` (its msid track id).
@@ -228,7 +237,13 @@ impl Actor {
                     None => break,
                     Some(PeerCmd::PublishOffer { sdp, screen }) => {
                         if let Err(e) = self.publish_offer(sdp, screen).await {
-                            self.tell_error(ErrorCode::BadMessage, &e.to_string());
+                            // An unreadable description is the client's fault (it counts
+                            // towards its limit); a failure of ours is not.
+                            let code = match e {
+                                SfuError::Sdp(_) => ErrorCode::BadMessage,
+                                _ => ErrorCode::Conflict,
+                            };
+                            self.tell_error(code, &e.to_string());
                         }
                     }
                     Some(PeerCmd::SubscribeAnswer(sdp)) => {
@@ -277,6 +292,7 @@ impl Actor {
                     // Revocations take effect now, answer or no answer.
                     let want = desired.borrow_and_update().clone();
                     self.revoke(&want).await;
+                    self.restore(&want).await;
                     dirty = true;
                 }
                 () = sleep_until(deadline) => {
@@ -323,6 +339,22 @@ impl Actor {
         if candidate.is_empty() {
             return; // end of candidates: nothing to do, checks go on with what arrived
         }
+        let count = match pc {
+            Connection::Publish => &mut self.candidates.0,
+            Connection::Subscribe => &mut self.candidates.1,
+        };
+        *count += 1;
+        if *count > MAX_CANDIDATES {
+            self.tell_error(ErrorCode::BadMessage, "too many ICE candidates");
+            return;
+        }
+        if candidate.split(' ').count() < 8 {
+            self.tell_error(ErrorCode::BadMessage, "not an ICE candidate");
+            return;
+        }
+        if !sdp_policy::candidate_allowed(&candidate, self.ctx.factory.binds_loopback()) {
+            return; // silently unused, as a browser ignores a candidate it cannot reach
+        }
         let init = webrtc::peer_connection::RTCIceCandidateInit {
             candidate,
             sdp_mid,
@@ -346,12 +378,19 @@ impl Actor {
             .estimate
             .borrow()
             .saturating_sub(audio * AUDIO_RESERVE_BPS);
-        let tracks: Vec<(&Subscribed, Vec<super::layers::Layer>)> = self
+        let mut tracks: Vec<(&Subscribed, Vec<super::layers::Layer>)> = self
             .current
             .values()
             .map(|s| (s, s.track.layers.available()))
             .filter(|(_, l)| !l.is_empty())
             .collect();
+        // Raised first: shared screens (evidence), then in a stable order.
+        tracks.sort_by_key(|(s, _)| {
+            (
+                s.track.source != gavel_signaling::Source::Screen,
+                s.track.key.clone(),
+            )
+        });
         if tracks.is_empty() {
             return;
         }
@@ -561,6 +600,7 @@ impl Actor {
                     track: track.clone(),
                     sender,
                     output,
+                    ready: false,
                 },
             );
             added.push(k);
@@ -615,9 +655,10 @@ impl Actor {
     /// Starts forwarding the answered tracks `keys` that are still wanted.
     async fn activate(&mut self, keys: Vec<(String, String)>, want: &[Arc<PublishedTrack>]) {
         for k in keys {
-            let Some(s) = self.current.get(&k) else {
+            let Some(s) = self.current.get_mut(&k) else {
                 continue;
             };
+            s.ready = true;
             // Only tracks still wanted now: a route revoked while the offer was out stays off.
             if want.iter().any(|t| Arc::ptr_eq(t, &s.track)) {
                 s.track.add_output(s.output.clone());
@@ -625,6 +666,20 @@ impl Actor {
             }
         }
         self.allocate_layers();
+    }
+
+    /// Forwarding of ready tracks that are wanted again (the room may cut a route and restore
+    /// it before this actor saw the cut) starts again.
+    async fn restore(&mut self, want: &[Arc<PublishedTrack>]) {
+        for s in self.current.values() {
+            if s.ready
+                && want.iter().any(|t| Arc::ptr_eq(t, &s.track))
+                && !s.track.has_output(self.owner)
+            {
+                s.track.add_output(s.output.clone());
+                s.track.request_keyframe(u8::MAX).await;
+            }
+        }
     }
 
     async fn shutdown(&mut self) {

@@ -167,6 +167,25 @@ pub fn announce(sdp: &str, ip: std::net::IpAddr) -> String {
         .collect()
 }
 
+/// Whether a client's trickled candidate may be used: one the server could sensibly send
+/// connectivity checks to. Link-local addresses (which include cloud metadata services) are
+/// never used, and loopback only when the server itself serves on loopback. Host names (mDNS
+/// `.local` names) pass: the server does not resolve them.
+pub fn candidate_allowed(candidate: &str, allow_loopback: bool) -> bool {
+    let Some(addr) = candidate.split(' ').nth(4) else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            !ip.is_link_local() && (allow_loopback || !ip.is_loopback())
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            (ip.segments()[0] & 0xffc0) != 0xfe80 && (allow_loopback || !ip.is_loopback())
+        }
+        Err(_) => true,
+    }
+}
+
 /// Checks that `role` may publish what `sdp` offers to send (`screen`: the tracks it names as
 /// screen shares).
 pub fn check(role: Role, sdp: &str, screen: &[String]) -> Result<Sends, OfferRefusal> {
@@ -178,7 +197,9 @@ pub fn check(role: Role, sdp: &str, screen: &[String]) -> Result<Sends, OfferRef
     if s.video > 0 && !caps.allows(Capability::PublishVideo) {
         return Err(OfferRefusal::Video);
     }
-    if s.screen > 0 && !caps.allows(Capability::PublishScreen) {
+    // A second "camera" is how a screen share would come in unlabelled: one camera only for
+    // roles that may not present.
+    if (s.screen > 0 || s.video > 1) && !caps.allows(Capability::PublishScreen) {
         return Err(OfferRefusal::Screen);
     }
     Ok(s)
@@ -227,10 +248,13 @@ mod tests {
             Err(OfferRefusal::Screen),
             "witnesses present no evidence themselves"
         );
-        assert!(
-            check(Role::Witness, &with_screen, &[]).is_ok(),
-            "unnamed, it is a camera"
+        assert_eq!(
+            check(Role::Witness, &with_screen, &[]),
+            Err(OfferRefusal::Screen),
+            "an unlabelled second video is no way round it"
         );
+        let one_camera = OFFER.to_owned();
+        assert!(check(Role::Witness, &one_camera, &[]).is_ok());
         assert_eq!(
             sends(OFFER, &["ghost".to_owned()]),
             Err(OfferRefusal::UnknownScreenTrack)
@@ -283,6 +307,24 @@ mod tests {
             announce("a=candidate:x\r\n", "203.0.113.7".parse().unwrap()),
             "a=candidate:x\r\n"
         );
+    }
+
+    #[test]
+    fn link_local_and_foreign_loopback_candidates_are_not_used() {
+        let c = |addr: &str| format!("candidate:1 1 udp 2130706431 {addr} 5000 typ host");
+        assert!(candidate_allowed(&c("192.0.2.10"), false));
+        assert!(candidate_allowed(&c("abc.local"), false), "mDNS names pass");
+        assert!(
+            !candidate_allowed(&c("169.254.169.254"), true),
+            "metadata service"
+        );
+        assert!(!candidate_allowed(&c("fe80::1"), true));
+        assert!(!candidate_allowed(&c("127.0.0.1"), false));
+        assert!(
+            candidate_allowed(&c("127.0.0.1"), true),
+            "a server on loopback"
+        );
+        assert!(!candidate_allowed("candidate:1 1 udp", true), "truncated");
     }
 
     #[test]

@@ -191,6 +191,11 @@ impl PublishedTrack {
         });
     }
 
+    /// Whether `owner` receives this track.
+    pub fn has_output(&self, owner: u64) -> bool {
+        self.outputs.load().iter().any(|o| o.owner == owner)
+    }
+
     /// Stops forwarding to `owner` at once.
     pub fn remove_output(&self, owner: u64) {
         self.outputs.rcu(|cur| {

@@ -106,6 +106,8 @@ async function runPrecheck() {
 }
 
 function join() {
+  if (state.signal) return; // a double click joins once
+  $("join").disabled = true;
   state.joinClicked = performance.now();
   state.audioOnly = $("audio-only-start").checked;
   status("");
@@ -481,7 +483,12 @@ function wireToolbar() {
     $("ended-text").textContent = t("left");
     show("ended");
   };
-  window.addEventListener("resize", () => { for (const tile of state.tiles.values()) sendVideoSize(tile); });
+  // Tile sizes go to the server once the window has settled, not on every resize event.
+  let resized = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resized);
+    resized = setTimeout(() => { for (const tile of state.tiles.values()) sendVideoSize(tile); }, 400);
+  });
   setInterval(updateQuality, 2000);
 }
 
