@@ -135,6 +135,7 @@ impl Server {
             db.clone(),
             outbox.clone(),
             config.signaling.clone(),
+            config.recording.kinds.clone(),
         ));
         let state = AppState {
             rooms: rooms.clone(),

@@ -32,6 +32,25 @@ pub struct Config {
     pub media: MediaConfig,
     /// What participants' connections must reach (the pre-join check).
     pub client: ClientConfig,
+    /// Recording of hearings.
+    pub recording: RecordingConfig,
+}
+
+/// Recording of hearings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Hearing kinds recorded from the start (roles with `control_recording` may still stop
+    /// and start it, with a reason). Default: trials.
+    pub kinds: Vec<crate::domain::HearingKind>,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        Self {
+            kinds: vec![crate::domain::HearingKind::Trial],
+        }
+    }
 }
 
 /// The minimums a participant's connection must reach, published to the pre-join check (Art.

@@ -60,6 +60,9 @@ pub enum Connection {
     Subscribe,
 }
 
+/// Longest reason (in bytes) for starting or stopping the recording.
+pub const MAX_REASON_LEN: usize = 600;
+
 /// Most screen-share tracks one publish offer may name.
 pub const MAX_SCREEN_TRACKS: usize = 2;
 
@@ -178,6 +181,17 @@ pub enum ClientMessage {
         /// Request number echoed in the answer.
         #[serde(default)]
         req: Option<u32>,
+    },
+    /// Start or stop the recording (roles with `control_recording`), with a reason for the
+    /// record.
+    SetRecording {
+        /// Request number echoed in the answer.
+        #[serde(default)]
+        req: Option<u32>,
+        /// On or off.
+        on: bool,
+        /// Why (kept in the audit log).
+        reason: String,
     },
     /// Judge: begin the session, call a recess, or resume after one.
     SetHearingState {
@@ -518,6 +532,12 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         | ClientMessage::Leave
         | ClientMessage::CaucusEnd { .. }
         | ClientMessage::EndHearing { .. } => {}
+        ClientMessage::SetRecording { reason, .. } => {
+            bounded("reason", reason, MAX_REASON_LEN)?;
+            if reason.chars().any(char::is_control) {
+                return Err(ParseError::Field("reason"));
+            }
+        }
         ClientMessage::SetHearingState { state, .. } => {
             if !matches!(state, HearingPhase::InSession | HearingPhase::Recess) {
                 return Err(ParseError::Field("state"));

@@ -56,6 +56,7 @@ mod tests {
             "caucus_end",
             "end_hearing",
             "set_hearing_state",
+            "set_recording",
         ];
         assert_eq!(types(&ex), want.iter().map(|s| s.to_string()).collect());
         // Round trip: what the code writes is what the document shows.

@@ -37,6 +37,9 @@ impl Room {
                 (req, self.caucus_start(actor, &participants))
             }
             ClientMessage::CaucusEnd { req } => (req, self.caucus_end(actor)),
+            ClientMessage::SetRecording { req, on, reason } => {
+                (req, self.set_recording(actor, on, &reason))
+            }
             ClientMessage::SetHearingState { req, state } => {
                 match self.require(actor, Capability::ControlHearing) {
                     // Answered once the record has it (or refused it).
@@ -71,7 +74,7 @@ impl Room {
         }
     }
 
-    fn require(&self, actor: &str, cap: Capability) -> Result<(), Refusal> {
+    pub(super) fn require(&self, actor: &str, cap: Capability) -> Result<(), Refusal> {
         let role = self.members.get(actor).map(|m| m.role);
         match role {
             Some(r) if capabilities(r).allows(cap) => Ok(()),

@@ -12,6 +12,7 @@
 
 mod commands;
 mod platform;
+mod recording;
 pub mod roster;
 pub mod speaker;
 #[cfg(test)]
@@ -51,6 +52,8 @@ pub struct RoomPolicy {
     pub grace: Duration,
     /// Heartbeat interval advertised to clients, milliseconds.
     pub heartbeat_ms: u32,
+    /// Recording is on from the start (the court records this kind of hearing by default).
+    pub record: bool,
 }
 
 /// Something that happened to the room.
@@ -151,6 +154,8 @@ pub enum Output {
     },
     /// The complete media routing table, replacing the previous one.
     Routes(Vec<Route>),
+    /// Whose media is recorded, replacing the previous list (empty: nobody, recording off).
+    Recorded(Vec<String>),
     /// A moderator ended the hearing: close it in the record (every session was ended).
     HearingEnded {
         /// Who ended it (participant id).
@@ -209,11 +214,14 @@ pub struct Room {
     removed: std::collections::HashSet<String>,
     /// Experts the judge sequestered: however they come back, they wait to be called.
     sequestered: std::collections::HashSet<String>,
+    /// Whether the hearing is being recorded.
+    recording: bool,
 }
 
 impl Room {
     /// An empty room for `hearing`.
     pub fn new(hearing: String, policy: RoomPolicy) -> Self {
+        let recording = policy.record;
         Self {
             hearing,
             policy,
@@ -223,6 +231,7 @@ impl Room {
             speakers: HashMap::new(),
             removed: std::collections::HashSet::new(),
             sequestered: std::collections::HashSet::new(),
+            recording,
         }
     }
 
@@ -304,6 +313,7 @@ impl Room {
             m.gone_at = None;
             self.sessions.insert(session, who.id.clone());
             self.welcome(session, &who.id, media_resumed);
+            self.tell_recording(session);
             self.audit(
                 Some(who.id.clone()),
                 "participant.reconnected",
@@ -341,6 +351,7 @@ impl Room {
         );
         self.sessions.insert(session, who.id.clone());
         self.welcome(session, &who.id, false);
+        self.tell_recording(session);
         self.audit(
             Some(who.id.clone()),
             "participant.joined",
@@ -395,6 +406,7 @@ impl Room {
             })
             .collect();
         self.out.push_back(Output::Routes(routes));
+        self.emit_recorded();
     }
 
     /// Updates the active speaker of each place; tells those who hear them when it changes.

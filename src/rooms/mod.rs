@@ -95,6 +95,8 @@ pub struct Rooms {
     db: Db,
     outbox: Arc<Notify>,
     config: SignalingConfig,
+    /// Hearing kinds recorded from the start.
+    record_kinds: Vec<HearingKind>,
 }
 
 /// A judge's request to move the hearing: session, request number, actor, state.
@@ -110,13 +112,19 @@ const ROOM_QUEUE: usize = 1024;
 
 impl Rooms {
     /// No rooms yet.
-    pub fn new(db: Db, outbox: Arc<Notify>, config: SignalingConfig) -> Self {
+    pub fn new(
+        db: Db,
+        outbox: Arc<Notify>,
+        config: SignalingConfig,
+        record_kinds: Vec<HearingKind>,
+    ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             db,
             outbox,
             config,
+            record_kinds,
         }
     }
 
@@ -183,6 +191,7 @@ impl Rooms {
             lobby: self.config.lobby_kinds.contains(&kind),
             grace: Duration::from_millis(self.config.grace_ms),
             heartbeat_ms: self.config.heartbeat_ms,
+            record: self.record_kinds.contains(&kind),
         };
         let task = RoomTask {
             hearing: hearing.to_owned(),
@@ -366,6 +375,11 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
+                // The recorder is wired to this list next (issue 5); the policy is in force
+                // in the room already (who is told, who would be recorded).
+                Output::Recorded(ids) => {
+                    tracing::debug!(recorded = ids.len(), "recorded participants");
+                }
                 Output::HearingEnded { actor } => {
                     self.retiring = true;
                     ended = Some(actor);

@@ -177,6 +177,10 @@ async function onMessage(msg) {
       await state.media.onSubscribeOffer(msg.sdp, msg.tracks);
       break;
     case "notice":
+      if (msg.code === "recording.on" || msg.code === "recording.off") {
+        state.recording = msg.code === "recording.on";
+        renderToolbar();
+      }
       notice(msg.text);
       break;
     case "caption":
@@ -425,6 +429,14 @@ function renderToolbar() {
     phase.textContent = t(next[0]);
     phase.onclick = () => command({ type: "set_hearing_state", state: next[1] });
   }
+  $("rec").hidden = !state.recording;
+  const rec = $("btn-record");
+  rec.hidden = !can("control_recording");
+  rec.textContent = t(state.recording ? "record_stop" : "record_start");
+  rec.onclick = () => {
+    const reason = prompt(t("record_reason"), "");
+    if (reason && reason.trim()) command({ type: "set_recording", on: !state.recording, reason: reason.trim() });
+  };
   const banner = $("phase-banner");
   const bannerText = { recess: "in_recess", open: "not_begun" }[state.phase];
   banner.hidden = !bannerText || !state.me;
