@@ -136,6 +136,11 @@ impl Server {
             outbox.clone(),
             config.signaling.clone(),
             config.recording.kinds.clone(),
+            config
+                .recording
+                .dir
+                .clone()
+                .unwrap_or_else(|| config.server.data_dir.join("recordings")),
         ));
         let state = AppState {
             rooms: rooms.clone(),

@@ -43,12 +43,16 @@ pub struct RecordingConfig {
     /// Hearing kinds recorded from the start (roles with `control_recording` may still stop
     /// and start it, with a reason). Default: trials.
     pub kinds: Vec<crate::domain::HearingKind>,
+    /// Where recordings are written, one directory per hearing. Default:
+    /// `<data_dir>/recordings`.
+    pub dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RecordingConfig {
     fn default() -> Self {
         Self {
             kinds: vec![crate::domain::HearingKind::Trial],
+            dir: None,
         }
     }
 }

@@ -81,6 +81,17 @@ pub enum RecorderError {
 /// Most bytes of RTP queued in `appsrc` before the oldest are dropped (about 10 s of 720p).
 const MAX_QUEUED_BYTES: u64 = 2 * 1024 * 1024;
 
+/// Feeds RTP into a [`TrackRecorder`]; cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct Tap(gst_app::AppSrc);
+
+impl Tap {
+    /// Queues one RTP packet; false when the pipeline is gone.
+    pub fn push(&self, rtp: Vec<u8>) -> bool {
+        self.0.push_buffer(gst::Buffer::from_mut_slice(rtp)).is_ok()
+    }
+}
+
 /// A running recording of one track.
 #[derive(Debug)]
 pub struct TrackRecorder {
@@ -162,9 +173,13 @@ impl TrackRecorder {
     /// Queues one RTP packet (its bytes as received). Never blocks; false when the pipeline
     /// is gone.
     pub fn push(&self, rtp: Vec<u8>) -> bool {
-        self.src
-            .push_buffer(gst::Buffer::from_mut_slice(rtp))
-            .is_ok()
+        self.tap().push(rtp)
+    }
+
+    /// A handle that feeds this recorder from another thread (the SFU's forwarding task),
+    /// while the recorder itself stays with its owner.
+    pub fn tap(&self) -> Tap {
+        Tap(self.src.clone())
     }
 
     /// What the pipeline reported since the last call.

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{MediaEvent, Outbound};
 use crate::engine::{Route, SessionId};
+use crate::recording::writer::{ManifestLog, Recording, record};
 use crate::sfu::peer::{PeerCmd, PeerHandle};
 use crate::sfu::track::PublishedTrack;
 
@@ -23,9 +24,54 @@ pub(super) struct MediaRouting {
     tracks: HashMap<String, Vec<Arc<PublishedTrack>>>,
     /// The engine's latest table, by subscriber.
     routes: HashMap<String, Vec<(String, bool, bool)>>,
+    /// Whose tracks are recorded now (the room's policy).
+    recorded: std::collections::HashSet<String>,
+    /// The running recordings, by track (dropping one stops it).
+    recordings: Vec<(Arc<PublishedTrack>, Recording)>,
+    /// The hearing's recording manifest (none: this room records nothing).
+    log: Option<Arc<ManifestLog>>,
 }
 
 impl MediaRouting {
+    /// Routing that records into `log`'s directory whoever the room says.
+    pub(super) fn recording_into(log: Arc<ManifestLog>) -> Self {
+        Self {
+            log: Some(log),
+            ..Self::default()
+        }
+    }
+
+    /// Takes the room's list of whose media is recorded.
+    pub(super) fn set_recorded(&mut self, ids: Vec<String>) {
+        self.recorded = ids.into_iter().collect();
+        self.sync_recordings();
+    }
+
+    /// Starts recording the tracks that should be recorded and stops the others (their open
+    /// segment is closed into the manifest).
+    fn sync_recordings(&mut self) {
+        let Some(log) = &self.log else {
+            return;
+        };
+        let (tracks, recorded) = (&self.tracks, &self.recorded);
+        self.recordings.retain(|(t, _)| {
+            recorded.contains(&t.publisher)
+                && tracks
+                    .get(&t.publisher)
+                    .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
+        });
+        for (publisher, list) in tracks {
+            if !recorded.contains(publisher) {
+                continue;
+            }
+            for t in list {
+                if !self.recordings.iter().any(|(r, _)| Arc::ptr_eq(r, t)) {
+                    self.recordings
+                        .push((t.clone(), record(t.clone(), log.clone())));
+                }
+            }
+        }
+    }
     pub(super) fn attach(&mut self, participant: &str, session: SessionId, peer: PeerHandle) {
         if let Some((_, old)) = self.peers.insert(participant.to_owned(), (session, peer)) {
             stop(&old, &self.tracks);
@@ -77,6 +123,7 @@ impl MediaRouting {
                 }
             }
         }
+        self.sync_recordings();
         self.apply();
     }
 

@@ -97,6 +97,8 @@ pub struct Rooms {
     config: SignalingConfig,
     /// Hearing kinds recorded from the start.
     record_kinds: Vec<HearingKind>,
+    /// Where each hearing's recording directory is made.
+    recording_dir: std::path::PathBuf,
 }
 
 /// A judge's request to move the hearing: session, request number, actor, state.
@@ -117,6 +119,7 @@ impl Rooms {
         outbox: Arc<Notify>,
         config: SignalingConfig,
         record_kinds: Vec<HearingKind>,
+        recording_dir: std::path::PathBuf,
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
@@ -125,6 +128,7 @@ impl Rooms {
             outbox,
             config,
             record_kinds,
+            recording_dir,
         }
     }
 
@@ -197,7 +201,9 @@ impl Rooms {
             hearing: hearing.to_owned(),
             room: Room::new(hearing.to_owned(), policy),
             sessions: HashMap::new(),
-            media: MediaRouting::default(),
+            media: MediaRouting::recording_into(crate::recording::writer::ManifestLog::new(
+                self.recording_dir.join(hearing),
+            )),
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
@@ -375,11 +381,7 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
-                // The recorder is wired to this list next (issue 5); the policy is in force
-                // in the room already (who is told, who would be recorded).
-                Output::Recorded(ids) => {
-                    tracing::debug!(recorded = ids.len(), "recorded participants");
-                }
+                Output::Recorded(ids) => self.media.set_recorded(ids),
                 Output::HearingEnded { actor } => {
                     self.retiring = true;
                     ended = Some(actor);

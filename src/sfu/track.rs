@@ -107,6 +107,8 @@ pub struct PublishedTrack {
     pub layers: Layers,
     /// The publisher stopped sending it (renegotiated it away): forward nothing more.
     ended: std::sync::atomic::AtomicBool,
+    /// The recorder's input while this track is recorded, with the payload type it expects.
+    tap: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -149,6 +151,27 @@ impl PublishedTrack {
             level_ext: None,
             layers: Layers::default(),
             ended: std::sync::atomic::AtomicBool::new(false),
+            tap: arc_swap::ArcSwapOption::empty(),
+        }
+    }
+
+    /// Starts (or, with `None`, stops) feeding the recorder; `payload_type` is the one its
+    /// pipeline was set up for.
+    pub fn set_tap(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
+        self.tap.store(tap.map(|t| Arc::new((t, payload_type))));
+    }
+
+    /// Hands a packet to the recorder, if recording (one copy per packet, never blocking).
+    fn record(&self, packet: &rtc::rtp::Packet) {
+        use rtc::shared::marshal::Marshal;
+        let tap = self.tap.load();
+        let Some(tap) = tap.as_ref() else {
+            return;
+        };
+        let mut p = packet.clone();
+        p.header.payload_type = tap.1;
+        if let Ok(bytes) = p.marshal() {
+            tap.0.push(bytes.to_vec());
         }
     }
 
@@ -268,6 +291,10 @@ impl PublishedTrack {
         let (keyframe, height) = self.keyframe(&packet.payload);
         map.count(&self.layers, layer, packet.payload.len(), height);
         let top = map.top().unwrap_or(layer);
+        if layer == top {
+            // The record keeps the best layer (one stream; its numbering is the publisher's).
+            self.record(&packet);
+        }
         let mut awaited = 0u8;
         let outputs = self.outputs.load();
         for o in outputs.iter() {
@@ -341,6 +368,7 @@ impl PublishedTrack {
             }
             // Header extensions are negotiated per connection: none are passed on.
             strip_extensions(&mut packet);
+            self.record(&packet);
             let outputs = self.outputs.load();
             for o in outputs.iter() {
                 if !o.paused() {

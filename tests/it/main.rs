@@ -13,6 +13,7 @@ mod media;
 mod media_peer;
 mod nettest;
 mod purity;
+mod recording;
 mod signaling;
 mod simulcast;
 mod support;

@@ -404,6 +404,88 @@ impl MediaPeer {
         self.publish_sources(true).await;
     }
 
+    /// Publishes the pre-encoded clip (made by `make setup`): real Opus packets and real VP8
+    /// frames, in real time, looping, until dropped — media a recorder can decode.
+    pub(crate) async fn publish_clip(&mut self) {
+        let pc = Self::publish_connection().await;
+        let audio = local_track(&self.id, MediaKind::Audio, "audio");
+        let video = local_track(&self.id, MediaKind::Video, "video");
+        for t in [&audio, &video] {
+            pc.pc
+                .add_track(t.clone() as Arc<dyn TrackLocal>)
+                .await
+                .unwrap();
+        }
+        self.offer_publish(pc, Vec::new()).await;
+        let dir = std::env::var_os("GAVEL_MEDIA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/gavel/media")
+            })
+            .join("bench-720p");
+        let units = |prefix: &str| -> Vec<Vec<u8>> {
+            let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+                .expect("the benchmark clip (make setup)")
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+                .collect();
+            names.sort();
+            names.iter().map(|p| std::fs::read(p).unwrap()).collect()
+        };
+        // Each unit as RTP payloads: Opus packets whole, VP8 frames split behind a descriptor.
+        let opus: Vec<Vec<Vec<u8>>> = units("a").into_iter().map(|p| vec![p]).collect();
+        let vp8: Vec<Vec<Vec<u8>>> = units("v")
+            .into_iter()
+            .map(|frame| {
+                frame
+                    .chunks(1100)
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let mut p = vec![if i == 0 { 0x10 } else { 0x00 }];
+                        p.extend_from_slice(c);
+                        p
+                    })
+                    .collect()
+            })
+            .collect();
+        for (track, units, every, pt, step) in [
+            (audio, opus, 20u64, 111u8, 960u32),
+            (video, vp8, 33, 96, 3000),
+        ] {
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
+                let mut tick = tokio::time::interval(Duration::from_millis(every));
+                let (mut seq, mut ts) = (0u16, 0u32);
+                for unit in units.iter().cycle() {
+                    tick.tick().await;
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    for (i, payload) in unit.iter().enumerate() {
+                        let packet = rtc::rtp::Packet {
+                            header: rtc::rtp::header::Header {
+                                version: 2,
+                                payload_type: pt,
+                                sequence_number: seq,
+                                timestamp: ts,
+                                ssrc,
+                                marker: i + 1 == unit.len(),
+                                ..Default::default()
+                            },
+                            payload: payload.clone().into(),
+                        };
+                        if track.write_rtp(packet).await.is_err() {
+                            return;
+                        }
+                        seq = seq.wrapping_add(1);
+                    }
+                    ts = ts.wrapping_add(step);
+                }
+            });
+        }
+    }
+
     async fn publish_sources(&mut self, screen: bool) {
         let pc = Self::publish_connection().await;
         let (camera, camera_pt) = if self.h264 {

@@ -2,6 +2,8 @@
 //! directory — `manifest.jsonl` and the segment files it lists — and reports every failure by
 //! name (`gavel_recordings::manifest` does the checking; this module only reads files).
 
+pub mod writer;
+
 use std::io::Read;
 use std::path::Path;
 
