@@ -14,8 +14,11 @@ pub enum PipelineEvent {
     Started,
     /// A file segment was closed and is complete on disk.
     SegmentClosed {
-        /// Path of the closed segment, relative to the recording directory.
+        /// Path of the closed segment.
         path: String,
+        /// Where its media starts and ends on the pipeline's running time (from when the
+        /// pipeline started playing).
+        span: (std::time::Duration, std::time::Duration),
     },
     /// The pipeline failed; the owner restarts it and records a fault.
     Failed {

@@ -220,6 +220,8 @@ impl Drop for TrackRecorder {
 /// Turns bus messages into events until the pipeline ends, fails, or its recorder is dropped.
 fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>, stop: &AtomicBool) {
     use gst::MessageView;
+    // Running time at which the open segment started.
+    let mut opened = Duration::ZERO;
     while !stop.load(Ordering::Relaxed) {
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(250)) else {
             continue;
@@ -229,11 +231,24 @@ fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>, stop: &AtomicBool) {
             MessageView::Error(e) => Some(PipelineEvent::Failed {
                 reason: e.error().to_string(),
             }),
-            MessageView::Element(e) => e
-                .structure()
-                .filter(|s| s.name() == "splitmuxsink-fragment-closed")
-                .and_then(|s| s.get::<String>("location").ok())
-                .map(|path| PipelineEvent::SegmentClosed { path }),
+            MessageView::Element(e) => e.structure().and_then(|s| {
+                let at = Duration::from_nanos(s.get::<u64>("running-time").unwrap_or(0));
+                match s.name().as_str() {
+                    "splitmuxsink-fragment-opened" => {
+                        opened = at;
+                        None
+                    }
+                    "splitmuxsink-fragment-closed" => {
+                        s.get::<String>("location")
+                            .ok()
+                            .map(|path| PipelineEvent::SegmentClosed {
+                                path,
+                                span: (opened, at.max(opened)),
+                            })
+                    }
+                    _ => None,
+                }
+            }),
             MessageView::StateChanged(s)
                 if s.current() == gst::State::Playing
                     && msg

@@ -106,7 +106,7 @@ fn a_track_is_recorded_as_received_in_closed_playable_segments() {
         let closed: Vec<&String> = events
             .iter()
             .filter_map(|e| match e {
-                PipelineEvent::SegmentClosed { path } => Some(path),
+                PipelineEvent::SegmentClosed { path, .. } => Some(path),
                 _ => None,
             })
             .collect();

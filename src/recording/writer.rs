@@ -39,8 +39,15 @@ impl ManifestLog {
         })
     }
 
-    /// Hashes the closed segment at `path` and appends its entry.
-    async fn append(&self, path: String, participant: &str, track: &str, start_ms: i64) {
+    /// Hashes the closed segment at `path` and appends its entry, spanning `start_ms` to
+    /// `end_ms` on the hearing clock.
+    async fn append(
+        &self,
+        path: String,
+        participant: &str,
+        track: &str,
+        (start_ms, end_ms): (i64, i64),
+    ) {
         let file = std::path::Path::new(&path)
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -59,7 +66,7 @@ impl ManifestLog {
             participant: participant.to_owned(),
             track: track.to_owned(),
             start_ms,
-            end_ms: now_ms(),
+            end_ms,
             sha256,
             cut_short: false,
         };
@@ -141,7 +148,9 @@ async fn run(track: Arc<PublishedTrack>, log: Arc<ManifestLog>, mut stop: onesho
         return;
     };
     let kind = format!("{:?}", track.source).to_lowercase();
-    let prefix = format!("{}-{}-{}", track.publisher, kind, track.key);
+    // Unique per run: a track recorded again (after a caucus, or a stop and start) must never
+    // write over the segments of its earlier run.
+    let prefix = format!("{}-{}-{}-{}", track.publisher, kind, track.key, now_ms());
     let dir = log.dir.clone();
     let started = tokio::task::spawn_blocking(move || {
         TrackRecorder::start(&dir, &prefix, codec, pt, SEGMENT)
@@ -155,15 +164,18 @@ async fn run(track: Arc<PublishedTrack>, log: Arc<ManifestLog>, mut stop: onesho
         }
         Err(_) => return,
     };
+    // The pipeline's running time 0 is (about) now on the hearing clock.
+    let base = now_ms();
     track.set_tap(Some(recorder.tap()), pt);
-    let mut since = now_ms();
+    // A recording starts at a key frame: ask for one rather than wait for the next.
+    track.request_keyframe(u8::MAX).await;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = &mut stop => break,
             _ = tick.tick() => {
                 for ev in recorder.events() {
-                    since = handle(&log, &track, &kind, ev, since).await;
+                    handle(&log, &track, &kind, ev, base).await;
                 }
             }
         }
@@ -173,7 +185,7 @@ async fn run(track: Arc<PublishedTrack>, log: Arc<ManifestLog>, mut stop: onesho
         .await
         .unwrap_or_default();
     for ev in events {
-        since = handle(&log, &track, &kind, ev, since).await;
+        handle(&log, &track, &kind, ev, base).await;
     }
 }
 
@@ -182,17 +194,17 @@ async fn handle(
     track: &PublishedTrack,
     kind: &str,
     ev: PipelineEvent,
-    since: i64,
-) -> i64 {
+    base: i64,
+) {
+    let ms = |d: Duration| base + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
     match ev {
-        PipelineEvent::SegmentClosed { path } => {
-            log.append(path, &track.publisher, kind, since).await;
-            now_ms()
+        PipelineEvent::SegmentClosed { path, span } => {
+            log.append(path, &track.publisher, kind, (ms(span.0), ms(span.1)))
+                .await;
         }
         PipelineEvent::Failed { reason } => {
             tracing::error!(reason, "FAULT: a track's recording failed");
-            since
         }
-        _ => since,
+        _ => {}
     }
 }

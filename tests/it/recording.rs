@@ -56,3 +56,109 @@ async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
         }
     }
 }
+
+/// Seconds of media in the segments of `who`'s `track`, by gst-discoverer.
+fn recorded_seconds(dir: &Path, lines: &[serde_json::Value], who: &str, track: &str) -> f64 {
+    lines
+        .iter()
+        .filter(|l| l["participant"] == who && l["track"] == track)
+        .map(|l| {
+            let text = codec_of(&dir.join(l["file"].as_str().unwrap()));
+            let d = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("Duration: "))
+                .unwrap_or_else(|| panic!("a duration: {text}"));
+            let p: Vec<f64> = d.split(':').map(|x| x.parse().unwrap()).collect();
+            p[0] * 3600.0 + p[1] * 60.0 + p[2]
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mediation_caucus_is_not_recorded_and_durations_match_the_manifest() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.recording.kinds = vec![gavel::domain::HearingKind::Mediation];
+    })
+    .await;
+    let (docket, _) = app.docket_and_hearing().await;
+    let hearing = app
+        .post_ok(
+            &format!("/api/v1/dockets/{docket}/hearings"),
+            serde_json::json!({"kind": "mediation", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut mediator = peer(&app, &hearing, "mediator").await;
+    let mut a = peer(&app, &hearing, "party").await;
+    let mut b = peer(&app, &hearing, "party").await;
+    for p in [&mut mediator, &mut a, &mut b] {
+        p.publish_clip().await;
+    }
+    // Joint session (~2 s), a caucus with side A (~3 s), joint again (~2 s); time is
+    // measured by the audio B receives from the mediator (50 packets a second).
+    let at = |n| b.wait_received(&mediator.id, MediaKind::Audio, n);
+    at(100).await;
+    mediator
+        .send(ClientMessage::CaucusStart {
+            req: None,
+            participants: vec![a.id.clone()],
+        })
+        .await;
+    let seen = b.received(&mediator.id, MediaKind::Audio).packets;
+    // B hears nothing of the caucus; measure by A's audio to the mediator instead.
+    mediator
+        .wait_received(&a.id, MediaKind::Audio, {
+            let s = mediator.received(&a.id, MediaKind::Audio).packets;
+            s + 150
+        })
+        .await;
+    mediator.send(ClientMessage::CaucusEnd { req: None }).await;
+    b.wait_received(&mediator.id, MediaKind::Audio, seen + 100)
+        .await;
+    mediator.send(ClientMessage::EndHearing { req: None }).await;
+
+    let dir = app.config.server.data_dir.join("recordings").join(&hearing);
+    let manifest = dir.join("manifest.jsonl");
+    // A: joint, then again after the caucus (2 runs x 2 tracks); B: one run x 2 tracks.
+    let lines = wait_for(Duration::from_secs(20), "the segments closed", || async {
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let of = |who: &str| lines.iter().filter(|l| l["participant"] == who).count();
+        (of(&a.id) >= 4 && of(&b.id) >= 2 && of(&mediator.id) >= 4).then_some(lines)
+    })
+    .await;
+    if let gavel::recording::Verdict::Broken(f) = gavel::recording::verify_dir(&dir).unwrap() {
+        panic!("{f:?}");
+    }
+    let a_secs = recorded_seconds(&dir, &lines, &a.id, "microphone");
+    let b_secs = recorded_seconds(&dir, &lines, &b.id, "microphone");
+    assert!(
+        b_secs - a_secs >= 2.0,
+        "the caucus (about 3 s) is missing from A's recording only: A {a_secs:.2} s, B {b_secs:.2} s"
+    );
+    // The files hold what the manifest says (within half a second per segment).
+    for l in &lines {
+        let file = dir.join(l["file"].as_str().unwrap());
+        let listed =
+            (l["end_ms"].as_i64().unwrap() - l["start_ms"].as_i64().unwrap()) as f64 / 1000.0;
+        let text = codec_of(&file);
+        let d = text
+            .lines()
+            .find_map(|x| x.trim().strip_prefix("Duration: "))
+            .unwrap();
+        let p: Vec<f64> = d.split(':').map(|x| x.parse().unwrap()).collect();
+        let secs = p[0] * 3600.0 + p[1] * 60.0 + p[2];
+        assert!(
+            (secs - listed).abs() <= 0.5,
+            "{}: {secs:.2} s in the file, {listed:.2} s in the manifest",
+            l["file"]
+        );
+    }
+}
