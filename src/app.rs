@@ -131,6 +131,7 @@ impl Server {
         ));
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         let state_keys_dir = config.server.data_dir.join("keys");
+        let keys = Arc::new(KeyStore::new(state_keys_dir, keys));
         let rooms = Arc::new(crate::rooms::Rooms::new(
             db.clone(),
             outbox.clone(),
@@ -141,6 +142,7 @@ impl Server {
                 .dir
                 .clone()
                 .unwrap_or_else(|| config.server.data_dir.join("recordings")),
+            keys.clone(),
         ));
         let state = AppState {
             rooms: rooms.clone(),
@@ -148,7 +150,7 @@ impl Server {
                 .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
                 .with_announced_ip(config.media.announce_ip),
             db: db.clone(),
-            keys: Arc::new(KeyStore::new(state_keys_dir, keys)),
+            keys,
             config: Arc::new(config),
             outbox,
         };

@@ -137,21 +137,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Verify {
             what: VerifyKind::Recording { dir },
-        } => match gavel::recording::verify_dir(&dir)
-            .with_context(|| format!("reading the recording in {}", dir.display()))?
-        {
-            gavel::recording::Verdict::Intact { segments, head } => {
-                out(&format!(
-                    "recording intact: {segments} segments, head {head}"
-                ));
-            }
-            gavel::recording::Verdict::Broken(failures) => {
-                for f in &failures {
-                    out(&format!("FAILED: {f}"));
+        } => {
+            // The seal is checked against this server's keys (never against a key the
+            // recording carries itself).
+            let keys =
+                gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
+            let verdict = gavel::recording::verify_dir(&dir, |kid| {
+                keys.iter()
+                    .find(|(k, _)| k == kid)
+                    .map(|(_, pk)| pk.clone())
+            })
+            .with_context(|| format!("reading the recording in {}", dir.display()))?;
+            match verdict {
+                gavel::recording::Verdict::Intact { segments, head } => {
+                    out(&format!(
+                        "recording intact: {segments} segments, head {head}"
+                    ));
                 }
-                return Ok(ExitCode::FAILURE);
+                gavel::recording::Verdict::Broken(failures) => {
+                    for f in &failures {
+                        out(&format!("FAILED: {f}"));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
             }
-        },
+        }
         Command::Audit {
             action: AuditAction::Verify,
         } => {

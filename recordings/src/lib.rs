@@ -6,5 +6,6 @@
 
 pub mod chain;
 pub mod manifest;
+pub mod seal;
 
 pub use chain::{ChainError, Digest, GENESIS, encode_fields, link_hash, verify_chain};

@@ -90,6 +90,17 @@ impl KeyRing {
         Ok(Self { keys })
     }
 
+    /// The public keys in `dir` by key id, creating nothing (for offline verification).
+    pub fn public_keys(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, KeyError> {
+        let mut out = Vec::new();
+        for path in Self::key_files(dir)? {
+            let der = fs::read(&path).map_err(io(&path))?;
+            let k = SigningKey::from_pkcs8(&path, &der)?;
+            out.push((k.kid.clone(), k.public_key().to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Adds a new key that will sign from now on; returns its id.
     pub fn rotate(dir: &Path, now_ms: i64) -> Result<String, KeyError> {
         Self::generate(dir, now_ms)

@@ -12,6 +12,8 @@ use gavel_recordings::manifest::{self, Failure};
 
 /// The manifest's file name in a hearing's recording directory.
 pub const MANIFEST: &str = "manifest.jsonl";
+/// The seal's file name (written when the hearing closes).
+pub const SEAL: &str = "manifest.seal.json";
 
 /// Largest manifest read (a line per segment: years of hearings fit).
 const MAX_MANIFEST: u64 = 64 * 1024 * 1024;
@@ -26,12 +28,16 @@ pub enum Verdict {
         /// The chain head, hex.
         head: String,
     },
-    /// What failed, each naming the file or manifest line.
-    Broken(Vec<Failure>),
+    /// What failed, each naming the file, the manifest line or the seal.
+    Broken(Vec<String>),
 }
 
-/// Verifies the recording in `dir`.
-pub fn verify_dir(dir: &Path) -> std::io::Result<Verdict> {
+/// Verifies the recording in `dir`: every file, the manifest's chain, and its seal against
+/// `public_key` (the raw Ed25519 key of a server key id).
+pub fn verify_dir(
+    dir: &Path,
+    public_key: impl Fn(&str) -> Option<Vec<u8>>,
+) -> std::io::Result<Verdict> {
     let path = dir.join(MANIFEST);
     let mut text = String::new();
     std::fs::File::open(&path)?
@@ -43,13 +49,19 @@ pub fn verify_dir(dir: &Path) -> std::io::Result<Verdict> {
         ));
     }
     let segments = text.lines().filter(|l| !l.trim().is_empty()).count();
-    Ok(match manifest::verify(&text, |name| hash_file(dir, name)) {
-        Ok(head) => Verdict::Intact {
-            segments,
-            head: hex::encode(head),
-        },
-        Err(failures) => Verdict::Broken(failures),
-    })
+    let head = match manifest::verify(&text, |name| hash_file(dir, name)) {
+        Ok(head) => hex::encode(head),
+        Err(failures) => {
+            return Ok(Verdict::Broken(
+                failures.iter().map(Failure::to_string).collect(),
+            ));
+        }
+    };
+    let seal = std::fs::read_to_string(dir.join(SEAL)).ok();
+    if let Err(f) = gavel_recordings::seal::verify(seal.as_deref(), &head, segments, public_key) {
+        return Ok(Verdict::Broken(vec![f.to_string()]));
+    }
+    Ok(Verdict::Intact { segments, head })
 }
 
 /// SHA-256 of `dir/name`, or `None` if it is missing or `name` is not a plain file name (a

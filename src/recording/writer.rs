@@ -27,7 +27,8 @@ const SEGMENT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct ManifestLog {
     dir: PathBuf,
-    last: Mutex<Option<Entry>>,
+    /// The last entry and how many there are.
+    last: Mutex<(Option<Entry>, usize)>,
 }
 
 impl ManifestLog {
@@ -35,8 +36,42 @@ impl ManifestLog {
     pub fn new(dir: PathBuf) -> Arc<Self> {
         Arc::new(Self {
             dir,
-            last: Mutex::new(None),
+            last: Mutex::new((None, 0)),
         })
+    }
+
+    /// Seals the manifest as it stands (the hearing closed): its head and entry count, signed
+    /// by `key`, written next to it. Nothing to seal when nothing was recorded.
+    pub async fn seal(&self, hearing: &str, key: &crate::auth::keyring::SigningKey) {
+        let last = self.last.lock().await;
+        let (Some(entry), entries) = (&last.0, last.1) else {
+            return;
+        };
+        let seal = gavel_recordings::seal::Seal {
+            hearing: hearing.to_owned(),
+            head: entry.hash.clone(),
+            entries,
+            kid: key.kid.clone(),
+            signature: hex::encode(key.sign(&gavel_recordings::seal::message(
+                hearing,
+                &entry.hash,
+                entries,
+            ))),
+        };
+        let Ok(text) = serde_json::to_string_pretty(&seal) else {
+            return;
+        };
+        let (tmp, path) = (self.dir.join(".seal.tmp"), self.dir.join(super::SEAL));
+        let written = tokio::task::spawn_blocking(move || {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!("FAULT: the recording could not be sealed");
+        }
     }
 
     /// Hashes the closed segment at `path` and appends its entry, spanning `start_ms` to
@@ -71,7 +106,7 @@ impl ManifestLog {
             cut_short: false,
         };
         let mut last = self.last.lock().await;
-        let entry = manifest::append(last.as_ref(), segment);
+        let entry = manifest::append(last.0.as_ref(), segment);
         let line = match serde_json::to_string(&entry) {
             Ok(l) => l,
             Err(_) => return,
@@ -87,7 +122,7 @@ impl ManifestLog {
         })
         .await;
         match written {
-            Ok(Ok(())) => *last = Some(entry),
+            Ok(Ok(())) => *last = (Some(entry), last.1 + 1),
             _ => tracing::error!("FAULT: the recording manifest could not be written"),
         }
     }
@@ -112,14 +147,17 @@ fn sha256_file(path: &std::path::Path) -> Option<String> {
 #[derive(Debug)]
 pub struct Recording {
     stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Recording {
-    /// Stops the recording (the open segment is closed and entered into the manifest).
-    pub fn stop(mut self) {
+    /// Stops the recording; the returned task ends once the open segment is closed and in
+    /// the manifest.
+    pub fn stop(mut self) -> Option<tokio::task::JoinHandle<()>> {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        self.task.take()
     }
 }
 
@@ -134,9 +172,10 @@ impl Drop for Recording {
 /// Starts recording `track` into the log's directory.
 pub fn record(track: Arc<PublishedTrack>, log: Arc<ManifestLog>) -> Recording {
     let (stop_tx, stop_rx) = oneshot::channel();
-    tokio::spawn(run(track, log, stop_rx));
+    let task = tokio::spawn(run(track, log, stop_rx));
     Recording {
         stop: Some(stop_tx),
+        task: Some(task),
     }
 }
 

@@ -30,6 +30,8 @@ pub(super) struct MediaRouting {
     recordings: Vec<(Arc<PublishedTrack>, Recording)>,
     /// The hearing's recording manifest (none: this room records nothing).
     log: Option<Arc<ManifestLog>>,
+    /// Recordings told to stop, still closing their last segment.
+    finishing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl MediaRouting {
@@ -39,6 +41,24 @@ impl MediaRouting {
             log: Some(log),
             ..Self::default()
         }
+    }
+
+    /// Stops every recording and waits (at most 20 s) until each has closed its last segment
+    /// into the manifest; returns the manifest log, to seal.
+    pub(super) async fn close_recordings(&mut self) -> Option<Arc<ManifestLog>> {
+        let stopping: Vec<_> = std::mem::take(&mut self.recordings)
+            .into_iter()
+            .filter_map(|(_, r)| r.stop())
+            .chain(std::mem::take(&mut self.finishing))
+            .collect();
+        let all = futures_join(stopping);
+        if tokio::time::timeout(std::time::Duration::from_secs(20), all)
+            .await
+            .is_err()
+        {
+            tracing::error!("FAULT: a recording did not close its last segment in time");
+        }
+        self.log.clone()
     }
 
     /// Takes the room's list of whose media is recorded.
@@ -54,12 +74,18 @@ impl MediaRouting {
             return;
         };
         let (tracks, recorded) = (&self.tracks, &self.recorded);
-        self.recordings.retain(|(t, _)| {
-            recorded.contains(&t.publisher)
-                && tracks
-                    .get(&t.publisher)
-                    .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
-        });
+        let (keep, stop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recordings)
+            .into_iter()
+            .partition(|(t, _)| {
+                recorded.contains(&t.publisher)
+                    && tracks
+                        .get(&t.publisher)
+                        .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
+            });
+        self.recordings = keep;
+        self.finishing.retain(|h| !h.is_finished());
+        self.finishing
+            .extend(stop.into_iter().filter_map(|(_, r)| r.stop()));
         for (publisher, list) in tracks {
             if !recorded.contains(publisher) {
                 continue;
@@ -196,6 +222,12 @@ impl MediaRouting {
             }
             peer.set_desired(want);
         }
+    }
+}
+
+async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Rooms {
     record_kinds: Vec<HearingKind>,
     /// Where each hearing's recording directory is made.
     recording_dir: std::path::PathBuf,
+    /// Seal recordings when hearings close.
+    keys: Arc<crate::auth::keyring::KeyStore>,
 }
 
 /// A judge's request to move the hearing: session, request number, actor, state.
@@ -120,6 +122,7 @@ impl Rooms {
         config: SignalingConfig,
         record_kinds: Vec<HearingKind>,
         recording_dir: std::path::PathBuf,
+        keys: Arc<crate::auth::keyring::KeyStore>,
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
@@ -129,6 +132,7 @@ impl Rooms {
             config,
             record_kinds,
             recording_dir,
+            keys,
         }
     }
 
@@ -207,6 +211,7 @@ impl Rooms {
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
+            keys: self.keys.clone(),
         };
         let span = tracing::info_span!("room", hearing = %hearing);
         tokio::spawn(tracing::Instrument::instrument(task.run(rx), span));
@@ -223,6 +228,8 @@ struct RoomTask {
     outbox: Arc<Notify>,
     /// The hearing is over: stop after this round.
     retiring: bool,
+    /// Seal the recording when the hearing is over.
+    keys: Arc<crate::auth::keyring::KeyStore>,
 }
 
 impl RoomTask {
@@ -284,6 +291,12 @@ impl RoomTask {
                 tracing::info!("hearing over; room retired");
                 break;
             }
+        }
+        // Every open segment closed into the manifest; then, the hearing being over, sealed.
+        if let Some(log) = self.media.close_recordings().await
+            && self.retiring
+        {
+            log.seal(&self.hearing, self.keys.ring().current()).await;
         }
     }
 

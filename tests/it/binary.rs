@@ -286,14 +286,52 @@ async fn verify_recording_names_a_changed_segment_and_an_edited_manifest() {
     let manifest = dir.path().join("manifest.jsonl");
     std::fs::write(&manifest, &lines).unwrap();
     let d = dir.path().to_str().unwrap();
-    let (code, text) = output(&["verify", "recording", d], dir.path()).await;
+    let data = tempfile::tempdir().unwrap();
+    let (code, text) = output(&["verify", "recording", d], data.path()).await;
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("not sealed"),
+        "an unsealed recording does not pass: {text}"
+    );
+
+    // Sealed with this server's key (as the server does when the hearing closes).
+    let (code, _) = output(&["keys", "rotate"], data.path()).await;
+    assert_eq!(code, 0);
+    let pk8 = std::fs::read_dir(data.path().join("keys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "pk8"))
+        .unwrap();
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&std::fs::read(pk8).unwrap()).unwrap();
+    let kid = {
+        use ring::signature::KeyPair;
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            pair.public_key().as_ref(),
+        ))[..16]
+            .to_owned()
+    };
+    let head = last.as_ref().unwrap().hash.clone();
+    let seal = gavel_recordings::seal::Seal {
+        hearing: "h".into(),
+        head: head.clone(),
+        entries: 2,
+        kid,
+        signature: hex::encode(pair.sign(&gavel_recordings::seal::message("h", &head, 2))),
+    };
+    std::fs::write(
+        dir.path().join("manifest.seal.json"),
+        serde_json::to_string(&seal).unwrap(),
+    )
+    .unwrap();
+    let (code, text) = output(&["verify", "recording", d], data.path()).await;
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("recording intact: 2 segments"), "{text}");
 
     // One byte flipped in a segment.
     let seg = dir.path().join("alice-video-00001.mkv");
     std::fs::write(&seg, b"segment twp").unwrap();
-    let (code, text) = output(&["verify", "recording", d], dir.path()).await;
+    let (code, text) = output(&["verify", "recording", d], data.path()).await;
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("alice-video-00001.mkv was changed"), "{text}");
     std::fs::write(&seg, b"segment two").unwrap();

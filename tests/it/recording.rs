@@ -9,6 +9,22 @@ use gavel_signaling::{ClientMessage, MediaKind};
 use crate::media_peer::peer;
 use crate::support::{Backend, TestApp, wait_for};
 
+/// Verifies `dir` with the server's own keys, once the hearing's seal is written.
+async fn verify(app: &TestApp, dir: &Path) -> gavel::recording::Verdict {
+    wait_for(Duration::from_secs(20), "the recording sealed", || async {
+        dir.join(gavel::recording::SEAL).exists().then_some(())
+    })
+    .await;
+    let keys = gavel::auth::keyring::KeyRing::public_keys(&app.config.server.data_dir.join("keys"))
+        .unwrap();
+    gavel::recording::verify_dir(dir, |kid| {
+        keys.iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, pk)| pk.clone())
+    })
+    .unwrap()
+}
+
 fn codec_of(file: &Path) -> String {
     let out = std::process::Command::new("gst-discoverer-1.0")
         .arg(file)
@@ -41,7 +57,7 @@ async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
         (lines.len() >= 4).then_some(lines)
     })
     .await;
-    match gavel::recording::verify_dir(&dir).unwrap() {
+    match verify(&app, &dir).await {
         gavel::recording::Verdict::Intact { segments, .. } => assert!(segments >= 4),
         gavel::recording::Verdict::Broken(f) => panic!("{f:?}"),
     }
@@ -54,6 +70,21 @@ async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
             let text = codec_of(&dir.join(entry["file"].as_str().unwrap()));
             assert!(text.contains(codec), "{who} {track}: {text}");
         }
+    }
+
+    // Entries cut off the end leave a chain that still holds together; the seal catches it.
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let shorter: String = text
+        .lines()
+        .take(text.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&manifest, shorter).unwrap();
+    match verify(&app, &dir).await {
+        gavel::recording::Verdict::Broken(f) => {
+            assert!(f[0].contains("does not match its seal"), "{f:?}");
+        }
+        gavel::recording::Verdict::Intact { .. } => panic!("a shortened manifest verified"),
     }
 }
 
@@ -134,7 +165,7 @@ async fn a_mediation_caucus_is_not_recorded_and_durations_match_the_manifest() {
         (of(&a.id) >= 4 && of(&b.id) >= 2 && of(&mediator.id) >= 4).then_some(lines)
     })
     .await;
-    if let gavel::recording::Verdict::Broken(f) = gavel::recording::verify_dir(&dir).unwrap() {
+    if let gavel::recording::Verdict::Broken(f) = verify(&app, &dir).await {
         panic!("{f:?}");
     }
     let a_secs = recorded_seconds(&dir, &lines, &a.id, "microphone");
