@@ -251,7 +251,9 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         let hearing = api
             .post(
                 &format!("/api/v1/dockets/{d}/hearings"),
-                json!({"kind": "trial", "scheduled_start": "2030-01-01T09:00:00Z"}),
+                // Pre-trial conferences are not recorded by default: the figure is forwarding
+                // alone, comparable with other SFUs.
+                json!({"kind": "pre_trial", "scheduled_start": "2030-01-01T09:00:00Z"}),
             )
             .await?;
         let h = hearing["id"].as_str().context("hearing id")?.to_owned();
