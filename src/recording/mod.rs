@@ -75,7 +75,12 @@ fn hash_file(dir: &Path, name: &str) -> Option<Digest> {
     if !plain {
         return None;
     }
-    let mut file = std::fs::File::open(dir.join(name)).ok()?;
+    sha256_file(&dir.join(name))
+}
+
+/// SHA-256 of a file, read in 64 KiB pieces; `None` if it cannot be read.
+pub(crate) fn sha256_file(path: &Path) -> Option<Digest> {
+    let mut file = std::fs::File::open(path).ok()?;
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 1 << 16];
     loop {

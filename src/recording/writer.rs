@@ -88,7 +88,7 @@ impl ManifestLog {
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
         let full = self.dir.join(&file);
-        let sha = tokio::task::spawn_blocking(move || sha256_file(&full))
+        let sha = tokio::task::spawn_blocking(move || super::sha256_file(&full).map(hex::encode))
             .await
             .ok()
             .flatten();
@@ -126,21 +126,6 @@ impl ManifestLog {
             _ => tracing::error!("FAULT: the recording manifest could not be written"),
         }
     }
-}
-
-fn sha256_file(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        ctx.update(&buf[..n]);
-    }
-    Some(hex::encode(ctx.finish()))
 }
 
 /// Stops a track's recording when dropped or told.

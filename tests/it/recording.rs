@@ -25,6 +25,15 @@ async fn verify(app: &TestApp, dir: &Path) -> gavel::recording::Verdict {
     .unwrap()
 }
 
+/// The manifest's entries so far.
+fn entries(manifest: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(manifest)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn codec_of(file: &Path) -> String {
     let out = std::process::Command::new("gst-discoverer-1.0")
         .arg(file)
@@ -49,11 +58,7 @@ async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
     let dir = app.config.server.data_dir.join("recordings").join(&hearing);
     let manifest = dir.join("manifest.jsonl");
     let lines = wait_for(Duration::from_secs(20), "four closed segments", || async {
-        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = entries(&manifest);
         (lines.len() >= 4).then_some(lines)
     })
     .await;
@@ -156,11 +161,7 @@ async fn a_mediation_caucus_is_not_recorded_and_durations_match_the_manifest() {
     let manifest = dir.join("manifest.jsonl");
     // A: joint, then again after the caucus (2 runs x 2 tracks); B: one run x 2 tracks.
     let lines = wait_for(Duration::from_secs(20), "the segments closed", || async {
-        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = entries(&manifest);
         let of = |who: &str| lines.iter().filter(|l| l["participant"] == who).count();
         (of(&a.id) >= 4 && of(&b.id) >= 2 && of(&mediator.id) >= 4).then_some(lines)
     })
