@@ -6,9 +6,11 @@
 //! every message with an example, and a test parses each example.
 
 pub mod client;
+pub mod parse;
 pub mod protocol;
 mod protocol_doc;
 
+pub use parse::*;
 pub use protocol::*;
 
 /// Version of the signaling protocol; bumped on any incompatible change so old clients get a

@@ -334,3 +334,100 @@ impl Room {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gavel_signaling::{ClientMessage, ErrorCode, MoveReason, Place, ServerMessage};
+
+    use crate::domain::Role;
+    use crate::engine::Output;
+    use crate::engine::tests::{Sim, error_code, from, routes, sent_to};
+
+    #[test]
+    fn an_expert_is_sequestered_when_the_judge_sends_them_out_and_then_only_called_in() {
+        let mut sim = Sim::new(false);
+        sim.join(1, "judge", Role::Judge);
+        sim.join(2, "party", Role::Party);
+        let out = sim.join(3, "expert", Role::Expert);
+        assert_eq!(
+            from(&routes(&out), "expert"),
+            [("judge", true, true), ("party", true, true)],
+            "an expert hears the hearing unless the judge says otherwise"
+        );
+        let dismiss = |who: &str| ClientMessage::DismissWitness {
+            req: Some(1),
+            participant: who.into(),
+        };
+        assert_eq!(
+            error_code(&sim.msg(1, dismiss("party")), 1),
+            Some(ErrorCode::Conflict),
+            "parties are never sent out"
+        );
+        let out = sim.msg(1, dismiss("expert"));
+        assert!(sent_to(&out, 3).contains(&&ServerMessage::Moved {
+            place: Place::Waiting,
+            reason: MoveReason::Dismissed
+        }));
+        assert!(
+            from(&routes(&out), "expert").is_empty(),
+            "hears nothing now"
+        );
+        let admit = ClientMessage::Admit {
+            req: Some(2),
+            participant: "expert".into(),
+        };
+        assert_eq!(
+            error_code(&sim.msg(1, admit), 1),
+            Some(ErrorCode::Conflict),
+            "a sequestered expert is called, not admitted"
+        );
+        let out = sim.msg(
+            1,
+            ClientMessage::CallWitness {
+                req: Some(3),
+                participant: "expert".into(),
+            },
+        );
+        assert_eq!(from(&routes(&out), "expert").len(), 2, "called back in");
+
+        // Sent out again, the expert leaves and comes back: still waiting, still to be called.
+        sim.msg(1, dismiss("expert"));
+        sim.msg(3, ClientMessage::Leave);
+        let out = sim.join(4, "expert", Role::Expert);
+        assert!(
+            matches!(sent_to(&out, 4)[0], ServerMessage::Welcome { you, .. } if you.place == Place::Waiting),
+            "leaving does not lift sequestration"
+        );
+        assert!(from(&routes(&out), "expert").is_empty());
+    }
+
+    #[test]
+    fn an_expert_waiting_in_the_lobby_can_be_sequestered_before_entering() {
+        let mut sim = Sim::new(true);
+        sim.join(1, "judge", Role::Judge);
+        sim.join(3, "expert", Role::Expert);
+        let out = sim.msg(
+            1,
+            ClientMessage::DismissWitness {
+                req: Some(1),
+                participant: "expert".into(),
+            },
+        );
+        assert!(sent_to(&out, 1).contains(&&ServerMessage::Ok { req: 1 }));
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Audit {
+                action: "room.sequester",
+                ..
+            }
+        )));
+        let out = sim.msg(
+            1,
+            ClientMessage::Admit {
+                req: Some(2),
+                participant: "expert".into(),
+            },
+        );
+        assert_eq!(error_code(&out, 1), Some(ErrorCode::Conflict));
+    }
+}

@@ -86,3 +86,99 @@ fn recording_notice(on: bool) -> ServerMessage {
         .into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gavel_signaling::{ClientMessage, ErrorCode, ServerMessage};
+
+    use crate::domain::Role;
+    use crate::engine::Output;
+    use crate::engine::tests::{Sim, error_code, sent_to};
+
+    fn recorded(out: &[Output]) -> Vec<String> {
+        out.iter()
+            .rev()
+            .find_map(|o| match o {
+                Output::Recorded(ids) => Some(ids.clone()),
+                _ => None,
+            })
+            .expect("a recorded list was emitted")
+    }
+
+    fn told_recording(out: &[Output], s: u64, on: bool) -> bool {
+        let code = if on { "recording.on" } else { "recording.off" };
+        sent_to(out, s)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Notice { code: c, .. } if c == code))
+    }
+
+    #[test]
+    fn a_trial_is_recorded_from_the_start_but_never_the_lobby_or_a_caucus() {
+        let mut sim = Sim::with(true, true);
+        let out = sim.join(1, "judge", Role::Judge);
+        assert!(told_recording(&out, 1, true), "told on joining");
+        assert_eq!(recorded(&out), ["judge"]);
+        let out = sim.join(2, "party", Role::Party);
+        assert!(told_recording(&out, 2, true), "the lobby is told too");
+        assert_eq!(recorded(&out), ["judge"], "but not recorded while waiting");
+        let out = sim.msg(
+            1,
+            ClientMessage::Admit {
+                req: None,
+                participant: "party".into(),
+            },
+        );
+        assert_eq!(recorded(&out), ["judge", "party"]);
+
+        let mut sim = Sim::with(false, true);
+        sim.join(1, "mediator", Role::Mediator);
+        sim.join(2, "a", Role::Party);
+        sim.join(3, "b", Role::Party);
+        let out = sim.msg(
+            1,
+            ClientMessage::CaucusStart {
+                req: None,
+                participants: vec!["a".into()],
+            },
+        );
+        assert_eq!(recorded(&out), ["b"], "a caucus is never recorded");
+    }
+
+    #[test]
+    fn recording_is_stopped_and_started_with_a_reason_by_those_allowed() {
+        let mut sim = Sim::with(false, true);
+        sim.join(1, "judge", Role::Judge);
+        sim.join(2, "party", Role::Party);
+        let stop = |req| ClientMessage::SetRecording {
+            req: Some(req),
+            on: false,
+            reason: "settlement talk".into(),
+        };
+        assert_eq!(
+            error_code(&sim.msg(2, stop(1)), 2),
+            Some(ErrorCode::Forbidden)
+        );
+        let out = sim.msg(1, stop(2));
+        assert!(told_recording(&out, 2, false), "everyone is told");
+        assert!(recorded(&out).is_empty());
+        assert!(out.iter().any(|o| matches!(
+            o,
+            Output::Audit { action: "recording.stop", details, .. } if details["reason"] == "settlement talk"
+        )));
+        assert_eq!(
+            error_code(&sim.msg(1, stop(3)), 1),
+            Some(ErrorCode::Conflict)
+        );
+        let out = sim.msg(
+            1,
+            ClientMessage::SetRecording {
+                req: Some(4),
+                on: true,
+                reason: "back on the record".into(),
+            },
+        );
+        assert_eq!(recorded(&out), ["judge", "party"]);
+        let out = sim.join(3, "clerk", Role::Clerk);
+        assert!(told_recording(&out, 3, true));
+    }
+}

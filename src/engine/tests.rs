@@ -8,7 +8,7 @@ use gavel_signaling::{
 
 use super::*;
 
-struct Sim {
+pub(super) struct Sim {
     room: Room,
     now: Instant,
 }
@@ -22,11 +22,11 @@ fn who(id: &str, role: Role) -> Arrival {
 }
 
 impl Sim {
-    fn new(lobby: bool) -> Self {
+    pub(super) fn new(lobby: bool) -> Self {
         Self::with(lobby, false)
     }
 
-    fn with(lobby: bool, record: bool) -> Self {
+    pub(super) fn with(lobby: bool, record: bool) -> Self {
         Sim {
             room: Room::new(
                 "h1".into(),
@@ -46,7 +46,7 @@ impl Sim {
         std::iter::from_fn(|| self.room.poll_output()).collect()
     }
 
-    fn join(&mut self, s: u64, id: &str, role: Role) -> Vec<Output> {
+    pub(super) fn join(&mut self, s: u64, id: &str, role: Role) -> Vec<Output> {
         self.input(Input::Join {
             session: SessionId(s),
             who: who(id, role),
@@ -54,7 +54,7 @@ impl Sim {
         })
     }
 
-    fn msg(&mut self, s: u64, msg: ClientMessage) -> Vec<Output> {
+    pub(super) fn msg(&mut self, s: u64, msg: ClientMessage) -> Vec<Output> {
         self.input(Input::Message {
             session: SessionId(s),
             msg,
@@ -70,7 +70,7 @@ impl Sim {
     }
 }
 
-fn sent_to(out: &[Output], s: u64) -> Vec<&ServerMessage> {
+pub(super) fn sent_to(out: &[Output], s: u64) -> Vec<&ServerMessage> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send { session, msg } if *session == SessionId(s) => Some(msg),
@@ -91,7 +91,7 @@ fn last_roster(out: &[Output], s: u64) -> Option<Vec<(String, Place)>> {
     })
 }
 
-fn error_code(out: &[Output], s: u64) -> Option<ErrorCode> {
+pub(super) fn error_code(out: &[Output], s: u64) -> Option<ErrorCode> {
     sent_to(out, s).into_iter().find_map(|m| match m {
         ServerMessage::Error { code, .. } => Some(*code),
         _ => None,
@@ -344,7 +344,7 @@ fn the_judge_mutes_and_removes_and_the_party_is_told() {
     assert_eq!(error_code(&out, 1), Some(ErrorCode::NotFound));
 }
 
-fn routes(out: &[Output]) -> Vec<Route> {
+pub(super) fn routes(out: &[Output]) -> Vec<Route> {
     out.iter()
         .rev()
         .find_map(|o| match o {
@@ -354,7 +354,7 @@ fn routes(out: &[Output]) -> Vec<Route> {
         .expect("a routing table was emitted")
 }
 
-fn from<'a>(r: &'a [Route], sub: &str) -> Vec<(&'a str, bool, bool)> {
+pub(super) fn from<'a>(r: &'a [Route], sub: &str) -> Vec<(&'a str, bool, bool)> {
     r.iter()
         .find(|x| x.subscriber == sub)
         .map(|x| {
@@ -514,179 +514,4 @@ fn ending_the_hearing_ends_every_session_and_closes_the_record() {
         actor: "judge".into()
     }));
     assert!(sim.room.is_empty());
-}
-
-#[test]
-fn an_expert_is_sequestered_when_the_judge_sends_them_out_and_then_only_called_in() {
-    let mut sim = Sim::new(false);
-    sim.join(1, "judge", Role::Judge);
-    sim.join(2, "party", Role::Party);
-    let out = sim.join(3, "expert", Role::Expert);
-    assert_eq!(
-        from(&routes(&out), "expert"),
-        [("judge", true, true), ("party", true, true)],
-        "an expert hears the hearing unless the judge says otherwise"
-    );
-    let dismiss = |who: &str| ClientMessage::DismissWitness {
-        req: Some(1),
-        participant: who.into(),
-    };
-    assert_eq!(
-        error_code(&sim.msg(1, dismiss("party")), 1),
-        Some(ErrorCode::Conflict),
-        "parties are never sent out"
-    );
-    let out = sim.msg(1, dismiss("expert"));
-    assert!(sent_to(&out, 3).contains(&&ServerMessage::Moved {
-        place: Place::Waiting,
-        reason: MoveReason::Dismissed
-    }));
-    assert!(
-        from(&routes(&out), "expert").is_empty(),
-        "hears nothing now"
-    );
-    let admit = ClientMessage::Admit {
-        req: Some(2),
-        participant: "expert".into(),
-    };
-    assert_eq!(
-        error_code(&sim.msg(1, admit), 1),
-        Some(ErrorCode::Conflict),
-        "a sequestered expert is called, not admitted"
-    );
-    let out = sim.msg(
-        1,
-        ClientMessage::CallWitness {
-            req: Some(3),
-            participant: "expert".into(),
-        },
-    );
-    assert_eq!(from(&routes(&out), "expert").len(), 2, "called back in");
-
-    // Sent out again, the expert leaves and comes back: still waiting, still to be called.
-    sim.msg(1, dismiss("expert"));
-    sim.msg(3, ClientMessage::Leave);
-    let out = sim.join(4, "expert", Role::Expert);
-    assert!(
-        matches!(sent_to(&out, 4)[0], ServerMessage::Welcome { you, .. } if you.place == Place::Waiting),
-        "leaving does not lift sequestration"
-    );
-    assert!(from(&routes(&out), "expert").is_empty());
-}
-
-#[test]
-fn an_expert_waiting_in_the_lobby_can_be_sequestered_before_entering() {
-    let mut sim = Sim::new(true);
-    sim.join(1, "judge", Role::Judge);
-    sim.join(3, "expert", Role::Expert);
-    let out = sim.msg(
-        1,
-        ClientMessage::DismissWitness {
-            req: Some(1),
-            participant: "expert".into(),
-        },
-    );
-    assert!(sent_to(&out, 1).contains(&&ServerMessage::Ok { req: 1 }));
-    assert!(out.iter().any(|o| matches!(
-        o,
-        Output::Audit {
-            action: "room.sequester",
-            ..
-        }
-    )));
-    let out = sim.msg(
-        1,
-        ClientMessage::Admit {
-            req: Some(2),
-            participant: "expert".into(),
-        },
-    );
-    assert_eq!(error_code(&out, 1), Some(ErrorCode::Conflict));
-}
-
-fn recorded(out: &[Output]) -> Vec<String> {
-    out.iter()
-        .rev()
-        .find_map(|o| match o {
-            Output::Recorded(ids) => Some(ids.clone()),
-            _ => None,
-        })
-        .expect("a recorded list was emitted")
-}
-
-fn told_recording(out: &[Output], s: u64, on: bool) -> bool {
-    let code = if on { "recording.on" } else { "recording.off" };
-    sent_to(out, s)
-        .iter()
-        .any(|m| matches!(m, ServerMessage::Notice { code: c, .. } if c == code))
-}
-
-#[test]
-fn a_trial_is_recorded_from_the_start_but_never_the_lobby_or_a_caucus() {
-    let mut sim = Sim::with(true, true);
-    let out = sim.join(1, "judge", Role::Judge);
-    assert!(told_recording(&out, 1, true), "told on joining");
-    assert_eq!(recorded(&out), ["judge"]);
-    let out = sim.join(2, "party", Role::Party);
-    assert!(told_recording(&out, 2, true), "the lobby is told too");
-    assert_eq!(recorded(&out), ["judge"], "but not recorded while waiting");
-    let out = sim.msg(
-        1,
-        ClientMessage::Admit {
-            req: None,
-            participant: "party".into(),
-        },
-    );
-    assert_eq!(recorded(&out), ["judge", "party"]);
-
-    let mut sim = Sim::with(false, true);
-    sim.join(1, "mediator", Role::Mediator);
-    sim.join(2, "a", Role::Party);
-    sim.join(3, "b", Role::Party);
-    let out = sim.msg(
-        1,
-        ClientMessage::CaucusStart {
-            req: None,
-            participants: vec!["a".into()],
-        },
-    );
-    assert_eq!(recorded(&out), ["b"], "a caucus is never recorded");
-}
-
-#[test]
-fn recording_is_stopped_and_started_with_a_reason_by_those_allowed() {
-    let mut sim = Sim::with(false, true);
-    sim.join(1, "judge", Role::Judge);
-    sim.join(2, "party", Role::Party);
-    let stop = |req| ClientMessage::SetRecording {
-        req: Some(req),
-        on: false,
-        reason: "settlement talk".into(),
-    };
-    assert_eq!(
-        error_code(&sim.msg(2, stop(1)), 2),
-        Some(ErrorCode::Forbidden)
-    );
-    let out = sim.msg(1, stop(2));
-    assert!(told_recording(&out, 2, false), "everyone is told");
-    assert!(recorded(&out).is_empty());
-    assert!(out.iter().any(|o| matches!(
-        o,
-        Output::Audit { action: "recording.stop", details, .. } if details["reason"] == "settlement talk"
-    )));
-    assert_eq!(
-        error_code(&sim.msg(1, stop(3)), 1),
-        Some(ErrorCode::Conflict)
-    );
-    let out = sim.msg(
-        1,
-        ClientMessage::SetRecording {
-            req: Some(4),
-            on: true,
-            reason: "back on the record".into(),
-        },
-    );
-    assert_eq!(recorded(&out), ["judge", "party"]);
-    let out = sim.join(3, "clerk", Role::Clerk);
-    assert!(told_recording(&out, 3, true));
 }

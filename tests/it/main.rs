@@ -10,6 +10,7 @@ mod binary;
 mod browser;
 mod input;
 mod media;
+mod media_client;
 mod media_peer;
 mod nettest;
 mod purity;

@@ -1,0 +1,360 @@
+//! One participant's media: their publish and subscribe peer connections, as an actor task.
+//!
+//! The actor answers the client's publish offers (after checking the role may send what it
+//! offers), turns each incoming track into a [`PublishedTrack`] that it reports to the room, and
+//! keeps the subscribe connection equal to the set of tracks the room says this participant may
+//! receive: it adds and removes tracks, offers, and starts forwarding to a track only once the
+//! client has answered. The desired set arrives on a `watch` channel, so the room never waits
+//! for a slow negotiation and only the latest set matters.
+//!
+//! Invariant (court rules): a revoked track stops being forwarded at once, before any
+//! renegotiation and whether or not an answer is pending; an answer only ever activates tracks
+//! that are still wanted; a client that does not answer in time gets nothing new.
+
+mod publish;
+mod subscribe;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gavel_signaling::{Connection, ErrorCode, ServerMessage};
+use tokio::sync::{mpsc, watch};
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::rtp_transceiver::RtpSender;
+
+use super::conn::Conn;
+use super::track::{Output, PublishedTrack};
+use super::{PeerFactory, SfuError};
+use crate::domain::Role;
+use crate::rooms::{Outbound, RoomLink};
+
+/// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
+pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Numbers actors (so outputs belong to one session, not just one participant) and tracks.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Commands from the participant's WebSocket session.
+#[derive(Debug)]
+pub enum PeerCmd {
+    /// The client's offer for its publish connection, and the ids of its screen-share tracks.
+    PublishOffer {
+        /// The offer.
+        sdp: String,
+        /// Screen-share track ids.
+        screen: Vec<String>,
+    },
+    /// The client's answer to our subscribe offer.
+    SubscribeAnswer(String),
+    /// A trickled ICE candidate of the client's (empty: end of candidates).
+    Candidate {
+        /// For which connection.
+        pc: Connection,
+        /// The candidate attribute.
+        candidate: String,
+        /// Its media section.
+        sdp_mid: Option<String>,
+        /// Its media section's index.
+        sdp_mline_index: Option<u16>,
+    },
+    /// The participant resumed on a new socket: send to `out` from now on.
+    Rebind(mpsc::Sender<Outbound>),
+    /// The client shows `track` (its id in the subscribe description) `height` pixels tall.
+    VideoSize {
+        /// Track id.
+        track: String,
+        /// Pixels (0: not shown).
+        height: u32,
+    },
+}
+
+/// The downlink assumed until the client reports an estimate (REMB): enough for the top layer
+/// of one camera, so a hearing starts sharp and comes down if the client says it must.
+const INITIAL_ESTIMATE_BPS: u64 = 1_500_000;
+
+/// How often simulcast layers are re-chosen as their measured bitrates move.
+const REALLOCATE_EVERY: Duration = Duration::from_secs(1);
+
+/// The room's and the session's handle on a participant's media.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    cmd: mpsc::Sender<PeerCmd>,
+    desired: Arc<watch::Sender<Vec<Arc<PublishedTrack>>>>,
+    cancel: tokio_util::sync::CancellationToken,
+    owner: u64,
+}
+
+impl PeerHandle {
+    /// Passes a client command to the actor without waiting; false if its queue is full (the
+    /// client is sending faster than negotiation can go) or the actor is gone.
+    pub fn try_send(&self, cmd: PeerCmd) -> bool {
+        // overflow: drop (counted as a bad message by the session)
+        self.cmd.try_send(cmd).is_ok()
+    }
+
+    /// Sets the tracks this participant should receive (never blocks).
+    pub fn set_desired(&self, tracks: Vec<Arc<PublishedTrack>>) {
+        self.desired.send_replace(tracks);
+    }
+
+    /// Stops the actor: its outputs stop, both connections close, its messages end.
+    pub fn close(&self) {
+        self.cancel.cancel();
+    }
+
+    /// The id its outputs carry.
+    pub fn owner(&self) -> u64 {
+        self.owner
+    }
+}
+
+/// What the actor needs to know about its participant.
+#[derive(Debug)]
+pub struct PeerContext {
+    /// Participant id.
+    pub participant: String,
+    /// Their role (decides what they may publish).
+    pub role: Role,
+    /// Messages to the client.
+    pub out: mpsc::Sender<Outbound>,
+    /// Their room.
+    pub room: RoomLink,
+    /// Builds peer connections.
+    pub factory: PeerFactory,
+}
+
+/// Starts the actor. It stops (closing both connections) when every [`PeerHandle`] is dropped.
+pub fn spawn(ctx: PeerContext) -> PeerHandle {
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let (desired_tx, desired_rx) = watch::channel(Vec::new());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let owner = next_id();
+    let actor = Actor {
+        owner,
+        ctx,
+        publish: None,
+        subscribe: None,
+        current: HashMap::new(),
+        track_tx: None,
+        level_ext: None,
+        removed_since_offer: false,
+        estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
+        video_sizes: HashMap::new(),
+        unconnected: Vec::new(),
+        screen_tracks: Vec::new(),
+        last_offer: None,
+        published: HashMap::new(),
+        candidates: (0, 0),
+    };
+    tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
+    PeerHandle {
+        cmd: cmd_tx,
+        desired: Arc::new(desired_tx),
+        cancel,
+        owner,
+    }
+}
+
+/// A track on the subscribe connection.
+struct Subscribed {
+    track: Arc<PublishedTrack>,
+    sender: Arc<dyn RtpSender>,
+    output: Arc<Output>,
+    /// Answered by the client on a connection that is up: forwarding may run whenever the
+    /// room allows it.
+    ready: bool,
+}
+
+struct Actor {
+    owner: u64,
+    ctx: PeerContext,
+    publish: Option<Conn>,
+    subscribe: Option<Conn>,
+    /// Tracks on the subscribe connection, by (publisher, key).
+    current: HashMap<(String, String), Subscribed>,
+    track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+    /// Audio-level extension id from the latest publish offer.
+    level_ext: Option<u8>,
+    /// Tracks were removed since the last offer (the connection needs renegotiating).
+    removed_since_offer: bool,
+    /// The client's downlink estimate (REMB), bits per second.
+    estimate: Arc<watch::Sender<u64>>,
+    /// Tile heights the client reported, by track id.
+    video_sizes: HashMap<String, u32>,
+    /// Answered tracks waiting for the subscribe connection to come up: started then, so the
+    /// key frame asked for on their behalf is not lost to a connection not yet up.
+    unconnected: Vec<(String, String)>,
+    /// The client's screen-share track ids, from its latest publish offer.
+    screen_tracks: Vec<String>,
+    /// The latest subscribe offer sent (sent again on a resume while unanswered).
+    last_offer: Option<ServerMessage>,
+    /// This participant's published tracks, by the client's track id.
+    published: HashMap<String, Arc<PublishedTrack>>,
+    /// Candidates trickled so far on the publish and subscribe connections.
+    candidates: (usize, usize),
+}
+
+/// The id a subscriber sees for `track` (its msid track id).
+fn client_track_id(track: &PublishedTrack) -> String {
+    format!("{}-{}", track.publisher, track.key)
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut cmds: mpsc::Receiver<PeerCmd>,
+        mut desired: watch::Receiver<Vec<Arc<PublishedTrack>>>,
+        cancel: tokio_util::sync::CancellationToken,
+    ) {
+        let (track_tx, mut track_rx) = mpsc::channel(8);
+        self.track_tx = Some(track_tx);
+        // While an offer is out: the tracks it adds, and when we stop waiting for the answer.
+        let mut awaiting: Option<(Vec<(String, String)>, tokio::time::Instant)> = None;
+        let mut dirty = false;
+        let mut estimate = self.estimate.subscribe();
+        let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);
+        reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = awaiting.as_ref().map(|(_, d)| *d);
+            let mut connected = self.subscribe.as_ref().map(|c| c.connected.clone());
+            tokio::select! {
+                () = until_connected(connected.as_mut()), if !self.unconnected.is_empty() => {
+                    let want = desired.borrow().clone();
+                    let keys = std::mem::take(&mut self.unconnected);
+                    self.activate(keys, &want).await;
+                }
+                () = cancel.cancelled() => break,
+                cmd = cmds.recv() => match cmd {
+                    None => break,
+                    Some(PeerCmd::PublishOffer { sdp, screen }) => {
+                        if let Err(e) = self.publish_offer(sdp, screen).await {
+                            // An unreadable description is the client's fault (it counts
+                            // towards its limit); a failure of ours is not.
+                            let code = match e {
+                                SfuError::Sdp(_) => ErrorCode::BadMessage,
+                                _ => ErrorCode::Conflict,
+                            };
+                            self.tell_error(code, &e.to_string());
+                        }
+                    }
+                    Some(PeerCmd::SubscribeAnswer(sdp)) => {
+                        if let Some((added, _)) = awaiting.take() {
+                            let want = desired.borrow().clone();
+                            self.subscribe_answer(sdp, added, &want).await;
+                            dirty = true;
+                        }
+                    }
+                    Some(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }) => {
+                        self.candidate(pc, candidate, sdp_mid, sdp_mline_index).await;
+                    }
+                    Some(PeerCmd::Rebind(out)) => {
+                        self.ctx.out = out;
+                        // An offer the old socket may never have delivered goes out again.
+                        if let Some((_, deadline)) = awaiting.as_mut()
+                            && let Some(offer) = self.last_offer.clone()
+                        {
+                            *deadline = tokio::time::Instant::now() + NEGOTIATION_TIMEOUT;
+                            self.tell(offer);
+                        }
+                    }
+                    Some(PeerCmd::VideoSize { track, height }) => {
+                        // Only tracks this client receives; a client cannot grow the map.
+                        let shown = self
+                            .current
+                            .values()
+                            .find(|s| client_track_id(&s.track) == track)
+                            .map(|s| (s.track.clone(), s.output.clone()));
+                        if let Some((published, output)) = shown {
+                            // Height 0: not shown (audio only), so nothing is sent at all.
+                            if output.set_paused(height == 0) && height > 0 {
+                                published.request_keyframe(u8::MAX).await;
+                            }
+                            self.video_sizes.insert(track, height);
+                            self.allocate_layers();
+                        }
+                    }
+                },
+                _ = estimate.changed() => self.allocate_layers(),
+                _ = reallocate.tick() => self.allocate_layers(),
+                changed = desired.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    // Revocations take effect now, answer or no answer.
+                    let want = desired.borrow_and_update().clone();
+                    self.revoke(&want).await;
+                    self.restore(&want).await;
+                    dirty = true;
+                }
+                () = sleep_until(deadline) => {
+                    if let Some((added, _)) = awaiting.take() {
+                        tracing::warn!("no answer to the subscribe offer in time");
+                        self.roll_back(&added).await;
+                        dirty = true;
+                    }
+                }
+                Some(track) = track_rx.recv() => self.published(track).await,
+            }
+            if dirty && awaiting.is_none() {
+                dirty = false;
+                let want = desired.borrow().clone();
+                awaiting = self
+                    .renegotiate(&want)
+                    .await
+                    .map(|added| (added, tokio::time::Instant::now() + NEGOTIATION_TIMEOUT));
+            }
+        }
+        self.shutdown().await;
+    }
+
+    fn tell(&self, msg: ServerMessage) {
+        // overflow: drop (a client this far behind is disconnected by the room)
+        let _ = self.ctx.out.try_send(Outbound::Msg(msg));
+    }
+
+    fn tell_error(&self, code: ErrorCode, text: &str) {
+        let msg = ServerMessage::error(None, code, text);
+        // overflow: drop (as `tell`)
+        let _ = self.ctx.out.try_send(if code == ErrorCode::BadMessage {
+            Outbound::Refused(msg)
+        } else {
+            Outbound::Msg(msg)
+        });
+    }
+
+    async fn shutdown(&mut self) {
+        for s in self.current.values() {
+            s.track.remove_output(self.owner);
+        }
+        for conn in [self.publish.take(), self.subscribe.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = conn.pc.close().await;
+        }
+    }
+}
+
+/// Resolves once the connection is up (never without one).
+async fn until_connected(connected: Option<&mut watch::Receiver<bool>>) {
+    match connected {
+        Some(rx) => {
+            if rx.wait_for(|up| *up).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

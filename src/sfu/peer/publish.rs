@@ -1,0 +1,151 @@
+//! The publish side of a participant's media: the client's offers (checked against the role
+//! table), its trickled candidates, and each incoming track turned into a [`PublishedTrack`]
+//! for the room.
+
+use std::sync::Arc;
+
+use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::RTCSessionDescription;
+
+use super::{Actor, next_id};
+use crate::rooms::MediaEvent;
+use crate::sfu::conn::Conn;
+use crate::sfu::track::PublishedTrack;
+use crate::sfu::{SfuError, sdp_policy};
+
+/// Most candidates a client may trickle per connection (a browser sends a handful).
+const MAX_CANDIDATES: usize = 32;
+
+impl Actor {
+    /// Adds a trickled candidate to the connection it names (which must exist: candidates come
+    /// after their description).
+    pub(super) async fn candidate(
+        &mut self,
+        pc: Connection,
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_mline_index: Option<u16>,
+    ) {
+        let conn = match pc {
+            Connection::Publish => self.publish.as_ref(),
+            Connection::Subscribe => self.subscribe.as_ref(),
+        };
+        let Some(conn) = conn else {
+            self.tell_error(
+                ErrorCode::Conflict,
+                "an ICE candidate before its connection's description",
+            );
+            return;
+        };
+        if candidate.is_empty() {
+            return; // end of candidates: nothing to do, checks go on with what arrived
+        }
+        let count = match pc {
+            Connection::Publish => &mut self.candidates.0,
+            Connection::Subscribe => &mut self.candidates.1,
+        };
+        *count += 1;
+        if *count > MAX_CANDIDATES {
+            self.tell_error(ErrorCode::BadMessage, "too many ICE candidates");
+            return;
+        }
+        if candidate.split(' ').count() < 8 {
+            self.tell_error(ErrorCode::BadMessage, "not an ICE candidate");
+            return;
+        }
+        if !sdp_policy::candidate_allowed(&candidate, self.ctx.factory.binds_loopback()) {
+            return; // silently unused, as a browser ignores a candidate it cannot reach
+        }
+        let init = webrtc::peer_connection::RTCIceCandidateInit {
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+            ..Default::default()
+        };
+        if let Err(e) = conn.pc.add_ice_candidate(init).await {
+            self.tell_error(ErrorCode::BadMessage, &format!("ICE candidate: {e}"));
+        }
+    }
+
+    pub(super) async fn publish_offer(
+        &mut self,
+        sdp: String,
+        screen: Vec<String>,
+    ) -> Result<(), SfuError> {
+        if let Err(refusal) = sdp_policy::check(self.ctx.role, &sdp, &screen) {
+            self.tell_error(ErrorCode::Forbidden, &refusal.to_string());
+            return Ok(());
+        }
+        self.screen_tracks = screen;
+        self.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
+        let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
+        if self.publish.is_none() {
+            self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
+        }
+        let conn = self.publish.as_mut().expect("set above");
+        let offer = RTCSessionDescription::offer(sdp).map_err(|e| SfuError::Sdp(e.to_string()))?;
+        conn.pc.set_remote_description(offer).await?;
+        let answer = conn.pc.create_answer(None).await?;
+        let sdp = conn.local_with_candidates(answer).await?;
+        self.tell(ServerMessage::PublishAnswer { sdp });
+        // Tracks the renegotiated offer no longer sends are over (the user stopped sharing).
+        let stopped: Vec<String> = self
+            .published
+            .keys()
+            .filter(|id| !sending.contains(id))
+            .cloned()
+            .collect();
+        for id in stopped {
+            if let Some(track) = self.published.remove(&id) {
+                tracing::info!(source = ?track.source, "track unpublished");
+                track.end();
+                self.ctx
+                    .room
+                    .send_media(MediaEvent::Unpublished(track))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A new incoming track: report it to the room and forward it until the connection ends.
+    pub(super) async fn published(&mut self, remote: Arc<dyn TrackRemote>) {
+        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+            return;
+        };
+        let Some(codec) = remote.codec(ssrc).await else {
+            return;
+        };
+        let kind = match remote.kind().await {
+            RtpCodecKind::Audio => MediaKind::Audio,
+            _ => MediaKind::Video,
+        };
+        // Server-assigned: a client's own track ids repeat across reconnections and end up in
+        // every subscriber's SDP.
+        let key = format!("t{}", next_id());
+        let level_ext = (kind == MediaKind::Audio)
+            .then_some(self.level_ext)
+            .flatten();
+        let client_id = remote.track_id().await;
+        let screen = self.screen_tracks.contains(&client_id);
+        let track = Arc::new(
+            PublishedTrack::new(self.ctx.participant.clone(), key, kind, codec, remote, ssrc)
+                .with_level_extension(level_ext)
+                .screen_share(screen),
+        );
+        tracing::info!(source = ?track.source, "track published");
+        self.published.insert(client_id, track.clone());
+        // Published before the forwarding task can end and report Unpublished.
+        self.ctx
+            .room
+            .send_media(MediaEvent::Published(track.clone()))
+            .await;
+        let room = self.ctx.room.clone();
+        tokio::spawn(async move {
+            track.clone().forward().await;
+            room.send_media(MediaEvent::Unpublished(track)).await;
+        });
+    }
+}

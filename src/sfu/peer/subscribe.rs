@@ -1,0 +1,287 @@
+//! The subscribe side of a participant's media: keeping the server-offered connection equal to
+//! what the room allows (adding, revoking, rolling back unanswered offers, activating answered
+//! tracks once the connection is up), choosing simulcast layers from the client's downlink
+//! estimate, and passing its RTCP (key-frame requests, REMB) where it belongs.
+
+use std::sync::Arc;
+
+use gavel_signaling::{ErrorCode, MediaKind, ServerMessage, TrackInfo};
+use tokio::sync::watch;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::RTCSessionDescription;
+
+use super::{Actor, Subscribed, client_track_id};
+use crate::sfu::conn::Conn;
+use crate::sfu::layers::{Demand, Layer, allocate};
+use crate::sfu::track::{Output, PublishedTrack, local_track};
+use crate::sfu::{SfuError, payload_type};
+
+/// Kept back from the estimate for each subscribed audio track (Opus at its highest).
+const AUDIO_RESERVE_BPS: u64 = 64_000;
+
+impl Actor {
+    /// Chooses the simulcast layer of every subscribed simulcast track from the client's
+    /// estimate and tile sizes (`allocate`).
+    pub(super) fn allocate_layers(&mut self) {
+        let audio = self
+            .current
+            .values()
+            .filter(|s| s.track.kind == MediaKind::Audio)
+            .count() as u64;
+        let budget = self
+            .estimate
+            .borrow()
+            .saturating_sub(audio * AUDIO_RESERVE_BPS);
+        let mut tracks: Vec<(&Subscribed, Vec<Layer>)> = self
+            .current
+            .values()
+            .map(|s| (s, s.track.layers.available()))
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
+        // Raised first: shared screens (evidence), then in a stable order.
+        tracks.sort_by_key(|(s, _)| {
+            (
+                s.track.source != gavel_signaling::Source::Screen,
+                s.track.key.clone(),
+            )
+        });
+        if tracks.is_empty() {
+            return;
+        }
+        let demands: Vec<Demand<'_>> = tracks
+            .iter()
+            .map(|(s, layers)| Demand {
+                layers,
+                render_height: self
+                    .video_sizes
+                    .get(&client_track_id(&s.track))
+                    .copied()
+                    .unwrap_or(u32::MAX),
+            })
+            .collect();
+        for ((s, _), layer) in tracks.iter().zip(allocate(budget, &demands)) {
+            if let Some(layer) = layer {
+                s.output.layer.set_target(layer);
+            }
+        }
+    }
+
+    /// Stops forwarding, and drops from the connection, every current track not in `want`.
+    pub(super) async fn revoke(&mut self, want: &[Arc<PublishedTrack>]) {
+        let revoked: Vec<(String, String)> = self
+            .current
+            .iter()
+            .filter(|(_, s)| !want.iter().any(|t| Arc::ptr_eq(t, &s.track)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in revoked {
+            self.removed_since_offer = true;
+            self.unsubscribe(&k).await;
+        }
+    }
+
+    /// Forgets tracks that were offered but never activated (no answer, or a bad one).
+    pub(super) async fn roll_back(&mut self, added: &[(String, String)]) {
+        for k in added {
+            self.unsubscribe(k).await;
+        }
+    }
+
+    /// Stops forwarding track `k` to this participant and takes it off the connection.
+    async fn unsubscribe(&mut self, k: &(String, String)) {
+        if let Some(s) = self.current.remove(k) {
+            s.track.remove_output(self.owner);
+            self.video_sizes.remove(&client_track_id(&s.track));
+            if let Some(conn) = &self.subscribe {
+                let _ = conn.pc.remove_track(&s.sender).await;
+            }
+        }
+    }
+
+    /// Brings the subscribe connection to `want`; returns the tracks awaiting the answer.
+    pub(super) async fn renegotiate(
+        &mut self,
+        want: &[Arc<PublishedTrack>],
+    ) -> Option<Vec<(String, String)>> {
+        self.revoke(want).await;
+        let mut added = Vec::new();
+        match self.try_renegotiate(want, &mut added).await {
+            Ok(pending) => pending,
+            Err(e) => {
+                tracing::warn!(error = %e, "subscribe negotiation failed");
+                self.roll_back(&added).await;
+                None
+            }
+        }
+    }
+
+    pub(super) async fn try_renegotiate(
+        &mut self,
+        want: &[Arc<PublishedTrack>],
+        added: &mut Vec<(String, String)>,
+    ) -> Result<Option<Vec<(String, String)>>, SfuError> {
+        let to_add: Vec<&Arc<PublishedTrack>> = want
+            .iter()
+            .filter(|t| {
+                !self
+                    .current
+                    .contains_key(&(t.publisher.clone(), t.key.clone()))
+            })
+            .collect();
+        if to_add.is_empty() && !self.removed_since_offer {
+            return Ok(None);
+        }
+        self.removed_since_offer = false;
+        if self.subscribe.is_none() {
+            self.subscribe = Some(Conn::new(&self.ctx.factory.sending(), None).await?);
+        }
+        let conn = self.subscribe.as_mut().expect("set above");
+        for track in to_add {
+            let k = (track.publisher.clone(), track.key.clone());
+            let ssrc = rand_ssrc();
+            let Some(pt) = payload_type(&track.codec.mime_type) else {
+                continue;
+            };
+            let local = local_track(
+                track.publisher.clone(),
+                client_track_id(track),
+                track.kind,
+                track.codec.clone(),
+                ssrc,
+            );
+            let sender = conn
+                .pc
+                .add_track(local.clone() as Arc<dyn TrackLocal>)
+                .await?;
+            let output = Arc::new(Output::new(self.owner, local.clone(), ssrc, pt));
+            tokio::spawn(feedback(
+                local,
+                track.clone(),
+                output.clone(),
+                self.estimate.clone(),
+            ));
+            self.current.insert(
+                k.clone(),
+                Subscribed {
+                    track: track.clone(),
+                    sender,
+                    output,
+                    ready: false,
+                },
+            );
+            added.push(k);
+        }
+        let offer = conn.pc.create_offer(None).await?;
+        let sdp = conn.local_with_candidates(offer).await?;
+        let tracks = self
+            .current
+            .values()
+            .map(|s| TrackInfo {
+                id: client_track_id(&s.track),
+                participant: s.track.publisher.clone(),
+                source: s.track.source,
+            })
+            .collect();
+        let offer = ServerMessage::SubscribeOffer { sdp, tracks };
+        self.last_offer = Some(offer.clone());
+        self.tell(offer);
+        Ok(Some(added.clone()))
+    }
+
+    pub(super) async fn subscribe_answer(
+        &mut self,
+        sdp: String,
+        added: Vec<(String, String)>,
+        want: &[Arc<PublishedTrack>],
+    ) {
+        let Some(conn) = self.subscribe.as_mut() else {
+            return;
+        };
+        let applied = match RTCSessionDescription::answer(sdp) {
+            Ok(a) => conn
+                .pc
+                .set_remote_description(a)
+                .await
+                .map_err(SfuError::from),
+            Err(e) => Err(SfuError::Sdp(e.to_string())),
+        };
+        if let Err(e) = applied {
+            self.tell_error(ErrorCode::BadMessage, &e.to_string());
+            self.roll_back(&added).await;
+            return;
+        }
+        let up = *conn.connected.borrow();
+        if up {
+            self.activate(added, want).await;
+        } else {
+            self.unconnected.extend(added);
+        }
+    }
+
+    /// Starts forwarding the answered tracks `keys` that are still wanted.
+    pub(super) async fn activate(
+        &mut self,
+        keys: Vec<(String, String)>,
+        want: &[Arc<PublishedTrack>],
+    ) {
+        for k in keys {
+            let Some(s) = self.current.get_mut(&k) else {
+                continue;
+            };
+            s.ready = true;
+            // Only tracks still wanted now: a route revoked while the offer was out stays off.
+            if want.iter().any(|t| Arc::ptr_eq(t, &s.track)) {
+                s.track.add_output(s.output.clone());
+                s.track.request_keyframe(u8::MAX).await;
+            }
+        }
+        self.allocate_layers();
+    }
+
+    /// Forwarding of ready tracks that are wanted again (the room may cut a route and restore
+    /// it before this actor saw the cut) starts again.
+    pub(super) async fn restore(&mut self, want: &[Arc<PublishedTrack>]) {
+        for s in self.current.values() {
+            if s.ready
+                && want.iter().any(|t| Arc::ptr_eq(t, &s.track))
+                && !s.track.has_output(self.owner)
+            {
+                s.track.add_output(s.output.clone());
+                s.track.request_keyframe(u8::MAX).await;
+            }
+        }
+    }
+}
+
+/// A subscriber's RTCP about one track: key-frame requests go to the publisher (for the layer
+/// this subscriber gets; rate-limited there), bandwidth estimates to the actor.
+async fn feedback(
+    local: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
+    track: Arc<PublishedTrack>,
+    output: Arc<Output>,
+    estimate: Arc<watch::Sender<u64>>,
+) {
+    use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
+    while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = local.poll().await {
+        let mut keyframe = false;
+        for p in &packets {
+            match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
+                Some(remb) if remb.bitrate.is_finite() && remb.bitrate >= 0.0 => {
+                    // Saturating float-to-int conversion.
+                    let bps = remb.bitrate as u64;
+                    estimate.send_if_modified(|e| std::mem::replace(e, bps) != bps);
+                }
+                Some(_) => {}
+                None => keyframe = true,
+            }
+        }
+        if keyframe {
+            let layers = output.layer.current().map_or(u8::MAX, |l| 1 << l);
+            track.request_keyframe(layers).await;
+        }
+    }
+}
+
+fn rand_ssrc() -> u32 {
+    u32::from_be_bytes(crate::auth::random_bytes::<4>())
+}
