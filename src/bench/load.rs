@@ -21,7 +21,7 @@ use webrtc::peer_connection::{PeerConnection, RTCSessionDescription};
 use gavel::sfu::PeerFactory;
 use gavel::sfu::conn::Conn;
 
-use super::clip::Clip;
+use gavel::clip::Clip;
 
 const T: Duration = Duration::from_secs(30);
 

@@ -8,8 +8,9 @@
 //! both roles enter directly, so no lobby stands in the way on any server. A command-line tool:
 //! `anyhow` at its edge, like `main`.
 
-mod clip;
 mod load;
+
+use gavel::clip;
 
 use std::net::SocketAddr;
 use std::path::Path;

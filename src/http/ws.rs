@@ -193,20 +193,16 @@ async fn session(
             incoming = next_text(&mut socket) => {
                 silent_until = tokio::time::Instant::now() + idle;
                 let Some(text) = incoming else { break };
-                let refused = match text.map(|t| parse_client(&t)) {
-                    Ok(Ok(ClientMessage::PublishOffer { sdp, screen })) => {
-                        media_busy(media.try_send(PeerCmd::PublishOffer { sdp, screen }))
+                let refused = match text.map(|t| parse_client(&t)).map(|m| m.map(media_command)) {
+                    Ok(Ok(Ok(cmd))) => {
+                        // A busy media actor is the server's state, not the client's fault:
+                        // answered, not counted.
+                        if !media.try_send(cmd) {
+                            send(&mut socket, &media_busy()).await;
+                        }
+                        None
                     }
-                    Ok(Ok(ClientMessage::SubscribeAnswer { sdp })) => {
-                        media_busy(media.try_send(PeerCmd::SubscribeAnswer(sdp)))
-                    }
-                    Ok(Ok(ClientMessage::IceCandidate { pc, candidate, sdp_mid, sdp_mline_index })) => {
-                        media_busy(media.try_send(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }))
-                    }
-                    Ok(Ok(ClientMessage::VideoSize { track, height })) => {
-                        media_busy(media.try_send(PeerCmd::VideoSize { track, height }))
-                    }
-                    Ok(Ok(msg)) => {
+                    Ok(Ok(Err(msg))) => {
                         let leaving = msg == ClientMessage::Leave;
                         room(RoomMsg::Input(Input::Message { session, msg })).await;
                         if leaving {
@@ -220,13 +216,10 @@ async fn session(
                     Ok(Err(e)) => Some(ServerMessage::error(None, e.code(), e.to_string())),
                     Err(code) => Some(ServerMessage::error(None, code, "binary frames are not part of the protocol")),
                 };
-                match refused {
-                    // A busy media actor is the server's state, not the client's fault.
-                    Some(err @ ServerMessage::Error { code: ErrorCode::Conflict, .. }) => {
-                        send(&mut socket, &err).await;
-                    }
-                    Some(err) if strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await => break,
-                    _ => {}
+                if let Some(err) = refused
+                    && strike(&mut socket, &mut strikes, cfg.max_bad_messages, &err).await
+                {
+                    break;
                 }
             }
             out = rx.recv() => match out {
@@ -289,12 +282,32 @@ async fn strike(socket: &mut WebSocket, strikes: &mut u32, max: u32, err: &Serve
 }
 
 /// The answer when the media actor cannot take another message right now.
-fn media_busy(accepted: bool) -> Option<ServerMessage> {
-    (!accepted).then(|| {
-        ServerMessage::error(
-            None,
-            ErrorCode::Conflict,
-            "media negotiation is busy; wait for the previous answer",
-        )
+fn media_busy() -> ServerMessage {
+    ServerMessage::error(
+        None,
+        ErrorCode::Conflict,
+        "media negotiation is busy; wait for the previous answer",
+    )
+}
+
+/// The media actor's command for a media message; any other message is handed back (for the
+/// room).
+fn media_command(msg: ClientMessage) -> Result<PeerCmd, ClientMessage> {
+    Ok(match msg {
+        ClientMessage::PublishOffer { sdp, screen } => PeerCmd::PublishOffer { sdp, screen },
+        ClientMessage::SubscribeAnswer { sdp } => PeerCmd::SubscribeAnswer(sdp),
+        ClientMessage::IceCandidate {
+            pc,
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+        } => PeerCmd::Candidate {
+            pc,
+            candidate,
+            sdp_mid,
+            sdp_mline_index,
+        },
+        ClientMessage::VideoSize { track, height } => PeerCmd::VideoSize { track, height },
+        other => return Err(other),
     })
 }

@@ -168,10 +168,13 @@ impl PublishedTrack {
         let Some(tap) = tap.as_ref() else {
             return;
         };
-        let mut p = packet.clone();
-        p.header.payload_type = tap.1;
-        if let Ok(bytes) = p.marshal() {
-            tap.0.push(bytes.to_vec());
+        if let Ok(bytes) = packet.marshal() {
+            let mut rtp = Vec::<u8>::from(bytes);
+            // The payload type the recorder was set up for (byte 1, below the marker bit).
+            if let Some(b) = rtp.get_mut(1) {
+                *b = (*b & 0x80) | (tap.1 & 0x7f);
+            }
+            tap.0.push(rtp);
         }
     }
 

@@ -82,37 +82,10 @@ impl MediaPeer {
                 .unwrap();
         }
         self.offer_publish(pc, Vec::new()).await;
-        let dir = std::env::var_os("GAVEL_MEDIA_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/gavel/media")
-            })
-            .join("bench-720p");
-        let units = |prefix: &str| -> Vec<Vec<u8>> {
-            let mut names: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-                .expect("the benchmark clip (make setup)")
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
-                .collect();
-            names.sort();
-            names.iter().map(|p| std::fs::read(p).unwrap()).collect()
-        };
-        // Each unit as RTP payloads: Opus packets whole, VP8 frames split behind a descriptor.
-        let opus: Vec<Vec<Vec<u8>>> = units("a").into_iter().map(|p| vec![p]).collect();
-        let vp8: Vec<Vec<Vec<u8>>> = units("v")
-            .into_iter()
-            .map(|frame| {
-                frame
-                    .chunks(1100)
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let mut p = vec![if i == 0 { 0x10 } else { 0x00 }];
-                        p.extend_from_slice(c);
-                        p
-                    })
-                    .collect()
-            })
-            .collect();
+        let clip = gavel::clip::load(&gavel::clip::default_dir()).expect("the clip (make setup)");
+        // Each unit as RTP payloads: Opus packets whole, VP8 frames as packetized.
+        let opus: Vec<Vec<_>> = clip.audio.iter().map(|p| vec![p.clone()]).collect();
+        let vp8 = clip.video;
         for (track, units, every, pt, step) in [
             (audio, opus, 20u64, 111u8, 960u32),
             (video, vp8, 33, 96, 3000),
@@ -138,7 +111,7 @@ impl MediaPeer {
                                 marker: i + 1 == unit.len(),
                                 ..Default::default()
                             },
-                            payload: payload.clone().into(),
+                            payload: payload.clone(),
                         };
                         if track.write_rtp(packet).await.is_err() {
                             return;
