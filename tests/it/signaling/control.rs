@@ -6,6 +6,24 @@ use gavel_signaling::{ClientMessage, EndReason, ErrorCode, ServerMessage, close}
 use super::*;
 use crate::support::{Backend, TestApp};
 
+/// A server without a lobby and an open hearing on it.
+async fn open_hearing() -> (TestApp, String) {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    move_hearing(&app, &hearing, "open").await;
+    (app, hearing)
+}
+
+/// Moves `hearing` to state `to` through the case API, as the court's platform does.
+async fn move_hearing(app: &TestApp, hearing: &str, to: &str) {
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({ "to": to }),
+        200,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -142,14 +160,7 @@ async fn bad_and_unauthorised_messages_get_errors_and_the_server_keeps_serving()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judge_ends_the_hearing_for_everyone_and_it_is_closed() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
-    let (_, hearing) = app.docket_and_hearing().await;
-    app.post_ok(
-        &format!("/api/v1/hearings/{hearing}/transitions"),
-        serde_json::json!({"to": "open"}),
-        200,
-    )
-    .await;
+    let (app, hearing) = open_hearing().await;
     let mut judge = join(&app, &hearing, "judge").await;
     let pid = app.participant(&hearing, "party").await;
     let token = app.join_token(&hearing, &pid).await;
@@ -252,14 +263,7 @@ async fn malformed_descriptions_count_towards_the_limit_and_close_the_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_platform_revoking_a_participant_or_closing_the_hearing_ends_live_sessions() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
-    let (_, hearing) = app.docket_and_hearing().await;
-    app.post_ok(
-        &format!("/api/v1/hearings/{hearing}/transitions"),
-        serde_json::json!({"to": "open"}),
-        200,
-    )
-    .await;
+    let (app, hearing) = open_hearing().await;
     let mut judge = join(&app, &hearing, "judge").await;
     let mut party = join(&app, &hearing, "party").await;
     while !roster(&mut judge)
@@ -292,12 +296,7 @@ async fn the_platform_revoking_a_participant_or_closing_the_hearing_ends_live_se
     assert!(r.iter().all(|(id, _)| *id != party.id), "{r:?}");
 
     // Closed through the case API: everyone's session ends and the room retires.
-    app.post_ok(
-        &format!("/api/v1/hearings/{hearing}/transitions"),
-        serde_json::json!({"to": "closed"}),
-        200,
-    )
-    .await;
+    move_hearing(&app, &hearing, "closed").await;
     let m = judge
         .ws
         .recv_until(T, |m| matches!(m, ServerMessage::Ended { .. }))
@@ -318,14 +317,7 @@ async fn the_platform_revoking_a_participant_or_closing_the_hearing_ends_live_se
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judge_begins_the_session_calls_a_recess_and_everyone_is_told() {
     use gavel_signaling::HearingPhase;
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
-    let (_, hearing) = app.docket_and_hearing().await;
-    app.post_ok(
-        &format!("/api/v1/hearings/{hearing}/transitions"),
-        serde_json::json!({"to": "open"}),
-        200,
-    )
-    .await;
+    let (app, hearing) = open_hearing().await;
     let mut judge = join(&app, &hearing, "judge").await;
     let mut party = join(&app, &hearing, "party").await;
     let set = |req, state| ClientMessage::SetHearingState {
@@ -372,12 +364,7 @@ async fn the_judge_begins_the_session_calls_a_recess_and_everyone_is_told() {
         ErrorCode::Conflict
     );
     // A platform move through the case API reaches the room too.
-    app.post_ok(
-        &format!("/api/v1/hearings/{hearing}/transitions"),
-        serde_json::json!({"to": "recess"}),
-        200,
-    )
-    .await;
+    move_hearing(&app, &hearing, "recess").await;
     let told = party
         .ws
         .recv_until(T, |m| matches!(m, ServerMessage::HearingState { .. }))
