@@ -132,16 +132,27 @@ impl Server {
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         let state_keys_dir = config.server.data_dir.join("keys");
         let keys = Arc::new(KeyStore::new(state_keys_dir, keys));
+        let recordings = config
+            .recording
+            .dir
+            .get_or_insert_with(|| config.server.data_dir.join("recordings"))
+            .clone();
+        // Segments a crash left open are closed into their manifests before any room runs.
+        let index = crate::recording::index::Index {
+            db: db.clone(),
+            outbox: outbox.clone(),
+        };
+        let recovered =
+            crate::recording::recover::recover_all(&recordings, &index, keys.ring().current())
+                .await;
+        if recovered > 0 {
+            tracing::warn!(recovered, "open recording segments recovered after a crash");
+        }
         let rooms = Arc::new(crate::rooms::Rooms::new(
             db.clone(),
             outbox.clone(),
             config.signaling.clone(),
-            config.recording.kinds.clone(),
-            config
-                .recording
-                .dir
-                .clone()
-                .unwrap_or_else(|| config.server.data_dir.join("recordings")),
+            config.recording.clone(),
             keys.clone(),
         ));
         let state = AppState {

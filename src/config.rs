@@ -46,6 +46,9 @@ pub struct RecordingConfig {
     /// Where recordings are written, one directory per hearing. Default:
     /// `<data_dir>/recordings`.
     pub dir: Option<std::path::PathBuf>,
+    /// Longest recording segment, seconds. A crash loses at most the open segment's unflushed
+    /// tail, and every closed segment is verifiable on its own. Default: 10 (1 to 600).
+    pub segment_secs: u64,
 }
 
 impl Default for RecordingConfig {
@@ -53,6 +56,7 @@ impl Default for RecordingConfig {
         Self {
             kinds: vec![crate::domain::HearingKind::Trial],
             dir: None,
+            segment_secs: 10,
         }
     }
 }
@@ -334,6 +338,12 @@ impl Config {
             {
                 return bad("database.url", "must be a sqlite: or postgres:// URL");
             }
+        }
+        if !(1..=600).contains(&self.recording.segment_secs) {
+            return bad(
+                "recording.segment_secs",
+                "must be between 1 and 600 seconds",
+            );
         }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be positive");

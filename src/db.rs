@@ -71,13 +71,27 @@ impl WriteTx {
 
 /// The schema, embedded so the binary needs no files beside it.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "case api".into(),
-        MigrationType::Simple,
-        sqlx::SqlSafeStr::into_sql_str(include_str!("docket/migrations/0001_case_api.sql")),
-        false,
-    )])
+    let step = |version, name: &str, sql: &'static str| {
+        Migration::new(
+            version,
+            name.to_owned().into(),
+            MigrationType::Simple,
+            sqlx::SqlSafeStr::into_sql_str(sql),
+            false,
+        )
+    };
+    Migrator::with_migrations(vec![
+        step(
+            1,
+            "case api",
+            include_str!("docket/migrations/0001_case_api.sql"),
+        ),
+        step(
+            2,
+            "recordings",
+            include_str!("docket/migrations/0002_recordings.sql"),
+        ),
+    ])
 }
 
 impl Db {

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod docket;
 pub mod domain;
 pub mod engine;
+pub mod fault;
 pub mod http;
 pub mod recording;
 pub mod rooms;

@@ -5,6 +5,7 @@
 //! failing pipeline degrades one feature and never takes a hearing down.
 
 pub mod recorder;
+pub mod repair;
 
 /// What a pipeline tells its owner; built from GStreamer bus messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

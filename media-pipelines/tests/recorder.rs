@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use gavel_media_pipelines::PipelineEvent;
 use gavel_media_pipelines::recorder::{Codec, TrackRecorder};
+use gavel_media_pipelines::repair;
 
 fn clip_dir() -> PathBuf {
     std::env::var_os("GAVEL_MEDIA_DIR")
@@ -60,35 +61,7 @@ fn a_track_is_recorded_as_received_in_closed_playable_segments() {
     let segment = Duration::from_secs(2);
     let video = TrackRecorder::start(dir.path(), "video", Codec::Vp8, 96, segment).unwrap();
     let audio = TrackRecorder::start(dir.path(), "audio", Codec::Opus, 111, segment).unwrap();
-    let frames = units("v");
-    let packets = units("a");
-    // 5 s in real time: 30 video frames and 50 audio packets a second.
-    let start = Instant::now();
-    let (mut vseq, mut aseq) = (0u16, 0u16);
-    let mut sent_audio = 0usize;
-    for (i, frame) in frames.iter().take(150).enumerate() {
-        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
-        for (j, chunk) in chunks.iter().enumerate() {
-            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
-            payload.extend_from_slice(chunk);
-            assert!(video.push(rtp(
-                96,
-                vseq,
-                i as u32 * 3000,
-                j + 1 == chunks.len(),
-                &payload
-            )));
-            vseq = vseq.wrapping_add(1);
-        }
-        let due = start + Duration::from_millis(i as u64 * 1000 / 30);
-        while sent_audio * 20 <= due.duration_since(start).as_millis() as usize {
-            let p = &packets[sent_audio % packets.len()];
-            assert!(audio.push(rtp(111, aseq, sent_audio as u32 * 960, false, p)));
-            aseq = aseq.wrapping_add(1);
-            sent_audio += 1;
-        }
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-    }
+    play(&video, &audio, 150);
     std::thread::sleep(Duration::from_millis(300));
     let vev = video.finish(Duration::from_secs(10));
     let aev = audio.finish(Duration::from_secs(10));
@@ -129,4 +102,93 @@ fn a_track_is_recorded_as_received_in_closed_playable_segments() {
             "{what}: {total} s recorded of 5 s"
         );
     }
+}
+
+/// Sends `count` frames of the clip's video (30 a second) and its audio alongside (50 packets
+/// a second), in real time.
+fn play(video: &TrackRecorder, audio: &TrackRecorder, count: usize) {
+    let frames = units("v");
+    let packets = units("a");
+    let start = Instant::now();
+    let (mut vseq, mut aseq) = (0u16, 0u16);
+    let mut sent_audio = 0usize;
+    for (i, frame) in frames.iter().take(count).enumerate() {
+        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
+        for (j, chunk) in chunks.iter().enumerate() {
+            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
+            payload.extend_from_slice(chunk);
+            assert!(video.push(rtp(
+                96,
+                vseq,
+                i as u32 * 3000,
+                j + 1 == chunks.len(),
+                &payload
+            )));
+            vseq = vseq.wrapping_add(1);
+        }
+        let due = start + Duration::from_millis(i as u64 * 1000 / 30);
+        while sent_audio * 20 <= due.duration_since(start).as_millis() as usize {
+            let p = &packets[sent_audio % packets.len()];
+            assert!(audio.push(rtp(111, aseq, sent_audio as u32 * 960, false, p)));
+            aseq = aseq.wrapping_add(1);
+            sent_audio += 1;
+        }
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// Waits until `file` holds at least `bytes`.
+fn wait_for_size(file: &Path, bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(file).map_or(0, |m| m.len()) < bytes {
+        assert!(
+            Instant::now() < deadline,
+            "{} never reached {bytes} bytes",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_segment_left_open_by_a_crash_remuxes_into_a_complete_playable_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = Duration::from_secs(60);
+    let video = TrackRecorder::start(dir.path(), "video", Codec::Vp8, 96, long).unwrap();
+    let audio = TrackRecorder::start(dir.path(), "audio", Codec::Opus, 111, long).unwrap();
+    play(&video, &audio, 90);
+    // Most of the 3 s on disk, then the recorders vanish without closing anything: the
+    // muxer never writes its duration, cluster sizes or index, as when the server is killed.
+    let (vfile, afile) = (
+        dir.path().join("video-00000.mkv"),
+        dir.path().join("audio-00000.mkv"),
+    );
+    wait_for_size(&vfile, 100_000);
+    wait_for_size(&afile, 8_000);
+    drop(video);
+    drop(audio);
+    for (file, codec, name) in [(vfile, Codec::Vp8, "VP8"), (afile, Codec::Opus, "Opus")] {
+        let before = std::fs::read(&file).unwrap();
+        let fixed = dir.path().join(format!("fixed-{name}.mkv"));
+        let secs = repair::remux(&file, &fixed, codec, Duration::from_secs(10))
+            .unwrap()
+            .as_secs_f64();
+        let (found, text) = discover(&fixed);
+        assert!(text.contains(name), "{text}");
+        assert!(
+            (1.0..=3.2).contains(&secs) && (found - secs).abs() <= 0.1,
+            "{name}: the remux says {secs:.2} s, the file plays {found:.2} s, of 3 s sent"
+        );
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            before,
+            "the original is untouched"
+        );
+    }
+
+    // A file with no media in it is an error, not an empty "repaired" file.
+    let junk = dir.path().join("junk.mkv");
+    std::fs::write(&junk, b"not a recording").unwrap();
+    let out = dir.path().join("junk-fixed.mkv");
+    assert!(repair::remux(&junk, &out, Codec::Vp8, Duration::from_secs(10)).is_err());
 }

@@ -93,6 +93,16 @@ pub enum Input {
         /// Participant id.
         participant: String,
     },
+    /// A track's recording failed (the fault is already recorded): those who control the
+    /// recording are told.
+    RecordingFault {
+        /// Whose track.
+        participant: String,
+        /// Which track.
+        track: String,
+        /// The recorder was started again.
+        restarted: bool,
+    },
 }
 
 /// Why a connection ended without `leave` (recorded: a lost connection is part of the record).
@@ -258,6 +268,11 @@ impl Room {
                 }
             }
             Input::Revoked { participant } => self.revoked(&participant),
+            Input::RecordingFault {
+                participant,
+                track,
+                restarted,
+            } => self.recording_fault(&participant, &track, restarted),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers

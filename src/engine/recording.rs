@@ -8,6 +8,7 @@ use gavel_signaling::{Place, ServerMessage};
 
 use super::{Output, Room, SessionId};
 use crate::domain::Capability;
+use crate::domain::role::capabilities;
 
 type Refusal = (gavel_signaling::ErrorCode, &'static str);
 
@@ -48,6 +49,37 @@ impl Room {
         }
         self.emit_recorded();
         Ok(())
+    }
+
+    /// Tells everyone who controls the recording (judge, clerk, mediator) that a track's
+    /// recording failed, whether it was restarted, and that the fault is recorded.
+    pub(super) fn recording_fault(&mut self, participant: &str, track: &str, restarted: bool) {
+        let name = self
+            .members
+            .get(participant)
+            .map_or("a participant", |m| m.view.name.as_str());
+        let text = format!(
+            "Recording of {name}'s {track} failed{}. The fault has been recorded.",
+            if restarted {
+                " and was restarted; a moment may be missing"
+            } else {
+                " repeatedly and has stopped"
+            }
+        );
+        let notice = ServerMessage::Notice {
+            level: "warning".into(),
+            code: "recording.fault".into(),
+            text,
+        };
+        let told: Vec<SessionId> = self
+            .members
+            .values()
+            .filter(|m| capabilities(m.role).allows(Capability::ControlRecording))
+            .filter_map(|m| m.session)
+            .collect();
+        for s in told {
+            self.send(s, notice.clone());
+        }
     }
 
     /// Tells a newly joined session that the hearing is being recorded.
@@ -142,6 +174,27 @@ mod tests {
             },
         );
         assert_eq!(recorded(&out), ["b"], "a caucus is never recorded");
+    }
+
+    #[test]
+    fn a_failed_recording_is_told_to_those_who_control_it_only() {
+        let mut sim = Sim::with(false, true);
+        sim.join(1, "judge", Role::Judge);
+        sim.join(2, "clerk", Role::Clerk);
+        sim.join(3, "party", Role::Party);
+        let out = sim.input(crate::engine::Input::RecordingFault {
+            participant: "party".into(),
+            track: "camera".into(),
+            restarted: true,
+        });
+        let fault = |s| {
+            sent_to(&out, s).iter().any(|m| {
+                matches!(m, ServerMessage::Notice { code, level, text }
+                    if code == "recording.fault" && level == "warning" && text.contains("restarted"))
+            })
+        };
+        assert!(fault(1) && fault(2), "the judge and the clerk are told");
+        assert!(!fault(3), "the party is not");
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Sim {
         }
     }
 
-    fn input(&mut self, i: Input) -> Vec<Output> {
+    pub(super) fn input(&mut self, i: Input) -> Vec<Output> {
         self.room.handle_input(self.now, i);
         std::iter::from_fn(|| self.room.poll_output()).collect()
     }

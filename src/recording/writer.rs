@@ -7,126 +7,17 @@
 //! track's tap); starting, finishing and hashing happen on blocking threads, never in the room
 //! or the forwarding path.
 
-use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gavel_media_pipelines::PipelineEvent;
 use gavel_media_pipelines::recorder::{Codec, TrackRecorder};
-use gavel_recordings::manifest::{self, Entry, Segment};
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
+use super::manifest_log::ManifestLog;
+use super::recover::{RunInfo, write_run};
 use crate::clock::now_ms;
 use crate::sfu::track::PublishedTrack;
-
-/// Segment length: a crash loses at most the open segment's unflushed tail.
-const SEGMENT: Duration = Duration::from_secs(10);
-
-/// The manifest of one hearing's recording directory.
-#[derive(Debug)]
-pub struct ManifestLog {
-    dir: PathBuf,
-    /// The last entry and how many there are.
-    last: Mutex<(Option<Entry>, usize)>,
-}
-
-impl ManifestLog {
-    /// The log for `dir` (created when the first segment closes).
-    pub fn new(dir: PathBuf) -> Arc<Self> {
-        Arc::new(Self {
-            dir,
-            last: Mutex::new((None, 0)),
-        })
-    }
-
-    /// Seals the manifest as it stands (the hearing closed): its head and entry count, signed
-    /// by `key`, written next to it. Nothing to seal when nothing was recorded.
-    pub async fn seal(&self, hearing: &str, key: &crate::auth::keyring::SigningKey) {
-        let last = self.last.lock().await;
-        let (Some(entry), entries) = (&last.0, last.1) else {
-            return;
-        };
-        let seal = gavel_recordings::seal::Seal {
-            hearing: hearing.to_owned(),
-            head: entry.hash.clone(),
-            entries,
-            kid: key.kid.clone(),
-            signature: hex::encode(key.sign(&gavel_recordings::seal::message(
-                hearing,
-                &entry.hash,
-                entries,
-            ))),
-        };
-        let Ok(text) = serde_json::to_string_pretty(&seal) else {
-            return;
-        };
-        let (tmp, path) = (self.dir.join(".seal.tmp"), self.dir.join(super::SEAL));
-        let written = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })
-        .await;
-        if !matches!(written, Ok(Ok(()))) {
-            tracing::error!("FAULT: the recording could not be sealed");
-        }
-    }
-
-    /// Hashes the closed segment at `path` and appends its entry, spanning `start_ms` to
-    /// `end_ms` on the hearing clock.
-    async fn append(
-        &self,
-        path: String,
-        participant: &str,
-        track: &str,
-        (start_ms, end_ms): (i64, i64),
-    ) {
-        let file = std::path::Path::new(&path)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let full = self.dir.join(&file);
-        let sha = tokio::task::spawn_blocking(move || super::sha256_file(&full).map(hex::encode))
-            .await
-            .ok()
-            .flatten();
-        let Some(sha256) = sha else {
-            tracing::error!(file, "FAULT: a closed recording segment could not be read");
-            return;
-        };
-        let segment = Segment {
-            file,
-            participant: participant.to_owned(),
-            track: track.to_owned(),
-            start_ms,
-            end_ms,
-            sha256,
-            cut_short: false,
-        };
-        let mut last = self.last.lock().await;
-        let entry = manifest::append(last.0.as_ref(), segment);
-        let line = match serde_json::to_string(&entry) {
-            Ok(l) => l,
-            Err(_) => return,
-        };
-        let path = self.dir.join(super::MANIFEST);
-        let written = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            f.write_all(format!("{line}\n").as_bytes())?;
-            f.sync_data()
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => *last = (Some(entry), last.1 + 1),
-            _ => tracing::error!("FAULT: the recording manifest could not be written"),
-        }
-    }
-}
 
 /// Stops a track's recording when dropped or told.
 #[derive(Debug)]
@@ -154,81 +45,184 @@ impl Drop for Recording {
     }
 }
 
-/// Starts recording `track` into the log's directory.
-pub fn record(track: Arc<PublishedTrack>, log: Arc<ManifestLog>) -> Recording {
+/// Where a hearing's tracks are recorded, and whom a failure is told.
+#[derive(Debug)]
+pub struct Target {
+    /// The hearing's manifest (and directory).
+    pub log: Arc<ManifestLog>,
+    /// Segment length: a crash loses at most the open segment's unflushed tail.
+    pub segment: Duration,
+    /// The room, told of every failure (it records the fault and tells the judge and clerk).
+    pub faults: mpsc::Sender<Fault>,
+}
+
+/// A track's recording failed.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// Whose track.
+    pub participant: String,
+    /// Which track (`microphone`, `camera`, `screen`).
+    pub track: String,
+    /// What failed (GStreamer's text or an I/O error; no participant data).
+    pub detail: String,
+    /// The recorder was started again; false when it gave up after repeated failures.
+    pub restarted: bool,
+}
+
+/// Failures of one track's recording before it stops trying (each one is a fault record and
+/// a notice; a pipeline failing over and over would otherwise flood both).
+const MAX_RESTARTS: u32 = 5;
+
+/// Pause before a restart, so a failing disk is not hammered.
+const RESTART_DELAY: Duration = Duration::from_secs(1);
+
+/// Starts recording `track` into the target's directory.
+pub fn record(track: Arc<PublishedTrack>, target: Arc<Target>) -> Recording {
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(track, log, stop_rx));
+    let task = tokio::spawn(run(track, target, stop_rx));
     Recording {
         stop: Some(stop_tx),
         task: Some(task),
     }
 }
 
-async fn run(track: Arc<PublishedTrack>, log: Arc<ManifestLog>, mut stop: oneshot::Receiver<()>) {
-    let Some(codec) = Codec::from_mime(&track.codec.mime_type) else {
-        return;
-    };
-    let Some(pt) = crate::sfu::payload_type(&track.codec.mime_type) else {
+/// Records until stopped, restarting the recorder when it fails.
+async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot::Receiver<()>) {
+    let (Some(codec), Some(pt)) = (
+        Codec::from_mime(&track.codec.mime_type),
+        crate::sfu::payload_type(&track.codec.mime_type),
+    ) else {
         return;
     };
     let kind = format!("{:?}", track.source).to_lowercase();
-    // Unique per run: a track recorded again (after a caucus, or a stop and start) must never
-    // write over the segments of its earlier run.
-    let prefix = format!("{}-{}-{}-{}", track.publisher, kind, track.key, now_ms());
-    let dir = log.dir.clone();
-    let started = tokio::task::spawn_blocking(move || {
-        TrackRecorder::start(&dir, &prefix, codec, pt, SEGMENT)
-    })
-    .await;
-    let recorder = match started {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "FAULT: a track's recording could not start");
+    let mut failures = 0;
+    loop {
+        // Unique per run: a track recorded again (after a caucus, a stop and start, or a
+        // failure) must never write over the segments of its earlier run.
+        let prefix = format!("{}-{}-{}-{}", track.publisher, kind, track.key, now_ms());
+        let run = Run {
+            track: &track,
+            target: &target,
+            kind: &kind,
+            prefix: &prefix,
+        };
+        let Err(detail) = run.record(codec, pt, &mut stop).await else {
+            return;
+        };
+        failures += 1;
+        // Whatever the failed run left open is entered now, cut short.
+        if let Err(e) = super::recover::close_orphans(&target.log, Some(&prefix)).await {
+            tracing::error!(error = %e, "FAULT: a failed recording's open segment was not entered");
+        }
+        let restarted = failures <= MAX_RESTARTS;
+        let fault = Fault {
+            participant: track.publisher.clone(),
+            track: kind.clone(),
+            detail,
+            restarted,
+        };
+        // overflow: drop (the room is flooded with faults already; each is logged here)
+        if target.faults.try_send(fault.clone()).is_err() {
+            tracing::error!(detail = fault.detail, "FAULT: a track's recording failed");
+        }
+        if !restarted {
             return;
         }
-        Err(_) => return,
-    };
-    // The pipeline's running time 0 is (about) now on the hearing clock.
-    let base = now_ms();
-    track.set_tap(Some(recorder.tap()), pt);
-    // A recording starts at a key frame: ask for one rather than wait for the next.
-    track.request_keyframe(u8::MAX).await;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
         tokio::select! {
-            _ = &mut stop => break,
-            _ = tick.tick() => {
-                for ev in recorder.events() {
-                    handle(&log, &track, &kind, ev, base).await;
-                }
-            }
+            _ = &mut stop => return,
+            () = tokio::time::sleep(RESTART_DELAY) => {}
         }
-    }
-    track.set_tap(None, pt);
-    let events = tokio::task::spawn_blocking(move || recorder.finish(Duration::from_secs(10)))
-        .await
-        .unwrap_or_default();
-    for ev in events {
-        handle(&log, &track, &kind, ev, base).await;
     }
 }
 
-async fn handle(
-    log: &ManifestLog,
-    track: &PublishedTrack,
-    kind: &str,
-    ev: PipelineEvent,
-    base: i64,
-) {
-    let ms = |d: Duration| base + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
-    match ev {
-        PipelineEvent::SegmentClosed { path, span } => {
-            log.append(path, &track.publisher, kind, (ms(span.0), ms(span.1)))
-                .await;
+/// One run of a track's recorder.
+struct Run<'a> {
+    track: &'a Arc<PublishedTrack>,
+    target: &'a Target,
+    kind: &'a str,
+    prefix: &'a str,
+}
+
+impl Run<'_> {
+    /// Records until stopped (`Ok`) or until the pipeline fails (`Err` with what failed).
+    async fn record(
+        &self,
+        codec: Codec,
+        pt: u8,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Result<(), String> {
+        let dir = self.target.log.dir().to_owned();
+        let (prefix, segment) = (self.prefix.to_owned(), self.target.segment);
+        let info = RunInfo {
+            participant: self.track.publisher.clone(),
+            track: self.kind.to_owned(),
+            mime: self.track.codec.mime_type.clone(),
+            base_ms: now_ms(),
+        };
+        let started = tokio::task::spawn_blocking(move || {
+            write_run(&dir, &prefix, &info).map_err(|e| e.to_string())?;
+            TrackRecorder::start(&dir, &prefix, codec, pt, segment).map_err(|e| e.to_string())
+        })
+        .await;
+        let recorder = match started {
+            Ok(r) => r?,
+            Err(_) => return Ok(()),
+        };
+        // The pipeline's running time 0 is (about) now on the hearing clock.
+        let base = now_ms();
+        self.track.set_tap(Some(recorder.tap()), pt);
+        // A recording starts at a key frame: ask for one rather than wait for the next.
+        self.track.request_keyframe(u8::MAX).await;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut failed = None;
+        while failed.is_none() {
+            tokio::select! {
+                _ = &mut *stop => break,
+                _ = tick.tick() => {
+                    for ev in recorder.events() {
+                        failed = failed.or(self.handle(ev, base).await);
+                    }
+                }
+            }
         }
-        PipelineEvent::Failed { reason } => {
-            tracing::error!(reason, "FAULT: a track's recording failed");
+        self.track.set_tap(None, pt);
+        if let Some(reason) = failed {
+            // A failed pipeline cannot finish; it is torn down and its open file recovered.
+            let _ = tokio::task::spawn_blocking(move || drop(recorder)).await;
+            return Err(reason);
         }
-        _ => {}
+        let events = tokio::task::spawn_blocking(move || recorder.finish(Duration::from_secs(10)))
+            .await
+            .unwrap_or_default();
+        for ev in events {
+            if let Some(reason) = self.handle(ev, base).await {
+                return Err(reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Enters a closed segment; returns what failed when the pipeline did.
+    async fn handle(&self, ev: PipelineEvent, base: i64) -> Option<String> {
+        let ms = |d: Duration| base + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2);
+        match ev {
+            PipelineEvent::SegmentClosed { path, span } => {
+                let file = std::path::Path::new(&path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let span = (ms(span.0), ms(span.1));
+                let log = &self.target.log;
+                if let Err(e) = log
+                    .append_file(file, &self.track.publisher, self.kind, span, false)
+                    .await
+                {
+                    tracing::error!(error = %e, "FAULT: a closed segment was not entered");
+                }
+                None
+            }
+            PipelineEvent::Failed { reason } => Some(reason),
+            _ => None,
+        }
     }
 }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 
 use super::{MediaEvent, Outbound};
 use crate::engine::{Route, SessionId};
-use crate::recording::writer::{ManifestLog, Recording, record};
+use crate::recording::manifest_log::ManifestLog;
+use crate::recording::writer::{Recording, Target, record};
 use crate::sfu::peer::{PeerCmd, PeerHandle};
 use crate::sfu::track::PublishedTrack;
 
@@ -28,17 +29,17 @@ pub(super) struct MediaRouting {
     recorded: std::collections::HashSet<String>,
     /// The running recordings, by track (dropping one stops it).
     recordings: Vec<(Arc<PublishedTrack>, Recording)>,
-    /// The hearing's recording manifest (none: this room records nothing).
-    log: Option<Arc<ManifestLog>>,
+    /// Where the hearing is recorded (none: this room records nothing).
+    target: Option<Arc<Target>>,
     /// Recordings told to stop, still closing their last segment.
     finishing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl MediaRouting {
-    /// Routing that records into `log`'s directory whoever the room says.
-    pub(super) fn recording_into(log: Arc<ManifestLog>) -> Self {
+    /// Routing that records into `target` whoever the room says.
+    pub(super) fn recording_into(target: Target) -> Self {
         Self {
-            log: Some(log),
+            target: Some(Arc::new(target)),
             ..Self::default()
         }
     }
@@ -58,7 +59,7 @@ impl MediaRouting {
         {
             tracing::error!("FAULT: a recording did not close its last segment in time");
         }
-        self.log.clone()
+        self.target.as_ref().map(|t| t.log.clone())
     }
 
     /// Takes the room's list of whose media is recorded.
@@ -70,7 +71,7 @@ impl MediaRouting {
     /// Starts recording the tracks that should be recorded and stops the others (their open
     /// segment is closed into the manifest).
     fn sync_recordings(&mut self) {
-        let Some(log) = &self.log else {
+        let Some(target) = &self.target else {
             return;
         };
         let (tracks, recorded) = (&self.tracks, &self.recorded);
@@ -93,7 +94,7 @@ impl MediaRouting {
             for t in list {
                 if !self.recordings.iter().any(|(r, _)| Arc::ptr_eq(r, t)) {
                     self.recordings
-                        .push((t.clone(), record(t.clone(), log.clone())));
+                        .push((t.clone(), record(t.clone(), target.clone())));
                 }
             }
         }

@@ -20,10 +20,13 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::auth::Actor;
 use crate::clock::now_ms;
-use crate::config::SignalingConfig;
+use crate::config::{RecordingConfig, SignalingConfig};
 use crate::db::Db;
 use crate::domain::HearingKind;
 use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
+use crate::fault::Component;
+use crate::recording::manifest_log::ManifestLog;
+use crate::recording::writer::Fault;
 use crate::sfu::peer::PeerHandle;
 use crate::sfu::track::PublishedTrack;
 
@@ -95,10 +98,8 @@ pub struct Rooms {
     db: Db,
     outbox: Arc<Notify>,
     config: SignalingConfig,
-    /// Hearing kinds recorded from the start.
-    record_kinds: Vec<HearingKind>,
-    /// Where each hearing's recording directory is made.
-    recording_dir: std::path::PathBuf,
+    /// Which hearings are recorded from the start, where, in segments of what length.
+    recording: RecordingConfig,
     /// Seal recordings when hearings close.
     keys: Arc<crate::auth::keyring::KeyStore>,
 }
@@ -120,8 +121,7 @@ impl Rooms {
         db: Db,
         outbox: Arc<Notify>,
         config: SignalingConfig,
-        record_kinds: Vec<HearingKind>,
-        recording_dir: std::path::PathBuf,
+        recording: RecordingConfig,
         keys: Arc<crate::auth::keyring::KeyStore>,
     ) -> Self {
         Self {
@@ -130,8 +130,7 @@ impl Rooms {
             db,
             outbox,
             config,
-            record_kinds,
-            recording_dir,
+            recording,
             keys,
         }
     }
@@ -181,9 +180,34 @@ impl Rooms {
             let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
             rooms.get(hearing).cloned()
         };
-        if let Some(tx) = tx {
+        match tx {
             // overflow: await (the platform's change must reach the room)
-            let _ = tx.send(RoomMsg::Input(input)).await;
+            Some(tx) => drop(tx.send(RoomMsg::Input(input)).await),
+            // Closed with nobody in the room (after a crash, say): the room would have sealed
+            // the recording, so it is sealed here.
+            None if matches!(input, Input::HearingClosed) => self.seal_unattended(hearing).await,
+            None => {}
+        }
+    }
+
+    /// Seals the recording of `hearing`, closed while no room ran, if it has one.
+    async fn seal_unattended(&self, hearing: &str) {
+        let dir = self.recording.dir.clone().unwrap_or_default().join(hearing);
+        if !dir.join(crate::recording::MANIFEST).exists() {
+            return;
+        }
+        let log = ManifestLog::new(dir, hearing.to_owned(), Some(self.index()));
+        if let Err(e) = log.seal(self.keys.ring().current()).await {
+            let detail = format!("the recording could not be sealed: {e}");
+            crate::fault::report(&self.db, Some(hearing), Component::Recording, &detail).await;
+        }
+    }
+
+    /// The database index of recordings.
+    fn index(&self) -> crate::recording::index::Index {
+        crate::recording::index::Index {
+            db: self.db.clone(),
+            outbox: self.outbox.clone(),
         }
     }
 
@@ -199,22 +223,32 @@ impl Rooms {
             lobby: self.config.lobby_kinds.contains(&kind),
             grace: Duration::from_millis(self.config.grace_ms),
             heartbeat_ms: self.config.heartbeat_ms,
-            record: self.record_kinds.contains(&kind),
+            record: self.recording.kinds.contains(&kind),
+        };
+        let index = self.index();
+        let dir = self.recording.dir.clone().unwrap_or_default().join(hearing);
+        // overflow: drop (see the recording writer: faults beyond this are logged only)
+        let (faults, fault_rx) = mpsc::channel(16);
+        let target = crate::recording::writer::Target {
+            log: ManifestLog::new(dir, hearing.to_owned(), Some(index)),
+            segment: Duration::from_secs(self.recording.segment_secs),
+            faults,
         };
         let task = RoomTask {
             hearing: hearing.to_owned(),
             room: Room::new(hearing.to_owned(), policy),
             sessions: HashMap::new(),
-            media: MediaRouting::recording_into(crate::recording::writer::ManifestLog::new(
-                self.recording_dir.join(hearing),
-            )),
+            media: MediaRouting::recording_into(target),
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
             keys: self.keys.clone(),
         };
         let span = tracing::info_span!("room", hearing = %hearing);
-        tokio::spawn(tracing::Instrument::instrument(task.run(rx), span));
+        tokio::spawn(tracing::Instrument::instrument(
+            task.run(rx, fault_rx),
+            span,
+        ));
         tx
     }
 }
@@ -233,13 +267,14 @@ struct RoomTask {
 }
 
 impl RoomTask {
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>, mut faults: mpsc::Receiver<Fault>) {
         // Audio levels are sampled, not pushed per packet: the forwarding path only keeps a max.
         let mut levels = tokio::time::interval(Duration::from_millis(250));
         levels.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.room.poll_timeout();
             tokio::select! {
+                Some(fault) = faults.recv() => self.recording_failed(fault).await,
                 _ = levels.tick(), if self.media.has_audio() => {
                     let sample = self.media.take_levels();
                     self.room.handle_input(Instant::now(), Input::AudioLevels(sample));
@@ -295,8 +330,11 @@ impl RoomTask {
         // Every open segment closed into the manifest; then, the hearing being over, sealed.
         if let Some(log) = self.media.close_recordings().await
             && self.retiring
+            && let Err(e) = log.seal(self.keys.ring().current()).await
         {
-            log.seal(&self.hearing, self.keys.ring().current()).await;
+            let detail = format!("the recording could not be sealed: {e}");
+            crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail)
+                .await;
         }
     }
 
@@ -440,6 +478,31 @@ impl RoomTask {
             }
         }
         transitions
+    }
+
+    /// A track's recording failed: the fault is recorded and those responsible for the
+    /// record are told; the hearing carries on.
+    async fn recording_failed(&mut self, fault: Fault) {
+        let detail = format!(
+            "the recording of {}'s {} failed ({}); {}",
+            fault.participant,
+            fault.track,
+            fault.detail,
+            if fault.restarted {
+                "restarted"
+            } else {
+                "given up after repeated failures"
+            }
+        );
+        crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail).await;
+        self.room.handle_input(
+            Instant::now(),
+            Input::RecordingFault {
+                participant: fault.participant,
+                track: fault.track,
+                restarted: fault.restarted,
+            },
+        );
     }
 
     /// Writes an audit entry (and a presence webhook) for the room. A database failure is a

@@ -15,6 +15,7 @@ mod media_peer;
 mod nettest;
 mod purity;
 mod recording;
+mod recording_recovery;
 mod signaling;
 mod simulcast;
 mod support;

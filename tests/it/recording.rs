@@ -10,7 +10,7 @@ use crate::media_peer::peer;
 use crate::support::{Backend, TestApp, wait_for};
 
 /// Verifies `dir` with the server's own keys, once the hearing's seal is written.
-async fn verify(app: &TestApp, dir: &Path) -> gavel::recording::Verdict {
+pub(crate) async fn verify(app: &TestApp, dir: &Path) -> gavel::recording::Verdict {
     wait_for(Duration::from_secs(20), "the recording sealed", || async {
         dir.join(gavel::recording::SEAL).exists().then_some(())
     })
@@ -26,7 +26,7 @@ async fn verify(app: &TestApp, dir: &Path) -> gavel::recording::Verdict {
 }
 
 /// The manifest's entries so far.
-fn entries(manifest: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn entries(manifest: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(manifest)
         .unwrap_or_default()
         .lines()
@@ -34,7 +34,7 @@ fn entries(manifest: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn codec_of(file: &Path) -> String {
+pub(crate) fn codec_of(file: &Path) -> String {
     let out = std::process::Command::new("gst-discoverer-1.0")
         .arg(file)
         .output()
@@ -94,7 +94,12 @@ async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
 }
 
 /// Seconds of media in the segments of `who`'s `track`, by gst-discoverer.
-fn recorded_seconds(dir: &Path, lines: &[serde_json::Value], who: &str, track: &str) -> f64 {
+pub(crate) fn recorded_seconds(
+    dir: &Path,
+    lines: &[serde_json::Value],
+    who: &str,
+    track: &str,
+) -> f64 {
     lines
         .iter()
         .filter(|l| l["participant"] == who && l["track"] == track)

@@ -137,6 +137,61 @@ impl TestApp {
         }
     }
 
+    /// Stops the in-process server and runs the same server as its own process (`gavel serve`
+    /// on the same data, database and `toml` settings), for tests that kill it. Returns the
+    /// child; the server is reached through `self` as before.
+    pub(crate) async fn serve_child(&mut self, toml: &str) -> tokio::process::Child {
+        self.stop().await;
+        let config = self.config.server.data_dir.join("child.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{}\"\n\n{toml}",
+                self.db_url
+            ),
+        )
+        .unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&self.config.server.data_dir)
+            .env_remove("GAVEL_CONFIG")
+            .env("GAVEL_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(
+            child.stdout.take().unwrap(),
+        ));
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(l) = lines.next_line().await.unwrap() {
+                if let Some(rest) = l.strip_prefix("Gavel is running: open ") {
+                    return rest.split_whitespace().next().unwrap().to_owned();
+                }
+            }
+            panic!("serve exited without printing its address");
+        })
+        .await
+        .expect("serve printed its address in time");
+        let port = url
+            .trim_end_matches('/')
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_owned();
+        self.base = format!("https://localhost:{port}");
+        // Keep reading its output, so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        child
+    }
+
+    /// Starts the in-process server again (after `serve_child`'s process is gone).
+    pub(crate) async fn start_again(&mut self) {
+        self.start().await;
+    }
+
     pub(crate) fn data_dir(&self) -> PathBuf {
         self.config.server.data_dir.clone()
     }

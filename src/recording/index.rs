@@ -1,0 +1,150 @@
+//! The database's index of recordings: a row per segment as it enters the manifest, a row per
+//! hearing with the chain head, its seal and the composite job. The manifest on disk stays
+//! the evidence; the index serves the API. A failed index write is a fault, never a lost
+//! segment (the file and its manifest line are already safe).
+
+use std::sync::Arc;
+
+use gavel_recordings::manifest::Entry;
+use sqlx::Row;
+use tokio::sync::Notify;
+
+use crate::audit;
+use crate::auth::Actor;
+use crate::db::{Db, DbError};
+use crate::webhook::{self, EventType};
+
+/// Where a hearing's recording is indexed.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// The server's database.
+    pub db: Db,
+    /// Wakes webhook delivery.
+    pub outbox: Arc<Notify>,
+}
+
+/// One indexed segment, as the API lists it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SegmentRow {
+    /// File name in the hearing's recording directory.
+    pub file: String,
+    /// Whose track (a participant id, or `hearing` for the composite).
+    pub participant_id: String,
+    /// `microphone`, `camera`, `screen` or `composite`.
+    pub track: String,
+    /// Start on the hearing clock, Unix milliseconds.
+    pub start_ms: i64,
+    /// End on the hearing clock.
+    pub end_ms: i64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: i64,
+    /// Entered by recovery after a crash or a pipeline failure.
+    pub cut_short: bool,
+}
+
+impl Index {
+    /// Indexes a segment just appended to the manifest.
+    pub async fn segment_added(&self, hearing: &str, entry: &Entry, bytes: u64, now: i64) {
+        let s = &entry.segment;
+        let result = async {
+            let mut w = self.db.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO recording_segments (hearing_id, file, participant_id, track, \
+                 start_ms, end_ms, sha256, bytes, cut_short, entry_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(hearing)
+            .bind(&s.file)
+            .bind(&s.participant)
+            .bind(&s.track)
+            .bind(s.start_ms)
+            .bind(s.end_ms)
+            .bind(&s.sha256)
+            .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+            .bind(i64::from(s.cut_short))
+            .bind(&entry.hash)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO recordings (hearing_id, head, entries, composite_state, \
+                 composite_progress, updated_at) VALUES ($1, $2, 1, 'none', 0, $3) \
+                 ON CONFLICT (hearing_id) DO UPDATE SET head = $2, \
+                 entries = recordings.entries + 1, updated_at = $3",
+            )
+            .bind(hearing)
+            .bind(&entry.hash)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+            w.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, file = s.file, "FAULT: a recorded segment was not indexed");
+        }
+    }
+
+    /// Records the seal: the recording is complete and verifiable. Audited, and announced by
+    /// the `recording.ready` webhook.
+    pub async fn sealed(
+        &self,
+        hearing: &str,
+        head: &str,
+        entries: usize,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut w = self.db.begin_write().await?;
+        let entries = i64::try_from(entries).unwrap_or(i64::MAX);
+        sqlx::query("UPDATE recordings SET head = $2, sealed_at = $3, updated_at = $3 WHERE hearing_id = $1")
+            .bind(hearing)
+            .bind(head)
+            .bind(now)
+            .execute(&mut *w.tx)
+            .await?;
+        let details = serde_json::json!({"hearing_id": hearing, "head": head, "segments": entries});
+        audit::append(
+            &mut w.tx,
+            now,
+            &Actor::System,
+            "recording.sealed",
+            &format!("hearing:{hearing}"),
+            details.clone(),
+        )
+        .await?;
+        let queued = webhook::enqueue(&mut w.tx, now, EventType::RecordingReady, details).await?;
+        w.commit().await?;
+        if queued > 0 {
+            self.outbox.notify_one();
+        }
+        Ok(())
+    }
+
+    /// The segments of `hearing`'s recording, in manifest order.
+    pub async fn segments(&self, hearing: &str) -> Result<Vec<SegmentRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT file, participant_id, track, start_ms, end_ms, sha256, bytes, cut_short \
+             FROM recording_segments WHERE hearing_id = $1 ORDER BY created_at, file",
+        )
+        .bind(hearing)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SegmentRow {
+                    file: r.try_get("file")?,
+                    participant_id: r.try_get("participant_id")?,
+                    track: r.try_get("track")?,
+                    start_ms: r.try_get("start_ms")?,
+                    end_ms: r.try_get("end_ms")?,
+                    sha256: r.try_get("sha256")?,
+                    bytes: r.try_get("bytes")?,
+                    cut_short: r.try_get::<i64, _>("cut_short")? != 0,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}

@@ -1,0 +1,277 @@
+//! Recovery of segments left open: by a crash (found at start-up) or by a pipeline that failed
+//! (found when its recorder is restarted). Each open segment is remuxed into a complete file
+//! (`gavel_media_pipelines::repair`), or kept as it is when nothing in it can be read, and
+//! entered into the manifest marked `cut_short`, so every byte that reached the disk is in the
+//! record and verifiable.
+//!
+//! Each recorder run leaves a small description of itself beside its segments (whose track,
+//! which codec, when it started), which is what lets recovery name and place a segment.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gavel_media_pipelines::recorder::Codec;
+use serde::{Deserialize, Serialize};
+
+use super::manifest_log::{LogError, ManifestLog, read_entries};
+use crate::fault::Component;
+
+/// Longest a repair may take for one segment (a 10 s segment remuxes in well under a second).
+const REPAIR_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a recorder run is, written beside its segments when it starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunInfo {
+    /// Whose track.
+    pub participant: String,
+    /// `microphone`, `camera` or `screen`.
+    pub track: String,
+    /// The WebRTC mime type (`audio/opus`, `video/VP8`, `video/H264`).
+    pub mime: String,
+    /// The run's start on the hearing clock (its running time 0), Unix milliseconds.
+    pub base_ms: i64,
+}
+
+/// The run description's file name for segments named `<prefix>-NNNNN.mkv` (hidden, so it is
+/// never taken for a segment).
+fn run_file(dir: &Path, prefix: &str) -> PathBuf {
+    dir.join(format!(".{prefix}.run.json"))
+}
+
+/// Writes (and syncs) the description of the run whose segments are `<prefix>-NNNNN.mkv`.
+pub(crate) fn write_run(dir: &Path, prefix: &str, info: &RunInfo) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let text = serde_json::to_vec(info).map_err(std::io::Error::other)?;
+    let mut f = std::fs::File::create(run_file(dir, prefix))?;
+    f.write_all(&text)?;
+    f.sync_all()
+}
+
+/// The run prefix of a segment file name (`<prefix>-NNNNN.mkv`).
+fn prefix_of(file: &str) -> Option<&str> {
+    let stem = file.strip_suffix(".mkv")?;
+    let (prefix, n) = stem.rsplit_once('-')?;
+    (n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit())).then_some(prefix)
+}
+
+/// A segment file found open, and where it goes in the manifest.
+struct Orphan {
+    file: String,
+    participant: String,
+    track: String,
+    span: (i64, i64),
+}
+
+/// Enters every segment in `log`'s directory that its manifest does not list — of the run
+/// `prefix` only, or of every run when `None` (at start-up, when nothing is recording) — and
+/// returns their file names.
+pub async fn close_orphans(
+    log: &ManifestLog,
+    prefix: Option<&str>,
+) -> Result<Vec<String>, LogError> {
+    let dir = log.dir().to_owned();
+    let prefix = prefix.map(str::to_owned);
+    let orphans = tokio::task::spawn_blocking(move || find_and_repair(&dir, prefix.as_deref()))
+        .await
+        .map_err(|_| LogError::Cancelled)??;
+    let mut closed = Vec::new();
+    for o in orphans {
+        log.append_file(o.file.clone(), &o.participant, &o.track, o.span, true)
+            .await?;
+        closed.push(o.file);
+    }
+    Ok(closed)
+}
+
+/// At start-up, before any room runs: closes every segment left open in the hearings'
+/// recording directories under `root`, records the crash as a fault for each hearing it
+/// touched, and seals the recordings of hearings that closed before they could be sealed.
+/// Returns how many segments were recovered.
+pub async fn recover_all(
+    root: &Path,
+    index: &super::index::Index,
+    key: &crate::auth::keyring::SigningKey,
+) -> usize {
+    let dirs: Vec<PathBuf> = match std::fs::read_dir(root) {
+        Ok(d) => d
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(_) => return 0,
+    };
+    let mut total = 0;
+    for dir in dirs {
+        let Some(hearing) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let torn = cut_torn_line(&dir).unwrap_or(false);
+        let log = ManifestLog::new(dir.clone(), hearing.clone(), Some(index.clone()));
+        let closed = match close_orphans(&log, None).await {
+            Ok(c) => c,
+            Err(e) => {
+                let detail = format!("open segments could not be recovered: {e}");
+                crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+                continue;
+            }
+        };
+        if torn || !closed.is_empty() {
+            total += closed.len();
+            let detail = format!(
+                "the server stopped while recording: {} open segment(s) entered as cut short{}",
+                closed.len(),
+                if torn {
+                    "; a torn manifest line was cut"
+                } else {
+                    ""
+                }
+            );
+            crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+        }
+        let sealed = dir.join(super::SEAL).exists() && closed.is_empty();
+        if !sealed
+            && hearing_closed(&index.db, &hearing).await
+            && let Err(e) = log.seal(key).await
+        {
+            let detail = format!("the recording of a closed hearing could not be sealed: {e}");
+            crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+        }
+    }
+    total
+}
+
+/// Whether the hearing is over in the record (its recording should be sealed).
+async fn hearing_closed(db: &crate::db::Db, hearing: &str) -> bool {
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM hearings WHERE id = $1")
+        .bind(hearing)
+        .fetch_optional(db.pool())
+        .await
+        .ok()
+        .flatten();
+    state.as_deref() == Some(crate::domain::HearingState::Closed.as_str())
+}
+
+/// Finds the unlisted segments and repairs each in place (atomically: a repaired copy is
+/// written, synced, then renamed over the original).
+fn find_and_repair(dir: &Path, only: Option<&str>) -> Result<Vec<Orphan>, LogError> {
+    let entries = read_entries(dir)?;
+    let listed: HashSet<&str> = entries.iter().map(|e| e.segment.file.as_str()).collect();
+    // Where each run's listed segments end: an orphan of that run starts there.
+    let mut ends: HashMap<String, i64> = HashMap::new();
+    for e in &entries {
+        if let Some(p) = prefix_of(&e.segment.file) {
+            let end = ends.entry(p.to_owned()).or_insert(e.segment.end_ms);
+            *end = (*end).max(e.segment.end_ms);
+        }
+    }
+    let mut files: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_type().ok()?.is_file().then_some(())?;
+            e.file_name().into_string().ok()
+        })
+        .filter(|name| !name.starts_with('.') && !listed.contains(name.as_str()))
+        .filter(|name| prefix_of(name).is_some_and(|p| only.is_none_or(|o| o == p)))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let Some(prefix) = prefix_of(&file) else {
+            continue;
+        };
+        let run: Option<RunInfo> = std::fs::read(run_file(dir, prefix))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let start = ends
+            .get(prefix)
+            .copied()
+            .or(run.as_ref().map(|r| r.base_ms))
+            .unwrap_or_else(crate::clock::now_ms);
+        let codec = run.as_ref().and_then(|r| Codec::from_mime(&r.mime));
+        let length = repair(dir, &file, codec);
+        let (participant, track) = run.map_or_else(
+            || ("unknown".to_owned(), "unknown".to_owned()),
+            |r| (r.participant, r.track),
+        );
+        let end = start + i64::try_from(length.as_millis()).unwrap_or(0);
+        ends.insert(prefix.to_owned(), end);
+        out.push(Orphan {
+            file: file.clone(),
+            participant,
+            track,
+            span: (start, end),
+        });
+    }
+    Ok(out)
+}
+
+/// Remuxes `dir/file` in place and returns its length; zero (the file kept as it is) when it
+/// holds nothing readable.
+fn repair(dir: &Path, file: &str, codec: Option<Codec>) -> Duration {
+    let (path, tmp) = (dir.join(file), dir.join(format!(".{file}.repair")));
+    // Without the run's description, the codec is guessed: video first, then audio.
+    let tries = codec.map_or_else(|| vec![Codec::Vp8, Codec::Opus], |c| vec![c]);
+    for codec in tries {
+        let Ok(length) = gavel_media_pipelines::repair::remux(&path, &tmp, codec, REPAIR_TIMEOUT)
+        else {
+            continue;
+        };
+        let synced = std::fs::File::open(&tmp).and_then(|f| f.sync_all());
+        if synced.is_ok() && std::fs::rename(&tmp, &path).is_ok() {
+            return length;
+        }
+    }
+    let _ = std::fs::remove_file(&tmp);
+    tracing::warn!(
+        file,
+        "an open segment held nothing readable; kept as it was"
+    );
+    Duration::ZERO
+}
+
+/// Cuts a manifest line torn by a crash (a last line without its newline: never a committed
+/// entry, since entries are synced whole before they count). Returns whether it cut.
+pub(crate) fn cut_torn_line(dir: &Path) -> std::io::Result<bool> {
+    let path = dir.join(super::MANIFEST);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if text.is_empty() || text.ends_with(b"\n") {
+        return Ok(false);
+    }
+    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let f = std::fs::OpenOptions::new().write(true).open(&path)?;
+    f.set_len(keep as u64)?;
+    f.sync_all()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_give_their_run() {
+        assert_eq!(
+            prefix_of("p-1-microphone-7-1700-00003.mkv"),
+            Some("p-1-microphone-7-1700")
+        );
+        assert_eq!(prefix_of("manifest.jsonl"), None);
+        assert_eq!(prefix_of("composite.webm"), None);
+        assert_eq!(prefix_of("x-0001.mkv"), None);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_whole_lines_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::MANIFEST);
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":").unwrap();
+        assert!(cut_torn_line(dir.path()).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\":1}\n");
+        assert!(!cut_torn_line(dir.path()).unwrap(), "nothing more to cut");
+    }
+}

@@ -1,0 +1,235 @@
+//! A recording survives what goes wrong: a recorder that fails is restarted, recorded as a
+//! fault and told to those who control the recording, while the hearing goes on; a server
+//! killed mid-recording closes the open segments into the manifest when it starts again.
+
+use std::path::Path;
+use std::time::Duration;
+
+use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+
+use crate::media_peer::peer;
+use crate::recording::{codec_of, entries, verify};
+use crate::support::{Backend, TestApp, wait_for};
+
+/// Seconds of media in `file` by gst-discoverer.
+fn seconds(file: &Path) -> f64 {
+    let text = codec_of(file);
+    let d = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Duration: "))
+        .unwrap_or_else(|| panic!("a duration for {}: {text}", file.display()));
+    let p: Vec<f64> = d.split(':').map(|x| x.parse().unwrap()).collect();
+    p[0] * 3600.0 + p[1] * 60.0 + p[2]
+}
+
+/// Files in `dir` whose names start with `prefix` and end with `suffix`.
+fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with(prefix) && n.ends_with(suffix))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn told_fault(m: &ServerMessage) -> bool {
+    matches!(m, ServerMessage::Notice { code, .. } if code == "recording.fault")
+}
+
+async fn audited(app: &TestApp, action: &str) -> i64 {
+    let mut c = app.db().await;
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_recorder_is_restarted_recorded_as_a_fault_and_told_to_the_judge_and_clerk() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.recording.segment_secs = 2;
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut clerk = peer(&app, &hearing, "clerk").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    judge.publish_clip().await;
+    party.publish_clip().await;
+    let dir = app.config.server.data_dir.join("recordings").join(&hearing);
+
+    // The storage refuses the party's camera's next segment: where the file would go there is
+    // a directory, so the pipeline fails when it opens it.
+    let camera = format!("{}-camera-", party.id);
+    let first = wait_for(
+        Duration::from_secs(10),
+        "the party's camera recorded",
+        || async { files(&dir, &camera, "-00000.mkv").pop() },
+    )
+    .await;
+    std::fs::create_dir(dir.join(first.replace("-00000.mkv", "-00001.mkv"))).unwrap();
+
+    judge.expect(told_fault).await;
+    clerk.expect(told_fault).await;
+    wait_for(Duration::from_secs(10), "a fault record", || async {
+        (app.count("faults").await >= 1).then_some(())
+    })
+    .await;
+    assert!(audited(&app, "fault.recorded").await >= 1);
+    // The recorder was restarted: a later run of the same camera closes segments.
+    let run = first.trim_end_matches("-00000.mkv").to_owned();
+    let manifest = dir.join(gavel::recording::MANIFEST);
+    wait_for(
+        Duration::from_secs(20),
+        "the restarted run's segment",
+        || async {
+            entries(&manifest)
+                .iter()
+                .any(|l| {
+                    l["participant"] == *party.id
+                        && l["track"] == "camera"
+                        && !l["file"].as_str().unwrap().starts_with(&run)
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    // The hearing went on throughout.
+    let n = judge.received(&party.id, MediaKind::Video).packets;
+    judge
+        .wait_received(&party.id, MediaKind::Video, n + 30)
+        .await;
+    while let Ok(m) = party.events.try_recv() {
+        assert!(!told_fault(&m), "the party is not told of the fault");
+    }
+
+    judge.send(ClientMessage::EndHearing { req: None }).await;
+    if let gavel::recording::Verdict::Broken(f) = verify(&app, &dir).await {
+        panic!("{f:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_restart() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut child = app
+        .serve_child("[signaling]\nlobby_kinds = []\n\n[recording]\nsegment_secs = 3\n")
+        .await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    judge.publish_clip().await;
+    party.publish_clip().await;
+    let dir = app.config.server.data_dir.join("recordings").join(&hearing);
+    let manifest = dir.join(gavel::recording::MANIFEST);
+
+    // Each of the four tracks closed a segment, and the open ones have media in them.
+    let before = wait_for(Duration::from_secs(20), "closed segments", || async {
+        let lines = entries(&manifest);
+        let closed = |who: &str, track: &str| {
+            lines
+                .iter()
+                .any(|l| l["participant"] == who && l["track"] == track)
+        };
+        (closed(&judge.id, "microphone")
+            && closed(&judge.id, "camera")
+            && closed(&party.id, "microphone")
+            && closed(&party.id, "camera"))
+        .then_some(lines)
+    })
+    .await;
+    let listed: Vec<String> = before
+        .iter()
+        .map(|l| l["file"].as_str().unwrap().to_owned())
+        .collect();
+    wait_for(
+        Duration::from_secs(10),
+        "media in the open segments",
+        || async {
+            let open: Vec<String> = files(&dir, "", ".mkv")
+                .into_iter()
+                .filter(|f| !listed.contains(f))
+                .collect();
+            let sized = |who: &str, track: &str, bytes: u64| {
+                open.iter().any(|f| {
+                    f.starts_with(&format!("{who}-{track}-"))
+                        && std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()) >= bytes
+                })
+            };
+            (sized(&party.id, "camera", 100_000) && sized(&party.id, "microphone", 8_000))
+                .then_some(())
+        },
+    )
+    .await;
+
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert!(!status.success(), "killed, not stopped: {status}");
+    drop((judge, party));
+    let text_before = std::fs::read_to_string(&manifest).unwrap();
+
+    // Restart: recovery runs before the server listens.
+    app.start_again().await;
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.starts_with(&text_before),
+        "the entries written before the crash are kept as they were"
+    );
+    let after = entries(&manifest);
+    let recovered: Vec<&serde_json::Value> =
+        after.iter().filter(|l| l["cut_short"] == true).collect();
+    assert!(
+        recovered.len() >= 2,
+        "the open segments are entered, cut short: {recovered:?}"
+    );
+    for l in &recovered {
+        let file = dir.join(l["file"].as_str().unwrap());
+        let listed =
+            (l["end_ms"].as_i64().unwrap() - l["start_ms"].as_i64().unwrap()) as f64 / 1000.0;
+        if std::fs::metadata(&file).unwrap().len() == 0 {
+            // Opened just before the kill, nothing written yet: entered, with no length.
+            assert_eq!(listed, 0.0, "{l}");
+            continue;
+        }
+        let codec = if l["track"] == "camera" {
+            "VP8"
+        } else {
+            "Opus"
+        };
+        assert!(codec_of(&file).contains(codec), "{file:?} plays as {codec}");
+        let secs = seconds(&file);
+        assert!(
+            (secs - listed).abs() <= 0.5,
+            "{file:?}: {secs:.2} s in the file, {listed:.2} s in the manifest"
+        );
+    }
+    assert!(
+        recovered.iter().any(
+            |l| l["track"] == "camera" && seconds(&dir.join(l["file"].as_str().unwrap())) > 0.5
+        ),
+        "the party's open camera segment kept its media"
+    );
+    assert!(
+        app.count("faults").await >= 1,
+        "the crash is a fault on record"
+    );
+
+    // The platform closes the hearing with nobody connected: the recording is sealed.
+    for to in ["open", "closed"] {
+        app.post_ok(
+            &format!("/api/v1/hearings/{hearing}/transitions"),
+            serde_json::json!({"to": to, "reason": "ended after an outage"}),
+            200,
+        )
+        .await;
+    }
+    match verify(&app, &dir).await {
+        gavel::recording::Verdict::Intact { segments, .. } => assert_eq!(segments, after.len()),
+        gavel::recording::Verdict::Broken(f) => panic!("{f:?}"),
+    }
+}
