@@ -10,6 +10,8 @@ PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-plugins-base-apps
+  # the composite's name labels and burned-in clock (textoverlay: Pango) and a font for them
+  gstreamer1.0-x fonts-dejavu-core
   # tests: PostgreSQL server for the database tests
   postgresql
   # tests: the web client's end-to-end tests run in Debian's Chromium (driven by playwright-core)

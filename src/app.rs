@@ -32,6 +32,8 @@ pub struct AppState {
     pub rooms: Arc<crate::rooms::Rooms>,
     /// Builds media peer connections.
     pub sfu: crate::sfu::PeerFactory,
+    /// Renders hearing composites.
+    pub composer: Arc<crate::recording::compose::Composer>,
 }
 
 /// Why the server could not start.
@@ -148,15 +150,20 @@ impl Server {
         if recovered > 0 {
             tracing::warn!(recovered, "open recording segments recovered after a crash");
         }
+        crate::recording::compose::interrupted(&db).await;
+        let composer =
+            crate::recording::compose::Composer::new(index, recordings.clone(), keys.clone());
         let rooms = Arc::new(crate::rooms::Rooms::new(
             db.clone(),
             outbox.clone(),
             config.signaling.clone(),
             config.recording.clone(),
             keys.clone(),
+            composer.clone(),
         ));
         let state = AppState {
             rooms: rooms.clone(),
+            composer,
             sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
                 .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
                 .with_announced_ip(config.media.announce_ip),

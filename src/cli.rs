@@ -60,6 +60,12 @@ pub enum Command {
         #[command(subcommand)]
         what: VerifyKind,
     },
+    /// Work on hearings' recordings.
+    Recording {
+        /// What to do.
+        #[command(subcommand)]
+        action: RecordingAction,
+    },
     /// Measure performance.
     Bench {
         /// What to measure.
@@ -112,6 +118,18 @@ pub enum BenchKind {
         /// `$GAVEL_MEDIA_DIR/bench-720p` or `~/.cache/gavel/media/bench-720p`).
         #[arg(long)]
         clip: Option<PathBuf>,
+    },
+}
+
+/// `gavel recording ...`
+#[derive(Debug, Subcommand)]
+pub enum RecordingAction {
+    /// Render the composite of an ended hearing (one file of the whole hearing: a grid of
+    /// every camera and screen with names and roles, all microphones mixed, the hearing's
+    /// clock burned in), add it to the manifest and seal it again. Shows progress.
+    Compose {
+        /// The hearing's id.
+        hearing_id: String,
     },
 }
 

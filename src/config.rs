@@ -49,6 +49,10 @@ pub struct RecordingConfig {
     /// Longest recording segment, seconds. A crash loses at most the open segment's unflushed
     /// tail, and every closed segment is verifiable on its own. Default: 10 (1 to 600).
     pub segment_secs: u64,
+    /// Render the composite of a hearing (one file of the whole hearing) as soon as its
+    /// recording is sealed. Off: only on request (API or `gavel recording compose`).
+    /// Default: on.
+    pub auto_composite: bool,
 }
 
 impl Default for RecordingConfig {
@@ -57,6 +61,7 @@ impl Default for RecordingConfig {
             kinds: vec![crate::domain::HearingKind::Trial],
             dir: None,
             segment_secs: 10,
+            auto_composite: true,
         }
     }
 }

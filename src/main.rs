@@ -7,7 +7,9 @@ use anyhow::Context;
 use clap::Parser;
 use gavel::app::{Server, open};
 use gavel::audit::AuditVerdict;
-use gavel::cli::{ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, VerifyKind};
+use gavel::cli::{
+    ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, RecordingAction, VerifyKind,
+};
 
 mod bench;
 use gavel::clock::now_ms;
@@ -134,6 +136,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     l.url
                 ));
             }
+        }
+        Command::Recording {
+            action: RecordingAction::Compose { hearing_id },
+        } => {
+            let (db, keys) = open(&config).await?;
+            let keys = std::sync::Arc::new(gavel::auth::keyring::KeyStore::new(
+                config.server.data_dir.join("keys"),
+                keys,
+            ));
+            let index = gavel::recording::index::Index {
+                db,
+                outbox: std::sync::Arc::new(tokio::sync::Notify::new()),
+            };
+            let root = config
+                .recording
+                .dir
+                .clone()
+                .unwrap_or_else(|| config.server.data_dir.join("recordings"));
+            let composer = gavel::recording::compose::Composer::new(index, root, keys);
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "composing {bar:40} {percent:>3}% (elapsed {elapsed}, left {eta})",
+                )
+                .context("progress bar template")?,
+            );
+            let shown = bar.clone();
+            let entry = composer
+                .compose(&hearing_id, move |p| {
+                    shown.set_position((p * 1000.0) as u64)
+                })
+                .await;
+            bar.finish_and_clear();
+            let entry = entry.with_context(|| format!("composing hearing {hearing_id}"))?;
+            out(&format!(
+                "composite {} ({} s of hearing), sha256 {}; added to the manifest and sealed",
+                entry.segment.file,
+                (entry.segment.end_ms - entry.segment.start_ms) / 1000,
+                entry.segment.sha256
+            ));
         }
         Command::Verify {
             what: VerifyKind::Recording { dir },

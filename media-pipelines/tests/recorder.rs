@@ -65,6 +65,7 @@ fn a_track_is_recorded_as_received_in_closed_playable_segments() {
     std::thread::sleep(Duration::from_millis(300));
     let vev = video.finish(Duration::from_secs(10));
     let aev = audio.finish(Duration::from_secs(10));
+    let mut runs = Vec::new();
     for (what, events, codec) in [("video", &vev, "VP8"), ("audio", &aev, "Opus")] {
         assert!(
             events
@@ -101,7 +102,54 @@ fn a_track_is_recorded_as_received_in_closed_playable_segments() {
             (total - 5.0).abs() <= 0.5,
             "{what}: {total} s recorded of 5 s"
         );
+        runs.push(closed.iter().map(PathBuf::from).collect::<Vec<_>>());
     }
+    composite_of(dir.path(), &runs[0], &runs[1]);
+}
+
+/// The composite of two "participants" (the same recording twice, the second joining 2 s
+/// late) and one microphone: as long as the hearing, VP8 and Opus, at the frame size asked.
+fn composite_of(dir: &Path, video: &[PathBuf], audio: &[PathBuf]) {
+    use gavel_media_pipelines::composite::{Composite, Media, Source};
+    let source = |label: &str, media, files: &[PathBuf], at: u64| Source {
+        label: label.to_owned(),
+        media,
+        runs: vec![(files.to_vec(), Duration::from_secs(at))],
+    };
+    let composite = Composite {
+        sources: vec![
+            source("Judge Li (judge)", Media::Video, video, 0),
+            source("Wang (party)", Media::Video, video, 2),
+            source("", Media::Audio, audio, 0),
+        ],
+        length: Duration::from_secs(7),
+        width: 640,
+        height: 360,
+        fps: 15,
+        clock: Box::new(|d| format!("09:30:{:02}", d.as_secs())),
+    };
+    let out = dir.join("composite.webm");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    composite
+        .render(
+            &out,
+            move |p| log.lock().unwrap().push(p),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let (secs, text) = discover(&out);
+    assert!((secs - 7.0).abs() <= 0.2, "{secs} s: {text}");
+    assert!(text.contains("VP8") && text.contains("Opus"), "{text}");
+    assert!(
+        text.contains("Width: 640") && text.contains("Height: 360"),
+        "{text}"
+    );
+    let progress = seen.lock().unwrap().clone();
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]) && progress.last().is_some_and(|p| *p > 0.8),
+        "progress rises to the end: {progress:?}"
+    );
 }
 
 /// Sends `count` frames of the clip's video (30 a second) and its audio alongside (50 packets

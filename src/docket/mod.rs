@@ -11,6 +11,7 @@ mod nettest;
 pub(crate) use hearings::apply_transition;
 pub mod model;
 mod participants;
+mod recordings;
 pub(crate) use participants::join_url as participants_url;
 mod rows;
 mod session;
@@ -36,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(session::get))
         .routes(routes!(nettest::download, nettest::upload))
         .routes(routes!(nettest::udp))
+        .routes(routes!(recordings::get))
+        .routes(routes!(recordings::compose))
+        .routes(routes!(recordings::file))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::delete))
 }

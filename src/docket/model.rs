@@ -230,3 +230,29 @@ impl Page {
         Ok((limit, offset))
     }
 }
+
+/// A hearing's recording.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingView {
+    /// Hearing id.
+    pub hearing_id: String,
+    /// When the manifest was sealed (the hearing closed), RFC 3339; absent while recording.
+    pub sealed_at: Option<String>,
+    /// The manifest's chain head, hex.
+    pub head: Option<String>,
+    /// Every segment, the composite included (track `composite`).
+    pub segments: Vec<crate::recording::index::SegmentRow>,
+    /// The composite job.
+    pub composite: CompositeJob,
+}
+
+/// Where the composite job stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompositeJob {
+    /// `none`, `running`, `done` or `failed`.
+    pub state: String,
+    /// Share done, 0 to 1.
+    pub progress: f64,
+    /// Why it failed.
+    pub error: Option<String>,
+}

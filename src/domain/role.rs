@@ -92,11 +92,13 @@ pub enum Capability {
     ControlHearing,
     /// Hold a private session with one side (mediation, Art. 16).
     HoldCaucus,
+    /// Play and download the hearing's recordings (every access is audited).
+    AccessRecording,
 }
 
 impl Capability {
     /// Every capability, in table order.
-    pub const ALL: [Capability; 12] = [
+    pub const ALL: [Capability; 13] = [
         Capability::PublishAudio,
         Capability::PublishVideo,
         Capability::PublishScreen,
@@ -109,6 +111,7 @@ impl Capability {
         Capability::SignRecord,
         Capability::ControlHearing,
         Capability::HoldCaucus,
+        Capability::AccessRecording,
     ];
 
     fn bit(self) -> u16 {
@@ -154,6 +157,7 @@ pub fn capabilities(role: Role) -> Capabilities {
             ControlRecording,
             SignRecord,
             ControlHearing,
+            AccessRecording,
         ],
         Role::Clerk => &[
             PublishAudio,
@@ -164,6 +168,7 @@ pub fn capabilities(role: Role) -> Capabilities {
             ControlRecording,
             EditTranscript,
             SignRecord,
+            AccessRecording,
         ],
         Role::Party | Role::Counsel | Role::Expert => {
             &[PublishAudio, PublishVideo, PublishScreen, SignRecord]
@@ -180,6 +185,7 @@ pub fn capabilities(role: Role) -> Capabilities {
             SignRecord,
             ControlHearing,
             HoldCaucus,
+            AccessRecording,
         ],
         Role::Observer => &[],
     })
@@ -192,16 +198,16 @@ mod tests {
     /// The policy, spelled out: one row per role, one column per capability, in
     /// `Capability::ALL` order. Changing a permission means changing this table on purpose.
     const TABLE: [(Role, &str); 9] = [
-        //                  aud vid scr adm mut rem wit rec edt sgn hrg cau
-        (Role::Judge, "1 1 1 1 1 1 1 1 0 1 1 0"),
-        (Role::Clerk, "1 1 1 1 1 0 0 1 1 1 0 0"),
-        (Role::Party, "1 1 1 0 0 0 0 0 0 1 0 0"),
-        (Role::Counsel, "1 1 1 0 0 0 0 0 0 1 0 0"),
-        (Role::Witness, "1 1 0 0 0 0 0 0 0 1 0 0"),
-        (Role::Expert, "1 1 1 0 0 0 0 0 0 1 0 0"),
-        (Role::Interpreter, "1 1 0 0 0 0 0 0 0 1 0 0"),
-        (Role::Mediator, "1 1 1 1 1 1 0 1 0 1 1 1"),
-        (Role::Observer, "0 0 0 0 0 0 0 0 0 0 0 0"),
+        //                  aud vid scr adm mut rem wit rec edt sgn hrg cau acc
+        (Role::Judge, "1 1 1 1 1 1 1 1 0 1 1 0 1"),
+        (Role::Clerk, "1 1 1 1 1 0 0 1 1 1 0 0 1"),
+        (Role::Party, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
+        (Role::Counsel, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
+        (Role::Witness, "1 1 0 0 0 0 0 0 0 1 0 0 0"),
+        (Role::Expert, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
+        (Role::Interpreter, "1 1 0 0 0 0 0 0 0 1 0 0 0"),
+        (Role::Mediator, "1 1 1 1 1 1 0 1 0 1 1 1 1"),
+        (Role::Observer, "0 0 0 0 0 0 0 0 0 0 0 0 0"),
     ];
 
     #[test]

@@ -122,6 +122,17 @@ impl Index {
         Ok(())
     }
 
+    /// Whether the hearing is over in the record (its recording should be sealed).
+    pub async fn hearing_closed(&self, hearing: &str) -> bool {
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM hearings WHERE id = $1")
+            .bind(hearing)
+            .fetch_optional(self.db.pool())
+            .await
+            .ok()
+            .flatten();
+        state.as_deref() == Some(crate::domain::HearingState::Closed.as_str())
+    }
+
     /// The segments of `hearing`'s recording, in manifest order.
     pub async fn segments(&self, hearing: &str) -> Result<Vec<SegmentRow>, DbError> {
         let rows = sqlx::query(

@@ -2,6 +2,7 @@
 //! directory — `manifest.jsonl` and the segment files it lists — and reports every failure by
 //! name (`gavel_recordings::manifest` does the checking; this module only reads files).
 
+pub mod compose;
 pub mod index;
 pub mod manifest_log;
 pub mod recover;

@@ -51,7 +51,7 @@ pub(crate) fn write_run(dir: &Path, prefix: &str, info: &RunInfo) -> std::io::Re
 }
 
 /// The run prefix of a segment file name (`<prefix>-NNNNN.mkv`).
-fn prefix_of(file: &str) -> Option<&str> {
+pub(crate) fn prefix_of(file: &str) -> Option<&str> {
     let stem = file.strip_suffix(".mkv")?;
     let (prefix, n) = stem.rsplit_once('-')?;
     (n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit())).then_some(prefix)
@@ -132,7 +132,7 @@ pub async fn recover_all(
         }
         let sealed = dir.join(super::SEAL).exists() && closed.is_empty();
         if !sealed
-            && hearing_closed(&index.db, &hearing).await
+            && index.hearing_closed(&hearing).await
             && let Err(e) = log.seal(key).await
         {
             let detail = format!("the recording of a closed hearing could not be sealed: {e}");
@@ -140,17 +140,6 @@ pub async fn recover_all(
         }
     }
     total
-}
-
-/// Whether the hearing is over in the record (its recording should be sealed).
-async fn hearing_closed(db: &crate::db::Db, hearing: &str) -> bool {
-    let state: Option<String> = sqlx::query_scalar("SELECT state FROM hearings WHERE id = $1")
-        .bind(hearing)
-        .fetch_optional(db.pool())
-        .await
-        .ok()
-        .flatten();
-    state.as_deref() == Some(crate::domain::HearingState::Closed.as_str())
 }
 
 /// Finds the unlisted segments and repairs each in place (atomically: a repaired copy is

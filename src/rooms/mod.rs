@@ -25,6 +25,7 @@ use crate::db::Db;
 use crate::domain::HearingKind;
 use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
 use crate::fault::Component;
+use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Fault;
 use crate::sfu::peer::PeerHandle;
@@ -102,6 +103,8 @@ pub struct Rooms {
     recording: RecordingConfig,
     /// Seal recordings when hearings close.
     keys: Arc<crate::auth::keyring::KeyStore>,
+    /// Renders composites of sealed recordings (when the court wants them at once).
+    composer: Arc<Composer>,
 }
 
 /// A judge's request to move the hearing: session, request number, actor, state.
@@ -123,6 +126,7 @@ impl Rooms {
         config: SignalingConfig,
         recording: RecordingConfig,
         keys: Arc<crate::auth::keyring::KeyStore>,
+        composer: Arc<Composer>,
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
@@ -132,6 +136,7 @@ impl Rooms {
             config,
             recording,
             keys,
+            composer,
         }
     }
 
@@ -197,9 +202,13 @@ impl Rooms {
             return;
         }
         let log = ManifestLog::new(dir, hearing.to_owned(), Some(self.index()));
-        if let Err(e) = log.seal(self.keys.ring().current()).await {
-            let detail = format!("the recording could not be sealed: {e}");
-            crate::fault::report(&self.db, Some(hearing), Component::Recording, &detail).await;
+        match log.seal(self.keys.ring().current()).await {
+            Ok(()) if self.recording.auto_composite => self.composer.start(hearing.to_owned()),
+            Ok(()) => {}
+            Err(e) => {
+                let detail = format!("the recording could not be sealed: {e}");
+                crate::fault::report(&self.db, Some(hearing), Component::Recording, &detail).await;
+            }
         }
     }
 
@@ -243,6 +252,7 @@ impl Rooms {
             outbox: self.outbox.clone(),
             retiring: false,
             keys: self.keys.clone(),
+            composer: self.recording.auto_composite.then(|| self.composer.clone()),
         };
         let span = tracing::info_span!("room", hearing = %hearing);
         tokio::spawn(tracing::Instrument::instrument(
@@ -264,6 +274,8 @@ struct RoomTask {
     retiring: bool,
     /// Seal the recording when the hearing is over.
     keys: Arc<crate::auth::keyring::KeyStore>,
+    /// Renders the composite once the recording is sealed (none: only on request).
+    composer: Option<Arc<Composer>>,
 }
 
 impl RoomTask {
@@ -330,11 +342,25 @@ impl RoomTask {
         // Every open segment closed into the manifest; then, the hearing being over, sealed.
         if let Some(log) = self.media.close_recordings().await
             && self.retiring
-            && let Err(e) = log.seal(self.keys.ring().current()).await
+            && log.entries().await.is_ok_and(|n| n > 0)
         {
-            let detail = format!("the recording could not be sealed: {e}");
-            crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail)
-                .await;
+            match log.seal(self.keys.ring().current()).await {
+                Ok(()) => {
+                    if let Some(c) = &self.composer {
+                        c.start(self.hearing.clone());
+                    }
+                }
+                Err(e) => {
+                    let detail = format!("the recording could not be sealed: {e}");
+                    crate::fault::report(
+                        &self.db,
+                        Some(&self.hearing),
+                        Component::Recording,
+                        &detail,
+                    )
+                    .await;
+                }
+            }
         }
     }
 
@@ -464,20 +490,42 @@ impl RoomTask {
                 .await;
         }
         if let Some(actor) = ended {
+            self.close_in_record(actor).await;
+        }
+        transitions
+    }
+
+    /// Closes the hearing in the record as the judge ended it. A hearing the platform never
+    /// opened (people joined it while scheduled) is opened first, so the record shows both.
+    async fn close_in_record(&self, actor: String) {
+        use crate::domain::HearingState;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM hearings WHERE id = $1")
+            .bind(&self.hearing)
+            .fetch_optional(self.db.pool())
+            .await
+            .ok()
+            .flatten();
+        let mut steps = vec![(HearingState::Closed, "ended in the hearing")];
+        if state.as_deref() == Some(HearingState::Scheduled.as_str()) {
+            steps.insert(0, (HearingState::Open, "held before it was opened"));
+        }
+        for (to, reason) in steps {
             let result = crate::docket::apply_transition(
                 &self.db,
                 &self.outbox,
                 &self.hearing,
-                crate::domain::HearingState::Closed,
-                &Actor::Participant { id: actor },
-                Some("ended in the hearing".to_owned()),
+                to,
+                &Actor::Participant { id: actor.clone() },
+                Some(reason.to_owned()),
             )
             .await;
             if let Err(e) = result {
-                tracing::error!(error = %e, "FAULT: the ended hearing could not be closed in the record");
+                let detail = format!("the ended hearing could not be closed in the record: {e}");
+                crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail)
+                    .await;
+                return;
             }
         }
-        transitions
     }
 
     /// A track's recording failed: the fault is recorded and those responsible for the

@@ -15,6 +15,7 @@ mod media_peer;
 mod nettest;
 mod purity;
 mod recording;
+mod recording_archive;
 mod recording_recovery;
 mod signaling;
 mod simulcast;

@@ -42,57 +42,6 @@ pub(crate) fn codec_of(file: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trial_is_recorded_per_track_into_a_verifiable_directory() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
-    let (_, hearing) = app.docket_and_hearing().await;
-    let mut judge = peer(&app, &hearing, "judge").await;
-    let mut party = peer(&app, &hearing, "party").await;
-    judge.publish_clip().await;
-    party.publish_clip().await;
-    // About three seconds of the hearing, measured by what the party receives.
-    party.wait_received(&judge.id, MediaKind::Video, 300).await;
-    judge.send(ClientMessage::EndHearing { req: Some(1) }).await;
-
-    // Ending the hearing closes every open segment into the manifest.
-    let dir = app.config.server.data_dir.join("recordings").join(&hearing);
-    let manifest = dir.join("manifest.jsonl");
-    let lines = wait_for(Duration::from_secs(20), "four closed segments", || async {
-        let lines = entries(&manifest);
-        (lines.len() >= 4).then_some(lines)
-    })
-    .await;
-    match verify(&app, &dir).await {
-        gavel::recording::Verdict::Intact { segments, .. } => assert!(segments >= 4),
-        gavel::recording::Verdict::Broken(f) => panic!("{f:?}"),
-    }
-    for who in [&judge.id, &party.id] {
-        for (track, codec) in [("microphone", "Opus"), ("camera", "VP8")] {
-            let entry = lines
-                .iter()
-                .find(|l| l["participant"] == **who && l["track"] == track)
-                .unwrap_or_else(|| panic!("{who} {track} recorded: {lines:?}"));
-            let text = codec_of(&dir.join(entry["file"].as_str().unwrap()));
-            assert!(text.contains(codec), "{who} {track}: {text}");
-        }
-    }
-
-    // Entries cut off the end leave a chain that still holds together; the seal catches it.
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let shorter: String = text
-        .lines()
-        .take(text.lines().count() - 1)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&manifest, shorter).unwrap();
-    match verify(&app, &dir).await {
-        gavel::recording::Verdict::Broken(f) => {
-            assert!(f[0].contains("does not match its seal"), "{f:?}");
-        }
-        gavel::recording::Verdict::Intact { .. } => panic!("a shortened manifest verified"),
-    }
-}
-
 /// Seconds of media in the segments of `who`'s `track`, by gst-discoverer.
 pub(crate) fn recorded_seconds(
     dir: &Path,

@@ -9,18 +9,8 @@ use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
 
 use crate::media_peer::peer;
 use crate::recording::{codec_of, entries, verify};
+use crate::recording_archive::seconds;
 use crate::support::{Backend, TestApp, wait_for};
-
-/// Seconds of media in `file` by gst-discoverer.
-fn seconds(file: &Path) -> f64 {
-    let text = codec_of(file);
-    let d = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Duration: "))
-        .unwrap_or_else(|| panic!("a duration for {}: {text}", file.display()));
-    let p: Vec<f64> = d.split(':').map(|x| x.parse().unwrap()).collect();
-    p[0] * 3600.0 + p[1] * 60.0 + p[2]
-}
 
 /// Files in `dir` whose names start with `prefix` and end with `suffix`.
 fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {

@@ -88,6 +88,8 @@ impl TestApp {
         config.webhooks.retry_max_ms = 400;
         config.webhooks.poll_interval_ms = 200;
         config.webhooks.timeout_ms = 2000;
+        // Composites render only in the tests about them (they take the CPU for seconds).
+        config.recording.auto_composite = false;
         tweak(&mut config);
         gavel::app::install_crypto_provider();
         let (db, _) = gavel::app::open(&config).await.unwrap();

@@ -17,18 +17,18 @@ use crate::both_backends;
 use crate::support::{Backend, TestApp, wait_for};
 use gavel::webhook::signature;
 
-type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// A receiver on `addr` recording every request; dropped to go "down".
-struct Receiver {
-    got: Received,
+pub(crate) struct Receiver {
+    pub(crate) got: Received,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
     /// Starts listening on a socket bound earlier (while bound but not listening, connections
     /// to it are refused: the receiver is "down", and no other process can take the port).
-    async fn start(sock: tokio::net::TcpSocket, got: Received) -> Receiver {
+    pub(crate) async fn start(sock: tokio::net::TcpSocket, got: Received) -> Receiver {
         let listener = sock.listen(64).unwrap();
         let app = Router::new()
             .route(
@@ -48,7 +48,7 @@ impl Receiver {
     }
 }
 
-fn bound_socket() -> (tokio::net::TcpSocket, SocketAddr) {
+pub(crate) fn bound_socket() -> (tokio::net::TcpSocket, SocketAddr) {
     let sock = tokio::net::TcpSocket::new_v4().unwrap();
     sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = sock.local_addr().unwrap();
