@@ -118,6 +118,11 @@ pub enum BenchKind {
         /// `$GAVEL_MEDIA_DIR/bench-720p` or `~/.cache/gavel/media/bench-720p`).
         #[arg(long)]
         clip: Option<PathBuf>,
+        /// Load trials, which are recorded (every publisher's audio and video), instead of
+        /// pre-trial conferences, which are not: run with and without to see what recording
+        /// costs (`server_cpu_pct`, `recorded_tracks`).
+        #[arg(long)]
+        record: bool,
     },
 }
 

@@ -107,6 +107,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     api_key,
                     ca_cert,
                     clip,
+                    record,
                 },
         } => {
             let server = match (server, api_key, ca_cert) {
@@ -120,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 json,
                 server,
                 clip,
+                record,
             })
             .await?;
             out(&summary);

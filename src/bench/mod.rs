@@ -40,6 +40,9 @@ pub(crate) struct SfuBench {
     pub(crate) server: Option<(String, String, std::path::PathBuf)>,
     /// The pre-encoded clip's directory (default: where set-up makes it).
     pub(crate) clip: Option<std::path::PathBuf>,
+    /// Load trials (recorded by default) instead of pre-trial conferences (not recorded), to
+    /// measure what recording costs.
+    pub(crate) record: bool,
 }
 
 /// Where the load goes.
@@ -253,8 +256,9 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
             .post(
                 &format!("/api/v1/dockets/{d}/hearings"),
                 // Pre-trial conferences are not recorded by default: the figure is forwarding
-                // alone, comparable with other SFUs.
-                json!({"kind": "pre_trial", "scheduled_start": "2030-01-01T09:00:00Z"}),
+                // alone, comparable with other SFUs. Trials are recorded from the start.
+                json!({"kind": if b.record { "trial" } else { "pre_trial" },
+                    "scheduled_start": "2030-01-01T09:00:00Z"}),
             )
             .await?;
         let h = hearing["id"].as_str().context("hearing id")?.to_owned();
@@ -319,6 +323,11 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         (Some(a), Some(b)) if received > 0 => (b - a) as f64 / received as f64,
         _ => f64::NAN,
     };
+    // Share of one core the server used over the window, percent.
+    let cpu_pct = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => (b - a) as f64 / (secs * 1e6) * 100.0,
+        _ => f64::NAN,
+    };
     let bytes = meter.sent_bytes.load(Ordering::Relaxed) * b.subscribers as u64;
     let summary = json!({
         "publishers": b.publishers,
@@ -332,6 +341,8 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "latency_ms_p50": (percentile(&lat, 0.5) * 1000.0).round() / 1000.0,
         "latency_ms_p99": (percentile(&lat, 0.99) * 1000.0).round() / 1000.0,
         "server_cpu_us_per_pkt": (cpu_per_pkt * 100.0).round() / 100.0,
+        "server_cpu_pct": (cpu_pct * 10.0).round() / 10.0,
+        "recorded_tracks": if b.record { b.publishers * 2 } else { 0 },
         "server_rss_mb": rss.map(|r| (r * 10.0).round() / 10.0),
         "joined_subscribers": joins.len(),
     });
@@ -351,6 +362,8 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "latency_ms_p50",
         "latency_ms_p99",
         "server_cpu_us_per_pkt",
+        "server_cpu_pct",
+        "recorded_tracks",
         "server_rss_mb",
     ];
     Ok(keys
