@@ -57,6 +57,11 @@ impl ManifestLog {
         })
     }
 
+    /// The hearing whose recording this is.
+    pub fn hearing(&self) -> &str {
+        &self.hearing
+    }
+
     /// The hearing's recording directory.
     pub fn dir(&self) -> &Path {
         &self.dir
