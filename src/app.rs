@@ -145,8 +145,7 @@ impl Server {
             outbox: outbox.clone(),
         };
         let recovered =
-            crate::recording::recover::recover_all(&recordings, &index, keys.ring().current())
-                .await;
+            crate::recording::recover::recover_all(&recordings, &index, &keys.ring()).await;
         if recovered > 0 {
             tracing::warn!(recovered, "open recording segments recovered after a crash");
         }

@@ -18,5 +18,6 @@ pub mod http;
 pub mod recording;
 pub mod rooms;
 pub mod sfu;
+pub mod transcribe;
 pub mod web;
 pub mod webhook;

@@ -8,7 +8,8 @@ use clap::Parser;
 use gavel::app::{Server, open};
 use gavel::audit::AuditVerdict;
 use gavel::cli::{
-    ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, RecordingAction, VerifyKind,
+    ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, ModelAction, RecordingAction,
+    VerifyKind,
 };
 
 mod bench;
@@ -138,6 +139,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     l.url
                 ));
             }
+        }
+        Command::Model {
+            action:
+                ModelAction::Import {
+                    ct2_dir,
+                    out_file,
+                    q8,
+                },
+        } => {
+            let bar = indicatif::ProgressBar::new(1000);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "importing {bar:40} {percent:>3}% (elapsed {elapsed})",
+                )
+                .context("progress bar template")?,
+            );
+            let wtype = if q8 {
+                gavel::transcribe::model::WeightType::Q8_0
+            } else {
+                gavel::transcribe::model::WeightType::F16
+            };
+            let shown = bar.clone();
+            let imported = tokio::task::spawn_blocking(move || {
+                gavel::transcribe::model::import(&ct2_dir, &out_file, wtype, |p| {
+                    shown.set_position((p * 1000.0) as u64);
+                })
+                .map(|i| (i, out_file))
+            })
+            .await?;
+            bar.finish_and_clear();
+            let (i, out_file) = imported.context("importing the model")?;
+            let h = i.hparams;
+            out(&format!(
+                "wrote {} ({} bytes, {} tensors): {} audio / {} text layers, width {}, {} mels, vocabulary {}",
+                out_file.display(),
+                i.bytes,
+                i.tensors,
+                h.n_audio_layer,
+                h.n_text_layer,
+                h.n_state,
+                h.n_mels,
+                h.n_vocab
+            ));
         }
         Command::Recording {
             action: RecordingAction::Compose { hearing_id },

@@ -175,12 +175,14 @@ pub(super) async fn compose(
     if hearing.state != crate::domain::HearingState::Closed {
         return Err(ApiError::Conflict("the hearing has not ended yet".into()));
     }
-    let running: Option<String> =
-        sqlx::query_scalar("SELECT composite_state FROM recordings WHERE hearing_id = $1")
-            .bind(&hearing_id)
-            .fetch_optional(st.db.pool())
-            .await
-            .map_err(crate::db::DbError::from)?;
+    let running: Option<String> = sqlx::query_scalar(
+        "SELECT CASE WHEN sealed_at IS NULL THEN 'unsealed' ELSE composite_state END \
+         FROM recordings WHERE hearing_id = $1",
+    )
+    .bind(&hearing_id)
+    .fetch_optional(st.db.pool())
+    .await
+    .map_err(crate::db::DbError::from)?;
     match running.as_deref() {
         None => {
             return Err(ApiError::Conflict(
@@ -190,6 +192,11 @@ pub(super) async fn compose(
         Some("running") => {
             return Err(ApiError::Conflict(
                 "a composite is being rendered already".into(),
+            ));
+        }
+        Some("unsealed") => {
+            return Err(ApiError::Conflict(
+                "the recording is still being closed".into(),
             ));
         }
         Some(_) => {}

@@ -38,8 +38,8 @@ const RENDER_BUDGET: f64 = 10.0;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ComposeError {
-    /// The hearing has not ended.
-    #[error("the hearing has not ended yet")]
+    /// The hearing has not ended, or its recording is not sealed yet.
+    #[error("the hearing has not ended yet, or its recording is still being closed")]
     NotOver,
     /// Nothing of the hearing was recorded.
     #[error("nothing of this hearing was recorded")]
@@ -142,7 +142,7 @@ impl Composer {
         let claimed = sqlx::query(
             "UPDATE recordings SET composite_state = 'running', composite_progress = 0, \
              composite_error = NULL, updated_at = $2 \
-             WHERE hearing_id = $1 AND composite_state <> 'running'",
+             WHERE hearing_id = $1 AND composite_state <> 'running' AND sealed_at IS NOT NULL",
         )
         .bind(hearing)
         .bind(now_ms())
@@ -152,15 +152,16 @@ impl Composer {
         if claimed == 1 {
             return Ok(());
         }
-        let exists = sqlx::query("SELECT 1 FROM recordings WHERE hearing_id = $1")
-            .bind(hearing)
-            .fetch_optional(self.index.db.pool())
-            .await?
-            .is_some();
-        Err(if exists {
-            ComposeError::Busy
-        } else {
-            ComposeError::NothingRecorded
+        let sealed: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT sealed_at FROM recordings WHERE hearing_id = $1")
+                .bind(hearing)
+                .fetch_optional(self.index.db.pool())
+                .await?;
+        Err(match sealed {
+            None => ComposeError::NothingRecorded,
+            // The room is still closing the last segments: the composite comes after the seal.
+            Some(None) => ComposeError::NotOver,
+            Some(Some(_)) => ComposeError::Busy,
         })
     }
 
@@ -248,7 +249,7 @@ impl Composer {
                 false,
             )
             .await?;
-        log.seal(self.keys.ring().current()).await?;
+        log.seal(&self.keys.ring()).await?;
         let mut w = self.index.db.begin_write().await?;
         crate::audit::append(
             &mut w.tx,
@@ -312,11 +313,21 @@ struct Plan {
 }
 
 /// The tracks of the manifest's segments, each split into runs of consecutive segments and
-/// placed on the hearing clock. Composites and segments with nothing in them are left out.
+/// placed on the hearing clock. Left out: composites, segments with nothing in them, cut-short
+/// originals that have a repaired copy, and segments recovery could not attribute.
 fn plan(dir: &Path, entries: &[Entry], labels: &HashMap<String, String>) -> Option<Plan> {
+    let listed: std::collections::HashSet<&str> =
+        entries.iter().map(|e| e.segment.file.as_str()).collect();
     let segments: Vec<&Entry> = entries
         .iter()
-        .filter(|e| e.segment.track != COMPOSITE_TRACK && e.segment.end_ms > e.segment.start_ms)
+        .filter(|e| {
+            let s = &e.segment;
+            s.track != COMPOSITE_TRACK
+                && s.track != "unknown"
+                && s.end_ms > s.start_ms
+                // A cut-short original plays through its repaired copy.
+                && !listed.contains(super::recover::repaired_name(&s.file).as_str())
+        })
         .collect();
     let start = segments.iter().map(|e| e.segment.start_ms).min()?;
     let end = segments.iter().map(|e| e.segment.end_ms).max()?;
@@ -404,6 +415,13 @@ mod tests {
                 (1_000, 11_000),
             ),
             entry("a-camera-t1-100-00001.mkv", "a", "camera", (11_000, 15_000)),
+            entry(
+                "a-camera-t1-100-00001.repaired.mkv",
+                "a",
+                "camera",
+                (11_000, 15_000),
+            ),
+            entry("x-00000.mkv", "unknown", "unknown", (1_000, 30_000)),
             // A caucus later: the camera's second run.
             entry("a-camera-t1-900-00000.mkv", "a", "camera", (20_000, 25_000)),
             // Opened just before a crash: nothing in it.
@@ -424,11 +442,18 @@ mod tests {
             ("Li (judge)", Media::Video)
         );
         assert_eq!(camera.runs.len(), 2);
-        assert_eq!(camera.runs[0].0.len(), 2);
+        assert_eq!(
+            camera.runs[0].0,
+            [
+                Path::new("/r/a-camera-t1-100-00000.mkv"),
+                Path::new("/r/a-camera-t1-100-00001.repaired.mkv")
+            ],
+            "the repaired copy stands in for its original"
+        );
         assert_eq!(camera.runs[1].1, Duration::from_secs(19));
         assert_eq!(made.sources[1].media, Media::Audio);
         assert!(
-            plan(Path::new("/r"), &entries[4..], &labels).is_none(),
+            plan(Path::new("/r"), &entries[6..], &labels).is_none(),
             "nothing to compose"
         );
     }

@@ -45,15 +45,21 @@ pub struct SegmentRow {
 }
 
 impl Index {
-    /// Indexes a segment just appended to the manifest.
-    pub async fn segment_added(&self, hearing: &str, entry: &Entry, bytes: u64, now: i64) {
+    /// Indexes a segment just appended to the manifest as its `seq`th entry (from 1).
+    pub async fn segment_added(
+        &self,
+        hearing: &str,
+        (entry, seq): (&Entry, usize),
+        bytes: u64,
+        now: i64,
+    ) {
         let s = &entry.segment;
         let result = async {
             let mut w = self.db.begin_write().await?;
             sqlx::query(
-                "INSERT INTO recording_segments (hearing_id, file, participant_id, track, \
+                "INSERT INTO recording_segments (hearing_id, seq, file, participant_id, track, \
                  start_ms, end_ms, sha256, bytes, cut_short, entry_hash, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(hearing)
             .bind(&s.file)
@@ -66,17 +72,18 @@ impl Index {
             .bind(i64::from(s.cut_short))
             .bind(&entry.hash)
             .bind(now)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
             .execute(&mut *w.tx)
             .await?;
             sqlx::query(
                 "INSERT INTO recordings (hearing_id, head, entries, composite_state, \
-                 composite_progress, updated_at) VALUES ($1, $2, 1, 'none', 0, $3) \
-                 ON CONFLICT (hearing_id) DO UPDATE SET head = $2, \
-                 entries = recordings.entries + 1, updated_at = $3",
+                 composite_progress, updated_at) VALUES ($1, $2, $4, 'none', 0, $3) \
+                 ON CONFLICT (hearing_id) DO UPDATE SET head = $2, entries = $4, updated_at = $3",
             )
             .bind(hearing)
             .bind(&entry.hash)
             .bind(now)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
             .execute(&mut *w.tx)
             .await?;
             w.commit().await
@@ -98,12 +105,18 @@ impl Index {
     ) -> Result<(), DbError> {
         let mut w = self.db.begin_write().await?;
         let entries = i64::try_from(entries).unwrap_or(i64::MAX);
-        sqlx::query("UPDATE recordings SET head = $2, sealed_at = $3, updated_at = $3 WHERE hearing_id = $1")
-            .bind(hearing)
-            .bind(head)
-            .bind(now)
-            .execute(&mut *w.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO recordings (hearing_id, head, entries, sealed_at, composite_state, \
+             composite_progress, updated_at) VALUES ($1, $2, $4, $3, 'none', 0, $3) \
+             ON CONFLICT (hearing_id) DO UPDATE SET head = $2, entries = $4, sealed_at = $3, \
+             updated_at = $3",
+        )
+        .bind(hearing)
+        .bind(head)
+        .bind(now)
+        .bind(entries)
+        .execute(&mut *w.tx)
+        .await?;
         let details = serde_json::json!({"hearing_id": hearing, "head": head, "segments": entries});
         audit::append(
             &mut w.tx,
@@ -137,7 +150,7 @@ impl Index {
     pub async fn segments(&self, hearing: &str) -> Result<Vec<SegmentRow>, DbError> {
         let rows = sqlx::query(
             "SELECT file, participant_id, track, start_ms, end_ms, sha256, bytes, cut_short \
-             FROM recording_segments WHERE hearing_id = $1 ORDER BY created_at, file",
+             FROM recording_segments WHERE hearing_id = $1 ORDER BY seq",
         )
         .bind(hearing)
         .fetch_all(self.db.pool())

@@ -1,8 +1,9 @@
 //! Recovery of segments left open: by a crash (found at start-up) or by a pipeline that failed
-//! (found when its recorder is restarted). Each open segment is remuxed into a complete file
-//! (`gavel_media_pipelines::repair`), or kept as it is when nothing in it can be read, and
-//! entered into the manifest marked `cut_short`, so every byte that reached the disk is in the
-//! record and verifiable.
+//! (found when its recorder is restarted). Each open segment is entered into the manifest as
+//! it reached the disk, marked `cut_short`, so every byte written is in the record and
+//! verifiable; beside it goes a complete, playable copy remuxed from it
+//! (`gavel_media_pipelines::repair`, `<name>.repaired.mkv`), entered the same way, unless
+//! nothing in it can be read. Sealed recordings are never touched.
 //!
 //! Each recorder run leaves a small description of itself beside its segments (whose track,
 //! which codec, when it started), which is what lets recovery name and place a segment.
@@ -50,9 +51,20 @@ pub(crate) fn write_run(dir: &Path, prefix: &str, info: &RunInfo) -> std::io::Re
     f.sync_all()
 }
 
-/// The run prefix of a segment file name (`<prefix>-NNNNN.mkv`).
+/// What a repaired copy of a cut-short segment is called (`<prefix>-NNNNN.repaired.mkv`);
+/// the original stays as it reached the disk.
+const REPAIRED: &str = ".repaired.mkv";
+
+/// The name of `file`'s repaired copy.
+pub(crate) fn repaired_name(file: &str) -> String {
+    format!("{}{REPAIRED}", file.strip_suffix(".mkv").unwrap_or(file))
+}
+
+/// The run prefix of a segment file name (`<prefix>-NNNNN.mkv`, or its repaired copy).
 pub(crate) fn prefix_of(file: &str) -> Option<&str> {
-    let stem = file.strip_suffix(".mkv")?;
+    let stem = file
+        .strip_suffix(REPAIRED)
+        .or_else(|| file.strip_suffix(".mkv"))?;
     let (prefix, n) = stem.rsplit_once('-')?;
     (n.len() == 5 && n.bytes().all(|b| b.is_ascii_digit())).then_some(prefix)
 }
@@ -93,7 +105,7 @@ pub async fn close_orphans(
 pub async fn recover_all(
     root: &Path,
     index: &super::index::Index,
-    key: &crate::auth::keyring::SigningKey,
+    ring: &crate::auth::keyring::KeyRing,
 ) -> usize {
     let dirs: Vec<PathBuf> = match std::fs::read_dir(root) {
         Ok(d) => d
@@ -107,8 +119,18 @@ pub async fn recover_all(
         let Some(hearing) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
-        let torn = cut_torn_line(&dir).unwrap_or(false);
         let log = ManifestLog::new(dir.clone(), hearing.clone(), Some(index.clone()));
+        if dir.join(super::SEAL).exists() {
+            // A sealed recording is never repaired or extended here. Only a seal that a crash
+            // left one entry behind (a composite entered, its new seal not yet written) is
+            // renewed, and only while the manifest still extends what was sealed.
+            if let Err(e) = log.seal(ring).await {
+                let detail = format!("a sealed recording no longer matches its seal: {e}");
+                crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+            }
+            continue;
+        }
+        let torn = cut_torn_line(&dir).unwrap_or(false);
         let closed = match close_orphans(&log, None).await {
             Ok(c) => c,
             Err(e) => {
@@ -130,10 +152,8 @@ pub async fn recover_all(
             );
             crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
         }
-        let sealed = dir.join(super::SEAL).exists() && closed.is_empty();
-        if !sealed
-            && index.hearing_closed(&hearing).await
-            && let Err(e) = log.seal(key).await
+        if index.hearing_closed(&hearing).await
+            && let Err(e) = log.seal(ring).await
         {
             let detail = format!("the recording of a closed hearing could not be sealed: {e}");
             crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
@@ -162,6 +182,8 @@ fn find_and_repair(dir: &Path, only: Option<&str>) -> Result<Vec<Orphan>, LogErr
             e.file_name().into_string().ok()
         })
         .filter(|name| !name.starts_with('.') && !listed.contains(name.as_str()))
+        // A repaired copy is made (again) from its original, never repaired itself.
+        .filter(|name| !name.ends_with(REPAIRED))
         .filter(|name| prefix_of(name).is_some_and(|p| only.is_none_or(|o| o == p)))
         .collect();
     files.sort();
@@ -173,33 +195,57 @@ fn find_and_repair(dir: &Path, only: Option<&str>) -> Result<Vec<Orphan>, LogErr
         let run: Option<RunInfo> = std::fs::read(run_file(dir, prefix))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+        let codec = run.as_ref().and_then(|r| Codec::from_mime(&r.mime));
+        let length = repair(dir, &file, codec);
+        let ms = i64::try_from(length.unwrap_or_default().as_millis()).unwrap_or(0);
+        // Where the run's listed segments end; without them, when the run began; without its
+        // description (a directory from an older server), when the file was last written.
         let start = ends
             .get(prefix)
             .copied()
             .or(run.as_ref().map(|r| r.base_ms))
-            .unwrap_or_else(crate::clock::now_ms);
-        let codec = run.as_ref().and_then(|r| Codec::from_mime(&r.mime));
-        let length = repair(dir, &file, codec);
+            .unwrap_or_else(|| modified_ms(&dir.join(&file)) - ms);
         let (participant, track) = run.map_or_else(
             || ("unknown".to_owned(), "unknown".to_owned()),
             |r| (r.participant, r.track),
         );
-        let end = start + i64::try_from(length.as_millis()).unwrap_or(0);
-        ends.insert(prefix.to_owned(), end);
+        let span = (start, start + ms);
+        ends.insert(prefix.to_owned(), span.1);
         out.push(Orphan {
             file: file.clone(),
-            participant,
-            track,
-            span: (start, end),
+            participant: participant.clone(),
+            track: track.clone(),
+            span,
         });
+        if length.is_some() {
+            out.push(Orphan {
+                file: repaired_name(&file),
+                participant,
+                track,
+                span,
+            });
+        }
     }
     Ok(out)
 }
 
-/// Remuxes `dir/file` in place and returns its length; zero (the file kept as it is) when it
-/// holds nothing readable.
-fn repair(dir: &Path, file: &str, codec: Option<Codec>) -> Duration {
-    let (path, tmp) = (dir.join(file), dir.join(format!(".{file}.repair")));
+/// When `path` was last written, Unix milliseconds (now if unknown).
+fn modified_ms(path: &Path) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or_else(crate::clock::now_ms)
+}
+
+/// Writes a complete, playable copy of the cut-short `dir/file` beside it (the original is
+/// kept as it reached the disk) and returns its length; `None` when the file holds nothing
+/// readable.
+fn repair(dir: &Path, file: &str, codec: Option<Codec>) -> Option<Duration> {
+    let path = dir.join(file);
+    let tmp = dir.join(format!(".{file}.repair"));
+    let fixed = dir.join(repaired_name(file));
     // Without the run's description, the codec is guessed: video first, then audio.
     let tries = codec.map_or_else(|| vec![Codec::Vp8, Codec::Opus], |c| vec![c]);
     for codec in tries {
@@ -207,9 +253,12 @@ fn repair(dir: &Path, file: &str, codec: Option<Codec>) -> Duration {
         else {
             continue;
         };
-        let synced = std::fs::File::open(&tmp).and_then(|f| f.sync_all());
-        if synced.is_ok() && std::fs::rename(&tmp, &path).is_ok() {
-            return length;
+        let placed = std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, &fixed))
+            .and_then(|()| super::manifest_log::sync_dir(dir));
+        if placed.is_ok() {
+            return Some(length);
         }
     }
     let _ = std::fs::remove_file(&tmp);
@@ -217,7 +266,7 @@ fn repair(dir: &Path, file: &str, codec: Option<Codec>) -> Duration {
         file,
         "an open segment held nothing readable; kept as it was"
     );
-    Duration::ZERO
+    None
 }
 
 /// Cuts a manifest line torn by a crash (a last line without its newline: never a committed

@@ -73,6 +73,19 @@ pub struct Fault {
 /// a notice; a pipeline failing over and over would otherwise flood both).
 const MAX_RESTARTS: u32 = 5;
 
+/// A run this long was healthy: its failure does not count towards giving up.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+/// How a recorder run ended.
+enum Outcome {
+    /// Told to stop; every segment closed.
+    Stopped,
+    /// The pipeline failed while recording.
+    Failed(String),
+    /// The pipeline failed while closing its last segment after being told to stop.
+    FailedStopping(String),
+}
+
 /// Pause before a restart, so a failing disk is not hammered.
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
@@ -96,7 +109,8 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
     };
     let kind = format!("{:?}", track.source).to_lowercase();
     let mut failures = 0;
-    loop {
+    let mut stopped = false;
+    while !stopped {
         // Unique per run: a track recorded again (after a caucus, a stop and start, or a
         // failure) must never write over the segments of its earlier run.
         let prefix = format!("{}-{}-{}-{}", track.publisher, kind, track.key, now_ms());
@@ -106,15 +120,27 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
             kind: &kind,
             prefix: &prefix,
         };
-        let Err(detail) = run.record(codec, pt, &mut stop).await else {
-            return;
+        let began = std::time::Instant::now();
+        let detail = match run.record(codec, pt, &mut stop).await {
+            Outcome::Stopped => return,
+            // Failed while closing: recorded, but there is nothing left to restart.
+            Outcome::FailedStopping(detail) => {
+                stopped = true;
+                detail
+            }
+            Outcome::Failed(detail) => detail,
         };
+        // A run that went well for a while starts the count afresh: only failures in quick
+        // succession give up.
+        if began.elapsed() > HEALTHY_RUN {
+            failures = 0;
+        }
         failures += 1;
         // Whatever the failed run left open is entered now, cut short.
         if let Err(e) = super::recover::close_orphans(&target.log, Some(&prefix)).await {
             tracing::error!(error = %e, "FAULT: a failed recording's open segment was not entered");
         }
-        let restarted = failures <= MAX_RESTARTS;
+        let restarted = !stopped && failures <= MAX_RESTARTS;
         let fault = Fault {
             participant: track.publisher.clone(),
             track: kind.clone(),
@@ -144,32 +170,33 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Records until stopped (`Ok`) or until the pipeline fails (`Err` with what failed).
-    async fn record(
-        &self,
-        codec: Codec,
-        pt: u8,
-        stop: &mut oneshot::Receiver<()>,
-    ) -> Result<(), String> {
+    /// Records until stopped or until the pipeline fails.
+    async fn record(&self, codec: Codec, pt: u8, stop: &mut oneshot::Receiver<()>) -> Outcome {
         let dir = self.target.log.dir().to_owned();
         let (prefix, segment) = (self.prefix.to_owned(), self.target.segment);
-        let info = RunInfo {
-            participant: self.track.publisher.clone(),
-            track: self.kind.to_owned(),
-            mime: self.track.codec.mime_type.clone(),
-            base_ms: now_ms(),
-        };
+        let (participant, track) = (self.track.publisher.clone(), self.kind.to_owned());
+        let mime = self.track.codec.mime_type.clone();
         let started = tokio::task::spawn_blocking(move || {
+            let recorder = TrackRecorder::start(&dir, &prefix, codec, pt, segment)
+                .map_err(|e| e.to_string())?;
+            // The pipeline's running time 0 is (about) now on the hearing clock. The run's
+            // description is on disk before any media is, for recovery.
+            let base_ms = now_ms();
+            let info = RunInfo {
+                participant,
+                track,
+                mime,
+                base_ms,
+            };
             write_run(&dir, &prefix, &info).map_err(|e| e.to_string())?;
-            TrackRecorder::start(&dir, &prefix, codec, pt, segment).map_err(|e| e.to_string())
+            Ok::<_, String>((recorder, base_ms))
         })
         .await;
-        let recorder = match started {
-            Ok(r) => r?,
-            Err(_) => return Ok(()),
+        let (recorder, base) = match started {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return Outcome::Failed(e),
+            Err(_) => return Outcome::Stopped,
         };
-        // The pipeline's running time 0 is (about) now on the hearing clock.
-        let base = now_ms();
         self.track.set_tap(Some(recorder.tap()), pt);
         // A recording starts at a key frame: ask for one rather than wait for the next.
         self.track.request_keyframe(u8::MAX).await;
@@ -189,17 +216,17 @@ impl Run<'_> {
         if let Some(reason) = failed {
             // A failed pipeline cannot finish; it is torn down and its open file recovered.
             let _ = tokio::task::spawn_blocking(move || drop(recorder)).await;
-            return Err(reason);
+            return Outcome::Failed(reason);
         }
         let events = tokio::task::spawn_blocking(move || recorder.finish(Duration::from_secs(10)))
             .await
             .unwrap_or_default();
         for ev in events {
             if let Some(reason) = self.handle(ev, base).await {
-                return Err(reason);
+                return Outcome::FailedStopping(reason);
             }
         }
-        Ok(())
+        Outcome::Stopped
     }
 
     /// Enters a closed segment; returns what failed when the pipeline did.

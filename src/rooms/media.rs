@@ -45,21 +45,34 @@ impl MediaRouting {
     }
 
     /// Stops every recording and waits (at most 20 s) until each has closed its last segment
-    /// into the manifest; returns the manifest log, to seal.
+    /// into the manifest; returns the manifest log, to seal. A recorder still busy then is
+    /// stopped hard and its open segment entered as cut short, so nothing appends after the
+    /// seal.
     pub(super) async fn close_recordings(&mut self) -> Option<Arc<ManifestLog>> {
-        let stopping: Vec<_> = std::mem::take(&mut self.recordings)
+        let mut stopping: Vec<_> = std::mem::take(&mut self.recordings)
             .into_iter()
             .filter_map(|(_, r)| r.stop())
             .chain(std::mem::take(&mut self.finishing))
             .collect();
-        let all = futures_join(stopping);
-        if tokio::time::timeout(std::time::Duration::from_secs(20), all)
-            .await
-            .is_err()
-        {
-            tracing::error!("FAULT: a recording did not close its last segment in time");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        let mut late = false;
+        for h in &mut stopping {
+            if tokio::time::timeout_at(deadline, &mut *h).await.is_err() {
+                h.abort();
+                late = true;
+            }
         }
-        self.target.as_ref().map(|t| t.log.clone())
+        let target = self.target.as_ref()?;
+        if late {
+            for h in stopping {
+                let _ = h.await;
+            }
+            tracing::error!("FAULT: a recording did not close its last segment in time");
+            if let Err(e) = crate::recording::recover::close_orphans(&target.log, None).await {
+                tracing::error!(error = %e, "FAULT: a late recording's segment was not entered");
+            }
+        }
+        Some(target.log.clone())
     }
 
     /// Takes the room's list of whose media is recorded.
@@ -223,12 +236,6 @@ impl MediaRouting {
             }
             peer.set_desired(want);
         }
-    }
-}
-
-async fn futures_join(handles: Vec<tokio::task::JoinHandle<()>>) {
-    for h in handles {
-        let _ = h.await;
     }
 }
 

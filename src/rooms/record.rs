@@ -24,7 +24,7 @@ pub(super) async fn seal(
     composer: Option<&Arc<Composer>>,
     db: &Db,
 ) {
-    match log.seal(keys.ring().current()).await {
+    match log.seal(&keys.ring()).await {
         Ok(()) => {
             if let Some(c) = composer {
                 c.start(log.hearing().to_owned());

@@ -27,7 +27,7 @@ pub(crate) fn seconds(file: &Path) -> f64 {
     p[0] * 3600.0 + p[1] * 60.0 + p[2]
 }
 
-fn span_secs(l: &Value) -> f64 {
+pub(crate) fn span_secs(l: &Value) -> f64 {
     (l["end_ms"].as_i64().unwrap() - l["start_ms"].as_i64().unwrap()) as f64 / 1000.0
 }
 
@@ -49,7 +49,7 @@ fn broken(v: gavel::recording::Verdict) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trial_is_recorded_composed_served_and_verifiable() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+    let mut app = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.signaling.lobby_kinds.clear();
         c.recording.auto_composite = true;
     })
@@ -81,7 +81,18 @@ async fn a_trial_is_recorded_composed_served_and_verifiable() {
     if let gavel::recording::Verdict::Broken(f) = verify(&app, &dir).await {
         panic!("{f:?}");
     }
-    let lines = entries(&manifest);
+    // The composite renders by itself after the hearing; its progress is in the API.
+    let path = format!("/api/v1/hearings/{hearing}/recording");
+    let view = wait_for(Duration::from_secs(120), "the composite", || async {
+        let v = app.get_ok(&path).await;
+        assert_ne!(v["composite"]["state"], "failed", "{v}");
+        (v["composite"]["state"] == "done").then_some(v)
+    })
+    .await;
+    let lines: Vec<Value> = entries(&manifest)
+        .into_iter()
+        .filter(|l| l["track"] != "composite")
+        .collect();
     // Every track as received: the codec, and each segment's length as the manifest says.
     for who in [&judge.id, &party.id] {
         for (track, codec) in [("microphone", "Opus"), ("camera", "VP8")] {
@@ -121,14 +132,6 @@ async fn a_trial_is_recorded_composed_served_and_verifiable() {
     )
     .await;
 
-    // The composite renders by itself after the hearing; its progress is in the API.
-    let path = format!("/api/v1/hearings/{hearing}/recording");
-    let view = wait_for(Duration::from_secs(120), "the composite", || async {
-        let v = app.get_ok(&path).await;
-        assert_ne!(v["composite"]["state"], "failed", "{v}");
-        (v["composite"]["state"] == "done").then_some(v)
-    })
-    .await;
     assert_eq!(view["composite"]["progress"], 1.0);
     assert!(view["sealed_at"].is_string());
     let listed = view["segments"].as_array().unwrap();
@@ -236,5 +239,32 @@ async fn a_trial_is_recorded_composed_served_and_verifiable() {
     assert!(
         failures.iter().any(|f| f.contains("manifest line")),
         "{failures:?}"
+    );
+    std::fs::write(&manifest, &text).unwrap();
+
+    // Entries cut off the end leave a chain that holds together; the seal catches it, and a
+    // restart does not seal over it (it records a fault instead).
+    let shorter: String = text
+        .lines()
+        .take(text.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&manifest, shorter).unwrap();
+    let failures = broken(verify(&app, &dir).await);
+    assert!(
+        failures[0].contains("does not match its seal"),
+        "{failures:?}"
+    );
+    let faults = app.count("faults").await;
+    app.restart().await;
+    let failures = broken(verify(&app, &dir).await);
+    assert!(
+        failures[0].contains("does not match its seal"),
+        "{failures:?}"
+    );
+    assert_eq!(
+        app.count("faults").await,
+        faults + 1,
+        "the mismatch is a fault on record"
     );
 }

@@ -9,7 +9,7 @@ use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
 
 use crate::media_peer::peer;
 use crate::recording::{codec_of, entries, verify};
-use crate::recording_archive::seconds;
+use crate::recording_archive::{seconds, span_secs};
 use crate::support::{Backend, TestApp, wait_for};
 
 /// Files in `dir` whose names start with `prefix` and end with `suffix`.
@@ -70,6 +70,17 @@ async fn a_failing_recorder_is_restarted_recorded_as_a_fault_and_told_to_the_jud
         (app.count("faults").await >= 1).then_some(())
     })
     .await;
+    let mut db = app.db().await;
+    let (component, faulted, detail): (String, Option<String>, String) =
+        sqlx::query_as("SELECT component, hearing_id, detail FROM faults")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (component.as_str(), faulted.as_deref()),
+        ("recording", Some(hearing.as_str()))
+    );
+    assert!(detail.contains("restarted"), "{detail}");
     assert!(audited(&app, "fault.recorded").await >= 1);
     // The recorder was restarted: a later run of the same camera closes segments.
     let run = first.trim_end_matches("-00000.mkv").to_owned();
@@ -160,8 +171,18 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
     child.start_kill().unwrap();
     let status = child.wait().await.unwrap();
     assert!(!status.success(), "killed, not stopped: {status}");
+    let party_id = party.id.clone();
     drop((judge, party));
     let text_before = std::fs::read_to_string(&manifest).unwrap();
+    // What the kill left on disk, unlisted: the open segments, byte for byte.
+    let open: Vec<(String, Vec<u8>)> = files(&dir, "", ".mkv")
+        .into_iter()
+        .filter(|f| !listed.contains(f))
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect();
 
     // Restart: recovery runs before the server listens.
     app.start_again().await;
@@ -171,42 +192,82 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
         "the entries written before the crash are kept as they were"
     );
     let after = entries(&manifest);
-    let recovered: Vec<&serde_json::Value> =
-        after.iter().filter(|l| l["cut_short"] == true).collect();
-    assert!(
-        recovered.len() >= 2,
-        "the open segments are entered, cut short: {recovered:?}"
-    );
-    for l in &recovered {
-        let file = dir.join(l["file"].as_str().unwrap());
-        let listed =
-            (l["end_ms"].as_i64().unwrap() - l["start_ms"].as_i64().unwrap()) as f64 / 1000.0;
-        if std::fs::metadata(&file).unwrap().len() == 0 {
+    let entry = |file: &str| {
+        after
+            .iter()
+            .find(|l| l["file"] == file)
+            .unwrap_or_else(|| panic!("{file} is in the manifest"))
+    };
+    let mut repaired_tracks = Vec::new();
+    for (file, bytes) in &open {
+        let l = entry(file);
+        assert_eq!(l["cut_short"], true, "{l}");
+        assert_eq!(
+            &std::fs::read(dir.join(file)).unwrap(),
+            bytes,
+            "{file}: kept as it reached the disk"
+        );
+        // It continues its run: it starts where the run's last listed segment ended.
+        let run = &file[..file.len() - "-00000.mkv".len()];
+        if let Some(prev) = before
+            .iter()
+            .filter(|p| p["file"].as_str().unwrap().starts_with(run))
+            .map(|p| p["end_ms"].as_i64().unwrap())
+            .max()
+            && !after.iter().any(|o| {
+                o["cut_short"] == true
+                    && o["file"].as_str().unwrap().starts_with(run)
+                    && o["file"].as_str().unwrap() < file.as_str()
+            })
+        {
+            assert_eq!(l["start_ms"].as_i64().unwrap(), prev, "{file}");
+        }
+        if bytes.is_empty() {
             // Opened just before the kill, nothing written yet: entered, with no length.
-            assert_eq!(listed, 0.0, "{l}");
+            assert_eq!(span_secs(l), 0.0, "{l}");
             continue;
         }
+        // Beside it, a complete copy that plays, as long as the manifest says.
+        let fixed = file.replace(".mkv", ".repaired.mkv");
+        let r = entry(&fixed);
+        assert_eq!(
+            (r["cut_short"].clone(), r["track"].clone()),
+            (true.into(), l["track"].clone())
+        );
         let codec = if l["track"] == "camera" {
             "VP8"
         } else {
             "Opus"
         };
-        assert!(codec_of(&file).contains(codec), "{file:?} plays as {codec}");
-        let secs = seconds(&file);
         assert!(
-            (secs - listed).abs() <= 0.5,
-            "{file:?}: {secs:.2} s in the file, {listed:.2} s in the manifest"
+            codec_of(&dir.join(&fixed)).contains(codec),
+            "{fixed} plays as {codec}"
+        );
+        let secs = seconds(&dir.join(&fixed));
+        assert!(
+            (secs - span_secs(r)).abs() <= 0.5,
+            "{fixed}: {secs:.2} s in the file, {:.2} s in the manifest",
+            span_secs(r)
+        );
+        if secs > 0.5 {
+            repaired_tracks.push((l["participant"].clone(), l["track"].clone()));
+        }
+    }
+    for track in ["camera", "microphone"] {
+        assert!(
+            repaired_tracks.contains(&(party_id.clone().into(), track.into())),
+            "the party's open {track} segment kept its media: {repaired_tracks:?}"
         );
     }
-    assert!(
-        recovered.iter().any(
-            |l| l["track"] == "camera" && seconds(&dir.join(l["file"].as_str().unwrap())) > 0.5
-        ),
-        "the party's open camera segment kept its media"
-    );
-    assert!(
-        app.count("faults").await >= 1,
-        "the crash is a fault on record"
+    let mut db = app.db().await;
+    let (component, faulted): (String, Option<String>) =
+        sqlx::query_as("SELECT component, hearing_id FROM faults")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(
+        (component.as_str(), faulted.as_deref()),
+        ("recovery", Some(hearing.as_str()))
     );
 
     // The platform closes the hearing with nobody connected: the recording is sealed.

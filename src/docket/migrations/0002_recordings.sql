@@ -3,6 +3,7 @@
 
 CREATE TABLE recording_segments (
     hearing_id     TEXT NOT NULL REFERENCES hearings(id),
+    seq            BIGINT NOT NULL,
     file           TEXT NOT NULL,
     participant_id TEXT NOT NULL,
     track          TEXT NOT NULL,
