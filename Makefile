@@ -10,6 +10,7 @@ export CARGO_TERM_COLOR ?= never
 setup:
 	@scripts/setup-system.sh
 	@scripts/make-media.sh
+	@scripts/setup-model.sh
 	@scripts/setup-e2e.sh
 
 build: setup

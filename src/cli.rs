@@ -60,6 +60,21 @@ pub enum Command {
         #[command(subcommand)]
         what: VerifyKind,
     },
+    /// Transcribe an audio file recorded outside a hearing (any format GStreamer decodes):
+    /// one line per segment with its time and confidence.
+    Transcribe {
+        /// The audio file.
+        file: PathBuf,
+        /// The ggml model [default: `[transcription] model`].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The language spoken [default: `[transcription] language`].
+        #[arg(long)]
+        language: Option<String>,
+        /// Threads [default: `[transcription] threads`].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Whisper models for transcription.
     Model {
         /// What to do.

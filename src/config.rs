@@ -34,6 +34,39 @@ pub struct Config {
     pub client: ClientConfig,
     /// Recording of hearings.
     pub recording: RecordingConfig,
+    /// Transcription (Whisper).
+    pub transcription: TranscriptionConfig,
+}
+
+/// Transcription of hearings and files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TranscriptionConfig {
+    /// The ggml Whisper model (`gavel model import` makes one). Default:
+    /// `$GAVEL_MODEL_DIR/ggml-tiny.en.bin`, or `~/.cache/gavel/models/ggml-tiny.en.bin`.
+    pub model: PathBuf,
+    /// The language spoken (ISO 639-1, e.g. `en`, or `zh` with a multilingual model).
+    /// Default: `en`.
+    pub language: String,
+    /// Threads per transcription job. On a busy 2-core machine one is steadier than two.
+    /// Default: 1.
+    pub threads: usize,
+}
+
+impl Default for TranscriptionConfig {
+    fn default() -> Self {
+        let dir = std::env::var_os("GAVEL_MODEL_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gavel/models"))
+            })
+            .unwrap_or_else(|| PathBuf::from("models"));
+        Self {
+            model: dir.join("ggml-tiny.en.bin"),
+            language: "en".into(),
+            threads: 1,
+        }
+    }
 }
 
 /// Recording of hearings.

@@ -16,6 +16,18 @@ mod bench;
 use gavel::clock::now_ms;
 use tokio::signal::unix::{SignalKind, signal};
 
+/// `hh:mm:ss.mmm` for a time in milliseconds.
+fn clock(ms: i64) -> String {
+    let ms = ms.max(0);
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
+}
+
 fn out(line: &str) {
     let mut o = std::io::stdout().lock();
     let _ = writeln!(o, "{line}");
@@ -137,6 +149,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     l.role.as_str(),
                     l.name,
                     l.url
+                ));
+            }
+        }
+        Command::Transcribe {
+            file,
+            model,
+            language,
+            threads,
+        } => {
+            let t = &config.transcription;
+            let model = model.unwrap_or_else(|| t.model.clone());
+            let language = language.unwrap_or_else(|| t.language.clone());
+            let threads = threads.unwrap_or(t.threads);
+            let segments = tokio::task::spawn_blocking(move || {
+                let pcm = gavel_media_pipelines::audio::decode_16k_mono(
+                    &file,
+                    std::time::Duration::from_secs(4 * 3600),
+                )
+                .with_context(|| format!("reading {}", file.display()))?;
+                let whisper =
+                    gavel::transcribe::whisper::Transcriber::load(&model, &language, threads)?;
+                anyhow::Ok(whisper.transcribe(&pcm)?)
+            })
+            .await??;
+            for s in segments {
+                out(&format!(
+                    "[{} --> {}] {} (confidence {:.2})",
+                    clock(s.start_ms),
+                    clock(s.end_ms),
+                    s.text,
+                    s.confidence
                 ));
             }
         }

@@ -4,6 +4,7 @@
 //! Pipelines report through [`PipelineEvent`] values rather than callbacks into the server, so a
 //! failing pipeline degrades one feature and never takes a hearing down.
 
+pub mod audio;
 pub mod composite;
 pub mod recorder;
 pub mod repair;

@@ -1,4 +1,6 @@
-//! Transcription: Whisper models (imported from CTranslate2 into whisper.cpp's format) and,
-//! through whisper-rs, speech to text with each segment's speaker known from its track.
+//! Transcription: Whisper models (imported from CTranslate2 into whisper.cpp's format), speech
+//! to text through whisper-rs, and the word error rate used to measure it.
 
 pub mod model;
+pub mod wer;
+pub mod whisper;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
 mod api;
+mod asr;
 mod audit;
 mod auth;
 mod binary;

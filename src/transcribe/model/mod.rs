@@ -4,6 +4,7 @@
 //! once, writes a temporary file beside the output, syncs it and renames it into place, so an
 //! interrupted import never leaves a half-written model behind.
 
+pub mod check;
 pub mod ct2;
 pub mod ggml;
 pub mod mel;
@@ -99,7 +100,8 @@ pub fn import(
     let hparams = ggml::hparams(&model, &bytes)?;
     let tokens = vocab::ordinary_tokens(&vocabulary, hparams.eot())?;
     let mel = mel::filters(hparams.n_mels);
-    let tmp = out.with_extension("importing");
+    // Unique per import: two imports of the same model never write into one file.
+    let tmp = out.with_extension(format!("importing.{}", std::process::id()));
     let io = |source| ModelError::Io {
         path: tmp.clone(),
         source,

@@ -1,0 +1,141 @@
+//! Speech to text with whisper.cpp (through whisper-rs). A [`Transcriber`] holds one loaded
+//! model; each call decodes one utterance (under 30 s) with beam search and whisper.cpp's
+//! temperature fallback, which together keep the small models out of repetition loops. The
+//! model file is checked before whisper.cpp sees it, so a corrupt file is a clear error.
+
+use std::path::Path;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+/// Why transcription is unavailable or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TranscribeError {
+    /// The model file is missing, corrupt or not a Whisper model.
+    #[error("the Whisper model {path} cannot be used: {why}")]
+    Model {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The language is not one Whisper knows, or the model is English-only.
+    #[error("{0}")]
+    Language(String),
+    /// whisper.cpp failed on the audio.
+    #[error("transcription failed: {0}")]
+    Decode(String),
+}
+
+/// One transcribed stretch of speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// Start, milliseconds from the start of the audio.
+    pub start_ms: i64,
+    /// End.
+    pub end_ms: i64,
+    /// The words.
+    pub text: String,
+    /// Mean probability of its tokens, 0 to 1.
+    pub confidence: f32,
+}
+
+/// A loaded Whisper model.
+pub struct Transcriber {
+    ctx: WhisperContext,
+    language: String,
+    threads: i32,
+}
+
+impl std::fmt::Debug for Transcriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcriber")
+            .field("language", &self.language)
+            .field("threads", &self.threads)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transcriber {
+    /// Loads the ggml model at `path` to transcribe `language` (an ISO 639-1 code such as
+    /// `en` or `zh`) on `threads` threads.
+    pub fn load(path: &Path, language: &str, threads: usize) -> Result<Self, TranscribeError> {
+        let model_err = |why: String| TranscribeError::Model {
+            path: path.display().to_string(),
+            why,
+        };
+        let multilingual = super::model::check::check(path)
+            .map_err(|e| model_err(e.to_string()))?
+            .multilingual();
+        if whisper_rs::get_lang_id(language).is_none() {
+            return Err(TranscribeError::Language(format!(
+                "Whisper does not know the language {language:?}"
+            )));
+        }
+        if !multilingual && language != "en" {
+            return Err(TranscribeError::Language(format!(
+                "this model understands English only, not {language:?}; use a multilingual one"
+            )));
+        }
+        whisper_rs::install_logging_hooks();
+        let ctx = WhisperContext::new_with_params(path, WhisperContextParameters::default())
+            .map_err(|e| model_err(format!("whisper.cpp refused it ({e})")))?;
+        Ok(Self {
+            ctx,
+            language: language.to_owned(),
+            threads: i32::try_from(threads.clamp(1, 16)).unwrap_or(1),
+        })
+    }
+
+    /// Transcribes `pcm` (16 kHz mono, at most 30 s for an utterance; longer audio is
+    /// decoded window by window by whisper.cpp).
+    pub fn transcribe(&self, pcm: &[f32]) -> Result<Vec<Segment>, TranscribeError> {
+        if pcm.is_empty() {
+            return Ok(Vec::new());
+        }
+        let decode = |e: whisper_rs::WhisperError| TranscribeError::Decode(e.to_string());
+        let mut state = self.ctx.create_state().map_err(decode)?;
+        let mut params = FullParams::new(SamplingStrategy::BeamSearch {
+            beam_size: 5,
+            patience: -1.0,
+        });
+        params.set_language(Some(&self.language));
+        params.set_n_threads(self.threads);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        // Temperature fallback (whisper.cpp's defaults, stated): a window that decodes into a
+        // loop (high compression) or nonsense (low log-probability) is decoded again hotter.
+        params.set_temperature(0.0);
+        params.set_temperature_inc(0.2);
+        params.set_entropy_thold(2.4);
+        params.set_logprob_thold(-1.0);
+        params.set_suppress_blank(true);
+        state.full(params, pcm).map_err(decode)?;
+        let mut out = Vec::new();
+        for s in state.as_iter() {
+            let text = s.to_str_lossy().map_err(decode)?.trim().to_owned();
+            if text.is_empty() {
+                continue;
+            }
+            let probs: Vec<f32> = (0..s.n_tokens())
+                .filter_map(|i| s.get_token(i))
+                .map(|t| t.token_probability())
+                .collect();
+            let confidence = if probs.is_empty() {
+                0.0
+            } else {
+                probs.iter().sum::<f32>() / probs.len() as f32
+            };
+            out.push(Segment {
+                // whisper.cpp counts in centiseconds.
+                start_ms: s.start_timestamp() * 10,
+                end_ms: s.end_timestamp() * 10,
+                text,
+                confidence,
+            });
+        }
+        Ok(out)
+    }
+}

