@@ -11,6 +11,7 @@ setup:
 	@scripts/setup-system.sh
 	@scripts/make-media.sh
 	@scripts/setup-model.sh
+	@scripts/make-speech.sh
 	@scripts/setup-e2e.sh
 
 build: setup

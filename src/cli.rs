@@ -109,6 +109,21 @@ pub enum VerifyKind {
 /// `gavel bench ...`
 #[derive(Debug, Subcommand)]
 pub enum BenchKind {
+    /// Measure transcription: word error rate and real-time factor of the model on the test
+    /// sentences (spoken by espeak-ng into `~/.cache/gavel/media/speech` by `make setup`);
+    /// ends with a `key=value` line.
+    Asr {
+        /// The ggml model [default: `[transcription] model`].
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Threads [default: `[transcription] threads`].
+        #[arg(long)]
+        threads: Option<usize>,
+        /// The directory of WAV files with a `.txt` reference beside each (default:
+        /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`).
+        #[arg(long)]
+        speech: Option<PathBuf>,
+    },
     /// Load the SFU: P publishers (a pre-encoded Opus + 720p VP8 clip, about 1.1 Mbit/s), each
     /// with S subscribers in its own hearing, through a server started on loopback; prints one
     /// `key=value` summary line.

@@ -111,6 +111,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench {
             what:
+                BenchKind::Asr {
+                    model,
+                    threads,
+                    speech,
+                },
+        } => {
+            let t = &config.transcription;
+            let model = model.unwrap_or_else(|| t.model.clone());
+            let threads = threads.unwrap_or(t.threads);
+            let report =
+                tokio::task::spawn_blocking(move || bench::asr::run(&model, threads, speech))
+                    .await??;
+            out(&report);
+        }
+        Command::Bench {
+            what:
                 BenchKind::Sfu {
                     publishers,
                     subscribers,

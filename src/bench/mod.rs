@@ -8,6 +8,7 @@
 //! both roles enter directly, so no lobby stands in the way on any server. A command-line tool:
 //! `anyhow` at its edge, like `main`.
 
+pub(crate) mod asr;
 mod load;
 
 use gavel::clip;

@@ -65,7 +65,8 @@ pub struct Fault {
     pub track: String,
     /// What failed (GStreamer's text or an I/O error; no participant data).
     pub detail: String,
-    /// The recorder was started again; false when it gave up after repeated failures.
+    /// The recording goes on (the recorder was started again, or only one segment's entry
+    /// failed); false when it gave up after repeated failures.
     pub restarted: bool,
 }
 
@@ -244,7 +245,17 @@ impl Run<'_> {
                     .append_file(file, &self.track.publisher, self.kind, span, false)
                     .await
                 {
-                    tracing::error!(error = %e, "FAULT: a closed segment was not entered");
+                    // The file stays on disk; the record says it is missing from the manifest.
+                    let fault = Fault {
+                        participant: self.track.publisher.clone(),
+                        track: self.kind.to_owned(),
+                        detail: format!("a closed segment could not be entered: {e}"),
+                        restarted: true,
+                    };
+                    // overflow: drop (logged here instead)
+                    if self.target.faults.try_send(fault).is_err() {
+                        tracing::error!(error = %e, "FAULT: a closed segment was not entered");
+                    }
                 }
                 None
             }

@@ -1,18 +1,94 @@
 //! Word error rate: the edit distance between the reference's words and the transcript's,
-//! over the reference's length. Words are compared case-insensitively without punctuation, as
-//! ASR benchmarks do (a transcript is not wrong for writing "Court." as "court").
+//! over the reference's length. Words are compared as ASR benchmarks compare them: without
+//! case or punctuation, and with numbers spelt out (a transcript is not wrong for writing
+//! "Court." as "court", or "ten thousand dollars" as "$10,000").
 
-/// Lower-case words with punctuation removed (apostrophes and digits kept).
+const ONES: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// `n` in English words ("twenty one", "ten thousand").
+fn spell(n: u64) -> Vec<String> {
+    const SCALES: [(u64, &str); 4] = [
+        (1_000_000_000, "billion"),
+        (1_000_000, "million"),
+        (1000, "thousand"),
+        (100, "hundred"),
+    ];
+    for (unit, name) in SCALES {
+        if n >= unit {
+            let (count, rest) = (n / unit, n % unit);
+            let mut out = spell(count);
+            out.push(name.into());
+            if rest != 0 {
+                out.extend(spell(rest));
+            }
+            return out;
+        }
+    }
+    let (tens, ones) = (n / 10, n % 10);
+    if n < 20 {
+        return vec![ONES[n as usize].into()];
+    }
+    let mut out = vec![TENS[tens as usize].to_owned()];
+    if ones != 0 {
+        out.push(ONES[ones as usize].into());
+    }
+    out
+}
+
+/// Lower-case words with punctuation removed (apostrophes kept) and numbers spelt out:
+/// `$10,000` is "ten thousand dollars", `9` is "nine", `25%` is "twenty five percent".
 pub fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric() || *c == '\'')
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
+    let mut out = Vec::new();
+    for w in text.split_whitespace() {
+        let digits: String = w.chars().filter(char::is_ascii_digit).collect();
+        let numeric = !digits.is_empty()
+            && w.trim_matches(|c: char| c.is_ascii_punctuation() && c != '$' && c != '%')
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '$' | ',' | '%'));
+        if numeric && let Ok(n) = digits.parse::<u64>() {
+            out.extend(spell(n));
+            if w.contains('$') {
+                out.push("dollars".into());
+            }
+            if w.contains('%') {
+                out.push("percent".into());
+            }
+            continue;
+        }
+        let word: String = w
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '\'')
+            .flat_map(char::to_lowercase)
+            .collect();
+        if !word.is_empty() {
+            out.push(word);
+        }
+    }
+    out
 }
 
 /// Substitutions, deletions and insertions needed to turn `reference` into `hypothesis`.
@@ -56,5 +132,20 @@ mod tests {
         assert_eq!(wer("", ""), 0.0);
         assert_eq!(wer("", "noise"), 1.0);
         assert_eq!(wer("all rise", ""), 1.0);
+    }
+
+    #[test]
+    fn numbers_count_as_the_words_they_stand_for() {
+        assert_eq!(wer("ten thousand dollars", "$10,000."), 0.0);
+        assert_eq!(wer("until nine o'clock", "until 9 o'clock"), 0.0);
+        assert_eq!(
+            words("1,234,567"),
+            words("one million two hundred thirty four thousand five hundred sixty seven")
+        );
+        assert_eq!(
+            words("25% of 100"),
+            ["twenty", "five", "percent", "of", "one", "hundred"]
+        );
+        assert_eq!(words("3rd"), ["3rd"], "not a plain number: kept as written");
     }
 }

@@ -158,15 +158,21 @@ async fn record_failure(
     let now = now_ms();
     if attempts >= config.max_attempts {
         let mut w = db.begin_write().await?;
-        sqlx::query(
-            "UPDATE webhook_outbox SET attempts = $1, failed_at = $2, last_error = $3 WHERE id = $4",
+        let parked = sqlx::query(
+            "UPDATE webhook_outbox SET attempts = $1, failed_at = $2, last_error = $3 \
+             WHERE id = $4 AND failed_at IS NULL",
         )
         .bind(attempts)
         .bind(now)
         .bind(reason)
         .bind(id)
         .execute(&mut *w.tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if parked == 0 {
+            // Parked meanwhile (its webhook was deleted): that is on record already.
+            return Ok(());
+        }
         crate::audit::append(
             &mut w.tx,
             now,
@@ -181,7 +187,9 @@ async fn record_failure(
     } else {
         let delay = backoff_ms(attempts - 1, config.retry_base_ms, config.retry_max_ms);
         sqlx::query(
-            "UPDATE webhook_outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
+            // Not over a parked event: a webhook deleted during the attempt keeps its reason.
+            "UPDATE webhook_outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 \
+             WHERE id = $4 AND failed_at IS NULL",
         )
         .bind(attempts)
         .bind(now + delay as i64)

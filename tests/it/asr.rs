@@ -47,7 +47,7 @@ pub(crate) fn sentences() -> Vec<String> {
 pub(crate) fn speak(dir: &Path, n: usize, text: &str) -> PathBuf {
     let wav = dir.join(format!("s{n}.wav"));
     let ok = std::process::Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
+        .args(["-v", "en-us", "-s", "135", "-w"])
         .arg(&wav)
         .arg(text)
         .status()
