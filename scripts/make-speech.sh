@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TEXT="$ROOT/tests/asr/sentences.txt"
 DIR="${GAVEL_MEDIA_DIR:-$HOME/.cache/gavel/media}/speech"
 VOICE=(-v en-us -s 135)
-SUM="$( (cat "$TEXT"; echo "${VOICE[*]}") | sha256sum | cut -d' ' -f1)"
+SUM="$( (cat "$TEXT"; echo "${VOICE[*]} opus-v1") | sha256sum | cut -d' ' -f1)"
 if [ -f "$DIR/complete" ] && [ "$(cat "$DIR/complete")" = "$SUM" ]; then
   echo "media: test speech present ($DIR)"
   exit 0
@@ -25,6 +25,29 @@ while IFS= read -r line; do
   printf '%s\n' "$line" > "$TMP/$(printf 's%02d.txt' "$n")"
   n=$((n + 1))
 done < "$TEXT"
+# The first three sentences, 1.5 s apart, as 20 ms Opus packets (one file each, like the
+# benchmark clip): what a test participant says into a live hearing.
+python3 - "$TMP" <<'PY'
+import sys, wave
+d = sys.argv[1]
+out = None
+for n in range(3):
+    with wave.open(f"{d}/s{n:02d}.wav") as w:
+        if out is None:
+            out = wave.open(f"{d}/said.wav", "wb")
+            out.setparams(w.getparams())
+            gap = b"\0" * (w.getsampwidth() * w.getnchannels() * int(w.getframerate() * 1.5))
+            out.writeframes(gap)
+        out.writeframes(w.readframes(w.getnframes()))
+        out.writeframes(gap)
+out.close()
+PY
+mkdir -p "$TMP/opus"
+gst-launch-1.0 -q filesrc location="$TMP/said.wav" ! wavparse ! audioconvert ! audioresample \
+  ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
+  ! multifilesink location="$TMP/opus/a%05d.opus"
+rm "$TMP/said.wav"
+touch "$TMP/opus/complete"
 echo "$SUM" > "$TMP/complete"
 rm -rf "$DIR"
 mv "$TMP" "$DIR"

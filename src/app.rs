@@ -159,6 +159,10 @@ impl Server {
             config.recording.clone(),
             keys.clone(),
             composer.clone(),
+            config
+                .transcription
+                .live
+                .then(|| crate::transcribe::live::Captioner::start(&config.transcription)),
         ));
         let state = AppState {
             rooms: rooms.clone(),

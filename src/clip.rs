@@ -79,6 +79,25 @@ pub fn load(dir: &Path) -> Result<Clip, ClipError> {
     Ok(Clip { video, audio })
 }
 
+/// Only the Opus packets (`aNNNNN.opus`, 20 ms each) of the clip in `dir`: for speech,
+/// which has no video.
+pub fn load_audio(dir: &Path) -> Result<Vec<Bytes>, ClipError> {
+    if !dir.join("complete").is_file() {
+        return Err(ClipError::Unusable(format!(
+            "no clip in {} (run `make setup`)",
+            dir.display()
+        )));
+    }
+    let audio = units(dir, "a", ".opus")?;
+    if audio.is_empty() {
+        return Err(ClipError::Unusable(format!(
+            "no audio in {}",
+            dir.display()
+        )));
+    }
+    Ok(audio)
+}
+
 /// The files `<prefix>NNNNN<suffix>` of `dir`, in order.
 fn units(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<Bytes>, ClipError> {
     let io = |p: &Path| {

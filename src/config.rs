@@ -51,6 +51,11 @@ pub struct TranscriptionConfig {
     /// Threads per transcription job. On a busy 2-core machine one is steadier than two.
     /// Default: 1.
     pub threads: usize,
+    /// Transcription jobs run at once (worker threads, each with its own working memory of
+    /// about 170 MB for tiny). Default: 1.
+    pub workers: usize,
+    /// Caption hearings live (everyone on the record, each by their own track). Default: on.
+    pub live: bool,
 }
 
 impl Default for TranscriptionConfig {
@@ -65,6 +70,8 @@ impl Default for TranscriptionConfig {
             model: dir.join("ggml-tiny.en.bin"),
             language: "en".into(),
             threads: 1,
+            workers: 1,
+            live: true,
         }
     }
 }

@@ -91,6 +91,11 @@ fn migrator() -> Migrator {
             "recordings",
             include_str!("docket/migrations/0002_recordings.sql"),
         ),
+        step(
+            3,
+            "transcripts",
+            include_str!("docket/migrations/0003_transcripts.sql"),
+        ),
     ])
 }
 

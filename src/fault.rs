@@ -16,6 +16,8 @@ pub enum Component {
     Recovery,
     /// The composite of a hearing.
     Composite,
+    /// Live transcription (the model, a worker, storing the transcript).
+    Transcription,
 }
 
 impl Component {
@@ -25,6 +27,7 @@ impl Component {
             Self::Recording => "recording",
             Self::Recovery => "recovery",
             Self::Composite => "composite",
+            Self::Transcription => "transcription",
         }
     }
 }

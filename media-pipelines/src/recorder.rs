@@ -86,6 +86,11 @@ const MAX_QUEUED_BYTES: u64 = 2 * 1024 * 1024;
 pub struct Tap(gst_app::AppSrc);
 
 impl Tap {
+    /// A tap into another pipeline's `appsrc` (the transcriber's listener).
+    pub(crate) fn from_appsrc(src: gst_app::AppSrc) -> Self {
+        Self(src)
+    }
+
     /// Queues one RTP packet; false when the pipeline is gone.
     pub fn push(&self, rtp: Vec<u8>) -> bool {
         self.0.push_buffer(gst::Buffer::from_mut_slice(rtp)).is_ok()

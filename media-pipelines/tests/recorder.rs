@@ -240,3 +240,40 @@ fn a_segment_left_open_by_a_crash_remuxes_into_a_complete_playable_file() {
     let out = dir.path().join("junk-fixed.mkv");
     assert!(repair::remux(&junk, &out, Codec::Vp8, Duration::from_secs(10)).is_err());
 }
+
+#[test]
+fn a_listener_decodes_opus_rtp_to_16_khz_mono_in_time_order() {
+    let listener = gavel_media_pipelines::listener::Listener::start(111).unwrap();
+    let tap = listener.tap();
+    let packets = units("a");
+    let start = Instant::now();
+    // 2 s of the clip's Opus (a 440 Hz tone), 50 packets a second, in real time.
+    for (i, p) in packets.iter().take(100).enumerate() {
+        assert!(tap.push(rtp(111, i as u16, i as u32 * 960, false, p)));
+        std::thread::sleep(
+            (start + Duration::from_millis(i as u64 * 20))
+                .saturating_duration_since(Instant::now()),
+        );
+    }
+    let (mut samples, mut last) = (0usize, Duration::ZERO);
+    let mut energy = 0f64;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while samples < 16_000 * 19 / 10 && Instant::now() < deadline {
+        if let Some(pcm) = listener.pull(Duration::from_millis(200)).unwrap() {
+            assert!(pcm.at >= last, "blocks come in time order");
+            last = pcm.at;
+            samples += pcm.samples.len();
+            energy += pcm
+                .samples
+                .iter()
+                .map(|s| f64::from(*s) * f64::from(*s))
+                .sum::<f64>();
+        }
+    }
+    assert!(
+        samples >= 16_000 * 19 / 10,
+        "{samples} samples of about 32 000"
+    );
+    let rms = (energy / samples as f64).sqrt();
+    assert!(rms > 0.01, "the tone is heard: rms {rms}");
+}

@@ -375,6 +375,8 @@ pub enum ServerMessage {
         state: HearingPhase,
     },
     /// A line of the live transcript (captions panel); `final` lines no longer change.
+    /// Captions are unofficial: the record is the transcript the clerk reviews and the
+    /// participants sign.
     Caption {
         /// Who spoke.
         participant: String,
@@ -383,6 +385,15 @@ pub enum ServerMessage {
         /// Settled (false: a draft that the next caption of this speaker replaces).
         #[serde(rename = "final")]
         is_final: bool,
+        /// When the utterance started, on the hearing clock (Unix ms).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start_ms: Option<i64>,
+        /// When it ended.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end_ms: Option<i64>,
+        /// Always true from this server: a caption is not the official record.
+        #[serde(default)]
+        unofficial: bool,
     },
     /// The participant now speaking (highlight their tile); sent on change.
     ActiveSpeaker {

@@ -10,6 +10,7 @@
 //! other members can see is followed by a fresh roster for each connected member; a member whose
 //! connection dropped keeps their place for the grace period, unseen by the others (no flap).
 
+mod captions;
 mod commands;
 mod platform;
 mod recording;
@@ -93,6 +94,26 @@ pub enum Input {
         /// Participant id.
         participant: String,
     },
+    /// An utterance was transcribed: its caption goes to those who heard it.
+    Caption {
+        /// Who spoke.
+        participant: String,
+        /// The words.
+        text: String,
+        /// Start on the hearing clock (ms).
+        start_ms: i64,
+        /// End on the hearing clock (ms).
+        end_ms: i64,
+    },
+    /// Speech of `participant` (`ms` long) was not transcribed: the record keepers are told.
+    CaptionGap {
+        /// Who spoke.
+        participant: String,
+        /// How much speech.
+        ms: i64,
+    },
+    /// No usable transcription model: the hearing runs on without captions.
+    CaptionsUnavailable,
     /// A track's recording failed (the fault is already recorded): those who control the
     /// recording are told.
     RecordingFault {
@@ -226,6 +247,8 @@ pub struct Room {
     sequestered: std::collections::HashSet<String>,
     /// Whether the hearing is being recorded.
     recording: bool,
+    /// Live captions are unavailable (no usable model).
+    captions_off: bool,
 }
 
 impl Room {
@@ -242,6 +265,7 @@ impl Room {
             removed: std::collections::HashSet::new(),
             sequestered: std::collections::HashSet::new(),
             recording,
+            captions_off: false,
         }
     }
 
@@ -273,6 +297,14 @@ impl Room {
                 track,
                 restarted,
             } => self.recording_fault(&participant, &track, restarted),
+            Input::Caption {
+                participant,
+                text,
+                start_ms,
+                end_ms,
+            } => self.caption(&participant, text, (start_ms, end_ms)),
+            Input::CaptionGap { participant, ms } => self.caption_gap(&participant, ms),
+            Input::CaptionsUnavailable => self.captions_unavailable(),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers
@@ -329,6 +361,7 @@ impl Room {
             self.sessions.insert(session, who.id.clone());
             self.welcome(session, &who.id, media_resumed);
             self.tell_recording(session);
+            self.tell_captions(session);
             self.audit(
                 Some(who.id.clone()),
                 "participant.reconnected",
@@ -367,6 +400,7 @@ impl Room {
         self.sessions.insert(session, who.id.clone());
         self.welcome(session, &who.id, false);
         self.tell_recording(session);
+        self.tell_captions(session);
         self.audit(
             Some(who.id.clone()),
             "participant.joined",

@@ -15,6 +15,7 @@ use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::{Recording, Target, record};
 use crate::sfu::peer::{PeerCmd, PeerHandle};
 use crate::sfu::track::PublishedTrack;
+use crate::transcribe::live::{CaptionEvent, Captioner, Listening};
 
 #[derive(Debug, Default)]
 pub(super) struct MediaRouting {
@@ -33,6 +34,10 @@ pub(super) struct MediaRouting {
     target: Option<Arc<Target>>,
     /// Recordings told to stop, still closing their last segment.
     finishing: Vec<tokio::task::JoinHandle<()>>,
+    /// Live captions: the captioner and where its events go (none: no captions here).
+    captions: Option<(Arc<Captioner>, mpsc::Sender<CaptionEvent>)>,
+    /// The audio tracks being transcribed (dropping one stops it).
+    listening: Vec<(Arc<PublishedTrack>, Listening)>,
 }
 
 impl MediaRouting {
@@ -41,6 +46,43 @@ impl MediaRouting {
         Self {
             target: Some(Arc::new(target)),
             ..Self::default()
+        }
+    }
+
+    /// Also captions whoever is on the record, through `captioner` into `out`.
+    pub(super) fn captioned(
+        mut self,
+        captioner: Arc<Captioner>,
+        out: mpsc::Sender<CaptionEvent>,
+    ) -> Self {
+        self.captions = Some((captioner, out));
+        self
+    }
+
+    /// Transcribes the audio of everyone on the record, and stops for the others (their last
+    /// utterance is still transcribed).
+    fn sync_listening(&mut self) {
+        let Some((captioner, out)) = &self.captions else {
+            return;
+        };
+        let (tracks, recorded) = (&self.tracks, &self.recorded);
+        self.listening.retain(|(t, _)| {
+            recorded.contains(&t.publisher)
+                && tracks
+                    .get(&t.publisher)
+                    .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
+        });
+        for (publisher, list) in tracks {
+            if !recorded.contains(publisher) {
+                continue;
+            }
+            for t in list.iter().filter(|t| t.kind == MediaKind::Audio) {
+                if !self.listening.iter().any(|(l, _)| Arc::ptr_eq(l, t))
+                    && let Some(l) = captioner.listen(t.clone(), out.clone())
+                {
+                    self.listening.push((t.clone(), l));
+                }
+            }
         }
     }
 
@@ -79,6 +121,7 @@ impl MediaRouting {
     pub(super) fn set_recorded(&mut self, ids: Vec<String>) {
         self.recorded = ids.into_iter().collect();
         self.sync_recordings();
+        self.sync_listening();
     }
 
     /// Starts recording the tracks that should be recorded and stops the others (their open
@@ -164,6 +207,7 @@ impl MediaRouting {
             }
         }
         self.sync_recordings();
+        self.sync_listening();
         self.apply();
     }
 

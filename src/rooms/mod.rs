@@ -23,11 +23,13 @@ use crate::config::{RecordingConfig, SignalingConfig};
 use crate::db::Db;
 use crate::domain::HearingKind;
 use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
+use crate::fault::Component;
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Fault;
 use crate::sfu::peer::PeerHandle;
 use crate::sfu::track::PublishedTrack;
+use crate::transcribe::live::{CaptionEvent, Captioner};
 
 mod media;
 mod record;
@@ -103,6 +105,8 @@ pub struct Rooms {
     keys: Arc<crate::auth::keyring::KeyStore>,
     /// Renders composites of sealed recordings (when the court wants them at once).
     composer: Arc<Composer>,
+    /// Live captions (none: turned off in the configuration).
+    captioner: Option<Arc<Captioner>>,
 }
 
 /// A judge's request to move the hearing: session, request number, actor, state.
@@ -125,6 +129,7 @@ impl Rooms {
         recording: RecordingConfig,
         keys: Arc<crate::auth::keyring::KeyStore>,
         composer: Arc<Composer>,
+        captioner: Option<Arc<Captioner>>,
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
@@ -135,6 +140,7 @@ impl Rooms {
             recording,
             keys,
             composer,
+            captioner,
         }
     }
 
@@ -230,6 +236,12 @@ impl Rooms {
         let dir = self.recording.dir.clone().unwrap_or_default().join(hearing);
         // overflow: drop (see the recording writer: faults beyond this are logged only)
         let (faults, fault_rx) = mpsc::channel(16);
+        // overflow: await (the workers wait for the room; captions are never dropped)
+        let (captions, caption_rx) = mpsc::channel(256);
+        let unavailable = self
+            .captioner
+            .as_ref()
+            .and_then(|c| c.why_unavailable().map(str::to_owned));
         let target = crate::recording::writer::Target {
             log: ManifestLog::new(dir, hearing.to_owned(), Some(index)),
             segment: Duration::from_secs(self.recording.segment_secs),
@@ -239,7 +251,14 @@ impl Rooms {
             hearing: hearing.to_owned(),
             room: Room::new(hearing.to_owned(), policy),
             sessions: HashMap::new(),
-            media: MediaRouting::recording_into(target),
+            media: match self
+                .captioner
+                .as_ref()
+                .filter(|c| c.why_unavailable().is_none())
+            {
+                Some(c) => MediaRouting::recording_into(target).captioned(c.clone(), captions),
+                None => MediaRouting::recording_into(target),
+            },
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
@@ -248,7 +267,7 @@ impl Rooms {
         };
         let span = tracing::info_span!("room", hearing = %hearing);
         tokio::spawn(tracing::Instrument::instrument(
-            task.run(rx, fault_rx),
+            task.run(rx, fault_rx, caption_rx, unavailable),
             span,
         ));
         tx
@@ -271,7 +290,27 @@ struct RoomTask {
 }
 
 impl RoomTask {
-    async fn run(mut self, mut rx: mpsc::Receiver<RoomMsg>, mut faults: mpsc::Receiver<Fault>) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<RoomMsg>,
+        mut faults: mpsc::Receiver<Fault>,
+        mut captions: mpsc::Receiver<CaptionEvent>,
+        unavailable: Option<String>,
+    ) {
+        if let Some(why) = unavailable {
+            // The hearing runs on without captions; the record keepers are told, and the
+            // fault is on record once per hearing room.
+            let detail = format!("live captions are unavailable: {why}");
+            crate::fault::report(
+                &self.db,
+                Some(&self.hearing),
+                Component::Transcription,
+                &detail,
+            )
+            .await;
+            self.room
+                .handle_input(Instant::now(), Input::CaptionsUnavailable);
+        }
         // Audio levels are sampled, not pushed per packet: the forwarding path only keeps a max.
         let mut levels = tokio::time::interval(Duration::from_millis(250));
         levels.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -279,6 +318,7 @@ impl RoomTask {
             let deadline = self.room.poll_timeout();
             tokio::select! {
                 Some(fault) = faults.recv() => self.recording_failed(fault).await,
+                Some(event) = captions.recv() => self.captioned(event).await,
                 _ = levels.tick(), if self.media.has_audio() => {
                     let sample = self.media.take_levels();
                     self.room.handle_input(Instant::now(), Input::AudioLevels(sample));

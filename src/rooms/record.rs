@@ -14,6 +14,7 @@ use crate::fault::Component;
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Fault;
+use crate::transcribe::live::CaptionEvent;
 use crate::webhook::{self, EventType};
 
 /// Seals a hearing's recording (the hearing is over) and starts its composite when the court
@@ -38,6 +39,46 @@ pub(super) async fn seal(
 }
 
 impl RoomTask {
+    /// A caption (or a gap) from the transcriber: stored, then shown to those who heard it.
+    pub(super) async fn captioned(&mut self, event: CaptionEvent) {
+        if let Err(e) =
+            crate::transcribe::store::store(&self.db, &self.hearing, &event, now_ms()).await
+        {
+            let detail = format!("a transcript line could not be stored: {e}");
+            crate::fault::report(
+                &self.db,
+                Some(&self.hearing),
+                Component::Transcription,
+                &detail,
+            )
+            .await;
+        }
+        let input = match event {
+            CaptionEvent::Caption {
+                participant,
+                start_ms,
+                end_ms,
+                text,
+                ..
+            } => Input::Caption {
+                participant,
+                text,
+                start_ms,
+                end_ms,
+            },
+            CaptionEvent::Gap {
+                participant,
+                start_ms,
+                end_ms,
+                ..
+            } => Input::CaptionGap {
+                participant,
+                ms: end_ms - start_ms,
+            },
+        };
+        self.room.handle_input(Instant::now(), input);
+    }
+
     /// Closes the hearing in the record as the judge ended it. A hearing the platform never
     /// opened (people joined it while scheduled) is opened first, so the record shows both.
     pub(super) async fn close_in_record(&self, actor: String) {

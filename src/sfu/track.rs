@@ -109,6 +109,8 @@ pub struct PublishedTrack {
     ended: std::sync::atomic::AtomicBool,
     /// The recorder's input while this track is recorded, with the payload type it expects.
     tap: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
+    /// The transcriber's input while this (audio) track is transcribed.
+    listen: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -152,6 +154,7 @@ impl PublishedTrack {
             layers: Layers::default(),
             ended: std::sync::atomic::AtomicBool::new(false),
             tap: arc_swap::ArcSwapOption::empty(),
+            listen: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -161,20 +164,33 @@ impl PublishedTrack {
         self.tap.store(tap.map(|t| Arc::new((t, payload_type))));
     }
 
-    /// Hands a packet to the recorder, if recording (one copy per packet, never blocking).
+    /// Starts (or, with `None`, stops) feeding the transcriber.
+    pub fn set_listener(
+        &self,
+        tap: Option<gavel_media_pipelines::recorder::Tap>,
+        payload_type: u8,
+    ) {
+        self.listen.store(tap.map(|t| Arc::new((t, payload_type))));
+    }
+
+    /// Hands a packet to the recorder and the transcriber, if either takes this track (one
+    /// marshalling per packet, never blocking).
     fn record(&self, packet: &rtc::rtp::Packet) {
         use rtc::shared::marshal::Marshal;
-        let tap = self.tap.load();
-        let Some(tap) = tap.as_ref() else {
+        let (tap, listen) = (self.tap.load(), self.listen.load());
+        if tap.is_none() && listen.is_none() {
+            return;
+        }
+        let Ok(bytes) = packet.marshal() else {
             return;
         };
-        if let Ok(bytes) = packet.marshal() {
-            let mut rtp = Vec::<u8>::from(bytes);
-            // The payload type the recorder was set up for (byte 1, below the marker bit).
+        for t in [tap.as_ref(), listen.as_ref()].into_iter().flatten() {
+            let mut rtp = Vec::<u8>::from(bytes.as_ref());
+            // The payload type the pipeline was set up for (byte 1, below the marker bit).
             if let Some(b) = rtp.get_mut(1) {
-                *b = (*b & 0x80) | (tap.1 & 0x7f);
+                *b = (*b & 0x80) | (t.1 & 0x7f);
             }
-            tap.0.push(rtp);
+            t.0.push(rtp);
         }
     }
 

@@ -87,14 +87,49 @@ impl Transcriber {
         })
     }
 
-    /// Transcribes `pcm` (16 kHz mono, at most 30 s for an utterance; longer audio is
-    /// decoded window by window by whisper.cpp).
+    /// Transcribes `pcm` (16 kHz mono; longer than 30 s is decoded window by window).
     pub fn transcribe(&self, pcm: &[f32]) -> Result<Vec<Segment>, TranscribeError> {
+        self.decoder()?.transcribe(pcm)
+    }
+
+    /// A decoder with its own working memory (about 170 MB for tiny), for a worker thread to
+    /// keep and reuse.
+    pub fn decoder(&self) -> Result<Decoder, TranscribeError> {
+        let state = self
+            .ctx
+            .create_state()
+            .map_err(|e| TranscribeError::Decode(e.to_string()))?;
+        Ok(Decoder {
+            state,
+            language: self.language.clone(),
+            threads: self.threads,
+        })
+    }
+}
+
+/// One worker's decoder.
+pub struct Decoder {
+    state: whisper_rs::WhisperState,
+    language: String,
+    threads: i32,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("language", &self.language)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// Transcribes `pcm` (16 kHz mono, at most 30 s for an utterance).
+    pub fn transcribe(&mut self, pcm: &[f32]) -> Result<Vec<Segment>, TranscribeError> {
         if pcm.is_empty() {
             return Ok(Vec::new());
         }
         let decode = |e: whisper_rs::WhisperError| TranscribeError::Decode(e.to_string());
-        let mut state = self.ctx.create_state().map_err(decode)?;
+        let state = &mut self.state;
         let mut params = FullParams::new(SamplingStrategy::BeamSearch {
             beam_size: 5,
             patience: -1.0,

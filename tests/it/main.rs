@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod binary;
 mod browser;
+mod captions;
 mod input;
 mod media;
 mod media_client;

@@ -90,6 +90,8 @@ impl TestApp {
         config.webhooks.timeout_ms = 2000;
         // Composites render only in the tests about them (they take the CPU for seconds).
         config.recording.auto_composite = false;
+        // Live captions only in the tests about them (the model takes the CPU).
+        config.transcription.live = false;
         tweak(&mut config);
         gavel::app::install_crypto_provider();
         let (db, _) = gavel::app::open(&config).await.unwrap();

@@ -72,6 +72,11 @@ impl MediaPeer {
     /// Publishes the pre-encoded clip (made by `make setup`): real Opus packets and real VP8
     /// frames, in real time, looping, until dropped — media a recorder can decode.
     pub(crate) async fn publish_clip(&mut self) {
+        self.publish_clip_saying(None).await;
+    }
+
+    /// Publishes the clip's video with `speech` (Opus packets) as its audio, looping.
+    pub(crate) async fn publish_clip_saying(&mut self, speech: Option<Vec<bytes::Bytes>>) {
         let pc = Self::publish_connection().await;
         let audio = local_track(&self.id, MediaKind::Audio, "audio");
         let video = local_track(&self.id, MediaKind::Video, "video");
@@ -84,7 +89,11 @@ impl MediaPeer {
         self.offer_publish(pc, Vec::new()).await;
         let clip = gavel::clip::load(&gavel::clip::default_dir()).expect("the clip (make setup)");
         // Each unit as RTP payloads: Opus packets whole, VP8 frames as packetized.
-        let opus: Vec<Vec<_>> = clip.audio.iter().map(|p| vec![p.clone()]).collect();
+        let opus: Vec<Vec<_>> = speech
+            .unwrap_or(clip.audio)
+            .into_iter()
+            .map(|p| vec![p])
+            .collect();
         let vp8 = clip.video;
         for (track, units, every, pt, step) in [
             (audio, opus, 20u64, 111u8, 960u32),

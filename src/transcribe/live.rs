@@ -1,0 +1,249 @@
+//! Live captions: each participant's audio (tapped from the SFU, never slowing it) is decoded
+//! to 16 kHz, cut into utterances (`vad`), and transcribed by a bounded pool of worker
+//! threads that share one loaded model. Every utterance becomes a caption or, when the pool is
+//! too far behind to take it, a recorded gap: speech is never dropped silently.
+//!
+//! Without a usable model the captioner starts anyway, unavailable: rooms say so to the clerk
+//! and run on without captions.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::time::Duration;
+
+use gavel_media_pipelines::listener::Listener;
+use tokio::sync::mpsc;
+
+use super::vad::{Segmenter, Utterance, VadConfig};
+use super::whisper::Transcriber;
+use crate::clock::now_ms;
+use crate::config::TranscriptionConfig;
+use crate::sfu::track::PublishedTrack;
+
+/// Utterances waiting for a worker before new ones are recorded as gaps (about ten minutes
+/// of speech at the usual utterance length).
+const QUEUE: usize = 64;
+
+/// What the captioner tells a room.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaptionEvent {
+    /// An utterance, transcribed.
+    Caption {
+        /// Who spoke.
+        participant: String,
+        /// Start on the hearing clock (ms).
+        start_ms: i64,
+        /// End on the hearing clock (ms).
+        end_ms: i64,
+        /// The words.
+        text: String,
+        /// Mean token probability, 0 to 1.
+        confidence: f32,
+    },
+    /// Speech that was not transcribed (the workers were behind, or decoding failed).
+    Gap {
+        /// Who spoke.
+        participant: String,
+        /// Start on the hearing clock (ms).
+        start_ms: i64,
+        /// End on the hearing clock (ms).
+        end_ms: i64,
+        /// Why.
+        why: String,
+    },
+}
+
+struct Job {
+    participant: String,
+    utterance: Utterance,
+    out: mpsc::Sender<CaptionEvent>,
+}
+
+/// The server's transcription service.
+pub struct Captioner {
+    jobs: Option<std_mpsc::SyncSender<Job>>,
+    unavailable: Option<String>,
+    /// Utterances given up because the workers were behind (a metric).
+    pub gaps: AtomicU64,
+}
+
+impl std::fmt::Debug for Captioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Captioner")
+            .field("unavailable", &self.unavailable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Captioner {
+    /// Loads the model and starts `workers` worker threads; unavailable (with the reason)
+    /// when the model cannot be used.
+    pub fn start(config: &TranscriptionConfig) -> Arc<Self> {
+        let model = match Transcriber::load(&config.model, &config.language, config.threads) {
+            Ok(m) => Arc::new(m),
+            Err(e) => return Self::unavailable(e.to_string()),
+        };
+        let (tx, rx) = std_mpsc::sync_channel::<Job>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..config.workers.max(1) {
+            let (model, rx) = (model.clone(), rx.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("gavel-asr-{n}"))
+                .spawn(move || work(&model, &rx));
+            if let Err(e) = spawned {
+                return Self::unavailable(format!("no worker thread: {e}"));
+            }
+        }
+        Arc::new(Self {
+            jobs: Some(tx),
+            unavailable: None,
+            gaps: AtomicU64::new(0),
+        })
+    }
+
+    /// A captioner that transcribes nothing, saying why.
+    pub fn unavailable(why: String) -> Arc<Self> {
+        Arc::new(Self {
+            jobs: None,
+            unavailable: Some(why),
+            gaps: AtomicU64::new(0),
+        })
+    }
+
+    /// Why captions are unavailable, if they are.
+    pub fn why_unavailable(&self) -> Option<&str> {
+        self.unavailable.as_deref()
+    }
+
+    /// Starts transcribing `track` (Opus audio) into `out` until the returned handle drops.
+    pub fn listen(
+        self: &Arc<Self>,
+        track: Arc<PublishedTrack>,
+        out: mpsc::Sender<CaptionEvent>,
+    ) -> Option<Listening> {
+        let jobs = self.jobs.clone()?;
+        let pt = crate::sfu::payload_type(&track.codec.mime_type)?;
+        let listener = Listener::start(pt).ok()?;
+        track.set_listener(Some(listener.tap()), pt);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (this, flag, who) = (self.clone(), stop.clone(), track.publisher.clone());
+        let base = now_ms();
+        let thread = std::thread::Builder::new()
+            .name("gavel-asr-listen".into())
+            .spawn(move || this.hear(&listener, base, &who, &jobs, &out, &flag))
+            .ok()?;
+        Some(Listening {
+            stop,
+            thread: Some(thread),
+            track,
+        })
+    }
+
+    /// The listening loop of one participant.
+    fn hear(
+        &self,
+        listener: &Listener,
+        base_ms: i64,
+        participant: &str,
+        jobs: &std_mpsc::SyncSender<Job>,
+        out: &mpsc::Sender<CaptionEvent>,
+        stop: &AtomicBool,
+    ) {
+        let mut vad = Segmenter::new(VadConfig::default());
+        let give = |u: Utterance| {
+            let (start_ms, end_ms) = (u.start_ms, u.end_ms);
+            let job = Job {
+                participant: participant.to_owned(),
+                utterance: u,
+                out: out.clone(),
+            };
+            if jobs.try_send(job).is_err() {
+                self.gaps.fetch_add(1, Ordering::Relaxed);
+                // overflow: await (a gap must be recorded; this thread is the listener's own)
+                let _ = out.blocking_send(CaptionEvent::Gap {
+                    participant: participant.to_owned(),
+                    start_ms,
+                    end_ms,
+                    why: "transcription fell behind".into(),
+                });
+            }
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match listener.pull(Duration::from_millis(200)) {
+                Ok(Some(pcm)) => {
+                    let at = base_ms + i64::try_from(pcm.at.as_millis()).unwrap_or(0);
+                    for u in vad.push(at, &pcm.samples) {
+                        give(u);
+                    }
+                }
+                Ok(None) => {}
+                Err(_) => break,
+            }
+        }
+        if let Some(u) = vad.flush() {
+            give(u);
+        }
+    }
+}
+
+/// A worker: transcribes jobs until the captioner is gone.
+fn work(model: &Transcriber, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
+    let Ok(mut decoder) = model.decoder() else {
+        return;
+    };
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else {
+            return;
+        };
+        let u = &job.utterance;
+        let event = match decoder.transcribe(&u.samples) {
+            Ok(segments) => {
+                let text = segments
+                    .iter()
+                    .map(|s| s.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let confidence = segments.iter().map(|s| s.confidence).sum::<f32>()
+                    / segments.len().max(1) as f32;
+                CaptionEvent::Caption {
+                    participant: job.participant.clone(),
+                    start_ms: u.start_ms,
+                    end_ms: u.end_ms,
+                    text,
+                    confidence,
+                }
+            }
+            Err(e) => CaptionEvent::Gap {
+                participant: job.participant.clone(),
+                start_ms: u.start_ms,
+                end_ms: u.end_ms,
+                why: e.to_string(),
+            },
+        };
+        // overflow: await (the room takes captions in order; this is a worker thread)
+        let _ = job.out.blocking_send(event);
+    }
+}
+
+/// Stops listening to a track when dropped.
+#[derive(Debug)]
+pub struct Listening {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    track: Arc<PublishedTrack>,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.track.set_listener(None, 0);
+        // The thread ends within one pull (200 ms) and hands over its last utterance.
+        drop(self.thread.take());
+    }
+}

@@ -1,0 +1,288 @@
+//! Voice activity detection: cuts one participant's 16 kHz audio into utterances for Whisper.
+//! Pure: it is given samples and their time on the hearing clock, and hands back utterances;
+//! it never reads a clock, sleeps or does I/O, so it is tested on synthetic audio.
+//!
+//! Energy per 30 ms frame against a noise floor that follows the quiet stretches. An utterance
+//! starts at the first loud frame (with a little audio before it, so the first syllable is
+//! whole) and ends after a pause; one that runs on is cut before Whisper's 30 s window, so no
+//! speech is ever dropped for being long.
+
+/// Whisper's sample rate.
+pub const RATE: usize = 16_000;
+/// Samples per analysis frame (30 ms).
+const FRAME: usize = RATE * 30 / 1000;
+
+/// How utterances are cut.
+#[derive(Debug, Clone, Copy)]
+pub struct VadConfig {
+    /// A frame is speech when it is this many dB above the noise floor.
+    pub margin_db: f32,
+    /// ... and at least this loud (dBFS): silence with a very low floor is not speech.
+    pub min_dbfs: f32,
+    /// A pause this long ends the utterance (ms).
+    pub hangover_ms: usize,
+    /// Audio kept from before the first loud frame (ms).
+    pub preroll_ms: usize,
+    /// Shorter bursts (a cough, a click) are dropped (ms).
+    pub min_ms: usize,
+    /// Longer speech is cut here and continues in the next utterance (ms); under 30 s.
+    pub max_ms: usize,
+}
+
+impl Default for VadConfig {
+    fn default() -> Self {
+        Self {
+            margin_db: 12.0,
+            min_dbfs: -45.0,
+            hangover_ms: 600,
+            preroll_ms: 300,
+            min_ms: 250,
+            max_ms: 28_000,
+        }
+    }
+}
+
+/// A stretch of speech, ready for Whisper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utterance {
+    /// Start on the hearing clock (ms).
+    pub start_ms: i64,
+    /// End on the hearing clock (ms).
+    pub end_ms: i64,
+    /// The audio, 16 kHz mono.
+    pub samples: Vec<f32>,
+}
+
+/// One participant's segmenter.
+#[derive(Debug)]
+pub struct Segmenter {
+    config: VadConfig,
+    /// Samples not yet a whole frame.
+    pending: Vec<f32>,
+    /// Time of `pending[0]` (ms).
+    pending_ms: i64,
+    /// Recent quiet audio (the pre-roll), oldest first.
+    preroll: std::collections::VecDeque<f32>,
+    /// The utterance being collected, and its start.
+    current: Option<(i64, Vec<f32>)>,
+    /// Quiet frames since the last loud one inside the current utterance.
+    quiet_frames: usize,
+    /// Loud frames in the current utterance.
+    loud_frames: usize,
+    /// Noise floor, dBFS.
+    floor_db: f32,
+}
+
+fn frames(ms: usize) -> usize {
+    ms.div_ceil(30)
+}
+
+impl Segmenter {
+    /// A segmenter with `config`.
+    pub fn new(config: VadConfig) -> Self {
+        Self {
+            config,
+            pending: Vec::new(),
+            pending_ms: 0,
+            preroll: std::collections::VecDeque::new(),
+            current: None,
+            quiet_frames: 0,
+            loud_frames: 0,
+            floor_db: -60.0,
+        }
+    }
+
+    /// Adds `samples` starting at `at_ms` on the hearing clock; returns the utterances they
+    /// complete. A gap in time (lost audio) ends the current utterance first.
+    pub fn push(&mut self, at_ms: i64, samples: &[f32]) -> Vec<Utterance> {
+        let mut out = Vec::new();
+        let expected = self.pending_ms + (self.pending.len() * 1000 / RATE) as i64;
+        if self.current.is_some() && (at_ms - expected).abs() > 100 {
+            out.extend(self.finish());
+            self.pending.clear();
+        }
+        if self.pending.is_empty() {
+            self.pending_ms = at_ms;
+        }
+        self.pending.extend_from_slice(samples);
+        let whole = self.pending.len() / FRAME * FRAME;
+        let frames: Vec<f32> = self.pending.drain(..whole).collect();
+        for (i, frame) in frames.chunks_exact(FRAME).enumerate() {
+            let t = self.pending_ms + (i * 30) as i64;
+            out.extend(self.frame(t, frame));
+        }
+        self.pending_ms += (frames.len() * 1000 / RATE) as i64;
+        out
+    }
+
+    /// Ends the current utterance now (the participant left, or the hearing ended).
+    pub fn flush(&mut self) -> Option<Utterance> {
+        self.finish()
+    }
+
+    fn frame(&mut self, t: i64, frame: &[f32]) -> Option<Utterance> {
+        let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
+        let db = 10.0 * energy.max(1e-12).log10();
+        let loud = db > self.floor_db + self.config.margin_db && db > self.config.min_dbfs;
+        if !loud {
+            // The floor falls fast and rises slowly, so speech does not become the floor.
+            self.floor_db = if db < self.floor_db {
+                db
+            } else {
+                self.floor_db + 0.05 * (db - self.floor_db)
+            };
+        }
+        match &mut self.current {
+            None if loud => {
+                let pre: Vec<f32> = self.preroll.drain(..).collect();
+                let start = t - (pre.len() * 1000 / RATE) as i64;
+                let mut samples = pre;
+                samples.extend_from_slice(frame);
+                self.current = Some((start, samples));
+                self.loud_frames = 1;
+                self.quiet_frames = 0;
+                None
+            }
+            None => {
+                self.preroll.extend(frame);
+                let keep = RATE * self.config.preroll_ms / 1000;
+                while self.preroll.len() > keep {
+                    self.preroll.pop_front();
+                }
+                None
+            }
+            Some((_, samples)) => {
+                samples.extend_from_slice(frame);
+                if loud {
+                    self.loud_frames += 1;
+                    self.quiet_frames = 0;
+                } else {
+                    self.quiet_frames += 1;
+                }
+                let long = samples.len() * 1000 / RATE >= self.config.max_ms;
+                let paused = self.quiet_frames >= frames(self.config.hangover_ms);
+                if long {
+                    let u = self.finish();
+                    // Speech goes on: the next utterance starts at once, with no pre-roll.
+                    if loud {
+                        self.current = Some((t + 30, Vec::new()));
+                        self.loud_frames = 1;
+                    }
+                    return u;
+                }
+                if paused {
+                    return self.finish();
+                }
+                None
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<Utterance> {
+        let (start, mut samples) = self.current.take()?;
+        // Trailing silence beyond a short tail is not speech.
+        let tail = FRAME * frames(self.config.hangover_ms).min(self.quiet_frames);
+        let keep_tail = FRAME * 5;
+        if tail > keep_tail {
+            samples.truncate(samples.len() - (tail - keep_tail));
+        }
+        let loud = std::mem::take(&mut self.loud_frames);
+        self.quiet_frames = 0;
+        if loud < frames(self.config.min_ms) {
+            return None;
+        }
+        let end = start + (samples.len() * 1000 / RATE) as i64;
+        Some(Utterance {
+            start_ms: start,
+            end_ms: end,
+            samples,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ms` of a 200 Hz tone at `amp`, or silence (with faint noise) when `amp` is 0.
+    fn sound(ms: usize, amp: f32) -> Vec<f32> {
+        (0..RATE * ms / 1000)
+            .map(|i| {
+                let noise = ((i * 7919) % 97) as f32 / 97.0 - 0.5;
+                amp * (i as f32 * 200.0 * std::f32::consts::TAU / RATE as f32).sin()
+                    + 0.0005 * noise
+            })
+            .collect()
+    }
+
+    /// Feeds `audio` in 20 ms pieces from `t0`, then flushes.
+    fn run(seg: &mut Segmenter, t0: i64, audio: &[f32]) -> Vec<Utterance> {
+        let mut out = Vec::new();
+        for (i, piece) in audio.chunks(320).enumerate() {
+            out.extend(seg.push(t0 + (i * 20) as i64, piece));
+        }
+        out.extend(seg.flush());
+        out
+    }
+
+    #[test]
+    fn speech_between_pauses_becomes_utterances_placed_on_the_hearing_clock() {
+        let mut audio = sound(1000, 0.0);
+        audio.extend(sound(1500, 0.3));
+        audio.extend(sound(1000, 0.0));
+        audio.extend(sound(800, 0.3));
+        audio.extend(sound(1000, 0.0));
+        let u = run(&mut Segmenter::new(VadConfig::default()), 10_000, &audio);
+        assert_eq!(
+            u.len(),
+            2,
+            "{:?}",
+            u.iter().map(|u| (u.start_ms, u.end_ms)).collect::<Vec<_>>()
+        );
+        // Starts just before the speech (pre-roll), ends shortly after it.
+        assert!(
+            (10_680..=11_000).contains(&u[0].start_ms),
+            "{}",
+            u[0].start_ms
+        );
+        assert!((12_500..=12_700).contains(&u[0].end_ms), "{}", u[0].end_ms);
+        assert!(
+            (13_180..=13_500).contains(&u[1].start_ms),
+            "{}",
+            u[1].start_ms
+        );
+        assert_eq!(
+            u[0].samples.len() as i64,
+            (u[0].end_ms - u[0].start_ms) * 16,
+            "the samples span the stated time"
+        );
+    }
+
+    #[test]
+    fn clicks_are_dropped_and_long_speech_is_cut_without_losing_any() {
+        let mut audio = sound(1000, 0.0);
+        audio.extend(sound(60, 0.5));
+        audio.extend(sound(1000, 0.0));
+        let u = run(&mut Segmenter::new(VadConfig::default()), 0, &audio);
+        assert!(u.is_empty(), "a 60 ms click is not speech");
+
+        let config = VadConfig {
+            max_ms: 5_000,
+            ..VadConfig::default()
+        };
+        let mut audio = sound(500, 0.0);
+        audio.extend(sound(12_000, 0.3));
+        audio.extend(sound(1000, 0.0));
+        let u = run(&mut Segmenter::new(config), 0, &audio);
+        assert_eq!(u.len(), 3, "12 s cut into 5 s pieces");
+        assert!(u.iter().all(|x| x.end_ms - x.start_ms <= 5_100));
+        for w in u.windows(2) {
+            assert!(
+                w[1].start_ms - w[0].end_ms <= 60,
+                "no speech lost between pieces"
+            );
+        }
+        let spoken: i64 = u.iter().map(|x| x.end_ms - x.start_ms).sum();
+        assert!(spoken >= 12_000, "{spoken} ms of 12 000");
+    }
+}
