@@ -17,7 +17,11 @@ setup:
 build: setup
 	cargo build --release --locked
 
+MODELS ?= $(HOME)/.cache/gavel/models
+
 run: build
+	@test -f $(MODELS)/ggml-tiny.en.bin || \
+	  $(CARGO_TARGET_DIR)/release/gavel model import $(MODELS)/tiny.en-ct2 $(MODELS)/ggml-tiny.en.bin
 	$(CARGO_TARGET_DIR)/release/gavel serve
 
 lint:

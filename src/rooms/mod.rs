@@ -371,6 +371,28 @@ impl RoomTask {
                 break;
             }
         }
+        // Captions still on their way are stored (the transcript keeps the hearing's last
+        // words): the listeners stop, handing over their last utterance, and the room waits
+        // until every one is in.
+        self.media.stop_captions();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match tokio::time::timeout_at(deadline, captions.recv()).await {
+                Ok(Some(event)) => self.store_caption(&event).await,
+                Ok(None) => break,
+                Err(_) => {
+                    let detail = "the transcription of the hearing's last minute may be incomplete";
+                    crate::fault::report(
+                        &self.db,
+                        Some(&self.hearing),
+                        Component::Transcription,
+                        detail,
+                    )
+                    .await;
+                    break;
+                }
+            }
+        }
         // Every open segment closed into the manifest; then, the hearing being over, sealed.
         if let Some(log) = self.media.close_recordings().await
             && self.retiring

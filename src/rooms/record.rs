@@ -2,7 +2,7 @@
 //! webhooks), the hearing's closing, recording faults, and the recording's seal.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{Presence, RoomTask};
 use crate::auth::Actor;
@@ -41,18 +41,7 @@ pub(super) async fn seal(
 impl RoomTask {
     /// A caption (or a gap) from the transcriber: stored, then shown to those who heard it.
     pub(super) async fn captioned(&mut self, event: CaptionEvent) {
-        if let Err(e) =
-            crate::transcribe::store::store(&self.db, &self.hearing, &event, now_ms()).await
-        {
-            let detail = format!("a transcript line could not be stored: {e}");
-            crate::fault::report(
-                &self.db,
-                Some(&self.hearing),
-                Component::Transcription,
-                &detail,
-            )
-            .await;
-        }
+        self.store_caption(&event).await;
         let input = match event {
             CaptionEvent::Caption {
                 participant,
@@ -60,12 +49,18 @@ impl RoomTask {
                 end_ms,
                 text,
                 ..
-            } => Input::Caption {
-                participant,
-                text,
-                start_ms,
-                end_ms,
-            },
+            } => {
+                // When it was spoken, on the room's clock.
+                let age = u64::try_from(now_ms() - start_ms).unwrap_or(0);
+                let now = Instant::now();
+                Input::Caption {
+                    participant,
+                    text,
+                    start_ms,
+                    end_ms,
+                    spoken_at: now.checked_sub(Duration::from_millis(age)).unwrap_or(now),
+                }
+            }
             CaptionEvent::Gap {
                 participant,
                 start_ms,
@@ -77,6 +72,22 @@ impl RoomTask {
             },
         };
         self.room.handle_input(Instant::now(), input);
+    }
+
+    /// Stores a caption or gap; a failure is a fault (the line is lost from the transcript).
+    pub(super) async fn store_caption(&self, event: &CaptionEvent) {
+        let stored =
+            crate::transcribe::store::store(&self.db, &self.hearing, event, now_ms()).await;
+        if let Err(e) = stored {
+            let detail = format!("a transcript line could not be stored: {e}");
+            crate::fault::report(
+                &self.db,
+                Some(&self.hearing),
+                Component::Transcription,
+                &detail,
+            )
+            .await;
+        }
     }
 
     /// Closes the hearing in the record as the judge ended it. A hearing the platform never

@@ -120,21 +120,34 @@ impl Captioner {
         track: Arc<PublishedTrack>,
         out: mpsc::Sender<CaptionEvent>,
     ) -> Option<Listening> {
-        let jobs = self.jobs.clone()?;
         let pt = crate::sfu::payload_type(&track.codec.mime_type)?;
         let listener = Listener::start(pt).ok()?;
         track.set_listener(Some(listener.tap()), pt);
+        let mut listening = self.listen_to(listener, track.publisher.clone(), out)?;
+        listening.track = Some(track);
+        Some(listening)
+    }
+
+    /// Starts transcribing what `listener` decodes, as `participant`'s speech, into `out`
+    /// (the live path without the SFU: `gavel bench asr` feeds it directly).
+    pub fn listen_to(
+        self: &Arc<Self>,
+        listener: Listener,
+        participant: String,
+        out: mpsc::Sender<CaptionEvent>,
+    ) -> Option<Listening> {
+        let jobs = self.jobs.clone()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let (this, flag, who) = (self.clone(), stop.clone(), track.publisher.clone());
+        let (this, flag) = (self.clone(), stop.clone());
         let base = now_ms();
         let thread = std::thread::Builder::new()
             .name("gavel-asr-listen".into())
-            .spawn(move || this.hear(&listener, base, &who, &jobs, &out, &flag))
+            .spawn(move || this.hear(&listener, base, &participant, &jobs, &out, &flag))
             .ok()?;
         Some(Listening {
             stop,
             thread: Some(thread),
-            track,
+            track: None,
         })
     }
 
@@ -167,16 +180,40 @@ impl Captioner {
                 });
             }
         };
+        // Pulls in a row that brought no audio (200 ms each).
+        let mut silent = 0;
         while !stop.load(Ordering::Relaxed) {
             match listener.pull(Duration::from_millis(200)) {
                 Ok(Some(pcm)) => {
+                    silent = 0;
                     let at = base_ms + i64::try_from(pcm.at.as_millis()).unwrap_or(0);
                     for u in vad.push(at, &pcm.samples) {
                         give(u);
                     }
                 }
-                Ok(None) => {}
-                Err(_) => break,
+                Ok(None) => {
+                    silent += 1;
+                    // No audio at all (muted, or the connection stalled) ends an utterance
+                    // as a pause would.
+                    if silent == 3
+                        && let Some(u) = vad.flush()
+                    {
+                        give(u);
+                    }
+                }
+                Err(e) => {
+                    // The decoder failed: from here this participant is not transcribed,
+                    // which the record says.
+                    let now = now_ms();
+                    // overflow: await (this thread is the listener's own)
+                    let _ = out.blocking_send(CaptionEvent::Gap {
+                        participant: participant.to_owned(),
+                        start_ms: now,
+                        end_ms: now,
+                        why: format!("the audio could not be decoded for transcription: {e}"),
+                    });
+                    break;
+                }
             }
         }
         if let Some(u) = vad.flush() {
@@ -236,13 +273,15 @@ fn work(model: &Transcriber, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
 pub struct Listening {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
-    track: Arc<PublishedTrack>,
+    track: Option<Arc<PublishedTrack>>,
 }
 
 impl Drop for Listening {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        self.track.set_listener(None, 0);
+        if let Some(t) = &self.track {
+            t.set_listener(None, 0);
+        }
         // The thread ends within one pull (200 ms) and hands over its last utterance.
         drop(self.thread.take());
     }

@@ -69,6 +69,8 @@ pub struct Segmenter {
     quiet_frames: usize,
     /// Loud frames in the current utterance.
     loud_frames: usize,
+    /// The current utterance continues one cut at the length limit (never dropped as short).
+    continued: bool,
     /// Noise floor, dBFS.
     floor_db: f32,
 }
@@ -88,6 +90,7 @@ impl Segmenter {
             current: None,
             quiet_frames: 0,
             loud_frames: 0,
+            continued: false,
             floor_db: -60.0,
         }
     }
@@ -124,14 +127,16 @@ impl Segmenter {
         let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
         let db = 10.0 * energy.max(1e-12).log10();
         let loud = db > self.floor_db + self.config.margin_db && db > self.config.min_dbfs;
-        if !loud {
-            // The floor falls fast and rises slowly, so speech does not become the floor.
-            self.floor_db = if db < self.floor_db {
-                db
-            } else {
-                self.floor_db + 0.05 * (db - self.floor_db)
-            };
-        }
+        // The floor falls at once and rises slowly: quickly through quiet frames, and very
+        // slowly through loud ones, so steady noise (a fan, an open microphone) becomes the
+        // floor within seconds while speech, which pauses, does not.
+        self.floor_db = if db < self.floor_db {
+            db
+        } else if loud {
+            self.floor_db + 0.01 * (db - self.floor_db)
+        } else {
+            self.floor_db + 0.05 * (db - self.floor_db)
+        };
         match &mut self.current {
             None if loud => {
                 let pre: Vec<f32> = self.preroll.drain(..).collect();
@@ -167,6 +172,7 @@ impl Segmenter {
                     if loud {
                         self.current = Some((t + 30, Vec::new()));
                         self.loud_frames = 1;
+                        self.continued = true;
                     }
                     return u;
                 }
@@ -187,8 +193,12 @@ impl Segmenter {
             samples.truncate(samples.len() - (tail - keep_tail));
         }
         let loud = std::mem::take(&mut self.loud_frames);
+        let continued = std::mem::take(&mut self.continued);
         self.quiet_frames = 0;
-        if loud < frames(self.config.min_ms) {
+        if loud < frames(self.config.min_ms) && !continued {
+            return None;
+        }
+        if samples.is_empty() {
             return None;
         }
         let end = start + (samples.len() * 1000 / RATE) as i64;
@@ -204,13 +214,16 @@ impl Segmenter {
 mod tests {
     use super::*;
 
-    /// `ms` of a 200 Hz tone at `amp`, or silence (with faint noise) when `amp` is 0.
+    /// `ms` of speech-like sound at `amp` (a 200 Hz tone in 240 ms syllables with 60 ms
+    /// between them), or silence (with faint noise) when `amp` is 0.
     fn sound(ms: usize, amp: f32) -> Vec<f32> {
         (0..RATE * ms / 1000)
             .map(|i| {
                 let noise = ((i * 7919) % 97) as f32 / 97.0 - 0.5;
-                amp * (i as f32 * 200.0 * std::f32::consts::TAU / RATE as f32).sin()
-                    + 0.0005 * noise
+                let voiced = (i * 1000 / RATE) % 300 < 240;
+                let tone = (i as f32 * 200.0 * std::f32::consts::TAU / RATE as f32).sin();
+                let voice = if voiced { amp * tone } else { 0.0 };
+                voice + 0.0005 * noise
             })
             .collect()
     }
@@ -284,5 +297,37 @@ mod tests {
         }
         let spoken: i64 = u.iter().map(|x| x.end_ms - x.start_ms).sum();
         assert!(spoken >= 12_000, "{spoken} ms of 12 000");
+    }
+
+    #[test]
+    fn steady_noise_becomes_the_floor_instead_of_endless_speech() {
+        // A fan at about -35 dBFS for 40 s, then a sentence over it.
+        let noise = |ms: usize| -> Vec<f32> {
+            (0..RATE * ms / 1000)
+                .map(|i| 0.025 * ((((i * 7919 + 13) % 1013) as f32 / 1013.0) - 0.5) * 2.0)
+                .collect()
+        };
+        let mut audio = noise(40_000);
+        let speech: Vec<f32> = sound(1500, 0.3)
+            .iter()
+            .zip(noise(1500))
+            .map(|(s, n)| s + n)
+            .collect();
+        audio.extend(speech);
+        audio.extend(noise(2000));
+        let u = run(&mut Segmenter::new(VadConfig::default()), 0, &audio);
+        let spans: Vec<(i64, i64)> = u.iter().map(|x| (x.start_ms, x.end_ms)).collect();
+        let noise_ms: i64 = spans
+            .iter()
+            .map(|(a, b)| (*b).min(40_000) - (*a).min(40_000))
+            .sum();
+        assert!(
+            noise_ms <= 12_000,
+            "the noise stopped counting as speech: {spans:?}"
+        );
+        assert!(
+            spans.iter().any(|(a, b)| *a <= 40_300 && *b >= 41_400),
+            "the sentence over the noise is still heard: {spans:?}"
+        );
     }
 }

@@ -20,11 +20,12 @@ fn speech() -> Vec<bytes::Bytes> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
-    let model = crate::asr::tiny_en();
+    let models = tempfile::tempdir().unwrap();
+    let model = crate::asr::tiny_en(models.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.transcription.live = true;
         c.transcription.model = model;
-        c.transcription.threads = 2;
+        c.transcription.threads = 1;
     })
     .await;
     let (_, hearing) = app.docket_and_hearing().await;
@@ -114,7 +115,7 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
 async fn a_corrupt_model_turns_captions_off_tells_the_clerk_and_the_hearing_runs_on() {
     let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("ggml-corrupt.bin");
-    let model = std::fs::read(crate::asr::tiny_en()).unwrap();
+    let model = std::fs::read(crate::asr::tiny_en(dir.path())).unwrap();
     std::fs::write(&corrupt, &model[..model.len() / 3]).unwrap();
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.signaling.lobby_kinds.clear();

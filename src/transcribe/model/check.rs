@@ -41,7 +41,9 @@ fn data_bytes(ttype: i32, n: u64) -> Option<u64> {
         8 => (32, 34), // Q8_0
         _ => return None,
     };
-    n.is_multiple_of(per).then(|| n / per * bytes)
+    n.is_multiple_of(per)
+        .then(|| (n / per).checked_mul(bytes))
+        .flatten()
 }
 
 /// Walks the file at `path`; every length is checked against the file's size.
@@ -75,25 +77,43 @@ pub fn check(path: &Path) -> Result<ModelInfo, ModelError> {
                 "its header does not describe a Whisper model",
             ))
     };
-    let n_vocab = dim(1, 50_000..=60_000)?;
+    // whisper.cpp trusts these (its own checks are debug-only asserts or aborts), so only the
+    // values real Whisper models have pass: English-only, multilingual and large-v3
+    // vocabularies; the fixed contexts; widths and head counts that fit together; a known
+    // weight type; 80 or 128 mels.
+    let n_vocab = dim(1, 51_864..=51_866)?;
     dim(2, 1500..=1500)?;
-    dim(3, 256..=2048)?;
-    dim(4, 1..=64)?;
+    let n_audio_state = dim(3, 256..=2048)?;
+    let n_audio_head = dim(4, 1..=64)?;
     let n_audio_layer = dim(5, 1..=64)?;
     dim(6, 448..=448)?;
-    dim(7, 256..=2048)?;
-    dim(8, 1..=64)?;
+    let n_text_state = dim(7, 256..=2048)?;
+    let n_text_head = dim(8, 1..=64)?;
     let n_text_layer = dim(9, 1..=64)?;
-    dim(10, 80..=128)?;
+    let n_mels = dim(10, 80..=128)?;
+    let widths_fit = n_audio_state == n_text_state
+        && n_audio_state.is_multiple_of(n_audio_head)
+        && n_text_state.is_multiple_of(n_text_head);
+    if !widths_fit || !(n_mels == 80 || n_mels == 128) {
+        return Err(ModelError::Format(
+            "its header does not describe a Whisper model",
+        ));
+    }
+    if ![0, 1, 2, 3, 7, 8, 9].contains(&(head[11].rem_euclid(1000))) {
+        return Err(ModelError::Format(
+            "its weight type is not one whisper.cpp knows",
+        ));
+    }
     let mel = i32s(2, &mut f)?;
-    let mel_bytes = u64::try_from(mel[0]).ok().zip(u64::try_from(mel[1]).ok());
-    let mel_bytes = mel_bytes
-        .filter(|(a, b)| *a <= 128 && *b <= 1024)
-        .map(|(a, b)| a * b * 4)
-        .ok_or(ModelError::Format("implausible mel filters"))?;
+    if usize::try_from(mel[0]).ok() != Some(n_mels) || mel[1] != 201 {
+        return Err(ModelError::Format(
+            "its mel filters do not match its header",
+        ));
+    }
+    let mel_bytes = n_mels as u64 * 201 * 4;
     let skip = |f: &mut std::io::BufReader<std::fs::File>, n: u64| -> Result<(), ModelError> {
         let at = f.stream_position().map_err(ModelError::Write)?;
-        if at + n > size {
+        if at.checked_add(n).is_none_or(|end| end > size) {
             return Err(ModelError::Truncated);
         }
         f.seek(SeekFrom::Current(i64::try_from(n).unwrap_or(i64::MAX)))
@@ -112,6 +132,7 @@ pub fn check(path: &Path) -> Result<ModelInfo, ModelError> {
     }
     let expected = 11 + 15 * n_audio_layer + 24 * n_text_layer;
     let mut tensors = 0;
+    let mut names = std::collections::HashSet::new();
     while f.stream_position().map_err(ModelError::Write)? < size {
         let h = i32s(3, &mut f)?;
         let (n_dims, name_len, ttype) = (h[0], h[1], h[2]);
@@ -125,7 +146,12 @@ pub fn check(path: &Path) -> Result<ModelInfo, ModelError> {
         let bytes = n
             .and_then(|n| data_bytes(ttype, n))
             .ok_or(ModelError::Format("a tensor has an unknown type or shape"))?;
-        skip(&mut f, name_len as u64 + bytes)?;
+        let mut name = vec![0u8; name_len as usize];
+        f.read_exact(&mut name).map_err(|_| ModelError::Truncated)?;
+        if !names.insert(name) {
+            return Err(ModelError::Format("a tensor appears twice"));
+        }
+        skip(&mut f, bytes)?;
         tensors += 1;
     }
     if tensors != expected {

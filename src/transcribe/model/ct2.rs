@@ -140,7 +140,11 @@ pub fn parse(bytes: &[u8]) -> Result<Ct2Model, ModelError> {
         let ndim = r.u8()?;
         let mut shape = Vec::with_capacity(usize::from(ndim));
         for _ in 0..ndim {
-            shape.push(r.u32()? as usize);
+            let d = r.u32()? as usize;
+            if d == 0 {
+                return Err(ModelError::Format("a variable has an empty dimension"));
+            }
+            shape.push(d);
         }
         let dtype = Dtype::from_id(r.u8()?).ok_or(ModelError::Format("unknown element type"))?;
         let nbytes = r.u32()? as usize;

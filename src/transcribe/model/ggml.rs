@@ -105,8 +105,32 @@ fn layers(m: &Ct2Model, prefix: &str) -> usize {
         .len()
 }
 
-/// Reads the dimensions from the tensors' shapes.
+/// Reads the dimensions from the tensors' shapes, and checks they are a Whisper model's.
 pub fn hparams(m: &Ct2Model, bytes: &[u8]) -> Result<Hparams, ModelError> {
+    let h = read_hparams(m, bytes)?;
+    // Only shapes real Whisper models have: the file sizes buffers and the loader trusts them.
+    let fits = (51_864..=51_866).contains(&h.n_vocab)
+        && h.n_audio_ctx == 1500
+        && h.n_text_ctx == 448
+        && (h.n_mels == 80 || h.n_mels == 128)
+        && (256..=2048).contains(&h.n_state)
+        && (1..=64).contains(&h.n_audio_head)
+        && (1..=64).contains(&h.n_text_head)
+        && h.n_state.is_multiple_of(h.n_audio_head)
+        && h.n_state.is_multiple_of(h.n_text_head)
+        && (1..=64).contains(&h.n_audio_layer)
+        && (1..=64).contains(&h.n_text_layer)
+        && var(m, "encoder/conv1/weight")?.shape == [h.n_state, h.n_mels, 3]
+        && var(m, "decoder/position_encodings/encodings")?.shape == [h.n_text_ctx, h.n_state];
+    if !fits {
+        return Err(ModelError::Format(
+            "its dimensions are not a Whisper model's",
+        ));
+    }
+    Ok(h)
+}
+
+fn read_hparams(m: &Ct2Model, bytes: &[u8]) -> Result<Hparams, ModelError> {
     let dim = |name: &str, i: usize| -> Result<usize, ModelError> {
         var(m, name)?
             .shape

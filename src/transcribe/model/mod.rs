@@ -101,7 +101,9 @@ pub fn import(
     let tokens = vocab::ordinary_tokens(&vocabulary, hparams.eot())?;
     let mel = mel::filters(hparams.n_mels);
     // Unique per import: two imports of the same model never write into one file.
-    let tmp = out.with_extension(format!("importing.{}", std::process::id()));
+    static IMPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = IMPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = out.with_extension(format!("importing.{}.{n}", std::process::id()));
     let io = |source| ModelError::Io {
         path: tmp.clone(),
         source,
