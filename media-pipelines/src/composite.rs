@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -149,7 +149,7 @@ impl Composite {
                 add_run(&pipeline, mixer, source, files, *offset, tile)?;
             }
         }
-        run(&pipeline, timeout)
+        crate::run_to_end(&pipeline, timeout, "the composite")
     }
 
     /// Black frames under everything, the compositor, the clock, VP8 into `mux`.
@@ -373,40 +373,6 @@ fn add_run(
         }
     });
     Ok(())
-}
-
-/// Plays `pipeline` to its end.
-fn run(pipeline: &gst::Pipeline, timeout: Duration) -> Result<(), RecorderError> {
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
-    let outcome = (|| {
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| gst_err(&e))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .ok_or_else(|| RecorderError::Gst("the composite took too long".into()))?;
-            let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(ns(left))) else {
-                continue;
-            };
-            match msg.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(e) => {
-                    return Err(RecorderError::Gst(format!(
-                        "{} ({})",
-                        e.error(),
-                        e.src().map(|s| s.name().to_string()).unwrap_or_default()
-                    )));
-                }
-                _ => {}
-            }
-        }
-    })();
-    let _ = pipeline.set_state(gst::State::Null);
-    outcome
 }
 
 #[cfg(test)]

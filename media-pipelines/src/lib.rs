@@ -32,3 +32,47 @@ pub enum PipelineEvent {
     /// The pipeline reached end of stream and flushed everything.
     Finished,
 }
+
+/// Plays a file-to-file `pipeline` to its end (EOS) within `timeout`, then stops it; `what`
+/// names the job in the timeout error.
+pub(crate) fn run_to_end(
+    pipeline: &gstreamer::Pipeline,
+    timeout: std::time::Duration,
+    what: &str,
+) -> Result<(), recorder::RecorderError> {
+    use gstreamer::prelude::*;
+    use recorder::RecorderError;
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
+    let outcome = (|| {
+        pipeline
+            .set_state(gstreamer::State::Playing)
+            .map_err(|e| RecorderError::Gst(e.to_string()))?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline
+                .checked_duration_since(std::time::Instant::now())
+                .ok_or_else(|| RecorderError::Gst(format!("{what} took too long")))?;
+            let wait = gstreamer::ClockTime::from_nseconds(
+                u64::try_from(left.as_nanos()).unwrap_or(u64::MAX),
+            );
+            let Some(msg) = bus.timed_pop(wait) else {
+                continue;
+            };
+            match msg.view() {
+                gstreamer::MessageView::Eos(_) => return Ok(()),
+                gstreamer::MessageView::Error(e) => {
+                    return Err(RecorderError::Gst(format!(
+                        "{} ({})",
+                        e.error(),
+                        e.src().map(|s| s.name().to_string()).unwrap_or_default()
+                    )));
+                }
+                _ => {}
+            }
+        }
+    })();
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    outcome
+}

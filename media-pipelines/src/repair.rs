@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -58,31 +58,7 @@ pub fn remux(
             }
             gst::PadProbeReturn::Ok
         });
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
-    let outcome = (|| {
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|e| gst_err(&e))?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .ok_or_else(|| RecorderError::Gst("the repair took too long".into()))?;
-            let wait = gst::ClockTime::from_nseconds(u64::try_from(left.as_nanos()).unwrap_or(0));
-            let Some(msg) = bus.timed_pop(wait) else {
-                continue;
-            };
-            match msg.view() {
-                gst::MessageView::Eos(_) => return Ok(()),
-                gst::MessageView::Error(e) => return Err(gst_err(&e.error())),
-                _ => {}
-            }
-        }
-    })();
-    let _ = pipeline.set_state(gst::State::Null);
-    outcome?;
+    crate::run_to_end(&pipeline, timeout, "the repair")?;
     let span = span.lock().ok().and_then(|s| *s);
     span.map(|(a, b)| Duration::from_nanos(b.nseconds().saturating_sub(a.nseconds())))
         .ok_or_else(|| RecorderError::Gst("the file holds no media".into()))

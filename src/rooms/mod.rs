@@ -301,13 +301,7 @@ impl RoomTask {
             // The hearing runs on without captions; the record keepers are told, and the
             // fault is on record once per hearing room.
             let detail = format!("live captions are unavailable: {why}");
-            crate::fault::report(
-                &self.db,
-                Some(&self.hearing),
-                Component::Transcription,
-                &detail,
-            )
-            .await;
+            self.fault(Component::Transcription, &detail).await;
             self.room
                 .handle_input(Instant::now(), Input::CaptionsUnavailable);
         }
@@ -382,13 +376,7 @@ impl RoomTask {
                 Ok(None) => break,
                 Err(_) => {
                     let detail = "the transcription of the hearing's last minute may be incomplete";
-                    crate::fault::report(
-                        &self.db,
-                        Some(&self.hearing),
-                        Component::Transcription,
-                        detail,
-                    )
-                    .await;
+                    self.fault(Component::Transcription, detail).await;
                     break;
                 }
             }

@@ -80,14 +80,13 @@ impl RoomTask {
             crate::transcribe::store::store(&self.db, &self.hearing, event, now_ms()).await;
         if let Err(e) = stored {
             let detail = format!("a transcript line could not be stored: {e}");
-            crate::fault::report(
-                &self.db,
-                Some(&self.hearing),
-                Component::Transcription,
-                &detail,
-            )
-            .await;
+            self.fault(Component::Transcription, &detail).await;
         }
+    }
+
+    /// Records a fault of this hearing (Art. 40).
+    pub(super) async fn fault(&self, component: Component, detail: &str) {
+        crate::fault::report(&self.db, Some(&self.hearing), component, detail).await;
     }
 
     /// Closes the hearing in the record as the judge ended it. A hearing the platform never

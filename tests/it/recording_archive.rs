@@ -31,7 +31,7 @@ pub(crate) fn span_secs(l: &Value) -> f64 {
     (l["end_ms"].as_i64().unwrap() - l["start_ms"].as_i64().unwrap()) as f64 / 1000.0
 }
 
-async fn audited(app: &TestApp, action: &str) -> i64 {
+pub(crate) async fn audited(app: &TestApp, action: &str) -> i64 {
     let mut c = app.db().await;
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)

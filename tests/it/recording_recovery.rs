@@ -9,7 +9,7 @@ use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
 
 use crate::media_peer::peer;
 use crate::recording::{codec_of, entries, verify};
-use crate::recording_archive::{seconds, span_secs};
+use crate::recording_archive::{audited, seconds, span_secs};
 use crate::support::{Backend, TestApp, wait_for};
 
 /// Files in `dir` whose names start with `prefix` and end with `suffix`.
@@ -27,15 +27,6 @@ fn files(dir: &Path, prefix: &str, suffix: &str) -> Vec<String> {
 
 fn told_fault(m: &ServerMessage) -> bool {
     matches!(m, ServerMessage::Notice { code, .. } if code == "recording.fault")
-}
-
-async fn audited(app: &TestApp, action: &str) -> i64 {
-    let mut c = app.db().await;
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
-        .bind(action)
-        .fetch_one(&mut c)
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
