@@ -53,17 +53,13 @@ impl Listener {
             .by_name("sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or_else(|| RecorderError::Gst("no appsink".into()))?;
-        let caps = format!(
-            "application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload={payload_type}"
-        )
-        .parse::<gst::Caps>()
-        .map_err(|e| gst_err(&e))?;
-        src.set_caps(Some(&caps));
-        src.set_is_live(true);
-        src.set_format(gst::Format::Time);
-        src.set_do_timestamp(true);
-        src.set_max_bytes(MAX_QUEUED_BYTES);
-        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        crate::recorder::live_rtp_input(
+            &src,
+            &format!(
+                "application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload={payload_type}"
+            ),
+            MAX_QUEUED_BYTES,
+        )?;
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| gst_err(&e))?;

@@ -144,16 +144,7 @@ impl TrackRecorder {
             .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| RecorderError::Gst("no appsrc".into()))?;
-        let caps = codec
-            .caps(payload_type)
-            .parse::<gst::Caps>()
-            .map_err(|e| RecorderError::Gst(e.to_string()))?;
-        src.set_caps(Some(&caps));
-        src.set_is_live(true);
-        src.set_format(gst::Format::Time);
-        src.set_do_timestamp(true);
-        src.set_max_bytes(MAX_QUEUED_BYTES);
-        src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+        live_rtp_input(&src, &codec.caps(payload_type), MAX_QUEUED_BYTES)?;
         let (tx, rx) = mpsc::channel();
         let bus = pipeline
             .bus()
@@ -220,6 +211,26 @@ impl Drop for TrackRecorder {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.pipeline.set_state(gst::State::Null);
     }
+}
+
+/// Sets up `src` as a live RTP input with `caps` that timestamps on arrival and, holding at
+/// most `max_bytes`, drops the oldest data rather than ever blocking whoever pushes (the
+/// SFU's forwarding task).
+pub(crate) fn live_rtp_input(
+    src: &gst_app::AppSrc,
+    caps: &str,
+    max_bytes: u64,
+) -> Result<(), RecorderError> {
+    let caps = caps
+        .parse::<gst::Caps>()
+        .map_err(|e| RecorderError::Gst(e.to_string()))?;
+    src.set_caps(Some(&caps));
+    src.set_is_live(true);
+    src.set_format(gst::Format::Time);
+    src.set_do_timestamp(true);
+    src.set_max_bytes(max_bytes);
+    src.set_leaky_type(gst_app::AppLeakyType::Downstream);
+    Ok(())
 }
 
 /// Turns bus messages into events until the pipeline ends, fails, or its recorder is dropped.
