@@ -15,6 +15,7 @@ mod recordings;
 pub(crate) use participants::join_url as participants_url;
 mod rows;
 mod session;
+mod transcript;
 pub(crate) use session::check_claims;
 mod webhooks;
 
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recordings::get))
         .routes(routes!(recordings::compose))
         .routes(routes!(recordings::file))
+        .routes(routes!(transcript::get))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::delete))
 }

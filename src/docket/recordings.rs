@@ -20,10 +20,11 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiPath, verify_join_token};
 
 /// Who reads a recording: the platform, or a participant whose role may.
-async fn reader(
+pub(super) async fn reader(
     st: &AppState,
     req_headers: &axum::http::HeaderMap,
     hearing: &str,
+    allowed: &[Capability],
 ) -> Result<Actor, ApiError> {
     let token = req_headers
         .get(header::AUTHORIZATION)
@@ -46,8 +47,8 @@ async fn reader(
             "this join link is for a different hearing",
         ));
     }
-    if !capabilities(claims.role).allows(Capability::AccessRecording) {
-        return Err(ApiError::Forbidden("your role may not access recordings"));
+    if !allowed.iter().any(|c| capabilities(claims.role).allows(*c)) {
+        return Err(ApiError::Forbidden("your role may not read this"));
     }
     // Still registered, not removed, same role (the hearing may be over: that is when
     // recordings are read).
@@ -73,8 +74,11 @@ async fn reader(
     Ok(Actor::Participant { id: claims.sub })
 }
 
+/// Who may read recordings besides the platform.
+const RECORDING_READERS: &[Capability] = &[Capability::AccessRecording];
+
 /// Audits one access to the recording.
-async fn audit(
+pub(super) async fn audit(
     st: &AppState,
     actor: &Actor,
     action: &str,
@@ -107,7 +111,7 @@ pub(super) async fn get(
     headers: axum::http::HeaderMap,
 ) -> Result<Json<RecordingView>, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
-    let actor = reader(&st, &headers, &hearing_id).await?;
+    let actor = reader(&st, &headers, &hearing_id, RECORDING_READERS).await?;
     super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
     let index = crate::recording::index::Index {
         db: st.db.clone(),
@@ -170,7 +174,7 @@ pub(super) async fn compose(
     headers: axum::http::HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
-    let actor = reader(&st, &headers, &hearing_id).await?;
+    let actor = reader(&st, &headers, &hearing_id, RECORDING_READERS).await?;
     let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
     if hearing.state != crate::domain::HearingState::Closed {
         return Err(ApiError::Conflict("the hearing has not ended yet".into()));
@@ -221,7 +225,7 @@ pub(super) async fn file(
     req: Request,
 ) -> Result<Response, ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
-    let actor = reader(&st, req.headers(), &hearing_id).await?;
+    let actor = reader(&st, req.headers(), &hearing_id, RECORDING_READERS).await?;
     // Only files the manifest lists (and so the index): never anything else on disk.
     let listed: Option<i64> = sqlx::query_scalar(
         "SELECT bytes FROM recording_segments WHERE hearing_id = $1 AND file = $2",

@@ -91,6 +91,23 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
     .await
     .unwrap();
     assert!(rows.len() >= 3 && rows.iter().all(|(p, r)| *p == party.id && r == "party"));
+    // The platform (and the clerk, the judge) read it through the API; a party may not.
+    let t = app
+        .get_ok(&format!("/api/v1/hearings/{hearing}/transcript"))
+        .await;
+    let lines = t["lines"].as_array().unwrap();
+    assert!(lines.len() >= 3, "{t}");
+    assert_eq!(lines[1]["text"], heard[1].as_str());
+    assert_eq!(lines[1]["role"], "party");
+    let party_token = app.join_token(&hearing, &party.id).await;
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/hearings/{hearing}/transcript")))
+        .bearer_auth(party_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
 
     // The witness waiting outside was never shown a caption: everything sent to them before
     // the answer to a ping has arrived, and none of it is a caption.
