@@ -54,10 +54,16 @@ impl Room {
             .members
             .get(participant)
             .map_or("a participant", |m| m.view.name.as_str());
-        let text = format!(
-            "About {} s of speech by {name} could not be transcribed; the gap is marked in the transcript.",
-            (ms + 999) / 1000
-        );
+        let text = if ms == 0 {
+            format!(
+                "{name} can no longer be transcribed (their audio could not be decoded); the gap is marked in the transcript."
+            )
+        } else {
+            format!(
+                "About {} s of speech by {name} could not be transcribed; the gap is marked in the transcript.",
+                (ms + 999) / 1000
+            )
+        };
         self.tell_keepers(ServerMessage::Notice {
             level: "warning".into(),
             code: "captions.gap".into(),

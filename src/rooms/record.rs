@@ -2,7 +2,7 @@
 //! webhooks), the hearing's closing, recording faults, and the recording's seal.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Presence, RoomTask};
 use crate::auth::Actor;
@@ -48,19 +48,15 @@ impl RoomTask {
                 start_ms,
                 end_ms,
                 text,
+                spoken_at,
                 ..
-            } => {
-                // When it was spoken, on the room's clock.
-                let age = u64::try_from(now_ms() - start_ms).unwrap_or(0);
-                let now = Instant::now();
-                Input::Caption {
-                    participant,
-                    text,
-                    start_ms,
-                    end_ms,
-                    spoken_at: now.checked_sub(Duration::from_millis(age)).unwrap_or(now),
-                }
-            }
+            } => Input::Caption {
+                participant,
+                text,
+                start_ms,
+                end_ms,
+                spoken_at,
+            },
             CaptionEvent::Gap {
                 participant,
                 start_ms,

@@ -38,6 +38,9 @@ pub enum CaptionEvent {
         text: String,
         /// Mean token probability, 0 to 1.
         confidence: f32,
+        /// When it began, on this process's monotonic clock (who may read it depends on
+        /// who was present then; the wall clock may be stepped).
+        spoken_at: std::time::Instant,
     },
     /// Speech that was not transcribed (the workers were behind, or decoding failed).
     Gap {
@@ -55,6 +58,7 @@ pub enum CaptionEvent {
 struct Job {
     participant: String,
     utterance: Utterance,
+    spoken_at: std::time::Instant,
     out: mpsc::Sender<CaptionEvent>,
 }
 
@@ -120,6 +124,8 @@ impl Captioner {
         track: Arc<PublishedTrack>,
         out: mpsc::Sender<CaptionEvent>,
     ) -> Option<Listening> {
+        // No workers, no tap: an unavailable captioner never touches the track.
+        self.jobs.as_ref()?;
         let pt = crate::sfu::payload_type(&track.codec.mime_type)?;
         let listener = Listener::start(pt).ok()?;
         track.set_listener(Some(listener.tap()), pt);
@@ -162,11 +168,15 @@ impl Captioner {
         stop: &AtomicBool,
     ) {
         let mut vad = Segmenter::new(VadConfig::default());
+        // The monotonic instant matching `base_ms`.
+        let base = std::time::Instant::now();
         let give = |u: Utterance| {
             let (start_ms, end_ms) = (u.start_ms, u.end_ms);
+            let after = u64::try_from(start_ms - base_ms).unwrap_or(0);
             let job = Job {
                 participant: participant.to_owned(),
                 utterance: u,
+                spoken_at: base + Duration::from_millis(after),
                 out: out.clone(),
             };
             if jobs.try_send(job).is_err() {
@@ -254,6 +264,7 @@ fn work(model: &Transcriber, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
                     end_ms: u.end_ms,
                     text,
                     confidence,
+                    spoken_at: job.spoken_at,
                 }
             }
             Err(e) => CaptionEvent::Gap {

@@ -14,6 +14,7 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
             end_ms,
             text,
             confidence,
+            ..
         } => (
             participant,
             *start_ms,

@@ -71,6 +71,8 @@ pub struct Segmenter {
     loud_frames: usize,
     /// The current utterance continues one cut at the length limit (never dropped as short).
     continued: bool,
+    /// Loud frames in a row.
+    loud_run: usize,
     /// Noise floor, dBFS.
     floor_db: f32,
 }
@@ -91,6 +93,7 @@ impl Segmenter {
             quiet_frames: 0,
             loud_frames: 0,
             continued: false,
+            loud_run: 0,
             floor_db: -60.0,
         }
     }
@@ -127,15 +130,18 @@ impl Segmenter {
         let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
         let db = 10.0 * energy.max(1e-12).log10();
         let loud = db > self.floor_db + self.config.margin_db && db > self.config.min_dbfs;
-        // The floor falls at once and rises slowly: quickly through quiet frames, and very
-        // slowly through loud ones, so steady noise (a fan, an open microphone) becomes the
-        // floor within seconds while speech, which pauses, does not.
+        // The floor falls at once and rises slowly through quiet frames. Through loud ones it
+        // rises only after 10 s without a single quiet frame, which speech never keeps up
+        // but steady noise (a fan, an open microphone) does: the noise then becomes the floor.
+        self.loud_run = if loud { self.loud_run + 1 } else { 0 };
         self.floor_db = if db < self.floor_db {
             db
-        } else if loud {
+        } else if !loud {
+            self.floor_db + 0.05 * (db - self.floor_db)
+        } else if self.loud_run > frames(10_000) {
             self.floor_db + 0.01 * (db - self.floor_db)
         } else {
-            self.floor_db + 0.05 * (db - self.floor_db)
+            self.floor_db
         };
         match &mut self.current {
             None if loud => {
@@ -170,8 +176,10 @@ impl Segmenter {
                     let u = self.finish();
                     // Speech goes on: the next utterance starts at once, with no pre-roll.
                     if loud {
+                        // This frame went into the piece just cut: the continuation counts
+                        // only its own loud frames.
                         self.current = Some((t + 30, Vec::new()));
-                        self.loud_frames = 1;
+                        self.loud_frames = 0;
                         self.continued = true;
                     }
                     return u;
@@ -195,7 +203,9 @@ impl Segmenter {
         let loud = std::mem::take(&mut self.loud_frames);
         let continued = std::mem::take(&mut self.continued);
         self.quiet_frames = 0;
-        if loud < frames(self.config.min_ms) && !continued {
+        // Too short to be speech, unless it continues speech cut at the limit; never a piece
+        // with nothing loud in it (Whisper invents words on silence).
+        if loud == 0 || (loud < frames(self.config.min_ms) && !continued) {
             return None;
         }
         if samples.is_empty() {
@@ -322,7 +332,7 @@ mod tests {
             .map(|(a, b)| (*b).min(40_000) - (*a).min(40_000))
             .sum();
         assert!(
-            noise_ms <= 12_000,
+            noise_ms <= 20_000,
             "the noise stopped counting as speech: {spans:?}"
         );
         assert!(
