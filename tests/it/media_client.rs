@@ -238,13 +238,16 @@ async fn a_stopped_screen_share_leaves_the_subscribers_connections() {
     let mut judge = peer(&app, &hearing, "judge").await;
     let mut party = peer(&app, &hearing, "party").await;
     party.publish_with_screen().await;
-    let has_screen = |m: &ServerMessage| match m {
-        ServerMessage::SubscribeOffer { tracks, .. } => {
-            tracks.iter().any(|t| t.source == Source::Screen)
-        }
+    let has = |m: &ServerMessage, source: Source| match m {
+        ServerMessage::SubscribeOffer { tracks, .. } => tracks.iter().any(|t| t.source == source),
         _ => false,
     };
-    judge.expect(has_screen).await;
+    let has_screen = |m: &ServerMessage| has(m, Source::Screen);
+    // Both the camera and the screen are subscribed (they may arrive in either order, in
+    // separate offers) before the screen stops.
+    judge
+        .expect(|m| has(m, Source::Screen) && has(m, Source::Camera))
+        .await;
     party.unpublish("screen").await;
     // The judge's connection is renegotiated without the screen, the camera stays.
     let m = judge
