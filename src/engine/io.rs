@@ -1,0 +1,189 @@
+//! What the room engine is told ([`Input`]) and what it asks its driver to do ([`Output`]),
+//! with the small types both carry. Plain data: the engine's behaviour lives beside it.
+
+use std::time::{Duration, Instant};
+
+use gavel_signaling::{ClientMessage, EndReason, ServerMessage};
+
+use crate::domain::Role;
+
+/// One WebSocket connection, numbered by the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// A verified participant arriving (the driver checked the token and the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// How the room behaves; from the hearing kind and configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct RoomPolicy {
+    /// Whether non-moderators wait in a lobby until admitted.
+    pub lobby: bool,
+    /// How long a dropped connection keeps its place.
+    pub grace: Duration,
+    /// Heartbeat interval advertised to clients, milliseconds.
+    pub heartbeat_ms: u32,
+    /// Recording is on from the start (the court records this kind of hearing by default).
+    pub record: bool,
+}
+
+/// Something that happened to the room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A verified participant opened a session.
+    Join {
+        /// The new session.
+        session: SessionId,
+        /// Who.
+        who: Arrival,
+        /// The media of the previous session was kept (told to the client in `welcome`).
+        media_resumed: bool,
+    },
+    /// A validated message on a joined session.
+    Message {
+        /// From which session.
+        session: SessionId,
+        /// The message.
+        msg: ClientMessage,
+    },
+    /// The session's connection ended without `leave`.
+    Disconnected {
+        /// Which session.
+        session: SessionId,
+        /// Why.
+        why: Disconnect,
+    },
+    /// Loudest recent audio level per publishing participant (RFC 6464: 0 loudest, 127 silence).
+    AudioLevels(Vec<(String, u8)>),
+    /// The platform closed the hearing (case API): everyone's session ends.
+    HearingClosed,
+    /// The hearing's state changed in the record: everyone is told.
+    HearingStateChanged(gavel_signaling::HearingPhase),
+    /// The platform revoked a participant (case API): they leave the room at once.
+    Revoked {
+        /// Participant id.
+        participant: String,
+    },
+    /// An utterance was transcribed: its caption goes to those who heard it.
+    Caption {
+        /// Who spoke.
+        participant: String,
+        /// The words.
+        text: String,
+        /// Start on the hearing clock (ms).
+        start_ms: i64,
+        /// End on the hearing clock (ms).
+        end_ms: i64,
+        /// When it was spoken, on this room's clock: only those in the hearing since then
+        /// read it.
+        spoken_at: Instant,
+    },
+    /// Speech of `participant` (`ms` long) was not transcribed: the record keepers are told.
+    CaptionGap {
+        /// Who spoke.
+        participant: String,
+        /// How much speech.
+        ms: i64,
+    },
+    /// No usable transcription model: the hearing runs on without captions.
+    CaptionsUnavailable,
+    /// A track's recording failed (the fault is already recorded): those who control the
+    /// recording are told.
+    RecordingFault {
+        /// Whose track.
+        participant: String,
+        /// Which track.
+        track: String,
+        /// The recorder was started again.
+        restarted: bool,
+    },
+}
+
+/// Why a connection ended without `leave` (recorded: a lost connection is part of the record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disconnect {
+    /// The socket closed or failed, or fell silent.
+    Dropped,
+    /// The server cut it off: the client did not read its messages fast enough.
+    TooSlow,
+}
+
+/// Presence changes reported to the court platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Entered the hearing's room (first join).
+    Joined,
+    /// Left, was removed, or did not come back within the grace period.
+    Left,
+}
+
+/// Whose media one subscriber may receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The receiving participant.
+    pub subscriber: String,
+    /// `(publisher, audio allowed, video allowed)` for each publisher they may receive.
+    pub from: Vec<(String, bool, bool)>,
+}
+
+/// Something the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send a message on a session.
+    Send {
+        /// To which session.
+        session: SessionId,
+        /// The message.
+        msg: ServerMessage,
+    },
+    /// Tell the session why it ends, then close it.
+    End {
+        /// Which session.
+        session: SessionId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// Write an audit entry (and report presence to the platform, if set).
+    Audit {
+        /// The acting participant, or `None` for the server itself.
+        actor: Option<String>,
+        /// Dotted action name.
+        action: &'static str,
+        /// The participant acted upon.
+        subject: String,
+        /// Specifics.
+        details: serde_json::Value,
+        /// A presence event for webhooks, if this was one.
+        presence: Option<Presence>,
+    },
+    /// The complete media routing table, replacing the previous one.
+    Routes(Vec<Route>),
+    /// Whose media is recorded, replacing the previous list (empty: nobody, recording off).
+    Recorded(Vec<String>),
+    /// A moderator ended the hearing: close it in the record (every session was ended).
+    HearingEnded {
+        /// Who ended it (participant id).
+        actor: String,
+    },
+    /// A judge asked to move the hearing to `to` (begin, recess, resume): apply it to the
+    /// record, answer `req` on `session`, then report it back with
+    /// [`Input::HearingStateChanged`].
+    HearingTransition {
+        /// The asking session.
+        session: SessionId,
+        /// Its request number.
+        req: Option<u32>,
+        /// Who (participant id).
+        actor: String,
+        /// The state asked for.
+        to: gavel_signaling::HearingPhase,
+    },
+}
