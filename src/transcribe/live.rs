@@ -190,7 +190,9 @@ impl Captioner {
                 });
             }
         };
-        // Pulls in a row that brought no audio (200 ms each).
+        // Pulls in a row that brought no audio (200 ms each). Eight (1.6 s, the VAD's pause
+        // plus its jitter allowance) before an utterance is ended for want of audio: a loaded
+        // server or network can hold audio back for a moment without the speaker pausing.
         let mut silent = 0;
         while !stop.load(Ordering::Relaxed) {
             match listener.pull(Duration::from_millis(200)) {
@@ -205,7 +207,7 @@ impl Captioner {
                     silent += 1;
                     // No audio at all (muted, or the connection stalled) ends an utterance
                     // as a pause would.
-                    if silent == 3
+                    if silent == 8
                         && let Some(u) = vad.flush()
                     {
                         give(u);

@@ -27,6 +27,11 @@ pub struct VadConfig {
     pub min_ms: usize,
     /// Longer speech is cut here and continues in the next utterance (ms); under 30 s.
     pub max_ms: usize,
+    /// Audio arriving this far from where the previous audio ended (ms) means the sender
+    /// stopped and started again, which ends the utterance. Closer, it is the network's or a
+    /// loaded server's jitter: the samples are continuous (lost packets are concealed by the
+    /// decoder), so cutting there would split a sentence in two.
+    pub max_jitter_ms: usize,
 }
 
 impl Default for VadConfig {
@@ -38,6 +43,7 @@ impl Default for VadConfig {
             preroll_ms: 300,
             min_ms: 250,
             max_ms: 28_000,
+            max_jitter_ms: 1_000,
         }
     }
 }
@@ -99,16 +105,21 @@ impl Segmenter {
     }
 
     /// Adds `samples` starting at `at_ms` on the hearing clock; returns the utterances they
-    /// complete. A gap in time (lost audio) ends the current utterance first.
+    /// complete. A gap in time (the sender stopped) ends the current utterance first; inside
+    /// an utterance, smaller differences are jitter and the samples' own count keeps the time.
     pub fn push(&mut self, at_ms: i64, samples: &[f32]) -> Vec<Utterance> {
         let mut out = Vec::new();
-        let expected = self.pending_ms + (self.pending.len() * 1000 / RATE) as i64;
-        if self.current.is_some() && (at_ms - expected).abs() > 100 {
+        let held = (self.pending.len() * 1000 / RATE) as i64;
+        let expected = self.pending_ms + held;
+        if self.current.is_some()
+            && (at_ms - expected).unsigned_abs() > self.config.max_jitter_ms as u64
+        {
             out.extend(self.finish());
             self.pending.clear();
         }
-        if self.pending.is_empty() {
-            self.pending_ms = at_ms;
+        if self.current.is_none() {
+            // Between utterances the clock is followed again, so the times never drift.
+            self.pending_ms = at_ms - (self.pending.len() * 1000 / RATE) as i64;
         }
         self.pending.extend_from_slice(samples);
         let whole = self.pending.len() / FRAME * FRAME;
@@ -238,12 +249,18 @@ mod tests {
             .collect()
     }
 
-    /// Feeds `audio` in 20 ms pieces from `t0`, then flushes.
-    fn run(seg: &mut Segmenter, t0: i64, audio: &[f32]) -> Vec<Utterance> {
+    /// Feeds `audio` in 20 ms pieces from `t0`.
+    fn feed(seg: &mut Segmenter, t0: i64, audio: &[f32]) -> Vec<Utterance> {
         let mut out = Vec::new();
         for (i, piece) in audio.chunks(320).enumerate() {
             out.extend(seg.push(t0 + (i * 20) as i64, piece));
         }
+        out
+    }
+
+    /// Feeds `audio` in 20 ms pieces from `t0`, then flushes.
+    fn run(seg: &mut Segmenter, t0: i64, audio: &[f32]) -> Vec<Utterance> {
+        let mut out = feed(seg, t0, audio);
         out.extend(seg.flush());
         out
     }
@@ -279,6 +296,41 @@ mod tests {
             (u[0].end_ms - u[0].start_ms) * 16,
             "the samples span the stated time"
         );
+    }
+
+    #[test]
+    fn jitter_never_splits_a_sentence_but_a_sender_that_stopped_ends_it() {
+        // 2 s of speech between pauses, arriving up to 700 ms late in bursts (a loaded server).
+        let mut audio = sound(1000, 0.0);
+        audio.extend(sound(2000, 0.3));
+        audio.extend(sound(1000, 0.0));
+        let mut seg = Segmenter::new(VadConfig::default());
+        let mut u = Vec::new();
+        for (i, piece) in audio.chunks(320).enumerate() {
+            let late = [0, 700, 300, 0][(i / 20) % 4];
+            u.extend(seg.push(5_000 + (i * 20) as i64 + late, piece));
+        }
+        u.extend(seg.flush());
+        assert_eq!(u.len(), 1, "one sentence, one utterance");
+        assert!((2_000..=2_500).contains(&(u[0].end_ms - u[0].start_ms)));
+        assert!(
+            (5_600..=6_100).contains(&u[0].start_ms),
+            "{}",
+            u[0].start_ms
+        );
+
+        // The sender stops for 2 s in mid-sentence and comes back: two utterances, each
+        // placed where its audio was heard.
+        let mut seg = Segmenter::new(VadConfig::default());
+        let mut u = feed(&mut seg, 0, &[sound(500, 0.0), sound(1000, 0.3)].concat());
+        u.extend(run(
+            &mut seg,
+            3_500,
+            &[sound(1000, 0.3), sound(1000, 0.0)].concat(),
+        ));
+        let spans: Vec<(i64, i64)> = u.iter().map(|x| (x.start_ms, x.end_ms)).collect();
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        assert!(spans[0].1 <= 1_600 && spans[1].0 >= 3_400, "{spans:?}");
     }
 
     #[test]

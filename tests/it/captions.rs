@@ -41,15 +41,24 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
     party.publish_clip_saying(Some(speech())).await;
     judge.wait_received(&party.id, MediaKind::Audio, 10).await;
 
-    // The three sentences, each captioned within seconds of its end.
+    // The three sentences, each captioned within seconds of its end. However the captions
+    // fall (a sentence may come in two), they are read until they hold as many words as were
+    // said, less two that the model may drop.
     let said = crate::asr::sentences()[..3].join(" ");
-    let mut heard = Vec::new();
+    let said_words = said.split_whitespace().count();
+    let mut heard: Vec<String> = Vec::new();
     let mut latencies = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
-    while heard.len() < 3 {
+    while heard
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .sum::<usize>()
+        + 2
+        < said_words
+    {
         let m = tokio::time::timeout_at(deadline, judge.events.recv())
             .await
-            .expect("three captions in time")
+            .unwrap_or_else(|_| panic!("the three sentences captioned in time: {heard:?}"))
             .expect("connection open");
         if let ServerMessage::Caption {
             participant,
@@ -78,7 +87,7 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
     );
     assert!(
         latencies.iter().all(|l| *l < 8_000),
-        "captions within seconds of each utterance's end: {latencies:?} ms"
+        "captions within seconds of each utterance's end: {latencies:?} ms ({heard:?})"
     );
 
     // Stored with who spoke and in what role.
@@ -90,13 +99,13 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
     .fetch_all(&mut db)
     .await
     .unwrap();
-    assert!(rows.len() >= 3 && rows.iter().all(|(p, r)| *p == party.id && r == "party"));
+    assert!(rows.len() >= heard.len() && rows.iter().all(|(p, r)| *p == party.id && r == "party"));
     // The platform (and the clerk, the judge) read it through the API; a party may not.
     let t = app
         .get_ok(&format!("/api/v1/hearings/{hearing}/transcript"))
         .await;
     let lines = t["lines"].as_array().unwrap();
-    assert!(lines.len() >= 3, "{t}");
+    assert!(lines.len() >= heard.len(), "{t}");
     assert_eq!(lines[1]["text"], heard[1].as_str());
     assert_eq!(lines[1]["role"], "party");
     let party_token = app.join_token(&hearing, &party.id).await;
