@@ -104,6 +104,13 @@ pub enum VerifyKind {
         /// The hearing's recording directory (holding `manifest.jsonl`).
         dir: PathBuf,
     },
+    /// Check a signed transcript file (from the API's `.../signed`): the document against its
+    /// SHA-256 and every decision's Ed25519 signature against this server's keys, offline.
+    /// Exits 0 only when all verify; says who has signed, refused or not yet decided.
+    Transcript {
+        /// The signed transcript file (JSON).
+        file: PathBuf,
+    },
 }
 
 /// `gavel bench ...`

@@ -36,6 +36,8 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Transcription (Whisper).
     pub transcription: TranscriptionConfig,
+    /// What the public copy of the written record masks (Art. 36).
+    pub shielding: crate::written::shield::ShieldConfig,
 }
 
 /// Transcription of hearings and files.
@@ -341,6 +343,9 @@ pub enum ConfigError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A shielding pattern does not compile.
+    #[error("configuration: `shielding.patterns`: {0}")]
+    Shielding(#[from] crate::written::shield::PatternError),
 }
 
 impl Config {
@@ -390,6 +395,7 @@ impl Config {
                 "must be between 1 and 600 seconds",
             );
         }
+        crate::written::shield::Shield::new(&self.shielding)?;
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be positive");
         }

@@ -96,6 +96,11 @@ fn migrator() -> Migrator {
             "transcripts",
             include_str!("docket/migrations/0003_transcripts.sql"),
         ),
+        step(
+            4,
+            "written record",
+            include_str!("docket/migrations/0004_written_record.sql"),
+        ),
     ])
 }
 

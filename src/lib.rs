@@ -21,3 +21,4 @@ pub mod sfu;
 pub mod transcribe;
 pub mod web;
 pub mod webhook;
+pub mod written;

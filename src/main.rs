@@ -309,6 +309,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Verify {
+            what: VerifyKind::Transcript { file },
+        } => {
+            let keys =
+                gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
+            let text = read_limited(&file, 64 << 20)
+                .with_context(|| format!("reading {}", file.display()))?;
+            match gavel_recordings::written::verify(&text, |kid| {
+                keys.iter()
+                    .find(|(k, _)| k == kid)
+                    .map(|(_, pk)| pk.clone())
+            }) {
+                Ok(v) => {
+                    let who =
+                        |p: &gavel_recordings::written::Person| format!("{} ({})", p.name, p.role);
+                    out(&format!(
+                        "transcript intact: hearing {}, revision {}, {} lines, sha256 {}",
+                        v.document.hearing.id,
+                        v.document.revision,
+                        v.document.lines.len(),
+                        v.sha256
+                    ));
+                    for p in &v.signed {
+                        out(&format!("signed: {}", who(p)));
+                    }
+                    for (p, reason) in &v.refused {
+                        out(&format!("refused: {}: {reason}", who(p)));
+                    }
+                    for p in &v.awaiting {
+                        out(&format!("not yet decided: {}", who(p)));
+                    }
+                }
+                Err(failures) => {
+                    for f in &failures {
+                        out(&format!("FAILED: {f}"));
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
         Command::Audit {
             action: AuditAction::Verify,
         } => {
@@ -333,4 +373,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A text file of at most `max` bytes (a signed transcript is evidence handed in by someone:
+/// it is read whole, so its size is checked first).
+fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<String> {
+    let len = std::fs::metadata(path)?.len();
+    anyhow::ensure!(
+        len <= max,
+        "the file is {len} bytes; at most {max} are read"
+    );
+    Ok(std::fs::read_to_string(path)?)
 }

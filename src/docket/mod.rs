@@ -18,6 +18,7 @@ mod session;
 mod transcript;
 pub(crate) use session::check_claims;
 mod webhooks;
+mod written;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,6 +43,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recordings::compose))
         .routes(routes!(recordings::file))
         .routes(routes!(transcript::get))
+        .routes(routes!(transcript::versions, transcript::correct))
+        .routes(routes!(written::finalise))
+        .routes(routes!(written::get))
+        .routes(routes!(written::signed))
+        .routes(routes!(written::html))
+        .routes(routes!(written::public))
+        .routes(routes!(written::decide))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::delete))
 }

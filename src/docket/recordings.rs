@@ -26,6 +26,31 @@ pub(super) async fn reader(
     hearing: &str,
     allowed: &[Capability],
 ) -> Result<Actor, ApiError> {
+    let c = caller(st, req_headers, hearing).await?;
+    if let Some((_, role)) = c.participant
+        && !allowed.iter().any(|x| capabilities(role).allows(*x))
+    {
+        return Err(ApiError::Forbidden("your role may not read this"));
+    }
+    Ok(c.actor)
+}
+
+/// Someone calling about a hearing's record.
+pub(super) struct Caller {
+    /// For the audit log.
+    pub actor: Actor,
+    /// The participant and their role; `None` for the platform.
+    pub participant: Option<(String, Role)>,
+}
+
+/// Authenticates the platform's API key, or a join token of this hearing whose participant is
+/// still registered (not removed) in the same role; the hearing may be over (that is when
+/// records are read and signed).
+pub(super) async fn caller(
+    st: &AppState,
+    req_headers: &axum::http::HeaderMap,
+    hearing: &str,
+) -> Result<Caller, ApiError> {
     let token = req_headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -37,7 +62,10 @@ pub(super) async fn reader(
         ))?;
     if apikey::looks_like_api_key(token) {
         return match apikey::authenticate(&st.db, token).await? {
-            Some(id) => Ok(id.actor()),
+            Some(id) => Ok(Caller {
+                actor: id.actor(),
+                participant: None,
+            }),
             None => Err(ApiError::Unauthorized("unknown or revoked API key")),
         };
     }
@@ -47,11 +75,7 @@ pub(super) async fn reader(
             "this join link is for a different hearing",
         ));
     }
-    if !allowed.iter().any(|c| capabilities(claims.role).allows(*c)) {
-        return Err(ApiError::Forbidden("your role may not read this"));
-    }
-    // Still registered, not removed, same role (the hearing may be over: that is when
-    // recordings are read).
+    // Still registered, not removed, same role.
     let row =
         sqlx::query("SELECT role, revoked_at FROM participants WHERE id = $1 AND hearing_id = $2")
             .bind(&claims.sub)
@@ -71,7 +95,12 @@ pub(super) async fn reader(
             "this participant may no longer access the hearing",
         ));
     }
-    Ok(Actor::Participant { id: claims.sub })
+    Ok(Caller {
+        actor: Actor::Participant {
+            id: claims.sub.clone(),
+        },
+        participant: Some((claims.sub, claims.role)),
+    })
 }
 
 /// Who may read recordings besides the platform.

@@ -19,6 +19,21 @@ pub enum HearingKind {
 }
 
 impl HearingKind {
+    /// Whether someone in `role` who took part must sign (or refuse to sign) the written
+    /// record of a hearing of this kind. In a trial or pre-trial hearing the judge, the clerk
+    /// and every other participant in the proceedings sign the record of what was said; a
+    /// mediation's record is signed by the mediator, the clerk and the two sides (with their
+    /// counsel and interpreters). Observers never sign.
+    pub fn signs_record(self, role: super::Role) -> bool {
+        use super::Role::*;
+        match self {
+            HearingKind::Trial | HearingKind::PreTrial => !matches!(role, Mediator | Observer),
+            HearingKind::Mediation => {
+                matches!(role, Mediator | Clerk | Party | Counsel | Interpreter)
+            }
+        }
+    }
+
     /// The wire and database name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -161,6 +176,49 @@ mod tests {
             HearingKind::Mediation,
         ] {
             assert_eq!(HearingKind::parse(k.as_str()), Some(k));
+        }
+    }
+
+    #[test]
+    fn the_record_is_signed_by_those_who_took_part_in_the_proceedings() {
+        use crate::domain::Role;
+        let signs = |k: HearingKind| -> Vec<Role> {
+            Role::ALL
+                .into_iter()
+                .filter(|r| k.signs_record(*r))
+                .collect()
+        };
+        assert_eq!(
+            signs(HearingKind::Trial),
+            [
+                Role::Judge,
+                Role::Clerk,
+                Role::Party,
+                Role::Counsel,
+                Role::Witness,
+                Role::Expert,
+                Role::Interpreter
+            ]
+        );
+        assert_eq!(signs(HearingKind::PreTrial), signs(HearingKind::Trial));
+        assert_eq!(
+            signs(HearingKind::Mediation),
+            [
+                Role::Clerk,
+                Role::Party,
+                Role::Counsel,
+                Role::Interpreter,
+                Role::Mediator
+            ]
+        );
+        // Everyone who signs may: the role table gives them the capability.
+        for k in [HearingKind::Trial, HearingKind::Mediation] {
+            for r in signs(k) {
+                assert!(
+                    crate::domain::role::capabilities(r)
+                        .allows(crate::domain::Capability::SignRecord)
+                );
+            }
         }
     }
 }

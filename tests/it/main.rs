@@ -23,3 +23,4 @@ mod signaling;
 mod simulcast;
 mod support;
 mod webhooks;
+mod written;

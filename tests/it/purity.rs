@@ -6,6 +6,9 @@ const PURE: &[&str] = &[
     "src/domain",
     "src/engine",
     "recordings/src/chain.rs",
+    "recordings/src/written.rs",
+    "src/written/shield.rs",
+    "src/written/html.rs",
     "src/transcribe/vad.rs",
     "src/transcribe/wer.rs",
 ];

@@ -15,13 +15,13 @@ use crate::support::TestApp;
 pub(super) const T: Duration = Duration::from_secs(5);
 
 /// A joined participant.
-pub(super) struct Peer {
-    pub(super) id: String,
-    pub(super) ws: SignalingClient,
+pub(crate) struct Peer {
+    pub(crate) id: String,
+    pub(crate) ws: SignalingClient,
     pub(super) place: Place,
 }
 
-pub(super) async fn join(app: &TestApp, hearing: &str, role: &str) -> Peer {
+pub(crate) async fn join(app: &TestApp, hearing: &str, role: &str) -> Peer {
     let id = app.participant(hearing, role).await;
     let token = app.join_token(hearing, &id).await;
     rejoin(app, id, &token).await

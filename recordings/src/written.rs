@@ -1,0 +1,510 @@
+//! The signed written record of a hearing (Art. 25): the transcript version the clerk
+//! finalised, as a canonical JSON document with its SHA-256, and the signers' decisions on it.
+//!
+//! The document travels as its exact bytes (a string inside the signed file), so nothing is
+//! ever re-serialised before hashing: one changed character changes the hash. Each decision
+//! (signed, or refused with a reason) is an Ed25519 signature by the server over the document
+//! hash, the signer's identity and role, the decision and its time; the server signs for the
+//! participant it authenticated. Anyone holding the server's public keys verifies the file
+//! offline.
+//!
+//! Pure: the caller signs and supplies public keys; this module builds and checks.
+
+use serde::{Deserialize, Serialize};
+
+/// The document's format name (a later format gets a new name).
+pub const DOCUMENT_FORMAT: &str = "gavel-transcript-v1";
+/// The signed file's format name.
+pub const FILE_FORMAT: &str = "gavel-signed-transcript-v1";
+
+/// A person named in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Person {
+    /// Their participant id.
+    pub participant_id: String,
+    /// Their name as the court registered it.
+    pub name: String,
+    /// Their role in the hearing.
+    pub role: String,
+}
+
+/// The hearing the record is of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HearingInfo {
+    /// Hearing id.
+    pub id: String,
+    /// Its kind (trial, pre_trial, mediation).
+    pub kind: String,
+    /// Its title.
+    pub title: String,
+    /// The court's case number.
+    pub case_number: String,
+    /// The court.
+    pub court: String,
+}
+
+/// One line: what one person said, from their own audio track.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    /// The line's id in the live transcript.
+    pub id: String,
+    /// Who spoke.
+    pub speaker: Person,
+    /// Start on the hearing clock, Unix ms.
+    pub start_ms: i64,
+    /// End, Unix ms.
+    pub end_ms: i64,
+    /// The words, as finalised.
+    pub text: String,
+    /// Whether the clerk corrected the words the model heard (the versions are kept).
+    pub edited: bool,
+    /// Why the speech was not transcribed live, for a gap.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gap: Option<String>,
+}
+
+/// The finalised transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    /// [`DOCUMENT_FORMAT`].
+    pub format: String,
+    /// The hearing.
+    pub hearing: HearingInfo,
+    /// The transcript version finalised (0 is the live transcript as heard).
+    pub revision: u64,
+    /// When, Unix ms.
+    pub finalised_at_ms: i64,
+    /// By whom (the clerk).
+    pub finalised_by: Person,
+    /// The lines, in the order spoken.
+    pub lines: Vec<Line>,
+    /// Who must sign (or refuse).
+    pub signers: Vec<Person>,
+}
+
+impl Document {
+    /// The canonical bytes: compact JSON in field order (the struct fixes it).
+    pub fn canonical(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a document always serialises")
+    }
+}
+
+/// SHA-256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+}
+
+/// A signer's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Signed: agrees the record is what was said.
+    Signed,
+    /// Refused to sign, with a reason (the refusal is part of the record).
+    Refused,
+}
+
+impl Decision {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Signed => "signed",
+            Decision::Refused => "refused",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Decision::Signed, Decision::Refused]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
+/// One signer's signed decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    /// Who.
+    pub signer: Person,
+    /// What they decided.
+    pub decision: Decision,
+    /// Why they refused (absent when signed).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// Which server key signed.
+    pub kid: String,
+    /// Ed25519 over [`message`], hex.
+    pub signature: String,
+}
+
+/// The bytes signed for a decision: a domain tag, then every bound field, length-prefixed.
+pub fn message(
+    document_sha256: &str,
+    hearing: &str,
+    signer: &Person,
+    decision: Decision,
+    reason: Option<&str>,
+    at_ms: i64,
+) -> Vec<u8> {
+    let mut m = b"gavel-transcript-signature-v1\0".to_vec();
+    m.extend(crate::chain::encode_fields(&[
+        document_sha256.as_bytes(),
+        hearing.as_bytes(),
+        signer.participant_id.as_bytes(),
+        signer.name.as_bytes(),
+        signer.role.as_bytes(),
+        decision.as_str().as_bytes(),
+        reason.unwrap_or("").as_bytes(),
+        &at_ms.to_be_bytes(),
+    ]));
+    m
+}
+
+/// The signed file: the document's exact bytes, its hash and the decisions on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedFile {
+    /// [`FILE_FORMAT`].
+    pub format: String,
+    /// The canonical document, verbatim.
+    pub document: String,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// The decisions so far.
+    pub signatures: Vec<Signature>,
+}
+
+/// Why a signed file does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure {
+    /// Not a signed transcript file.
+    #[error("not a signed transcript file: {0}")]
+    Unreadable(String),
+    /// The document's bytes do not hash to the recorded SHA-256.
+    #[error("the document was altered: its SHA-256 is {actual}, the record says {recorded}")]
+    DocumentAltered {
+        /// What it hashes to now.
+        actual: String,
+        /// What the file says.
+        recorded: String,
+    },
+    /// A signature names a key the verifier does not hold.
+    #[error("the signature of {signer} was made with an unknown key ({kid})")]
+    UnknownKey {
+        /// Who.
+        signer: String,
+        /// The key id.
+        kid: String,
+    },
+    /// A signature does not verify (it, or what it binds, was altered).
+    #[error("the signature of {signer} does not verify")]
+    BadSignature {
+        /// Who.
+        signer: String,
+    },
+    /// A signature from someone the document does not list as a signer.
+    #[error("{signer} signed but is not one of the document's signers")]
+    NotASigner {
+        /// Who.
+        signer: String,
+    },
+    /// Two decisions by one signer.
+    #[error("{signer} decided twice")]
+    Duplicate {
+        /// Who.
+        signer: String,
+    },
+    /// A refusal without a reason.
+    #[error("{signer} refused without a reason")]
+    RefusalWithoutReason {
+        /// Who.
+        signer: String,
+    },
+}
+
+/// A verified file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The document.
+    pub document: Document,
+    /// Its hash.
+    pub sha256: String,
+    /// Signers who signed.
+    pub signed: Vec<Person>,
+    /// Signers who refused, with their reasons.
+    pub refused: Vec<(Person, String)>,
+    /// Signers yet to decide.
+    pub awaiting: Vec<Person>,
+}
+
+fn who(p: &Person) -> String {
+    format!("{} ({}, {})", p.name, p.role, p.participant_id)
+}
+
+/// Checks a signed file (its text): the document against its hash, then every signature
+/// against `public_key` (raw Ed25519 key by key id). Lists every failure found.
+pub fn verify(
+    file: &str,
+    public_key: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Result<Verified, Vec<Failure>> {
+    let file: SignedFile =
+        serde_json::from_str(file).map_err(|e| vec![Failure::Unreadable(e.to_string())])?;
+    if file.format != FILE_FORMAT {
+        return Err(vec![Failure::Unreadable(format!(
+            "unknown format {:?}",
+            file.format
+        ))]);
+    }
+    let actual = sha256_hex(file.document.as_bytes());
+    let mut failures = Vec::new();
+    if actual != file.sha256 {
+        failures.push(Failure::DocumentAltered {
+            actual,
+            recorded: file.sha256.clone(),
+        });
+    }
+    let document: Document = match serde_json::from_str(&file.document) {
+        Ok(d) => d,
+        Err(e) => {
+            failures.push(Failure::Unreadable(format!("the document: {e}")));
+            return Err(failures);
+        }
+    };
+    let mut decided: Vec<&Person> = Vec::new();
+    let (mut signed, mut refused) = (Vec::new(), Vec::new());
+    for s in &file.signatures {
+        let signer = who(&s.signer);
+        let Some(key) = public_key(&s.kid) else {
+            failures.push(Failure::UnknownKey {
+                signer,
+                kid: s.kid.clone(),
+            });
+            continue;
+        };
+        let msg = message(
+            &file.sha256,
+            &document.hearing.id,
+            &s.signer,
+            s.decision,
+            s.reason.as_deref(),
+            s.at_ms,
+        );
+        let ok = hex::decode(&s.signature).is_ok_and(|sig| {
+            ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+                .verify(&msg, &sig)
+                .is_ok()
+        });
+        if !ok {
+            failures.push(Failure::BadSignature { signer });
+            continue;
+        }
+        if !document.signers.contains(&s.signer) {
+            failures.push(Failure::NotASigner { signer });
+            continue;
+        }
+        if decided.contains(&&s.signer) {
+            failures.push(Failure::Duplicate { signer });
+            continue;
+        }
+        decided.push(&s.signer);
+        match (s.decision, s.reason.as_deref().map(str::trim)) {
+            (Decision::Signed, _) => signed.push(s.signer.clone()),
+            (Decision::Refused, Some(r)) if !r.is_empty() => {
+                refused.push((s.signer.clone(), r.to_owned()));
+            }
+            (Decision::Refused, _) => failures.push(Failure::RefusalWithoutReason { signer }),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(failures);
+    }
+    let awaiting = document
+        .signers
+        .iter()
+        .filter(|p| !decided.contains(p))
+        .cloned()
+        .collect();
+    Ok(Verified {
+        document,
+        sha256: file.sha256,
+        signed,
+        refused,
+        awaiting,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    fn key() -> Ed25519KeyPair {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+        Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap()
+    }
+
+    fn person(id: &str, role: &str) -> Person {
+        Person {
+            participant_id: id.into(),
+            name: format!("Name {id}"),
+            role: role.into(),
+        }
+    }
+
+    fn document() -> Document {
+        Document {
+            format: DOCUMENT_FORMAT.into(),
+            hearing: HearingInfo {
+                id: "h1".into(),
+                kind: "trial".into(),
+                title: "Trial".into(),
+                case_number: "(2026) Civ 1".into(),
+                court: "Court".into(),
+            },
+            revision: 2,
+            finalised_at_ms: 1_000,
+            finalised_by: person("c", "clerk"),
+            lines: vec![Line {
+                id: "l1".into(),
+                speaker: person("p", "party"),
+                start_ms: 10,
+                end_ms: 20,
+                text: "I was at home that evening.".into(),
+                edited: true,
+                gap: None,
+            }],
+            signers: vec![person("c", "clerk"), person("p", "party")],
+        }
+    }
+
+    fn sign(
+        k: &ServerKey,
+        doc: &str,
+        signer: Person,
+        decision: Decision,
+        reason: Option<&str>,
+    ) -> Signature {
+        let sha = sha256_hex(doc.as_bytes());
+        let msg = message(&sha, "h1", &signer, decision, reason, 5_000);
+        Signature {
+            signer,
+            decision,
+            reason: reason.map(str::to_owned),
+            at_ms: 5_000,
+            kid: "k1".into(),
+            signature: hex::encode(k.0.sign(&msg).as_ref()),
+        }
+    }
+
+    struct ServerKey(Ed25519KeyPair);
+
+    fn file(k: &ServerKey) -> String {
+        let doc = String::from_utf8(document().canonical()).unwrap();
+        let signatures = vec![
+            sign(k, &doc, person("c", "clerk"), Decision::Signed, None),
+            sign(
+                k,
+                &doc,
+                person("p", "party"),
+                Decision::Refused,
+                Some("line 1 is wrong"),
+            ),
+        ];
+        serde_json::to_string_pretty(&SignedFile {
+            format: FILE_FORMAT.into(),
+            sha256: sha256_hex(doc.as_bytes()),
+            document: doc,
+            signatures,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_signed_file_verifies_and_one_changed_character_anywhere_fails_it() {
+        let k = ServerKey(key());
+        let pk = k.0.public_key().as_ref().to_vec();
+        let keys = |kid: &str| (kid == "k1").then(|| pk.clone());
+        let text = file(&k);
+        let v = verify(&text, keys).unwrap();
+        assert_eq!(v.signed, vec![person("c", "clerk")]);
+        assert_eq!(
+            v.refused,
+            vec![(person("p", "party"), "line 1 is wrong".into())]
+        );
+        assert!(v.awaiting.is_empty());
+
+        // One character of the document's words.
+        let altered = text.replace("at home", "at hone");
+        assert!(matches!(
+            verify(&altered, keys).unwrap_err()[..],
+            [Failure::DocumentAltered { .. }, ..]
+        ));
+        // The recorded hash made to match the altered document: the signatures no longer do.
+        let f: SignedFile = serde_json::from_str(&altered).unwrap();
+        let rehashed = serde_json::to_string(&SignedFile {
+            sha256: sha256_hex(f.document.as_bytes()),
+            ..f
+        })
+        .unwrap();
+        let e = verify(&rehashed, keys).unwrap_err();
+        assert!(
+            e.iter().all(|f| matches!(f, Failure::BadSignature { .. })) && e.len() == 2,
+            "{e:?}"
+        );
+        // One character of a signature, or of what it binds (the reason).
+        let mut f: SignedFile = serde_json::from_str(&text).unwrap();
+        let s = &mut f.signatures[0].signature;
+        let flipped = if s.starts_with('0') { "1" } else { "0" };
+        s.replace_range(0..1, flipped);
+        let e = verify(&serde_json::to_string(&f).unwrap(), keys).unwrap_err();
+        assert!(matches!(e[..], [Failure::BadSignature { .. }]), "{e:?}");
+        let e = verify(&text.replace("line 1 is wrong", "line 1 is right"), keys).unwrap_err();
+        assert!(matches!(e[..], [Failure::BadSignature { .. }]), "{e:?}");
+        // A key the verifier does not hold proves nothing.
+        let e = verify(&text, |_| None).unwrap_err();
+        assert!(matches!(
+            e[..],
+            [Failure::UnknownKey { .. }, Failure::UnknownKey { .. }]
+        ));
+    }
+
+    #[test]
+    fn outsiders_duplicates_and_silent_refusals_are_caught_and_missing_signers_listed() {
+        let k = ServerKey(key());
+        let pk = k.0.public_key().as_ref().to_vec();
+        let keys = |_: &str| Some(pk.clone());
+        let doc = String::from_utf8(document().canonical()).unwrap();
+        let mk = |signatures| {
+            serde_json::to_string(&SignedFile {
+                format: FILE_FORMAT.into(),
+                sha256: sha256_hex(doc.as_bytes()),
+                document: doc.clone(),
+                signatures,
+            })
+            .unwrap()
+        };
+        let clerk = sign(&k, &doc, person("c", "clerk"), Decision::Signed, None);
+        let v = verify(&mk(vec![clerk.clone()]), keys).unwrap();
+        assert_eq!(v.awaiting, vec![person("p", "party")]);
+        let outsider = sign(&k, &doc, person("x", "party"), Decision::Signed, None);
+        let e = verify(&mk(vec![clerk.clone(), outsider]), keys).unwrap_err();
+        assert!(matches!(e[..], [Failure::NotASigner { .. }]));
+        let e = verify(&mk(vec![clerk.clone(), clerk.clone()]), keys).unwrap_err();
+        assert!(matches!(e[..], [Failure::Duplicate { .. }]));
+        let silent = sign(&k, &doc, person("p", "party"), Decision::Refused, Some(" "));
+        let e = verify(&mk(vec![clerk, silent]), keys).unwrap_err();
+        assert!(matches!(e[..], [Failure::RefusalWithoutReason { .. }]));
+        assert!(matches!(
+            verify("{}", keys).unwrap_err()[..],
+            [Failure::Unreadable(_)]
+        ));
+    }
+}

@@ -1,0 +1,416 @@
+//! The written record (Art. 25, 36) through the real server: the clerk corrects the live
+//! transcript (each correction a version with who, when and why; the words heard kept),
+//! finalises it once the hearing has ended; every required signer signs or refuses with a
+//! reason; the platform's real webhook receiver hears `transcript.signed`; the signed file
+//! verifies offline with `gavel verify transcript` and fails when one character of the
+//! document or of a signature changes; the public copy shields ID and phone numbers, which the
+//! court's own copy keeps.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::signaling::join;
+use crate::support::{Backend, TestApp, wait_for};
+use crate::webhooks::{Receiver, bound_socket};
+use gavel::transcribe::live::CaptionEvent;
+
+/// A request with a participant's join token: status and body text.
+async fn with_token(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Runs `gavel verify transcript FILE` against the server's keys.
+async fn verify(app: &TestApp, file: &std::path::Path) -> (bool, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["verify", "transcript"])
+        .arg(file)
+        .arg("--data-dir")
+        .arg(&app.config.server.data_dir)
+        .env_remove("GAVEL_CONFIG")
+        .env("GAVEL_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (sock, addr) = bound_socket();
+    let hook = Receiver::start(sock, Default::default()).await;
+    app.post_ok(
+        "/api/v1/webhooks",
+        json!({"url": format!("http://{addr}/hook"), "events": ["transcript.signed"]}),
+        201,
+    )
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let judge = join(&app, &hearing, "judge").await;
+    let clerk = join(&app, &hearing, "clerk").await;
+    let party = join(&app, &hearing, "party").await;
+    let observer = join(&app, &hearing, "observer").await;
+    // Registered but never there: not asked to sign what they did not hear.
+    app.participant(&hearing, "counsel").await;
+    let token = |id: String| {
+        let app = &app;
+        let hearing = hearing.clone();
+        async move { app.join_token(&hearing, &id).await }
+    };
+    let (clerk_t, party_t, judge_t, observer_t) = (
+        token(clerk.id.clone()).await,
+        token(party.id.clone()).await,
+        token(judge.id.clone()).await,
+        token(observer.id.clone()).await,
+    );
+
+    // The live transcript, stored as the worker stores it.
+    let db = gavel::db::Db::connect(&app.db_url.clone().into(), 1)
+        .await
+        .unwrap();
+    let t0 = gavel::clock::now_ms();
+    let said = [
+        (
+            &party.id,
+            0,
+            "My ID number is 11010519491231002X and my phone is 13800138000.",
+        ),
+        (&party.id, 4_000, "I was at hone that evening."),
+    ];
+    for (who, at, text) in said {
+        let e = CaptionEvent::Caption {
+            participant: who.clone(),
+            start_ms: t0 + at,
+            end_ms: t0 + at + 3_000,
+            text: text.into(),
+            confidence: 0.8,
+            spoken_at: std::time::Instant::now(),
+        };
+        gavel::transcribe::store::store(&db, &hearing, &e, t0)
+            .await
+            .unwrap();
+    }
+    let gap = CaptionEvent::Gap {
+        participant: judge.id.clone(),
+        start_ms: t0 + 8_000,
+        end_ms: t0 + 9_000,
+        why: "transcription fell behind".into(),
+    };
+    gavel::transcribe::store::store(&db, &hearing, &gap, t0)
+        .await
+        .unwrap();
+
+    let transcript = format!("/api/v1/hearings/{hearing}/transcript");
+    let (s, body) = with_token(&app, &clerk_t, Method::GET, &transcript, None).await;
+    assert_eq!(s, 200, "{body}");
+    let t = json_of(&body);
+    assert_eq!(t["revision"], 0);
+    let lines: Vec<String> = t["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(lines.len(), 3, "{t}");
+
+    // Corrections: the clerk's alone, each a version; the words heard are kept.
+    let versions = |line: &str| format!("{transcript}/lines/{line}/versions");
+    let fix = json!({"text": "I was at home that evening.", "reason": "misheard: the recording says home"});
+    let (s, _) = with_token(
+        &app,
+        &party_t,
+        Method::POST,
+        &versions(&lines[1]),
+        Some(fix.clone()),
+    )
+    .await;
+    assert_eq!(s, 403, "a party may not correct the record");
+    let (s, body) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &versions(&lines[1]),
+        Some(fix),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let v = json_of(&body);
+    assert_eq!(v["versions"][0]["text"], "I was at hone that evening.");
+    assert_eq!(v["versions"][1]["text"], "I was at home that evening.");
+    assert_eq!(v["versions"][1]["revision"], 1);
+    assert_eq!(v["versions"][1]["by"], format!("participant:{}", clerk.id));
+    assert_eq!(
+        v["versions"][1]["reason"],
+        "misheard: the recording says home"
+    );
+    for bad in [
+        json!({"text": " ", "reason": "x"}),
+        json!({"text": "x"}),
+        json!({"text": "x", "reason": "y", "z": 1}),
+    ] {
+        let (s, _) = with_token(
+            &app,
+            &clerk_t,
+            Method::POST,
+            &versions(&lines[1]),
+            Some(bad),
+        )
+        .await;
+        assert_eq!(s, 422);
+    }
+    let unknown = versions(&uuid::Uuid::new_v4().to_string());
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &unknown,
+        Some(json!({"text": "x", "reason": "y"})),
+    )
+    .await;
+    assert_eq!(s, 404);
+    // The clerk fills the gap from the recording.
+    let fill = json!({"text": "The judge asked the witness to step closer.", "reason": "from the recording"});
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &versions(&lines[2]),
+        Some(fill),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let t = app.get_ok(&transcript).await;
+    assert_eq!(t["revision"], 2);
+    assert_eq!(t["lines"][1]["text"], "I was at home that evening.");
+    assert_eq!(t["lines"][1]["heard"], "I was at hone that evening.");
+    assert_eq!(t["lines"][1]["corrections"], 1);
+    assert_eq!(t["lines"][0]["corrections"], 0);
+
+    // Finalised only once the hearing has ended, and only the revision now current.
+    let documents = format!("{transcript}/documents");
+    let (s, body) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    for to in ["open", "in_session", "closed"] {
+        app.post_ok(
+            &format!("/api/v1/hearings/{hearing}/transitions"),
+            json!({"to": to}),
+            200,
+        )
+        .await;
+    }
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 1})),
+    )
+    .await;
+    assert_eq!(
+        s, 409,
+        "a revision other than the current one is not finalised"
+    );
+    let (s, _) = with_token(
+        &app,
+        &party_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, body) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let doc = json_of(&body);
+    assert_eq!(doc["state"], "awaiting_signatures");
+    let mut signers: Vec<&str> = doc["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["participant_id"].as_str().unwrap())
+        .collect();
+    signers.sort_unstable();
+    let mut want = vec![judge.id.as_str(), clerk.id.as_str(), party.id.as_str()];
+    want.sort_unstable();
+    assert_eq!(
+        signers, want,
+        "those who took part and sign; no observer, no absentee"
+    );
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(s, 409, "finalised once");
+    let doc_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
+
+    // The unmasked record is the court's and the signers'; the public copy shields numbers.
+    let (s, _) = with_token(&app, &observer_t, Method::GET, &doc_path, None).await;
+    assert_eq!(s, 403);
+    let (s, page) = with_token(
+        &app,
+        &observer_t,
+        Method::GET,
+        &format!("{doc_path}/public"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        page.contains("My ID number is [ID number] and my phone is [phone number]."),
+        "{page}"
+    );
+    assert!(!page.contains("11010519491231002X") && !page.contains("13800138000"));
+    let (s, page) = with_token(
+        &app,
+        &party_t,
+        Method::GET,
+        &format!("{doc_path}/html"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(page.contains("11010519491231002X") && page.contains("I was at home that evening."));
+
+    // Decisions: each signer once; a refusal needs a reason; the observer has no say.
+    let sign = format!("{doc_path}/signatures");
+    let signed = json!({"decision": "signed"});
+    let (s, _) = with_token(&app, &observer_t, Method::POST, &sign, Some(signed.clone())).await;
+    assert_eq!(s, 403);
+    let (s, body) = with_token(&app, &clerk_t, Method::POST, &sign, Some(signed.clone())).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, _) = with_token(&app, &clerk_t, Method::POST, &sign, Some(signed.clone())).await;
+    assert_eq!(s, 409, "decided once");
+    let (s, _) = with_token(
+        &app,
+        &party_t,
+        Method::POST,
+        &sign,
+        Some(json!({"decision": "refused"})),
+    )
+    .await;
+    assert_eq!(s, 422, "a refusal without a reason");
+    let refusal = "line 1: I said I was at home all evening";
+    let (s, _) = with_token(
+        &app,
+        &party_t,
+        Method::POST,
+        &sign,
+        Some(json!({"decision": "refused", "reason": refusal})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert!(
+        hook.got.lock().unwrap().is_empty(),
+        "not complete before the judge decides"
+    );
+    let (s, body) = with_token(&app, &judge_t, Method::POST, &sign, Some(signed)).await;
+    assert_eq!(s, 201);
+    assert_eq!(json_of(&body)["state"], "complete");
+    let event = wait_for(
+        Duration::from_secs(10),
+        "the transcript.signed webhook",
+        || async {
+            let got = hook.got.lock().unwrap();
+            got.iter().find_map(|(_, body)| {
+                let v: Value = serde_json::from_slice(body).ok()?;
+                (v["type"] == "transcript.signed").then_some(v)
+            })
+        },
+    )
+    .await;
+    assert_eq!(event["data"]["document_id"], doc["id"]);
+    assert_eq!(event["data"]["refused"][0]["reason"], refusal);
+    assert_eq!(event["data"]["signed"].as_array().unwrap().len(), 2);
+
+    // The signed file verifies offline; one changed character anywhere does not.
+    let res = app
+        .call(Method::GET, &format!("{doc_path}/signed"), None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("transcript.json");
+    std::fs::write(&file, &text).unwrap();
+    let (ok, out) = verify(&app, &file).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("transcript intact") && out.contains(refusal),
+        "{out}"
+    );
+    assert_eq!(out.matches("signed: ").count(), 2, "{out}");
+    std::fs::write(&file, text.replacen("at home", "at hone", 1)).unwrap();
+    let (ok, out) = verify(&app, &file).await;
+    assert!(!ok && out.contains("the document was altered"), "{out}");
+    let mut f = json_of(&text);
+    let sig = f["signatures"][1]["signature"].as_str().unwrap().to_owned();
+    let flipped = if sig.starts_with('a') { "b" } else { "a" };
+    f["signatures"][1]["signature"] = json!(format!("{flipped}{}", &sig[1..]));
+    std::fs::write(&file, f.to_string()).unwrap();
+    let (ok, out) = verify(&app, &file).await;
+    assert!(!ok && out.contains("does not verify"), "{out}");
+
+    // Every change is in the audit log.
+    let mut conn = app.db().await;
+    let actions: Vec<(String,)> = sqlx::query_as(
+        "SELECT action FROM audit_log WHERE action LIKE 'transcript.%' AND action NOT LIKE 'transcript.view%' ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "transcript.correct",
+            "transcript.correct",
+            "transcript.finalise",
+            "transcript.sign",
+            "transcript.refuse",
+            "transcript.sign",
+            "transcript.download"
+        ]
+    );
+}
+both_backends!(the_clerk_corrects_finalises_and_every_signer_signs_or_refuses);
