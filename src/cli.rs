@@ -110,6 +110,10 @@ pub enum VerifyKind {
     Transcript {
         /// The signed transcript file (JSON).
         file: PathBuf,
+        /// Public keys to trust, as printed by `gavel keys public` [default: this server's
+        /// keys in the data directory].
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -216,6 +220,9 @@ pub enum KeysAction {
     /// Add a new join-link signing key; it signs after the next server start, and links
     /// signed by older keys stay valid until they expire.
     Rotate,
+    /// Print the server's public keys as JSON (`{"<kid>": "<hex>"}`), for whoever verifies
+    /// the server's seals and signed transcripts elsewhere (`gavel verify transcript --keys`).
+    Public,
 }
 
 /// `gavel audit ...`

@@ -89,6 +89,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out(&key);
         }
         Command::Keys {
+            action: KeysAction::Public,
+        } => {
+            let keys =
+                gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
+            let map: serde_json::Map<String, serde_json::Value> = keys
+                .into_iter()
+                .map(|(kid, pk)| (kid, hex::encode(pk).into()))
+                .collect();
+            out(&serde_json::Value::Object(map).to_string());
+        }
+        Command::Keys {
             action: KeysAction::Rotate,
         } => {
             let (db, _) = open(&config).await?;
@@ -310,10 +321,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Verify {
-            what: VerifyKind::Transcript { file },
+            what: VerifyKind::Transcript { file, keys },
         } => {
-            let keys =
-                gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
+            let keys = match keys {
+                Some(f) => {
+                    let text = read_limited(&f, 1 << 20)
+                        .with_context(|| format!("reading the keys in {}", f.display()))?;
+                    let map: std::collections::BTreeMap<String, String> =
+                        serde_json::from_str(&text).context("the keys file (gavel keys public)")?;
+                    map.into_iter()
+                        .map(|(kid, pk)| Ok((kid, hex::decode(pk)?)))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                        .context("a key in the keys file is not hex")?
+                }
+                None => gavel::auth::keyring::KeyRing::public_keys(
+                    &config.server.data_dir.join("keys"),
+                )?,
+            };
             let text = read_limited(&file, 64 << 20)
                 .with_context(|| format!("reading {}", file.display()))?;
             match gavel_recordings::written::verify(&text, |kid| {
@@ -340,6 +364,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     for p in &v.awaiting {
                         out(&format!("not yet decided: {}", who(p)));
                     }
+                    out(if v.complete {
+                        "status: complete, sealed by the server when the last signer decided"
+                    } else {
+                        "status: INCOMPLETE: not every signer's decision is sealed into this file"
+                    });
                 }
                 Err(failures) => {
                     for f in &failures {

@@ -11,9 +11,11 @@ use axum::routing::get;
 use crate::app::AppState;
 
 const INDEX_HTML: &str = include_str!("../web-client/index.html");
+/// The clerk's transcript review (opened with the clerk's join link, `/review/...`).
+const REVIEW_HTML: &str = include_str!("../web-client/review.html");
 
 /// The page's assets: `/assets/<name>`, its content and type.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     (
         "style.css",
         include_str!("../web-client/style.css"),
@@ -31,6 +33,11 @@ const ASSETS: [(&str, &str, &str); 6] = [
         JS,
     ),
     ("js/media.js", include_str!("../web-client/js/media.js"), JS),
+    (
+        "js/review.js",
+        include_str!("../web-client/js/review.js"),
+        JS,
+    ),
     (
         "js/precheck.js",
         include_str!("../web-client/js/precheck.js"),
@@ -58,7 +65,11 @@ pub fn router() -> Router<AppState> {
     let index = || async { asset(INDEX_HTML, "text/html; charset=utf-8") };
     let mut router = Router::new()
         .route("/", get(index))
-        .route("/join/{hearing_id}", get(index));
+        .route("/join/{hearing_id}", get(index))
+        .route(
+            "/review/{hearing_id}",
+            get(|| async { asset(REVIEW_HTML, "text/html; charset=utf-8") }),
+        );
     for (name, body, content_type) in ASSETS {
         router = router.route(
             &format!("/assets/{name}"),

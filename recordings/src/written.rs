@@ -167,6 +167,56 @@ pub fn message(
     m
 }
 
+/// The server's seal once every signer has decided: it binds the document hash to exactly
+/// the decisions made, so none (a refusal, say) can be left out of the file unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Completion {
+    /// When the last signer decided, Unix ms.
+    pub at_ms: i64,
+    /// Which server key signed.
+    pub kid: String,
+    /// Ed25519 over [`completion_message`], hex.
+    pub signature: String,
+}
+
+/// The bytes sealed at completion: a domain tag, the document hash, the hearing and time,
+/// then each signer's id, decision and signature in the document's signer order.
+pub fn completion_message(
+    document_sha256: &str,
+    hearing: &str,
+    at_ms: i64,
+    decisions: &[&Signature],
+) -> Vec<u8> {
+    let mut m = b"gavel-transcript-complete-v1\0".to_vec();
+    let at = at_ms.to_be_bytes();
+    let mut fields: Vec<&[u8]> = vec![document_sha256.as_bytes(), hearing.as_bytes(), &at];
+    for s in decisions {
+        fields.push(s.signer.participant_id.as_bytes());
+        fields.push(s.decision.as_str().as_bytes());
+        fields.push(s.signature.as_bytes());
+    }
+    m.extend(crate::chain::encode_fields(&fields));
+    m
+}
+
+/// `signatures` in the order of `signers`, when every signer has exactly one.
+pub fn in_signer_order<'a>(
+    signers: &[Person],
+    signatures: &'a [Signature],
+) -> Option<Vec<&'a Signature>> {
+    signers
+        .iter()
+        .map(|p| {
+            let mut of = signatures.iter().filter(|s| s.signer == *p);
+            match (of.next(), of.next()) {
+                (Some(s), None) => Some(s),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// The signed file: the document's exact bytes, its hash and the decisions on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +229,9 @@ pub struct SignedFile {
     pub sha256: String,
     /// The decisions so far.
     pub signatures: Vec<Signature>,
+    /// The seal over all decisions, once everyone has decided.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub completion: Option<Completion>,
 }
 
 /// Why a signed file does not verify.
@@ -228,6 +281,10 @@ pub enum Failure {
         /// Who.
         signer: String,
     },
+    /// The completion seal does not match the decisions in the file (one was removed, added
+    /// or changed), or does not verify.
+    #[error("the completion seal does not match the decisions in the file")]
+    CompletionBroken,
 }
 
 /// A verified file.
@@ -243,6 +300,8 @@ pub struct Verified {
     pub refused: Vec<(Person, String)>,
     /// Signers yet to decide.
     pub awaiting: Vec<Person>,
+    /// Whether the server sealed the record as complete (every signer decided).
+    pub complete: bool,
 }
 
 fn who(p: &Person) -> String {
@@ -271,8 +330,15 @@ pub fn verify(
             recorded: file.sha256.clone(),
         });
     }
-    let document: Document = match serde_json::from_str(&file.document) {
-        Ok(d) => d,
+    let document: Document = match serde_json::from_str::<Document>(&file.document) {
+        Ok(d) if d.format == DOCUMENT_FORMAT => d,
+        Ok(d) => {
+            failures.push(Failure::Unreadable(format!(
+                "unknown document format {:?}",
+                d.format
+            )));
+            return Err(failures);
+        }
         Err(e) => {
             failures.push(Failure::Unreadable(format!("the document: {e}")));
             return Err(failures);
@@ -323,6 +389,28 @@ pub fn verify(
             (Decision::Refused, _) => failures.push(Failure::RefusalWithoutReason { signer }),
         }
     }
+    let verifies = |kid: &str, msg: &[u8], sig: &str| {
+        public_key(kid).is_some_and(|key| {
+            hex::decode(sig).is_ok_and(|sig| {
+                ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+                    .verify(msg, &sig)
+                    .is_ok()
+            })
+        })
+    };
+    if let Some(c) = &file.completion {
+        let sealed = in_signer_order(&document.signers, &file.signatures).is_some_and(|all| {
+            all.len() == file.signatures.len()
+                && verifies(
+                    &c.kid,
+                    &completion_message(&file.sha256, &document.hearing.id, c.at_ms, &all),
+                    &c.signature,
+                )
+        });
+        if !sealed {
+            failures.push(Failure::CompletionBroken);
+        }
+    }
     if !failures.is_empty() {
         return Err(failures);
     }
@@ -338,6 +426,7 @@ pub fn verify(
         signed,
         refused,
         awaiting,
+        complete: file.completion.is_some(),
     })
 }
 
@@ -423,6 +512,7 @@ mod tests {
             sha256: sha256_hex(doc.as_bytes()),
             document: doc,
             signatures,
+            completion: None,
         })
         .unwrap()
     }
@@ -477,6 +567,33 @@ mod tests {
     }
 
     #[test]
+    fn a_completed_record_loses_no_decision_unnoticed() {
+        let k = ServerKey(key());
+        let pk = k.0.public_key().as_ref().to_vec();
+        let keys = |_: &str| Some(pk.clone());
+        let mut f: SignedFile = serde_json::from_str(&file(&k)).unwrap();
+        let doc: Document = serde_json::from_str(&f.document).unwrap();
+        let all = in_signer_order(&doc.signers, &f.signatures).unwrap();
+        let msg = completion_message(&f.sha256, "h1", 6_000, &all);
+        f.completion = Some(Completion {
+            at_ms: 6_000,
+            kid: "k1".into(),
+            signature: hex::encode(k.0.sign(&msg).as_ref()),
+        });
+        let v = verify(&serde_json::to_string(&f).unwrap(), keys).unwrap();
+        assert!(v.complete && v.awaiting.is_empty());
+        // The refusal left out of the sealed file: caught.
+        let mut cut = f.clone();
+        cut.signatures.pop();
+        let e = verify(&serde_json::to_string(&cut).unwrap(), keys).unwrap_err();
+        assert_eq!(e, [Failure::CompletionBroken]);
+        // ... and with the seal gone too, the file no longer claims to be complete.
+        cut.completion = None;
+        let v = verify(&serde_json::to_string(&cut).unwrap(), keys).unwrap();
+        assert!(!v.complete && v.awaiting == [person("p", "party")]);
+    }
+
+    #[test]
     fn outsiders_duplicates_and_silent_refusals_are_caught_and_missing_signers_listed() {
         let k = ServerKey(key());
         let pk = k.0.public_key().as_ref().to_vec();
@@ -488,6 +605,7 @@ mod tests {
                 sha256: sha256_hex(doc.as_bytes()),
                 document: doc.clone(),
                 signatures,
+                completion: None,
             })
             .unwrap()
         };

@@ -44,7 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recordings::file))
         .routes(routes!(transcript::get))
         .routes(routes!(transcript::versions, transcript::correct))
-        .routes(routes!(written::finalise))
+        .routes(routes!(written::finalise, written::list))
         .routes(routes!(written::get))
         .routes(routes!(written::signed))
         .routes(routes!(written::html))

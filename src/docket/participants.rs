@@ -154,7 +154,8 @@ pub(super) async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Mint a signed, expiring join link for one participant.
+/// Mint a signed, expiring join link for one participant. Once the hearing has ended, the link
+/// opens only its written record, for reading and signing.
 #[utoipa::path(post, path = "/hearings/{hearing_id}/participants/{participant_id}/join-links",
     tag = "participants", request_body = NewJoinLink, security(("api_key" = [])),
     params(("hearing_id" = String, Path, description = "Hearing id"),
@@ -178,10 +179,14 @@ pub(super) async fn join_link(
     )?;
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
+    // A link for a closed hearing opens only its written record (to read and sign it, which
+    // happens after the hearing): the record page; joining the hearing itself is refused.
     let hearing = rows::load_hearing(&mut *w.tx, &hearing_id).await?;
-    if hearing.state == HearingState::Closed {
-        return Err(ApiError::Conflict("the hearing is closed".into()));
-    }
+    let page = if hearing.state == HearingState::Closed {
+        "review"
+    } else {
+        "join"
+    };
     let row = load_row(&mut w.tx, &hearing_id, &id).await?;
     let p = rows::participant(&row)?;
     let jti = uuid::Uuid::new_v4().to_string();
@@ -209,7 +214,10 @@ pub(super) async fn join_link(
     Ok((
         StatusCode::CREATED,
         Json(JoinLink {
-            url: join_url(&st.config.public_url(), &hearing_id, &token),
+            url: format!(
+                "{}/{page}/{hearing_id}#token={token}",
+                st.config.public_url()
+            ),
             token,
             expires_at: rfc3339(claims.exp * 1000),
             participant_id: id,

@@ -64,6 +64,10 @@ struct Rule {
     re: Regex,
     valid: fn(&str) -> bool,
     label: String,
+    /// A number: it counts only standing alone (no digit right before or after it), and a
+    /// match that fails its check is tried again without its trailing digit groups (a card
+    /// number followed by "3 times" is still a card number).
+    number: bool,
 }
 
 /// Masks text.
@@ -91,39 +95,45 @@ impl Shield {
     /// Builds the shield `config` asks for.
     pub fn new(config: &ShieldConfig) -> Result<Self, PatternError> {
         let mut rules = Vec::new();
-        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, label: &str| {
+        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, label: &str, number| {
             if on {
                 rules.push(Rule {
                     re: built_in(re),
                     valid,
                     label: format!("[{label}]"),
+                    number,
                 });
             }
         };
-        // Longest numbers first, so a card never leaves part of itself to look like a phone.
-        add(
-            config.id_numbers,
-            r"\d{6}[ ]?\d{8}[ ]?\d{3}[\dXx]",
-            valid_id,
-            "ID number",
-        );
-        add(
-            config.card_numbers,
-            r"\d{4}(?:[ -]?\d{4}){2,3}(?:[ -]?\d{1,3})?",
-            valid_card,
-            "card number",
-        );
-        add(
-            config.phone_numbers,
-            r"(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}|0\d{2,3}[ -]\d{7,8}",
-            always,
-            "phone number",
-        );
+        // Addresses first (they may hold digits), then the longest numbers, so a card never
+        // leaves part of itself to look like a phone number.
         add(
             config.emails,
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
             always,
             "e-mail",
+            false,
+        );
+        add(
+            config.id_numbers,
+            r"[0-9]{6}[ ]?[0-9]{8}[ ]?[0-9]{3}[0-9Xx]",
+            valid_id,
+            "ID number",
+            true,
+        );
+        add(
+            config.card_numbers,
+            r"[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?|[0-9]{13,19}",
+            valid_card,
+            "card number",
+            true,
+        );
+        add(
+            config.phone_numbers,
+            r"(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[0-9]{2,3}[ -][0-9]{7,8}",
+            always,
+            "phone number",
+            true,
         );
         for p in &config.patterns {
             let err = |reason: String| PatternError {
@@ -146,33 +156,62 @@ impl Shield {
                 re,
                 valid: always,
                 label: format!("[{}]", p.label.trim()),
+                number: false,
             });
         }
         Ok(Self { rules })
     }
 
-    /// `text` with every valid match masked; built-in numbers only count when they stand
-    /// alone (no digit right before or after: a part of a longer number is not one).
+    /// `text` with every valid match masked. Full-width digits (as Chinese input methods
+    /// type them) are read as the digits they are, and appear so in the copy.
     pub fn mask(&self, text: &str) -> String {
-        let mut text = text.to_owned();
+        let mut text: String = text.chars().map(half_width).collect();
         for rule in &self.rules {
             let mut out = String::with_capacity(text.len());
             let mut last = 0;
             for m in rule.re.find_iter(&text) {
-                let before = text[..m.start()].chars().next_back();
-                let after = text[m.end()..].chars().next();
-                let alone = !before.is_some_and(|c| c.is_ascii_digit())
-                    && !after.is_some_and(|c| c.is_ascii_digit());
-                if alone && (rule.valid)(m.as_str()) {
+                if m.is_empty() {
+                    continue;
+                }
+                let end = if rule.number {
+                    number_end(&text, m.start(), m.end(), rule.valid)
+                } else {
+                    Some(m.end())
+                };
+                if let Some(end) = end {
                     out.push_str(&text[last..m.start()]);
                     out.push_str(&rule.label);
-                    last = m.end();
+                    last = end;
                 }
             }
             out.push_str(&text[last..]);
             text = out;
         }
         text
+    }
+}
+
+/// Where the valid number starting at `start` ends: the whole match, or failing that the
+/// longest shorter one ending at a digit; a number must stand alone (no digit right before or
+/// after it: part of a longer number is not one).
+fn number_end(text: &str, start: usize, end: usize, valid: fn(&str) -> bool) -> Option<usize> {
+    let digit_at = |i: usize| text.as_bytes().get(i).is_some_and(u8::is_ascii_digit);
+    if start > 0 && digit_at(start - 1) {
+        return None;
+    }
+    (start + 1..=end)
+        .rev()
+        .filter(|&e| digit_at(e - 1) || text.as_bytes()[e - 1].eq_ignore_ascii_case(&b'x'))
+        .find(|&e| !digit_at(e) && valid(&text[start..e]))
+}
+
+/// Full-width digits, plus, minus and the ID check letter, as their ASCII selves.
+fn half_width(c: char) -> char {
+    match c {
+        '\u{FF10}'..='\u{FF19}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF38}' | '\u{FF58}' => {
+            char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
+        }
+        _ => c,
     }
 }
 
@@ -261,6 +300,17 @@ mod tests {
             s.mask("write to zhang.san+court@example.com.cn today"),
             "write to [e-mail] today"
         );
+        // An address holding a phone number is masked whole.
+        assert_eq!(s.mask("zhang.13800138000@x.com"), "[e-mail]");
+        // A card followed by other numbers, and numbers typed in full width.
+        assert_eq!(
+            s.mask("4111111111111111 3 times, 4111111111111111 2026"),
+            "[card number] 3 times, [card number] 2026"
+        );
+        assert_eq!(
+            s.mask("身份证号１１０１０５１９４９１２３１００２Ｘ，电话１３８００１３８０００。"),
+            "身份证号[ID number]，电话[phone number]。"
+        );
     }
 
     #[test]
@@ -301,6 +351,15 @@ mod tests {
             s.mask("plate 京A12345, phone 13800138000"),
             "plate [licence plate], phone 13800138000"
         );
+        // A pattern that matches empty text somewhere adds nothing there.
+        let boundary = ShieldConfig {
+            patterns: vec![PatternConfig {
+                label: "word".into(),
+                regex: r"\bx\b|\b".into(),
+            }],
+            ..ShieldConfig::default()
+        };
+        assert_eq!(Shield::new(&boundary).unwrap().mask("a x b"), "a [word] b");
         for regex in ["(", "a*", &"a".repeat(MAX_PATTERN + 1)] {
             let bad = ShieldConfig {
                 patterns: vec![PatternConfig {

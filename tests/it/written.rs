@@ -37,11 +37,10 @@ fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// Runs `gavel verify transcript FILE` against the server's keys.
-async fn verify(app: &TestApp, file: &std::path::Path) -> (bool, String) {
+/// Runs `gavel ARGS` against the test server's data directory.
+async fn gavel(app: &TestApp, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
-        .args(["verify", "transcript"])
-        .arg(file)
+        .args(args)
         .arg("--data-dir")
         .arg(&app.config.server.data_dir)
         .env_remove("GAVEL_CONFIG")
@@ -70,7 +69,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     )
     .await;
     let (_, hearing) = app.docket_and_hearing().await;
-    let judge = join(&app, &hearing, "judge").await;
+    let mut judge = join(&app, &hearing, "judge").await;
     let clerk = join(&app, &hearing, "clerk").await;
     let party = join(&app, &hearing, "party").await;
     let observer = join(&app, &hearing, "observer").await;
@@ -81,10 +80,9 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         let hearing = hearing.clone();
         async move { app.join_token(&hearing, &id).await }
     };
-    let (clerk_t, party_t, judge_t, observer_t) = (
+    let (clerk_t, party_t, observer_t) = (
         token(clerk.id.clone()).await,
         token(party.id.clone()).await,
-        token(judge.id.clone()).await,
         token(observer.id.clone()).await,
     );
 
@@ -221,14 +219,18 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     )
     .await;
     assert_eq!(s, 409, "{body}");
-    for to in ["open", "in_session", "closed"] {
-        app.post_ok(
-            &format!("/api/v1/hearings/{hearing}/transitions"),
-            json!({"to": to}),
-            200,
-        )
-        .await;
-    }
+    judge
+        .ws
+        .send(&gavel_signaling::ClientMessage::EndHearing { req: None })
+        .await
+        .unwrap();
+    wait_for(Duration::from_secs(10), "the hearing closed", || async {
+        let h = app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
+        (h["state"] == "closed").then_some(())
+    })
+    .await;
+    // Links minted after the hearing open its record (the judge signs from one).
+    let judge_t = token(judge.id.clone()).await;
     let (s, _) = with_token(
         &app,
         &clerk_t,
@@ -274,7 +276,10 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         signers, want,
         "those who took part and sign; no observer, no absentee"
     );
-    let (s, _) = with_token(
+    // Finalised again while unsigned (say a signer was removed): the newer one replaces it,
+    // and the older can no longer be signed.
+    let old_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
+    let (s, body) = with_token(
         &app,
         &clerk_t,
         Method::POST,
@@ -282,7 +287,25 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         Some(json!({"revision": 2})),
     )
     .await;
-    assert_eq!(s, 409, "finalised once");
+    assert_eq!(s, 201, "{body}");
+    let doc = json_of(&body);
+    let (s, old) = with_token(&app, &clerk_t, Method::GET, &old_path, None).await;
+    assert_eq!(
+        (s, json_of(&old)["state"].as_str()),
+        (200, Some("superseded"))
+    );
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &format!("{old_path}/signatures"),
+        Some(json!({"decision": "signed"})),
+    )
+    .await;
+    assert_eq!(s, 409, "a superseded record is not signed");
+    let listed = app.get_ok(&documents).await;
+    assert_eq!(listed[0]["id"], doc["id"]);
+    assert_eq!(listed[1]["state"], "superseded");
     let doc_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
 
     // The unmasked record is the court's and the signers'; the public copy shields numbers.
@@ -373,23 +396,63 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("transcript.json");
     std::fs::write(&file, &text).unwrap();
-    let (ok, out) = verify(&app, &file).await;
+    // Verified elsewhere, with the public keys the server prints.
+    let (ok, keys) = gavel(&app, &["keys".as_ref(), "public".as_ref()]).await;
+    assert!(ok, "{keys}");
+    let keys_file = dir.path().join("keys.json");
+    std::fs::write(&keys_file, keys.trim()).unwrap();
+    let verify = |f: std::path::PathBuf| {
+        let keys_file = keys_file.clone();
+        let app = &app;
+        async move {
+            let args = [
+                "verify".as_ref(),
+                "transcript".as_ref(),
+                f.as_os_str(),
+                "--keys".as_ref(),
+                keys_file.as_os_str(),
+            ];
+            gavel(app, &args).await
+        }
+    };
+    let (ok, out) = verify(file.clone()).await;
     assert!(ok, "{out}");
     assert!(
         out.contains("transcript intact") && out.contains(refusal),
         "{out}"
     );
+    assert!(out.contains("status: complete"), "{out}");
     assert_eq!(out.matches("signed: ").count(), 2, "{out}");
     std::fs::write(&file, text.replacen("at home", "at hone", 1)).unwrap();
-    let (ok, out) = verify(&app, &file).await;
+    let (ok, out) = verify(file.clone()).await;
     assert!(!ok && out.contains("the document was altered"), "{out}");
-    let mut f = json_of(&text);
-    let sig = f["signatures"][1]["signature"].as_str().unwrap().to_owned();
+    let f = json_of(&text);
+    let mut forged = f.clone();
+    let sig = f["signatures"][1]["signature"].as_str().unwrap();
     let flipped = if sig.starts_with('a') { "b" } else { "a" };
-    f["signatures"][1]["signature"] = json!(format!("{flipped}{}", &sig[1..]));
-    std::fs::write(&file, f.to_string()).unwrap();
-    let (ok, out) = verify(&app, &file).await;
+    forged["signatures"][1]["signature"] = json!(format!("{flipped}{}", &sig[1..]));
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let (ok, out) = verify(file.clone()).await;
     assert!(!ok && out.contains("does not verify"), "{out}");
+    // The refusal left out: the completion seal no longer matches.
+    let mut cut = f.clone();
+    cut["signatures"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["decision"] != "refused");
+    std::fs::write(&file, cut.to_string()).unwrap();
+    let (ok, out) = verify(file.clone()).await;
+    assert!(!ok && out.contains("completion seal"), "{out}");
+    // A complete record is not finalised again at the same revision.
+    let (s, _) = with_token(
+        &app,
+        &clerk_t,
+        Method::POST,
+        &documents,
+        Some(json!({"revision": 2})),
+    )
+    .await;
+    assert_eq!(s, 409);
 
     // Every change is in the audit log.
     let mut conn = app.db().await;
@@ -406,6 +469,8 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
             "transcript.correct",
             "transcript.correct",
             "transcript.finalise",
+            "transcript.finalise",
+            "transcript.list",
             "transcript.sign",
             "transcript.refuse",
             "transcript.sign",

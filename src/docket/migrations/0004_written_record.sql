@@ -22,19 +22,24 @@ CREATE TABLE transcript_edits (
 CREATE INDEX transcript_edits_segment ON transcript_edits (segment_id, revision);
 
 -- A finalised version: the canonical JSON document, verbatim, and its SHA-256. A newer one
--- supersedes older ones that are not complete.
+-- (a higher number) supersedes older ones that are not complete.
 CREATE TABLE transcript_documents (
     id            TEXT PRIMARY KEY,
     hearing_id    TEXT NOT NULL REFERENCES hearings(id),
+    -- 1, 2, ... per hearing, in the order finalised.
+    number        BIGINT NOT NULL,
     revision      BIGINT NOT NULL,
     document      TEXT NOT NULL,
     sha256        TEXT NOT NULL,
     finalised_by  TEXT NOT NULL,
     created_at    BIGINT NOT NULL,
-    -- When the last required signer decided.
-    completed_at  BIGINT
+    -- When the last required signer decided, and the server's seal over every decision
+    -- (so none can be removed from the signed file unnoticed).
+    completed_at  BIGINT,
+    completion_kid TEXT,
+    completion_signature TEXT,
+    UNIQUE (hearing_id, number)
 );
-CREATE INDEX transcript_documents_hearing ON transcript_documents (hearing_id, created_at);
 
 -- A signer's decision, signed by the server's key for the participant it authenticated.
 CREATE TABLE transcript_signatures (
@@ -50,3 +55,6 @@ CREATE TABLE transcript_signatures (
     signature       TEXT NOT NULL,
     UNIQUE (document_id, participant_id)
 );
+
+-- Who took part in a hearing is read from its join entries when the record is finalised.
+CREATE INDEX audit_log_subject ON audit_log (subject, action);
