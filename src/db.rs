@@ -24,6 +24,9 @@ pub enum DbError {
     /// Applying the schema failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row the write depends on is not there (nothing was written).
+    #[error("database: no such {0}")]
+    Missing(&'static str),
 }
 
 /// Which engine the URL selected; a few statements (locks, pragmas) differ.

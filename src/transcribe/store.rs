@@ -30,7 +30,7 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
             why,
         } => (participant, *start_ms, *end_ms, "", 0, Some(why.as_str())),
     };
-    sqlx::query(
+    let stored = sqlx::query(
         "INSERT INTO transcript_segments (id, hearing_id, participant_id, role, start_ms, end_ms, \
          text, confidence, gap, created_at) \
          SELECT $1, $2, $3, role, $4, $5, $6, $7, $8, $9 FROM participants \
@@ -47,5 +47,10 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
     .bind(now)
     .execute(db.pool())
     .await?;
+    // The speaker's role comes from their registration; a line from someone the hearing does
+    // not know is not stored, and the caller records that as a fault.
+    if stored.rows_affected() == 0 {
+        return Err(DbError::Missing("participant registered for this hearing"));
+    }
     Ok(())
 }

@@ -349,3 +349,21 @@ async fn verify_recording_names_a_changed_segment_and_an_edited_manifest() {
         "{text}"
     );
 }
+
+#[test]
+fn the_readme_configuration_example_is_valid_configuration() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme.split("## Configuration").nth(1).unwrap();
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a TOML example under ## Configuration");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gavel.toml");
+    std::fs::write(&file, toml).unwrap();
+    let config = gavel::config::Config::load(Some(&file)).expect("the example parses");
+    config.validate().expect("the example is valid");
+    assert!(config.shielding.id_numbers && config.transcription.language == "zh");
+}

@@ -122,6 +122,21 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         .await
         .unwrap();
 
+    // A line from someone the hearing does not know is refused, not stored without a role.
+    let stranger = CaptionEvent::Caption {
+        participant: uuid::Uuid::new_v4().to_string(),
+        start_ms: t0,
+        end_ms: t0 + 1_000,
+        text: "Who am I?".into(),
+        confidence: 0.5,
+        spoken_at: std::time::Instant::now(),
+    };
+    assert!(
+        gavel::transcribe::store::store(&db, &hearing, &stranger, t0)
+            .await
+            .is_err()
+    );
+
     let transcript = format!("/api/v1/hearings/{hearing}/transcript");
     let (s, body) = with_token(&app, &clerk_t, Method::GET, &transcript, None).await;
     assert_eq!(s, 200, "{body}");
