@@ -114,6 +114,10 @@ pub enum VerifyKind {
         /// keys in the data directory].
         #[arg(long, value_name = "FILE")]
         keys: Option<PathBuf>,
+        /// Also fail (exit 1) unless the server sealed the record as complete: every signer's
+        /// decision is in the file and none can have been left out.
+        #[arg(long)]
+        complete: bool,
     },
 }
 

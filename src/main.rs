@@ -321,7 +321,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Verify {
-            what: VerifyKind::Transcript { file, keys },
+            what:
+                VerifyKind::Transcript {
+                    file,
+                    keys,
+                    complete,
+                },
         } => {
             let keys = match keys {
                 Some(f) => {
@@ -369,6 +374,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     } else {
                         "status: INCOMPLETE: not every signer's decision is sealed into this file"
                     });
+                    if complete && !v.complete {
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
                 Err(failures) => {
                     for f in &failures {

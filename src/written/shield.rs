@@ -59,15 +59,26 @@ pub struct PatternError {
 const MAX_PATTERN: usize = 1_000;
 const MAX_COMPILED: usize = 1 << 20;
 
+/// What a rule's matches are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Text (an address, a configured pattern): the match as found.
+    Text,
+    /// A number of fixed form: it counts only standing alone (no digit right before or
+    /// after it; part of a longer number is not one).
+    Number,
+    /// A number in digit groups whose check decides its length (a card): standing alone, and
+    /// a match failing its check is tried again without trailing groups (a card followed by
+    /// "3 times" is still a card).
+    Groups,
+}
+
 /// A rule: what it finds, how a match is checked, its label.
 struct Rule {
     re: Regex,
     valid: fn(&str) -> bool,
     label: String,
-    /// A number: it counts only standing alone (no digit right before or after it), and a
-    /// match that fails its check is tried again without its trailing digit groups (a card
-    /// number followed by "3 times" is still a card number).
-    number: bool,
+    shape: Shape,
 }
 
 /// Masks text.
@@ -95,13 +106,13 @@ impl Shield {
     /// Builds the shield `config` asks for.
     pub fn new(config: &ShieldConfig) -> Result<Self, PatternError> {
         let mut rules = Vec::new();
-        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, label: &str, number| {
+        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, label: &str, shape| {
             if on {
                 rules.push(Rule {
                     re: built_in(re),
                     valid,
                     label: format!("[{label}]"),
-                    number,
+                    shape,
                 });
             }
         };
@@ -112,28 +123,28 @@ impl Shield {
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
             always,
             "e-mail",
-            false,
+            Shape::Text,
         );
         add(
             config.id_numbers,
             r"[0-9]{6}[ ]?[0-9]{8}[ ]?[0-9]{3}[0-9Xx]",
             valid_id,
             "ID number",
-            true,
+            Shape::Number,
         );
         add(
             config.card_numbers,
             r"[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?|[0-9]{13,19}",
             valid_card,
             "card number",
-            true,
+            Shape::Groups,
         );
         add(
             config.phone_numbers,
             r"(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[0-9]{2,3}[ -][0-9]{7,8}",
             always,
             "phone number",
-            true,
+            Shape::Number,
         );
         for p in &config.patterns {
             let err = |reason: String| PatternError {
@@ -156,7 +167,7 @@ impl Shield {
                 re,
                 valid: always,
                 label: format!("[{}]", p.label.trim()),
-                number: false,
+                shape: Shape::Text,
             });
         }
         Ok(Self { rules })
@@ -168,20 +179,28 @@ impl Shield {
         let mut text: String = text.chars().map(half_width).collect();
         for rule in &self.rules {
             let mut out = String::with_capacity(text.len());
-            let mut last = 0;
-            for m in rule.re.find_iter(&text) {
-                if m.is_empty() {
-                    continue;
-                }
-                let end = if rule.number {
-                    number_end(&text, m.start(), m.end(), rule.valid)
-                } else {
-                    Some(m.end())
+            let (mut last, mut pos) = (0, 0);
+            // Searched from where the last mask ended, or from just after where a rejected
+            // match began: a rejected or shortened match never hides the number after it.
+            while let Some(m) = rule.re.find_at(&text, pos) {
+                let end = match rule.shape {
+                    _ if m.is_empty() => None,
+                    Shape::Text => Some(m.end()),
+                    shape => number_end(&text, m.start(), m.end(), rule.valid, shape),
                 };
-                if let Some(end) = end {
-                    out.push_str(&text[last..m.start()]);
-                    out.push_str(&rule.label);
-                    last = end;
+                match end {
+                    Some(end) => {
+                        out.push_str(&text[last..m.start()]);
+                        out.push_str(&rule.label);
+                        (last, pos) = (end, end);
+                    }
+                    None => {
+                        let step = text[m.start()..].chars().next().map_or(1, char::len_utf8);
+                        pos = m.start() + step;
+                    }
+                }
+                if pos > text.len() {
+                    break;
                 }
             }
             out.push_str(&text[last..]);
@@ -191,15 +210,25 @@ impl Shield {
     }
 }
 
-/// Where the valid number starting at `start` ends: the whole match, or failing that the
-/// longest shorter one ending at a digit; a number must stand alone (no digit right before or
-/// after it: part of a longer number is not one).
-fn number_end(text: &str, start: usize, end: usize, valid: fn(&str) -> bool) -> Option<usize> {
+/// Where the valid number matched at `start..end` ends: the whole match, or (for digit
+/// groups) the longest shorter one ending at a digit; it must stand alone.
+fn number_end(
+    text: &str,
+    start: usize,
+    end: usize,
+    valid: fn(&str) -> bool,
+    shape: Shape,
+) -> Option<usize> {
     let digit_at = |i: usize| text.as_bytes().get(i).is_some_and(u8::is_ascii_digit);
     if start > 0 && digit_at(start - 1) {
         return None;
     }
-    (start + 1..=end)
+    let shortest = if shape == Shape::Groups {
+        start + 1
+    } else {
+        end
+    };
+    (shortest..=end)
         .rev()
         .filter(|&e| digit_at(e - 1) || text.as_bytes()[e - 1].eq_ignore_ascii_case(&b'x'))
         .find(|&e| !digit_at(e) && valid(&text[start..e]))
@@ -302,10 +331,15 @@ mod tests {
         );
         // An address holding a phone number is masked whole.
         assert_eq!(s.mask("zhang.13800138000@x.com"), "[e-mail]");
-        // A card followed by other numbers, and numbers typed in full width.
+        // A card followed by other numbers, two cards in a row, and numbers typed in full
+        // width.
         assert_eq!(
             s.mask("4111111111111111 3 times, 4111111111111111 2026"),
             "[card number] 3 times, [card number] 2026"
+        );
+        assert_eq!(
+            s.mask("4111 1111 1111 1111 4111 1111 1111 1111"),
+            "[card number] [card number]"
         );
         assert_eq!(
             s.mask("身份证号１１０１０５１９４９１２３１００２Ｘ，电话１３８００１３８０００。"),
@@ -327,6 +361,9 @@ mod tests {
             "12800138000",
             "9913800138000",
             "1380013800",
+            // A phone number is never cut out of a longer one.
+            "+86 138001380001",
+            "010-123456789",
             // Amounts, dates, case numbers.
             "(2026) Jing 0105 Min Chu 12345",
             "paid 15000 yuan on 2026-11-29",

@@ -141,7 +141,9 @@ async fn the_clerk_reviews_plays_and_corrects_the_transcript_in_chromium() {
     assert_eq!(v["versions"][1]["by"], format!("participant:{clerk}"));
 
     // The hearing ends; the clerk finalises in the page, and the party signs from the link
-    // the court sends after the hearing (it opens the record, not the hearing).
+    // the court sends after the hearing (it opens the record, not the hearing). The judge's
+    // link from before leads there too.
+    let judge_token = app.join_token(&hearing, &judge.id).await;
     for to in ["open", "in_session", "closed"] {
         app.post_ok(
             &format!("/api/v1/hearings/{hearing}/transitions"),
@@ -170,6 +172,7 @@ async fn the_clerk_reviews_plays_and_corrects_the_transcript_in_chromium() {
         json!({
             "clerk": format!("{}/review/{hearing}#token={token}", app.base),
             "party": party_url, "party_id": party.id, "corrected": "I signed the lease in May.",
+            "judge_join": format!("{}/join/{hearing}#token={judge_token}", app.base),
         }),
     )
     .await;

@@ -6,7 +6,7 @@ const PURE: &[&str] = &[
     "src/domain",
     "src/engine",
     "recordings/src/chain.rs",
-    "recordings/src/written.rs",
+    "recordings/src/written",
     "src/written/shield.rs",
     "src/written/html.rs",
     "src/transcribe/vad.rs",

@@ -73,6 +73,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     let clerk = join(&app, &hearing, "clerk").await;
     let party = join(&app, &hearing, "party").await;
     let observer = join(&app, &hearing, "observer").await;
+    let expert = join(&app, &hearing, "expert").await;
     // Registered but never there: not asked to sign what they did not hear.
     app.participant(&hearing, "counsel").await;
     let token = |id: String| {
@@ -285,14 +286,37 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         .map(|s| s["participant_id"].as_str().unwrap())
         .collect();
     signers.sort_unstable();
-    let mut want = vec![judge.id.as_str(), clerk.id.as_str(), party.id.as_str()];
+    let mut want = vec![
+        judge.id.as_str(),
+        clerk.id.as_str(),
+        party.id.as_str(),
+        expert.id.as_str(),
+    ];
     want.sort_unstable();
     assert_eq!(
         signers, want,
         "those who took part and sign; no observer, no absentee"
     );
-    // Finalised again while unsigned (say a signer was removed): the newer one replaces it,
-    // and the older can no longer be signed.
+    // A repeated request changes nothing; once a signer is removed, the revision is finalised
+    // again with the signers as they are now, and the older document can no longer be signed.
+    let again = || {
+        with_token(
+            &app,
+            &clerk_t,
+            Method::POST,
+            &documents,
+            Some(json!({"revision": 2})),
+        )
+    };
+    assert_eq!(again().await.0, 409, "finalised once");
+    let res = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/hearings/{hearing}/participants/{}", expert.id),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
     let old_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
     let (s, body) = with_token(
         &app,
@@ -304,6 +328,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     .await;
     assert_eq!(s, 201, "{body}");
     let doc = json_of(&body);
+    assert_eq!(doc["signers"].as_array().unwrap().len(), 3, "{doc}");
     let (s, old) = with_token(&app, &clerk_t, Method::GET, &old_path, None).await;
     assert_eq!(
         (s, json_of(&old)["state"].as_str()),
@@ -458,6 +483,25 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     std::fs::write(&file, cut.to_string()).unwrap();
     let (ok, out) = verify(file.clone()).await;
     assert!(!ok && out.contains("completion seal"), "{out}");
+    // ... and with the seal gone too, the file says it is incomplete, and fails when a
+    // complete record is asked for.
+    cut.as_object_mut().unwrap().remove("completion");
+    std::fs::write(&file, cut.to_string()).unwrap();
+    let (ok, out) = verify(file.clone()).await;
+    assert!(ok && out.contains("status: INCOMPLETE"), "{out}");
+    let (ok, _) = gavel(
+        &app,
+        &[
+            "verify".as_ref(),
+            "transcript".as_ref(),
+            file.as_os_str(),
+            "--keys".as_ref(),
+            keys_file.as_os_str(),
+            "--complete".as_ref(),
+        ],
+    )
+    .await;
+    assert!(!ok, "--complete refuses an incomplete record");
     // A complete record is not finalised again at the same revision.
     let (s, _) = with_token(
         &app,

@@ -1,8 +1,9 @@
 // End-to-end test of finalising and signing the written record in Debian's Chromium
 // (playwright-core). Started by tests/it/browser.rs once the hearing has ended, with
-// GAVEL_E2E: {"clerk", "party" (the record links), "party_id", "corrected", "out"}. The clerk
-// finalises the reviewed revision; the party, opening the link the court sent after the
-// hearing, reads the record and signs it. Prints one JSON line; exits non-zero on the first
+// GAVEL_E2E: {"clerk", "party" (the record links), "party_id", "corrected", "judge_join" (a
+// join link from before the hearing ended), "out"}. The clerk finalises the reviewed
+// revision; the party, opening the link the court sent after the hearing, reads the record
+// and signs it; the judge's old join link leads to the record too. Prints one JSON line; exits non-zero on the first
 // failed expectation.
 
 import { chromium } from "playwright-core";
@@ -46,6 +47,12 @@ try {
   await party.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("signed"), mine, { timeout: 10000 });
   check(await party.isHidden("#decide"), "no second decision offered");
   await party.screenshot({ path: join(cfg.out, "record-signed.png"), fullPage: true });
+
+  // A join link from before the hearing ended leads to the record, not to an error.
+  const judge = (pages.judge = await context.newPage());
+  await judge.goto(cfg.judge_join);
+  await judge.waitForSelector("#decide", { state: "visible", timeout: 15000 });
+  check(new URL(judge.url()).pathname.startsWith("/review/"), `the judge is on the record page: ${judge.url()}`);
   console.log(JSON.stringify({ ok: true, ...result }));
 } catch (e) {
   for (const [who, page] of Object.entries(pages)) {

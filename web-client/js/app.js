@@ -72,6 +72,11 @@ async function main() {
   const res = await fetch(`${state.base}/session`, { headers: { Authorization: `Bearer ${token}` } });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
+    // After the hearing, the link opens its written record (to read and sign) instead.
+    if (res.status === 403 && body.detail === "this hearing has ended") {
+      location.replace(`/review/${match[1]}${location.hash}`);
+      return;
+    }
     status(`${t("link_refused")}: ${body.detail || `HTTP ${res.status}`}`, true);
     return;
   }

@@ -17,6 +17,7 @@ const state = {
   recording: null, // GET .../recording, loaded on the first play
   blobs: new Map(), // recording file -> object URL
   editing: null, // line id being corrected
+  draft: null, // {text, reason} typed into the correction so far (kept across redraws)
   playing: null, // {line, file, offset}
   finalised: null, // the document view, once finalised
   me: null, // the join token's claims (sub: participant id)
@@ -102,7 +103,7 @@ function render() {
     }
     const actions = cell(tr, "", "actions");
     actions.append(button(t("play"), () => play(line).catch((e) => notice(e.message)), "play"));
-    if (state.editing !== line.id) actions.append(button(t("correct"), () => edit(line.id), "correct"));
+    if (state.editing !== line.id && isClerk()) actions.append(button(t("correct"), () => edit(line.id), "correct"));
     body.append(tr);
   }
 }
@@ -110,9 +111,11 @@ function render() {
 function editor(line) {
   const form = document.createElement("form");
   form.className = "correction";
+  state.draft ??= { text: line.text, reason: "" };
   const text = document.createElement("input");
   text.name = "text";
-  text.value = line.text;
+  text.value = state.draft.text;
+  text.oninput = () => (state.draft.text = text.value);
   text.setAttribute("aria-label", t("words"));
   text.maxLength = 5000;
   const reason = document.createElement("input");
@@ -121,6 +124,8 @@ function editor(line) {
   reason.setAttribute("aria-label", t("reason"));
   reason.maxLength = 500;
   reason.required = true;
+  reason.value = state.draft.reason;
+  reason.oninput = () => (state.draft.reason = reason.value);
   form.append(text, reason, button(t("save"), null, "save"), button(t("cancel"), () => edit(null)));
   form.querySelector(".save").type = "submit";
   form.onsubmit = (ev) => {
@@ -133,12 +138,19 @@ function editor(line) {
 
 function edit(id) {
   state.editing = id;
+  state.draft = null;
   render();
+}
+
+/** Only the clerk corrects and finalises (the server refuses anyone else anyway). */
+function isClerk() {
+  return state.me?.role === "clerk";
 }
 
 async function save(line, text, reason) {
   const v = await api("POST", `/transcript/lines/${line.id}/versions`, { text, reason });
   state.editing = null;
+  state.draft = null;
   state.transcript = await api("GET", "/transcript");
   render();
   notice(t("saved", { n: v.versions[v.versions.length - 1].revision }));
@@ -179,14 +191,18 @@ async function play(line) {
   await playFrom(seg, offset);
   state.playing = { line: line.id, file: seg.file, offset };
   $("playing").textContent = t("playing_from", { time: clock(line.start_ms), who: line.name || line.participant_id });
+  // On into the speaker's next segment, while the line lasts.
+  let current = seg;
   $("player").onended = () => {
-    const next = state.recording.segments.find(
-      (s) => s.participant_id === seg.participant_id && s.track === seg.track &&
-        Math.abs(s.start_ms - seg.end_ms) < 500 && s.start_ms < line.end_ms,
+    const next = current.end_ms < line.end_ms && state.recording.segments.find(
+      (s) => s.participant_id === current.participant_id && s.track === current.track &&
+        Math.abs(s.start_ms - current.end_ms) < 500 && s.start_ms > current.start_ms,
     );
-    if (next) playFrom(next, 0).catch((e) => notice(e.message));
+    if (!next) return;
+    current = next;
+    playFrom(next, 0).catch((e) => notice(e.message));
   };
-  render();
+  for (const tr of $("lines").children) tr.classList.toggle("playing", tr.dataset.line === line.id);
 }
 
 async function playFrom(seg, offset) {
@@ -204,6 +220,9 @@ async function playFrom(seg, offset) {
 }
 
 async function finalise() {
+  const button = $("finalise");
+  if (button.disabled) return;
+  button.disabled = true;
   try {
     const doc = await api("POST", "/transcript/documents", { revision: state.transcript.revision });
     state.finalised = doc;
@@ -213,6 +232,8 @@ async function finalise() {
     await loadRecord();
   } catch (e) {
     notice(e.message);
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -276,6 +297,8 @@ async function decide(decision) {
     notice(t(decision === "signed" ? "you_signed" : "you_refused"));
   } catch (e) {
     notice(e.message);
+    // The record may have changed meanwhile (decided elsewhere, or replaced).
+    await loadRecord().catch(() => {});
   }
 }
 
@@ -298,6 +321,7 @@ async function main() {
   $("finalise").onclick = finalise;
   $("sign").onclick = () => decide("signed");
   $("refuse").onclick = () => decide("refused");
+  $("decide").onsubmit = (ev) => ev.preventDefault();
   try {
     await loadRecord();
   } catch (e) {
@@ -310,6 +334,7 @@ async function main() {
     const session = await api("GET", "/session").catch(() => null);
     if (session && !state.document) $("case-line").textContent = [session.docket.case_number, session.docket.title].filter(Boolean).join(" — ");
     $("review").hidden = false;
+    $("finalise").hidden = $("finalise-hint").hidden = !isClerk();
     render();
   }
   status(state.transcript || state.document ? "" : t("nothing_to_sign"));

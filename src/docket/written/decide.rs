@@ -65,6 +65,8 @@ pub(in crate::docket) async fn decide(
             500,
         )?),
     };
+    let mut w = st.db.begin_write().await?;
+    // Timed and signed under the write lock, so decisions and the seal are in time order.
     let now = now_ms();
     let ring = st.keys.ring();
     let key = ring.current();
@@ -77,7 +79,6 @@ pub(in crate::docket) async fn decide(
         now,
     );
     let signature = hex::encode(key.sign(&msg));
-    let mut w = st.db.begin_write().await?;
     // Checked again under the write lock: nothing finalised or completed since `open`.
     if newer_exists(&mut *w.tx, &d.hearing_id, d.number).await? {
         return Err(ApiError::Conflict(

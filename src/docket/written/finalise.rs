@@ -51,25 +51,25 @@ pub(in crate::docket) async fn finalise(
             body.revision
         )));
     }
-    // A revision is finalised again only while its document is incomplete (a signer was
-    // removed, or can no longer be reached): the new one, with the signers as they are now,
-    // supersedes it. A complete record is changed only by correcting the transcript.
-    let latest: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT number, revision, completed_at FROM transcript_documents WHERE hearing_id = $1 \
-         ORDER BY number DESC LIMIT 1",
+    // A revision is finalised again only while its document is incomplete and who must sign
+    // has changed (a signer was removed): the new one supersedes it. A complete record is
+    // changed only by correcting the transcript; a repeated request changes nothing.
+    let latest: Option<(i64, i64, Option<i64>, String)> = sqlx::query_as(
+        "SELECT number, revision, completed_at, document FROM transcript_documents \
+         WHERE hearing_id = $1 ORDER BY number DESC LIMIT 1",
     )
     .bind(&hearing_id)
     .fetch_optional(&mut *w.tx)
     .await
     .map_err(DbError::from)?;
-    if let Some((_, rev, Some(_))) = latest
-        && u64::try_from(rev).is_ok_and(|r| r >= current)
+    if let Some((_, rev, Some(_), _)) = &latest
+        && u64::try_from(*rev).is_ok_and(|r| r >= current)
     {
         return Err(ApiError::Conflict(format!(
             "revision {current} is finalised and signed; correct the transcript to finalise again"
         )));
     }
-    let number = latest.map_or(1, |(n, _, _)| n + 1);
+    let number = latest.as_ref().map_or(1, |(n, ..)| n + 1);
     let docket = crate::docket::rows::load_docket(&mut *w.tx, &hearing.docket_id).await?;
     let info = HearingInfo {
         id: hearing_id.clone(),
@@ -92,6 +92,14 @@ pub(in crate::docket) async fn finalise(
     let lines = crate::written::lines(&mut w.tx, &hearing_id, Some(current)).await?;
     let signers = crate::written::signers(&mut w.tx, &hearing_id, hearing.kind).await?;
     let doc = crate::written::document(info, current, &lines, clerk, signers, now);
+    if let Some((_, rev, None, text)) = &latest
+        && u64::try_from(*rev).is_ok_and(|r| r >= current)
+        && serde_json::from_str::<Document>(text).is_ok_and(|d| d.signers == doc.signers)
+    {
+        return Err(ApiError::Conflict(format!(
+            "revision {current} is already finalised and awaits its signers"
+        )));
+    }
     let text = String::from_utf8(doc.canonical())
         .map_err(|_| ApiError::Internal("a document is always UTF-8".into()))?;
     let sha256 = record::sha256_hex(text.as_bytes());
