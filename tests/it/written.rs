@@ -17,20 +17,33 @@ use crate::support::{Backend, TestApp, wait_for};
 use crate::webhooks::{Receiver, bound_socket};
 use gavel::transcribe::live::CaptionEvent;
 
-/// A request with a participant's join token: status and body text.
-async fn with_token(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, String) {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
+/// Requests with one participant's join token; each gives the status and the body text.
+struct As<'a> {
+    app: &'a TestApp,
+    token: String,
+}
+
+impl As<'_> {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, String) {
+        let mut req = self
+            .app
+            .client
+            .request(method, self.app.url(path))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
     }
-    let res = req.send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, String) {
+        self.send(Method::POST, path, Some(body)).await
+    }
 }
 
 fn json_of(body: &str) -> Value {
@@ -81,11 +94,10 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         let hearing = hearing.clone();
         async move { app.join_token(&hearing, &id).await }
     };
-    let (clerk_t, party_t, observer_t) = (
-        token(clerk.id.clone()).await,
-        token(party.id.clone()).await,
-        token(observer.id.clone()).await,
-    );
+    let as_ = |token| As { app: &app, token };
+    let as_clerk = as_(token(clerk.id.clone()).await);
+    let as_party = as_(token(party.id.clone()).await);
+    let as_observer = as_(token(observer.id.clone()).await);
 
     // The live transcript, stored as the worker stores it.
     let db = gavel::db::Db::connect(&app.db_url.clone().into(), 1)
@@ -139,7 +151,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     );
 
     let transcript = format!("/api/v1/hearings/{hearing}/transcript");
-    let (s, body) = with_token(&app, &clerk_t, Method::GET, &transcript, None).await;
+    let (s, body) = as_clerk.get(&transcript).await;
     assert_eq!(s, 200, "{body}");
     let t = json_of(&body);
     assert_eq!(t["revision"], 0);
@@ -154,23 +166,9 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     // Corrections: the clerk's alone, each a version; the words heard are kept.
     let versions = |line: &str| format!("{transcript}/lines/{line}/versions");
     let fix = json!({"text": "I was at home that evening.", "reason": "misheard: the recording says home"});
-    let (s, _) = with_token(
-        &app,
-        &party_t,
-        Method::POST,
-        &versions(&lines[1]),
-        Some(fix.clone()),
-    )
-    .await;
+    let (s, _) = as_party.post(&versions(&lines[1]), fix.clone()).await;
     assert_eq!(s, 403, "a party may not correct the record");
-    let (s, body) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &versions(&lines[1]),
-        Some(fix),
-    )
-    .await;
+    let (s, body) = as_clerk.post(&versions(&lines[1]), fix).await;
     assert_eq!(s, 201, "{body}");
     let v = json_of(&body);
     assert_eq!(v["versions"][0]["text"], "I was at hone that evening.");
@@ -186,36 +184,17 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         json!({"text": "x"}),
         json!({"text": "x", "reason": "y", "z": 1}),
     ] {
-        let (s, _) = with_token(
-            &app,
-            &clerk_t,
-            Method::POST,
-            &versions(&lines[1]),
-            Some(bad),
-        )
-        .await;
+        let (s, _) = as_clerk.post(&versions(&lines[1]), bad).await;
         assert_eq!(s, 422);
     }
     let unknown = versions(&uuid::Uuid::new_v4().to_string());
-    let (s, _) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &unknown,
-        Some(json!({"text": "x", "reason": "y"})),
-    )
-    .await;
+    let (s, _) = as_clerk
+        .post(&unknown, json!({"text": "x", "reason": "y"}))
+        .await;
     assert_eq!(s, 404);
     // The clerk fills the gap from the recording.
     let fill = json!({"text": "The judge asked the witness to step closer.", "reason": "from the recording"});
-    let (s, _) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &versions(&lines[2]),
-        Some(fill),
-    )
-    .await;
+    let (s, _) = as_clerk.post(&versions(&lines[2]), fill).await;
     assert_eq!(s, 201);
     let t = app.get_ok(&transcript).await;
     assert_eq!(t["revision"], 2);
@@ -226,14 +205,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
 
     // Finalised only once the hearing has ended, and only the revision now current.
     let documents = format!("{transcript}/documents");
-    let (s, body) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 2})),
-    )
-    .await;
+    let (s, body) = as_clerk.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 409, "{body}");
     judge
         .ws
@@ -246,36 +218,15 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     })
     .await;
     // Links minted after the hearing open its record (the judge signs from one).
-    let judge_t = token(judge.id.clone()).await;
-    let (s, _) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 1})),
-    )
-    .await;
+    let as_judge = as_(token(judge.id.clone()).await);
+    let (s, _) = as_clerk.post(&documents, json!({"revision": 1})).await;
     assert_eq!(
         s, 409,
         "a revision other than the current one is not finalised"
     );
-    let (s, _) = with_token(
-        &app,
-        &party_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 2})),
-    )
-    .await;
+    let (s, _) = as_party.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 403);
-    let (s, body) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 2})),
-    )
-    .await;
+    let (s, body) = as_clerk.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 201, "{body}");
     let doc = json_of(&body);
     assert_eq!(doc["state"], "awaiting_signatures");
@@ -299,15 +250,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     );
     // A repeated request changes nothing; once a signer is removed, the revision is finalised
     // again with the signers as they are now, and the older document can no longer be signed.
-    let again = || {
-        with_token(
-            &app,
-            &clerk_t,
-            Method::POST,
-            &documents,
-            Some(json!({"revision": 2})),
-        )
-    };
+    let again = || as_clerk.post(&documents, json!({"revision": 2}));
     assert_eq!(again().await.0, 409, "finalised once");
     let res = app
         .call(
@@ -318,30 +261,21 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         .await;
     assert_eq!(res.status(), 204);
     let old_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
-    let (s, body) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 2})),
-    )
-    .await;
+    let (s, body) = as_clerk.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 201, "{body}");
     let doc = json_of(&body);
     assert_eq!(doc["signers"].as_array().unwrap().len(), 3, "{doc}");
-    let (s, old) = with_token(&app, &clerk_t, Method::GET, &old_path, None).await;
+    let (s, old) = as_clerk.get(&old_path).await;
     assert_eq!(
         (s, json_of(&old)["state"].as_str()),
         (200, Some("superseded"))
     );
-    let (s, _) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &format!("{old_path}/signatures"),
-        Some(json!({"decision": "signed"})),
-    )
-    .await;
+    let (s, _) = as_clerk
+        .post(
+            &format!("{old_path}/signatures"),
+            json!({"decision": "signed"}),
+        )
+        .await;
     assert_eq!(s, 409, "a superseded record is not signed");
     let listed = app.get_ok(&documents).await;
     assert_eq!(listed[0]["id"], doc["id"]);
@@ -349,66 +283,40 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     let doc_path = format!("{documents}/{}", doc["id"].as_str().unwrap());
 
     // The unmasked record is the court's and the signers'; the public copy shields numbers.
-    let (s, _) = with_token(&app, &observer_t, Method::GET, &doc_path, None).await;
+    let (s, _) = as_observer.get(&doc_path).await;
     assert_eq!(s, 403);
-    let (s, page) = with_token(
-        &app,
-        &observer_t,
-        Method::GET,
-        &format!("{doc_path}/public"),
-        None,
-    )
-    .await;
+    let (s, page) = as_observer.get(&format!("{doc_path}/public")).await;
     assert_eq!(s, 200);
     assert!(
         page.contains("My ID number is [ID number] and my phone is [phone number]."),
         "{page}"
     );
     assert!(!page.contains("11010519491231002X") && !page.contains("13800138000"));
-    let (s, page) = with_token(
-        &app,
-        &party_t,
-        Method::GET,
-        &format!("{doc_path}/html"),
-        None,
-    )
-    .await;
+    let (s, page) = as_party.get(&format!("{doc_path}/html")).await;
     assert_eq!(s, 200);
     assert!(page.contains("11010519491231002X") && page.contains("I was at home that evening."));
 
     // Decisions: each signer once; a refusal needs a reason; the observer has no say.
     let sign = format!("{doc_path}/signatures");
     let signed = json!({"decision": "signed"});
-    let (s, _) = with_token(&app, &observer_t, Method::POST, &sign, Some(signed.clone())).await;
+    let (s, _) = as_observer.post(&sign, signed.clone()).await;
     assert_eq!(s, 403);
-    let (s, body) = with_token(&app, &clerk_t, Method::POST, &sign, Some(signed.clone())).await;
+    let (s, body) = as_clerk.post(&sign, signed.clone()).await;
     assert_eq!(s, 201, "{body}");
-    let (s, _) = with_token(&app, &clerk_t, Method::POST, &sign, Some(signed.clone())).await;
+    let (s, _) = as_clerk.post(&sign, signed.clone()).await;
     assert_eq!(s, 409, "decided once");
-    let (s, _) = with_token(
-        &app,
-        &party_t,
-        Method::POST,
-        &sign,
-        Some(json!({"decision": "refused"})),
-    )
-    .await;
+    let (s, _) = as_party.post(&sign, json!({"decision": "refused"})).await;
     assert_eq!(s, 422, "a refusal without a reason");
     let refusal = "line 1: I said I was at home all evening";
-    let (s, _) = with_token(
-        &app,
-        &party_t,
-        Method::POST,
-        &sign,
-        Some(json!({"decision": "refused", "reason": refusal})),
-    )
-    .await;
+    let (s, _) = as_party
+        .post(&sign, json!({"decision": "refused", "reason": refusal}))
+        .await;
     assert_eq!(s, 201);
     assert!(
         hook.got.lock().unwrap().is_empty(),
         "not complete before the judge decides"
     );
-    let (s, body) = with_token(&app, &judge_t, Method::POST, &sign, Some(signed)).await;
+    let (s, body) = as_judge.post(&sign, signed).await;
     assert_eq!(s, 201);
     assert_eq!(json_of(&body)["state"], "complete");
     let event = wait_for(
@@ -503,14 +411,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     .await;
     assert!(!ok, "--complete refuses an incomplete record");
     // A complete record is not finalised again at the same revision.
-    let (s, _) = with_token(
-        &app,
-        &clerk_t,
-        Method::POST,
-        &documents,
-        Some(json!({"revision": 2})),
-    )
-    .await;
+    let (s, _) = as_clerk.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 409);
 
     // Every change is in the audit log.

@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { check, poll } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
@@ -16,20 +17,6 @@ const ARGS = [
 ];
 const result = {};
 const pages = {};
-
-function check(cond, what) {
-  if (!cond) throw new Error(`expectation failed: ${what}`);
-}
-
-async function poll(what, timeoutMs, fn) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Video frames decoded and audio packets received on the page's subscribe connection. */
 function media(page) {

@@ -8,6 +8,7 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { check, poll } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
@@ -16,20 +17,6 @@ const ARGS = [
   "--disable-component-update", "--disable-sync", "--ignore-certificate-errors",
   "--autoplay-policy=no-user-gesture-required",
 ];
-
-function check(cond, what) {
-  if (!cond) throw new Error(`expectation failed: ${what}`);
-}
-
-async function poll(what, timeoutMs, fn) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, locale: "en-US" });

@@ -9,15 +9,12 @@
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { check } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
 const ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--ignore-certificate-errors"];
-
-function check(cond, what) {
-  if (!cond) throw new Error(`expectation failed: ${what}`);
-}
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 }, locale: "en-US" });

@@ -2,11 +2,10 @@
 // permission is enforced by the server; controls a role lacks are simply not shown.
 
 import { t, translate, toggleLanguage } from "./strings.js";
+import { $, status, notice } from "./ui.js";
 import { Signal } from "./signal.js";
 import { Media } from "./media.js";
 import * as precheck from "./precheck.js";
-
-const $ = (id) => document.getElementById(id);
 
 const state = {
   session: null, // what the join token opens (GET .../session)
@@ -32,21 +31,6 @@ const state = {
 
 // For the end-to-end tests and for support staff debugging a session: read-only use.
 window.gavel = state;
-
-function status(text, isError) {
-  const el = $("status");
-  el.textContent = text;
-  el.className = isError ? "error" : "";
-  el.hidden = !text;
-}
-
-function notice(text) {
-  const el = $("notice");
-  el.textContent = text;
-  el.hidden = false;
-  clearTimeout(notice.timer);
-  notice.timer = setTimeout(() => (el.hidden = true), 6000);
-}
 
 function show(section) {
   const visible = section === "precheck" ? ["details", "precheck"] : [section];

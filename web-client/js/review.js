@@ -6,8 +6,7 @@
 // enforced by the server; this page only asks.
 
 import { t, translate, toggleLanguage } from "./strings.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, status, notice } from "./ui.js";
 
 const state = {
   base: null,
@@ -26,21 +25,6 @@ const state = {
 };
 // For the end-to-end tests and support staff: read-only use.
 window.gavelReview = state;
-
-function status(text, isError) {
-  const el = $("status");
-  el.textContent = text;
-  el.className = isError ? "error" : "";
-  el.hidden = !text;
-}
-
-function notice(text) {
-  const el = $("notice");
-  el.textContent = text;
-  el.hidden = false;
-  clearTimeout(notice.timer);
-  notice.timer = setTimeout(() => (el.hidden = true), 6000);
-}
 
 /** Calls the API with the join token; resolves to the JSON body or throws its problem. */
 async function api(method, path, body) {
