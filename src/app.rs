@@ -34,6 +34,8 @@ pub struct AppState {
     pub sfu: crate::sfu::PeerFactory,
     /// Renders hearing composites.
     pub composer: Arc<crate::recording::compose::Composer>,
+    /// Masks the public copy of the written record (built once from `[shielding]`).
+    pub shield: Arc<crate::written::shield::Shield>,
 }
 
 /// Why the server could not start.
@@ -164,9 +166,12 @@ impl Server {
                 .live
                 .then(|| crate::transcribe::live::Captioner::start(&config.transcription)),
         ));
+        let shield = crate::written::shield::Shield::new(&config.shielding)
+            .map_err(crate::config::ConfigError::from)?;
         let state = AppState {
             rooms: rooms.clone(),
             composer,
+            shield: Arc::new(shield),
             sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
                 .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
                 .with_announced_ip(config.media.announce_ip),

@@ -300,12 +300,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // recording carries itself).
             let keys =
                 gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
-            let verdict = gavel::recording::verify_dir(&dir, |kid| {
-                keys.iter()
-                    .find(|(k, _)| k == kid)
-                    .map(|(_, pk)| pk.clone())
-            })
-            .with_context(|| format!("reading the recording in {}", dir.display()))?;
+            let verdict = gavel::recording::verify_dir(&dir, key_of(&keys))
+                .with_context(|| format!("reading the recording in {}", dir.display()))?;
             match verdict {
                 gavel::recording::Verdict::Intact { segments, head } => {
                     out(&format!(
@@ -345,11 +341,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let text = read_limited(&file, 64 << 20)
                 .with_context(|| format!("reading {}", file.display()))?;
-            match gavel_recordings::written::verify(&text, |kid| {
-                keys.iter()
-                    .find(|(k, _)| k == kid)
-                    .map(|(_, pk)| pk.clone())
-            }) {
+            match gavel_recordings::written::verify(&text, key_of(&keys)) {
                 Ok(v) => {
                     let who =
                         |p: &gavel_recordings::written::Person| format!("{} ({})", p.name, p.role);
@@ -421,4 +413,13 @@ fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<String> {
         "the file is {len} bytes; at most {max} are read"
     );
     Ok(std::fs::read_to_string(path)?)
+}
+
+/// Looks up a public key by key id in `keys` (for the offline verifiers).
+fn key_of(keys: &[(String, Vec<u8>)]) -> impl Fn(&str) -> Option<Vec<u8>> + '_ {
+    |kid| {
+        keys.iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, pk)| pk.clone())
+    }
 }

@@ -109,8 +109,7 @@ impl Segmenter {
     /// an utterance, smaller differences are jitter and the samples' own count keeps the time.
     pub fn push(&mut self, at_ms: i64, samples: &[f32]) -> Vec<Utterance> {
         let mut out = Vec::new();
-        let held = (self.pending.len() * 1000 / RATE) as i64;
-        let expected = self.pending_ms + held;
+        let expected = self.pending_ms + self.held_ms();
         if self.current.is_some()
             && (at_ms - expected).unsigned_abs() > self.config.max_jitter_ms as u64
         {
@@ -119,7 +118,7 @@ impl Segmenter {
         }
         if self.current.is_none() {
             // Between utterances the clock is followed again, so the times never drift.
-            self.pending_ms = at_ms - (self.pending.len() * 1000 / RATE) as i64;
+            self.pending_ms = at_ms - self.held_ms();
         }
         self.pending.extend_from_slice(samples);
         let whole = self.pending.len() / FRAME * FRAME;
@@ -130,6 +129,11 @@ impl Segmenter {
         }
         self.pending_ms += (frames.len() * 1000 / RATE) as i64;
         out
+    }
+
+    /// How long the samples not yet a whole frame last (ms).
+    fn held_ms(&self) -> i64 {
+        (self.pending.len() * 1000 / RATE) as i64
     }
 
     /// Ends the current utterance now (the participant left, or the hearing ended).

@@ -27,22 +27,12 @@ pub fn escape(s: &str) -> String {
 
 /// `HH:MM:SS` (UTC) of a Unix-ms time: the hearing clock as the page shows it.
 fn clock(ms: i64) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    crate::clock::rfc3339(ms)[11..19].to_owned()
 }
 
-/// `YYYY-MM-DD` (UTC) of a Unix-ms time (proleptic Gregorian, from the day count).
+/// `YYYY-MM-DD` (UTC) of a Unix-ms time.
 fn date(ms: i64) -> String {
-    let z = ms.div_euclid(86_400_000) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    crate::clock::rfc3339(ms)[..10].to_owned()
 }
 
 /// The page for `doc` (hashing to `sha256`) with the `decisions` made so far; with `shield`,

@@ -62,20 +62,6 @@ pub(in crate::docket) async fn signed(
     Ok(res)
 }
 
-fn page(html: String) -> Response {
-    let mut res = html.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-    );
-    res
-}
-
 /// The readable record, unmasked (for printing and reading before signing).
 #[utoipa::path(get, path = "/hearings/{hearing_id}/transcript/documents/{document_id}/html",
     tag = "transcripts", security(("api_key" = []), ("join_token" = [])),
@@ -89,15 +75,7 @@ pub(in crate::docket) async fn html(
     ApiPath((hearing_id, document_id)): ApiPath<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (c, d) = open(&st, &hearing_id, &document_id, &headers).await?;
-    may_read(&c, &d)?;
-    audit(&st, &c.actor, "transcript.view", &d.hearing_id, Some(&d.id)).await?;
-    Ok(page(crate::written::html::render(
-        &d.doc,
-        &d.sha256,
-        &d.signatures,
-        None,
-    )))
+    record_page(&st, &hearing_id, &document_id, &headers, false).await
 }
 
 /// The public copy: the readable record with ID, phone and card numbers, e-mail addresses
@@ -115,23 +93,40 @@ pub(in crate::docket) async fn public(
     ApiPath((hearing_id, document_id)): ApiPath<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (c, d) = open(&st, &hearing_id, &document_id, &headers).await?;
-    let shield = crate::written::shield::Shield::new(&st.config.shielding)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    audit(
-        &st,
-        &c.actor,
-        "transcript.view_public",
-        &d.hearing_id,
-        Some(&d.id),
-    )
-    .await?;
-    Ok(page(crate::written::html::render(
-        &d.doc,
-        &d.sha256,
-        &d.signatures,
-        Some(&shield),
-    )))
+    record_page(&st, &hearing_id, &document_id, &headers, true).await
+}
+
+/// The record as a page: unmasked for those who may read it, or the shielded public copy.
+async fn record_page(
+    st: &AppState,
+    hearing_id: &str,
+    document_id: &str,
+    headers: &axum::http::HeaderMap,
+    shielded: bool,
+) -> Result<Response, ApiError> {
+    let (c, d) = open(st, hearing_id, document_id, headers).await?;
+    if !shielded {
+        may_read(&c, &d)?;
+    }
+    let action = if shielded {
+        "transcript.view_public"
+    } else {
+        "transcript.view"
+    };
+    audit(st, &c.actor, action, &d.hearing_id, Some(&d.id)).await?;
+    let shield = shielded.then_some(&*st.shield);
+    let html = crate::written::html::render(&d.doc, &d.sha256, &d.signatures, shield);
+    let mut res = html.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    Ok(res)
 }
 
 /// One finalised document, as listed.
