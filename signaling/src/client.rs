@@ -103,6 +103,16 @@ impl SignalingClient {
         Ok(())
     }
 
+    /// Writes raw bytes after the handshake, outside any frame (for testing how the server
+    /// treats malformed or oversize frames: a header announcing more than it will send, say).
+    pub async fn send_raw_bytes(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let stream = self.ws.get_mut();
+        stream.write_all(bytes).await?;
+        stream.flush().await?;
+        Ok(())
+    }
+
     /// The next protocol message, waiting at most `timeout`.
     pub async fn recv(&mut self, timeout: Duration) -> Result<ServerMessage, ClientError> {
         let deadline = tokio::time::Instant::now() + timeout;

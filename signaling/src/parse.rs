@@ -31,6 +31,14 @@ pub enum ParseError {
     /// A field out of bounds.
     #[error("`{0}` is too long or empty")]
     Field(&'static str),
+    /// A value outside the set the field takes (named in the message).
+    #[error("`{field}` must be {allowed}")]
+    NotAllowed {
+        /// The field.
+        field: &'static str,
+        /// The values it takes, for a person.
+        allowed: &'static str,
+    },
     /// Another protocol version.
     #[error(
         "protocol version {0} is not supported (this server speaks {PROTOCOL_VERSION}); reload the page"
@@ -132,7 +140,11 @@ pub fn parse_client(text: &str) -> Result<ClientMessage, ParseError> {
         }
         ClientMessage::SetHearingState { state, .. } => {
             if !matches!(state, HearingPhase::InSession | HearingPhase::Recess) {
-                return Err(ParseError::Field("state"));
+                // Opening and closing belong to other messages (`end_hearing`) or the platform.
+                return Err(ParseError::NotAllowed {
+                    field: "state",
+                    allowed: "`in_session` or `recess` (end the hearing with `end_hearing`)",
+                });
             }
         }
     }
@@ -170,6 +182,13 @@ mod tests {
         );
         assert_eq!(parse_client(&big), Err(ParseError::TooLarge));
         assert!(parse_client("").is_err() && parse_client("[]").is_err());
+        let closing = parse_client(r#"{"type":"set_hearing_state","state":"closed"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            closing.contains("`in_session` or `recess`") && closing.contains("end_hearing"),
+            "{closing}"
+        );
         assert_eq!(
             parse_client(r#"{"type":"video_size","track":"t","height":100000}"#),
             Err(ParseError::Field("height"))

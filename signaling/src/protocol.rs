@@ -439,6 +439,8 @@ impl ServerMessage {
 
 /// WebSocket close codes the server uses (4000-4999 are application codes).
 pub mod close {
+    /// A frame or message over the hard limit (1 MiB): RFC 6455's "message too big".
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// Too many invalid messages.
     pub const PROTOCOL_VIOLATION: u16 = 4400;
     /// The join token was refused.

@@ -18,6 +18,7 @@ use crate::domain::role::capabilities;
 use crate::domain::{Capability, Role};
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiPath, verify_join_token};
+use crate::http::range::RangeAsk;
 
 /// Who reads a recording: the platform, or a participant whose role may.
 pub(super) async fn reader(
@@ -247,7 +248,8 @@ pub(super) async fn compose(
         ("file" = String, Path, description = "File name, as listed")),
     responses((status = 200, description = "The file"), (status = 206, description = "Part of it"),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 416, description = "Range not satisfiable")))]
+        (status = 416, body = Problem, description = "Range not satisfiable (malformed or \
+            multiple ranges are ignored: the whole file is served)")))]
 pub(super) async fn file(
     State(st): State<AppState>,
     ApiPath((hearing_id, file)): ApiPath<(String, String)>,
@@ -267,13 +269,6 @@ pub(super) async fn file(
     if listed.is_none() {
         return Err(ApiError::NotFound("recording file"));
     }
-    let ranged = req.headers().contains_key(header::RANGE);
-    let action = if ranged {
-        "recording.view"
-    } else {
-        "recording.download"
-    };
-    audit(&st, &actor, action, &hearing_id, Some(&file)).await?;
     let dir = st
         .config
         .recording
@@ -281,6 +276,26 @@ pub(super) async fn file(
         .clone()
         .unwrap_or_default()
         .join(&hearing_id);
+    let size = tokio::fs::metadata(dir.join(&file))
+        .await
+        .map_err(|_| ApiError::NotFound("recording file"))?
+        .len();
+    let mut req = req;
+    let asked = req.headers().get(header::RANGE).map(|h| h.as_bytes());
+    let ranged = match crate::http::range::judge(asked, size) {
+        RangeAsk::Part => true,
+        RangeAsk::Whole => {
+            req.headers_mut().remove(header::RANGE);
+            false
+        }
+        RangeAsk::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+    };
+    let action = if ranged {
+        "recording.view"
+    } else {
+        "recording.download"
+    };
+    audit(&st, &actor, action, &hearing_id, Some(&file)).await?;
     // The type follows the extension: video/x-matroska for segments, video/webm for the
     // composite.
     let served = tower_http::services::ServeFile::new(dir.join(&file))

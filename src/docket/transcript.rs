@@ -203,11 +203,13 @@ pub(super) async fn correct(
     State(st): State<AppState>,
     ApiPath((hearing_id, line_id)): ApiPath<(String, String)>,
     headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<Correction>,
+    // Read after the caller is authenticated: no body is judged for an unknown caller.
+    body: Result<ApiJson<Correction>, ApiError>,
 ) -> Result<(StatusCode, Json<LineVersions>), ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let line_id = super::path_id(&line_id, "transcript line")?;
     let c = caller(&st, &headers, &hearing_id).await?;
+    let ApiJson(body) = body?;
     if !c
         .participant
         .is_some_and(|(_, role)| capabilities(role).allows(Capability::EditTranscript))

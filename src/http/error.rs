@@ -56,6 +56,15 @@ pub enum ApiError {
     /// The request took longer than `server.request_timeout_secs` (408).
     #[error("the request took too long and was abandoned")]
     Timeout,
+    /// A plain request to the WebSocket endpoint (426).
+    #[error("this endpoint speaks the signaling protocol over WebSocket only (see PROTOCOL.md)")]
+    WebSocketRequired,
+    /// A `Range` the file cannot satisfy (416); `size` is the file's length in bytes.
+    #[error("the range asked for is outside the file ({size} bytes)")]
+    RangeNotSatisfiable {
+        /// The file's length.
+        size: u64,
+    },
     /// The server is at a limit for this kind of request; try again shortly (503).
     #[error("{0}")]
     Busy(&'static str),
@@ -99,6 +108,10 @@ impl ApiError {
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            WebSocketRequired => (StatusCode::UPGRADE_REQUIRED, "websocket-required"),
+            RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable")
+            }
             Db(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -133,6 +146,20 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        match &self {
+            // HTTP/2 drops this hop-by-hop header; HTTP/1.1 clients learn what to speak.
+            ApiError::WebSocketRequired => {
+                res.headers_mut()
+                    .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            }
+            // RFC 9110 §14.4: a 416 says how long the file is.
+            ApiError::RangeNotSatisfiable { size } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    res.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            _ => {}
         }
         res
     }

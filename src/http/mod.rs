@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod range;
 pub mod tls;
 pub mod ws;
 

@@ -9,8 +9,9 @@
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use gavel_signaling::{
     ClientMessage, EndReason, ErrorCode, MAX_FRAME_BYTES, ServerMessage, close, parse_client,
 };
@@ -28,11 +29,19 @@ use crate::sfu::peer::PeerCmd;
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 const _: () = assert!(HARD_FRAME_LIMIT > MAX_FRAME_BYTES);
 
-/// Upgrades to the signaling protocol.
-pub async fn upgrade(State(st): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| run(st, socket))
+/// Upgrades to the signaling protocol; anything but a WebSocket handshake gets a problem
+/// document saying so, never the framework's plain text.
+pub async fn upgrade(
+    State(st): State<AppState>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match ws {
+        Ok(ws) => ws
+            .max_message_size(HARD_FRAME_LIMIT)
+            .max_frame_size(HARD_FRAME_LIMIT)
+            .on_upgrade(move |socket| run(st, socket)),
+        Err(_) => ApiError::WebSocketRequired.into_response(),
+    }
 }
 
 /// A client that does not take a message within this time is treated as gone.
@@ -58,10 +67,25 @@ async fn next_text(socket: &mut WebSocket) -> Option<Result<String, ErrorCode>> 
         match socket.recv().await? {
             Ok(Message::Text(t)) => return Some(Ok(t.to_string())),
             Ok(Message::Binary(_)) => return Some(Err(ErrorCode::BadMessage)),
-            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(Message::Close(_)) => return None,
+            Err(e) => {
+                // Over the hard limit: say so with the close code the protocol promises (the
+                // connection is still able to write).
+                if too_big(e) {
+                    close_with(socket, close::MESSAGE_TOO_BIG, "message too big").await;
+                }
+                return None;
+            }
             Ok(_) => {}
         }
     }
+}
+
+/// Whether a read failed because a frame or message was over the hard limit.
+fn too_big(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }
 
 async fn run(st: AppState, mut socket: WebSocket) {

@@ -239,3 +239,38 @@ async fn the_openapi_document_describes_every_route(b: Backend) {
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
 both_backends!(the_openapi_document_describes_every_route);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_endpoint_and_join_token_routes_answer_problem_documents_before_reading_bodies()
+ {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    // A plain GET on /ws: a problem document, not the framework's text. (Every rejection of
+    // the upgrade takes this path, HTTP/2's "method must be CONNECT" included.)
+    let res = app.client.get(app.url("/ws")).send().await.unwrap();
+    assert_eq!(res.status(), 426);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(res.headers()["upgrade"], "websocket");
+    let p: Value = res.json().await.unwrap();
+    assert_eq!(p["type"], "/problems/websocket-required", "{p}");
+    // Without credentials, a join-token route answers 401 whatever the body: it is never
+    // judged for an unknown caller.
+    let some = uuid::Uuid::new_v4();
+    for path in [
+        format!("/api/v1/hearings/{hearing}/transcript/documents"),
+        format!("/api/v1/hearings/{hearing}/transcript/documents/{some}/signatures"),
+        format!("/api/v1/hearings/{hearing}/transcript/lines/{some}/versions"),
+    ] {
+        for body in [json!({}), json!({"unexpected": true})] {
+            let res = app
+                .client
+                .post(app.url(&path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 401, "{path} {body}");
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
+        }
+    }
+}

@@ -188,6 +188,37 @@ async fn a_trial_is_recorded_composed_served_and_verifiable() {
     assert_eq!(whole.headers()["content-type"], "video/webm");
     assert_eq!(whole.bytes().await.unwrap(), bytes);
     assert_eq!(audited(&app, "recording.download").await, 1);
+    // RFC 9110: a range past the end is a 416 problem document with the file's length; a
+    // malformed Range, or a thousand ranges, is ignored and the whole file served.
+    let past = app
+        .client
+        .get(&url)
+        .bearer_auth(&app.api_key)
+        .header("range", "bytes=999999999-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(
+        past.headers()["content-range"],
+        format!("bytes */{}", bytes.len()).as_str()
+    );
+    assert_eq!(past.headers()["content-type"], "application/problem+json");
+    let problem: Value = past.json().await.unwrap();
+    assert_eq!(problem["status"], 416, "{problem}");
+    let many = format!("bytes={}", vec!["0-1"; 1000].join(","));
+    for range in ["bytes=abc", many.as_str()] {
+        let res = app
+            .client
+            .get(&url)
+            .bearer_auth(&app.api_key)
+            .header("range", range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{}", &range[..range.len().min(20)]);
+        assert_eq!(res.bytes().await.unwrap(), bytes);
+    }
     let refused = app
         .client
         .get(&url)

@@ -38,9 +38,11 @@ pub(in crate::docket) async fn decide(
     State(st): State<AppState>,
     ApiPath((hearing_id, document_id)): ApiPath<(String, String)>,
     headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<Decide>,
+    // Read after the caller is authenticated: no body is judged for an unknown caller.
+    body: Result<ApiJson<Decide>, ApiError>,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let (c, d) = open(&st, &hearing_id, &document_id, &headers).await?;
+    let ApiJson(body) = body?;
     let signer = match &c.participant {
         Some((id, role)) if capabilities(*role).allows(Capability::SignRecord) => d
             .doc

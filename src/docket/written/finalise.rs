@@ -23,10 +23,12 @@ pub(in crate::docket) async fn finalise(
     State(st): State<AppState>,
     ApiPath(hearing_id): ApiPath<String>,
     headers: axum::http::HeaderMap,
-    ApiJson(body): ApiJson<Finalise>,
+    // Read after the caller is authenticated: no body is judged for an unknown caller.
+    body: Result<ApiJson<Finalise>, ApiError>,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let hearing_id = crate::docket::path_id(&hearing_id, "hearing")?;
     let c = caller(&st, &headers, &hearing_id).await?;
+    let ApiJson(body) = body?;
     let Some((clerk_id, _)) = c
         .participant
         .clone()

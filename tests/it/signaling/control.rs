@@ -377,3 +377,57 @@ async fn the_judge_begins_the_session_calls_a_recess_and_everyone_is_told() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_over_the_hard_limit_is_closed_with_1009_and_a_closing_state_is_explained() {
+    let (app, hearing) = open_hearing().await;
+    let mut judge = join(&app, &hearing, "judge").await;
+    drain(&mut judge, 1).await;
+    // Opening and closing the hearing are not `set_hearing_state`'s: the answer says which
+    // states it takes.
+    for state in ["closed", "scheduled"] {
+        judge
+            .ws
+            .send_raw(format!(
+                r#"{{"type":"set_hearing_state","state":"{state}"}}"#
+            ))
+            .await
+            .unwrap();
+        let m = judge
+            .ws
+            .recv_until(T, |m| matches!(m, ServerMessage::Error { .. }))
+            .await
+            .unwrap();
+        let ServerMessage::Error { message, .. } = m else {
+            unreachable!()
+        };
+        assert!(
+            message.contains("in_session") && message.contains("recess"),
+            "{state}: {message}"
+        );
+    }
+    // A text frame header announcing 2 MiB (masked, as from a client), and nothing after it:
+    // the protocol promises close 1009.
+    let mut header = vec![0x81, 0x80 | 127];
+    header.extend_from_slice(&(2u64 * 1024 * 1024).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    judge.ws.send_raw_bytes(&header).await.unwrap();
+    let closed = judge
+        .ws
+        .recv_until(T, |_| false)
+        .await
+        .expect_err("the server closes the connection");
+    assert!(
+        matches!(
+            closed,
+            ClientError::Closed {
+                code: close::MESSAGE_TOO_BIG,
+                ..
+            }
+        ),
+        "{closed:?}"
+    );
+    // The hearing and the server go on.
+    let mut party = join(&app, &hearing, "party").await;
+    drain(&mut party, 1).await;
+}
