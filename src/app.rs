@@ -148,12 +148,22 @@ impl Server {
         };
         let recovered =
             crate::recording::recover::recover_all(&recordings, &index, &keys.ring()).await;
-        if recovered > 0 {
-            tracing::warn!(recovered, "open recording segments recovered after a crash");
+        if recovered.segments > 0 {
+            tracing::warn!(
+                recovered = recovered.segments,
+                "open recording segments recovered after a crash"
+            );
         }
         crate::recording::compose::interrupted(&db).await;
         let composer =
             crate::recording::compose::Composer::new(index, recordings.clone(), keys.clone());
+        // Every sealed recording gets its composite (or a fault saying why not), also when
+        // recovery sealed it or a crash came between the seal and the render.
+        if config.recording.auto_composite {
+            for hearing in recovered.uncomposed {
+                composer.start(hearing);
+            }
+        }
         let rooms = Arc::new(crate::rooms::Rooms::new(
             db.clone(),
             outbox.clone(),

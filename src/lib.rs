@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clip;
 pub mod clock;
 pub mod config;
+pub mod crashpoint;
 pub mod db;
 pub mod demo;
 pub mod docket;

@@ -302,6 +302,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
             let verdict = gavel::recording::verify_dir(&dir, key_of(&keys))
                 .with_context(|| format!("reading the recording in {}", dir.display()))?;
+            // Files beside the record that it does not list do not fail it, but an examiner
+            // must know they are there.
+            for name in gavel::recording::unlisted(&dir)
+                .with_context(|| format!("listing {}", dir.display()))?
+            {
+                out(&format!(
+                    "WARNING: {name} is in the directory but not in the manifest (not part of the verified record)"
+                ));
+            }
             match verdict {
                 gavel::recording::Verdict::Intact { segments, head } => {
                     out(&format!(

@@ -203,6 +203,9 @@ impl Composer {
             composite.render(
                 &out,
                 move |p| {
+                    if p >= 0.5 {
+                        crate::crashpoint::hit(crate::crashpoint::COMPOSITE_MIDWAY);
+                    }
                     progress(p);
                     tx.send_replace(p);
                 },

@@ -68,6 +68,27 @@ pub fn verify_dir(
     Ok(Verdict::Intact { segments, head })
 }
 
+/// Files in `dir` that its manifest does not list: not a failure of the listed record (which
+/// verifies on its own), but something an examiner must see. The manifest, its seal and the
+/// recorders' run descriptions (`.<run>.run.json`) belong to the recording and are not named.
+pub fn unlisted(dir: &Path) -> std::io::Result<Vec<String>> {
+    let listed: std::collections::HashSet<String> = manifest_log::read_entries(dir)?
+        .into_iter()
+        .map(|e| e.segment.file)
+        .collect();
+    let mut out: Vec<String> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| {
+            name != MANIFEST
+                && name != SEAL
+                && !(name.starts_with('.') && name.ends_with(".run.json"))
+                && !listed.contains(name)
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// SHA-256 of `dir/name`, or `None` if it is missing or `name` is not a plain file name (a
 /// manifest never names anything outside its directory).
 fn hash_file(dir: &Path, name: &str) -> Option<Digest> {

@@ -16,6 +16,8 @@ use std::time::Duration;
 use gavel_media_pipelines::recorder::Codec;
 use serde::{Deserialize, Serialize};
 
+use gavel_recordings::manifest::Entry;
+
 use super::manifest_log::{LogError, ManifestLog, read_entries};
 use crate::fault::Component;
 
@@ -90,43 +92,66 @@ pub async fn close_orphans(
         .await
         .map_err(|_| LogError::Cancelled)??;
     let mut closed = Vec::new();
-    for o in orphans {
+    let mut orphans = orphans.into_iter().peekable();
+    while let Some(o) = orphans.next() {
         log.append_file(o.file.clone(), &o.participant, &o.track, o.span, true)
             .await?;
+        if orphans
+            .peek()
+            .is_some_and(|next| next.file == repaired_name(&o.file))
+        {
+            crate::crashpoint::hit(crate::crashpoint::RECOVERY_ORIGINAL_ENTERED);
+        }
         closed.push(o.file);
     }
     Ok(closed)
 }
 
-/// At start-up, before any room runs: closes every segment left open in the hearings'
-/// recording directories under `root`, records the crash as a fault for each hearing it
-/// touched, and seals the recordings of hearings that closed before they could be sealed.
-/// Returns how many segments were recovered.
+/// What start-up recovery did.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Segments that a crash left open, now entered cut short (their repaired copies aside).
+    pub segments: usize,
+    /// Sealed recordings whose manifest holds no composite yet: recovery sealed them, or a
+    /// crash came between the seal and the composite. Their composite is still to be made.
+    pub uncomposed: Vec<String>,
+}
+
+/// At start-up, before any room runs: removes what interrupted work left half-written,
+/// closes every segment left open in the hearings' recording directories under `root`,
+/// records the crash as a fault for each hearing it touched, and seals the recordings of
+/// hearings that closed before they could be sealed.
 pub async fn recover_all(
     root: &Path,
     index: &super::index::Index,
     ring: &crate::auth::keyring::KeyRing,
-) -> usize {
+) -> Recovered {
+    let mut done = Recovered::default();
     let dirs: Vec<PathBuf> = match std::fs::read_dir(root) {
         Ok(d) => d
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_dir())
             .collect(),
-        Err(_) => return 0,
+        Err(_) => return done,
     };
-    let mut total = 0;
     for dir in dirs {
         let Some(hearing) = dir.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
             continue;
         };
+        remove_unfinished(&dir);
         let log = ManifestLog::new(dir.clone(), hearing.clone(), Some(index.clone()));
         if dir.join(super::SEAL).exists() {
             // A sealed recording is never repaired or extended here. Only a seal that a crash
             // left one entry behind (a composite entered, its new seal not yet written) is
             // renewed, and only while the manifest still extends what was sealed.
-            if let Err(e) = log.seal(ring).await {
-                let detail = format!("a sealed recording no longer matches its seal: {e}");
-                crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+            match log.seal(ring).await {
+                Ok(()) if !has_composite(&dir) => done.uncomposed.push(hearing),
+                Ok(()) => {}
+                Err(e) => {
+                    let detail = format!("a sealed recording no longer matches its seal: {e}");
+                    crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail)
+                        .await;
+                }
             }
             continue;
         }
@@ -140,10 +165,17 @@ pub async fn recover_all(
             }
         };
         if torn || !closed.is_empty() {
-            total += closed.len();
+            // What was open is counted, not the repaired copies made of it.
+            let open = closed.iter().filter(|f| !f.ends_with(REPAIRED)).count();
+            let late_copies = late_copies(&closed);
+            done.segments += open;
             let detail = format!(
-                "the server stopped while recording: {} open segment(s) entered as cut short{}",
-                closed.len(),
+                "the server stopped while recording: {open} open segment(s) entered as cut short{}{}",
+                if late_copies > 0 {
+                    "; repaired copies an interrupted recovery had not entered were entered"
+                } else {
+                    ""
+                },
                 if torn {
                     "; a torn manifest line was cut"
                 } else {
@@ -152,14 +184,66 @@ pub async fn recover_all(
             );
             crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
         }
-        if index.hearing_closed(&hearing).await
-            && let Err(e) = log.seal(ring).await
-        {
-            let detail = format!("the recording of a closed hearing could not be sealed: {e}");
-            crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail).await;
+        if index.hearing_closed(&hearing).await {
+            match log.seal(ring).await {
+                Ok(()) if dir.join(super::SEAL).exists() => done.uncomposed.push(hearing),
+                Ok(()) => {}
+                Err(e) => {
+                    let detail =
+                        format!("the recording of a closed hearing could not be sealed: {e}");
+                    crate::fault::report(&index.db, Some(&hearing), Component::Recovery, &detail)
+                        .await;
+                }
+            }
         }
     }
-    total
+    done
+}
+
+/// How many of `closed` are repaired copies whose original is not among them: copies an
+/// earlier, interrupted recovery made but had not entered.
+fn late_copies(closed: &[String]) -> usize {
+    closed
+        .iter()
+        .filter_map(|f| f.strip_suffix(REPAIRED))
+        .filter(|stem| !closed.contains(&format!("{stem}.mkv")))
+        .count()
+}
+
+/// Whether the manifest in `dir` lists a composite.
+fn has_composite(dir: &Path) -> bool {
+    read_entries(dir).is_ok_and(|entries| {
+        entries
+            .iter()
+            .any(|e| e.segment.track == super::compose::COMPOSITE_TRACK)
+    })
+}
+
+/// Removes the temporary files of work a stopped server never finished (a repair's remux, a
+/// composite's render): never part of the record, and redone when needed. Only at start-up,
+/// when nothing is writing them.
+fn remove_unfinished(dir: &Path) {
+    let Ok(names) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for name in names.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+        if is_unfinished(&name) {
+            match std::fs::remove_file(dir.join(&name)) {
+                Ok(()) => tracing::info!(file = name, "removed an unfinished temporary file"),
+                Err(e) => {
+                    tracing::warn!(file = name, error = %e, "an unfinished temporary file stays")
+                }
+            }
+        }
+    }
+}
+
+/// A repair's (`.<segment>.repair`) or a composite render's (`.composite-<ms>.webm.tmp`)
+/// temporary file.
+pub(crate) fn is_unfinished(name: &str) -> bool {
+    name.starts_with('.')
+        && (name.ends_with(".mkv.repair")
+            || (name.starts_with(".composite-") && name.ends_with(".webm.tmp")))
 }
 
 /// Finds the unlisted segments and repairs each in place (atomically: a repaired copy is
@@ -175,19 +259,37 @@ fn find_and_repair(dir: &Path, only: Option<&str>) -> Result<Vec<Orphan>, LogErr
             *end = (*end).max(e.segment.end_ms);
         }
     }
-    let mut files: Vec<String> = std::fs::read_dir(dir)?
+    let (copies, mut files): (Vec<String>, Vec<String>) = std::fs::read_dir(dir)?
         .filter_map(|e| {
             let e = e.ok()?;
             e.file_type().ok()?.is_file().then_some(())?;
             e.file_name().into_string().ok()
         })
         .filter(|name| !name.starts_with('.') && !listed.contains(name.as_str()))
-        // A repaired copy is made (again) from its original, never repaired itself.
-        .filter(|name| !name.ends_with(REPAIRED))
         .filter(|name| prefix_of(name).is_some_and(|p| only.is_none_or(|o| o == p)))
-        .collect();
+        .partition(|name| name.ends_with(REPAIRED));
     files.sort();
     let mut out = Vec::new();
+    // A repaired copy is made (again) from its original, never repaired itself. One whose
+    // original is already listed was made and renamed into place before a crash cut recovery
+    // short: it is complete, and entered as the copy of its original.
+    let mut copies: Vec<(String, &Entry)> = copies
+        .into_iter()
+        .filter_map(|copy| {
+            let original = format!("{}.mkv", copy.strip_suffix(REPAIRED)?);
+            let entry = entries.iter().find(|e| e.segment.file == original)?;
+            Some((copy, entry))
+        })
+        .collect();
+    copies.sort_by(|a, b| a.0.cmp(&b.0));
+    for (copy, of) in copies {
+        out.push(Orphan {
+            file: copy,
+            participant: of.segment.participant.clone(),
+            track: of.segment.track.clone(),
+            span: (of.segment.start_ms, of.segment.end_ms),
+        });
+    }
     for file in files {
         let Some(prefix) = prefix_of(&file) else {
             continue;

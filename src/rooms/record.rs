@@ -25,6 +25,7 @@ pub(super) async fn seal(
     composer: Option<&Arc<Composer>>,
     db: &Db,
 ) {
+    crate::crashpoint::hit(crate::crashpoint::BEFORE_SEAL);
     match log.seal(&keys.ring()).await {
         Ok(()) => {
             if let Some(c) = composer {

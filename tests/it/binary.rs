@@ -327,6 +327,18 @@ async fn verify_recording_names_a_changed_segment_and_an_edited_manifest() {
     let (code, text) = output(&["verify", "recording", d], data.path()).await;
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("recording intact: 2 segments"), "{text}");
+    assert!(!text.contains("WARNING"), "{text}");
+
+    // A file the manifest does not list: the record still verifies, and the examiner is told.
+    let stray = dir.path().join("alice-video-00002.mkv");
+    std::fs::write(&stray, b"not in the record").unwrap();
+    let (code, text) = output(&["verify", "recording", d], data.path()).await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("WARNING: alice-video-00002.mkv is in the directory but not in the manifest"),
+        "{text}"
+    );
+    std::fs::remove_file(&stray).unwrap();
 
     // One byte flipped in a segment.
     let seg = dir.path().join("alice-video-00001.mkv");

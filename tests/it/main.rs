@@ -18,6 +18,7 @@ mod nettest;
 mod purity;
 mod recording;
 mod recording_archive;
+mod recording_crash;
 mod recording_recovery;
 mod signaling;
 mod simulcast;

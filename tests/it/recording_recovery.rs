@@ -135,7 +135,7 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
         .then_some(lines)
     })
     .await;
-    let listed: Vec<String> = before
+    let listed_early: Vec<String> = before
         .iter()
         .map(|l| l["file"].as_str().unwrap().to_owned())
         .collect();
@@ -145,7 +145,7 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
         || async {
             let open: Vec<String> = files(&dir, "", ".mkv")
                 .into_iter()
-                .filter(|f| !listed.contains(f))
+                .filter(|f| !listed_early.contains(f))
                 .collect();
             let sized = |who: &str, track: &str, bytes: u64| {
                 open.iter().any(|f| {
@@ -165,6 +165,13 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
     let party_id = party.id.clone();
     drop((judge, party));
     let text_before = std::fs::read_to_string(&manifest).unwrap();
+    // What the manifest held when the server died: segments keep closing between the wait
+    // above and the kill, so only the manifest read after the kill says which were open.
+    let before = entries(&manifest);
+    let listed: Vec<String> = before
+        .iter()
+        .map(|l| l["file"].as_str().unwrap().to_owned())
+        .collect();
     // What the kill left on disk, unlisted: the open segments, byte for byte.
     let open: Vec<(String, Vec<u8>)> = files(&dir, "", ".mkv")
         .into_iter()
@@ -251,14 +258,20 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
         );
     }
     let mut db = app.db().await;
-    let (component, faulted): (String, Option<String>) =
-        sqlx::query_as("SELECT component, hearing_id FROM faults")
+    let (component, faulted, detail): (String, Option<String>, String) =
+        sqlx::query_as("SELECT component, hearing_id, detail FROM faults")
             .fetch_one(&mut db)
             .await
             .unwrap();
     assert_eq!(
         (component.as_str(), faulted.as_deref()),
         ("recovery", Some(hearing.as_str()))
+    );
+    // It counts the segments that were open, not the repaired copies made of them.
+    assert!(
+        detail.contains(&format!("{} open segment(s)", open.len())),
+        "{detail}: {} were open",
+        open.len()
     );
 
     // The platform closes the hearing with nobody connected: the recording is sealed.

@@ -145,12 +145,28 @@ impl TestApp {
     /// on the same data, database and `toml` settings), for tests that kill it. Returns the
     /// child; the server is reached through `self` as before.
     pub(crate) async fn serve_child(&mut self, toml: &str) -> tokio::process::Child {
+        self.serve_child_with(toml, &[]).await
+    }
+
+    /// `serve_child` with environment variables for the child (a crash point, say).
+    pub(crate) async fn serve_child_with(
+        &mut self,
+        toml: &str,
+        envs: &[(&str, &str)],
+    ) -> tokio::process::Child {
         self.stop().await;
         let config = self.config.server.data_dir.join("child.toml");
+        // Like the in-process server: live captions only where a test asks for them (a machine
+        // without an imported model would otherwise record a transcription fault).
+        let captions = if toml.contains("[transcription]") {
+            ""
+        } else {
+            "[transcription]\nlive = false\n\n"
+        };
         std::fs::write(
             &config,
             format!(
-                "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{}\"\n\n{toml}",
+                "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\nurl = \"{}\"\n\n{captions}{toml}",
                 self.db_url
             ),
         )
@@ -162,6 +178,7 @@ impl TestApp {
             .arg(&self.config.server.data_dir)
             .env_remove("GAVEL_CONFIG")
             .env("GAVEL_LOG", "warn")
+            .envs(envs.iter().copied())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
