@@ -12,6 +12,7 @@ setup:
 	@scripts/make-media.sh
 	@scripts/setup-model.sh
 	@scripts/make-speech.sh
+	@scripts/make-noise.sh
 	@scripts/setup-e2e.sh
 
 build: setup

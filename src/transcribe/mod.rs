@@ -3,6 +3,7 @@
 
 pub mod live;
 pub mod model;
+pub mod nonspeech;
 pub mod store;
 pub mod vad;
 pub mod wer;

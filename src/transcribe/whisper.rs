@@ -150,10 +150,19 @@ impl Decoder {
         state.full(params, pcm).map_err(decode)?;
         let mut out = Vec::new();
         for s in state.as_iter() {
-            let text = s.to_str_lossy().map_err(decode)?.trim().to_owned();
-            if text.is_empty() {
+            let heard = s.to_str_lossy().map_err(decode)?;
+            if heard.trim().is_empty() {
                 continue;
             }
+            // A sound described ("(beep)", "♪ ♪") is not speech: never a line.
+            let Some(text) = super::nonspeech::speech_only(&heard) else {
+                super::nonspeech::count_dropped();
+                tracing::debug!(
+                    no_speech = s.no_speech_probability(),
+                    "non-speech line dropped"
+                );
+                continue;
+            };
             let probs: Vec<f32> = (0..s.n_tokens())
                 .filter_map(|i| s.get_token(i))
                 .map(|t| t.token_probability())

@@ -186,3 +186,35 @@ fn long_audio_is_transcribed_without_repetition_loops() {
     let wer = edits(&r, &h) as f64 / r.len() as f64;
     assert!(wer <= 0.25, "WER {wer:.2}: {heard:?}");
 }
+
+/// A non-speech test sound made by the set-up (`scripts/make-noise.sh`).
+pub(crate) fn noise(name: &str) -> PathBuf {
+    let path = gavel::clip::default_dir()
+        .parent()
+        .unwrap()
+        .join("noise")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} (make setup runs scripts/make-noise.sh)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn beeps_pink_noise_and_music_give_no_transcript_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_en(dir.path());
+    let whisper = Transcriber::load(&model, "en", 2).unwrap();
+    let dropped = gavel::transcribe::nonspeech::dropped();
+    for name in ["beeps.wav", "pink.wav", "music.wav"] {
+        let heard = transcript(&whisper, &noise(name));
+        assert_eq!(heard, "", "{name} is not speech");
+    }
+    // What Whisper wrote for them was counted, not silently lost.
+    eprintln!(
+        "non-speech lines dropped: {}",
+        gavel::transcribe::nonspeech::dropped() - dropped
+    );
+}

@@ -180,3 +180,62 @@ async fn a_corrupt_model_turns_captions_off_tells_the_clerk_and_the_hearing_runs
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beeps_and_music_in_a_hearing_become_no_captions_and_speech_after_them_does() {
+    let models = tempfile::tempdir().unwrap();
+    let model = crate::asr::tiny_en(models.path());
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.transcription.live = true;
+        c.transcription.model = model;
+        c.transcription.threads = 1;
+    })
+    .await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    // 8 s of beeps, 8 s of music (`scripts/make-noise.sh`: beeps, pink noise, music, 12 s
+    // each, 20 ms packets), then the first sentence said.
+    let noise_dir = gavel::clip::default_dir()
+        .parent()
+        .unwrap()
+        .join("noise/opus");
+    let noise = gavel::clip::load_audio(&noise_dir)
+        .expect("the test noise (make setup runs scripts/make-noise.sh)");
+    let mut said: Vec<bytes::Bytes> = noise[..400].to_vec();
+    said.extend_from_slice(&noise[1200..1600]);
+    said.extend(speech());
+    party.publish_clip_saying(Some(said)).await;
+    judge.wait_received(&party.id, MediaKind::Audio, 10).await;
+
+    // The first caption is the sentence: nothing before it, however long the noise.
+    let sentence = crate::asr::sentences()[0].clone();
+    let first = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let ServerMessage::Caption { text, start_ms, .. } =
+                judge.events.recv().await.expect("connection open")
+            {
+                return (text, start_ms.unwrap());
+            }
+        }
+    })
+    .await
+    .expect("the sentence after the noise is captioned");
+    let wer = gavel::transcribe::wer::wer(&sentence, &first.0);
+    assert!(
+        wer <= 0.5,
+        "the first caption is the sentence said after the noise ({sentence:?}), not noise: {first:?}"
+    );
+    // Nothing from the noise was stored either.
+    let mut db = app.db().await;
+    let earlier: Vec<String> = sqlx::query_scalar(
+        "SELECT text FROM transcript_segments WHERE hearing_id = $1 AND gap IS NULL AND start_ms < $2",
+    )
+    .bind(&hearing)
+    .bind(first.1)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert!(earlier.is_empty(), "noise stored as lines: {earlier:?}");
+}
