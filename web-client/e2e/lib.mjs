@@ -1,4 +1,5 @@
-// What the end-to-end scripts share: expectations and waiting on a condition.
+// What the end-to-end scripts share: expectations, waiting on a condition, and how a page fits
+// its window.
 
 /** Throws (failing the script) unless `cond`. */
 export function check(cond, what) {
@@ -14,4 +15,41 @@ export async function poll(what, timeoutMs, fn) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** How the page sits in its window: `width` and `scrollWidth` (wider means a sideways scroll)
+ *  and, for each element id in `tap` and `see`, why it cannot be seen ("" when it can): hidden
+ *  or outside the window; for `tap` also under another element (a fixed toolbar, say). */
+export function layout(page, { tap = [], see = [] }) {
+  return page.evaluate(({ tap, see }) => {
+    const w = window.innerWidth, h = window.innerHeight;
+    const why = (id, hitTest) => {
+      const el = document.getElementById(id);
+      if (!el) return "missing";
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height) return "hidden";
+      if (r.left < 0 || r.top < 0 || r.right > w || r.bottom > h) return `outside: ${[r.left, r.top, r.right, r.bottom].map(Math.round)} in ${w}x${h}`;
+      const hit = hitTest && document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+      return !hitTest || el.contains(hit) ? "" : `under ${hit?.id || hit?.tagName}`;
+    };
+    const off = Object.fromEntries([...tap.map((id) => [id, why(id, true)]), ...see.map((id) => [id, why(id, false)])]);
+    return { width: w, scrollWidth: document.documentElement.scrollWidth, off };
+  }, { tap, see });
+}
+
+/** Expects that nothing scrolls sideways and that the elements can be seen (and tapped). */
+export async function fits(page, ids, what) {
+  const l = await layout(page, ids);
+  const off = Object.entries(l.off).filter(([, why]) => why);
+  check(l.scrollWidth <= l.width && off.length === 0,
+    `${what}: the page is ${l.scrollWidth} px wide in ${l.width}; ${JSON.stringify(Object.fromEntries(off))}`);
+  return l;
+}
+
+/** Switches the page to `lang` ("en" or "zh-CN") with its language button. */
+export async function setLanguage(page, lang) {
+  for (let i = 0; i < 2 && (await page.evaluate(() => document.documentElement.lang)) !== lang; i++) {
+    await page.evaluate(() => document.getElementById("lang").click());
+  }
+  check((await page.evaluate(() => document.documentElement.lang)) === lang, `the page is in ${lang}`);
 }

@@ -3,13 +3,14 @@
 // GAVEL_E2E: {"clerk", "party" (the record links), "party_id", "corrected", "judge_join" (a
 // join link from before the hearing ended), "out"}. The clerk finalises the reviewed
 // revision; the party, opening the link the court sent after the hearing, reads the record
-// and signs it; the judge's old join link leads to the record too. Prints one JSON line; exits non-zero on the first
-// failed expectation.
+// and signs it (confirming in the page's dialog; on a phone the record fits the screen); the
+// judge's old join link leads to the record too. Prints one JSON line; exits non-zero on the
+// first failed expectation.
 
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check } from "./lib.mjs";
+import { check, fits } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
@@ -39,8 +40,26 @@ try {
   check(words.includes(cfg.corrected), `the corrected words are in the record: ${JSON.stringify(words)}`);
   result.sha256 = await party.textContent("#record-sha");
   await party.screenshot({ path: join(cfg.out, "record-to-sign.png"), fullPage: true });
-  await party.click("#sign");
+
+  // On a phone the record fits the screen (the SHA-256 wraps).
+  await party.setViewportSize({ width: 390, height: 844 });
+  await party.evaluate(() => document.getElementById("record-sha").scrollIntoView({ block: "center" }));
+  await fits(party, { see: ["record-sha"] }, "the record on a 390 px phone");
+  await party.screenshot({ path: join(cfg.out, "record-phone.png"), fullPage: true });
+  await party.setViewportSize({ width: 1280, height: 900 });
+
+  // Signing asks first, naming the revision and its SHA-256; cancelling signs nothing.
   const mine = `#signers li[data-participant="${cfg.party_id}"]`;
+  await party.click("#sign");
+  await party.waitForSelector("#sign-confirm", { state: "visible", timeout: 5000 });
+  check((await party.textContent("#sign-sha")) === result.sha256, "the confirmation names the SHA-256 signed");
+  await party.click("#sign-no");
+  await party.waitForSelector("#sign-confirm", { state: "hidden", timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 500));
+  check((await party.textContent(mine)).includes("not yet decided"), "cancelling signs nothing");
+  check(await party.isVisible("#decide"), "the decision is still offered after cancelling");
+  await party.click("#sign");
+  await party.click("#sign-yes");
   await party.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes("signed"), mine, { timeout: 10000 });
   check(await party.isHidden("#decide"), "no second decision offered");
   await party.screenshot({ path: join(cfg.out, "record-signed.png"), fullPage: true });

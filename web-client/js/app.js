@@ -4,7 +4,7 @@
 import { t, translate, toggleLanguage } from "./strings.js";
 import { $, status, notice } from "./ui.js";
 import { Signal } from "./signal.js";
-import { Media } from "./media.js";
+import { Media, MuteState } from "./media.js";
 import * as precheck from "./precheck.js";
 
 const state = {
@@ -15,15 +15,21 @@ const state = {
   roster: new Map(),
   tiles: new Map(), // participant id -> tile element
   localStream: null,
-  mic: true,
-  cam: true,
+  mute: null, // MuteState: my own switches and the court's mute
+  courtHeld: new Set(), // "id:kind" the court muted, as far as this page knows (when the view does not say)
   audioOnly: false,
   speaker: null,
   signal: null,
   media: null,
   req: 0,
-  pending: new Map(), // req -> description, for error messages
-  quality: null,
+  pending: new Map(), // req -> the command sent
+  quality: null, // loss counters at the last measurement
+  conn: { state: null, quality: null }, // the signaling connection; quality while connected
+  poorFor: null, // Lasting: a poor connection that lasts (a moment's spike is only shown)
+  goodFor: null,
+  suggestedAudioOnly: false, // audio only was taken from a suggestion (video is suggested again later)
+  recording: false,
+  ended: false,
   errors: [], // error answers received, newest last
   log: [], // the last signaling messages received (types), for support
   resumed: 0, // reconnections whose media the server kept
@@ -36,6 +42,7 @@ function show(section) {
   const visible = section === "precheck" ? ["details", "precheck"] : [section];
   for (const id of ["details", "precheck", "lobby", "room", "ended"]) $(id).hidden = !visible.includes(id);
   $("toolbar").hidden = section !== "room" && section !== "lobby";
+  if ($("toolbar").hidden) $("suggest").hidden = true;
 }
 
 function roleName(role) {
@@ -45,6 +52,9 @@ function roleName(role) {
 async function main() {
   translate();
   $("lang").onclick = () => { toggleLanguage(); renderAll(); };
+  // The fixed toolbar's height, so that nothing is left hidden behind it (style.css).
+  const dock = $("dock");
+  new ResizeObserver(() => document.documentElement.style.setProperty("--dock-h", `${dock.offsetHeight}px`)).observe(dock);
   const match = location.pathname.match(/^\/join\/([0-9a-f-]{36})$/);
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   if (!match || !token) {
@@ -61,7 +71,7 @@ async function main() {
       location.replace(`/review/${match[1]}${location.hash}`);
       return;
     }
-    status(`${t("link_refused")}: ${body.detail || `HTTP ${res.status}`}`, true);
+    status(`${t("link_refused")}: ${res.status === 401 ? t("link_ask_new") : body.detail || `HTTP ${res.status}`}`, true);
     return;
   }
   state.session = body;
@@ -78,20 +88,40 @@ async function main() {
 }
 
 async function runPrecheck() {
-  const caps = new Set(state.session.capabilities);
-  for (const id of ["camera", "microphone", "network", "udp"]) precheck.report(id, "pending", "");
+  for (const id of ["network", "udp"]) precheck.report(id, "pending", "");
   precheck.report("speakers", "manual", "");
   $("speaker-test").onclick = precheck.testSpeakers;
   $("join").onclick = join;
-  const devices = precheck.checkDevices(caps.has("publish_audio"), caps.has("publish_video"), $("preview"), $("mic-level"));
+  $("device-retry").onclick = () => {
+    state.localStream?.getTracks().forEach((tr) => tr.stop());
+    checkDevices();
+  };
+  // A weak network is pointed out; choosing audio only stays the participant's decision.
   const network = precheck
     .checkNetwork(state.base, state.token, state.session.requirements)
-    .then((n) => { if (n.weak) $("audio-only-start").checked = true; })
+    .then((n) => { $("audio-only-hint").hidden = !n.weak; })
     .catch(() => precheck.report("network", "fail", t("unreachable")));
   const udp = precheck.checkUdp(state.base, state.token).catch(() => precheck.report("udp", "fail", t("udp_fail")));
-  // Joining may be clicked before the devices answer: publishing waits for them.
-  state.devicesReady = devices.then((stream) => (state.localStream = stream));
-  await Promise.all([state.devicesReady, network, udp]);
+  await Promise.all([checkDevices(), network, udp]);
+}
+
+/** Asks for the camera and microphone (again, after Retry); a device that fails is explained
+ *  in its row, with a warning and Retry. Joining may be clicked before the devices answer:
+ *  publishing waits for them. */
+function checkDevices() {
+  const caps = new Set(state.session.capabilities);
+  for (const id of ["camera", "microphone"]) precheck.report(id, "pending", "");
+  $("device-warning").hidden = true;
+  $("device-retry").disabled = true;
+  state.devicesReady = precheck
+    .checkDevices(caps.has("publish_audio"), caps.has("publish_video"), $("preview"), $("mic-level"))
+    .then(({ stream, problems }) => {
+      state.localStream = stream;
+      $("device-warning").hidden = Object.keys(problems).length === 0;
+      $("device-retry").disabled = false;
+      return stream;
+    });
+  return state.devicesReady;
 }
 
 function join() {
@@ -108,15 +138,40 @@ function join() {
   };
   state.signal = new Signal(state.token, { onMessage: handle, onState });
   state.media = new Media(state.signal, { onTrack, onTrackEnded });
+  state.mute = new MuteState((msg) => state.signal.send(msg), () => state.signal.ping());
+  state.mute.audioOnly = state.audioOnly;
   wireToolbar();
   state.signal.connect();
 }
 
-function onState(s) {
+function onState(s, code) {
+  state.conn = { state: s, quality: null };
+  renderConn();
+  if (s === "closed" && !state.me) joinRefused(code);
+}
+
+/** The connection line: its state, and while connected its quality (green, amber, red). */
+function renderConn() {
   const el = $("conn");
+  const { state: s, quality } = state.conn;
+  const shown = s === "connected" && quality ? quality : s;
+  el.hidden = !s || s === "closed";
+  el.className = shown ? `conn-${shown}` : "";
+  el.textContent = el.hidden ? "" : t(shown === quality ? `quality_${quality}` : shown);
+  el.dataset.state = s || "";
+  if (s === "connected" && quality) el.dataset.quality = quality;
+  else delete el.dataset.quality;
+}
+
+/** The server refused the join (an expired or revoked link, say) before any welcome: the Join
+ *  button goes, and the page says what to do instead. */
+function joinRefused(code) {
+  const link = code === 4401 || state.errors.some((e) => e.code === "unauthorized");
+  $("join").hidden = true;
+  const el = $("join-error");
+  el.dataset.i18n = link ? "join_refused_link" : "join_failed";
   el.hidden = false;
-  el.dataset.state = s;
-  el.textContent = s === "closed" ? "" : t(s);
+  translate(el.parentElement);
 }
 
 async function onMessage(msg) {
@@ -124,24 +179,34 @@ async function onMessage(msg) {
   if (state.log.length > 100) state.log.shift();
   switch (msg.type) {
     case "welcome": {
+      const fresh = !state.me;
       state.me = msg.you;
       state.caps = new Set(msg.capabilities);
       if (msg.media_resumed) state.resumed += 1;
-      if (!msg.media_resumed) {
+      else {
         state.media.reset();
         clearRemote();
         await state.devicesReady;
-        if (state.localStream) {
-          applyLocalState();
-          await state.media.publish(state.localStream);
-        }
       }
+      // Which devices there are (null: the role may not publish that kind at all).
+      const has = (kind, cap) => (can(cap) ? Boolean(state.localStream?.getTracks().some((tr) => tr.kind === kind)) : null);
+      state.mute.has = { audio: has("audio", "publish_audio"), video: has("video", "publish_video") };
+      tell(state.mute.welcome(msg.you, fresh));
+      applyLocalState();
+      if (!msg.media_resumed && state.localStream) await state.media.publish(state.localStream);
       enterPlace(msg.you.place);
       break;
     }
     case "roster":
       state.roster = new Map(msg.participants.map((p) => [p.id, p]));
-      if (state.me && state.roster.has(state.me.id)) state.me = state.roster.get(state.me.id);
+      for (const p of state.roster.values()) {
+        for (const kind of ["audio", "video"]) if (!p[`${kind}_muted`]) state.courtHeld.delete(`${p.id}:${kind}`);
+      }
+      if (state.me && state.roster.has(state.me.id)) {
+        state.me = state.roster.get(state.me.id);
+        tell(state.mute.roster(state.me));
+        applyLocalState();
+      }
       renderAll();
       break;
     case "moved":
@@ -150,11 +215,25 @@ async function onMessage(msg) {
       enterPlace(msg.place);
       break;
     case "muted":
-      if (msg.kind === "audio") { state.mic = false; notice(t("muted_by_moderator")); }
-      else { state.cam = false; notice(t("video_stopped_by_moderator")); }
+      tell(state.mute.courtMuted(msg.kind));
       applyLocalState();
-      state.signal.send({ type: "set_muted", kind: msg.kind, muted: true });
       break;
+    case "pong":
+      tell(state.mute.pong(msg.id));
+      applyLocalState();
+      break;
+    case "ok": {
+      // The court's mutes this page made hold until lifted (the view may not say whose mute it is).
+      const sent = state.pending.get(msg.req);
+      state.pending.delete(msg.req);
+      if (sent?.type === "mute") {
+        const key = `${sent.participant}:${sent.kind}`;
+        if (sent.muted === false) state.courtHeld.delete(key);
+        else state.courtHeld.add(key);
+        renderRoster();
+      }
+      break;
+    }
     case "active_speaker":
       state.speaker = msg.participant;
       for (const [id, tile] of state.tiles) tile.classList.toggle("speaking", id === state.speaker);
@@ -181,6 +260,7 @@ async function onMessage(msg) {
       break;
     case "error":
       state.errors.push(msg);
+      state.pending.delete(msg.req);
       notice(t("refused", { why: msg.message }));
       break;
     case "ended":
@@ -215,14 +295,26 @@ function showSelf() {
   }
 }
 
+/** Notices to show (strings.js keys). */
+function tell(keys) {
+  for (const key of keys) notice(t(key));
+}
+
 function end(reason) {
   const text = {
     removed: "ended_removed", replaced: "ended_replaced", hearing_ended: "ended_hearing", protocol_violation: "ended_violation",
   }[reason] || "ended_hearing";
+  finish(text);
+}
+
+/** The page's part in the hearing is over (ended, or left): media off, no recording badge. */
+function finish(text) {
+  state.ended = true;
   $("ended-text").textContent = t(text);
   state.media?.reset();
   state.localStream?.getTracks().forEach((tr) => tr.stop());
   show("ended");
+  renderToolbar();
 }
 
 // ---- tiles ----
@@ -301,10 +393,24 @@ function can(cap) {
   return state.caps.has(cap);
 }
 
-function command(msg, what) {
+function command(msg) {
   const req = ++state.req;
-  state.pending.set(req, what);
+  state.pending.set(req, msg);
   state.signal.send({ ...msg, req });
+}
+
+/** Whether the court's mute holds `kind` of `p`: the server's word (`*_held`) when it gives it,
+ *  else what this page's own commands did. */
+function courtHeld(p, kind) {
+  const told = p[`${kind}_held`];
+  return typeof told === "boolean" ? told : state.courtHeld.has(`${p.id}:${kind}`);
+}
+
+/** Whether `id` sends a track of `source` to this page: false only when their tracks are known
+ *  and none is of that source (say, a party without a camera). */
+function publishes(id, source) {
+  const theirs = [...(state.media?.trackInfo.values() || [])].filter((i) => i.participant === id);
+  return theirs.length === 0 || theirs.some((i) => i.source === source);
 }
 
 function controlsFor(p) {
@@ -321,13 +427,16 @@ function controlsFor(p) {
     out.push(["send_out", () => command({ type: "dismiss_witness", participant: p.id })]);
   }
   if (p.place !== "waiting" && can("mute_others")) {
-    // A muted participant may have muted themselves; "allow" lifts only the court's mute.
-    out.push(p.audio_muted
+    // The court's mute, not the participant's own: someone who muted themselves may still be
+    // muted by the court (so that they cannot unmute), and "allow" lifts only the court's mute.
+    out.push(courtHeld(p, "audio")
       ? ["unmute_mod", () => command({ type: "mute", participant: p.id, kind: "audio", muted: false })]
       : ["mute", () => command({ type: "mute", participant: p.id, kind: "audio" })]);
-    out.push(p.video_muted
-      ? ["allow_video", () => command({ type: "mute", participant: p.id, kind: "video", muted: false })]
-      : ["stop_video", () => command({ type: "mute", participant: p.id, kind: "video" })]);
+    if (courtHeld(p, "video")) {
+      out.push(["allow_video", () => command({ type: "mute", participant: p.id, kind: "video", muted: false })]);
+    } else if (publishes(p.id, "camera")) {
+      out.push(["stop_video", () => command({ type: "mute", participant: p.id, kind: "video" })]);
+    }
   }
   if (can("remove_others")) {
     out.push(["remove", () => { if (confirm(t("confirm_remove", { name: p.name }))) command({ type: "remove", participant: p.id }); }]);
@@ -340,6 +449,7 @@ function renderAll() {
   renderRoster();
   renderTiles();
   renderToolbar();
+  renderConn();
 }
 
 function renderRoster() {
@@ -395,15 +505,20 @@ function renderTiles() {
   }
 }
 
+/** A microphone or camera button: hidden without the device, the court's while its mute holds. */
+function renderSwitch(button, kind, [on, off, held]) {
+  const m = state.mute;
+  button.hidden = !m?.has[kind];
+  if (!m) return;
+  button.disabled = m.locked(kind);
+  button.dataset.held = String(m.held[kind] === true);
+  button.textContent = t(m.held[kind] === true ? held : m.want[kind] && !m.locked(kind) ? on : off);
+  button.setAttribute("aria-pressed", String(!(m.want[kind] && !m.locked(kind))));
+}
+
 function renderToolbar() {
-  const mic = $("btn-mic");
-  mic.textContent = t(state.mic ? "mic_on" : "mic_off");
-  mic.setAttribute("aria-pressed", String(!state.mic));
-  mic.hidden = !can("publish_audio");
-  const cam = $("btn-cam");
-  cam.textContent = t(state.cam ? "cam_on" : "cam_off");
-  cam.setAttribute("aria-pressed", String(!state.cam));
-  cam.hidden = !can("publish_video");
+  renderSwitch($("btn-mic"), "audio", ["mic_on", "mic_off", "mic_held"]);
+  renderSwitch($("btn-cam"), "video", ["cam_on", "cam_off", "cam_held"]);
   const share = $("btn-share");
   share.hidden = !can("publish_screen") || state.me?.place === "waiting";
   share.textContent = t(state.media?.screen ? "share_stop" : "share");
@@ -418,7 +533,8 @@ function renderToolbar() {
     phase.textContent = t(next[0]);
     phase.onclick = () => command({ type: "set_hearing_state", state: next[1] });
   }
-  $("rec").hidden = !state.recording;
+  // Only those in the hearing itself are recorded (never the waiting area or a caucus).
+  $("rec").hidden = !(state.recording && state.me?.place === "main" && state.phase !== "closed" && !state.ended);
   const rec = $("btn-record");
   rec.hidden = !can("control_recording");
   rec.textContent = t(state.recording ? "record_stop" : "record_start");
@@ -436,22 +552,28 @@ function renderToolbar() {
   caucus.textContent = t(inCaucus ? "caucus_end" : "caucus_start");
 }
 
+/** The local tracks send only what the participant switched on and the court allows. */
 function applyLocalState() {
-  state.media?.setMicEnabled(state.mic);
-  state.media?.setCameraEnabled(state.cam && !state.audioOnly);
+  for (const tr of state.localStream?.getTracks() || []) tr.enabled = state.mute.live(tr.kind);
   renderToolbar();
+}
+
+function setAudioOnly(on) {
+  state.audioOnly = on;
+  state.mute.setAudioOnly(on);
+  applyLocalState();
+  for (const tile of state.tiles.values()) sendVideoSize(tile);
+  renderTiles();
 }
 
 function wireToolbar() {
   $("btn-mic").onclick = () => {
-    state.mic = !state.mic;
+    state.mute.toggle("audio");
     applyLocalState();
-    state.signal.send({ type: "set_muted", kind: "audio", muted: !state.mic });
   };
   $("btn-cam").onclick = () => {
-    state.cam = !state.cam;
+    state.mute.toggle("video");
     applyLocalState();
-    state.signal.send({ type: "set_muted", kind: "video", muted: !state.cam });
   };
   $("btn-share").onclick = async () => {
     try {
@@ -460,13 +582,7 @@ function wireToolbar() {
     } catch { /* the user cancelled the picker */ }
     renderToolbar();
   };
-  $("btn-audio-only").onclick = () => {
-    state.audioOnly = !state.audioOnly;
-    applyLocalState();
-    state.signal.send({ type: "set_muted", kind: "video", muted: state.audioOnly || !state.cam });
-    for (const tile of state.tiles.values()) sendVideoSize(tile);
-    renderTiles();
-  };
+  $("btn-audio-only").onclick = () => setAudioOnly(!state.audioOnly);
   $("btn-caucus").onclick = () => {
     const inCaucus = [...state.roster.values()].some((p) => p.place === "private");
     if (inCaucus) return command({ type: "caucus_end" });
@@ -479,10 +595,7 @@ function wireToolbar() {
   $("btn-end").onclick = () => { if (confirm(t("confirm_end"))) command({ type: "end_hearing" }); };
   $("btn-leave").onclick = () => {
     state.signal.leave();
-    state.media.reset();
-    state.localStream?.getTracks().forEach((tr) => tr.stop());
-    $("ended-text").textContent = t("left");
-    show("ended");
+    finish("left");
   };
   // Tile sizes go to the server once the window has settled, not on every resize event.
   let resized = null;
@@ -490,39 +603,63 @@ function wireToolbar() {
     clearTimeout(resized);
     resized = setTimeout(() => { for (const tile of state.tiles.values()) sendVideoSize(tile); }, 400);
   });
+  state.poorFor = new Lasting(10_000);
+  state.goodFor = new Lasting(30_000);
   setInterval(updateQuality, 2000);
 }
 
-/** Connection quality from the subscribe connection's statistics: loss and round trip. */
-async function updateQuality() {
-  const pc = state.media?.sub || state.media?.pub;
-  if (!pc) return;
-  let lost = 0, received = 0, rtt = 0;
-  (await pc.getStats()).forEach((s) => {
-    if (s.type === "inbound-rtp") { lost += s.packetsLost || 0; received += s.packetsReceived || 0; }
-    if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime) rtt = s.currentRoundTripTime * 1000;
-  });
-  const prev = state.quality || { lost, received };
-  const dl = lost - prev.lost, dr = received - prev.received;
-  const loss = dr + dl > 0 ? dl / (dr + dl) : 0;
-  state.quality = { lost, received };
-  const level = loss > 0.08 || rtt > 600 ? "poor" : loss > 0.02 || rtt > 300 ? "fair" : "good";
-  const el = $("conn");
-  if (el.dataset.state === "connected") {
-    el.dataset.quality = level;
-    el.textContent = t(`quality_${level}`);
+/** True once a condition has held for `ms` without a break; again only after a break. */
+class Lasting {
+  constructor(ms) { this.ms = ms; this.since = null; this.fired = false; }
+  update(holds, now) {
+    if (!holds) { this.since = null; this.fired = false; return false; }
+    this.since ??= now;
+    if (this.fired || now - this.since < this.ms) return false;
+    this.fired = true;
+    return true;
   }
 }
 
+/** Shows the connection's quality. Audio only is suggested when the connection stays poor
+ *  (never switched on silently), and video again once it has recovered. */
+async function updateQuality() {
+  const q = await state.media?.quality(state.quality);
+  if (!q) return;
+  state.quality = q.counters;
+  if (state.conn.state !== "connected") return;
+  state.conn.quality = q.level;
+  renderConn();
+  const now = performance.now();
+  if (state.poorFor.update(q.level === "poor" && !state.audioOnly, now)) {
+    suggest("suggest_audio_only", "audio_only", () => { setAudioOnly(true); state.suggestedAudioOnly = true; });
+  }
+  if (state.goodFor.update(q.level === "good" && state.audioOnly && state.suggestedAudioOnly, now)) {
+    suggest("suggest_video", "audio_only_off", () => { setAudioOnly(false); state.suggestedAudioOnly = false; });
+  }
+}
+
+/** A suggestion above the toolbar, for the participant to take or leave. */
+function suggest(textKey, actKey, act) {
+  const box = $("suggest");
+  $("suggest-text").dataset.i18n = textKey;
+  $("suggest-yes").dataset.i18n = actKey;
+  translate(box);
+  box.hidden = false;
+  $("suggest-yes").onclick = () => { box.hidden = true; act(); };
+  $("suggest-no").onclick = () => (box.hidden = true);
+}
+
+/** A caption line; the panel follows the newest unless the reader has scrolled back. */
 function addCaption(msg) {
   const box = $("captions");
   box.querySelector(".hint")?.remove();
+  const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
   const p = document.createElement("p");
   const who = state.roster.get(msg.participant);
   p.textContent = `${who ? who.name : ""}: ${msg.text}`;
   box.append(p);
   while (box.children.length > 50) box.firstChild.remove();
-  box.scrollTop = box.scrollHeight;
+  if (atEnd) box.scrollTop = box.scrollHeight;
 }
 
 main().catch((e) => {

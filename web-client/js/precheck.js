@@ -16,38 +16,67 @@ export function report(id, state, text) {
   row.querySelector(".detail").textContent = text || "";
 }
 
-/** Asks for the camera and microphone the role may use; shows the preview and level meter. */
+/** Why `getUserMedia` failed, as the texts name it: denied, missing, busy or failed. */
+function problemOf(e) {
+  switch (e?.name) {
+    case "NotAllowedError": case "SecurityError": return "denied";
+    case "NotFoundError": case "OverconstrainedError": return "missing";
+    case "NotReadableError": case "AbortError": return "busy";
+    default: return "failed";
+  }
+}
+
+async function ask(constraints) {
+  try {
+    return { stream: await navigator.mediaDevices.getUserMedia(constraints) };
+  } catch (e) {
+    return { problem: problemOf(e) };
+  }
+}
+
+/** Asks for the camera and microphone the role may use; shows the preview and level meter.
+ *  Resolves to `{ stream, problems }`: the devices that work (or null), and for each that does
+ *  not ("camera", "microphone") why not; its row says what to do. */
 export async function checkDevices(canAudio, canVideo, preview, meter) {
   if (!canAudio) report("microphone", "skipped", "");
   if (!canVideo) report("camera", "skipped", "");
-  if (!canAudio && !canVideo) return null;
-  let stream = null;
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({
-      audio: canAudio ? { echoCancellation: true, noiseSuppression: true } : false,
-      video: canVideo ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
-    });
-  } catch {
-    if (canVideo) report("camera", "fail", t("camera_fail"));
-    if (canAudio) report("microphone", "fail", t("mic_fail"));
-    return null;
+  const problems = {};
+  if (!canAudio && !canVideo) return { stream: null, problems };
+  const audio = canAudio ? { echoCancellation: true, noiseSuppression: true } : false;
+  const video = canVideo ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false;
+  let { stream, problem } = await ask({ audio, video });
+  if (!stream && canAudio && canVideo) {
+    // One device may be missing, busy or blocked while the other works: ask for each alone.
+    const a = await ask({ audio });
+    const v = await ask({ video });
+    const tracks = [...(a.stream?.getTracks() || []), ...(v.stream?.getTracks() || [])];
+    stream = tracks.length ? new MediaStream(tracks) : null;
+    if (a.problem) problems.microphone = a.problem;
+    if (v.problem) problems.camera = v.problem;
+  } else if (!stream) {
+    problems[canAudio ? "microphone" : "camera"] = problem;
   }
   if (canVideo) {
-    const video = stream.getVideoTracks()[0];
-    if (video) {
-      preview.srcObject = new MediaStream([video]);
+    const track = stream?.getVideoTracks()[0];
+    preview.srcObject = track ? new MediaStream([track]) : null;
+    if (track) {
       await preview.play().catch(() => {});
       report("camera", "pass", t("camera_ok"));
     } else {
-      report("camera", "fail", t("camera_fail"));
+      problems.camera ??= "missing";
+      report("camera", "fail", t(`camera_${problems.camera}`));
     }
   }
   if (canAudio) {
-    const audio = stream.getAudioTracks()[0];
-    if (audio) watchLevel(new MediaStream([audio]), meter);
-    else report("microphone", "fail", t("mic_fail"));
+    const track = stream?.getAudioTracks()[0];
+    if (track) {
+      watchLevel(new MediaStream([track]), meter);
+    } else {
+      problems.microphone ??= "missing";
+      report("microphone", "fail", t(`microphone_${problems.microphone}`));
+    }
   }
-  return stream;
+  return { stream, problems };
 }
 
 /** Drives the level meter; after 3 s says whether any sound was heard. */

@@ -273,6 +273,16 @@ function renderRecord() {
   $("decide").hidden = !(mine && !mine.decision && view.state === "awaiting_signatures");
 }
 
+/** Signing is asked once more, naming what is signed: a signature cannot be taken back. */
+function confirmSign() {
+  const dialog = $("sign-confirm");
+  $("sign-confirm-text").textContent = t("sign_confirm", { n: state.document.revision });
+  $("sign-sha").textContent = state.document.sha256;
+  dialog.returnValue = "";
+  dialog.showModal();
+  $("sign-no").focus();
+}
+
 async function decide(decision) {
   const body = decision === "refused" ? { decision, reason: $("refusal").value } : { decision };
   try {
@@ -303,7 +313,10 @@ async function main() {
   state.me = claims(token);
   state.base = `/api/v1/hearings/${match[1]}`;
   $("finalise").onclick = finalise;
-  $("sign").onclick = () => decide("signed");
+  $("sign").onclick = confirmSign;
+  $("sign-confirm").onclose = () => {
+    if ($("sign-confirm").returnValue === "sign") decide("signed");
+  };
   $("refuse").onclick = () => decide("refused");
   $("decide").onsubmit = (ev) => ev.preventDefault();
   try {

@@ -1,7 +1,7 @@
 // The signaling connection (signaling/PROTOCOL.md): joins with the token, keeps the
 // connection alive with pings, and reconnects by itself after a drop, asking the server to
 // keep this page's media (`resume`). Messages are handed to `onMessage`; connection changes to
-// `onState` ("connecting" | "connected" | "reconnecting" | "closed").
+// `onState` ("connecting" | "connected" | "reconnecting" | "closed", with the close code).
 
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000];
 
@@ -46,7 +46,7 @@ export class Signal {
       // coming back would not help.
       if (this.closed || [4400, 4401, 4403, 4409, 4410].includes(ev.code) || ev.code === 1000) {
         this.closed = true;
-        this.onState("closed");
+        this.onState("closed", ev.code);
         return;
       }
       const wait = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)];
@@ -70,9 +70,16 @@ export class Signal {
     this.stopPings();
   }
 
+  /** Sends a ping; returns its id. The server answers in order, after everything sent before. */
+  ping() {
+    const id = ++this.pingId;
+    this.send({ type: "ping", id });
+    return id;
+  }
+
   startPings(every) {
     this.stopPings();
-    this.pingTimer = setInterval(() => this.send({ type: "ping", id: ++this.pingId }), Math.max(1000, every / 2));
+    this.pingTimer = setInterval(() => this.ping(), Math.max(1000, every / 2));
   }
 
   stopPings() {
