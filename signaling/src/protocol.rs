@@ -248,6 +248,13 @@ pub struct ParticipantView {
     pub audio_muted: bool,
     /// Camera off.
     pub video_muted: bool,
+    /// The court (a moderator) muted the microphone: only a moderator can lift it, so the
+    /// participant's client offers no unmute and moderators see "Allow mic".
+    #[serde(default)]
+    pub audio_held: bool,
+    /// The court stopped the camera, likewise.
+    #[serde(default)]
+    pub video_held: bool,
 }
 
 /// Why a participant was moved.

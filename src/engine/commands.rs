@@ -201,12 +201,18 @@ impl Room {
     ) -> Result<(), Refusal> {
         self.require(actor, Capability::MuteOthers)?;
         self.target(target)?;
+        let held = self.court_held.entry(target.to_owned()).or_default();
+        match kind {
+            MediaKind::Audio => held.0 = on,
+            MediaKind::Video => held.1 = on,
+        }
+        let held = *held;
+        if held == (false, false) {
+            self.court_held.remove(target);
+        }
         let session = match self.members.get_mut(target) {
             Some(m) => {
-                match kind {
-                    MediaKind::Audio => m.held.0 = on,
-                    MediaKind::Video => m.held.1 = on,
-                }
+                m.held = held;
                 m.refresh_mute();
                 m.session
             }

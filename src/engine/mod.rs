@@ -13,6 +13,8 @@
 mod captions;
 mod commands;
 mod io;
+#[cfg(test)]
+mod mute_tests;
 mod platform;
 mod recording;
 pub mod roster;
@@ -55,6 +57,7 @@ impl Member {
     fn refresh_mute(&mut self) {
         self.view.audio_muted = self.own_muted.0 || self.held.0;
         self.view.video_muted = self.own_muted.1 || self.held.1;
+        (self.view.audio_held, self.view.video_held) = self.held;
     }
 }
 
@@ -72,6 +75,9 @@ pub struct Room {
     removed: std::collections::HashSet<String>,
     /// Experts the judge sequestered: however they come back, they wait to be called.
     sequestered: std::collections::HashSet<String>,
+    /// The court's mutes (audio, video) by participant: they hold however the participant
+    /// leaves and comes back, until a moderator lifts them.
+    court_held: HashMap<String, (bool, bool)>,
     /// Whether the hearing is being recorded.
     recording: bool,
     /// Live captions are unavailable (no usable model).
@@ -93,6 +99,7 @@ impl Room {
             speakers: HashMap::new(),
             removed: std::collections::HashSet::new(),
             sequestered: std::collections::HashSet::new(),
+            court_held: HashMap::new(),
             recording,
             captions_off: false,
             now: None,
@@ -217,20 +224,21 @@ impl Room {
             place,
             audio_muted: false,
             video_muted: false,
+            audio_held: false,
+            video_held: false,
         };
-        self.members.insert(
-            who.id.clone(),
-            Member {
-                view,
-                role: who.role,
-                session: Some(session),
-                gone_at: None,
-                own_muted: (false, false),
-                held: (false, false),
-                sequestered,
-                entered: self.now,
-            },
-        );
+        let mut member = Member {
+            view,
+            role: who.role,
+            session: Some(session),
+            gone_at: None,
+            own_muted: (false, false),
+            held: self.court_held.get(&who.id).copied().unwrap_or_default(),
+            sequestered,
+            entered: self.now,
+        };
+        member.refresh_mute();
+        self.members.insert(who.id.clone(), member);
         self.sessions.insert(session, who.id.clone());
         self.welcome(session, &who.id, false);
         self.tell_recording(session);
