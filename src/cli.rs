@@ -46,8 +46,14 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Create a demo docket and hearing and print one join link per role.
-    Demo,
+    /// Create a demo docket and hearing and print one join link per role. The links point at
+    /// `--server-url`, else the configured `server.public_url`, else the server last started on
+    /// this data directory (it notes its address there), else the configured listen port.
+    Demo {
+        /// The server's address as participants reach it, e.g. `https://hearings.court.example`.
+        #[arg(long, value_name = "URL")]
+        server_url: Option<String>,
+    },
     /// Check the audit log.
     Audit {
         /// The action.

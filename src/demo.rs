@@ -2,6 +2,8 @@
 //! join link for each, so a newcomer can try every role at once. Written through the same
 //! tables and audit log as the API; actor `cli`.
 
+use std::path::Path;
+
 use crate::auth::Actor;
 use crate::auth::jwt::{self, ISSUER, JOIN_AUDIENCE, JoinClaims};
 use crate::auth::keyring::KeyRing;
@@ -36,8 +38,13 @@ fn demo_name(role: Role) -> &'static str {
     }
 }
 
-/// Creates the demo docket and hearing and returns one link per role.
-pub async fn create(db: &Db, keys: &KeyRing, config: &Config) -> Result<Vec<DemoLink>, DbError> {
+/// Creates the demo docket and hearing and returns one link per role, on `base_url`.
+pub async fn create(
+    db: &Db,
+    keys: &KeyRing,
+    config: &Config,
+    base_url: &str,
+) -> Result<Vec<DemoLink>, DbError> {
     let now = now_ms();
     let docket_id = uuid::Uuid::new_v4().to_string();
     let hearing_id = uuid::Uuid::new_v4().to_string();
@@ -119,9 +126,57 @@ pub async fn create(db: &Db, keys: &KeyRing, config: &Config) -> Result<Vec<Demo
         links.push(DemoLink {
             role,
             name: demo_name(role).to_owned(),
-            url: participants_url(&config.public_url(), &hearing_id, &token),
+            url: participants_url(base_url, &hearing_id, &token),
         });
     }
     w.commit().await?;
     Ok(links)
+}
+
+/// Where the server notes the address it serves (in its data directory), for `gavel demo`.
+pub const SERVER_URL_FILE: &str = "server-url";
+
+/// Notes `url` as the address of the server running on `data_dir` (written whole, then renamed,
+/// so a reader never sees half of it).
+pub fn note_server_url(data_dir: &Path, url: &str) -> std::io::Result<()> {
+    let tmp = data_dir.join(format!(".{SERVER_URL_FILE}.tmp"));
+    std::fs::write(&tmp, url)?;
+    std::fs::rename(&tmp, data_dir.join(SERVER_URL_FILE))
+}
+
+/// The base URL for demo links: `explicit` (checked), else the configured public URL, else the
+/// address the server last started on `config`'s data directory noted, else the listen port.
+pub fn base_url(config: &Config, explicit: Option<&str>) -> Result<String, DemoError> {
+    if let Some(u) = explicit {
+        return checked_url(u);
+    }
+    if config.server.public_url.is_some() {
+        return Ok(config.public_url());
+    }
+    let noted = std::fs::read_to_string(config.server.data_dir.join(SERVER_URL_FILE))
+        .ok()
+        .and_then(|u| checked_url(u.trim()).ok());
+    Ok(noted.unwrap_or_else(|| config.public_url()))
+}
+
+fn checked_url(u: &str) -> Result<String, DemoError> {
+    let ok = u.len() <= 2048
+        && (u.starts_with("https://") || u.starts_with("http://"))
+        && !u
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == '?');
+    if ok {
+        Ok(u.trim_end_matches('/').to_owned())
+    } else {
+        Err(DemoError::BadUrl(u.chars().take(100).collect()))
+    }
+}
+
+/// Why demo links could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DemoError {
+    /// `--server-url` is not an http(s) URL without query or fragment.
+    #[error("--server-url must be an https:// (or http://) address without ? or #, got {0:?}")]
+    BadUrl(String),
 }

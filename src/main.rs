@@ -57,12 +57,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { .. } => {
             let configured_url = config.server.public_url.clone();
+            let data_dir = config.server.data_dir.clone();
             // Install the handlers before anything can send a signal that should be graceful.
             let mut term = signal(SignalKind::terminate())?;
             let mut int = signal(SignalKind::interrupt())?;
             let server = Server::start(config).await?;
             let url = configured_url
                 .unwrap_or_else(|| format!("https://localhost:{}", server.local_addr().port()));
+            // `gavel demo` on the same data directory prints links for this address.
+            if let Err(e) = gavel::demo::note_server_url(&data_dir, &url) {
+                tracing::warn!(error = %e, "the server's address was not noted for `gavel demo`");
+            }
             out(&format!(
                 "Gavel is running: open {url}/ (health: {url}/healthz, API: {url}/api/v1/openapi.json)"
             ));
@@ -166,9 +171,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             out(&summary);
         }
-        Command::Demo => {
+        Command::Demo { ref server_url } => {
+            let base = gavel::demo::base_url(&config, server_url.as_deref())?;
             let (db, keys) = open(&config).await?;
-            let links = gavel::demo::create(&db, &keys, &config).await?;
+            let links = gavel::demo::create(&db, &keys, &config, &base).await?;
             out("Demo hearing created. Join links (one per role):");
             for l in links {
                 out(&format!(

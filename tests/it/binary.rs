@@ -112,6 +112,23 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     .await
     .expect("serve printed its address in time");
     let port = url.rsplit(':').next().unwrap();
+    // `gavel demo` on the same data directory prints links for the server that runs there (its
+    // port is not the default), or for the address it is told.
+    let (code, running) = output(&["demo"], &data).await;
+    assert_eq!(code, 0, "{running}");
+    assert!(
+        running.contains(&format!("https://localhost:{port}/join/")),
+        "links for the running server on port {port}:\n{running}"
+    );
+    let (code, told) = output(
+        &["demo", "--server-url", "https://court.example:9443/"],
+        &data,
+    )
+    .await;
+    assert_eq!(code, 0, "{told}");
+    assert!(told.contains("https://court.example:9443/join/"), "{told}");
+    let (code, bad) = output(&["demo", "--server-url", "ftp://x"], &data).await;
+    assert_ne!(code, 0, "{bad}");
 
     gavel::app::install_crypto_provider();
     let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();
