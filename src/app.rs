@@ -96,6 +96,8 @@ pub struct Server {
     handle: Handle<SocketAddr>,
     serve: JoinHandle<std::io::Result<()>>,
     worker: JoinHandle<()>,
+    /// Signs checkpoints of the audit log's head.
+    checkpointer: JoinHandle<()>,
     db: Db,
     grace: Duration,
     rooms: Arc<crate::rooms::Rooms>,
@@ -178,6 +180,13 @@ impl Server {
         ));
         let shield = crate::written::shield::Shield::new(&config.shielding)
             .map_err(crate::config::ConfigError::from)?;
+        let checkpointer = tokio::spawn(crate::audit::checkpoint::run(
+            db.clone(),
+            keys.clone(),
+            config.server.data_dir.clone(),
+            outbox.clone(),
+            Duration::from_secs(config.audit.checkpoint_secs),
+        ));
         let state = AppState {
             rooms: rooms.clone(),
             composer,
@@ -196,6 +205,7 @@ impl Server {
             Ok(s) => s,
             Err(e) => {
                 worker.abort();
+                checkpointer.abort();
                 return Err(io_err(e));
             }
         };
@@ -206,6 +216,7 @@ impl Server {
             handle,
             serve,
             worker,
+            checkpointer,
             db,
             grace,
             rooms,
@@ -230,6 +241,7 @@ impl Server {
             }
             ended = &mut self.serve => {
                 self.worker.abort();
+                self.checkpointer.abort();
                 self.db.close().await;
                 match ended {
                     Ok(Err(e)) => Err(e),
@@ -253,7 +265,9 @@ impl Server {
             tracing::warn!(error = %e, "server task ended abnormally");
         }
         self.worker.abort();
+        self.checkpointer.abort();
         let _ = self.worker.await;
+        let _ = self.checkpointer.await;
         self.db.close().await;
         tracing::info!("shut down");
     }

@@ -238,8 +238,15 @@ pub enum KeysAction {
 /// `gavel audit ...`
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Verify the hash chain; exits 1 and names the first broken entry if it fails.
-    Verify,
+    /// Verify the hash chain and hold it to the server's signed checkpoints; exits 1 and names
+    /// the first broken entry, a cut end or a rewritten chain.
+    Verify {
+        /// The checkpoints to hold the log to (default: `audit-checkpoints.jsonl` in the data
+        /// directory; give the platform's copy, from the `audit.checkpoint` webhooks, to check
+        /// against what the server cannot rewrite).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<std::path::PathBuf>,
+    },
 }
 
 impl Cli {

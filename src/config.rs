@@ -38,6 +38,26 @@ pub struct Config {
     pub transcription: TranscriptionConfig,
     /// What the public copy of the written record masks (Art. 36).
     pub shielding: crate::written::shield::ShieldConfig,
+    /// The audit log's signed checkpoints.
+    pub audit: AuditConfig,
+}
+
+/// The audit log's anchoring outside the database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints of the log's head (one is also signed whenever a
+    /// hearing closes, and none while the log has not grown). 300: at most five minutes of
+    /// entries could be cut off the end unnoticed.
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_secs: 300,
+        }
+    }
 }
 
 /// Transcription of hearings and files.
@@ -396,6 +416,12 @@ impl Config {
             );
         }
         crate::written::shield::Shield::new(&self.shielding)?;
+        if !(1..=24 * 3600).contains(&self.audit.checkpoint_secs) {
+            return bad(
+                "audit.checkpoint_secs",
+                "must be between 1 second and 24 hours",
+            );
+        }
         if self.database.max_connections == 0 {
             return bad("database.max_connections", "must be positive");
         }

@@ -18,6 +18,8 @@ pub enum Component {
     Composite,
     /// Live transcription (the model, a worker, storing the transcript).
     Transcription,
+    /// The audit log's signed checkpoints.
+    Audit,
 }
 
 impl Component {
@@ -28,6 +30,7 @@ impl Component {
             Self::Recovery => "recovery",
             Self::Composite => "composite",
             Self::Transcription => "transcription",
+            Self::Audit => "audit",
         }
     }
 }

@@ -394,7 +394,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Audit {
-            action: AuditAction::Verify,
+            action: AuditAction::Verify { ref checkpoints },
         } => {
             let url = match &config.database.url {
                 Some(u) => u.clone(),
@@ -413,6 +413,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     out(&format!("audit log BROKEN at entry {seq}: {reason}"));
                     return Ok(ExitCode::FAILURE);
                 }
+            }
+            let file = checkpoints
+                .clone()
+                .unwrap_or_else(|| config.server.data_dir.join(gavel::audit::checkpoint::FILE));
+            let text = match std::fs::metadata(&file) {
+                Ok(m) if m.len() > gavel::audit::checkpoint::MAX_FILE => {
+                    anyhow::bail!("{} is larger than any checkpoint file", file.display())
+                }
+                Ok(_) => std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?,
+                Err(_) => String::new(),
+            };
+            let keys =
+                gavel::auth::keyring::KeyRing::public_keys(&config.server.data_dir.join("keys"))?;
+            let hashes = gavel::audit::hashes(&db).await?;
+            let (read, findings) = gavel::audit::checkpoint::check(&text, &hashes, key_of(&keys));
+            match read.last() {
+                Some(cp) => out(&format!(
+                    "held to {} signed checkpoint(s) in {}; the latest, of {}, signed {} entries",
+                    read.len(),
+                    file.display(),
+                    gavel::clock::rfc3339(cp.at_ms),
+                    cp.entries
+                )),
+                None => out(&format!(
+                    "WARNING: no signed checkpoint in {}: entries cut off the end of the log would not show",
+                    file.display()
+                )),
+            }
+            if !findings.is_empty() {
+                for f in &findings {
+                    out(&format!("audit log {f}"));
+                }
+                return Ok(ExitCode::FAILURE);
             }
         }
     }

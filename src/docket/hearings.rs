@@ -171,6 +171,10 @@ pub(crate) async fn apply_transition(
     .await?;
     let hearing = rows::load_hearing(&mut *w.tx, id).await?;
     w.commit().await?;
+    if next == crate::domain::HearingState::Closed {
+        // A closed hearing's record is anchored outside the database at once.
+        crate::audit::checkpoint::request();
+    }
     if queued > 0 {
         outbox.notify_one();
     }

@@ -34,16 +34,21 @@ pub enum EventType {
     /// Every required signer has signed a transcript.
     #[serde(rename = "transcript.signed")]
     TranscriptSigned,
+    /// The server signed a checkpoint of the audit log's head: the platform keeps it, so a
+    /// log cut short or rewritten in the database is found (`gavel audit verify`).
+    #[serde(rename = "audit.checkpoint")]
+    AuditCheckpoint,
 }
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         Self::HearingStateChanged,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
         Self::RecordingReady,
         Self::TranscriptSigned,
+        Self::AuditCheckpoint,
     ];
 
     /// The wire name, e.g. `hearing.state_changed`.
@@ -54,6 +59,7 @@ impl EventType {
             Self::ParticipantLeft => "participant.left",
             Self::RecordingReady => "recording.ready",
             Self::TranscriptSigned => "transcript.signed",
+            Self::AuditCheckpoint => "audit.checkpoint",
         }
     }
 }

@@ -4,9 +4,11 @@
 //! the reverse) can never be committed, and entries are strictly sequential. `details` is
 //! canonical JSON (serde_json sorts object keys) and must carry no secrets or contact data.
 //!
-//! Limits: the chain shows any edited, inserted or removed entry, but cutting entries off the
-//! end leaves a shorter valid chain; anchoring the head outside the database (webhooks, signed
-//! checkpoints) closes that gap and is future work.
+//! The chain shows any edited, inserted or removed entry; a cut end (a shorter chain is still
+//! valid) and a chain re-hashed from an edited entry on (plain SHA-256 needs no key) are found
+//! by the signed checkpoints kept outside the database ([`checkpoint`]).
+
+pub mod checkpoint;
 
 use sqlx::{Any, Row, Transaction};
 
@@ -139,4 +141,13 @@ pub async fn verify(db: &Db) -> Result<AuditVerdict, DbError> {
             }
         }
     })
+}
+
+/// Every entry's stored hash, in order (entry `n` at index `n - 1`): what the checkpoints are
+/// held to, once [`verify`] has found the chain intact (so each stored hash is the computed one).
+pub async fn hashes(db: &Db) -> Result<Vec<String>, DbError> {
+    let rows: Vec<String> = sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows)
 }
