@@ -27,8 +27,9 @@ pub struct Pcm {
 #[derive(Debug)]
 pub struct Listener {
     pipeline: gst::Pipeline,
-    src: gst_app::AppSrc,
     sink: gst_app::AppSink,
+    /// Feeds the `appsrc` (the only handle kept to it).
+    tap: Tap,
 }
 
 impl Listener {
@@ -37,7 +38,7 @@ impl Listener {
         let gst_err = |e: &dyn std::fmt::Display| RecorderError::Gst(e.to_string());
         gst::init().map_err(|e| gst_err(&e))?;
         let pipeline = gst::parse::launch(
-            "appsrc name=src ! rtpjitterbuffer latency=100 ! rtpopusdepay ! opusdec plc=true \
+            "appsrc name=src ! rtpjitterbuffer latency=100 mode=synced ! rtpopusdepay ! opusdec plc=true \
              ! audioconvert ! audioresample \
              ! audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved \
              ! appsink name=sink sync=false max-buffers=1000",
@@ -64,15 +65,15 @@ impl Listener {
             .set_state(gst::State::Playing)
             .map_err(|e| gst_err(&e))?;
         Ok(Self {
+            tap: Tap::new(src, 48_000, 960),
             pipeline,
-            src,
             sink,
         })
     }
 
     /// A handle that feeds this listener from the SFU's forwarding task.
     pub fn tap(&self) -> Tap {
-        Tap::from_appsrc(self.src.clone())
+        self.tap.clone()
     }
 
     /// The next decoded block, waiting at most `timeout`: `Ok(None)` when none came in time,

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use gstreamer as gst;
@@ -16,6 +16,7 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
 use crate::PipelineEvent;
+use crate::timeline::RtpTimeline;
 
 /// What a recorder records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,14 @@ impl Codec {
         )
     }
 
+    /// RTP clock rate and the usual span of one packet (20 ms of Opus, a 30-fps frame).
+    fn clock(self) -> (u32, u32) {
+        match self {
+            Self::Opus => (48_000, 960),
+            Self::Vp8 | Self::H264 => (90_000, 3000),
+        }
+    }
+
     fn mux_pad(self) -> &'static str {
         match self {
             Self::Opus => "audio_%u",
@@ -81,19 +90,55 @@ pub enum RecorderError {
 /// Most bytes of RTP queued in `appsrc` before the oldest are dropped (about 10 s of 720p).
 const MAX_QUEUED_BYTES: u64 = 2 * 1024 * 1024;
 
-/// Feeds RTP into a [`TrackRecorder`]; cheap to clone, never blocks.
+/// Feeds RTP into a [`TrackRecorder`] (or a listener); cheap to clone (clones share one
+/// timeline), never blocks.
 #[derive(Debug, Clone)]
-pub struct Tap(gst_app::AppSrc);
+pub struct Tap {
+    src: gst_app::AppSrc,
+    timeline: Arc<Mutex<RtpTimeline>>,
+}
 
 impl Tap {
-    /// A tap into another pipeline's `appsrc` (the transcriber's listener).
-    pub(crate) fn from_appsrc(src: gst_app::AppSrc) -> Self {
-        Self(src)
+    /// A tap into `src`, an `appsrc` taking RTP with `clock_rate` whose packets usually span
+    /// `frame` clock units.
+    pub(crate) fn new(src: gst_app::AppSrc, clock_rate: u32, frame: u32) -> Self {
+        Self {
+            src,
+            timeline: Arc::new(Mutex::new(RtpTimeline::new(clock_rate, frame))),
+        }
     }
 
-    /// Queues one RTP packet; false when the pipeline is gone.
-    pub fn push(&self, rtp: Vec<u8>) -> bool {
-        self.0.push_buffer(gst::Buffer::from_mut_slice(rtp)).is_ok()
+    /// Queues one RTP packet, placed on the track's timeline (one SSRC, continuous sequence
+    /// and timestamps, a time that never runs backwards); false when the pipeline is gone. A
+    /// packet too short to be RTP is dropped.
+    pub fn push(&self, mut rtp: Vec<u8>) -> bool {
+        if rtp.len() < 12 || rtp[0] >> 6 != 2 {
+            return true;
+        }
+        let word = |i: usize| u32::from_be_bytes([rtp[i], rtp[i + 1], rtp[i + 2], rtp[i + 3]]);
+        let (seq, ts, ssrc) = (u16::from_be_bytes([rtp[2], rtp[3]]), word(4), word(8));
+        let now = self
+            .src
+            .current_running_time()
+            .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
+        let stamp = self
+            .timeline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stamp(now, ssrc, seq, ts);
+        rtp[2..4].copy_from_slice(&stamp.seq.to_be_bytes());
+        rtp[4..8].copy_from_slice(&stamp.ts.to_be_bytes());
+        rtp[8..12].copy_from_slice(&stamp.ssrc.to_be_bytes());
+        let mut buffer = gst::Buffer::from_mut_slice(rtp);
+        {
+            let b = buffer.get_mut().expect("a new buffer has one owner");
+            let pts = gst::ClockTime::from_nseconds(
+                u64::try_from(stamp.pts.as_nanos()).unwrap_or(u64::MAX),
+            );
+            b.set_pts(pts);
+            b.set_dts(pts);
+        }
+        self.src.push_buffer(buffer).is_ok()
     }
 }
 
@@ -102,6 +147,7 @@ impl Tap {
 pub struct TrackRecorder {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
+    tap: Tap,
     events: mpsc::Receiver<PipelineEvent>,
     /// Tells the bus thread to end.
     stop: Arc<AtomicBool>,
@@ -123,7 +169,8 @@ impl TrackRecorder {
         // properties, so nothing in them can change the pipeline.
         let desc = format!(
             "splitmuxsink name=mux muxer-factory=matroskamux \
-             appsrc name=src ! rtpjitterbuffer latency=200 ! {depay} ! queue ! mux.{pad}",
+             appsrc name=src ! rtpjitterbuffer latency=200 mode=synced ! {depay} \
+             ! queue name=guard ! mux.{pad}",
             depay = codec.depay(),
             pad = codec.mux_pad(),
         );
@@ -145,6 +192,11 @@ impl TrackRecorder {
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| RecorderError::Gst("no appsrc".into()))?;
         live_rtp_input(&src, &codec.caps(payload_type), MAX_QUEUED_BYTES)?;
+        if let Some(pad) = pipeline.by_name("guard").and_then(|q| q.static_pad("sink")) {
+            guard_time(&pad, codec);
+        }
+        let (clock, frame) = codec.clock();
+        let tap = Tap::new(src.clone(), clock, frame);
         let (tx, rx) = mpsc::channel();
         let bus = pipeline
             .bus()
@@ -161,6 +213,7 @@ impl TrackRecorder {
         Ok(Self {
             pipeline,
             src,
+            tap,
             events: rx,
             stop,
         })
@@ -169,13 +222,13 @@ impl TrackRecorder {
     /// Queues one RTP packet (its bytes as received). Never blocks; false when the pipeline
     /// is gone.
     pub fn push(&self, rtp: Vec<u8>) -> bool {
-        self.tap().push(rtp)
+        self.tap.push(rtp)
     }
 
     /// A handle that feeds this recorder from another thread (the SFU's forwarding task),
     /// while the recorder itself stays with its owner.
     pub fn tap(&self) -> Tap {
-        Tap(self.src.clone())
+        self.tap.clone()
     }
 
     /// What the pipeline reported since the last call.
@@ -213,9 +266,9 @@ impl Drop for TrackRecorder {
     }
 }
 
-/// Sets up `src` as a live RTP input with `caps` that timestamps on arrival and, holding at
-/// most `max_bytes`, drops the oldest data rather than ever blocking whoever pushes (the
-/// SFU's forwarding task).
+/// Sets up `src` as a live RTP input with `caps` (its [`Tap`] stamps each packet's time) that,
+/// holding at most `max_bytes`, drops the oldest data rather than ever blocking whoever pushes
+/// (the SFU's forwarding task).
 pub(crate) fn live_rtp_input(
     src: &gst_app::AppSrc,
     caps: &str,
@@ -227,10 +280,44 @@ pub(crate) fn live_rtp_input(
     src.set_caps(Some(&caps));
     src.set_is_live(true);
     src.set_format(gst::Format::Time);
-    src.set_do_timestamp(true);
+    src.set_do_timestamp(false);
     src.set_max_bytes(max_bytes);
     src.set_leaky_type(gst_app::AppLeakyType::Downstream);
     Ok(())
+}
+
+/// The last line of defence before the muxer, which fails the whole recording on time going
+/// backwards: an audio buffer earlier than the one before is dropped, a video buffer is given
+/// the time before (the timeline makes both all but impossible; each is logged).
+fn guard_time(pad: &gst::Pad, codec: Codec) {
+    // The last time let through, in nanoseconds (one streaming thread: relaxed is enough).
+    let last = std::sync::atomic::AtomicU64::new(0);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(pts) = buffer.pts() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let before = gst::ClockTime::from_nseconds(last.load(Ordering::Relaxed));
+        if pts < before {
+            gst::warning!(
+                gst::CAT_DEFAULT,
+                obj = pad,
+                "time went back {} at the recorder",
+                before - pts
+            );
+            if codec == Codec::Opus {
+                return gst::PadProbeReturn::Drop;
+            }
+            let b = buffer.make_mut();
+            b.set_pts(before);
+            b.set_dts(before);
+        } else {
+            last.store(pts.nseconds(), Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Turns bus messages into events until the pipeline ends, fails, or its recorder is dropped.

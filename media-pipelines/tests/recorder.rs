@@ -277,3 +277,73 @@ fn a_listener_decodes_opus_rtp_to_16_khz_mono_in_time_order() {
     let rms = (energy / samples as f64).sqrt();
     assert!(rms > 0.01, "the tone is heard: rms {rms}");
 }
+
+/// Audio sent as a forwarding task under load delivers it: 3 s at pace, nothing for 1.5 s,
+/// the held 75 packets at once, a timestamp 2 s backwards, a new SSRC, and 2 s more at pace.
+/// Arrival-time stamps made the muxer fail here ("Timestamping error on input streams") and
+/// the recorder restart; now it records on, as long as the sender spoke.
+#[test]
+fn a_stall_a_burst_a_jump_and_a_new_ssrc_never_fail_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = TrackRecorder::start(
+        dir.path(),
+        "audio",
+        Codec::Opus,
+        111,
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let packets = units("a");
+    let mut seq = 0u16;
+    let mut ts = 0u32;
+    let mut ssrc = 0x1234_5678u32;
+    let mut n = 0usize;
+    let mut send = |count: usize, paced: bool, seq: &mut u16, ts: &mut u32, ssrc: u32| {
+        let start = Instant::now();
+        for i in 0..count {
+            let mut p = rtp(111, *seq, *ts, false, &packets[n % packets.len()]);
+            p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+            assert!(audio.push(p));
+            *seq = seq.wrapping_add(1);
+            *ts = ts.wrapping_add(960);
+            n += 1;
+            if paced {
+                let due = start + Duration::from_millis((i as u64 + 1) * 20);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+        }
+    };
+    let began = Instant::now();
+    send(150, true, &mut seq, &mut ts, ssrc);
+    std::thread::sleep(Duration::from_millis(1500));
+    send(75, false, &mut seq, &mut ts, ssrc);
+    send(25, true, &mut seq, &mut ts, ssrc);
+    ts = ts.wrapping_sub(2 * 48_000);
+    send(25, true, &mut seq, &mut ts, ssrc);
+    ssrc = 0x0bad_cafe;
+    let (mut seq2, mut ts2) = (40_000u16, 7u32);
+    send(100, true, &mut seq2, &mut ts2, ssrc);
+    let wall = began.elapsed().as_secs_f64();
+    std::thread::sleep(Duration::from_millis(300));
+    let events = audio.finish(Duration::from_secs(10));
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, PipelineEvent::Failed { .. })),
+        "{events:?}"
+    );
+    let path = events
+        .iter()
+        .find_map(|e| match e {
+            PipelineEvent::SegmentClosed { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .expect("the segment closed");
+    let (secs, text) = discover(Path::new(&path));
+    assert!(text.contains("Opus"), "{text}");
+    // 375 packets of 20 ms were sent over `wall` seconds (7.5 s of audio, 1.5 s of it late).
+    assert!(
+        (secs - wall).abs() <= 1.0 && secs >= 7.0,
+        "{secs:.2} s recorded over {wall:.2} s of wall clock"
+    );
+}
