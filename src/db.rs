@@ -29,6 +29,32 @@ pub enum DbError {
     Missing(&'static str),
 }
 
+impl DbError {
+    /// Whether the database could not be reached (down, restarting, unreachable, the pool
+    /// waiting in vain), as opposed to a query it refused: callers answer "try again".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Sqlx(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // PostgreSQL classes 08 (connection exception) and 57 (operator intervention: a
+            // server shutting down).
+            Self::Sqlx(sqlx::Error::Database(d)) => d
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+            _ => false,
+        }
+    }
+}
+
+/// How long a request waits for a database connection. Short: when the database is down the
+/// caller is told so (503) at once instead of hanging for sqlx's default 30 s.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Which engine the URL selected; a few statements (locks, pragmas) differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -115,6 +141,7 @@ impl Db {
         let backend = Backend::of(url);
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
         if backend == Backend::Sqlite {

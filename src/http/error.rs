@@ -112,6 +112,9 @@ impl ApiError {
             RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range-not-satisfiable")
             }
+            Db(e) if e.is_unavailable() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database-unavailable")
+            }
             Db(_) | Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -124,6 +127,12 @@ impl IntoResponse for ApiError {
             let reference = uuid::Uuid::new_v4();
             tracing::error!(%reference, error = %self, "request failed");
             format!("the server could not complete the request (reference {reference})")
+        } else if slug == "database-unavailable" {
+            let reference = uuid::Uuid::new_v4();
+            tracing::error!(%reference, error = %self, "request failed: the database is unavailable");
+            format!(
+                "the server's database is unavailable; nothing was changed, try again shortly (reference {reference})"
+            )
         } else {
             self.to_string()
         };
@@ -146,6 +155,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         match &self {
             // HTTP/2 drops this hop-by-hop header; HTTP/1.1 clients learn what to speak.

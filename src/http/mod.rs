@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .route("/healthz", get(healthz))
+    .route("/readyz", get(readyz))
     .route("/ws", get(ws::upgrade))
     .merge(crate::web::router())
     .fallback(|| async { ApiError::NoRoute })
@@ -85,14 +86,23 @@ pub fn router(state: AppState) -> Router {
     .with_state(state)
 }
 
-/// 200 when the database answers; used by load balancers and `make run`'s readiness wait.
-async fn healthz(State(st): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(st.db.pool()).await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+/// Liveness: 200 while the process serves requests. It never waits on anything else (a
+/// database outage must not make an orchestrator restart a server whose hearings go on).
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+/// Readiness: 200 when the database answers within 2 s, else a 503 problem document; for load
+/// balancers deciding where new hearings go.
+async fn readyz(State(st): State<AppState>) -> Response {
+    let check = sqlx::query("SELECT 1").execute(st.db.pool());
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(_)) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unavailable");
+            ApiError::Busy("the database is unavailable").into_response()
         }
+        Err(_) => ApiError::Busy("the database did not answer in time").into_response(),
     }
 }
 

@@ -44,8 +44,69 @@ pub struct SegmentRow {
     pub cut_short: bool,
 }
 
+/// One manifest entry into the index (and the recording's head moved to it), inside `tx`.
+async fn insert_segment(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    hearing: &str,
+    (entry, seq): (&Entry, usize),
+    bytes: u64,
+    now: i64,
+) -> Result<(), DbError> {
+    let s = &entry.segment;
+    sqlx::query(
+        "INSERT INTO recording_segments (hearing_id, seq, file, participant_id, track, \
+         start_ms, end_ms, sha256, bytes, cut_short, entry_hash, created_at) \
+         VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(hearing)
+    .bind(&s.file)
+    .bind(&s.participant)
+    .bind(&s.track)
+    .bind(s.start_ms)
+    .bind(s.end_ms)
+    .bind(&s.sha256)
+    .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+    .bind(i64::from(s.cut_short))
+    .bind(&entry.hash)
+    .bind(now)
+    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO recordings (hearing_id, head, entries, composite_state, \
+         composite_progress, updated_at) VALUES ($1, $2, $4, 'none', 0, $3) \
+         ON CONFLICT (hearing_id) DO UPDATE SET head = $2, entries = $4, updated_at = $3 \
+         WHERE recordings.entries < $4",
+    )
+    .bind(hearing)
+    .bind(&entry.hash)
+    .bind(now)
+    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What [`Index::reconcile`] had to put right.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Manifest entries that were missing from the index.
+    pub entered: usize,
+    /// The seal was on disk but not in the index.
+    pub seal: bool,
+}
+
+impl Reconciled {
+    /// Whether anything was missing.
+    pub fn any(self) -> bool {
+        self.entered > 0 || self.seal
+    }
+}
+
 impl Index {
-    /// Indexes a segment just appended to the manifest as its `seq`th entry (from 1).
+    /// Indexes a segment just appended to the manifest as its `seq`th entry (from 1). A
+    /// failure (the database down) is made good from the manifest by [`Index::reconcile`], at
+    /// the seal or the next start, and written as a fault then.
     pub async fn segment_added(
         &self,
         hearing: &str,
@@ -53,45 +114,97 @@ impl Index {
         bytes: u64,
         now: i64,
     ) {
-        let s = &entry.segment;
         let result = async {
             let mut w = self.db.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO recording_segments (hearing_id, seq, file, participant_id, track, \
-                 start_ms, end_ms, sha256, bytes, cut_short, entry_hash, created_at) \
-                 VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(hearing)
-            .bind(&s.file)
-            .bind(&s.participant)
-            .bind(&s.track)
-            .bind(s.start_ms)
-            .bind(s.end_ms)
-            .bind(&s.sha256)
-            .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
-            .bind(i64::from(s.cut_short))
-            .bind(&entry.hash)
-            .bind(now)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .execute(&mut *w.tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO recordings (hearing_id, head, entries, composite_state, \
-                 composite_progress, updated_at) VALUES ($1, $2, $4, 'none', 0, $3) \
-                 ON CONFLICT (hearing_id) DO UPDATE SET head = $2, entries = $4, updated_at = $3",
-            )
-            .bind(hearing)
-            .bind(&entry.hash)
-            .bind(now)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .execute(&mut *w.tx)
-            .await?;
+            insert_segment(&mut w.tx, hearing, (entry, seq), bytes, now).await?;
             w.commit().await
         }
         .await;
         if let Err(e) = result {
-            tracing::error!(error = %e, file = s.file, "FAULT: a recorded segment was not indexed");
+            tracing::error!(
+                error = %e,
+                file = entry.segment.file,
+                "a recorded segment was not indexed yet (it is in the manifest; indexed at the seal or the next start)"
+            );
         }
+    }
+
+    /// Brings the index in line with the manifest in `dir` (the record): every entry it lacks
+    /// is added, and a seal on disk that it does not know is indexed (with its audit entry and
+    /// `recording.ready`). Safe to repeat.
+    pub async fn reconcile(
+        &self,
+        hearing: &str,
+        dir: &std::path::Path,
+    ) -> Result<Reconciled, DbError> {
+        let read = dir.to_owned();
+        let entries = tokio::task::spawn_blocking(move || super::manifest_log::read_entries(&read))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let mut done = Reconciled::default();
+        if entries.is_empty() {
+            return Ok(done);
+        }
+        let indexed: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM recording_segments WHERE hearing_id = $1")
+                .bind(hearing)
+                .fetch_all(self.db.pool())
+                .await?;
+        let missing: Vec<(usize, &Entry)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i + 1, e))
+            .filter(|(seq, _)| !indexed.contains(&i64::try_from(*seq).unwrap_or(i64::MAX)))
+            .collect();
+        if !missing.is_empty() {
+            let now = crate::clock::now_ms();
+            let mut w = self.db.begin_write().await?;
+            for (seq, e) in &missing {
+                let bytes = std::fs::metadata(dir.join(&e.segment.file)).map_or(0, |m| m.len());
+                insert_segment(&mut w.tx, hearing, (e, *seq), bytes, now).await?;
+            }
+            w.commit().await?;
+            done.entered = missing.len();
+        }
+        if dir.join(super::SEAL).exists() {
+            let sealed: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT sealed_at FROM recordings WHERE hearing_id = $1")
+                    .bind(hearing)
+                    .fetch_optional(self.db.pool())
+                    .await?;
+            if !matches!(sealed, Some(Some(_))) {
+                let last = entries.last().expect("not empty");
+                self.sealed(hearing, &last.hash, entries.len(), crate::clock::now_ms())
+                    .await?;
+                done.seal = true;
+            }
+        }
+        Ok(done)
+    }
+
+    /// [`Index::reconcile`], writing what it put right (or why it could not) as a fault.
+    pub async fn reconcile_reporting(&self, hearing: &str, dir: &std::path::Path) {
+        let detail = match self.reconcile(hearing, dir).await {
+            Ok(r) if r.any() => format!(
+                "the database index lacked {} segment(s){} of the recording (the database was \
+                 unavailable when they were written); indexed again from the manifest",
+                r.entered,
+                if r.seal { " and its seal" } else { "" }
+            ),
+            Ok(_) => return,
+            Err(e) => {
+                format!("the recording's index could not be checked against its manifest: {e}")
+            }
+        };
+        crate::fault::report(
+            &self.db,
+            Some(hearing),
+            crate::fault::Component::Recording,
+            &detail,
+        )
+        .await;
     }
 
     /// Records the seal: the recording is complete and verifiable. Audited, and announced by

@@ -161,10 +161,13 @@ impl ManifestLog {
         })
         .await
         .map_err(|_| LogError::Cancelled)??;
-        if let Some(index) = &self.index
-            && let Err(e) = index.sealed(hearing, &entry.hash, entries, now_ms()).await
-        {
-            tracing::error!(error = %e, "FAULT: the recording's seal was not indexed");
+        if let Some(index) = &self.index {
+            if let Err(e) = index.sealed(hearing, &entry.hash, entries, now_ms()).await {
+                tracing::error!(error = %e, "the recording's seal was not indexed yet (at the next start)");
+            }
+            // Whatever a database outage kept out of the index is entered now, from the record.
+            drop(tail);
+            index.reconcile_reporting(hearing, &self.dir).await;
         }
         Ok(())
     }

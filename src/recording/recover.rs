@@ -139,6 +139,8 @@ pub async fn recover_all(
             continue;
         };
         remove_unfinished(&dir);
+        // The index follows the manifest (the record) whatever happened to the database.
+        index.reconcile_reporting(&hearing, &dir).await;
         let log = ManifestLog::new(dir.clone(), hearing.clone(), Some(index.clone()));
         if dir.join(super::SEAL).exists() {
             // A sealed recording is never repaired or extended here. Only a seal that a crash

@@ -10,6 +10,7 @@ mod auth;
 mod binary;
 mod browser;
 mod captions;
+mod db_outage;
 mod input;
 mod media;
 mod media_client;
