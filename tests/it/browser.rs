@@ -211,8 +211,8 @@ fn setting(name: &str, default: u64) -> u64 {
 /// The soak (issue 11): people join in an order that changes from run to run, each sees and
 /// hears every other within seconds; they mute, unmute and switch cameras for a while, two
 /// leave and come back; then the hearing ends, and the recording must hold: no recorder
-/// restarted, and each recorder run's files last as long as the wall clock it covered (within
-/// 1 s). Short in `make test` (4 people, 60 s); the full run is
+/// restarted, no segment cut short, and each recorder run's files last as long as the wall
+/// clock it covered (within 1 s; a camera less at most the time it was off). Short in `make test` (4 people, 60 s); the full run is
 /// `GAVEL_SOAK_SECS=1200 GAVEL_SOAK_PEOPLE=5 cargo nextest run -E 'test(soak)'` (README).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_people_join_in_any_order_see_and_hear_each_other_and_the_recording_holds() {
@@ -221,9 +221,11 @@ async fn soak_people_join_in_any_order_see_and_hear_each_other_and_the_recording
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
     let (_, hearing) = app.docket_and_hearing().await;
     let mut links = serde_json::Map::new();
+    let mut ids = std::collections::HashMap::new();
     let roles = ["judge", "party", "clerk", "counsel", "interpreter"];
     for role in &roles[..people] {
         let id = app.participant(&hearing, role).await;
+        ids.insert(id.clone(), *role);
         let token = app.join_token(&hearing, &id).await;
         links.insert(
             (*role).into(),
@@ -298,9 +300,20 @@ async fn soak_people_join_in_any_order_see_and_hear_each_other_and_the_recording
             segs.iter().all(|l| l["cut_short"] == false),
             "{run}: no segment cut short"
         );
+        // A camera turned off sends no frames for a while (the recording has none to keep);
+        // everything else lasts exactly as long as the wall clock.
+        let role = ids
+            .iter()
+            .find_map(|(id, role)| run.starts_with(id.as_str()).then_some(*role))
+            .unwrap_or_default();
+        let dark = if run.contains("-camera-") {
+            result["camera_off_ms"][role].as_f64().unwrap_or(0.0) / 1000.0
+        } else {
+            0.0
+        };
         assert!(
-            (media - wall).abs() <= 1.0,
-            "{run}: {media:.2} s of media over {wall:.2} s of wall clock"
+            media <= wall + 1.0 && media >= wall - dark - 1.0,
+            "{run}: {media:.2} s of media over {wall:.2} s of wall clock ({dark:.1} s with the camera off)"
         );
     }
     eprintln!("soak recording: {report:#?}");

@@ -20,7 +20,7 @@ const ARGS = [
 ];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pages = {};
-const result = { joins: [], rejoins: [], toggles: 0 };
+const result = { joins: [], rejoins: [], toggles: 0, camera_off_ms: {} };
 
 /** Per received track: packets (audio) or frames decoded (video), keyed by its identifier. */
 function received(page) {
@@ -80,13 +80,16 @@ async function allSeeAll(what) {
   return Math.max(...times);
 }
 
-/** Clicks `button` on `name`'s page if it can be clicked (it toggles the mic or camera). */
+/** Clicks `button` on `name`'s page if it can be clicked (it toggles the mic or camera);
+ *  returns whether it did. */
 async function toggle(name, button) {
   const b = pages[name].locator(`#${button}`);
   if (await b.isVisible() && await b.isEnabled()) {
     await b.click();
     result.toggles += 1;
+    return true;
   }
+  return false;
 }
 
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
@@ -105,9 +108,15 @@ try {
   let i = 0;
   while (Date.now() < until) {
     const name = cfg.order[i % cfg.order.length];
-    await toggle(name, i % 2 === 0 ? "btn-mic" : "btn-cam");
+    const button = i % 2 === 0 ? "btn-mic" : "btn-cam";
+    const off = Date.now();
+    const toggled = await toggle(name, button);
     await sleep(2000);
-    await toggle(name, i % 2 === 0 ? "btn-mic" : "btn-cam");
+    if (toggled) await toggle(name, button);
+    // How long each camera was off: its recording has no frames then.
+    if (toggled && button === "btn-cam") {
+      result.camera_off_ms[name] = (result.camera_off_ms[name] || 0) + (Date.now() - off);
+    }
     await sleep(2000);
     i += 1;
   }
