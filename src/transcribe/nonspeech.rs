@@ -1,9 +1,10 @@
 //! What Whisper writes for sounds that are not speech, kept out of the record. Trained on
 //! subtitles, Whisper describes what it hears when nobody speaks: "(beep)", "[Music]",
 //! "(electronic music)", "♪ ♪ ♪", "*applause*". Such a description is never testimony, so it
-//! is cut from a line, and a line left with no words is dropped (and counted).
+//! is cut from a line, and a line left with no words is dropped (and counted). Words the model
+//! itself doubts (it calls the window silence and is unsure of them) are dropped too.
 //!
-//! Pure text: no audio, no model.
+//! Pure: text and the model's own probabilities, no audio.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,6 +19,21 @@ pub fn dropped() -> u64 {
 /// Counts one dropped line.
 pub(crate) fn count_dropped() {
     DROPPED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Whisper's probability that a window holds no speech, above which its words are doubted.
+/// Court speech measures 0.01 to 0.28 here; beeps and music 0.8 and more.
+const NO_SPEECH: f32 = 0.6;
+/// Mean token probability above which doubted words are kept anyway (clear speech with a
+/// pause in its window). Speech measures 0.54 to 0.88.
+const SURE: f32 = 0.75;
+
+/// Whether a segment is probably words made up over silence or noise (Whisper's well-known
+/// "thank you"s and "I'm going to go ahead..."): the model itself says the window likely holds
+/// no speech, and it is not sure of the words. whisper.cpp's own rule (no speech above 0.6
+/// with a mean log-probability under -1) lets through confident-sounding inventions.
+pub fn likely_invented(no_speech: f32, confidence: f32) -> bool {
+    no_speech > NO_SPEECH && confidence < SURE
 }
 
 /// Music notes and the like that Whisper uses for music.
@@ -84,6 +100,19 @@ mod tests {
         ] {
             assert_eq!(speech_only(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn words_over_what_the_model_calls_silence_are_doubted_unless_it_is_sure() {
+        assert!(likely_invented(0.8, 0.5), "beeps heard as words");
+        assert!(
+            !likely_invented(0.28, 0.54),
+            "the least sure court sentence measured"
+        );
+        assert!(
+            !likely_invented(0.7, 0.9),
+            "clear words in a window with a long pause"
+        );
     }
 
     #[test]

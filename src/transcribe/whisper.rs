@@ -172,6 +172,12 @@ impl Decoder {
             } else {
                 probs.iter().sum::<f32>() / probs.len() as f32
             };
+            let no_speech = s.no_speech_probability();
+            tracing::debug!(no_speech, confidence, "transcribed segment");
+            if super::nonspeech::likely_invented(no_speech, confidence) {
+                super::nonspeech::count_dropped();
+                continue;
+            }
             out.push(Segment {
                 // whisper.cpp counts in centiseconds.
                 start_ms: s.start_timestamp() * 10,
