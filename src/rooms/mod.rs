@@ -262,6 +262,7 @@ impl Rooms {
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
+            held: record::HeldAudit::default(),
             keys: self.keys.clone(),
             composer: self.recording.auto_composite.then(|| self.composer.clone()),
         };
@@ -287,6 +288,9 @@ struct RoomTask {
     keys: Arc<crate::auth::keyring::KeyStore>,
     /// Renders the composite once the recording is sealed (none: only on request).
     composer: Option<Arc<Composer>>,
+    /// Audit entries the database could not take (an outage), in order, written before the
+    /// next one.
+    held: record::HeldAudit,
 }
 
 impl RoomTask {
@@ -380,6 +384,16 @@ impl RoomTask {
                     break;
                 }
             }
+        }
+        // What the database could not take during the hearing is written now, or the gap is
+        // recorded as a fault.
+        self.flush_held().await;
+        if !self.held.is_empty() {
+            let detail = format!(
+                "{} audit entr(ies) of the room could not be written (the database was unavailable)",
+                self.held.len()
+            );
+            self.fault(Component::Recording, &detail).await;
         }
         // Every open segment closed into the manifest; then, the hearing being over, sealed.
         if let Some(log) = self.media.close_recordings().await

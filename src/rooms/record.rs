@@ -144,40 +144,83 @@ impl RoomTask {
         );
     }
 
-    /// Writes an audit entry (and a presence webhook) for the room. A database failure is a
-    /// fault for the record, logged loudly; the hearing itself carries on.
+    /// Writes an audit entry (and a presence webhook) for the room, after any the database
+    /// could not take before. While the database is unavailable entries are held, in order,
+    /// with their own times (up to [`MAX_HELD`]; beyond, the count of those lost is audited
+    /// once the database is back); the hearing itself carries on.
     pub(super) async fn record(
-        &self,
+        &mut self,
         actor: Option<String>,
         action: &'static str,
         subject: &str,
         details: serde_json::Value,
         presence: Option<Presence>,
     ) {
-        let now = now_ms();
         let actor = match actor {
             Some(id) => Actor::Participant { id },
             None => Actor::System,
         };
+        self.held.push(HeldEntry {
+            at: now_ms(),
+            actor,
+            action,
+            subject: format!("participant:{subject}"),
+            details,
+            presence,
+        });
+        self.flush_held().await;
+    }
+
+    /// Writes the held audit entries in order, stopping at the first the database refuses.
+    pub(super) async fn flush_held(&mut self) {
+        if self.held.lost > 0 {
+            let lost = self.held.lost;
+            let gap = HeldEntry {
+                at: now_ms(),
+                actor: Actor::System,
+                action: "audit.gap",
+                subject: format!("hearing:{}", self.hearing),
+                details: serde_json::json!({"hearing_id": self.hearing, "entries_lost": lost}),
+                presence: None,
+            };
+            if self.write_entry(&gap).await.is_err() {
+                return;
+            }
+            self.held.lost = 0;
+        }
+        while let Some(entry) = self.held.entries.front() {
+            match self.write_entry(entry).await {
+                Ok(()) => {
+                    self.held.entries.pop_front();
+                }
+                Err(e) if e.is_unavailable() => {
+                    tracing::error!(error = %e, held = self.held.entries.len(), "room audit entries held until the database is back");
+                    return;
+                }
+                Err(e) => {
+                    // Refused for itself, not for an outage: it would block every later entry.
+                    tracing::error!(error = %e, action = entry.action, "FAULT: a room audit entry was refused");
+                    self.held.entries.pop_front();
+                }
+            }
+        }
+    }
+
+    async fn write_entry(&self, entry: &HeldEntry) -> Result<(), crate::db::DbError> {
+        let (now, actor, action, subject) = (entry.at, &entry.actor, entry.action, &entry.subject);
+        let details = entry.details.clone();
+        let presence = entry.presence;
         let result = async {
             let mut w = self.db.begin_write().await?;
-            crate::audit::append(
-                &mut w.tx,
-                now,
-                &actor,
-                action,
-                &format!("participant:{subject}"),
-                details,
-            )
-            .await?;
+            crate::audit::append(&mut w.tx, now, actor, action, subject, details).await?;
             let queued = match presence {
                 Some(p) => {
                     let event = match p {
                         Presence::Joined => EventType::ParticipantJoined,
                         Presence::Left => EventType::ParticipantLeft,
                     };
-                    let data =
-                        serde_json::json!({"hearing_id": self.hearing, "participant_id": subject});
+                    let participant = subject.strip_prefix("participant:").unwrap_or(subject);
+                    let data = serde_json::json!({"hearing_id": self.hearing, "participant_id": participant});
                     webhook::enqueue(&mut w.tx, now, event, data).await?
                 }
                 None => 0,
@@ -187,9 +230,55 @@ impl RoomTask {
         }
         .await;
         match result {
-            Ok(q) if q > 0 => self.outbox.notify_one(),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, action, "FAULT: room audit entry not written"),
+            Ok(q) => {
+                if q > 0 {
+                    self.outbox.notify_one();
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
+    }
+}
+
+/// Most audit entries a room holds while the database is unavailable (hours of a busy
+/// hearing's joins, mutes and moves); beyond, the oldest are dropped and counted.
+pub(super) const MAX_HELD: usize = 10_000;
+
+/// One audit entry not yet written.
+#[derive(Debug)]
+pub(super) struct HeldEntry {
+    at: i64,
+    actor: Actor,
+    action: &'static str,
+    subject: String,
+    details: serde_json::Value,
+    presence: Option<Presence>,
+}
+
+/// The room's audit entries waiting for the database, and how many were dropped.
+#[derive(Debug, Default)]
+pub(super) struct HeldAudit {
+    entries: std::collections::VecDeque<HeldEntry>,
+    lost: u64,
+}
+
+impl HeldAudit {
+    fn push(&mut self, entry: HeldEntry) {
+        if self.entries.len() >= MAX_HELD {
+            self.entries.pop_front();
+            self.lost += 1;
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// How many are waiting (and were lost).
+    pub(super) fn len(&self) -> u64 {
+        self.entries.len() as u64 + self.lost
+    }
+
+    /// Whether nothing is waiting.
+    pub(super) fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

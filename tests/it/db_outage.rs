@@ -188,6 +188,17 @@ async fn a_database_outage_answers_at_once_loses_no_segment_and_is_a_fault() {
             t.elapsed()
         );
     }
+    // The judge mutes the party during the outage: it takes effect, and its audit entry waits
+    // for the database.
+    let muted_at = gavel::clock::now_ms();
+    judge
+        .send(ClientMessage::Mute {
+            req: None,
+            participant: party.id.clone(),
+            kind: MediaKind::Audio,
+            muted: Some(true),
+        })
+        .await;
     // The hearing goes on: media flows and segments keep closing into the manifest.
     let heard = party.received(&judge.id, MediaKind::Audio).packets;
     party
@@ -233,4 +244,17 @@ async fn a_database_outage_answers_at_once_loses_no_segment_and_is_a_fault() {
             .any(|f| f.contains("indexed again from the manifest")),
         "{faults:?}"
     );
+    // The mute made during the outage is in the audit log, at its own time, and the chain holds.
+    let at: Option<i64> =
+        sqlx::query_scalar("SELECT at FROM audit_log WHERE action = 'room.mute'")
+            .fetch_optional(&mut db)
+            .await
+            .unwrap();
+    let at = at.expect("the mute made during the outage is audited");
+    assert!((at - muted_at).abs() < 2_000, "at {at}, muted at {muted_at}");
+    let (pool, _) = gavel::app::open(&app.config).await.unwrap();
+    assert!(matches!(
+        gavel::audit::verify(&pool).await.unwrap(),
+        gavel::audit::AuditVerdict::Intact { .. }
+    ));
 }
