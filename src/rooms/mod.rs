@@ -393,7 +393,7 @@ impl RoomTask {
                 "{} audit entr(ies) of the room could not be written (the database was unavailable)",
                 self.held.len()
             );
-            self.fault(Component::Recording, &detail).await;
+            self.fault(Component::Audit, &detail).await;
         }
         // Every open segment closed into the manifest; then, the hearing being over, sealed.
         if let Some(log) = self.media.close_recordings().await
