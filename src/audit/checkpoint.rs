@@ -276,11 +276,17 @@ pub async fn run(
         .await
         .ok()
         .flatten();
+    // The next request is listened for before each write, so one made while a checkpoint is
+    // being written (two hearings closing together) is not lost until the next tick.
+    let mut asked = std::pin::pin!(REQUESTS.notified());
+    asked.as_mut().enable();
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
-            () = REQUESTS.notified() => {}
+            () = asked.as_mut() => {}
         }
+        asked.set(REQUESTS.notified());
+        asked.as_mut().enable();
         match write(&db, &keys.ring(), &data_dir, &outbox, last.as_ref()).await {
             Ok(Some(cp)) => {
                 tracing::info!(entries = cp.entries, "audit checkpoint signed");

@@ -86,7 +86,7 @@ async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
         "WER {wer:.2}: said {said:?}, captioned {heard:?}"
     );
     assert!(
-        latencies.iter().all(|l| *l < 8_000),
+        latencies.iter().all(|l| *l < 12_000),
         "captions within seconds of each utterance's end: {latencies:?} ms ({heard:?})"
     );
 

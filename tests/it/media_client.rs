@@ -2,11 +2,13 @@
 //! screen and stop, send H.264, go audio only, lose their socket and resume; and the transport
 //! settings (port range, public address) as clients see them.
 
+use std::time::Duration;
+
 use gavel_signaling::{ClientMessage, Connection, ErrorCode, MediaKind, ServerMessage, Source};
 
 use crate::media::assert_cut_off;
 use crate::media_peer::{MediaPeer, peer};
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, TestApp, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_flows_when_clients_trickle_their_candidates() {
@@ -137,6 +139,13 @@ async fn audio_only_stops_the_video_but_not_the_sound_and_can_be_undone() {
             height: 0,
         })
         .await;
+    // The request travels by WebSocket, the media by RTP: wait until the video has stopped.
+    wait_for(Duration::from_secs(10), "the video paused", || async {
+        let a = party.received(&judge.id, MediaKind::Video).packets;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        (party.received(&judge.id, MediaKind::Video).packets == a).then_some(())
+    })
+    .await;
     assert_cut_off(
         &party,
         &[(&judge.id, MediaKind::Video)],
@@ -281,6 +290,8 @@ async fn media_flows_through_a_dropped_socket_and_the_resume_keeps_the_connectio
     party.publish().await;
     party.wait_received(&judge.id, MediaKind::Video, 30).await;
     judge.wait_received(&party.id, MediaKind::Video, 30).await;
+    // Audio and video arrive as separate tracks, each with its own offer: both first.
+    judge.wait_received(&party.id, MediaKind::Audio, 50).await;
     let offers_to_judge = judge.offers();
 
     // The party's socket drops (a phone changing networks): media goes on both ways.
@@ -355,9 +366,16 @@ async fn a_participant_who_does_not_come_back_in_time_has_their_media_stopped() 
     judge.publish().await;
     party.publish().await;
     judge.wait_received(&party.id, MediaKind::Audio, 20).await;
+    let party_id = party.id.clone();
     party.drop_socket();
     // After the grace period the party has left: the judge is offered a connection without
     // them, and nothing of theirs arrives any more, while the clerk's feed of the judge goes on.
+    judge
+        .expect(|m| {
+            matches!(m, ServerMessage::Roster { participants }
+                if participants.iter().all(|p| p.id != party_id))
+        })
+        .await;
     assert_cut_off(
         &judge,
         &[(&party.id, MediaKind::Audio), (&party.id, MediaKind::Video)],

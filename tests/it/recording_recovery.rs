@@ -53,7 +53,10 @@ async fn a_failing_recorder_is_restarted_recorded_as_a_fault_and_told_to_the_jud
         || async { files(&dir, &camera, "-00000.mkv").pop() },
     )
     .await;
-    std::fs::create_dir(dir.join(first.replace("-00000.mkv", "-00001.mkv"))).unwrap();
+    // The next few (a loaded machine may have rolled over already).
+    for i in 1..=3 {
+        let _ = std::fs::create_dir(dir.join(first.replace("-00000.mkv", &format!("-{i:05}.mkv"))));
+    }
 
     judge.expect(told_fault).await;
     clerk.expect(told_fault).await;
@@ -111,7 +114,9 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
     let mut app = TestApp::spawn(Backend::Sqlite).await;
     let (_, hearing) = app.docket_and_hearing().await;
     let mut child = app
-        .serve_child("[signaling]\nlobby_kinds = []\n\n[recording]\nsegment_secs = 3\n")
+        // Segments long enough that the open ones still hold seconds of media at the kill,
+        // however the test's steps are delayed on a loaded machine.
+        .serve_child("[signaling]\nlobby_kinds = []\n\n[recording]\nsegment_secs = 8\n")
         .await;
     let mut judge = peer(&app, &hearing, "judge").await;
     let mut party = peer(&app, &hearing, "party").await;
@@ -121,7 +126,7 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
     let manifest = dir.join(gavel::recording::MANIFEST);
 
     // Each of the four tracks closed a segment, and the open ones have media in them.
-    let before = wait_for(Duration::from_secs(20), "closed segments", || async {
+    let before = wait_for(Duration::from_secs(40), "closed segments", || async {
         let lines = entries(&manifest);
         let closed = |who: &str, track: &str| {
             lines
@@ -225,9 +230,17 @@ async fn a_server_killed_mid_recording_enters_its_open_segments_cut_short_on_res
             assert_eq!(span_secs(l), 0.0, "{l}");
             continue;
         }
-        // Beside it, a complete copy that plays, as long as the manifest says.
+        // Beside it, a complete copy that plays, as long as the manifest says (a segment
+        // opened just before the kill may hold only headers: nothing to repair).
         let fixed = file.replace(".mkv", ".repaired.mkv");
-        let r = entry(&fixed);
+        let Some(r) = after.iter().find(|l| l["file"] == fixed.as_str()) else {
+            assert!(
+                bytes.len() < 16_384,
+                "{file} ({} bytes) has a repaired copy",
+                bytes.len()
+            );
+            continue;
+        };
         assert_eq!(
             (r["cut_short"].clone(), r["track"].clone()),
             (true.into(), l["track"].clone())

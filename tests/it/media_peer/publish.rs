@@ -103,6 +103,9 @@ impl MediaPeer {
             tokio::spawn(async move {
                 let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
                 let mut tick = tokio::time::interval(Duration::from_millis(every));
+                // After a stall, carry on at pace (a burst of missed ticks would make packet
+                // counts a false clock).
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let (mut seq, mut ts) = (0u16, 0u32);
                 for unit in units.iter().cycle() {
                     tick.tick().await;
@@ -191,6 +194,9 @@ impl MediaPeer {
             tokio::spawn(async move {
                 let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
                 let mut tick = tokio::time::interval(Duration::from_millis(every));
+                // After a stall, carry on at pace (a burst of missed ticks would make packet
+                // counts a false clock).
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 let mut seq: u16 = 1000;
                 let mut ts: u32 = 0;
                 while !stop.load(Ordering::Relaxed) {
