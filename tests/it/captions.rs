@@ -18,16 +18,26 @@ fn speech() -> Vec<bytes::Bytes> {
     gavel::clip::load_audio(&dir).expect("the test speech (make setup runs scripts/make-speech.sh)")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
+/// A server with live captions by the real model (imported into the returned directory), one
+/// worker thread, and a lobby or none.
+async fn captioned(lobby: bool) -> (TestApp, tempfile::TempDir) {
     let models = tempfile::tempdir().unwrap();
     let model = crate::asr::tiny_en(models.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        if !lobby {
+            c.signaling.lobby_kinds.clear();
+        }
         c.transcription.live = true;
         c.transcription.model = model;
         c.transcription.threads = 1;
     })
     .await;
+    (app, models)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speech_in_a_hearing_becomes_captions_for_those_who_hear_it() {
+    let (app, _models) = captioned(true).await;
     let (_, hearing) = app.docket_and_hearing().await;
     let mut judge = peer(&app, &hearing, "judge").await;
     let mut party = peer(&app, &hearing, "party").await;
@@ -183,15 +193,7 @@ async fn a_corrupt_model_turns_captions_off_tells_the_clerk_and_the_hearing_runs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beeps_and_music_in_a_hearing_become_no_captions_and_speech_after_them_does() {
-    let models = tempfile::tempdir().unwrap();
-    let model = crate::asr::tiny_en(models.path());
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.signaling.lobby_kinds.clear();
-        c.transcription.live = true;
-        c.transcription.model = model;
-        c.transcription.threads = 1;
-    })
-    .await;
+    let (app, _models) = captioned(false).await;
     let (_, hearing) = app.docket_and_hearing().await;
     let mut judge = peer(&app, &hearing, "judge").await;
     let mut party = peer(&app, &hearing, "party").await;

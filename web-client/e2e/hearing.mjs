@@ -7,18 +7,12 @@
 // missing, and a join the server refuses. Prints one JSON line of measurements; exits non-zero on
 // the first failed expectation.
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check, fits, poll, setLanguage } from "./lib.mjs";
+import { check, fits, poll, setLanguage, launch } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
-const ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream", "--ignore-certificate-errors", "--autoplay-policy=no-user-gesture-required",
-];
 const result = {};
 const pages = {};
 
@@ -86,7 +80,7 @@ async function prechecked(page) {
     Object.fromEntries(["camera", "microphone", "network", "udp"].map((id) => [id, document.getElementById(`check-${id}`).dataset.state])));
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+const browser = await launch({ fakeMedia: true });
 try {
   // The judge joins first.
   const judge = await open("judge");

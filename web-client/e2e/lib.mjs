@@ -1,5 +1,20 @@
-// What the end-to-end scripts share: expectations, waiting on a condition, and how a page fits
-// its window.
+// What the end-to-end scripts share: how Chromium is started, expectations, waiting on a
+// condition, and how a page fits its window.
+
+import { chromium } from "playwright-core";
+
+/** Debian's Chromium, headless, quiet on this closed network, trusting the server's
+ *  self-signed certificate, playing media without a gesture; with `fakeMedia`, a fake camera
+ *  and microphone granted without asking. */
+export function launch({ fakeMedia = false } = {}) {
+  const args = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--ignore-certificate-errors",
+    "--autoplay-policy=no-user-gesture-required",
+  ];
+  if (fakeMedia) args.push("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream");
+  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args });
+}
 
 /** Throws (failing the script) unless `cond`. */
 export function check(cond, what) {

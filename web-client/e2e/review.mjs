@@ -5,20 +5,14 @@
 // time, plays the recording from a line's moment (the speaker's own microphone segment) and
 // corrects the line. Prints one JSON line; exits non-zero on the first failed expectation.
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check, poll } from "./lib.mjs";
+import { check, poll, launch } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
-const ARGS = [
-  "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--ignore-certificate-errors",
-  "--autoplay-policy=no-user-gesture-required",
-];
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+const browser = await launch();
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, locale: "en-US" });
 const page = await context.newPage();
 const result = {};

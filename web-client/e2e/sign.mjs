@@ -7,17 +7,14 @@
 // judge's old join link leads to the record too. Prints one JSON line; exits non-zero on the
 // first failed expectation.
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check, fits } from "./lib.mjs";
+import { check, fits, launch } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
-const ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--ignore-certificate-errors"];
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+const browser = await launch();
 const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 }, locale: "en-US" });
 const pages = {};
 const result = {};

@@ -6,18 +6,12 @@
 // GAVEL_E2E: {"links": {name: url}, "order": [name, ...], "secs": N, "out": dir}.
 // Prints one JSON line of measurements; exits non-zero on the first failed expectation.
 
-import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { check, poll } from "./lib.mjs";
+import { check, poll, launch } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.GAVEL_E2E);
 mkdirSync(cfg.out, { recursive: true });
-const ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream",
-  "--use-fake-ui-for-media-stream", "--ignore-certificate-errors", "--autoplay-policy=no-user-gesture-required",
-];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pages = {};
 const result = { joins: [], rejoins: [], toggles: 0, camera_off_ms: {} };
@@ -92,7 +86,7 @@ async function toggle(name, button) {
   return false;
 }
 
-const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+const browser = await launch({ fakeMedia: true });
 try {
   for (const name of cfg.order) {
     const t0 = Date.now();
