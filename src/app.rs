@@ -156,13 +156,15 @@ impl Server {
                 "open recording segments recovered after a crash"
             );
         }
+        // Every sealed recording gets its composite (or a fault saying why not), also when
+        // recovery sealed it or a crash came between the seal and the render; one that failed
+        // for itself keeps its failure (it is rendered again on request).
+        let resume = crate::recording::compose::never_finished(&db, recovered.uncomposed).await;
         crate::recording::compose::interrupted(&db).await;
         let composer =
             crate::recording::compose::Composer::new(index, recordings.clone(), keys.clone());
-        // Every sealed recording gets its composite (or a fault saying why not), also when
-        // recovery sealed it or a crash came between the seal and the render.
         if config.recording.auto_composite {
-            for hearing in recovered.uncomposed {
+            for hearing in resume {
                 composer.start(hearing);
             }
         }

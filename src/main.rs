@@ -423,6 +423,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Ok(_) => std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?,
+                // The copy asked for must be there; the server's own may not exist yet.
+                Err(e) if checkpoints.is_some() => {
+                    return Err(e).with_context(|| format!("reading {}", file.display()));
+                }
                 Err(_) => String::new(),
             };
             let keys =

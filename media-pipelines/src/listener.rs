@@ -38,7 +38,7 @@ impl Listener {
         let gst_err = |e: &dyn std::fmt::Display| RecorderError::Gst(e.to_string());
         gst::init().map_err(|e| gst_err(&e))?;
         let pipeline = gst::parse::launch(
-            "appsrc name=src ! rtpjitterbuffer latency=100 mode=synced ! rtpopusdepay ! opusdec plc=true \
+            "appsrc name=src ! rtpjitterbuffer latency=200 mode=synced ! rtpopusdepay ! opusdec plc=true \
              ! audioconvert ! audioresample \
              ! audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved \
              ! appsink name=sink sync=false max-buffers=1000",

@@ -23,8 +23,9 @@ use std::time::Duration;
 
 /// How far the sender's time may run ahead of arrival and still be taken as its own.
 const AHEAD: Duration = Duration::from_secs(1);
-/// How long output must lag arrival, throughout a window, before the timeline catches up.
-const LAG: Duration = Duration::from_secs(1);
+/// How long output must lag arrival, throughout a window, before the timeline catches up:
+/// under the jitter buffer's latency (200 ms), whose timers run on this time.
+const LAG: Duration = Duration::from_millis(150);
 /// The window over which the smallest lag is taken.
 const WINDOW: Duration = Duration::from_secs(2);
 /// A sequence step larger than this is a jump, not loss.
@@ -134,7 +135,14 @@ impl RtpTimeline {
             };
         }
         let gap = self.units(now.saturating_sub(s.last_now));
-        let own_time = same && dt >= 0 && dt.unsigned_abs() <= gap + self.units(AHEAD);
+        // The furthest the timeline may run ahead of arrival: a sender whose clock runs fast,
+        // or one sending time-stamps that leap, never takes the recording ahead of the wall
+        // clock (which would cut a segment every few packets).
+        let limit = self.units((now + AHEAD).saturating_sub(s.base));
+        let own_time = same
+            && dt >= 0
+            && dt.unsigned_abs() <= gap + self.units(AHEAD)
+            && s.pos + dt.unsigned_abs() <= limit;
         if own_time {
             s.pos += dt.unsigned_abs();
             s.seq = s.seq.wrapping_add(if dseq > 0 && dseq < MAX_LOSS {
@@ -143,14 +151,17 @@ impl RtpTimeline {
                 1
             });
         } else {
-            s.pos += gap.max(self.frame);
+            // On at arrival pace, never past the limit, always forward.
+            s.pos = (s.pos + gap.max(self.frame)).min(limit).max(s.pos + 1);
             s.seq = s.seq.wrapping_add(1);
             self.discontinuities += 1;
         }
         // A pause the sender did not count: output lags arrival throughout a window.
         let lag = now.saturating_sub(s.base + self.time(s.pos));
         let least = s.window_lag.map_or(lag, |l| l.min(lag));
-        if now.saturating_sub(s.window_start) >= WINDOW {
+        // Caught up only at a new frame: a video frame's packets keep one timestamp.
+        let new_frame = !(own_time && dt == 0);
+        if new_frame && now.saturating_sub(s.window_start) >= WINDOW {
             if least > LAG {
                 s.pos += self.units(least);
                 self.discontinuities += 1;
@@ -315,5 +326,28 @@ mod tests {
         let c = t.stamp(now + 33 * MS, 1, 2, 3000);
         assert_eq!((a.ts, b.ts, b.pts), (0, 0, a.pts));
         assert_eq!(c.ts, 3000);
+    }
+
+    #[test]
+    fn a_sender_whose_time_leaps_ahead_never_takes_the_recording_past_the_wall_clock() {
+        let (mut t, mut s) = opus();
+        let mut now = Duration::ZERO;
+        let mut all = Vec::new();
+        for _ in 0..500 {
+            let (ssrc, seq, ts) = s.next();
+            all.push(t.stamp(now, ssrc, seq, ts));
+            // Each packet claims 0.99 s more, and a flood follows every real one.
+            s.ts = s.ts.wrapping_add(47_000);
+            for _ in 0..3 {
+                let (ssrc, seq, ts) = s.next();
+                all.push(t.stamp(now, ssrc, seq, ts));
+            }
+            now += 20 * MS;
+        }
+        for w in all.windows(2) {
+            assert!(w[1].pts > w[0].pts, "{w:?}");
+        }
+        let ahead = all.last().unwrap().pts.saturating_sub(now);
+        assert!(ahead <= AHEAD, "{ahead:?} ahead of the wall clock");
     }
 }

@@ -283,7 +283,12 @@ pub(super) async fn file(
     let mut req = req;
     let asked = req.headers().get(header::RANGE).map(|h| h.as_bytes());
     let ranged = match crate::http::range::judge(asked, size) {
-        RangeAsk::Part => true,
+        RangeAsk::Part(first, last) => {
+            let canonical = axum::http::HeaderValue::from_str(&format!("bytes={first}-{last}"))
+                .expect("digits and a dash are a valid header value");
+            req.headers_mut().insert(header::RANGE, canonical);
+            true
+        }
         RangeAsk::Whole => {
             req.headers_mut().remove(header::RANGE);
             false

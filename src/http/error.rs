@@ -131,7 +131,7 @@ impl IntoResponse for ApiError {
             let reference = uuid::Uuid::new_v4();
             tracing::error!(%reference, error = %self, "request failed: the database is unavailable");
             format!(
-                "the server's database is unavailable; nothing was changed, try again shortly (reference {reference})"
+                "the server's database is unavailable, so the request may not have been saved: check, then try again shortly (reference {reference})"
             )
         } else {
             self.to_string()

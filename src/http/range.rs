@@ -13,8 +13,9 @@ const MAX_HEADER: usize = 256;
 pub enum RangeAsk {
     /// Serve the whole file (no header, a malformed one, or several ranges).
     Whole,
-    /// One satisfiable range: serve it as the header asks.
-    Part,
+    /// One satisfiable range, as first and last byte (inclusive, clamped to the file): served
+    /// as `bytes=first-last`, the form every server reads alike.
+    Part(u64, u64),
     /// One range, outside the file: 416.
     Unsatisfiable,
 }
@@ -35,16 +36,22 @@ pub fn judge(header: Option<&[u8]>, size: u64) -> RangeAsk {
     }
     match parse_spec(set.trim()) {
         None => RangeAsk::Whole,
-        Some(Spec::From(first)) if first < size => RangeAsk::Part,
-        Some(Spec::Suffix(len)) if len > 0 && size > 0 => RangeAsk::Part,
+        Some(Spec::From(first, last)) if first < size => {
+            RangeAsk::Part(first, last.unwrap_or(u64::MAX).min(size - 1))
+        }
+        // The last `len` bytes, or the whole file when it is shorter (a player asking for the
+        // last 64 KiB to find the cues of a short segment).
+        Some(Spec::Suffix(len)) if len > 0 && size > 0 => {
+            RangeAsk::Part(size - len.min(size), size - 1)
+        }
         Some(_) => RangeAsk::Unsatisfiable,
     }
 }
 
 /// One range-spec.
 enum Spec {
-    /// `first-` or `first-last`: from `first`.
-    From(u64),
+    /// `first-` or `first-last`.
+    From(u64, Option<u64>),
     /// `-len`: the last `len` bytes.
     Suffix(u64),
 }
@@ -60,10 +67,11 @@ fn parse_spec(spec: &str) -> Option<Spec> {
         return number(last).map(Spec::Suffix);
     }
     let first = number(first)?;
-    if !last.is_empty() && number(last)? < first {
-        return None;
-    }
-    Some(Spec::From(first))
+    let last = match last {
+        "" => None,
+        l => Some(number(l).filter(|l| *l >= first)?),
+    };
+    Some(Spec::From(first, last))
 }
 
 #[cfg(test)]
@@ -75,16 +83,18 @@ mod tests {
     }
 
     #[test]
-    fn one_range_inside_the_file_is_served_as_asked() {
-        for h in [
-            "bytes=0-",
-            "bytes=0-99",
-            "bytes=99-99",
-            "bytes=5-1000",
-            "bytes=-10",
-            "BYTES = 3-",
+    fn one_range_inside_the_file_is_served_as_asked_in_canonical_form() {
+        for (h, want) in [
+            ("bytes=0-", (0, 99)),
+            ("bytes=0-99", (0, 99)),
+            ("bytes=99-99", (99, 99)),
+            ("bytes=5-1000", (5, 99)),
+            ("bytes=-10", (90, 99)),
+            ("bytes=-65536", (0, 99)),
+            ("BYTES = 3-", (3, 99)),
+            ("bytes=00-", (0, 99)),
         ] {
-            assert_eq!(judged(h, 100), RangeAsk::Part, "{h}");
+            assert_eq!(judged(h, 100), RangeAsk::Part(want.0, want.1), "{h}");
         }
     }
 

@@ -289,6 +289,25 @@ impl Composer {
     }
 }
 
+/// Of `hearings` (sealed, with no composite in their manifest), those whose composite never
+/// started or was cut off by the stop (at start-up, before [`interrupted`] marks those failed).
+pub async fn never_finished(db: &crate::db::Db, hearings: Vec<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hearings {
+        let state: Option<String> =
+            sqlx::query_scalar("SELECT composite_state FROM recordings WHERE hearing_id = $1")
+                .bind(&h)
+                .fetch_optional(db.pool())
+                .await
+                .ok()
+                .flatten();
+        if matches!(state.as_deref(), None | Some("none" | "running")) {
+            out.push(h);
+        }
+    }
+    out
+}
+
 /// Marks jobs that a stopped server left running as failed (at start-up: they can be run
 /// again).
 pub async fn interrupted(db: &crate::db::Db) {

@@ -56,7 +56,7 @@ async fn insert_segment(
     sqlx::query(
         "INSERT INTO recording_segments (hearing_id, seq, file, participant_id, track, \
          start_ms, end_ms, sha256, bytes, cut_short, entry_hash, created_at) \
-         VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
     )
     .bind(hearing)
     .bind(&s.file)

@@ -183,8 +183,10 @@ impl RoomTask {
                 details: serde_json::json!({"hearing_id": self.hearing, "entries_lost": lost}),
                 presence: None,
             };
-            if self.write_entry(&gap).await.is_err() {
-                return;
+            match self.write_entry(&gap).await {
+                Err(e) if e.is_unavailable() => return,
+                Err(e) => tracing::error!(error = %e, lost, "FAULT: the audit gap was refused"),
+                Ok(()) => {}
             }
             self.held.lost = 0;
         }
