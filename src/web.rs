@@ -15,7 +15,7 @@ const INDEX_HTML: &str = include_str!("../web-client/index.html");
 const REVIEW_HTML: &str = include_str!("../web-client/review.html");
 
 /// The page's assets: `/assets/<name>`, its content and type.
-const ASSETS: [(&str, &str, &str); 8] = [
+const ASSETS: [(&str, &str, &str); 10] = [
     (
         "style.css",
         include_str!("../web-client/style.css"),
@@ -34,6 +34,12 @@ const ASSETS: [(&str, &str, &str); 8] = [
     ),
     ("js/media.js", include_str!("../web-client/js/media.js"), JS),
     ("js/ui.js", include_str!("../web-client/js/ui.js"), JS),
+    ("js/state.js", include_str!("../web-client/js/state.js"), JS),
+    (
+        "js/roster.js",
+        include_str!("../web-client/js/roster.js"),
+        JS,
+    ),
     (
         "js/review.js",
         include_str!("../web-client/js/review.js"),

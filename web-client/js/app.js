@@ -6,34 +6,9 @@ import { $, status, notice } from "./ui.js";
 import { Signal } from "./signal.js";
 import { Media, MuteState } from "./media.js";
 import * as precheck from "./precheck.js";
+import { state, can, command, roleName } from "./state.js";
+import { renderRoster } from "./roster.js";
 
-const state = {
-  session: null, // what the join token opens (GET .../session)
-  token: null,
-  me: null, // my ParticipantView
-  caps: new Set(),
-  roster: new Map(),
-  tiles: new Map(), // participant id -> tile element
-  localStream: null,
-  mute: null, // MuteState: my own switches and the court's mute
-  courtHeld: new Set(), // "id:kind" the court muted, as far as this page knows (when the view does not say)
-  audioOnly: false,
-  speaker: null,
-  signal: null,
-  media: null,
-  req: 0,
-  pending: new Map(), // req -> the command sent
-  quality: null, // loss counters at the last measurement
-  conn: { state: null, quality: null }, // the signaling connection; quality while connected
-  poorFor: null, // Lasting: a poor connection that lasts (a moment's spike is only shown)
-  goodFor: null,
-  suggestedAudioOnly: false, // audio only was taken from a suggestion (video is suggested again later)
-  recording: false,
-  ended: false,
-  errors: [], // error answers received, newest last
-  log: [], // the last signaling messages received (types), for support
-  resumed: 0, // reconnections whose media the server kept
-};
 
 // For the end-to-end tests and for support staff debugging a session: read-only use.
 window.gavel = state;
@@ -43,10 +18,6 @@ function show(section) {
   for (const id of ["details", "precheck", "lobby", "room", "ended"]) $(id).hidden = !visible.includes(id);
   $("toolbar").hidden = section !== "room" && section !== "lobby";
   if ($("toolbar").hidden) $("suggest").hidden = true;
-}
-
-function roleName(role) {
-  return t(`role_${role}`);
 }
 
 async function main() {
@@ -389,99 +360,12 @@ function sendVideoSize(tile) {
 
 // ---- roster and controls ----
 
-function can(cap) {
-  return state.caps.has(cap);
-}
-
-function command(msg) {
-  const req = ++state.req;
-  state.pending.set(req, msg);
-  state.signal.send({ ...msg, req });
-}
-
-/** Whether the court's mute holds `kind` of `p`: the server's word (`*_held`) when it gives it,
- *  else what this page's own commands did. */
-function courtHeld(p, kind) {
-  const told = p[`${kind}_held`];
-  return typeof told === "boolean" ? told : state.courtHeld.has(`${p.id}:${kind}`);
-}
-
-/** Whether `id` sends a track of `source` to this page: false only when their tracks are known
- *  and none is of that source (say, a party without a camera). */
-function publishes(id, source) {
-  const theirs = [...(state.media?.trackInfo.values() || [])].filter((i) => i.participant === id);
-  return theirs.length === 0 || theirs.some((i) => i.source === source);
-}
-
-function controlsFor(p) {
-  const out = [];
-  if (!state.me || p.id === state.me.id) return out;
-  const sequesterable = p.role === "witness" || p.role === "expert";
-  if (p.place === "waiting" && can("admit_from_lobby") && p.role !== "witness") {
-    out.push(["admit", () => command({ type: "admit", participant: p.id })]);
-  }
-  if (p.place === "waiting" && can("call_witness") && sequesterable) {
-    out.push(["call_in", () => command({ type: "call_witness", participant: p.id })]);
-  }
-  if (p.place === "main" && can("call_witness") && sequesterable) {
-    out.push(["send_out", () => command({ type: "dismiss_witness", participant: p.id })]);
-  }
-  if (p.place !== "waiting" && can("mute_others")) {
-    // The court's mute, not the participant's own: someone who muted themselves may still be
-    // muted by the court (so that they cannot unmute), and "allow" lifts only the court's mute.
-    out.push(courtHeld(p, "audio")
-      ? ["unmute_mod", () => command({ type: "mute", participant: p.id, kind: "audio", muted: false })]
-      : ["mute", () => command({ type: "mute", participant: p.id, kind: "audio" })]);
-    if (courtHeld(p, "video")) {
-      out.push(["allow_video", () => command({ type: "mute", participant: p.id, kind: "video", muted: false })]);
-    } else if (publishes(p.id, "camera")) {
-      out.push(["stop_video", () => command({ type: "mute", participant: p.id, kind: "video" })]);
-    }
-  }
-  if (can("remove_others")) {
-    out.push(["remove", () => { if (confirm(t("confirm_remove", { name: p.name }))) command({ type: "remove", participant: p.id }); }]);
-  }
-  return out;
-}
-
 function renderAll() {
   translate();
   renderRoster();
   renderTiles();
   renderToolbar();
   renderConn();
-}
-
-function renderRoster() {
-  const ul = $("roster");
-  ul.replaceChildren();
-  for (const p of state.roster.values()) {
-    const li = document.createElement("li");
-    li.dataset.participant = p.id;
-    li.dataset.place = p.place;
-    const name = document.createElement("span");
-    name.className = "name";
-    const you = state.me && p.id === state.me.id ? ` (${t("you")})` : "";
-    const place = { waiting: t("waiting"), main: t("in_hearing"), private: t("private") }[p.place];
-    name.textContent = `${p.name}${you} — ${roleName(p.role)}, ${place}${p.audio_muted ? " 🔇" : ""}${p.video_muted ? " 📷✕" : ""}`;
-    li.append(name);
-    const controls = controlsFor(p);
-    if (controls.length) {
-      const box = document.createElement("span");
-      box.className = "controls";
-      for (const [key, act] of controls) {
-        const b = document.createElement("button");
-        b.type = "button";
-        b.textContent = t(key);
-        b.dataset.cmd = key;
-        b.setAttribute("aria-label", `${t(key)}: ${p.name}`);
-        b.onclick = act;
-        box.append(b);
-      }
-      li.append(box);
-    }
-    ul.append(li);
-  }
 }
 
 function renderTiles() {
