@@ -345,13 +345,15 @@ fn the_judge_mutes_and_removes_and_the_party_is_told() {
 }
 
 pub(super) fn routes(out: &[Output]) -> Vec<Route> {
-    out.iter()
-        .rev()
-        .find_map(|o| match o {
-            Output::Routes(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a routing table was emitted")
+    routes_if_any(out).expect("a routing table was emitted")
+}
+
+/// The last routing table among `out`, if the input changed the routes at all.
+pub(super) fn routes_if_any(out: &[Output]) -> Option<Vec<Route>> {
+    out.iter().rev().find_map(|o| match o {
+        Output::Routes(r) => Some(r.clone()),
+        _ => None,
+    })
 }
 
 pub(super) fn from<'a>(r: &'a [Route], sub: &str) -> Vec<(&'a str, bool, bool)> {
