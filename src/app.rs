@@ -15,28 +15,8 @@ use crate::auth::keyring::{KeyError, KeyRing, KeyStore};
 use crate::clock::now_ms;
 use crate::config::{Config, ConfigError};
 use crate::db::{Db, DbError};
+use crate::http::AppState;
 use crate::http::tls::{TlsError, ensure_certificate};
-
-/// State shared by every request handler. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    /// The database.
-    pub db: Db,
-    /// Join-token signing keys.
-    pub keys: Arc<KeyStore>,
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// Wakes the webhook worker when events are queued.
-    pub outbox: Arc<Notify>,
-    /// The live hearing rooms.
-    pub rooms: Arc<crate::rooms::Rooms>,
-    /// Builds media peer connections.
-    pub sfu: crate::sfu::PeerFactory,
-    /// Renders hearing composites.
-    pub composer: Arc<crate::recording::compose::Composer>,
-    /// Masks the public copy of the written record (built once from `[shielding]`).
-    pub shield: Arc<crate::written::shield::Shield>,
-}
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +181,7 @@ impl Server {
             config: Arc::new(config),
             outbox,
         };
-        let app = crate::http::router(state);
+        let app = crate::http::router(state, crate::docket::router());
         let handle = Handle::new();
         let server = match axum_server::from_tcp_rustls(listener, tls) {
             Ok(s) => s,

@@ -15,6 +15,7 @@ pub mod docket;
 pub mod domain;
 pub mod engine;
 pub mod fault;
+pub mod hearing;
 pub mod http;
 pub mod recording;
 pub mod rooms;

@@ -8,7 +8,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 const INDEX_HTML: &str = include_str!("../web-client/index.html");
 /// The clerk's transcript review (opened with the clerk's join link, `/review/...`).

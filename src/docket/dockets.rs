@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 
 use super::model::{Docket, NewDocket, Page};
 use super::rows::{self, DOCKET_COLS};
-use crate::app::AppState;
 use crate::audit;
 use crate::clock::now_ms;
 use crate::domain::validate::text;
+use crate::http::AppState;
 use crate::http::error::{ApiError, Problem, conflict_on_unique};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 

@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 
 use super::model::{Hearing, NewHearing, NewTransition, Page};
 use super::rows::{self, HEARING_COLS};
-use crate::app::AppState;
 use crate::audit;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::domain::validate::{FieldError, optional_text};
+use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
-use crate::webhook::{self, EventType};
 
 /// Schedule a hearing on a docket.
 #[utoipa::path(post, path = "/dockets/{docket_id}/hearings", tag = "hearings",
@@ -115,8 +114,15 @@ pub(super) async fn transition(
 ) -> Result<Json<Hearing>, ApiError> {
     let id = super::path_id(&hearing_id, "hearing")?;
     let reason = optional_text("reason", body.reason.as_deref(), 500)?;
-    let hearing =
-        apply_transition(&st.db, &st.outbox, &id, body.to, &caller.actor(), reason).await?;
+    let hearing = crate::hearing::transition::apply(
+        &st.db,
+        &st.outbox,
+        &id,
+        body.to,
+        &caller.actor(),
+        reason,
+    )
+    .await?;
     let news = if body.to == crate::domain::HearingState::Closed {
         // Closed in the record: nobody stays in the room.
         crate::engine::Input::HearingClosed
@@ -125,58 +131,4 @@ pub(super) async fn transition(
     };
     st.rooms.notify(&id, news).await;
     Ok(Json(hearing))
-}
-
-/// Moves hearing `id` to `to` with its audit entry and webhook event, or refuses with 409.
-/// Shared by the case API and the room (a judge ending the hearing).
-pub(crate) async fn apply_transition(
-    db: &crate::db::Db,
-    outbox: &tokio::sync::Notify,
-    id: &str,
-    to: crate::domain::HearingState,
-    actor: &crate::auth::Actor,
-    reason: Option<String>,
-) -> Result<Hearing, ApiError> {
-    let now = now_ms();
-    let mut w = db.begin_write().await?;
-    let current = rows::load_hearing(&mut *w.tx, id).await?;
-    let next = current
-        .state
-        .transition(to)
-        .map_err(|e| ApiError::Conflict(e.to_string()))?;
-    sqlx::query("UPDATE hearings SET state = $1, updated_at = $2 WHERE id = $3")
-        .bind(next.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?;
-    audit::append(
-        &mut w.tx,
-        now,
-        actor,
-        "hearing.transition",
-        &format!("hearing:{id}"),
-        serde_json::json!({ "from": current.state.as_str(), "to": next.as_str(), "reason": reason }),
-    )
-    .await?;
-    let queued = webhook::enqueue(
-        &mut w.tx,
-        now,
-        EventType::HearingStateChanged,
-        serde_json::json!({
-            "hearing_id": id, "docket_id": current.docket_id,
-            "from": current.state.as_str(), "to": next.as_str(),
-        }),
-    )
-    .await?;
-    let hearing = rows::load_hearing(&mut *w.tx, id).await?;
-    w.commit().await?;
-    if next == crate::domain::HearingState::Closed {
-        // A closed hearing's record is anchored outside the database at once.
-        crate::audit::checkpoint::request();
-    }
-    if queued > 0 {
-        outbox.notify_one();
-    }
-    Ok(hearing)
 }

@@ -7,23 +7,21 @@
 
 mod dockets;
 mod hearings;
-mod nettest;
-pub(crate) use hearings::apply_transition;
 pub mod model;
+mod nettest;
 mod participants;
 mod recordings;
 pub(crate) use participants::join_url as participants_url;
 mod rows;
 mod session;
 mod transcript;
-pub(crate) use session::check_claims;
 mod webhooks;
 mod written;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 /// The `/api/v1` routes with their OpenAPI descriptions.
 pub fn router() -> OpenApiRouter<AppState> {

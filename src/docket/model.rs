@@ -53,26 +53,7 @@ pub struct NewHearing {
     pub title: Option<String>,
 }
 
-/// A hearing.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Hearing {
-    /// Hearing id.
-    pub id: String,
-    /// The docket it belongs to.
-    pub docket_id: String,
-    /// Trial, pre-trial or mediation.
-    pub kind: HearingKind,
-    /// Optional title.
-    pub title: Option<String>,
-    /// Scheduled start (RFC 3339).
-    pub scheduled_start: String,
-    /// Current state.
-    pub state: HearingState,
-    /// Created (RFC 3339).
-    pub created_at: String,
-    /// Last state change (RFC 3339).
-    pub updated_at: String,
-}
+pub use crate::hearing::Hearing;
 
 /// A requested state change.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -2,7 +2,6 @@
 //! throughput, and whether UDP media reaches the server. Authenticated by the participant's
 //! join token like `session`; every size is bounded, and UDP probes are few at a time.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -13,11 +12,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use webrtc::peer_connection::RTCSessionDescription;
 
-use crate::app::AppState;
+use crate::hearing::admit::Purpose;
+use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Joiner};
+use crate::sfu::probe::Probe;
 
 /// Largest download or upload of one test.
 const MAX_BYTES: usize = 2 * 1024 * 1024;
@@ -97,7 +97,8 @@ async fn authorize(
     raw: &str,
 ) -> Result<(), ApiError> {
     let id = super::path_id(raw, "hearing")?;
-    super::check_claims(st, claims, &id).await.map(|_| ())
+    crate::hearing::admit::admit(&st.db, claims, &id, Purpose::Join).await?;
+    Ok(())
 }
 
 /// Download test: `bytes` of filler that does not compress, never cached.
@@ -184,12 +185,11 @@ pub(super) async fn udp(
             "too many network tests at once; try again in a few seconds",
         ));
     };
-    let answered = answer(&st.sfu, probe.sdp).await;
+    let answered = Probe::answer(&st.sfu, probe.sdp).await;
     match answered {
-        Ok((conn, sdp)) => {
+        Ok((probe, sdp)) => {
             tokio::spawn(async move {
-                tokio::time::sleep(PROBE_LIFETIME).await;
-                let _ = conn.pc.close().await;
+                probe.hold(PROBE_LIFETIME).await;
                 drop(slot);
             });
             Ok(Json(UdpProbe { sdp }))
@@ -201,29 +201,6 @@ pub(super) async fn udp(
                 expected: leak(e),
             }
             .into())
-        }
-    }
-}
-
-async fn answer(
-    factory: &crate::sfu::PeerFactory,
-    sdp: String,
-) -> Result<(Arc<crate::sfu::conn::Conn>, String), crate::sfu::SfuError> {
-    let offer =
-        RTCSessionDescription::offer(sdp).map_err(|e| crate::sfu::SfuError::Sdp(e.to_string()))?;
-    let mut conn = crate::sfu::conn::Conn::new(factory, None).await?;
-    let answered = async {
-        conn.pc.set_remote_description(offer).await?;
-        let answer = conn.pc.create_answer(None).await?;
-        conn.local_with_candidates(answer).await
-    }
-    .await;
-    match answered {
-        Ok(sdp) => Ok((Arc::new(conn), sdp)),
-        Err(e) => {
-            // A connection that is not closed keeps its socket and driver task.
-            let _ = conn.pc.close().await;
-            Err(e)
         }
     }
 }

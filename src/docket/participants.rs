@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 
 use super::model::{JoinLink, NewJoinLink, NewParticipant, Page, Participant};
 use super::rows::{self, PARTICIPANT_COLS};
-use crate::app::AppState;
 use crate::audit;
 use crate::auth::jwt::{self, ISSUER, JOIN_AUDIENCE, JoinClaims};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::HearingState;
 use crate::domain::validate::{in_range, optional_text, text};
-use crate::http::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 
 /// Register a verified participant for a hearing.
@@ -36,7 +36,7 @@ pub(super) async fn create(
     let mut w = st.db.begin_write().await?;
     let hearing = rows::load_hearing(&mut *w.tx, &hearing_id).await?;
     if hearing.state == HearingState::Closed {
-        return Err(ApiError::Conflict("the hearing is closed".into()));
+        return Err(Conflict::HearingClosed.into());
     }
     sqlx::query(
         "INSERT INTO participants (id, hearing_id, display_name, role, identity_ref, contact, created_at) \

@@ -11,12 +11,13 @@ use sqlx::Row;
 use tower::ServiceExt;
 
 use super::model::{CompositeJob, RecordingView};
-use crate::app::AppState;
 use crate::auth::{Actor, apikey};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::role::capabilities;
 use crate::domain::{Capability, Role};
-use crate::http::error::{ApiError, Problem};
+use crate::hearing::admit::Purpose;
+use crate::http::AppState;
+use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiPath, verify_join_token};
 use crate::http::range::RangeAsk;
 
@@ -71,31 +72,7 @@ pub(super) async fn caller(
         };
     }
     let claims = verify_join_token(st, token)?;
-    if claims.hid != hearing {
-        return Err(ApiError::Forbidden(
-            "this join link is for a different hearing",
-        ));
-    }
-    // Still registered, not removed, same role.
-    let row =
-        sqlx::query("SELECT role, revoked_at FROM participants WHERE id = $1 AND hearing_id = $2")
-            .bind(&claims.sub)
-            .bind(hearing)
-            .fetch_optional(st.db.pool())
-            .await
-            .map_err(crate::db::DbError::from)?
-            .ok_or(ApiError::Forbidden(
-                "this participant is not registered for the hearing",
-            ))?;
-    let revoked: Option<i64> = row
-        .try_get("revoked_at")
-        .map_err(crate::db::DbError::from)?;
-    let role: String = row.try_get("role").map_err(crate::db::DbError::from)?;
-    if revoked.is_some() || Role::parse(&role) != Some(claims.role) {
-        return Err(ApiError::Forbidden(
-            "this participant may no longer access the hearing",
-        ));
-    }
+    crate::hearing::admit::admit(&st.db, &claims, hearing, Purpose::Record).await?;
     Ok(Caller {
         actor: Actor::Participant {
             id: claims.sub.clone(),
@@ -207,7 +184,7 @@ pub(super) async fn compose(
     let actor = reader(&st, &headers, &hearing_id, RECORDING_READERS).await?;
     let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
     if hearing.state != crate::domain::HearingState::Closed {
-        return Err(ApiError::Conflict("the hearing has not ended yet".into()));
+        return Err(Conflict::HearingNotEnded.into());
     }
     let running: Option<String> = sqlx::query_scalar(
         "SELECT CASE WHEN sealed_at IS NULL THEN 'unsealed' ELSE composite_state END \
@@ -219,19 +196,13 @@ pub(super) async fn compose(
     .map_err(crate::db::DbError::from)?;
     match running.as_deref() {
         None => {
-            return Err(ApiError::Conflict(
-                "nothing of this hearing was recorded".into(),
-            ));
+            return Err(Conflict::NothingRecorded.into());
         }
         Some("running") => {
-            return Err(ApiError::Conflict(
-                "a composite is being rendered already".into(),
-            ));
+            return Err(Conflict::CompositeRunning.into());
         }
         Some("unsealed") => {
-            return Err(ApiError::Conflict(
-                "the recording is still being closed".into(),
-            ));
+            return Err(Conflict::RecordingClosing.into());
         }
         Some(_) => {}
     }

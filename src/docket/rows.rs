@@ -5,8 +5,8 @@ use sqlx::{Any, Executor, Row};
 
 use super::model::{Docket, Hearing, Participant};
 use crate::clock::rfc3339;
+use crate::domain::Role;
 use crate::domain::role::capabilities;
-use crate::domain::{HearingKind, HearingState, Role};
 use crate::http::error::ApiError;
 
 fn corrupt(what: &str) -> ApiError {
@@ -14,8 +14,7 @@ fn corrupt(what: &str) -> ApiError {
 }
 
 pub(super) const DOCKET_COLS: &str = "id, case_number, title, court, case_type, created_at";
-pub(super) const HEARING_COLS: &str =
-    "id, docket_id, kind, title, scheduled_start, state, created_at, updated_at";
+pub(super) use crate::hearing::HEARING_COLS;
 pub(super) const PARTICIPANT_COLS: &str =
     "id, hearing_id, display_name, role, identity_ref, contact, created_at";
 
@@ -31,18 +30,7 @@ pub(super) fn docket(r: &AnyRow) -> Result<Docket, ApiError> {
 }
 
 pub(super) fn hearing(r: &AnyRow) -> Result<Hearing, ApiError> {
-    let kind: String = r.try_get("kind")?;
-    let state: String = r.try_get("state")?;
-    Ok(Hearing {
-        id: r.try_get("id")?,
-        docket_id: r.try_get("docket_id")?,
-        kind: HearingKind::parse(&kind).ok_or_else(|| corrupt("hearing kind"))?,
-        title: r.try_get("title")?,
-        scheduled_start: rfc3339(r.try_get("scheduled_start")?),
-        state: HearingState::parse(&state).ok_or_else(|| corrupt("hearing state"))?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        updated_at: rfc3339(r.try_get("updated_at")?),
-    })
+    Ok(crate::hearing::from_row(r)?)
 }
 
 pub(super) fn participant(r: &AnyRow) -> Result<Participant, ApiError> {
@@ -65,13 +53,9 @@ pub(super) async fn load_hearing<'e, E>(ex: E, id: &str) -> Result<Hearing, ApiE
 where
     E: Executor<'e, Database = Any>,
 {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {HEARING_COLS} FROM hearings WHERE id = $1"));
-    let row = sqlx::query(sql)
-        .bind(id)
-        .fetch_optional(ex)
+    crate::hearing::load(ex, id)
         .await?
-        .ok_or(ApiError::NotFound("hearing"))?;
-    hearing(&row)
+        .ok_or(ApiError::NotFound("hearing"))
 }
 
 /// Loads a docket by id (404 when absent).

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::recordings::{audit, caller, reader};
-use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::Capability;
 use crate::domain::role::capabilities;
+use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 

@@ -8,11 +8,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sqlx::Row;
 
 use super::model::{CreatedWebhook, NewWebhook, Webhook};
-use crate::app::AppState;
 use crate::audit;
 use crate::auth::random_bytes;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::validate::{FieldError, text};
+use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, Platform};
 use crate::webhook::{EventType, target};

@@ -11,7 +11,11 @@ use serde::Serialize;
 
 use crate::auth::jwt::TokenError;
 use crate::db::DbError;
+use crate::domain::hearing::IllegalTransition;
 use crate::domain::validate::FieldError;
+use crate::hearing::{AdmitError, JoinRefusal, StoreError, TransitionError};
+pub use crate::http::conflict::Conflict;
+use crate::http::conflict::is_unique_violation;
 
 /// An error answer from the API.
 #[derive(Debug, thiserror::Error)]
@@ -20,9 +24,10 @@ pub enum ApiError {
     /// No usable credentials (401).
     #[error("{0}")]
     Unauthorized(&'static str),
-    /// A join token that failed verification (401).
+    /// A join token that does not let its holder in (401 when a new link would help, 403
+    /// when the holder may not come in, 404 when its hearing is gone); its slug names why.
     #[error(transparent)]
-    Token(#[from] TokenError),
+    Join(#[from] JoinRefusal),
     /// Authenticated, but not allowed to do this (403).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -35,9 +40,12 @@ pub enum ApiError {
     /// The route exists but not with this method (405).
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
-    /// The request conflicts with the current state (409).
-    #[error("{0}")]
-    Conflict(String),
+    /// The request conflicts with the record's current state (409); its slug names how.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// A hearing state change the state machine does not allow (409).
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
     /// A field failed validation (422).
     #[error(transparent)]
     Field(#[from] FieldError),
@@ -97,11 +105,20 @@ impl ApiError {
     fn status_and_slug(&self) -> (StatusCode, &'static str) {
         use ApiError::*;
         match self {
-            Unauthorized(_) | Token(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Join(r) => {
+                let status = match r {
+                    JoinRefusal::NoSuchHearing => StatusCode::NOT_FOUND,
+                    r if r.needs_new_link() => StatusCode::UNAUTHORIZED,
+                    _ => StatusCode::FORBIDDEN,
+                };
+                (status, r.slug())
+            }
+            IllegalTransition(_) => (StatusCode::CONFLICT, "transition-not-allowed"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             NotFound(_) | NoRoute => (StatusCode::NOT_FOUND, "not-found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed"),
-            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Conflict(c) => (StatusCode::CONFLICT, c.slug()),
             Field(_) | Schema(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field"),
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
@@ -180,12 +197,44 @@ impl IntoResponse for ApiError {
 
 /// Maps a database error to a 409 when it is a uniqueness violation, else a 500.
 pub fn conflict_on_unique(e: sqlx::Error, what: &'static str) -> ApiError {
-    if let sqlx::Error::Database(d) = &e
-        && d.is_unique_violation()
-    {
-        return ApiError::Conflict(format!("{what} already exists"));
+    if is_unique_violation(&e) {
+        return ApiError::Conflict(Conflict::Exists(what));
     }
     ApiError::Db(DbError::Sqlx(e))
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        Self::Join(e.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Db(e) => Self::Db(e),
+            StoreError::Corrupt(_) => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AdmitError> for ApiError {
+    fn from(e: AdmitError) -> Self {
+        match e {
+            AdmitError::Refused(r) => r.into(),
+            AdmitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::NotFound => Self::NotFound("hearing"),
+            TransitionError::Illegal(i) => i.into(),
+            TransitionError::Store(e) => e.into(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for ApiError {

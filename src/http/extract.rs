@@ -8,10 +8,11 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::apikey::{self, ApiKeyIdentity};
-use crate::auth::jwt::{self, JoinClaims};
+use crate::auth::jwt::JoinClaims;
 use crate::clock::now_ms;
+use crate::hearing::JoinRefusal;
+use crate::http::AppState;
 
 /// A JSON body, parsed strictly (types with `deny_unknown_fields`), size-limited by the
 /// router's body limit.
@@ -138,16 +139,8 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Checks a join token's signature and times, re-reading the key directory once if it names a
-/// key this server has not loaded (a rotation since start).
-pub fn verify_join_token(state: &AppState, token: &str) -> Result<JoinClaims, ApiError> {
-    let now = now_ms();
+/// Checks a join token's signature and times (see [`crate::hearing::admit::verify`]).
+pub fn verify_join_token(state: &AppState, token: &str) -> Result<JoinClaims, JoinRefusal> {
     let leeway = state.config.tokens.leeway_secs;
-    let verified = jwt::verify(&state.keys.ring(), token, now / 1000, leeway);
-    Ok(match verified {
-        Err(jwt::TokenError::UnknownKey) if state.keys.reload(now) => {
-            jwt::verify(&state.keys.ring(), token, now / 1000, leeway)?
-        }
-        other => other?,
-    })
+    crate::hearing::admit::verify(&state.keys, token, now_ms(), leeway)
 }

@@ -4,9 +4,11 @@
 //! Invariant: every response, including 404s, 405s, oversize bodies and panics, is a problem
 //! document or a deliberate page; nothing answers with a framework default.
 
+pub mod conflict;
 pub mod error;
 pub mod extract;
 pub mod range;
+mod state;
 pub mod tls;
 pub mod ws;
 
@@ -23,8 +25,8 @@ use utoipa::Modify;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
 use error::ApiError;
+pub use state::AppState;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -50,16 +52,18 @@ impl Modify for Security {
     }
 }
 
-/// The OpenAPI document and the router it describes, built together so they cannot drift.
-pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The OpenAPI document and the router it describes (the `routes` under `/api/v1`), built
+/// together so they cannot drift.
+pub fn api(routes: OpenApiRouter<AppState>) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
-        .nest("/api/v1", crate::docket::router())
+        .nest("/api/v1", routes)
         .split_for_parts()
 }
 
-/// The whole application router with its layers.
-pub fn router(state: AppState) -> Router {
-    let (api, doc) = api();
+/// The whole application router: the case API's `routes`, the signaling socket, the web
+/// client and health checks, with the layers every response passes through.
+pub fn router(state: AppState, routes: OpenApiRouter<AppState>) -> Router {
+    let (api, doc) = api(routes);
     let doc_json = doc.to_json().expect("the OpenAPI document serialises");
     let body_limit = state.config.server.max_body_bytes;
     let timeout = Duration::from_secs(state.config.server.request_timeout_secs);

@@ -18,8 +18,10 @@ use gavel_signaling::{
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::app::AppState;
 use crate::engine::{Arrival, Disconnect, Input};
+use crate::hearing::admit::{Purpose, admit};
+use crate::hearing::{AdmitError, Hearing};
+use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::rooms::{Outbound, RoomMsg};
 use crate::sfu::peer::PeerCmd;
@@ -137,14 +139,12 @@ async fn run(st: AppState, mut socket: WebSocket) {
         Ok(x) => x,
         Err(e) => {
             let text = match &e {
-                ApiError::Db(_) | ApiError::Internal(_) => {
+                AdmitError::Refused(r) => r.to_string(),
+                AdmitError::Store(cause) => {
+                    tracing::error!(error = %cause, "join check failed");
                     "the server could not check the join token".to_owned()
                 }
-                other => other.to_string(),
             };
-            if matches!(e, ApiError::Db(_) | ApiError::Internal(_)) {
-                tracing::error!(error = %e, "join check failed");
-            }
             send(
                 &mut socket,
                 &ServerMessage::error(None, ErrorCode::Unauthorized, text),
@@ -159,17 +159,14 @@ async fn run(st: AppState, mut socket: WebSocket) {
         .await;
 }
 
-async fn authorize(
-    st: &AppState,
-    token: &str,
-) -> Result<(crate::docket::model::Hearing, Arrival), ApiError> {
+async fn authorize(st: &AppState, token: &str) -> Result<(Hearing, Arrival), AdmitError> {
     let claims = super::extract::verify_join_token(st, token)?;
-    let (hearing, name) = crate::docket::check_claims(st, &claims, &claims.hid).await?;
+    let admitted = admit(&st.db, &claims, &claims.hid, Purpose::Join).await?;
     Ok((
-        hearing,
+        admitted.hearing,
         Arrival {
             id: claims.sub,
-            name,
+            name: admitted.display_name,
             role: claims.role,
         },
     ))
@@ -178,7 +175,7 @@ async fn authorize(
 async fn session(
     st: AppState,
     mut socket: WebSocket,
-    hearing: crate::docket::model::Hearing,
+    hearing: Hearing,
     who: Arrival,
     resume: bool,
 ) {

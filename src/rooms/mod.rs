@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use gavel_signaling::{EndReason, ErrorCode, ServerMessage};
+use gavel_signaling::{ErrorCode, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::Actor;
@@ -24,36 +24,18 @@ use crate::db::Db;
 use crate::domain::HearingKind;
 use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
 use crate::fault::Component;
+use crate::hearing::TransitionError;
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Fault;
 use crate::sfu::peer::PeerHandle;
-use crate::sfu::track::PublishedTrack;
 use crate::transcribe::live::{CaptionEvent, Captioner};
 
 mod media;
 mod record;
 use media::MediaRouting;
 
-/// What a room sends to one session's socket loop.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A protocol message.
-    Msg(ServerMessage),
-    /// An error answer to a malformed message (counted towards the client's limit).
-    Refused(ServerMessage),
-    /// End the session with this reason, then close.
-    End(EndReason),
-}
-
-/// Media news from a participant's media actor.
-#[derive(Debug)]
-pub enum MediaEvent {
-    /// A new published track.
-    Published(Arc<PublishedTrack>),
-    /// A track ended (its publisher's connection closed).
-    Unpublished(Arc<PublishedTrack>),
-}
+pub use crate::sfu::link::{MediaEvent, Outbound, RoomLink};
 
 /// What a session (or the server) sends to a room.
 #[derive(Debug)]
@@ -79,16 +61,15 @@ pub enum RoomMsg {
     Media(MediaEvent),
 }
 
-/// A handle on one room's queue, for media actors.
-#[derive(Debug, Clone)]
-pub struct RoomLink(mpsc::Sender<RoomMsg>);
-
-impl RoomLink {
-    /// Reports a media event to the room.
-    pub async fn send_media(&self, ev: MediaEvent) {
-        // overflow: await (track lifecycle must not be lost)
-        let _ = self.0.send(RoomMsg::Media(ev)).await;
-    }
+/// Media events enter the room's one queue, in order with everything else it is told.
+fn media_link(tx: mpsc::Sender<RoomMsg>) -> RoomLink {
+    RoomLink::new(move |ev| {
+        let tx = tx.clone();
+        async move {
+            // overflow: await (track lifecycle must not be lost)
+            let _ = tx.send(RoomMsg::Media(ev)).await;
+        }
+    })
 }
 
 /// All live rooms of this server.
@@ -149,26 +130,31 @@ impl Rooms {
         SessionId(self.next_session.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// The room of `hearing`, started if needed (or if the last one retired).
+    /// The room of `hearing` as its media actors reach it, started if needed.
     pub fn link(&self, hearing: &str, kind: HearingKind) -> RoomLink {
+        media_link(self.queue(hearing, kind))
+    }
+
+    /// The queue of `hearing`'s room, started if needed (or if the last one retired).
+    fn queue(&self, hearing: &str, kind: HearingKind) -> mpsc::Sender<RoomMsg> {
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = rooms.get(hearing)
             && !tx.is_closed()
         {
-            return RoomLink(tx.clone());
+            return tx.clone();
         }
         // Starting a room (rare): forget every retired one while here.
         rooms.retain(|_, tx| !tx.is_closed());
         let tx = self.spawn(hearing, kind);
         rooms.insert(hearing.to_owned(), tx.clone());
-        RoomLink(tx)
+        tx
     }
 
     /// Delivers `msg` to the room of `hearing`. Only a join (authorised against an open
     /// hearing) starts a room; anything else for a retired room is a leftover and dropped.
     pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
         let tx = if matches!(msg, RoomMsg::Join { .. }) {
-            self.link(hearing, kind).0
+            self.queue(hearing, kind)
         } else {
             let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
             match rooms.get(hearing) {
@@ -426,7 +412,7 @@ impl RoomTask {
             HearingPhase::Recess => crate::domain::HearingState::Recess,
             _ => return, // refused by the protocol's validation
         };
-        let result = crate::docket::apply_transition(
+        let result = crate::hearing::transition::apply(
             &self.db,
             &self.outbox,
             &self.hearing,
@@ -442,16 +428,14 @@ impl RoomTask {
                 req.map(|req| ServerMessage::Ok { req })
             }
             Err(e) => {
-                let (code, text) = match &e {
-                    crate::http::error::ApiError::Conflict(m) => (ErrorCode::Conflict, m.clone()),
+                let text = match &e {
+                    TransitionError::Illegal(illegal) => illegal.to_string(),
                     other => {
                         tracing::error!(error = %other, "FAULT: hearing state not changed");
-                        (
-                            ErrorCode::Conflict,
-                            "the record could not be changed; try again".to_owned(),
-                        )
+                        "the record could not be changed; try again".to_owned()
                     }
                 };
+                let code = ErrorCode::Conflict;
                 Some(ServerMessage::error(req, code, text))
             }
         };

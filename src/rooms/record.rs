@@ -101,7 +101,7 @@ impl RoomTask {
             steps.insert(0, (HearingState::Open, "held before it was opened"));
         }
         for (to, reason) in steps {
-            let result = crate::docket::apply_transition(
+            let result = crate::hearing::transition::apply(
                 &self.db,
                 &self.outbox,
                 &self.hearing,

@@ -91,6 +91,7 @@ async fn only_legal_state_transitions_are_accepted(b: Backend) {
         p["detail"],
         "a hearing cannot go from scheduled to in_session"
     );
+    assert_eq!(p["type"], "/problems/transition-not-allowed");
 
     for to in ["open", "in_session", "recess", "in_session", "closed"] {
         let h = app
@@ -110,6 +111,10 @@ async fn only_legal_state_transitions_are_accepted(b: Backend) {
     assert_eq!(res.status(), 403);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "this hearing has ended");
+    assert_eq!(
+        p["type"], "/problems/hearing-ended",
+        "clients decide on the slug"
+    );
     let res = app
         .call(
             Method::POST,
@@ -118,6 +123,8 @@ async fn only_legal_state_transitions_are_accepted(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), 409);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["type"], "/problems/hearing-closed");
 }
 both_backends!(only_legal_state_transitions_are_accepted);
 
@@ -154,5 +161,6 @@ async fn a_removed_participant_can_no_longer_use_their_link(b: Backend) {
     assert_eq!(res.status(), 403);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "this participant was removed from the hearing");
+    assert_eq!(p["type"], "/problems/participant-removed");
 }
 both_backends!(a_removed_participant_can_no_longer_use_their_link);

@@ -84,6 +84,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
     assert_eq!(res.status(), 403);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "this join link is for a different hearing");
+    assert_eq!(p["type"], "/problems/join-link-wrong-hearing");
 
     // An expired token signed by the server's own key.
     let keys = KeyRing::load_or_create(&app.data_dir().join("keys"), 0).unwrap();
@@ -107,6 +108,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
         p["detail"],
         "the join token has expired; ask the court for a new link"
     );
+    assert_eq!(p["type"], "/problems/join-token-expired");
 
     // A token claiming a stronger role than registered is refused even when validly signed.
     claims.exp = now + 3600;
@@ -119,6 +121,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
         p["detail"],
         "the participant's role changed; ask the court for a new link"
     );
+    assert_eq!(p["type"], "/problems/participant-role-changed");
 
     // A token from another server's key.
     let foreign_dir = tempfile::tempdir().unwrap();
@@ -134,6 +137,7 @@ async fn expired_forged_and_foreign_hearing_join_tokens_are_refused(b: Backend) 
     assert_eq!(res.status(), 401);
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "the join token was not issued by this server");
+    assert_eq!(p["type"], "/problems/join-token-unknown-key");
 
     // Tampering with any character of a real token breaks it.
     let mut bytes = token.into_bytes();

@@ -12,6 +12,7 @@ mod browser;
 mod captions;
 mod db_outage;
 mod input;
+mod layering;
 mod media;
 mod media_client;
 mod media_peer;

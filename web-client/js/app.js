@@ -1,7 +1,7 @@
 // The hearing client: join link -> details -> pre-join check -> lobby or hearing. Every
 // permission is enforced by the server; controls a role lacks are simply not shown.
 
-import { t, translate, toggleLanguage } from "./strings.js";
+import { t, translate, toggleLanguage, problemSlug, problemText } from "./strings.js";
 import { $, status, notice } from "./ui.js";
 import { Signal } from "./signal.js";
 import { Media, MuteState } from "./media.js";
@@ -29,7 +29,7 @@ async function main() {
   const match = location.pathname.match(/^\/join\/([0-9a-f-]{36})$/);
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   if (!match || !token) {
-    status(t("open_link"));
+    status(() => t("open_link"));
     return;
   }
   state.token = token;
@@ -38,11 +38,11 @@ async function main() {
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
     // After the hearing, the link opens its written record (to read and sign) instead.
-    if (res.status === 403 && body.detail === "this hearing has ended") {
+    if (res.status === 403 && problemSlug(body) === "hearing-ended") {
       location.replace(`/review/${match[1]}${location.hash}`);
       return;
     }
-    status(`${t("link_refused")}: ${res.status === 401 ? t("link_ask_new") : body.detail || `HTTP ${res.status}`}`, true);
+    status(() => `${t("link_refused")}${t("colon")}${problemText(body, res.status)}`, true);
     return;
   }
   state.session = body;
@@ -53,7 +53,7 @@ async function main() {
   $("scheduled").textContent = new Date(body.hearing.scheduled_start).toLocaleString();
   $("who").textContent = `${body.display_name}, ${roleName(body.role)}`;
   $("case-line").textContent = body.docket.case_number;
-  status(t("link_valid"));
+  status(() => t("link_valid"));
   show("precheck");
   await runPrecheck();
 }
@@ -548,5 +548,5 @@ function addCaption(msg) {
 
 main().catch((e) => {
   console.error(e);
-  status(t("unreachable"), true);
+  status(() => t("unreachable"), true);
 });

@@ -5,7 +5,7 @@
 // signer: the finalised record, to sign or to refuse with a reason. Every permission is
 // enforced by the server; this page only asks.
 
-import { t, translate, toggleLanguage } from "./strings.js";
+import { t, translate, toggleLanguage, problemSlug, problemText } from "./strings.js";
 import { $, status, notice } from "./ui.js";
 
 const state = {
@@ -26,13 +26,34 @@ const state = {
 // For the end-to-end tests and support staff: read-only use.
 window.gavelReview = state;
 
-/** Calls the API with the join token; resolves to the JSON body or throws its problem. */
+/** A refusal of the API, said by its problem's slug (`problemText`). A validation error (422)
+ *  also shows the server's detail, which names the field at fault. */
+class Refusal extends Error {
+  constructor(problem, status) {
+    super(); // no own `message`: the getter below says it, in the language shown
+    this.name = "Refusal";
+    this.problem = problem;
+    this.status = status;
+  }
+
+  /** The problem's slug (`stale-revision`, …): what the page decides on, never the text. */
+  get slug() {
+    return problemSlug(this.problem);
+  }
+
+  get message() {
+    const text = problemText(this.problem, this.status);
+    return this.status === 422 && this.problem.detail ? `${text} (${this.problem.detail})` : text;
+  }
+}
+
+/** Calls the API with the join token; resolves to the JSON body or throws its `Refusal`. */
 async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${state.token}` };
   if (body) headers["Content-Type"] = "application/json";
   const res = await fetch(`${state.base}${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const json = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(json.detail || json.title || `HTTP ${res.status}`);
+  if (!res.ok) throw new Refusal(json, res.status);
   return json;
 }
 
@@ -215,10 +236,30 @@ async function finalise() {
     el.hidden = false;
     await loadRecord();
   } catch (e) {
-    notice(e.message);
+    await refused(e);
   } finally {
     button.disabled = false;
   }
+}
+
+/** After finalising was refused: the transcript or the record as it is now, and why. */
+async function refused(e) {
+  const slug = e instanceof Refusal ? e.slug : "";
+  if (slug === "stale-revision") {
+    // Corrected meanwhile (another tab or clerk): show the current revision to review again.
+    const now = await api("GET", "/transcript").catch(() => null);
+    if (now) {
+      state.transcript = now;
+      render();
+      await loadRecord().catch(() => {});
+      notice(t("transcript_reloaded", { n: now.revision }));
+      return;
+    }
+  } else if (slug === "revision-finalised" || slug === "revision-signed") {
+    // Finalised already (elsewhere, or a second click): show that record.
+    await loadRecord().catch(() => {});
+  }
+  notice(e.message);
 }
 
 /** The claims of a join token (its middle part), read only to know who "I" am. */
@@ -290,9 +331,16 @@ async function decide(decision) {
     renderRecord();
     notice(t(decision === "signed" ? "you_signed" : "you_refused"));
   } catch (e) {
-    notice(e.message);
-    // The record may have changed meanwhile (decided elsewhere, or replaced).
+    // The record may have changed meanwhile (decided elsewhere, or replaced): shown as it is
+    // now, so a later revision offers its own decision and an earlier decision is listed.
+    const asked = state.document?.id;
     await loadRecord().catch(() => {});
+    const replaced = state.document && state.document.id !== asked;
+    if (e instanceof Refusal && e.slug === "later-revision-finalised" && replaced) {
+      notice(t("record_reloaded", { n: state.document.revision }));
+    } else {
+      notice(e.message);
+    }
   }
 }
 
@@ -306,7 +354,7 @@ async function main() {
   const match = location.pathname.match(/^\/review\/([0-9a-f-]{36})$/);
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   if (!match || !token) {
-    status(t("open_link"));
+    status(() => t("open_link"));
     return;
   }
   state.token = token;
@@ -322,7 +370,8 @@ async function main() {
   try {
     await loadRecord();
   } catch (e) {
-    status(`${t("link_refused")}: ${e.message}`, true);
+    if (!(e instanceof Refusal)) throw e; // no answer at all: "unreachable", below
+    status(() => `${t("link_refused")}${t("colon")}${e.message}`, true);
     return;
   }
   // The transcript itself is for the court's readers (the clerk corrects it).
@@ -334,7 +383,7 @@ async function main() {
     $("finalise").hidden = $("finalise-hint").hidden = !isClerk();
     render();
   }
-  status(state.transcript || state.document ? "" : t("nothing_to_sign"));
+  status(state.transcript || state.document ? "" : () => t("nothing_to_sign"));
 }
 
-main().catch((e) => status(`${t("unreachable")} (${e.message})`, true));
+main().catch((e) => status(() => `${t("unreachable")} (${e.message})`, true));

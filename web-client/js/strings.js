@@ -7,6 +7,7 @@ const TABLES = {
     checking_link: "Checking your join link…",
     open_link: "Open the join link the court sent you. It contains your personal access code.",
     link_refused: "The join link could not be used",
+    colon: ": ",
     unreachable: "The server could not be reached. Check your connection and reload.",
     your_hearing: "Your hearing",
     case: "Case", court: "Court", hearing: "Hearing", scheduled: "Scheduled", you_join_as: "You join as",
@@ -39,7 +40,6 @@ const TABLES = {
     audio_only_suggested: "Recommended for your connection.",
     join_refused_link: "This link can no longer be used (it may have expired). Ask the court for a new join link.",
     join_failed: "Joining failed. Reload the page to try again.",
-    link_ask_new: "the link has expired or is not valid. Ask the court for a new link.",
     lobby_wait: "Please wait. The court will let you in shortly.",
     witness_wait: "You are a witness. Please wait until the judge calls you in. You will not see or hear the hearing until then.",
     sent_out: "You have been asked to wait outside the hearing.",
@@ -105,6 +105,47 @@ const TABLES = {
     sign_confirm: "Sign revision {n} of the record? Your decision is final.", sign_confirm_yes: "Yes, sign",
     you_signed: "You signed the record.", you_refused: "Your refusal is recorded.",
     nothing_to_sign: "There is no record to read or sign yet.",
+    // Why the server refused a request, by the problem's `type` slug (problemText below).
+    problem_join_token_malformed: "The join link is incomplete or damaged. Open it again exactly as the court sent it, or ask the court for a new link.",
+    problem_join_token_unknown_key: "This join link was not issued by this court's system. Open the link the court sent you, or ask the court for a new link.",
+    problem_join_token_bad_signature: "This join link is not valid (it may have been altered). Open it exactly as the court sent it, or ask the court for a new link.",
+    problem_join_token_expired: "This join link has expired. Ask the court for a new link.",
+    problem_join_token_not_yet_valid: "This join link is not valid yet. Check that your device's date, time and time zone are correct, then reload the page.",
+    problem_join_token_wrong_audience: "This is not a join link. Open the join link the court sent you.",
+    problem_participant_role_changed: "Your role in this hearing has changed, so this link no longer applies. Ask the court for a new link.",
+    problem_unauthorized: "No valid access code was given. Open the join link the court sent you.",
+    problem_join_link_wrong_hearing: "This join link is for a different hearing. Check that you opened the right link, or ask the court for the link to this hearing.",
+    problem_hearing_ended: "This hearing has ended.",
+    problem_participant_not_registered: "You are not registered as a participant in this hearing. If you think this is a mistake, contact the court.",
+    problem_participant_removed: "You were removed from this hearing. If you have questions, contact the court.",
+    problem_hearing_not_found: "This hearing could not be found. Check the link, or contact the court.",
+    problem_transition_not_allowed: "That step is not possible at this stage of the hearing.",
+    problem_database_unavailable: "The court's system is briefly unavailable. Try again in a moment; if you were saving something, check that it was saved.",
+    problem_busy: "The court's system is busy. Try again in a moment.",
+    problem_not_found: "What was asked for could not be found. Reload the page; if this keeps happening, contact the court.",
+    problem_forbidden: "You are not permitted to do this in this hearing.",
+    problem_conflict: "This could not be done because the hearing or its record changed meanwhile. Reload the page and try again.",
+    problem_internal: "Something went wrong in the court's system. Try again; if this keeps happening, contact the court.",
+    problem_timeout: "The request took too long. Check your connection and try again.",
+    problem_invalid_field: "Something you entered was not accepted. Check it and try again.",
+    problem_payload_too_large: "What you sent is too large.",
+    // 409: the hearing or its record is not in a state that allows the request.
+    problem_already_exists: "This already exists, so it was not created again. Reload the page to see it.",
+    problem_hearing_closed: "The hearing is closed; no one can be added to it any more.",
+    problem_hearing_not_ended: "The hearing has not ended yet. This can be done once the hearing has ended.",
+    problem_nothing_recorded: "Nothing of this hearing was recorded, so there is no recording to work with.",
+    problem_composite_running: "The combined recording of this hearing is already being prepared. Wait until it is finished.",
+    problem_recording_closing: "The recording is still being closed and saved. Try again in a moment.",
+    problem_stale_revision: "The transcript was changed after you opened it. Reload the page and review the current version again before finalising.",
+    problem_revision_signed: "This version of the transcript is already finalised and every signer has decided. To finalise again, first correct the transcript.",
+    problem_revision_finalised: "This version of the transcript is already finalised and is awaiting signatures. It need not be finalised again.",
+    problem_later_revision_finalised: "A newer version of the record has been finalised since you opened this one. Reload the page, read the new version, then sign or refuse that one.",
+    problem_record_complete: "Every signer has already decided on this record; it is complete and can no longer be signed or refused.",
+    problem_already_decided: "You have already signed or refused this record. Your decision is recorded and cannot be changed.",
+    // What the written-record page says when it has shown the record again after such a refusal.
+    transcript_reloaded: "The transcript was changed meanwhile; revision {n} is now shown. Review it again, then finalise.",
+    record_reloaded: "A newer version of the record (revision {n}) has been finalised and is now shown. Read it, then sign or refuse it.",
+    problem_unknown: "The request was refused (HTTP {status}). Reload the page; if this keeps happening, contact the court.",
     language: "中文",
   },
   "zh-CN": {
@@ -112,6 +153,7 @@ const TABLES = {
     checking_link: "正在核验您的入会链接…",
     open_link: "请打开法院发送给您的入会链接，其中包含您的个人访问码。",
     link_refused: "该入会链接无法使用",
+    colon: "：",
     unreachable: "无法连接服务器。请检查网络后刷新页面。",
     your_hearing: "您的庭审",
     case: "案号", court: "法院", hearing: "庭审", scheduled: "预定时间", you_join_as: "参加身份",
@@ -144,7 +186,6 @@ const TABLES = {
     audio_only_suggested: "根据您的网络，建议仅用音频。",
     join_refused_link: "此链接已无法使用（可能已过期）。请向法院索取新的入会链接。",
     join_failed: "未能进入庭审。请刷新页面重试。",
-    link_ask_new: "链接已过期或无效。请向法院索取新的链接。",
     lobby_wait: "请稍候，法院将很快让您进入。",
     witness_wait: "您是证人。请等待法官传唤。在此之前您看不到也听不到庭审。",
     sent_out: "您已被请到庭外等候。",
@@ -210,6 +251,44 @@ const TABLES = {
     sign_confirm: "确认签署第 {n} 版笔录？签名后不能更改。", sign_confirm_yes: "确认签名",
     you_signed: "您已签名。", you_refused: "您的拒签已记录。",
     nothing_to_sign: "目前没有可阅读或签名的笔录。",
+    problem_join_token_malformed: "入会链接不完整或已损坏。请按法院发送的原样重新打开，或向法院索取新的链接。",
+    problem_join_token_unknown_key: "此入会链接并非本法院系统签发。请打开法院发送给您的链接，或向法院索取新的链接。",
+    problem_join_token_bad_signature: "此入会链接无效（可能已被改动）。请按法院发送的原样打开，或向法院索取新的链接。",
+    problem_join_token_expired: "此入会链接已过期。请向法院索取新的链接。",
+    problem_join_token_not_yet_valid: "此入会链接尚未生效。请检查设备的日期、时间和时区是否正确，然后刷新页面。",
+    problem_join_token_wrong_audience: "这不是入会链接。请打开法院发送给您的入会链接。",
+    problem_participant_role_changed: "您在本次庭审中的参加身份已变更，此链接不再适用。请向法院索取新的链接。",
+    problem_unauthorized: "未提供有效的访问码。请打开法院发送给您的入会链接。",
+    problem_join_link_wrong_hearing: "此入会链接属于另一场庭审。请确认打开的链接是否正确，或向法院索取本场庭审的链接。",
+    problem_hearing_ended: "本场庭审已结束。",
+    problem_participant_not_registered: "您未登记为本场庭审的参与人。如认为有误，请与法院联系。",
+    problem_participant_removed: "您已被移出本场庭审。如有疑问，请与法院联系。",
+    problem_hearing_not_found: "未找到该庭审。请核对链接，或与法院联系。",
+    problem_transition_not_allowed: "庭审当前阶段无法进行此操作。",
+    problem_database_unavailable: "法院系统暂时无法使用。请稍后重试；如您刚才在保存内容，请核实是否已保存。",
+    problem_busy: "法院系统繁忙。请稍后重试。",
+    problem_not_found: "未找到所请求的内容。请刷新页面；如问题反复出现，请与法院联系。",
+    problem_forbidden: "您在本场庭审中无权进行此操作。",
+    problem_conflict: "庭审或笔录已发生变化，此操作未能完成。请刷新页面后重试。",
+    problem_internal: "法院系统出现故障。请重试；如问题反复出现，请与法院联系。",
+    problem_timeout: "请求超时。请检查网络连接后重试。",
+    problem_invalid_field: "您填写的内容不符合要求。请检查后重试。",
+    problem_payload_too_large: "提交的内容过大。",
+    problem_already_exists: "该项已存在，未重复创建。请刷新页面查看。",
+    problem_hearing_closed: "本场庭审已关闭，不能再添加参与人。",
+    problem_hearing_not_ended: "本场庭审尚未结束。请在庭审结束后再进行此操作。",
+    problem_nothing_recorded: "本场庭审没有任何录音录像，无法进行此操作。",
+    problem_composite_running: "本场庭审的合成录像正在生成中。请待其完成后再试。",
+    problem_recording_closing: "录音录像仍在收尾保存中。请稍后重试。",
+    problem_stale_revision: "笔录在您打开后已被修改。请刷新页面，重新审阅最新版本后再定稿。",
+    problem_revision_signed: "此版笔录已定稿，且全部签名人均已作出决定。如需重新定稿，请先更正笔录。",
+    problem_revision_finalised: "此版笔录已定稿，正在等待签名，无需再次定稿。",
+    problem_later_revision_finalised: "在您打开此版笔录后，已有更新的版本定稿。请刷新页面，阅读新版本后对其签名或拒签。",
+    problem_record_complete: "全部签名人均已对此笔录作出决定，笔录已完成，不能再签名或拒签。",
+    problem_already_decided: "您已对此笔录签名或拒签。您的决定已记录在案，不能更改。",
+    transcript_reloaded: "笔录在此期间已被修改，现显示第 {n} 版。请重新审阅后再定稿。",
+    record_reloaded: "已有更新的笔录版本（第 {n} 版）定稿，现已显示。请阅读后签名或拒签。",
+    problem_unknown: "请求被拒绝（HTTP {status}）。请刷新页面；如问题反复出现，请与法院联系。",
     language: "English",
   },
 };
@@ -228,11 +307,43 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
 }
 
-/** Fills every element with `data-i18n` (text) or `data-i18n-label` (aria-label). */
+/** Fills every element with `data-i18n` (text) or `data-i18n-label` (aria-label), and composes
+ *  again the text of every element shown with `compose`. */
 export function translate(root = document) {
   document.documentElement.lang = lang;
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-label]")) el.setAttribute("aria-label", t(el.dataset.i18nLabel));
+  for (const el of root.querySelectorAll("[data-i18n-compose]")) if (el.i18nCompose) el.textContent = el.i18nCompose();
+}
+
+/** Shows `text()` in `el`, and again in the new language after a switch: for text made of
+ *  several keys or with values, which `data-i18n` cannot say. */
+export function compose(el, text) {
+  delete el.dataset.i18n;
+  el.dataset.i18nCompose = "";
+  el.i18nCompose = text;
+  el.textContent = text();
+}
+
+/** The slug of a problem document (RFC 9457): its `type` after `/problems/`, or "". */
+export function problemSlug(body) {
+  const m = String(body?.type ?? "").match(/\/problems\/([a-z0-9-]+)$/);
+  return m ? m[1] : "";
+}
+
+// For a slug the page has no words for: the generic problem of its HTTP status.
+const BY_STATUS = {
+  400: "invalid-field", 401: "unauthorized", 403: "forbidden", 404: "not-found", 408: "timeout",
+  409: "conflict", 413: "payload-too-large", 422: "invalid-field", 503: "busy",
+};
+
+/** What a refusal means for the participant, in the page's language: chosen by the slug of
+ *  the problem document's `type`, else by `status` (never by the server's English `detail`). */
+export function problemText(body, status = body?.status) {
+  const known = (slug) => slug && TABLES.en[`problem_${slug.replace(/-/g, "_")}`] !== undefined;
+  let slug = problemSlug(body);
+  if (!known(slug)) slug = BY_STATUS[status] ?? (status >= 500 ? "internal" : "");
+  return known(slug) ? t(`problem_${slug.replace(/-/g, "_")}`) : t("problem_unknown", { status: status ?? "?" });
 }
 
 /** Switches between the shipped languages and redraws. */

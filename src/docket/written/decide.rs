@@ -83,9 +83,7 @@ pub(in crate::docket) async fn decide(
     let signature = hex::encode(key.sign(&msg));
     // Checked again under the write lock: nothing finalised or completed since `open`.
     if newer_exists(&mut *w.tx, &d.hearing_id, d.number).await? {
-        return Err(ApiError::Conflict(
-            "a later revision of the transcript has been finalised: sign that one".into(),
-        ));
+        return Err(Conflict::LaterRevisionFinalised.into());
     }
     let done: Option<i64> =
         sqlx::query_scalar("SELECT completed_at FROM transcript_documents WHERE id = $1")
@@ -93,9 +91,7 @@ pub(in crate::docket) async fn decide(
             .fetch_one(&mut *w.tx)
             .await?;
     if done.is_some() {
-        return Err(ApiError::Conflict(
-            "everyone has already decided on this record".into(),
-        ));
+        return Err(Conflict::RecordComplete.into());
     }
     let inserted = sqlx::query(
         "INSERT INTO transcript_signatures (id, document_id, participant_id, name, role, \
@@ -115,14 +111,11 @@ pub(in crate::docket) async fn decide(
     .execute(&mut *w.tx)
     .await;
     if let Err(e) = inserted {
-        return Err(
-            match crate::http::error::conflict_on_unique(e, "your decision") {
-                ApiError::Conflict(_) => {
-                    ApiError::Conflict("you have already decided on this record".into())
-                }
-                other => other,
-            },
-        );
+        return Err(if is_unique_violation(&e) {
+            Conflict::AlreadyDecided.into()
+        } else {
+            e.into()
+        });
     }
     let all = signatures_of(&mut *w.tx, &d.id).await?;
     let sealed = record::in_signer_order(&d.doc.signers, &all)

@@ -42,16 +42,15 @@ pub(in crate::docket) async fn finalise(
     let mut w = st.db.begin_write().await?;
     let hearing = crate::docket::rows::load_hearing(&mut *w.tx, &hearing_id).await?;
     if hearing.state != HearingState::Closed {
-        return Err(ApiError::Conflict(
-            "the hearing has not ended: its record is finalised once it has".into(),
-        ));
+        return Err(Conflict::HearingNotEnded.into());
     }
     let current = crate::written::current_revision(&mut *w.tx, &hearing_id).await?;
     if body.revision != current {
-        return Err(ApiError::Conflict(format!(
-            "the transcript is at revision {current}, not {}: review it again",
-            body.revision
-        )));
+        return Err(Conflict::StaleRevision {
+            current,
+            asked: body.revision,
+        }
+        .into());
     }
     // A revision is finalised again only while its document is incomplete and who must sign
     // has changed (a signer was removed): the new one supersedes it. A complete record is
@@ -67,9 +66,7 @@ pub(in crate::docket) async fn finalise(
     if let Some((_, rev, Some(_), _)) = &latest
         && u64::try_from(*rev).is_ok_and(|r| r >= current)
     {
-        return Err(ApiError::Conflict(format!(
-            "revision {current} is finalised and signed; correct the transcript to finalise again"
-        )));
+        return Err(Conflict::RevisionSigned(current).into());
     }
     let number = latest.as_ref().map_or(1, |(n, ..)| n + 1);
     let docket = crate::docket::rows::load_docket(&mut *w.tx, &hearing.docket_id).await?;
@@ -98,9 +95,7 @@ pub(in crate::docket) async fn finalise(
         && u64::try_from(*rev).is_ok_and(|r| r >= current)
         && serde_json::from_str::<Document>(text).is_ok_and(|d| d.signers == doc.signers)
     {
-        return Err(ApiError::Conflict(format!(
-            "revision {current} is already finalised and awaits its signers"
-        )));
+        return Err(Conflict::RevisionFinalised(current).into());
     }
     let text = String::from_utf8(doc.canonical())
         .map_err(|_| ApiError::Internal("a document is always UTF-8".into()))?;

@@ -27,12 +27,13 @@ pub(super) use finalise::*;
 
 use super::recordings::{Caller, audit, caller};
 use super::transcript::TRANSCRIPT_READERS;
-use crate::app::AppState;
 use crate::clock::{now_ms, rfc3339};
 use crate::db::DbError;
 use crate::domain::role::capabilities;
 use crate::domain::{Capability, HearingState};
-use crate::http::error::{ApiError, Problem};
+use crate::http::AppState;
+use crate::http::conflict::is_unique_violation;
+use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::webhook::{self, EventType};
 

@@ -27,7 +27,7 @@ use super::conn::Conn;
 use super::track::{Output, PublishedTrack};
 use super::{PeerFactory, SfuError};
 use crate::domain::Role;
-use crate::rooms::{Outbound, RoomLink};
+use crate::sfu::link::{Outbound, RoomLink};
 
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
 pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);

@@ -10,8 +10,8 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::{Actor, next_id};
-use crate::rooms::MediaEvent;
 use crate::sfu::conn::Conn;
+use crate::sfu::link::MediaEvent;
 use crate::sfu::track::PublishedTrack;
 use crate::sfu::{SfuError, sdp_policy};
 

@@ -1,0 +1,111 @@
+//! The server's layers depend downwards only: `app` wires everyone; the case API (`docket`)
+//! sits on the HTTP surface (`http`); that reaches the rooms (`rooms`), which drive the media
+//! plane (`sfu`); the hearing rules (`hearing`) are shared below the HTTP surface and the
+//! rooms. A module naming one above it (a cycle) would let a change in one leak into the
+//! other; this test keeps them apart.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// From top to bottom: each may name only those after it.
+const LAYERS: &[&str] = &["app", "docket", "http", "rooms", "hearing", "sfu"];
+
+fn files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            files(&e.unwrap().path(), out);
+        }
+    } else if p.is_file() && p.extension().is_some_and(|e| e == "rs") {
+        out.push(p.to_owned());
+    }
+}
+
+/// The top-level modules `source` names through `crate::` (comments left out).
+fn named(source: &str) -> BTreeSet<String> {
+    let code: String = source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut out = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // `crate::{a::X, b}`: every top-level name in the group.
+            let mut depth = 0;
+            let mut item = String::new();
+            for c in group.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        let name: String = item
+                            .trim()
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .collect();
+                        if !name.is_empty() {
+                            out.insert(name);
+                        }
+                        item.clear();
+                        continue;
+                    }
+                    _ => {}
+                }
+                item.push(c);
+            }
+            let name: String = item
+                .trim()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                out.insert(name);
+            }
+        } else {
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            out.insert(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn each_layer_names_only_the_layers_below_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut upward = Vec::new();
+    for (i, layer) in LAYERS.iter().enumerate() {
+        let mut all = Vec::new();
+        files(&src.join(layer), &mut all);
+        files(&src.join(format!("{layer}.rs")), &mut all);
+        assert!(!all.is_empty(), "module {layer} moved; update this test");
+        for f in all {
+            let source = std::fs::read_to_string(&f).unwrap();
+            for above in
+                named(&source).intersection(&LAYERS[..i].iter().map(|s| s.to_string()).collect())
+            {
+                upward.push(format!(
+                    "{} names crate::{above}",
+                    f.strip_prefix(&src).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        upward.is_empty(),
+        "a layer names one above it:\n{}",
+        upward.join("\n")
+    );
+}
+
+#[test]
+fn the_import_reader_sees_grouped_and_plain_paths() {
+    let names = named("use crate::{a::X, b::{c, d}, e};\nlet x = crate::f::g();\n// crate::h\n");
+    let want: BTreeSet<String> = ["a", "b", "e", "f"].map(String::from).into();
+    assert_eq!(names, want);
+}
