@@ -11,6 +11,7 @@ const PURE: &[&str] = &[
     "src/written/html.rs",
     "src/transcribe/vad.rs",
     "src/transcribe/wer.rs",
+    "src/sfu/peer/negotiation.rs",
 ];
 const FORBIDDEN: &[&str] = &[
     "Instant::now",

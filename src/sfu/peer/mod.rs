@@ -11,12 +11,13 @@
 //! renegotiation and whether or not an answer is pending; an answer only ever activates tracks
 //! that are still wanted; a client that does not answer in time gets nothing new.
 
+mod negotiation;
 mod publish;
 mod subscribe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gavel_signaling::{Connection, ErrorCode, ServerMessage};
 use tokio::sync::{mpsc, watch};
@@ -28,6 +29,7 @@ use super::track::{Output, PublishedTrack};
 use super::{PeerFactory, SfuError};
 use crate::domain::Role;
 use crate::sfu::link::{Outbound, RoomLink};
+use negotiation::Negotiation;
 
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
 pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -142,10 +144,9 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         current: HashMap::new(),
         track_tx: None,
         level_ext: None,
-        removed_since_offer: false,
         estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
         video_sizes: HashMap::new(),
-        unconnected: Vec::new(),
+        negotiation: Negotiation::new(NEGOTIATION_TIMEOUT),
         screen_tracks: Vec::new(),
         last_offer: None,
         published: HashMap::new(),
@@ -180,15 +181,14 @@ struct Actor {
     track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
     /// Audio-level extension id from the latest publish offer.
     level_ext: Option<u8>,
-    /// Tracks were removed since the last offer (the connection needs renegotiating).
-    removed_since_offer: bool,
     /// The client's downlink estimate (REMB), bits per second.
     estimate: Arc<watch::Sender<u64>>,
     /// Tile heights the client reported, by track id.
     video_sizes: HashMap<String, u32>,
-    /// Answered tracks waiting for the subscribe connection to come up: started then, so the
-    /// key frame asked for on their behalf is not lost to a connection not yet up.
-    unconnected: Vec<(String, String)>,
+    /// The subscribe connection's offers and answers. Answered tracks wait in it for the
+    /// connection to come up: started then, so the key frame asked for on their behalf is not
+    /// lost to a connection not yet up.
+    negotiation: Negotiation<(String, String)>,
     /// The client's screen-share track ids, from its latest publish offer.
     screen_tracks: Vec<String>,
     /// The latest subscribe offer sent (sent again on a resume while unanswered).
@@ -213,19 +213,16 @@ impl Actor {
     ) {
         let (track_tx, mut track_rx) = mpsc::channel(8);
         self.track_tx = Some(track_tx);
-        // While an offer is out: the tracks it adds, and when we stop waiting for the answer.
-        let mut awaiting: Option<(Vec<(String, String)>, tokio::time::Instant)> = None;
-        let mut dirty = false;
         let mut estimate = self.estimate.subscribe();
         let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);
         reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = awaiting.as_ref().map(|(_, d)| *d);
+            let deadline = self.negotiation.poll_timeout();
             let mut connected = self.subscribe.as_ref().map(|c| c.connected.clone());
             tokio::select! {
-                () = until_connected(connected.as_mut()), if !self.unconnected.is_empty() => {
+                () = until_connected(connected.as_mut()), if self.negotiation.waits_for_connection() => {
                     let want = desired.borrow().clone();
-                    let keys = std::mem::take(&mut self.unconnected);
+                    let keys = self.negotiation.handle_connected();
                     self.activate(keys, &want).await;
                 }
                 () = cancel.cancelled() => break,
@@ -243,10 +240,9 @@ impl Actor {
                         }
                     }
                     Some(PeerCmd::SubscribeAnswer(sdp)) => {
-                        if let Some((added, _)) = awaiting.take() {
+                        if let Some(added) = self.negotiation.handle_answer() {
                             let want = desired.borrow().clone();
                             self.subscribe_answer(sdp, added, &want).await;
-                            dirty = true;
                         }
                     }
                     Some(PeerCmd::Candidate { pc, candidate, sdp_mid, sdp_mline_index }) => {
@@ -255,10 +251,9 @@ impl Actor {
                     Some(PeerCmd::Rebind(out)) => {
                         self.ctx.out = out;
                         // An offer the old socket may never have delivered goes out again.
-                        if let Some((_, deadline)) = awaiting.as_mut()
+                        if self.negotiation.handle_rebind(Instant::now())
                             && let Some(offer) = self.last_offer.clone()
                         {
-                            *deadline = tokio::time::Instant::now() + NEGOTIATION_TIMEOUT;
                             self.tell(offer);
                         }
                     }
@@ -289,24 +284,20 @@ impl Actor {
                     let want = desired.borrow_and_update().clone();
                     self.revoke(&want).await;
                     self.restore(&want).await;
-                    dirty = true;
+                    self.negotiation.handle_wanted_changed();
                 }
                 () = sleep_until(deadline) => {
-                    if let Some((added, _)) = awaiting.take() {
+                    if let Some(added) = self.negotiation.handle_timeout(Instant::now()) {
                         tracing::warn!("no answer to the subscribe offer in time");
                         self.roll_back(&added).await;
-                        dirty = true;
                     }
                 }
                 Some(track) = track_rx.recv() => self.published(track).await,
             }
-            if dirty && awaiting.is_none() {
-                dirty = false;
+            if self.negotiation.poll_renegotiate() {
                 let want = desired.borrow().clone();
-                awaiting = self
-                    .renegotiate(&want)
-                    .await
-                    .map(|added| (added, tokio::time::Instant::now() + NEGOTIATION_TIMEOUT));
+                let added = self.renegotiate(&want).await;
+                self.negotiation.offered(Instant::now(), added);
             }
         }
         self.shutdown().await;
@@ -352,9 +343,9 @@ async fn until_connected(connected: Option<&mut watch::Receiver<bool>>) {
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+        Some(d) => tokio::time::sleep_until(d.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -75,7 +75,7 @@ impl Actor {
             .map(|(k, _)| k.clone())
             .collect();
         for k in revoked {
-            self.removed_since_offer = true;
+            self.negotiation.handle_removed();
             self.unsubscribe(&k).await;
         }
     }
@@ -128,10 +128,9 @@ impl Actor {
                     .contains_key(&(t.publisher.clone(), t.key.clone()))
             })
             .collect();
-        if to_add.is_empty() && !self.removed_since_offer {
+        if !self.negotiation.take_offer_needed(!to_add.is_empty()) {
             return Ok(None);
         }
-        self.removed_since_offer = false;
         if self.subscribe.is_none() {
             self.subscribe = Some(Conn::new(&self.ctx.factory.sending(), None).await?);
         }
@@ -211,10 +210,9 @@ impl Actor {
             return;
         }
         let up = *conn.connected.borrow();
+        let start = self.negotiation.handle_applied(added, up);
         if up {
-            self.activate(added, want).await;
-        } else {
-            self.unconnected.extend(added);
+            self.activate(start, want).await;
         }
     }
 
