@@ -110,10 +110,9 @@ impl Server {
             config.server.public_url = Some(format!("https://localhost:{}", addr.port()));
         }
         let outbox = Arc::new(Notify::new());
-        let worker = tokio::spawn(crate::webhook::delivery::run(
-            db.clone(),
-            config.webhooks.clone(),
-            outbox.clone(),
+        let worker = tokio::spawn(tracing::Instrument::instrument(
+            crate::webhook::delivery::run(db.clone(), config.webhooks.clone(), outbox.clone()),
+            tracing::info_span!("webhooks"),
         ));
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
         let state_keys_dir = config.server.data_dir.join("keys");
@@ -162,12 +161,15 @@ impl Server {
         ));
         let shield = crate::written::shield::Shield::new(&config.shielding)
             .map_err(crate::config::ConfigError::from)?;
-        let checkpointer = tokio::spawn(crate::audit::checkpoint::run(
-            db.clone(),
-            keys.clone(),
-            config.server.data_dir.clone(),
-            outbox.clone(),
-            Duration::from_secs(config.audit.checkpoint_secs),
+        let checkpointer = tokio::spawn(tracing::Instrument::instrument(
+            crate::audit::checkpoint::run(
+                db.clone(),
+                keys.clone(),
+                config.server.data_dir.clone(),
+                outbox.clone(),
+                Duration::from_secs(config.audit.checkpoint_secs),
+            ),
+            tracing::info_span!("audit-checkpoints"),
         ));
         let state = AppState {
             rooms: rooms.clone(),

@@ -188,10 +188,14 @@ pub(super) async fn udp(
     let answered = Probe::answer(&st.sfu, probe.sdp).await;
     match answered {
         Ok((probe, sdp)) => {
-            tokio::spawn(async move {
-                probe.hold(PROBE_LIFETIME).await;
-                drop(slot);
-            });
+            let span = tracing::info_span!("network-test", participant = %claims.sub);
+            tokio::spawn(tracing::Instrument::instrument(
+                async move {
+                    probe.hold(PROBE_LIFETIME).await;
+                    drop(slot);
+                },
+                span,
+            ));
             Ok(Json(UdpProbe { sdp }))
         }
         Err(e) => {

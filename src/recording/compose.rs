@@ -88,15 +88,19 @@ impl Composer {
     /// (and a fault record when it fails).
     pub fn start(self: &Arc<Self>, hearing: String) {
         let this = self.clone();
-        tokio::spawn(async move {
-            let Ok(_permit) = this.permits.acquire().await else {
-                return;
-            };
-            match this.compose(&hearing, |_| {}).await {
-                Ok(_) | Err(ComposeError::Busy | ComposeError::NothingRecorded) => {}
-                Err(e) => tracing::warn!(error = %e, "composite not made"),
-            }
-        });
+        let span = tracing::info_span!("composite", hearing = %hearing);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let Ok(_permit) = this.permits.acquire().await else {
+                    return;
+                };
+                match this.compose(&hearing, |_| {}).await {
+                    Ok(_) | Err(ComposeError::Busy | ComposeError::NothingRecorded) => {}
+                    Err(e) => tracing::warn!(error = %e, "composite not made"),
+                }
+            },
+            span,
+        ));
     }
 
     /// Renders the composite of `hearing` now, calling `progress` (0.0 to 1.0) as it goes;

@@ -93,7 +93,12 @@ const RESTART_DELAY: Duration = Duration::from_secs(1);
 /// Starts recording `track` into the target's directory.
 pub fn record(track: Arc<PublishedTrack>, target: Arc<Target>) -> Recording {
     let (stop_tx, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(track, target, stop_rx));
+    // Inside the room's span (the hearing): whose track this recorder writes.
+    let span = tracing::info_span!("recorder", participant = %track.publisher, track = %track.key);
+    let task = tokio::spawn(tracing::Instrument::instrument(
+        run(track, target, stop_rx),
+        span,
+    ));
     Recording {
         stop: Some(stop_tx),
         task: Some(task),

@@ -1,6 +1,7 @@
 //! The room's media routing state: which media actor belongs to whom, which tracks exist, and
 //! the engine's routing table. Whenever any of the three changes, every participant's desired
-//! track set is recomputed and handed to their actor (a `watch`, so this never blocks).
+//! track set is recomputed and handed to their actor (a `watch`, so this never blocks), and the
+//! recorders and caption listeners are brought to what should run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,13 +10,16 @@ use gavel_signaling::MediaKind;
 
 use tokio::sync::mpsc;
 
+use super::captions::Captions;
+use super::recorders::Recorders;
+use super::running;
 use super::{MediaEvent, Outbound};
 use crate::engine::{Route, SessionId};
 use crate::recording::manifest_log::ManifestLog;
-use crate::recording::writer::{Recording, Target, record};
+use crate::recording::writer::Target;
 use crate::sfu::peer::{PeerCmd, PeerHandle};
 use crate::sfu::track::PublishedTrack;
-use crate::transcribe::live::{CaptionEvent, Captioner, Listening};
+use crate::transcribe::live::{CaptionEvent, Captioner};
 
 #[derive(Debug, Default)]
 pub(super) struct MediaRouting {
@@ -28,23 +32,17 @@ pub(super) struct MediaRouting {
     routes: HashMap<String, Vec<(String, bool, bool)>>,
     /// Whose tracks are recorded now (the room's policy).
     recorded: std::collections::HashSet<String>,
-    /// The running recordings, by track (dropping one stops it).
-    recordings: Vec<(Arc<PublishedTrack>, Recording)>,
-    /// Where the hearing is recorded (none: this room records nothing).
-    target: Option<Arc<Target>>,
-    /// Recordings told to stop, still closing their last segment.
-    finishing: Vec<tokio::task::JoinHandle<()>>,
-    /// Live captions: the captioner and where its events go (none: no captions here).
-    captions: Option<(Arc<Captioner>, mpsc::Sender<CaptionEvent>)>,
-    /// The audio tracks being transcribed (dropping one stops it).
-    listening: Vec<(Arc<PublishedTrack>, Listening)>,
+    /// The recorders of everyone on the record.
+    recorders: Recorders,
+    /// The caption listeners of everyone on the record.
+    captions: Captions,
 }
 
 impl MediaRouting {
     /// Routing that records into `target` whoever the room says.
     pub(super) fn recording_into(target: Target) -> Self {
         Self {
-            target: Some(Arc::new(target)),
+            recorders: Recorders::into(target),
             ..Self::default()
         }
     }
@@ -55,113 +53,39 @@ impl MediaRouting {
         captioner: Arc<Captioner>,
         out: mpsc::Sender<CaptionEvent>,
     ) -> Self {
-        self.captions = Some((captioner, out));
+        self.captions = Captions::through(captioner, out);
         self
     }
 
     /// Stops every transcription (each hands over its last utterance) and lets go of the
     /// room's own caption sender, so the caption channel closes once all are in.
     pub(super) fn stop_captions(&mut self) {
-        self.listening.clear();
-        self.captions = None;
+        self.captions.stop();
     }
 
-    /// Transcribes the audio of everyone on the record, and stops for the others (their last
-    /// utterance is still transcribed).
-    fn sync_listening(&mut self) {
-        let Some((captioner, out)) = &self.captions else {
-            return;
-        };
-        let (tracks, recorded) = (&self.tracks, &self.recorded);
-        self.listening.retain(|(t, _)| {
-            recorded.contains(&t.publisher)
-                && tracks
-                    .get(&t.publisher)
-                    .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
-        });
-        for (publisher, list) in tracks {
-            if !recorded.contains(publisher) {
-                continue;
-            }
-            for t in list.iter().filter(|t| t.kind == MediaKind::Audio) {
-                if !self.listening.iter().any(|(l, _)| Arc::ptr_eq(l, t))
-                    && let Some(l) = captioner.listen(t.clone(), out.clone())
-                {
-                    self.listening.push((t.clone(), l));
-                }
-            }
-        }
-    }
-
-    /// Stops every recording and waits (at most 20 s) until each has closed its last segment
-    /// into the manifest; returns the manifest log, to seal. A recorder still busy then is
-    /// stopped hard and its open segment entered as cut short, so nothing appends after the
-    /// seal.
+    /// Stops every recording and waits until each has closed its last segment into the
+    /// manifest; returns the manifest log, to seal (see [`Recorders::close`]).
     pub(super) async fn close_recordings(&mut self) -> Option<Arc<ManifestLog>> {
-        let mut stopping: Vec<_> = std::mem::take(&mut self.recordings)
-            .into_iter()
-            .filter_map(|(_, r)| r.stop())
-            .chain(std::mem::take(&mut self.finishing))
-            .collect();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-        let mut late = false;
-        for h in &mut stopping {
-            if tokio::time::timeout_at(deadline, &mut *h).await.is_err() {
-                h.abort();
-                late = true;
-            }
-        }
-        let target = self.target.as_ref()?;
-        if late {
-            for h in stopping {
-                let _ = h.await;
-            }
-            tracing::error!("FAULT: a recording did not close its last segment in time");
-            if let Err(e) = crate::recording::recover::close_orphans(&target.log, None).await {
-                tracing::error!(error = %e, "FAULT: a late recording's segment was not entered");
-            }
-        }
-        Some(target.log.clone())
+        self.recorders.close().await
     }
 
     /// Takes the room's list of whose media is recorded.
     pub(super) fn set_recorded(&mut self, ids: Vec<String>) {
         self.recorded = ids.into_iter().collect();
-        self.sync_recordings();
-        self.sync_listening();
+        self.sync_on_record();
     }
 
-    /// Starts recording the tracks that should be recorded and stops the others (their open
-    /// segment is closed into the manifest).
-    fn sync_recordings(&mut self) {
-        let Some(target) = &self.target else {
-            return;
-        };
-        let (tracks, recorded) = (&self.tracks, &self.recorded);
-        let (keep, stop): (Vec<_>, Vec<_>) = std::mem::take(&mut self.recordings)
-            .into_iter()
-            .partition(|(t, _)| {
-                recorded.contains(&t.publisher)
-                    && tracks
-                        .get(&t.publisher)
-                        .is_some_and(|list| list.iter().any(|x| Arc::ptr_eq(x, t)))
-            });
-        self.recordings = keep;
-        self.finishing.retain(|h| !h.is_finished());
-        self.finishing
-            .extend(stop.into_iter().filter_map(|(_, r)| r.stop()));
-        for (publisher, list) in tracks {
-            if !recorded.contains(publisher) {
-                continue;
-            }
-            for t in list {
-                if !self.recordings.iter().any(|(r, _)| Arc::ptr_eq(r, t)) {
-                    self.recordings
-                        .push((t.clone(), record(t.clone(), target.clone())));
-                }
-            }
-        }
+    /// Brings the recorders and caption listeners to what should run now.
+    fn sync_on_record(&mut self) {
+        self.recorders
+            .sync(&running::wanted(&self.tracks, &self.recorded, |_| true));
+        self.captions.sync(&running::wanted(
+            &self.tracks,
+            &self.recorded,
+            |t: &PublishedTrack| t.kind == MediaKind::Audio,
+        ));
     }
+
     pub(super) fn attach(&mut self, participant: &str, session: SessionId, peer: PeerHandle) {
         if let Some((_, old)) = self.peers.insert(participant.to_owned(), (session, peer)) {
             stop(&old, &self.tracks);
@@ -213,8 +137,7 @@ impl MediaRouting {
                 }
             }
         }
-        self.sync_recordings();
-        self.sync_listening();
+        self.sync_on_record();
         self.apply();
     }
 
@@ -279,10 +202,14 @@ impl MediaRouting {
                 }
             }
             // Court rule: what is no longer allowed stops now, not when the media actor gets
-            // round to it (it may be in the middle of a negotiation).
+            // round to it (it may be in the middle of a negotiation). The room opens and closes
+            // the gate; the actor adds and takes off the outputs. A route cut and restored
+            // before the actor saw the cut resumes at a key frame.
             for t in self.tracks.values().flatten() {
-                if !want.iter().any(|w| Arc::ptr_eq(w, t)) && t.has_output(peer.owner()) {
-                    t.remove_output(peer.owner());
+                let allowed = want.iter().any(|w| Arc::ptr_eq(w, t));
+                if t.allow(peer.owner(), allowed) {
+                    let t = t.clone();
+                    tokio::spawn(async move { t.request_keyframe(u8::MAX).await });
                 }
             }
             peer.set_desired(want);
@@ -293,7 +220,7 @@ impl MediaRouting {
 fn stop(peer: &PeerHandle, tracks: &HashMap<String, Vec<Arc<PublishedTrack>>>) {
     peer.set_desired(Vec::new());
     for t in tracks.values().flatten() {
-        t.remove_output(peer.owner());
+        t.allow(peer.owner(), false);
     }
     peer.close();
 }

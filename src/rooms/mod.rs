@@ -1,39 +1,42 @@
-//! Drives the room engine: one task per hearing owns its [`engine::Room`], fed through a
-//! bounded channel; it executes the room's outputs (messages to sessions, audit entries,
-//! presence webhooks) and wakes for the room's timeouts.
+//! The live rooms of this server: one task per hearing owns its [`engine::Room`], fed through
+//! a bounded channel (`task`); it executes the room's outputs (messages to sessions, routing,
+//! audit entries and presence webhooks: `record`) and wakes for the room's timeouts. Its media
+//! side (`media`) hands each participant's media actor what they may receive, and brings the
+//! recorders (`recorders`) and caption listeners (`captions`) to what should run (`running`).
 //!
 //! Invariants: nothing else touches a room (no shared lock); a session whose outgoing queue is
 //! full is disconnected rather than slowing the room; audit and webhook writes are awaited in
 //! order, so the record matches what participants saw.
 //!
 //! A room retires (its task ends) when its hearing ends: a judge ends it in the room, or the
-//! platform closes it through the case API. A message for a retired room starts a new one,
-//! which refuses nobody by itself: joins to a closed hearing are refused before they get here.
+//! platform closes it through the case API. Only a join starts a room again, and joins to a
+//! closed hearing are refused before they get here; anything else for a retired room is a
+//! leftover of its ended sessions and dropped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use gavel_signaling::{ErrorCode, ServerMessage};
 use tokio::sync::{Notify, mpsc};
 
-use crate::auth::Actor;
 use crate::config::{RecordingConfig, SignalingConfig};
 use crate::db::Db;
 use crate::domain::HearingKind;
-use crate::engine::{Arrival, Disconnect, Input, Output, Presence, Room, RoomPolicy, SessionId};
-use crate::fault::Component;
-use crate::hearing::TransitionError;
+use crate::engine::{Arrival, Input, Presence, Room, RoomPolicy, SessionId};
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
-use crate::recording::writer::Fault;
 use crate::sfu::peer::PeerHandle;
-use crate::transcribe::live::{CaptionEvent, Captioner};
+use crate::transcribe::live::Captioner;
 
+mod captions;
 mod media;
 mod record;
+mod recorders;
+mod running;
+mod task;
 use media::MediaRouting;
+use task::RoomTask;
 
 pub use crate::sfu::link::{MediaEvent, Outbound, RoomLink};
 
@@ -89,14 +92,6 @@ pub struct Rooms {
     /// Live captions (none: turned off in the configuration).
     captioner: Option<Arc<Captioner>>,
 }
-
-/// A judge's request to move the hearing: session, request number, actor, state.
-type Transition = (
-    SessionId,
-    Option<u32>,
-    String,
-    gavel_signaling::HearingPhase,
-);
 
 /// Messages queued per room before senders wait. Control traffic only (not media).
 const ROOM_QUEUE: usize = 1024;
@@ -258,272 +253,5 @@ impl Rooms {
             span,
         ));
         tx
-    }
-}
-
-struct RoomTask {
-    hearing: String,
-    room: Room,
-    sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
-    media: MediaRouting,
-    db: Db,
-    outbox: Arc<Notify>,
-    /// The hearing is over: stop after this round.
-    retiring: bool,
-    /// Seal the recording when the hearing is over.
-    keys: Arc<crate::auth::keyring::KeyStore>,
-    /// Renders the composite once the recording is sealed (none: only on request).
-    composer: Option<Arc<Composer>>,
-    /// Audit entries the database could not take (an outage), in order, written before the
-    /// next one.
-    held: record::HeldAudit,
-}
-
-impl RoomTask {
-    async fn run(
-        mut self,
-        mut rx: mpsc::Receiver<RoomMsg>,
-        mut faults: mpsc::Receiver<Fault>,
-        mut captions: mpsc::Receiver<CaptionEvent>,
-        unavailable: Option<String>,
-    ) {
-        if let Some(why) = unavailable {
-            // The hearing runs on without captions; the record keepers are told, and the
-            // fault is on record once per hearing room.
-            let detail = format!("live captions are unavailable: {why}");
-            self.fault(Component::Transcription, &detail).await;
-            self.room
-                .handle_input(Instant::now(), Input::CaptionsUnavailable);
-        }
-        // Audio levels are sampled, not pushed per packet: the forwarding path only keeps a max.
-        let mut levels = tokio::time::interval(Duration::from_millis(250));
-        levels.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let deadline = self.room.poll_timeout();
-            tokio::select! {
-                Some(fault) = faults.recv() => self.recording_failed(fault).await,
-                Some(event) = captions.recv() => self.captioned(event).await,
-                _ = levels.tick(), if self.media.has_audio() => {
-                    let sample = self.media.take_levels();
-                    self.room.handle_input(Instant::now(), Input::AudioLevels(sample));
-                }
-                msg = rx.recv() => match msg {
-                    None => break,
-                    Some(RoomMsg::Join { session, who, tx, media, resume, reply }) => {
-                        let kept = resume
-                            .then(|| self.media.resume(&who.id, session, tx.clone()))
-                            .flatten();
-                        let media_resumed = kept.is_some();
-                        let used = match kept {
-                            Some(kept) => {
-                                media.close();
-                                kept
-                            }
-                            None => {
-                                self.media.attach(&who.id, session, media.clone());
-                                media
-                            }
-                        };
-                        // overflow: none (oneshot); a session gone already just drops it
-                        let _ = reply.send(used);
-                        self.sessions.insert(session, tx);
-                        self.room.handle_input(
-                            Instant::now(),
-                            Input::Join { session, who, media_resumed },
-                        );
-                    }
-                    Some(RoomMsg::Input(input)) => {
-                        if matches!(input, Input::HearingClosed) {
-                            self.retiring = true;
-                        }
-                        if let Input::Disconnected { session, .. } = &input {
-                            // The media actor is kept for a resume; it stops when the grace
-                            // period ends (the participant leaves the routing table).
-                            self.sessions.remove(session);
-                        }
-                        self.room.handle_input(Instant::now(), input);
-                    }
-                    Some(RoomMsg::Media(ev)) => self.media.handle(ev),
-                },
-                () = sleep_until(deadline), if deadline.is_some() => {
-                    self.room.handle_timeout(Instant::now());
-                }
-            }
-            self.execute().await;
-            if self.retiring {
-                tracing::info!("hearing over; room retired");
-                break;
-            }
-        }
-        // Captions still on their way are stored (the transcript keeps the hearing's last
-        // words): the listeners stop, handing over their last utterance, and the room waits
-        // until every one is in.
-        self.media.stop_captions();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            match tokio::time::timeout_at(deadline, captions.recv()).await {
-                Ok(Some(event)) => self.store_caption(&event).await,
-                Ok(None) => break,
-                Err(_) => {
-                    let detail = "the transcription of the hearing's last minute may be incomplete";
-                    self.fault(Component::Transcription, detail).await;
-                    break;
-                }
-            }
-        }
-        // What the database could not take during the hearing is written now, or the gap is
-        // recorded as a fault.
-        self.flush_held().await;
-        if !self.held.is_empty() {
-            let detail = format!(
-                "{} audit entr(ies) of the room could not be written (the database was unavailable)",
-                self.held.len()
-            );
-            self.fault(Component::Audit, &detail).await;
-        }
-        // Every open segment closed into the manifest; then, the hearing being over, sealed.
-        if let Some(log) = self.media.close_recordings().await
-            && self.retiring
-            && log.entries().await.is_ok_and(|n| n > 0)
-        {
-            let composer = self.composer.as_ref();
-            record::seal(&log, &self.keys, composer, &self.db).await;
-        }
-    }
-
-    async fn execute(&mut self) {
-        loop {
-            let transitions = self.execute_outputs().await;
-            if transitions.is_empty() {
-                break;
-            }
-            for t in transitions {
-                self.transition(t).await;
-            }
-        }
-    }
-
-    /// Moves the hearing in the record as a judge asked, answers them, and tells the room.
-    async fn transition(&mut self, t: Transition) {
-        use gavel_signaling::HearingPhase;
-        let (session, req, actor, to) = t;
-        let state = match to {
-            HearingPhase::InSession => crate::domain::HearingState::InSession,
-            HearingPhase::Recess => crate::domain::HearingState::Recess,
-            _ => return, // refused by the protocol's validation
-        };
-        let result = crate::hearing::transition::apply(
-            &self.db,
-            &self.outbox,
-            &self.hearing,
-            state,
-            &Actor::Participant { id: actor },
-            Some("in the hearing".to_owned()),
-        )
-        .await;
-        let answer = match result {
-            Ok(_) => {
-                self.room
-                    .handle_input(Instant::now(), Input::HearingStateChanged(to));
-                req.map(|req| ServerMessage::Ok { req })
-            }
-            Err(e) => {
-                let text = match &e {
-                    TransitionError::Illegal(illegal) => illegal.to_string(),
-                    other => {
-                        tracing::error!(error = %other, "FAULT: hearing state not changed");
-                        "the record could not be changed; try again".to_owned()
-                    }
-                };
-                let code = ErrorCode::Conflict;
-                Some(ServerMessage::error(req, code, text))
-            }
-        };
-        if let (Some(msg), Some(tx)) = (answer, self.sessions.get(&session)) {
-            // overflow: drop (as every room message)
-            let _ = tx.try_send(Outbound::Msg(msg));
-        }
-    }
-
-    /// Carries out the room's outputs; returns the hearing transitions asked for, which need
-    /// the record first.
-    async fn execute_outputs(&mut self) -> Vec<Transition> {
-        // Messages, session ends and routing take effect first; record writes (which wait on the
-        // database) come after, so a slow database never delays a court rule.
-        let mut records = Vec::new();
-        let mut ended = None;
-        let mut transitions = Vec::new();
-        while let Some(out) = self.room.poll_output() {
-            match out {
-                Output::Send { session, msg } => {
-                    let failed = match self.sessions.get(&session) {
-                        // overflow: drop (the session is disconnected below)
-                        Some(tx) => match tx.try_send(Outbound::Msg(msg)) {
-                            Ok(()) => None,
-                            Err(e) => Some(matches!(e, mpsc::error::TrySendError::Full(_))),
-                        },
-                        None => None,
-                    };
-                    if let Some(full) = failed {
-                        let why = if full {
-                            tracing::warn!(
-                                session = session.0,
-                                "client not keeping up; disconnecting"
-                            );
-                            // Its media actor holds the last sender of the session's queue:
-                            // stopping it closes the socket (a resume starts afresh).
-                            self.media.detach(session);
-                            Disconnect::TooSlow
-                        } else {
-                            Disconnect::Dropped
-                        };
-                        self.sessions.remove(&session);
-                        self.room
-                            .handle_input(Instant::now(), Input::Disconnected { session, why });
-                    }
-                }
-                Output::Routes(routes) => self.media.set_routes(routes),
-                Output::Recorded(ids) => self.media.set_recorded(ids),
-                Output::HearingEnded { actor } => {
-                    self.retiring = true;
-                    ended = Some(actor);
-                }
-                Output::HearingTransition {
-                    session,
-                    req,
-                    actor,
-                    to,
-                } => transitions.push((session, req, actor, to)),
-                Output::End { session, reason } => {
-                    self.media.detach(session);
-                    if let Some(tx) = self.sessions.remove(&session) {
-                        // overflow: drop (closing the channel ends the session anyway)
-                        let _ = tx.try_send(Outbound::End(reason));
-                    }
-                }
-                Output::Audit {
-                    actor,
-                    action,
-                    subject,
-                    details,
-                    presence,
-                } => records.push((actor, action, subject, details, presence)),
-            }
-        }
-        for (actor, action, subject, details, presence) in records {
-            self.record(actor, action, &subject, details, presence)
-                .await;
-        }
-        if let Some(actor) = ended {
-            self.close_in_record(actor).await;
-        }
-        transitions
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
     }
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Presence, RoomTask};
+use super::Presence;
+use super::task::RoomTask;
 use crate::auth::Actor;
 use crate::auth::keyring::KeyStore;
 use crate::clock::now_ms;

@@ -36,7 +36,12 @@ pub struct Output {
     /// Which simulcast layer it gets (unused for other tracks).
     pub layer: OutputLayer,
     /// The subscriber does not show this video (audio-only mode, hidden tile): send nothing.
+    /// Written only by the subscriber's media actor.
     paused: std::sync::atomic::AtomicBool,
+    /// The room allows this subscriber to receive the track (a court rule: a cut route stops
+    /// at once, before the media actor takes the track off the connection). Written only by
+    /// the room.
+    allowed: std::sync::atomic::AtomicBool,
 }
 
 impl Output {
@@ -49,6 +54,7 @@ impl Output {
             payload_type,
             layer: OutputLayer::default(),
             paused: std::sync::atomic::AtomicBool::new(false),
+            allowed: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -62,8 +68,19 @@ impl Output {
         changed
     }
 
-    fn paused(&self) -> bool {
-        self.paused.load(Ordering::Relaxed)
+    /// Opens or closes the room's gate; true if that changed anything. A reopened simulcast
+    /// output waits for a key frame again.
+    fn set_allowed(&self, allowed: bool) -> bool {
+        let changed = self.allowed.swap(allowed, Ordering::Relaxed) != allowed;
+        if changed && allowed {
+            self.layer.restart();
+        }
+        changed
+    }
+
+    /// Whether packets go out: allowed by the room and not paused by the subscriber.
+    fn sends(&self) -> bool {
+        !self.paused.load(Ordering::Relaxed) && self.allowed.load(Ordering::Relaxed)
     }
 }
 
@@ -233,12 +250,18 @@ impl PublishedTrack {
         });
     }
 
-    /// Whether `owner` receives this track.
-    pub fn has_output(&self, owner: u64) -> bool {
-        self.outputs.load().iter().any(|o| o.owner == owner)
+    /// The room's rule for subscriber `owner`: forwarding to them stops at once (`false`) or
+    /// goes on (`true`). Returns whether a stopped output was let through again (it needs a key
+    /// frame).
+    pub fn allow(&self, owner: u64, allowed: bool) -> bool {
+        let mut reopened = false;
+        for o in self.outputs.load().iter().filter(|o| o.owner == owner) {
+            reopened |= o.set_allowed(allowed) && allowed;
+        }
+        reopened
     }
 
-    /// Stops forwarding to `owner` at once.
+    /// Takes `owner`'s output off this track (the subscriber's media actor, which added it).
     pub fn remove_output(&self, owner: u64) {
         self.outputs.rcu(|cur| {
             cur.iter()
@@ -317,7 +340,7 @@ impl PublishedTrack {
         let mut awaited = 0u8;
         let outputs = self.outputs.load();
         for o in outputs.iter() {
-            if o.paused() {
+            if !o.sends() {
                 continue;
             }
             let (verdict, awaiting) = o.layer.on_packet(
@@ -390,7 +413,7 @@ impl PublishedTrack {
             self.record(&packet);
             let outputs = self.outputs.load();
             for o in outputs.iter() {
-                if !o.paused() {
+                if o.sends() {
                     self.write(o, packet.clone()).await;
                 }
             }

@@ -146,9 +146,14 @@ impl Captioner {
         let stop = Arc::new(AtomicBool::new(false));
         let (this, flag) = (self.clone(), stop.clone());
         let base = now_ms();
+        // Inside the room's span (the hearing): whose speech this thread listens to.
+        let span = tracing::info_span!("captions", participant = %participant);
         let thread = std::thread::Builder::new()
             .name("gavel-asr-listen".into())
-            .spawn(move || this.hear(&listener, base, &participant, &jobs, &out, &flag))
+            .spawn(move || {
+                let _in = span.enter();
+                this.hear(&listener, base, &participant, &jobs, &out, &flag)
+            })
             .ok()?;
         Some(Listening {
             stop,

@@ -196,6 +196,36 @@ async fn a_participant_muted_by_the_judge_is_heard_by_no_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mute_lifted_at_once_lets_the_voice_through_again() {
+    // The room cuts and restores the route faster than the media actors renegotiate: the
+    // route's gate closes and opens again, and the media flows on.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let clerk = peer(&app, &hearing, "clerk").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.publish().await;
+    clerk.wait_received(&party.id, MediaKind::Audio, 50).await;
+    for (req, muted) in [(1, true), (2, false)] {
+        judge
+            .send(ClientMessage::Mute {
+                req: Some(req),
+                participant: party.id.clone(),
+                kind: MediaKind::Audio,
+                muted: Some(muted),
+            })
+            .await;
+    }
+    judge
+        .expect(|m| matches!(m, ServerMessage::Ok { req: 2 }))
+        .await;
+    let before = clerk.received(&party.id, MediaKind::Audio).packets;
+    clerk
+        .wait_received(&party.id, MediaKind::Audio, before + 50)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscribers_keyframe_request_reaches_the_publisher() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
     let (_, hearing) = app.docket_and_hearing().await;

@@ -152,7 +152,12 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         published: HashMap::new(),
         candidates: (0, 0),
     };
-    tokio::spawn(actor.run(cmd_rx, desired_rx, cancel.clone()));
+    // Inside the session's span (hearing, participant): the actor's lines say whose media.
+    let span = tracing::info_span!("media", participant = %actor.ctx.participant);
+    tokio::spawn(tracing::Instrument::instrument(
+        actor.run(cmd_rx, desired_rx, cancel.clone()),
+        span,
+    ));
     PeerHandle {
         cmd: cmd_tx,
         desired: Arc::new(desired_tx),
@@ -283,7 +288,6 @@ impl Actor {
                     // Revocations take effect now, answer or no answer.
                     let want = desired.borrow_and_update().clone();
                     self.revoke(&want).await;
-                    self.restore(&want).await;
                     self.negotiation.handle_wanted_changed();
                 }
                 () = sleep_until(deadline) => {

@@ -143,9 +143,13 @@ impl Actor {
             .send_media(MediaEvent::Published(track.clone()))
             .await;
         let room = self.ctx.room.clone();
-        tokio::spawn(async move {
-            track.clone().forward().await;
-            room.send_media(MediaEvent::Unpublished(track)).await;
-        });
+        let span = tracing::info_span!("forward", track = %track.key);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                track.clone().forward().await;
+                room.send_media(MediaEvent::Unpublished(track)).await;
+            },
+            span,
+        ));
     }
 }

@@ -153,11 +153,11 @@ impl Actor {
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
             let output = Arc::new(Output::new(self.owner, local.clone(), ssrc, pt));
-            tokio::spawn(feedback(
-                local,
-                track.clone(),
-                output.clone(),
-                self.estimate.clone(),
+            let span =
+                tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
+            tokio::spawn(tracing::Instrument::instrument(
+                feedback(local, track.clone(), output.clone(), self.estimate.clone()),
+                span,
             ));
             self.current.insert(
                 k.clone(),
@@ -234,20 +234,6 @@ impl Actor {
             }
         }
         self.allocate_layers();
-    }
-
-    /// Forwarding of ready tracks that are wanted again (the room may cut a route and restore
-    /// it before this actor saw the cut) starts again.
-    pub(super) async fn restore(&mut self, want: &[Arc<PublishedTrack>]) {
-        for s in self.current.values() {
-            if s.ready
-                && want.iter().any(|t| Arc::ptr_eq(t, &s.track))
-                && !s.track.has_output(self.owner)
-            {
-                s.track.add_output(s.output.clone());
-                s.track.request_keyframe(u8::MAX).await;
-            }
-        }
     }
 }
 
