@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::auth::jwt::{self, ISSUER, JOIN_AUDIENCE, JoinClaims};
 use crate::auth::keyring::KeyRing;
@@ -73,7 +74,7 @@ pub async fn create(
         &mut w.tx,
         now,
         &Actor::Cli,
-        "demo.create",
+        AuditAction::DemoCreate,
         &format!("hearing:{hearing_id}"),
         serde_json::json!({ "docket_id": docket_id, "case_number": case_number }),
     )
@@ -97,7 +98,7 @@ pub async fn create(
             &mut w.tx,
             now,
             &Actor::Cli,
-            "participant.create",
+            AuditAction::ParticipantCreate,
             &format!("participant:{pid}"),
             serde_json::json!({ "hearing_id": hearing_id, "role": role.as_str() }),
         )
@@ -117,7 +118,7 @@ pub async fn create(
             &mut w.tx,
             now,
             &Actor::Cli,
-            "join_link.issue",
+            AuditAction::JoinLinkIssue,
             &format!("participant:{pid}"),
             serde_json::json!({ "hearing_id": hearing_id, "jti": jti, "expires": claims.exp, "role": role.as_str() }),
         )

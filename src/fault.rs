@@ -4,6 +4,7 @@
 //! written together.
 
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::db::{Db, DbError};
 
@@ -61,7 +62,7 @@ pub async fn record(
         &mut w.tx,
         at_ms,
         &Actor::System,
-        "fault.recorded",
+        AuditAction::FaultRecorded,
         &subject,
         serde_json::json!({"fault_id": id, "component": component.as_str(), "detail": detail}),
     )

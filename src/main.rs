@@ -115,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &mut w.tx,
                 now_ms(),
                 &gavel::auth::Actor::Cli,
-                "signing_key.rotate",
+                gavel::audit::AuditAction::SigningKeyRotate,
                 &format!("signing_key:{kid}"),
                 serde_json::json!({ "purpose": "join_link" }),
             )

@@ -14,6 +14,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::auth::Actor;
 use crate::db::{Db, DbError};
+pub use crate::domain::audit::AuditAction;
 use crate::domain::audit::{AuditEntry, next_link};
 use gavel_recordings::{ChainError, Digest, verify_chain};
 
@@ -22,7 +23,7 @@ pub async fn append(
     tx: &mut Transaction<'static, Any>,
     at_ms: i64,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     subject: &str,
     details: serde_json::Value,
 ) -> Result<(), DbError> {
@@ -41,7 +42,7 @@ pub async fn append(
         seq,
         at_ms,
         actor: actor.to_string(),
-        action: action.to_owned(),
+        action: action.as_str().to_owned(),
         subject: subject.to_owned(),
         details: details.to_string(),
     };

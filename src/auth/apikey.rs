@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::{Actor, random_bytes, sha256_hex};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::db::{Db, DbError};
 
 const PREFIX: &str = "gvl_";
@@ -52,7 +53,7 @@ pub async fn create(db: &Db, name: &str, now_ms: i64) -> Result<String, DbError>
         &mut w.tx,
         now_ms,
         &Actor::Cli,
-        "apikey.create",
+        AuditAction::ApikeyCreate,
         &format!("apikey:{id}"),
         serde_json::json!({ "name": name }),
     )

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use super::model::{Docket, NewDocket, Page};
 use super::rows::{self, DOCKET_COLS};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::clock::now_ms;
 use crate::domain::validate::text;
 use crate::http::AppState;
@@ -46,7 +47,7 @@ pub(super) async fn create(
         &mut w.tx,
         now,
         &caller.actor(),
-        "docket.create",
+        AuditAction::DocketCreate,
         &format!("docket:{id}"),
         serde_json::json!({ "case_number": case_number, "court": court, "case_type": case_type }),
     )

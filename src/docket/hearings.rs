@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use super::model::{Hearing, NewHearing, NewTransition, Page};
 use super::rows::{self, HEARING_COLS};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::clock::{now_ms, parse_rfc3339};
 use crate::domain::validate::{FieldError, optional_text};
 use crate::http::AppState;
@@ -50,7 +51,7 @@ pub(super) async fn create(
         &mut w.tx,
         now,
         &caller.actor(),
-        "hearing.create",
+        AuditAction::HearingCreate,
         &format!("hearing:{id}"),
         serde_json::json!({ "docket_id": docket_id, "kind": body.kind.as_str(), "scheduled_start": start }),
     )

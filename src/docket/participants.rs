@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use super::model::{JoinLink, NewJoinLink, NewParticipant, Page, Participant};
 use super::rows::{self, PARTICIPANT_COLS};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::auth::jwt::{self, ISSUER, JOIN_AUDIENCE, JoinClaims};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::HearingState;
@@ -55,7 +56,7 @@ pub(super) async fn create(
         &mut w.tx,
         now,
         &caller.actor(),
-        "participant.create",
+        AuditAction::ParticipantCreate,
         &format!("participant:{id}"),
         serde_json::json!({ "hearing_id": hearing_id, "role": body.role.as_str() }),
     )
@@ -138,7 +139,7 @@ pub(super) async fn revoke(
         &mut w.tx,
         now,
         &caller.actor(),
-        "participant.revoke",
+        AuditAction::ParticipantRevoke,
         &format!("participant:{id}"),
         serde_json::json!({ "hearing_id": hearing_id }),
     )
@@ -205,7 +206,7 @@ pub(super) async fn join_link(
         &mut w.tx,
         now,
         &caller.actor(),
-        "join_link.issue",
+        AuditAction::JoinLinkIssue,
         &format!("participant:{id}"),
         serde_json::json!({ "hearing_id": hearing_id, "jti": jti, "expires": claims.exp, "role": p.role.as_str() }),
     )

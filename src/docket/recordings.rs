@@ -11,6 +11,7 @@ use sqlx::Row;
 use tower::ServiceExt;
 
 use super::model::{CompositeJob, RecordingView};
+use crate::audit::AuditAction;
 use crate::auth::{Actor, apikey};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::role::capabilities;
@@ -88,7 +89,7 @@ const RECORDING_READERS: &[Capability] = &[Capability::AccessRecording];
 pub(super) async fn audit(
     st: &AppState,
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     hearing: &str,
     file: Option<&str>,
 ) -> Result<(), ApiError> {
@@ -164,7 +165,7 @@ pub(super) async fn get(
             }
         }
     };
-    audit(&st, &actor, "recording.list", &hearing_id, None).await?;
+    audit(&st, &actor, AuditAction::RecordingList, &hearing_id, None).await?;
     Ok(Json(view))
 }
 
@@ -206,7 +207,14 @@ pub(super) async fn compose(
         }
         Some(_) => {}
     }
-    audit(&st, &actor, "recording.compose", &hearing_id, None).await?;
+    audit(
+        &st,
+        &actor,
+        AuditAction::RecordingCompose,
+        &hearing_id,
+        None,
+    )
+    .await?;
     st.composer.start(hearing_id);
     Ok(StatusCode::ACCEPTED)
 }
@@ -267,9 +275,9 @@ pub(super) async fn file(
         RangeAsk::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
     };
     let action = if ranged {
-        "recording.view"
+        AuditAction::RecordingView
     } else {
-        "recording.download"
+        AuditAction::RecordingDownload
     };
     audit(&st, &actor, action, &hearing_id, Some(&file)).await?;
     // The type follows the extension: video/x-matroska for segments, video/webm for the

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::recordings::{audit, caller, reader};
+use crate::audit::AuditAction;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::Capability;
 use crate::domain::role::capabilities;
@@ -106,7 +107,7 @@ pub(super) async fn get(
         })
         .collect();
     drop(conn);
-    audit(&st, &actor, "transcript.view", &hearing_id, None).await?;
+    audit(&st, &actor, AuditAction::TranscriptView, &hearing_id, None).await?;
     Ok(Json(TranscriptView {
         hearing_id,
         revision,
@@ -175,7 +176,7 @@ pub(super) async fn versions(
     let line_id = super::path_id(&line_id, "transcript line")?;
     let actor = reader(&st, &headers, &hearing_id, TRANSCRIPT_READERS).await?;
     let v = line_versions(&st, &hearing_id, &line_id).await?;
-    audit(&st, &actor, "transcript.view", &hearing_id, None).await?;
+    audit(&st, &actor, AuditAction::TranscriptView, &hearing_id, None).await?;
     Ok(Json(v))
 }
 
@@ -247,7 +248,7 @@ pub(super) async fn correct(
         &mut w.tx,
         now,
         &c.actor,
-        "transcript.correct",
+        AuditAction::TranscriptCorrect,
         &format!("hearing:{hearing_id}"),
         serde_json::json!({
             "line": line_id,

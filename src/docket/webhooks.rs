@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use super::model::{CreatedWebhook, NewWebhook, Webhook};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::auth::random_bytes;
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::validate::{FieldError, text};
@@ -70,7 +71,7 @@ pub(super) async fn create(
         &mut w.tx,
         now,
         &caller.actor(),
-        "webhook.create",
+        AuditAction::WebhookCreate,
         &format!("webhook:{id}"),
         serde_json::json!({ "host": parsed.host_str(), "events": events_csv }),
     )
@@ -147,7 +148,7 @@ pub(super) async fn delete(
         &mut w.tx,
         now,
         &caller.actor(),
-        "webhook.delete",
+        AuditAction::WebhookDelete,
         &format!("webhook:{id}"),
         serde_json::json!({}),
     )

@@ -42,6 +42,204 @@ impl AuditEntry {
     }
 }
 
+/// What an audit entry records: every state change the server audits, by its stored dotted
+/// name. Writers name one of these (a typo cannot make a new action); readers keep the stored
+/// text (`AuditEntry::action`), so a log written by another version still verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// `apikey.create`
+    ApikeyCreate,
+    /// `demo.create`
+    DemoCreate,
+    /// `docket.create`
+    DocketCreate,
+    /// `fault.recorded`
+    FaultRecorded,
+    /// `hearing.create`
+    HearingCreate,
+    /// `hearing.transition`
+    HearingTransition,
+    /// `join_link.issue`
+    JoinLinkIssue,
+    /// `participant.create`
+    ParticipantCreate,
+    /// `participant.revoke`
+    ParticipantRevoke,
+    /// `participant.joined`
+    ParticipantJoined,
+    /// `participant.left`
+    ParticipantLeft,
+    /// `participant.disconnected`
+    ParticipantDisconnected,
+    /// `participant.reconnected`
+    ParticipantReconnected,
+    /// `room.admit`
+    RoomAdmit,
+    /// `room.sequester`
+    RoomSequester,
+    /// `room.mute`
+    RoomMute,
+    /// `room.unmute`
+    RoomUnmute,
+    /// `room.remove`
+    RoomRemove,
+    /// `room.call_witness`
+    RoomCallWitness,
+    /// `room.dismiss_witness`
+    RoomDismissWitness,
+    /// `room.caucus_start`
+    RoomCaucusStart,
+    /// `room.caucus_end`
+    RoomCaucusEnd,
+    /// `recording.start`
+    RecordingStart,
+    /// `recording.stop`
+    RecordingStop,
+    /// `recording.sealed`
+    RecordingSealed,
+    /// `recording.composite`
+    RecordingComposite,
+    /// `recording.compose`
+    RecordingCompose,
+    /// `recording.list`
+    RecordingList,
+    /// `recording.view`
+    RecordingView,
+    /// `recording.download`
+    RecordingDownload,
+    /// `transcript.view`
+    TranscriptView,
+    /// `transcript.view_public`
+    TranscriptViewPublic,
+    /// `transcript.list`
+    TranscriptList,
+    /// `transcript.download`
+    TranscriptDownload,
+    /// `transcript.correct`
+    TranscriptCorrect,
+    /// `transcript.finalise`
+    TranscriptFinalise,
+    /// `transcript.sign`
+    TranscriptSign,
+    /// `transcript.refuse`
+    TranscriptRefuse,
+    /// `webhook.create`
+    WebhookCreate,
+    /// `webhook.delete`
+    WebhookDelete,
+    /// `webhook.delivery_failed`
+    WebhookDeliveryFailed,
+    /// `signing_key.rotate`
+    SigningKeyRotate,
+    /// `audit.gap`
+    AuditGap,
+}
+
+impl AuditAction {
+    /// Every action, for tables and tests.
+    pub const ALL: [Self; 43] = [
+        Self::ApikeyCreate,
+        Self::DemoCreate,
+        Self::DocketCreate,
+        Self::FaultRecorded,
+        Self::HearingCreate,
+        Self::HearingTransition,
+        Self::JoinLinkIssue,
+        Self::ParticipantCreate,
+        Self::ParticipantRevoke,
+        Self::ParticipantJoined,
+        Self::ParticipantLeft,
+        Self::ParticipantDisconnected,
+        Self::ParticipantReconnected,
+        Self::RoomAdmit,
+        Self::RoomSequester,
+        Self::RoomMute,
+        Self::RoomUnmute,
+        Self::RoomRemove,
+        Self::RoomCallWitness,
+        Self::RoomDismissWitness,
+        Self::RoomCaucusStart,
+        Self::RoomCaucusEnd,
+        Self::RecordingStart,
+        Self::RecordingStop,
+        Self::RecordingSealed,
+        Self::RecordingComposite,
+        Self::RecordingCompose,
+        Self::RecordingList,
+        Self::RecordingView,
+        Self::RecordingDownload,
+        Self::TranscriptView,
+        Self::TranscriptViewPublic,
+        Self::TranscriptList,
+        Self::TranscriptDownload,
+        Self::TranscriptCorrect,
+        Self::TranscriptFinalise,
+        Self::TranscriptSign,
+        Self::TranscriptRefuse,
+        Self::WebhookCreate,
+        Self::WebhookDelete,
+        Self::WebhookDeliveryFailed,
+        Self::SigningKeyRotate,
+        Self::AuditGap,
+    ];
+
+    /// The stored, dotted name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApikeyCreate => "apikey.create",
+            Self::DemoCreate => "demo.create",
+            Self::DocketCreate => "docket.create",
+            Self::FaultRecorded => "fault.recorded",
+            Self::HearingCreate => "hearing.create",
+            Self::HearingTransition => "hearing.transition",
+            Self::JoinLinkIssue => "join_link.issue",
+            Self::ParticipantCreate => "participant.create",
+            Self::ParticipantRevoke => "participant.revoke",
+            Self::ParticipantJoined => "participant.joined",
+            Self::ParticipantLeft => "participant.left",
+            Self::ParticipantDisconnected => "participant.disconnected",
+            Self::ParticipantReconnected => "participant.reconnected",
+            Self::RoomAdmit => "room.admit",
+            Self::RoomSequester => "room.sequester",
+            Self::RoomMute => "room.mute",
+            Self::RoomUnmute => "room.unmute",
+            Self::RoomRemove => "room.remove",
+            Self::RoomCallWitness => "room.call_witness",
+            Self::RoomDismissWitness => "room.dismiss_witness",
+            Self::RoomCaucusStart => "room.caucus_start",
+            Self::RoomCaucusEnd => "room.caucus_end",
+            Self::RecordingStart => "recording.start",
+            Self::RecordingStop => "recording.stop",
+            Self::RecordingSealed => "recording.sealed",
+            Self::RecordingComposite => "recording.composite",
+            Self::RecordingCompose => "recording.compose",
+            Self::RecordingList => "recording.list",
+            Self::RecordingView => "recording.view",
+            Self::RecordingDownload => "recording.download",
+            Self::TranscriptView => "transcript.view",
+            Self::TranscriptViewPublic => "transcript.view_public",
+            Self::TranscriptList => "transcript.list",
+            Self::TranscriptDownload => "transcript.download",
+            Self::TranscriptCorrect => "transcript.correct",
+            Self::TranscriptFinalise => "transcript.finalise",
+            Self::TranscriptSign => "transcript.sign",
+            Self::TranscriptRefuse => "transcript.refuse",
+            Self::WebhookCreate => "webhook.create",
+            Self::WebhookDelete => "webhook.delete",
+            Self::WebhookDeliveryFailed => "webhook.delivery_failed",
+            Self::SigningKeyRotate => "signing_key.rotate",
+            Self::AuditGap => "audit.gap",
+        }
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The sequence number and hash the next entry links to, given the current head.
 pub fn next_link(head: Option<(i64, Digest)>) -> (i64, Digest) {
     match head {
@@ -63,6 +261,15 @@ mod tests {
             subject: "docket:1".into(),
             details: details.into(),
         }
+    }
+
+    #[test]
+    fn every_action_has_its_own_dotted_name() {
+        let mut names: Vec<_> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert!(names.iter().all(|n| n.split('.').count() == 2), "{names:?}");
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), AuditAction::ALL.len());
     }
 
     #[test]

@@ -8,6 +8,7 @@ use gavel_signaling::{
 use super::roster::may_be_sequestered;
 use super::{Room, SessionId};
 use crate::domain::Capability;
+use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
 
 /// A refused command: the code and the text the sender sees.
@@ -111,7 +112,7 @@ impl Room {
             target,
             Place::Main,
             MoveReason::Admitted,
-            "room.admit",
+            AuditAction::RoomAdmit,
         );
         Ok(())
     }
@@ -145,7 +146,7 @@ impl Room {
             // An expert still waiting in the lobby: from now on called, not admitted.
             self.audit(
                 Some(actor.to_owned()),
-                "room.sequester",
+                AuditAction::RoomSequester,
                 target,
                 serde_json::json!({"hearing_id": self.hearing}),
                 None,
@@ -155,8 +156,8 @@ impl Room {
             }
         }
         let (reason, action) = match to {
-            Place::Waiting => (MoveReason::Dismissed, "room.dismiss_witness"),
-            _ => (MoveReason::Called, "room.call_witness"),
+            Place::Waiting => (MoveReason::Dismissed, AuditAction::RoomDismissWitness),
+            _ => (MoveReason::Called, AuditAction::RoomCallWitness),
         };
         self.move_to(actor, target, to, reason, action);
         Ok(())
@@ -168,7 +169,7 @@ impl Room {
         target: &str,
         place: Place,
         reason: MoveReason,
-        action: &'static str,
+        action: AuditAction,
     ) {
         let now = self.now;
         let session = match self.members.get_mut(target) {
@@ -225,7 +226,11 @@ impl Room {
         }
         self.audit(
             Some(actor.to_owned()),
-            if on { "room.mute" } else { "room.unmute" },
+            if on {
+                AuditAction::RoomMute
+            } else {
+                AuditAction::RoomUnmute
+            },
             target,
             serde_json::json!({"hearing_id": self.hearing, "kind": kind}),
             None,
@@ -252,7 +257,7 @@ impl Room {
         }
         self.audit(
             Some(actor.to_owned()),
-            "room.remove",
+            AuditAction::RoomRemove,
             target,
             serde_json::json!({"hearing_id": self.hearing}),
             Some(super::Presence::Left),
@@ -284,7 +289,7 @@ impl Room {
         self.move_all(&everyone, Place::Private, MoveReason::CaucusStarted);
         self.audit(
             Some(actor.to_owned()),
-            "room.caucus_start",
+            AuditAction::RoomCaucusStart,
             actor,
             serde_json::json!({"hearing_id": self.hearing, "participants": with}),
             None,
@@ -308,7 +313,7 @@ impl Room {
         self.move_all(&refs, Place::Main, MoveReason::CaucusEnded);
         self.audit(
             Some(actor.to_owned()),
-            "room.caucus_end",
+            AuditAction::RoomCaucusEnd,
             actor,
             serde_json::json!({"hearing_id": self.hearing, "participants": inside}),
             None,
@@ -350,6 +355,7 @@ mod tests {
     use gavel_signaling::{ClientMessage, ErrorCode, MoveReason, Place, ServerMessage};
 
     use crate::domain::Role;
+    use crate::domain::audit::AuditAction;
     use crate::engine::Output;
     use crate::engine::tests::{Sim, error_code, from, routes, sent_to};
 
@@ -427,7 +433,7 @@ mod tests {
         assert!(out.iter().any(|o| matches!(
             o,
             Output::Audit {
-                action: "room.sequester",
+                action: AuditAction::RoomSequester,
                 ..
             }
         )));

@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use gavel_signaling::{ClientMessage, EndReason, ServerMessage};
+use gavel_signaling::{ClientMessage, EndReason, ServerMessage, Source};
 
 use crate::domain::Role;
+use crate::domain::audit::AuditAction;
 
 /// One WebSocket connection, numbered by the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -101,7 +102,7 @@ pub enum Input {
         /// Whose track.
         participant: String,
         /// Which track.
-        track: String,
+        track: Source,
         /// The recorder was started again.
         restarted: bool,
     },
@@ -155,8 +156,8 @@ pub enum Output {
     Audit {
         /// The acting participant, or `None` for the server itself.
         actor: Option<String>,
-        /// Dotted action name.
-        action: &'static str,
+        /// What is audited.
+        action: AuditAction,
         /// The participant acted upon.
         subject: String,
         /// Specifics.

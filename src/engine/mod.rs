@@ -30,6 +30,7 @@ use gavel_signaling::{
 };
 
 use crate::domain::Role;
+use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
 pub use io::{Arrival, Disconnect, Input, Output, Presence, RoomPolicy, Route, SessionId};
 
@@ -134,7 +135,7 @@ impl Room {
                 participant,
                 track,
                 restarted,
-            } => self.recording_fault(&participant, &track, restarted),
+            } => self.recording_fault(&participant, track, restarted),
             Input::Caption {
                 participant,
                 text,
@@ -166,7 +167,7 @@ impl Room {
             self.members.remove(id);
             self.audit(
                 None,
-                "participant.left",
+                AuditAction::ParticipantLeft,
                 id,
                 serde_json::json!({"reason": "connection lost"}),
                 Some(Presence::Left),
@@ -204,7 +205,7 @@ impl Room {
             self.tell_captions(session);
             self.audit(
                 Some(who.id.clone()),
-                "participant.reconnected",
+                AuditAction::ParticipantReconnected,
                 &who.id,
                 serde_json::json!({"hearing_id": self.hearing}),
                 None,
@@ -245,7 +246,7 @@ impl Room {
         self.tell_captions(session);
         self.audit(
             Some(who.id.clone()),
-            "participant.joined",
+            AuditAction::ParticipantJoined,
             &who.id,
             serde_json::json!({"hearing_id": self.hearing, "place": place}),
             Some(Presence::Joined),
@@ -353,7 +354,7 @@ impl Room {
         // Recorded, not announced: the others see no flap unless the place is given up.
         self.audit(
             None,
-            "participant.disconnected",
+            AuditAction::ParticipantDisconnected,
             &id,
             serde_json::json!({"hearing_id": self.hearing, "reason": reason}),
             None,
@@ -372,7 +373,7 @@ impl Room {
                 self.members.remove(id);
                 self.audit(
                     Some(id.to_owned()),
-                    "participant.left",
+                    AuditAction::ParticipantLeft,
                     id,
                     serde_json::json!({"reason": "left"}),
                     Some(Presence::Left),
@@ -400,7 +401,7 @@ impl Room {
     fn audit(
         &mut self,
         actor: Option<String>,
-        action: &'static str,
+        action: AuditAction,
         subject: &str,
         details: serde_json::Value,
         presence: Option<Presence>,

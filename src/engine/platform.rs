@@ -6,6 +6,7 @@
 use gavel_signaling::EndReason;
 
 use super::{Output, Presence, Room, SessionId};
+use crate::domain::audit::AuditAction;
 
 impl Room {
     /// Ends every session and empties the room; `actor` is the moderator who ended the
@@ -16,7 +17,7 @@ impl Room {
         for id in &everyone {
             self.audit(
                 actor.map(str::to_owned),
-                "participant.left",
+                AuditAction::ParticipantLeft,
                 id,
                 serde_json::json!({"reason": reason}),
                 Some(Presence::Left),
@@ -48,7 +49,7 @@ impl Room {
         }
         self.audit(
             None,
-            "participant.left",
+            AuditAction::ParticipantLeft,
             id,
             serde_json::json!({"hearing_id": self.hearing, "reason": "revoked by the platform"}),
             Some(Presence::Left),

@@ -4,10 +4,11 @@
 //! when it is on. Only people in the hearing itself are recorded: never the waiting area, never
 //! a mediation caucus.
 
-use gavel_signaling::{Place, ServerMessage};
+use gavel_signaling::{Place, ServerMessage, Source};
 
 use super::{Output, Room, SessionId};
 use crate::domain::Capability;
+use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
 
 type Refusal = (gavel_signaling::ErrorCode, &'static str);
@@ -35,9 +36,9 @@ impl Room {
         self.audit(
             Some(actor.to_owned()),
             if on {
-                "recording.start"
+                AuditAction::RecordingStart
             } else {
-                "recording.stop"
+                AuditAction::RecordingStop
             },
             actor,
             serde_json::json!({"hearing_id": self.hearing, "reason": reason}),
@@ -53,7 +54,7 @@ impl Room {
 
     /// Tells everyone who controls the recording (judge, clerk, mediator) that a track's
     /// recording failed, whether it was restarted, and that the fault is recorded.
-    pub(super) fn recording_fault(&mut self, participant: &str, track: &str, restarted: bool) {
+    pub(super) fn recording_fault(&mut self, participant: &str, track: Source, restarted: bool) {
         let name = self
             .members
             .get(participant)
@@ -121,9 +122,10 @@ fn recording_notice(on: bool) -> ServerMessage {
 
 #[cfg(test)]
 mod tests {
-    use gavel_signaling::{ClientMessage, ErrorCode, ServerMessage};
+    use gavel_signaling::{ClientMessage, ErrorCode, ServerMessage, Source};
 
     use crate::domain::Role;
+    use crate::domain::audit::AuditAction;
     use crate::engine::Output;
     use crate::engine::tests::{Sim, error_code, sent_to};
 
@@ -184,7 +186,7 @@ mod tests {
         sim.join(3, "party", Role::Party);
         let out = sim.input(crate::engine::Input::RecordingFault {
             participant: "party".into(),
-            track: "camera".into(),
+            track: Source::Camera,
             restarted: true,
         });
         let fault = |s| {
@@ -216,7 +218,7 @@ mod tests {
         assert!(recorded(&out).is_empty());
         assert!(out.iter().any(|o| matches!(
             o,
-            Output::Audit { action: "recording.stop", details, .. } if details["reason"] == "settlement talk"
+            Output::Audit { action: AuditAction::RecordingStop, details, .. } if details["reason"] == "settlement talk"
         )));
         assert_eq!(
             error_code(&sim.msg(1, stop(3)), 1),

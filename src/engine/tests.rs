@@ -139,7 +139,7 @@ fn a_party_waits_in_the_lobby_unseen_until_the_judge_admits_them() {
     assert!(out.iter().any(|o| matches!(
         o,
         Output::Audit {
-            action: "room.admit",
+            action: AuditAction::RoomAdmit,
             ..
         }
     )));
@@ -251,7 +251,7 @@ fn a_dropped_connection_keeps_its_place_silently_until_the_grace_period_ends() {
         out.iter().all(|o| matches!(
             o,
             Output::Audit {
-                action: "participant.disconnected",
+                action: AuditAction::ParticipantDisconnected,
                 ..
             }
         )),

@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use super::{Hearing, StoreError, load};
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::clock::now_ms;
 use crate::db::Db;
@@ -68,7 +69,7 @@ pub async fn apply(
         &mut w.tx,
         now,
         actor,
-        "hearing.transition",
+        AuditAction::HearingTransition,
         &format!("hearing:{id}"),
         serde_json::json!({ "from": current.state.as_str(), "to": next.as_str(), "reason": reason }),
     )

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use super::index::Index;
 use super::manifest_log::{LogError, ManifestLog, read_entries};
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::auth::keyring::KeyStore;
 use crate::clock::now_ms;
@@ -262,7 +263,7 @@ impl Composer {
             &mut w.tx,
             now_ms(),
             &Actor::System,
-            "recording.composite",
+            AuditAction::RecordingComposite,
             &format!("hearing:{hearing}"),
             serde_json::json!({"file": name, "sha256": entry.segment.sha256}),
         )

@@ -10,6 +10,7 @@ use sqlx::Row;
 use tokio::sync::Notify;
 
 use crate::audit;
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::db::{Db, DbError};
 use crate::webhook::{self, EventType};
@@ -235,7 +236,7 @@ impl Index {
             &mut w.tx,
             now,
             &Actor::System,
-            "recording.sealed",
+            AuditAction::RecordingSealed,
             &format!("hearing:{hearing}"),
             details.clone(),
         )

@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::manifest_log::ManifestLog;
 use super::recover::{RunInfo, write_run};
+use gavel_signaling::Source;
+
 use crate::clock::now_ms;
 use crate::sfu::track::PublishedTrack;
 
@@ -61,8 +63,8 @@ pub struct Target {
 pub struct Fault {
     /// Whose track.
     pub participant: String,
-    /// Which track (`microphone`, `camera`, `screen`).
-    pub track: String,
+    /// Which track.
+    pub track: Source,
     /// What failed (GStreamer's text or an I/O error; no participant data).
     pub detail: String,
     /// The recording goes on (the recorder was started again, or only one segment's entry
@@ -113,7 +115,7 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
     ) else {
         return;
     };
-    let kind = format!("{:?}", track.source).to_lowercase();
+    let kind = track.source.as_str();
     let mut failures = 0;
     let mut stopped = false;
     while !stopped {
@@ -123,7 +125,7 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
         let run = Run {
             track: &track,
             target: &target,
-            kind: &kind,
+            kind,
             prefix: &prefix,
         };
         let began = std::time::Instant::now();
@@ -149,7 +151,7 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
         let restarted = !stopped && failures <= MAX_RESTARTS;
         let fault = Fault {
             participant: track.publisher.clone(),
-            track: kind.clone(),
+            track: track.source,
             detail,
             restarted,
         };
@@ -253,7 +255,7 @@ impl Run<'_> {
                     // The file stays on disk; the record says it is missing from the manifest.
                     let fault = Fault {
                         participant: self.track.publisher.clone(),
-                        track: self.kind.to_owned(),
+                        track: self.track.source,
                         detail: format!("a closed segment could not be entered: {e}"),
                         restarted: true,
                     };

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::Presence;
 use super::task::RoomTask;
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::auth::keyring::KeyStore;
 use crate::clock::now_ms;
@@ -152,7 +153,7 @@ impl RoomTask {
     pub(super) async fn record(
         &mut self,
         actor: Option<String>,
-        action: &'static str,
+        action: AuditAction,
         subject: &str,
         details: serde_json::Value,
         presence: Option<Presence>,
@@ -179,7 +180,7 @@ impl RoomTask {
             let gap = HeldEntry {
                 at: now_ms(),
                 actor: Actor::System,
-                action: "audit.gap",
+                action: AuditAction::AuditGap,
                 subject: format!("hearing:{}", self.hearing),
                 details: serde_json::json!({"hearing_id": self.hearing, "entries_lost": lost}),
                 presence: None,
@@ -202,7 +203,7 @@ impl RoomTask {
                 }
                 Err(e) => {
                     // Refused for itself, not for an outage: it would block every later entry.
-                    tracing::error!(error = %e, action = entry.action, "FAULT: a room audit entry was refused");
+                    tracing::error!(error = %e, action = %entry.action, "FAULT: a room audit entry was refused");
                     self.held.entries.pop_front();
                 }
             }
@@ -253,7 +254,7 @@ pub(super) const MAX_HELD: usize = 10_000;
 pub(super) struct HeldEntry {
     at: i64,
     actor: Actor,
-    action: &'static str,
+    action: AuditAction,
     subject: String,
     details: serde_json::Value,
     presence: Option<Presence>,

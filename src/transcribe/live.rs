@@ -51,8 +51,23 @@ pub enum CaptionEvent {
         /// End on the hearing clock (ms).
         end_ms: i64,
         /// Why.
-        why: String,
+        why: GapReason,
     },
+}
+
+/// Why speech was not transcribed; its text is what the transcript stores beside the gap.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GapReason {
+    /// The workers were behind: the utterance was not queued.
+    #[error("transcription fell behind")]
+    Behind,
+    /// The participant's audio could not be decoded (from here on, nothing of theirs is).
+    #[error("the audio could not be decoded for transcription: {0}")]
+    Undecodable(String),
+    /// The model failed on this utterance.
+    #[error("{0}")]
+    Failed(String),
 }
 
 struct Job {
@@ -191,7 +206,7 @@ impl Captioner {
                     participant: participant.to_owned(),
                     start_ms,
                     end_ms,
-                    why: "transcription fell behind".into(),
+                    why: GapReason::Behind,
                 });
             }
         };
@@ -227,7 +242,7 @@ impl Captioner {
                         participant: participant.to_owned(),
                         start_ms: now,
                         end_ms: now,
-                        why: format!("the audio could not be decoded for transcription: {e}"),
+                        why: GapReason::Undecodable(e.to_string()),
                     });
                     break;
                 }
@@ -278,7 +293,7 @@ fn work(model: &Transcriber, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
                 participant: job.participant.clone(),
                 start_ms: u.start_ms,
                 end_ms: u.end_ms,
-                why: e.to_string(),
+                why: GapReason::Failed(e.to_string()),
             },
         };
         // overflow: await (the room takes captions in order; this is a worker thread)

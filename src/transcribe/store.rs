@@ -28,7 +28,14 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
             start_ms,
             end_ms,
             why,
-        } => (participant, *start_ms, *end_ms, "", 0, Some(why.as_str())),
+        } => (
+            participant,
+            *start_ms,
+            *end_ms,
+            "",
+            0,
+            Some(why.to_string()),
+        ),
     };
     let stored = sqlx::query(
         "INSERT INTO transcript_segments (id, hearing_id, participant_id, role, start_ms, end_ms, \

@@ -14,6 +14,7 @@ use sqlx::Row;
 use tokio::sync::Notify;
 
 use super::signature;
+use crate::audit::AuditAction;
 use crate::auth::Actor;
 use crate::clock::now_ms;
 use crate::config::WebhookConfig;
@@ -177,7 +178,7 @@ async fn record_failure(
             &mut w.tx,
             now,
             &Actor::System,
-            "webhook.delivery_failed",
+            AuditAction::WebhookDeliveryFailed,
             &format!("webhook_delivery:{id}"),
             serde_json::json!({ "event_type": event_type, "attempts": attempts, "error": reason }),
         )

@@ -129,7 +129,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         participant: judge.id.clone(),
         start_ms: t0 + 8_000,
         end_ms: t0 + 9_000,
-        why: "transcription fell behind".into(),
+        why: gavel::transcribe::live::GapReason::Behind,
     };
     gavel::transcribe::store::store(&db, &hearing, &gap, t0)
         .await

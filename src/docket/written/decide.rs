@@ -129,8 +129,8 @@ pub(in crate::docket) async fn decide(
         now,
         &c.actor,
         match decision {
-            Decision::Signed => "transcript.sign",
-            Decision::Refused => "transcript.refuse",
+            Decision::Signed => AuditAction::TranscriptSign,
+            Decision::Refused => AuditAction::TranscriptRefuse,
         },
         &format!("hearing:{}", d.hearing_id),
         serde_json::json!({

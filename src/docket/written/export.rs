@@ -17,7 +17,14 @@ pub(in crate::docket) async fn get(
 ) -> Result<Json<DocumentView>, ApiError> {
     let (c, d) = open(&st, &hearing_id, &document_id, &headers).await?;
     may_read(&c, &d)?;
-    audit(&st, &c.actor, "transcript.view", &d.hearing_id, Some(&d.id)).await?;
+    audit(
+        &st,
+        &c.actor,
+        AuditAction::TranscriptView,
+        &d.hearing_id,
+        Some(&d.id),
+    )
+    .await?;
     Ok(Json(d.view()))
 }
 
@@ -40,7 +47,7 @@ pub(in crate::docket) async fn signed(
     audit(
         &st,
         &c.actor,
-        "transcript.download",
+        AuditAction::TranscriptDownload,
         &d.hearing_id,
         Some(&d.id),
     )
@@ -109,9 +116,9 @@ async fn record_page(
         may_read(&c, &d)?;
     }
     let action = if shielded {
-        "transcript.view_public"
+        AuditAction::TranscriptViewPublic
     } else {
-        "transcript.view"
+        AuditAction::TranscriptView
     };
     audit(st, &c.actor, action, &d.hearing_id, Some(&d.id)).await?;
     let shield = shielded.then_some(&*st.shield);
@@ -187,6 +194,13 @@ pub(in crate::docket) async fn list(
             },
         )
         .collect();
-    audit(&st, &c.actor, "transcript.list", &hearing_id, None).await?;
+    audit(
+        &st,
+        &c.actor,
+        AuditAction::TranscriptList,
+        &hearing_id,
+        None,
+    )
+    .await?;
     Ok(Json(list))
 }

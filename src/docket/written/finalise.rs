@@ -120,7 +120,7 @@ pub(in crate::docket) async fn finalise(
         &mut w.tx,
         now,
         &c.actor,
-        "transcript.finalise",
+        AuditAction::TranscriptFinalise,
         &format!("hearing:{hearing_id}"),
         serde_json::json!({"document": id, "revision": current, "sha256": sha256}),
     )

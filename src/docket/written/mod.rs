@@ -27,6 +27,7 @@ pub(super) use finalise::*;
 
 use super::recordings::{Caller, audit, caller};
 use super::transcript::TRANSCRIPT_READERS;
+use crate::audit::AuditAction;
 use crate::clock::{now_ms, rfc3339};
 use crate::db::DbError;
 use crate::domain::role::capabilities;
