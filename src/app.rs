@@ -65,7 +65,7 @@ pub async fn open(config: &Config) -> Result<(Db, KeyRing), StartError> {
             .map_err(io("restricting data directory"))?;
     }
     let db = Db::connect(&config.database_url(), config.database.max_connections).await?;
-    let keys = KeyRing::load_or_create(&dir.join("keys"), now_ms())?;
+    let keys = KeyRing::load_or_create(&config.keys_dir(), now_ms())?;
     Ok((db, keys))
 }
 
@@ -106,22 +106,15 @@ impl Server {
         listener.set_nonblocking(true).map_err(io_err)?;
         let addr = listener.local_addr().map_err(io_err)?;
         let mut config = config;
-        if config.server.public_url.is_none() {
-            config.server.public_url = Some(format!("https://localhost:{}", addr.port()));
-        }
+        config.resolve(Some(addr.port()));
         let outbox = Arc::new(Notify::new());
         let worker = tokio::spawn(tracing::Instrument::instrument(
             crate::webhook::delivery::run(db.clone(), config.webhooks.clone(), outbox.clone()),
             tracing::info_span!("webhooks"),
         ));
         let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-        let state_keys_dir = config.server.data_dir.join("keys");
-        let keys = Arc::new(KeyStore::new(state_keys_dir, keys));
-        let recordings = config
-            .recording
-            .dir
-            .get_or_insert_with(|| config.server.data_dir.join("recordings"))
-            .clone();
+        let keys = Arc::new(KeyStore::new(config.keys_dir(), keys));
+        let recordings = config.recordings_dir();
         // Segments a crash left open are closed into their manifests before any room runs.
         let index = crate::recording::index::Index {
             db: db.clone(),

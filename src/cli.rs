@@ -1,4 +1,6 @@
-//! Command-line interface: `gavel serve`, `apikey create`, `keys rotate`, `demo`, `audit verify`.
+//! The command line: `gavel serve`, `demo`, `apikey create`, `keys public|rotate`, `transcribe`,
+//! `model import`, `recording compose`, `verify recording|transcript`, `audit verify` and
+//! `bench asr|sfu` (their bodies are in the binary's `commands` and `bench`).
 //!
 //! Flags override the configuration file and `GAVEL__SECTION__KEY` variables; each flag can
 //! also be set as the `GAVEL_...` variable named in its help.
@@ -260,6 +262,7 @@ impl Cli {
             c.server.listen = *addr;
         }
         c.validate()?;
+        c.resolve(None);
         Ok(c)
     }
 }

@@ -492,6 +492,31 @@ impl Config {
         }
     }
 
+    /// Fixes, once, what the configuration leaves to be derived, so every part reads the same:
+    /// the recordings directory, and (given the port the server bound) the public URL.
+    pub fn resolve(&mut self, bound_port: Option<u16>) {
+        self.recording.dir = Some(self.recordings_dir());
+        if let Some(port) = bound_port {
+            self.server
+                .public_url
+                .get_or_insert_with(|| format!("https://localhost:{port}"));
+        }
+    }
+
+    /// Where the join-link signing keys are: `<data_dir>/keys`.
+    pub fn keys_dir(&self) -> std::path::PathBuf {
+        self.server.data_dir.join("keys")
+    }
+
+    /// Where recordings are written, one directory per hearing (default
+    /// `<data_dir>/recordings`).
+    pub fn recordings_dir(&self) -> std::path::PathBuf {
+        self.recording
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.server.data_dir.join("recordings"))
+    }
+
     /// The database URL, defaulting to SQLite in the data directory.
     pub fn database_url(&self) -> SecretString {
         match &self.database.url {
