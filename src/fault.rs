@@ -38,7 +38,7 @@ impl Component {
 
 /// Records a fault of `component`, about `hearing` if it concerns one. `detail` is for
 /// operators and the record: what failed and what was done, never participants' data.
-pub async fn record(
+pub async fn write(
     db: &Db,
     at_ms: i64,
     hearing: Option<&str>,
@@ -73,7 +73,7 @@ pub async fn record(
 /// Records a fault, logging loudly if even that fails (the database is the thing that broke).
 pub async fn report(db: &Db, hearing: Option<&str>, component: Component, detail: &str) {
     tracing::error!(component = component.as_str(), detail, "FAULT");
-    if let Err(e) = record(db, crate::clock::now_ms(), hearing, component, detail).await {
+    if let Err(e) = write(db, crate::clock::now_ms(), hearing, component, detail).await {
         tracing::error!(error = %e, "FAULT: a fault record could not be written");
     }
 }

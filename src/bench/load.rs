@@ -34,7 +34,7 @@ impl SendLog {
         Arc::new(Self((0..=u16::MAX).map(|_| AtomicU64::new(0)).collect()))
     }
 
-    fn record(&self, seq: u16, us: u64) {
+    fn note(&self, seq: u16, us: u64) {
         self.0[usize::from(seq)].store(us, Ordering::Relaxed);
     }
 
@@ -321,7 +321,7 @@ async fn pump(
         tick.tick().await;
         for (i, payload) in unit.iter().enumerate() {
             let sent_us = u64::try_from(meter.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-            log.record(seq, sent_us);
+            log.note(seq, sent_us);
             if meter.in_window(sent_us / 1000) {
                 meter.sent.fetch_add(1, Ordering::Relaxed);
                 meter

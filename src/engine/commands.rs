@@ -203,12 +203,9 @@ impl Room {
         self.require(actor, Capability::MuteOthers)?;
         self.target(target)?;
         let held = self.court_held.entry(target.to_owned()).or_default();
-        match kind {
-            MediaKind::Audio => held.0 = on,
-            MediaKind::Video => held.1 = on,
-        }
+        held.set(kind, on);
         let held = *held;
-        if held == (false, false) {
+        if held.none() {
             self.court_held.remove(target);
         }
         let session = match self.members.get_mut(target) {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gavel_signaling::{ClientMessage, EndReason, ServerMessage, Source};
+use gavel_signaling::{ClientMessage, EndReason, MediaKind, ServerMessage, Source};
 
 use crate::domain::Role;
 use crate::domain::audit::AuditAction;
@@ -126,13 +126,54 @@ pub enum Presence {
     Left,
 }
 
+/// One flag for each of a participant's media: their microphone (audio) and camera (video).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AudioVideo {
+    /// About the microphone.
+    pub audio: bool,
+    /// About the camera.
+    pub video: bool,
+}
+
+impl AudioVideo {
+    /// The flag of `kind`.
+    pub fn get(self, kind: MediaKind) -> bool {
+        match kind {
+            MediaKind::Audio => self.audio,
+            MediaKind::Video => self.video,
+        }
+    }
+
+    /// Sets the flag of `kind`.
+    pub fn set(&mut self, kind: MediaKind, on: bool) {
+        match kind {
+            MediaKind::Audio => self.audio = on,
+            MediaKind::Video => self.video = on,
+        }
+    }
+
+    /// Neither flag is set.
+    pub fn none(self) -> bool {
+        !self.audio && !self.video
+    }
+}
+
+/// One publisher a subscriber may receive, and which of their media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    /// The publishing participant.
+    pub publisher: String,
+    /// Which of their media may be received.
+    pub media: AudioVideo,
+}
+
 /// Whose media one subscriber may receive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The receiving participant.
     pub subscriber: String,
-    /// `(publisher, audio allowed, video allowed)` for each publisher they may receive.
-    pub from: Vec<(String, bool, bool)>,
+    /// Each publisher they may receive.
+    pub from: Vec<Allowed>,
 }
 
 /// Something the driver must do.

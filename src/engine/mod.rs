@@ -32,7 +32,9 @@ use gavel_signaling::{
 use crate::domain::Role;
 use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
-pub use io::{Arrival, Disconnect, Input, Output, Presence, RoomPolicy, Route, SessionId};
+pub use io::{
+    Allowed, Arrival, AudioVideo, Disconnect, Input, Output, Presence, RoomPolicy, Route, SessionId,
+};
 
 #[derive(Debug, Clone)]
 struct Member {
@@ -42,9 +44,9 @@ struct Member {
     /// Set while disconnected: when the place is given up.
     gone_at: Option<Instant>,
     /// The participant's own microphone and camera state.
-    own_muted: (bool, bool),
-    /// A moderator's mute (audio, video): holds until a moderator lifts it.
-    held: (bool, bool),
+    own_muted: AudioVideo,
+    /// A moderator's mute: holds until a moderator lifts it.
+    held: AudioVideo,
     /// Enters only when called, never by `admit`: witnesses always, an expert once the judge
     /// has sent them out.
     sequestered: bool,
@@ -56,9 +58,9 @@ struct Member {
 impl Member {
     /// The view shows muted when either the participant or a moderator muted.
     fn refresh_mute(&mut self) {
-        self.view.audio_muted = self.own_muted.0 || self.held.0;
-        self.view.video_muted = self.own_muted.1 || self.held.1;
-        (self.view.audio_held, self.view.video_held) = self.held;
+        self.view.audio_muted = self.own_muted.audio || self.held.audio;
+        self.view.video_muted = self.own_muted.video || self.held.video;
+        (self.view.audio_held, self.view.video_held) = (self.held.audio, self.held.video);
     }
 }
 
@@ -78,7 +80,7 @@ pub struct Room {
     sequestered: std::collections::HashSet<String>,
     /// The court's mutes (audio, video) by participant: they hold however the participant
     /// leaves and comes back, until a moderator lifts them.
-    court_held: HashMap<String, (bool, bool)>,
+    court_held: HashMap<String, AudioVideo>,
     /// Whether the hearing is being recorded.
     recording: bool,
     /// Live captions are unavailable (no usable model).
@@ -233,7 +235,7 @@ impl Room {
             role: who.role,
             session: Some(session),
             gone_at: None,
-            own_muted: (false, false),
+            own_muted: AudioVideo::default(),
             held: self.court_held.get(&who.id).copied().unwrap_or_default(),
             sequestered,
             entered: self.now,
@@ -293,7 +295,13 @@ impl Room {
                     .filter(|p| {
                         p.view.id != sub.view.id && roster::receives(sub.view.place, p.view.place)
                     })
-                    .map(|p| (p.view.id.clone(), !p.view.audio_muted, !p.view.video_muted))
+                    .map(|p| Allowed {
+                        publisher: p.view.id.clone(),
+                        media: AudioVideo {
+                            audio: !p.view.audio_muted,
+                            video: !p.view.video_muted,
+                        },
+                    })
                     .collect(),
             })
             .collect();
@@ -382,10 +390,7 @@ impl Room {
             }
             ClientMessage::SetMuted { kind, muted } => {
                 if let Some(m) = self.members.get_mut(id) {
-                    match kind {
-                        gavel_signaling::MediaKind::Audio => m.own_muted.0 = muted,
-                        gavel_signaling::MediaKind::Video => m.own_muted.1 = muted,
-                    }
+                    m.own_muted.set(kind, muted);
                     m.refresh_mute();
                     self.broadcast_roster();
                 }

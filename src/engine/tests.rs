@@ -362,7 +362,7 @@ pub(super) fn from<'a>(r: &'a [Route], sub: &str) -> Vec<(&'a str, bool, bool)> 
         .map(|x| {
             x.from
                 .iter()
-                .map(|(p, a, v)| (p.as_str(), *a, *v))
+                .map(|a| (a.publisher.as_str(), a.media.audio, a.media.video))
                 .collect()
         })
         .unwrap_or_default()

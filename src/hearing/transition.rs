@@ -103,7 +103,7 @@ mod tests {
     use super::*;
 
     /// A fresh SQLite database with the schema and one scheduled hearing, `h1`.
-    async fn record() -> (tempfile::TempDir, Db) {
+    async fn fresh_record() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
         let db = Db::connect(&url.into(), 1).await.expect("sqlite opens");
@@ -133,7 +133,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_legal_move_is_made_with_its_audit_entry() {
-        let (_dir, db) = record().await;
+        let (_dir, db) = fresh_record().await;
         let h = apply(
             &db,
             &Notify::new(),
@@ -150,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_illegal_move_is_refused_as_illegal_and_writes_nothing() {
-        let (_dir, db) = record().await;
+        let (_dir, db) = fresh_record().await;
         let e = apply(
             &db,
             &Notify::new(),
@@ -180,7 +180,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_hearing_is_not_found() {
-        let (_dir, db) = record().await;
+        let (_dir, db) = fresh_record().await;
         let e = apply(
             &db,
             &Notify::new(),
@@ -196,7 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_database_is_a_store_failure_not_a_refusal() {
-        let (_dir, db) = record().await;
+        let (_dir, db) = fresh_record().await;
         db.close().await;
         let e = apply(
             &db,

@@ -1,6 +1,10 @@
-//! Recording integrity on disk: `gavel verify recording DIR` reads a hearing's recording
+//! The recording of hearings on disk: each track's recorder (`writer`), the manifest it enters
+//! segments into (`manifest_log`), its index in the database (`index`), the recovery of what a
+//! crash left open (`recover`) and the composite (`compose`).
+//!
+//! This file is the integrity check: `gavel verify recording DIR` reads a hearing's recording
 //! directory — `manifest.jsonl` and the segment files it lists — and reports every failure by
-//! name (`gavel_recordings::manifest` does the checking; this module only reads files).
+//! name (`gavel_recordings::manifest` does the checking; the functions here only read files).
 
 pub mod compose;
 pub mod index;

@@ -93,7 +93,7 @@ enum Outcome {
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
 /// Starts recording `track` into the target's directory.
-pub fn record(track: Arc<PublishedTrack>, target: Arc<Target>) -> Recording {
+pub fn start(track: Arc<PublishedTrack>, target: Arc<Target>) -> Recording {
     let (stop_tx, stop_rx) = oneshot::channel();
     // Inside the room's span (the hearing): whose track this recorder writes.
     let span = tracing::info_span!("recorder", participant = %track.publisher, track = %track.key);
@@ -129,7 +129,7 @@ async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot:
             prefix: &prefix,
         };
         let began = std::time::Instant::now();
-        let detail = match run.record(codec, pt, &mut stop).await {
+        let detail = match run.until_stopped(codec, pt, &mut stop).await {
             Outcome::Stopped => return,
             // Failed while closing: recorded, but there is nothing left to restart.
             Outcome::FailedStopping(detail) => {
@@ -179,7 +179,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Records until stopped or until the pipeline fails.
-    async fn record(&self, codec: Codec, pt: u8, stop: &mut oneshot::Receiver<()>) -> Outcome {
+    async fn until_stopped(
+        &self,
+        codec: Codec,
+        pt: u8,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Outcome {
         let dir = self.target.log.dir().to_owned();
         let (prefix, segment) = (self.prefix.to_owned(), self.target.segment);
         let (participant, track) = (self.track.publisher.clone(), self.kind.to_owned());

@@ -14,7 +14,7 @@ use super::captions::Captions;
 use super::recorders::Recorders;
 use super::running;
 use super::{MediaEvent, Outbound};
-use crate::engine::{Route, SessionId};
+use crate::engine::{Allowed, Route, SessionId};
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Target;
 use crate::sfu::peer::{PeerCmd, PeerHandle};
@@ -29,7 +29,7 @@ pub(super) struct MediaRouting {
     /// Published tracks per publisher.
     tracks: HashMap<String, Vec<Arc<PublishedTrack>>>,
     /// The engine's latest table, by subscriber.
-    routes: HashMap<String, Vec<(String, bool, bool)>>,
+    routes: HashMap<String, Vec<Allowed>>,
     /// Whose tracks are recorded now (the room's policy).
     recorded: std::collections::HashSet<String>,
     /// The recorders of everyone on the record.
@@ -190,13 +190,9 @@ impl MediaRouting {
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let mut want = Vec::new();
-            for (publisher, audio, video) in allowed {
-                for t in self.tracks.get(publisher).into_iter().flatten() {
-                    let ok = match t.kind {
-                        MediaKind::Audio => *audio,
-                        MediaKind::Video => *video,
-                    };
-                    if ok {
+            for a in allowed {
+                for t in self.tracks.get(&a.publisher).into_iter().flatten() {
+                    if a.media.get(t.kind) {
                         want.push(t.clone());
                     }
                 }

@@ -150,7 +150,7 @@ impl RoomTask {
     /// could not take before. While the database is unavailable entries are held, in order,
     /// with their own times (up to [`MAX_HELD`]; beyond, the count of those lost is audited
     /// once the database is back); the hearing itself carries on.
-    pub(super) async fn record(
+    pub(super) async fn audit(
         &mut self,
         actor: Option<String>,
         action: AuditAction,

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use super::running::Running;
 use crate::recording::manifest_log::ManifestLog;
-use crate::recording::writer::{Recording, Target, record};
+use crate::recording::writer::{self, Recording, Target};
 use crate::sfu::track::PublishedTrack;
 
 /// The recordings of one room.
@@ -39,7 +39,7 @@ impl Recorders {
         };
         let stopped = self
             .running
-            .sync(wanted, |t| Some(record(t.clone(), target.clone())));
+            .sync(wanted, |t| Some(writer::start(t.clone(), target.clone())));
         self.finishing.retain(|h| !h.is_finished());
         self.finishing
             .extend(stopped.into_iter().filter_map(|r| r.stop()));

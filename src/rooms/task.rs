@@ -281,8 +281,7 @@ impl RoomTask {
             }
         }
         for (actor, action, subject, details, presence) in records {
-            self.record(actor, action, &subject, details, presence)
-                .await;
+            self.audit(actor, action, &subject, details, presence).await;
         }
         if let Some(actor) = ended {
             self.close_in_record(actor).await;

@@ -3,8 +3,10 @@
 //!
 //! The publisher's forwarding task is the only writer of the layer map and the measurements;
 //! subscribers' media actors read them (atomics, no lock) to choose a layer, and set each
-//! output's target layer (an atomic). Each output's [`OutputLayer`] is locked only by the
-//! forwarding task, so its lock is never contended on the hot path.
+//! output's target layer (an atomic). Each output's [`OutputLayer`] is locked by the forwarding
+//! task for every packet, and otherwise only when the output is paused, resumed or let through
+//! again (rare, by its media actor or the room), so its lock is almost never contended on the
+//! hot path.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -163,7 +165,7 @@ impl Default for OutputLayer {
 
 /// What to do with one packet for one subscriber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum LayerStep {
     /// Not this subscriber's layer (or its switch still waits for a key frame).
     Drop,
     /// Forward with these sequence number and timestamp.
@@ -202,7 +204,7 @@ impl OutputLayer {
         top: u8,
         seq: u16,
         ts: u32,
-    ) -> (Verdict, Option<u8>) {
+    ) -> (LayerStep, Option<u8>) {
         let target = match self.target.load(Ordering::Relaxed) {
             NO_LAYER => top,
             t => t.min(top),
@@ -213,13 +215,13 @@ impl OutputLayer {
         let (forward, switched) = switch.on_packet(layer, keyframe);
         let awaiting = switch.needs_keyframe().then_some(target);
         if !forward {
-            return (Verdict::Drop, awaiting);
+            return (LayerStep::Drop, awaiting);
         }
         if switched {
             rewriter.rebase(seq, ts, TS_STEP);
         }
         let (seq, ts) = rewriter.rewrite(seq, ts);
-        (Verdict::Forward(seq, ts), awaiting)
+        (LayerStep::Forward(seq, ts), awaiting)
     }
 }
 
@@ -252,24 +254,27 @@ mod tests {
     fn a_subscriber_gets_its_target_from_a_key_frame_with_continuous_numbers() {
         let out = OutputLayer::default();
         // No target yet: the top layer, from its first key frame.
-        assert_eq!(out.on_packet(2, false, 2, 500, 0), (Verdict::Drop, Some(2)));
+        assert_eq!(
+            out.on_packet(2, false, 2, 500, 0),
+            (LayerStep::Drop, Some(2))
+        );
         assert_eq!(
             out.on_packet(2, true, 2, 501, 3000),
-            (Verdict::Forward(501, 3000), None)
+            (LayerStep::Forward(501, 3000), None)
         );
         out.set_target(0);
         assert_eq!(
             out.on_packet(0, false, 2, 70, 100),
-            (Verdict::Drop, Some(0))
+            (LayerStep::Drop, Some(0))
         );
         assert_eq!(
             out.on_packet(2, false, 2, 502, 6000),
-            (Verdict::Forward(502, 6000), Some(0)),
+            (LayerStep::Forward(502, 6000), Some(0)),
             "the old layer flows until the switch"
         );
         assert_eq!(
             out.on_packet(0, true, 2, 71, 400),
-            (Verdict::Forward(503, 9000), None)
+            (LayerStep::Forward(503, 9000), None)
         );
         assert_eq!(out.current(), Some(0));
     }

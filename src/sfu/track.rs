@@ -20,10 +20,10 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::keyframe_detect;
-use super::simulcast::{LayerMap, Layers, OutputLayer, Verdict};
+use super::simulcast::{LayerMap, LayerStep, Layers, OutputLayer};
 
 /// Where one subscriber receives a published track.
-pub struct Output {
+pub struct Outlet {
     /// The subscriber's media actor (one per session), so a resumed session's outputs are never
     /// confused with its predecessor's.
     pub owner: u64,
@@ -44,7 +44,7 @@ pub struct Output {
     allowed: std::sync::atomic::AtomicBool,
 }
 
-impl Output {
+impl Outlet {
     /// An output of `owner` on `track`.
     pub fn new(owner: u64, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) -> Self {
         Self {
@@ -84,9 +84,9 @@ impl Output {
     }
 }
 
-impl std::fmt::Debug for Output {
+impl std::fmt::Debug for Outlet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Output")
+        f.debug_struct("Outlet")
             .field("owner", &self.owner)
             .field("ssrc", &self.ssrc)
             .finish_non_exhaustive()
@@ -107,7 +107,7 @@ pub struct PublishedTrack {
     pub codec: RTCRtpCodec,
     remote: Arc<dyn TrackRemote>,
     media_ssrc: u32,
-    outputs: ArcSwap<Vec<Arc<Output>>>,
+    outputs: ArcSwap<Vec<Arc<Outlet>>>,
     /// Packets received from the publisher.
     pub received: AtomicU64,
     /// Packet copies written to subscribers.
@@ -192,7 +192,7 @@ impl PublishedTrack {
 
     /// Hands a packet to the recorder and the transcriber, if either takes this track (one
     /// marshalling per packet, never blocking).
-    fn record(&self, packet: &rtc::rtp::Packet) {
+    fn tap(&self, packet: &rtc::rtp::Packet) {
         use rtc::shared::marshal::Marshal;
         let (tap, listen) = (self.tap.load(), self.listen.load());
         if tap.is_none() && listen.is_none() {
@@ -238,9 +238,9 @@ impl PublishedTrack {
     }
 
     /// Starts forwarding to `output` (replacing any earlier output of the same owner).
-    pub fn add_output(&self, output: Arc<Output>) {
+    pub fn add_output(&self, output: Arc<Outlet>) {
         self.outputs.rcu(|cur| {
-            let mut v: Vec<Arc<Output>> = cur
+            let mut v: Vec<Arc<Outlet>> = cur
                 .iter()
                 .filter(|o| o.owner != output.owner)
                 .cloned()
@@ -335,7 +335,7 @@ impl PublishedTrack {
         let top = map.top().unwrap_or(layer);
         if layer == top {
             // The record keeps the best layer (one stream; its numbering is the publisher's).
-            self.record(&packet);
+            self.tap(&packet);
         }
         let mut awaited = 0u8;
         let outputs = self.outputs.load();
@@ -353,7 +353,7 @@ impl PublishedTrack {
             if let Some(l) = awaiting {
                 awaited |= 1 << l;
             }
-            if let Verdict::Forward(seq, ts) = verdict {
+            if let LayerStep::Forward(seq, ts) = verdict {
                 let mut p = packet.clone();
                 p.header.sequence_number = seq;
                 p.header.timestamp = ts;
@@ -367,7 +367,7 @@ impl PublishedTrack {
 
     /// Writes `p` (its header extensions already stripped, so the clone per subscriber copies
     /// no extension list) to one subscriber.
-    async fn write(&self, o: &Output, mut p: rtc::rtp::Packet) {
+    async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.payload_type;
         if o.track.write_rtp(p).await.is_ok() {
@@ -410,7 +410,7 @@ impl PublishedTrack {
             }
             // Header extensions are negotiated per connection: none are passed on.
             strip_extensions(&mut packet);
-            self.record(&packet);
+            self.tap(&packet);
             let outputs = self.outputs.load();
             for o in outputs.iter() {
                 if o.sends() {

@@ -25,7 +25,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::rtp_transceiver::RtpSender;
 
 use super::conn::Conn;
-use super::track::{Output, PublishedTrack};
+use super::track::{Outlet, PublishedTrack};
 use super::{PeerFactory, SfuError};
 use crate::domain::Role;
 use crate::sfu::link::{Outbound, RoomLink};
@@ -136,7 +136,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
     let (desired_tx, desired_rx) = watch::channel(Vec::new());
     let cancel = tokio_util::sync::CancellationToken::new();
     let owner = next_id();
-    let actor = Actor {
+    let actor = MediaActor {
         owner,
         ctx,
         publish: None,
@@ -170,13 +170,13 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
 struct Subscribed {
     track: Arc<PublishedTrack>,
     sender: Arc<dyn RtpSender>,
-    output: Arc<Output>,
+    output: Arc<Outlet>,
     /// Answered by the client on a connection that is up: forwarding may run whenever the
     /// room allows it.
     ready: bool,
 }
 
-struct Actor {
+struct MediaActor {
     owner: u64,
     ctx: PeerContext,
     publish: Option<Conn>,
@@ -209,7 +209,7 @@ fn client_track_id(track: &PublishedTrack) -> String {
     format!("{}-{}", track.publisher, track.key)
 }
 
-impl Actor {
+impl MediaActor {
     async fn run(
         mut self,
         mut cmds: mpsc::Receiver<PeerCmd>,

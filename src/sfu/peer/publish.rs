@@ -9,7 +9,7 @@ use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::{Actor, next_id};
+use super::{MediaActor, next_id};
 use crate::sfu::conn::Conn;
 use crate::sfu::link::MediaEvent;
 use crate::sfu::track::PublishedTrack;
@@ -18,7 +18,7 @@ use crate::sfu::{SfuError, sdp_policy};
 /// Most candidates a client may trickle per connection (a browser sends a handful).
 const MAX_CANDIDATES: usize = 32;
 
-impl Actor {
+impl MediaActor {
     /// Adds a trickled candidate to the connection it names (which must exist: candidates come
     /// after their description).
     pub(super) async fn candidate(

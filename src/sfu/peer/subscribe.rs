@@ -10,16 +10,16 @@ use tokio::sync::watch;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::{Actor, Subscribed, client_track_id};
+use super::{MediaActor, Subscribed, client_track_id};
 use crate::sfu::conn::Conn;
 use crate::sfu::layers::{Demand, Layer, allocate};
-use crate::sfu::track::{Output, PublishedTrack, local_track};
+use crate::sfu::track::{Outlet, PublishedTrack, local_track};
 use crate::sfu::{SfuError, payload_type};
 
 /// Kept back from the estimate for each subscribed audio track (Opus at its highest).
 const AUDIO_RESERVE_BPS: u64 = 64_000;
 
-impl Actor {
+impl MediaActor {
     /// Chooses the simulcast layer of every subscribed simulcast track from the client's
     /// estimate and tile sizes (`allocate`).
     pub(super) fn allocate_layers(&mut self) {
@@ -152,7 +152,7 @@ impl Actor {
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
-            let output = Arc::new(Output::new(self.owner, local.clone(), ssrc, pt));
+            let output = Arc::new(Outlet::new(self.owner, local.clone(), ssrc, pt));
             let span =
                 tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
             tokio::spawn(tracing::Instrument::instrument(
@@ -242,7 +242,7 @@ impl Actor {
 async fn feedback(
     local: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
     track: Arc<PublishedTrack>,
-    output: Arc<Output>,
+    output: Arc<Outlet>,
     estimate: Arc<watch::Sender<u64>>,
 ) {
     use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
