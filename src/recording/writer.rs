@@ -109,12 +109,7 @@ pub fn start(track: Arc<PublishedTrack>, target: Arc<Target>) -> Recording {
 
 /// Records until stopped, restarting the recorder when it fails.
 async fn run(track: Arc<PublishedTrack>, target: Arc<Target>, mut stop: oneshot::Receiver<()>) {
-    let (Some(codec), Some(pt)) = (
-        Codec::from_mime(&track.codec.mime_type),
-        crate::sfu::payload_type(&track.codec.mime_type),
-    ) else {
-        return;
-    };
+    let (codec, pt) = (track.media.recorder(), track.media.payload_type());
     let kind = track.source.as_str();
     let mut failures = 0;
     let mut stopped = false;
@@ -188,7 +183,7 @@ impl Run<'_> {
         let dir = self.target.log.dir().to_owned();
         let (prefix, segment) = (self.prefix.to_owned(), self.target.segment);
         let (participant, track) = (self.track.publisher.clone(), self.kind.to_owned());
-        let mime = self.track.codec.mime_type.clone();
+        let mime = self.track.media.mime().to_owned();
         let started = tokio::task::spawn_blocking(move || {
             let recorder = TrackRecorder::start(&dir, &prefix, codec, pt, segment)
                 .map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@
 //! glare. The room engine decides *who* may receive *whom* (`crate::engine`); this module only
 //! moves packets, never decodes them, and never waits on the room.
 
+pub mod codec;
 pub mod conn;
 pub mod keyframe;
 pub mod keyframe_detect;
@@ -20,11 +21,9 @@ pub mod track;
 
 use std::sync::Arc;
 
+use codec::MediaCodec;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::peer_connection::configuration::media_engine::{
-    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
-};
-use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodecParameters, RtpCodecKind};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, Registry, SettingEngineBuilder, Slot, register_default_interceptors,
@@ -45,36 +44,6 @@ pub enum SfuError {
     Timeout,
 }
 
-/// The codecs Gavel forwards, with the payload types it offers: Opus for audio, VP8 and H.264
-/// (phones and e-courtroom cameras) for video.
-const CODECS: [(&str, u32, u16, &str, u8, RtpCodecKind); 3] = [
-    (
-        MIME_TYPE_OPUS,
-        48_000,
-        2,
-        "minptime=10;useinbandfec=1",
-        111,
-        RtpCodecKind::Audio,
-    ),
-    (MIME_TYPE_VP8, 90_000, 0, "", 96, RtpCodecKind::Video),
-    (
-        MIME_TYPE_H264,
-        90_000,
-        0,
-        "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-        102,
-        RtpCodecKind::Video,
-    ),
-];
-
-/// The payload type Gavel uses for `mime` on connections it offers.
-pub fn payload_type(mime: &str) -> Option<u8> {
-    CODECS
-        .iter()
-        .find(|c| c.0.eq_ignore_ascii_case(mime))
-        .map(|c| c.4)
-}
-
 /// RFC 6464 client-to-mixer audio level, which drives active-speaker detection.
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
@@ -87,17 +56,15 @@ fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
         RtpCodecKind::Audio,
         None,
     )?;
-    for (mime, clock_rate, channels, fmtp, pt, kind) in CODECS {
+    for c in MediaCodec::ALL {
+        let kind = match c.kind() {
+            gavel_signaling::MediaKind::Audio => RtpCodecKind::Audio,
+            gavel_signaling::MediaKind::Video => RtpCodecKind::Video,
+        };
         m.register_codec(
             RTCRtpCodecParameters {
-                rtp_codec: RTCRtpCodec {
-                    mime_type: mime.to_owned(),
-                    clock_rate,
-                    channels,
-                    sdp_fmtp_line: fmtp.to_owned(),
-                    rtcp_feedback: vec![],
-                },
-                payload_type: pt,
+                rtp_codec: c.rtc(),
+                payload_type: c.payload_type(),
             },
             kind,
         )?;

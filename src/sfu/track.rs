@@ -19,7 +19,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-use super::keyframe_detect;
+use super::codec::MediaCodec;
 use super::simulcast::{LayerMap, LayerStep, Layers, OutputLayer};
 
 /// Where one subscriber receives a published track.
@@ -103,7 +103,9 @@ pub struct PublishedTrack {
     pub kind: MediaKind,
     /// Microphone, camera or screen share.
     pub source: Source,
-    /// The codec as received.
+    /// The codec, resolved when the track arrived.
+    pub media: MediaCodec,
+    /// The codec as received (its parameters go to subscribers).
     pub codec: RTCRtpCodec,
     remote: Arc<dyn TrackRemote>,
     media_ssrc: u32,
@@ -145,11 +147,12 @@ impl PublishedTrack {
     pub fn new(
         publisher: String,
         key: String,
-        kind: MediaKind,
+        media: MediaCodec,
         codec: RTCRtpCodec,
         remote: Arc<dyn TrackRemote>,
         media_ssrc: u32,
     ) -> Self {
+        let kind = media.kind();
         Self {
             publisher,
             key,
@@ -158,6 +161,7 @@ impl PublishedTrack {
                 MediaKind::Audio => Source::Microphone,
                 MediaKind::Video => Source::Camera,
             },
+            media,
             codec,
             remote,
             media_ssrc,
@@ -310,27 +314,11 @@ impl PublishedTrack {
         }
     }
 
-    /// Whether `payload` starts a key frame, and the height it declares (VP8 only).
-    fn keyframe(&self, payload: &[u8]) -> (bool, Option<u16>) {
-        use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_H264, MIME_TYPE_VP8};
-        let mime = &self.codec.mime_type;
-        if mime.eq_ignore_ascii_case(MIME_TYPE_VP8) {
-            (
-                keyframe_detect::vp8(payload),
-                keyframe_detect::vp8_height(payload),
-            )
-        } else if mime.eq_ignore_ascii_case(MIME_TYPE_H264) {
-            (keyframe_detect::h264(payload), None)
-        } else {
-            (false, None)
-        }
-    }
-
     /// Forwards one packet of simulcast `layer` to every subscriber that gets that layer, and
     /// asks for the key frames that pending switches wait for.
     async fn forward_layer(&self, map: &mut LayerMap, layer: u8, mut packet: rtc::rtp::Packet) {
         strip_extensions(&mut packet);
-        let (keyframe, height) = self.keyframe(&packet.payload);
+        let (keyframe, height) = self.media.keyframe(&packet.payload);
         map.count(&self.layers, layer, packet.payload.len(), height);
         let top = map.top().unwrap_or(layer);
         if layer == top {
@@ -459,18 +447,15 @@ pub fn local_track(
     )))
 }
 
-/// The codec Gavel's clients send by default for `kind`: Opus or VP8.
+/// The codec Gavel's clients send by default for `kind`: Opus or VP8 (without parameters:
+/// the client's own choice).
 pub fn default_codec(kind: MediaKind) -> RTCRtpCodec {
-    use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
-    let (mime, clock_rate, channels) = match kind {
-        MediaKind::Audio => (MIME_TYPE_OPUS, 48_000, 2),
-        MediaKind::Video => (MIME_TYPE_VP8, 90_000, 0),
+    let codec = match kind {
+        MediaKind::Audio => MediaCodec::Opus,
+        MediaKind::Video => MediaCodec::Vp8,
     };
     RTCRtpCodec {
-        mime_type: mime.to_owned(),
-        clock_rate,
-        channels,
         sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![],
+        ..codec.rtc()
     }
 }

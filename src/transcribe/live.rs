@@ -141,7 +141,7 @@ impl Captioner {
     ) -> Option<Listening> {
         // No workers, no tap: an unavailable captioner never touches the track.
         self.jobs.as_ref()?;
-        let pt = crate::sfu::payload_type(&track.codec.mime_type)?;
+        let pt = track.media.payload_type();
         let listener = Listener::start(pt).ok()?;
         track.set_listener(Some(listener.tap()), pt);
         let mut listening = self.listen_to(listener, track.publisher.clone(), out)?;

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::sfu::codec::MediaCodec;
 use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
@@ -118,10 +118,12 @@ impl MediaActor {
         let Some(codec) = remote.codec(ssrc).await else {
             return;
         };
-        let kind = match remote.kind().await {
-            RtpCodecKind::Audio => MediaKind::Audio,
-            _ => MediaKind::Video,
+        // Only codecs Gavel registered are negotiated; anything else is not forwarded.
+        let Some(media) = MediaCodec::from_mime(&codec.mime_type) else {
+            tracing::warn!(mime = %codec.mime_type, "a track of a codec Gavel does not forward");
+            return;
         };
+        let kind = media.kind();
         // Server-assigned: a client's own track ids repeat across reconnections and end up in
         // every subscriber's SDP.
         let key = format!("t{}", next_id());
@@ -131,9 +133,16 @@ impl MediaActor {
         let client_id = remote.track_id().await;
         let screen = self.screen_tracks.contains(&client_id);
         let track = Arc::new(
-            PublishedTrack::new(self.ctx.participant.clone(), key, kind, codec, remote, ssrc)
-                .with_level_extension(level_ext)
-                .screen_share(screen),
+            PublishedTrack::new(
+                self.ctx.participant.clone(),
+                key,
+                media,
+                codec,
+                remote,
+                ssrc,
+            )
+            .with_level_extension(level_ext)
+            .screen_share(screen),
         );
         tracing::info!(source = ?track.source, "track published");
         self.published.insert(client_id, track.clone());

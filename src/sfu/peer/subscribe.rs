@@ -11,10 +11,10 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::{MediaActor, Subscribed, client_track_id};
+use crate::sfu::SfuError;
 use crate::sfu::conn::Conn;
 use crate::sfu::layers::{Demand, Layer, allocate};
 use crate::sfu::track::{Outlet, PublishedTrack, local_track};
-use crate::sfu::{SfuError, payload_type};
 
 /// Kept back from the estimate for each subscribed audio track (Opus at its highest).
 const AUDIO_RESERVE_BPS: u64 = 64_000;
@@ -138,9 +138,7 @@ impl MediaActor {
         for track in to_add {
             let k = (track.publisher.clone(), track.key.clone());
             let ssrc = rand_ssrc();
-            let Some(pt) = payload_type(&track.codec.mime_type) else {
-                continue;
-            };
+            let pt = track.media.payload_type();
             let local = local_track(
                 track.publisher.clone(),
                 client_track_id(track),
