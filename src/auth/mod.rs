@@ -10,6 +10,8 @@ pub mod keyring;
 
 use std::fmt;
 
+use crate::domain::ParticipantId;
+
 /// Who performed an audited action.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -21,7 +23,7 @@ pub enum Actor {
     /// A participant, through their join token.
     Participant {
         /// The participant id.
-        id: String,
+        id: ParticipantId,
     },
     /// An operator at the command line.
     Cli,

@@ -149,7 +149,9 @@ pub(super) async fn revoke(
     st.rooms
         .notify(
             &hearing_id,
-            crate::engine::Input::Revoked { participant: id },
+            crate::engine::Input::Revoked {
+                participant: id.into(),
+            },
         )
         .await;
     Ok(StatusCode::NO_CONTENT)

@@ -76,7 +76,7 @@ pub(super) async fn caller(
     crate::hearing::admit::admit(&st.db, &claims, hearing, Purpose::Record).await?;
     Ok(Caller {
         actor: Actor::Participant {
-            id: claims.sub.clone(),
+            id: claims.sub.clone().into(),
         },
         participant: Some((claims.sub, claims.role)),
     })

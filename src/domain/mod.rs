@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod hearing;
+pub mod ids;
 pub mod role;
 pub mod validate;
 
 pub use hearing::{HearingKind, HearingState, IllegalTransition};
+pub use ids::{HearingId, ParticipantId, TrackKey};
 pub use role::{Capabilities, Capability, Role};

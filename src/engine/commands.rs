@@ -7,9 +7,9 @@ use gavel_signaling::{
 
 use super::roster::may_be_sequestered;
 use super::{Room, SessionId};
-use crate::domain::Capability;
 use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
+use crate::domain::{Capability, ParticipantId};
 
 /// A refused command: the code and the text the sender sees.
 type Refusal = (ErrorCode, &'static str);
@@ -47,7 +47,7 @@ impl Room {
                     Ok(()) => self.out.push_back(super::Output::HearingTransition {
                         session,
                         req,
-                        actor: actor.to_owned(),
+                        actor: actor.into(),
                         to: state,
                     }),
                     Err((code, text)) => self.send(session, ServerMessage::error(req, code, text)),
@@ -141,11 +141,11 @@ impl Room {
             m.sequestered = true;
         }
         // Kept by the room, so leaving and coming back does not lift it.
-        self.sequestered.insert(target.to_owned());
+        self.sequestered.insert(target.into());
         if newly {
             // An expert still waiting in the lobby: from now on called, not admitted.
             self.audit(
-                Some(actor.to_owned()),
+                Some(actor.into()),
                 AuditAction::RoomSequester,
                 target,
                 serde_json::json!({"hearing_id": self.hearing}),
@@ -184,7 +184,7 @@ impl Room {
             self.send(s, ServerMessage::Moved { place, reason });
         }
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             action,
             target,
             serde_json::json!({"hearing_id": self.hearing, "place": place}),
@@ -202,7 +202,7 @@ impl Room {
     ) -> Result<(), Refusal> {
         self.require(actor, Capability::MuteOthers)?;
         self.target(target)?;
-        let held = self.court_held.entry(target.to_owned()).or_default();
+        let held = self.court_held.entry(target.into()).or_default();
         held.set(kind, on);
         let held = *held;
         if held.none() {
@@ -222,7 +222,7 @@ impl Room {
             self.send(s, ServerMessage::Muted { kind });
         }
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             if on {
                 AuditAction::RoomMute
             } else {
@@ -242,7 +242,7 @@ impl Room {
         if actor == target {
             return Err((ErrorCode::Conflict, "use leave to leave the hearing"));
         }
-        self.removed.insert(target.to_owned());
+        self.removed.insert(target.into());
         if let Some(m) = self.members.remove(target)
             && let Some(s) = m.session
         {
@@ -253,7 +253,7 @@ impl Room {
             });
         }
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             AuditAction::RoomRemove,
             target,
             serde_json::json!({"hearing_id": self.hearing}),
@@ -285,7 +285,7 @@ impl Room {
         everyone.push(actor);
         self.move_all(&everyone, Place::Private, MoveReason::CaucusStarted);
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             AuditAction::RoomCaucusStart,
             actor,
             serde_json::json!({"hearing_id": self.hearing, "participants": with}),
@@ -297,7 +297,7 @@ impl Room {
 
     fn caucus_end(&mut self, actor: &str) -> Result<(), Refusal> {
         self.require(actor, Capability::HoldCaucus)?;
-        let inside: Vec<String> = self
+        let inside: Vec<ParticipantId> = self
             .members
             .iter()
             .filter(|(_, m)| m.view.place == Place::Private)
@@ -306,10 +306,10 @@ impl Room {
         if inside.is_empty() {
             return Err((ErrorCode::Conflict, "no caucus is in progress"));
         }
-        let refs: Vec<&str> = inside.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = inside.iter().map(ParticipantId::as_str).collect();
         self.move_all(&refs, Place::Main, MoveReason::CaucusEnded);
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             AuditAction::RoomCaucusEnd,
             actor,
             serde_json::json!({"hearing_id": self.hearing, "participants": inside}),
@@ -341,7 +341,7 @@ impl Room {
         self.require(actor, Capability::ControlHearing)?;
         self.end_all(Some(actor), "hearing ended");
         self.out.push_back(super::Output::HearingEnded {
-            actor: actor.to_owned(),
+            actor: actor.into(),
         });
         Ok(())
     }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use gavel_signaling::{ClientMessage, EndReason, MediaKind, ServerMessage, Source};
 
-use crate::domain::Role;
 use crate::domain::audit::AuditAction;
+use crate::domain::{ParticipantId, Role};
 
 /// One WebSocket connection, numbered by the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,7 +16,7 @@ pub struct SessionId(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrival {
     /// Participant id.
-    pub id: String,
+    pub id: ParticipantId,
     /// Display name.
     pub name: String,
     /// Role.
@@ -63,7 +63,7 @@ pub enum Input {
         why: Disconnect,
     },
     /// Loudest recent audio level per publishing participant (RFC 6464: 0 loudest, 127 silence).
-    AudioLevels(Vec<(String, u8)>),
+    AudioLevels(Vec<(ParticipantId, u8)>),
     /// The platform closed the hearing (case API): everyone's session ends.
     HearingClosed,
     /// The hearing's state changed in the record: everyone is told.
@@ -71,12 +71,12 @@ pub enum Input {
     /// The platform revoked a participant (case API): they leave the room at once.
     Revoked {
         /// Participant id.
-        participant: String,
+        participant: ParticipantId,
     },
     /// An utterance was transcribed: its caption goes to those who heard it.
     Caption {
         /// Who spoke.
-        participant: String,
+        participant: ParticipantId,
         /// The words.
         text: String,
         /// Start on the hearing clock (ms).
@@ -90,7 +90,7 @@ pub enum Input {
     /// Speech of `participant` (`ms` long) was not transcribed: the record keepers are told.
     CaptionGap {
         /// Who spoke.
-        participant: String,
+        participant: ParticipantId,
         /// How much speech.
         ms: i64,
     },
@@ -100,7 +100,7 @@ pub enum Input {
     /// recording are told.
     RecordingFault {
         /// Whose track.
-        participant: String,
+        participant: ParticipantId,
         /// Which track.
         track: Source,
         /// The recorder was started again.
@@ -162,7 +162,7 @@ impl AudioVideo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
     /// The publishing participant.
-    pub publisher: String,
+    pub publisher: ParticipantId,
     /// Which of their media may be received.
     pub media: AudioVideo,
 }
@@ -171,7 +171,7 @@ pub struct Allowed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
     /// The receiving participant.
-    pub subscriber: String,
+    pub subscriber: ParticipantId,
     /// Each publisher they may receive.
     pub from: Vec<Allowed>,
 }
@@ -196,11 +196,11 @@ pub enum Output {
     /// Write an audit entry (and report presence to the platform, if set).
     Audit {
         /// The acting participant, or `None` for the server itself.
-        actor: Option<String>,
+        actor: Option<ParticipantId>,
         /// What is audited.
         action: AuditAction,
         /// The participant acted upon.
-        subject: String,
+        subject: ParticipantId,
         /// Specifics.
         details: serde_json::Value,
         /// A presence event for webhooks, if this was one.
@@ -209,11 +209,11 @@ pub enum Output {
     /// The complete media routing table, replacing the previous one.
     Routes(Vec<Route>),
     /// Whose media is recorded, replacing the previous list (empty: nobody, recording off).
-    Recorded(Vec<String>),
+    Recorded(Vec<ParticipantId>),
     /// A moderator ended the hearing: close it in the record (every session was ended).
     HearingEnded {
-        /// Who ended it (participant id).
-        actor: String,
+        /// Who ended it.
+        actor: ParticipantId,
     },
     /// A judge asked to move the hearing to `to` (begin, recess, resume): apply it to the
     /// record, answer `req` on `session`, then report it back with
@@ -223,8 +223,8 @@ pub enum Output {
         session: SessionId,
         /// Its request number.
         req: Option<u32>,
-        /// Who (participant id).
-        actor: String,
+        /// Who.
+        actor: ParticipantId,
         /// The state asked for.
         to: gavel_signaling::HearingPhase,
     },

@@ -29,9 +29,9 @@ use gavel_signaling::{
     ClientMessage, EndReason, ErrorCode, PROTOCOL_VERSION, ParticipantView, Place, ServerMessage,
 };
 
-use crate::domain::Role;
 use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
+use crate::domain::{HearingId, ParticipantId, Role};
 pub use io::{
     Allowed, Arrival, AudioVideo, Disconnect, Input, Output, Presence, RoomPolicy, Route, SessionId,
 };
@@ -67,20 +67,20 @@ impl Member {
 /// One hearing's room.
 #[derive(Debug)]
 pub struct Room {
-    hearing: String,
+    hearing: HearingId,
     policy: RoomPolicy,
-    members: BTreeMap<String, Member>,
-    sessions: HashMap<SessionId, String>,
+    members: BTreeMap<ParticipantId, Member>,
+    sessions: HashMap<SessionId, ParticipantId>,
     out: VecDeque<Output>,
     /// Active speaker, per place: a caucus has its own, unseen by the joint session.
     speakers: HashMap<Place, speaker::SpeakerDetector>,
     /// Participants a moderator removed: if they come back they wait to be admitted again.
-    removed: std::collections::HashSet<String>,
+    removed: std::collections::HashSet<ParticipantId>,
     /// Experts the judge sequestered: however they come back, they wait to be called.
-    sequestered: std::collections::HashSet<String>,
+    sequestered: std::collections::HashSet<ParticipantId>,
     /// The court's mutes (audio, video) by participant: they hold however the participant
     /// leaves and comes back, until a moderator lifts them.
-    court_held: HashMap<String, AudioVideo>,
+    court_held: HashMap<ParticipantId, AudioVideo>,
     /// Whether the hearing is being recorded.
     recording: bool,
     /// Live captions are unavailable (no usable model).
@@ -91,7 +91,7 @@ pub struct Room {
 
 impl Room {
     /// An empty room for `hearing`.
-    pub fn new(hearing: String, policy: RoomPolicy) -> Self {
+    pub fn new(hearing: HearingId, policy: RoomPolicy) -> Self {
         let recording = policy.record;
         Self {
             hearing,
@@ -159,7 +159,7 @@ impl Room {
     /// Gives up the places of members who did not come back in time.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
-        let expired: Vec<String> = self
+        let expired: Vec<ParticipantId> = self
             .members
             .iter()
             .filter(|(_, m)| m.gone_at.is_some_and(|t| t <= now))
@@ -221,7 +221,7 @@ impl Room {
             roster::initial_place(who.role, self.policy.lobby)
         };
         let view = ParticipantView {
-            id: who.id.clone(),
+            id: who.id.to_string(),
             name: who.name,
             role: who.role.as_str().to_owned(),
             place,
@@ -268,7 +268,7 @@ impl Room {
         let welcome = ServerMessage::Welcome {
             v: PROTOCOL_VERSION,
             you: m.view.clone(),
-            hearing: self.hearing.clone(),
+            hearing: self.hearing.to_string(),
             capabilities: caps,
             heartbeat_ms: self.policy.heartbeat_ms,
             media_resumed,
@@ -288,7 +288,7 @@ impl Room {
             .members
             .values()
             .map(|sub| Route {
-                subscriber: sub.view.id.clone(),
+                subscriber: sub.view.id.as_str().into(),
                 from: self
                     .members
                     .values()
@@ -296,7 +296,7 @@ impl Room {
                         p.view.id != sub.view.id && roster::receives(sub.view.place, p.view.place)
                     })
                     .map(|p| Allowed {
-                        publisher: p.view.id.clone(),
+                        publisher: p.view.id.as_str().into(),
                         media: AudioVideo {
                             audio: !p.view.audio_muted,
                             video: !p.view.video_muted,
@@ -310,10 +310,10 @@ impl Room {
     }
 
     /// Updates the active speaker of each place; tells those who hear them when it changes.
-    fn audio_levels(&mut self, now: Instant, levels: &[(String, u8)]) {
+    fn audio_levels(&mut self, now: Instant, levels: &[(ParticipantId, u8)]) {
         for place in [Place::Main, Place::Private] {
             // Only people heard in this place count (never the waiting area, never the muted).
-            let audible: Vec<(String, u8)> = levels
+            let audible: Vec<(ParticipantId, u8)> = levels
                 .iter()
                 .filter(|(id, _)| {
                     self.members
@@ -340,7 +340,7 @@ impl Room {
                 self.send(
                     s,
                     ServerMessage::ActiveSpeaker {
-                        participant: who.clone(),
+                        participant: who.to_string(),
                     },
                 );
             }
@@ -380,7 +380,7 @@ impl Room {
                 self.sessions.remove(&session);
                 self.members.remove(id);
                 self.audit(
-                    Some(id.to_owned()),
+                    Some(id.into()),
                     AuditAction::ParticipantLeft,
                     id,
                     serde_json::json!({"reason": "left"}),
@@ -405,7 +405,7 @@ impl Room {
 
     fn audit(
         &mut self,
-        actor: Option<String>,
+        actor: Option<ParticipantId>,
         action: AuditAction,
         subject: &str,
         details: serde_json::Value,
@@ -414,7 +414,7 @@ impl Room {
         self.out.push_back(Output::Audit {
             actor,
             action,
-            subject: subject.to_owned(),
+            subject: subject.into(),
             details,
             presence,
         });
@@ -433,7 +433,7 @@ impl Room {
 
     /// Sends every connected member the roster they may see.
     fn broadcast_roster(&mut self) {
-        let targets: Vec<(SessionId, String)> = self
+        let targets: Vec<(SessionId, ParticipantId)> = self
             .members
             .iter()
             .filter_map(|(id, m)| Some((m.session?, id.clone())))

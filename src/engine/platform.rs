@@ -6,6 +6,7 @@
 use gavel_signaling::EndReason;
 
 use super::{Output, Presence, Room, SessionId};
+use crate::domain::ParticipantId;
 use crate::domain::audit::AuditAction;
 
 impl Room {
@@ -13,10 +14,10 @@ impl Room {
     /// hearing, or `None` when the platform closed it.
     pub(super) fn end_all(&mut self, actor: Option<&str>, reason: &'static str) {
         let sessions: Vec<SessionId> = self.members.values().filter_map(|m| m.session).collect();
-        let everyone: Vec<String> = self.members.keys().cloned().collect();
+        let everyone: Vec<ParticipantId> = self.members.keys().cloned().collect();
         for id in &everyone {
             self.audit(
-                actor.map(str::to_owned),
+                actor.map(ParticipantId::from),
                 AuditAction::ParticipantLeft,
                 id,
                 serde_json::json!({"reason": reason}),
@@ -36,7 +37,7 @@ impl Room {
 
     /// The platform revoked `id`: out of the room now, and not back.
     pub(super) fn revoked(&mut self, id: &str) {
-        self.removed.insert(id.to_owned());
+        self.removed.insert(id.into());
         let Some(m) = self.members.remove(id) else {
             return;
         };

@@ -7,9 +7,9 @@
 use gavel_signaling::{Place, ServerMessage, Source};
 
 use super::{Output, Room, SessionId};
-use crate::domain::Capability;
 use crate::domain::audit::AuditAction;
 use crate::domain::role::capabilities;
+use crate::domain::{Capability, ParticipantId};
 
 type Refusal = (gavel_signaling::ErrorCode, &'static str);
 
@@ -34,7 +34,7 @@ impl Room {
         }
         self.recording = on;
         self.audit(
-            Some(actor.to_owned()),
+            Some(actor.into()),
             if on {
                 AuditAction::RecordingStart
             } else {
@@ -92,11 +92,11 @@ impl Room {
 
     /// Whose media is recorded now: everyone in the hearing itself while recording is on.
     pub(super) fn emit_recorded(&mut self) {
-        let mut ids: Vec<String> = if self.recording {
+        let mut ids: Vec<ParticipantId> = if self.recording {
             self.members
                 .values()
                 .filter(|m| m.view.place == Place::Main)
-                .map(|m| m.view.id.clone())
+                .map(|m| m.view.id.as_str().into())
                 .collect()
         } else {
             Vec::new()
@@ -124,12 +124,12 @@ fn recording_notice(on: bool) -> ServerMessage {
 mod tests {
     use gavel_signaling::{ClientMessage, ErrorCode, ServerMessage, Source};
 
-    use crate::domain::Role;
     use crate::domain::audit::AuditAction;
+    use crate::domain::{ParticipantId, Role};
     use crate::engine::Output;
     use crate::engine::tests::{Sim, error_code, sent_to};
 
-    fn recorded(out: &[Output]) -> Vec<String> {
+    fn recorded(out: &[Output]) -> Vec<ParticipantId> {
         out.iter()
             .rev()
             .find_map(|o| match o {

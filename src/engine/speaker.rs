@@ -7,6 +7,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::domain::ParticipantId;
+
 /// Loudest level (in -dBov) that still counts as silence: quieter than -50 dBov is not speech.
 pub const SPEAKING_LEVEL: u8 = 50;
 /// Shortest time the highlight stays on one speaker.
@@ -15,7 +17,7 @@ pub const HOLD: Duration = Duration::from_millis(1500);
 /// The active-speaker state of one room.
 #[derive(Debug, Clone, Default)]
 pub struct SpeakerDetector {
-    current: Option<String>,
+    current: Option<ParticipantId>,
     since: Option<Instant>,
 }
 
@@ -27,7 +29,11 @@ impl SpeakerDetector {
 
     /// Feeds the loudest recent level of each participant; returns the new speaker when it
     /// changed.
-    pub fn update(&mut self, now: Instant, levels: &[(String, u8)]) -> Option<String> {
+    pub fn update(
+        &mut self,
+        now: Instant,
+        levels: &[(ParticipantId, u8)],
+    ) -> Option<ParticipantId> {
         let loudest = levels
             .iter()
             .filter(|(_, l)| *l <= SPEAKING_LEVEL)
@@ -52,8 +58,8 @@ impl SpeakerDetector {
 mod tests {
     use super::*;
 
-    fn l(id: &str, level: u8) -> (String, u8) {
-        (id.to_owned(), level)
+    fn l(id: &str, level: u8) -> (ParticipantId, u8) {
+        (id.into(), level)
     }
 
     #[test]

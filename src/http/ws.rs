@@ -165,7 +165,7 @@ async fn authorize(st: &AppState, token: &str) -> Result<(Hearing, Arrival), Adm
     Ok((
         admitted.hearing,
         Arrival {
-            id: claims.sub,
+            id: claims.sub.into(),
             name: admitted.display_name,
             role: claims.role,
         },

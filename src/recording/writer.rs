@@ -19,6 +19,7 @@ use super::recover::{RunInfo, write_run};
 use gavel_signaling::Source;
 
 use crate::clock::now_ms;
+use crate::domain::ParticipantId;
 use crate::sfu::track::PublishedTrack;
 
 /// Stops a track's recording when dropped or told.
@@ -62,7 +63,7 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Fault {
     /// Whose track.
-    pub participant: String,
+    pub participant: ParticipantId,
     /// Which track.
     pub track: Source,
     /// What failed (GStreamer's text or an I/O error; no participant data).
@@ -191,7 +192,7 @@ impl Run<'_> {
             // description is on disk before any media is, for recovery.
             let base_ms = now_ms();
             let info = RunInfo {
-                participant,
+                participant: participant.to_string(),
                 track,
                 mime,
                 base_ms,

@@ -14,6 +14,7 @@ use super::captions::Captions;
 use super::recorders::Recorders;
 use super::running;
 use super::{MediaEvent, Outbound};
+use crate::domain::ParticipantId;
 use crate::engine::{Allowed, Route, SessionId};
 use crate::recording::manifest_log::ManifestLog;
 use crate::recording::writer::Target;
@@ -25,13 +26,13 @@ use crate::transcribe::live::{CaptionEvent, Captioner};
 pub(super) struct MediaRouting {
     /// Media actor per participant, with the session it belongs to. An actor outlives its
     /// session's dropped socket (kept for a resume) until the grace period ends.
-    peers: HashMap<String, (SessionId, PeerHandle)>,
+    peers: HashMap<ParticipantId, (SessionId, PeerHandle)>,
     /// Published tracks per publisher.
-    tracks: HashMap<String, Vec<Arc<PublishedTrack>>>,
+    tracks: HashMap<ParticipantId, Vec<Arc<PublishedTrack>>>,
     /// The engine's latest table, by subscriber.
-    routes: HashMap<String, Vec<Allowed>>,
+    routes: HashMap<ParticipantId, Vec<Allowed>>,
     /// Whose tracks are recorded now (the room's policy).
-    recorded: std::collections::HashSet<String>,
+    recorded: std::collections::HashSet<ParticipantId>,
     /// The recorders of everyone on the record.
     recorders: Recorders,
     /// The caption listeners of everyone on the record.
@@ -70,7 +71,7 @@ impl MediaRouting {
     }
 
     /// Takes the room's list of whose media is recorded.
-    pub(super) fn set_recorded(&mut self, ids: Vec<String>) {
+    pub(super) fn set_recorded(&mut self, ids: Vec<ParticipantId>) {
         self.recorded = ids.into_iter().collect();
         self.sync_on_record();
     }
@@ -87,7 +88,7 @@ impl MediaRouting {
     }
 
     pub(super) fn attach(&mut self, participant: &str, session: SessionId, peer: PeerHandle) {
-        if let Some((_, old)) = self.peers.insert(participant.to_owned(), (session, peer)) {
+        if let Some((_, old)) = self.peers.insert(participant.into(), (session, peer)) {
             stop(&old, &self.tracks);
         }
     }
@@ -113,7 +114,7 @@ impl MediaRouting {
     /// Stops and drops the media actor of `session` (its connection is gone or replaced):
     /// forwarding to it stops here and now, not when its task gets round to it.
     pub(super) fn detach(&mut self, session: SessionId) {
-        let gone: Vec<String> = self
+        let gone: Vec<ParticipantId> = self
             .peers
             .iter()
             .filter(|(_, (s, _))| *s == session)
@@ -150,7 +151,7 @@ impl MediaRouting {
     }
 
     /// The loudest level per publisher since the last sample.
-    pub(super) fn take_levels(&self) -> Vec<(String, u8)> {
+    pub(super) fn take_levels(&self) -> Vec<(ParticipantId, u8)> {
         self.tracks
             .iter()
             .filter_map(|(publisher, list)| {
@@ -168,7 +169,7 @@ impl MediaRouting {
     /// or removed) has their media stopped.
     pub(super) fn set_routes(&mut self, routes: Vec<Route>) {
         self.routes = routes.into_iter().map(|r| (r.subscriber, r.from)).collect();
-        let gone: Vec<String> = self
+        let gone: Vec<ParticipantId> = self
             .peers
             .keys()
             .filter(|p| !self.routes.contains_key(*p))
@@ -213,7 +214,7 @@ impl MediaRouting {
     }
 }
 
-fn stop(peer: &PeerHandle, tracks: &HashMap<String, Vec<Arc<PublishedTrack>>>) {
+fn stop(peer: &PeerHandle, tracks: &HashMap<ParticipantId, Vec<Arc<PublishedTrack>>>) {
     peer.set_desired(Vec::new());
     for t in tracks.values().flatten() {
         t.allow(peer.owner(), false);

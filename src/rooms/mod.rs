@@ -22,7 +22,7 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::config::{RecordingConfig, SignalingConfig};
 use crate::db::Db;
-use crate::domain::HearingKind;
+use crate::domain::{HearingId, HearingKind};
 use crate::engine::{Arrival, Input, Presence, Room, RoomPolicy, SessionId};
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
@@ -78,7 +78,7 @@ fn media_link(tx: mpsc::Sender<RoomMsg>) -> RoomLink {
 /// All live rooms of this server.
 #[derive(Debug)]
 pub struct Rooms {
-    rooms: Mutex<HashMap<String, mpsc::Sender<RoomMsg>>>,
+    rooms: Mutex<HashMap<HearingId, mpsc::Sender<RoomMsg>>>,
     next_session: AtomicU64,
     db: Db,
     outbox: Arc<Notify>,
@@ -141,7 +141,7 @@ impl Rooms {
         // Starting a room (rare): forget every retired one while here.
         rooms.retain(|_, tx| !tx.is_closed());
         let tx = self.spawn(hearing, kind);
-        rooms.insert(hearing.to_owned(), tx.clone());
+        rooms.insert(HearingId::from(hearing), tx.clone());
         tx
     }
 
@@ -229,8 +229,8 @@ impl Rooms {
             faults,
         };
         let task = RoomTask {
-            hearing: hearing.to_owned(),
-            room: Room::new(hearing.to_owned(), policy),
+            hearing: hearing.into(),
+            room: Room::new(hearing.into(), policy),
             sessions: HashMap::new(),
             media: match self
                 .captioner

@@ -11,6 +11,7 @@ use crate::auth::Actor;
 use crate::auth::keyring::KeyStore;
 use crate::clock::now_ms;
 use crate::db::Db;
+use crate::domain::ParticipantId;
 use crate::engine::Input;
 use crate::fault::Component;
 use crate::recording::compose::Composer;
@@ -90,10 +91,10 @@ impl RoomTask {
 
     /// Closes the hearing in the record as the judge ended it. A hearing the platform never
     /// opened (people joined it while scheduled) is opened first, so the record shows both.
-    pub(super) async fn close_in_record(&self, actor: String) {
+    pub(super) async fn close_in_record(&self, actor: ParticipantId) {
         use crate::domain::HearingState;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM hearings WHERE id = $1")
-            .bind(&self.hearing)
+            .bind(self.hearing.as_str())
             .fetch_optional(self.db.pool())
             .await
             .ok()
@@ -152,7 +153,7 @@ impl RoomTask {
     /// once the database is back); the hearing itself carries on.
     pub(super) async fn audit(
         &mut self,
-        actor: Option<String>,
+        actor: Option<ParticipantId>,
         action: AuditAction,
         subject: &str,
         details: serde_json::Value,

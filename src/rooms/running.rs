@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 /// The tracks that should run: those of `recorded` publishers, in `tracks` (by publisher),
 /// that `keep` accepts.
-pub(super) fn wanted<T>(
-    tracks: &HashMap<String, Vec<Arc<T>>>,
-    recorded: &HashSet<String>,
+pub(super) fn wanted<K: Eq + std::hash::Hash, T>(
+    tracks: &HashMap<K, Vec<Arc<T>>>,
+    recorded: &HashSet<K>,
     keep: impl Fn(&T) -> bool,
 ) -> Vec<Arc<T>> {
     tracks

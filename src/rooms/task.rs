@@ -14,6 +14,7 @@ use super::media::MediaRouting;
 use super::{Outbound, RoomMsg, record};
 use crate::auth::Actor;
 use crate::db::Db;
+use crate::domain::{HearingId, ParticipantId};
 use crate::engine::{Disconnect, Input, Output, Room, SessionId};
 use crate::fault::Component;
 use crate::hearing::TransitionError;
@@ -21,17 +22,21 @@ use crate::recording::compose::Composer;
 use crate::recording::writer::Fault;
 use crate::transcribe::live::CaptionEvent;
 
-/// A judge's request to move the hearing: session, request number, actor, state.
-type Transition = (
-    SessionId,
-    Option<u32>,
-    String,
-    gavel_signaling::HearingPhase,
-);
+/// A judge's request to move the hearing, waiting for the record.
+struct Transition {
+    /// The asking session.
+    session: SessionId,
+    /// Its request number.
+    req: Option<u32>,
+    /// The judge.
+    actor: ParticipantId,
+    /// The state asked for.
+    to: gavel_signaling::HearingPhase,
+}
 
 /// The task that owns one room.
 pub(super) struct RoomTask {
-    pub(super) hearing: String,
+    pub(super) hearing: HearingId,
     pub(super) room: Room,
     pub(super) sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
     pub(super) media: MediaRouting,
@@ -176,7 +181,12 @@ impl RoomTask {
     /// Moves the hearing in the record as a judge asked, answers them, and tells the room.
     async fn transition(&mut self, t: Transition) {
         use gavel_signaling::HearingPhase;
-        let (session, req, actor, to) = t;
+        let Transition {
+            session,
+            req,
+            actor,
+            to,
+        } = t;
         let state = match to {
             HearingPhase::InSession => crate::domain::HearingState::InSession,
             HearingPhase::Recess => crate::domain::HearingState::Recess,
@@ -263,7 +273,12 @@ impl RoomTask {
                     req,
                     actor,
                     to,
-                } => transitions.push((session, req, actor, to)),
+                } => transitions.push(Transition {
+                    session,
+                    req,
+                    actor,
+                    to,
+                }),
                 Output::End { session, reason } => {
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {

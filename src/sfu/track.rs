@@ -21,6 +21,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::codec::MediaCodec;
 use super::simulcast::{LayerMap, LayerStep, Layers, OutputLayer};
+use crate::domain::{ParticipantId, TrackKey};
 
 /// Where one subscriber receives a published track.
 pub struct Outlet {
@@ -96,9 +97,9 @@ impl std::fmt::Debug for Outlet {
 /// A track a participant publishes.
 pub struct PublishedTrack {
     /// The publisher's participant id.
-    pub publisher: String,
-    /// Unique per publisher (the client's track id).
-    pub key: String,
+    pub publisher: ParticipantId,
+    /// Unique per publisher (server-assigned).
+    pub key: TrackKey,
     /// Audio or video.
     pub kind: MediaKind,
     /// Microphone, camera or screen share.
@@ -145,8 +146,8 @@ impl std::fmt::Debug for PublishedTrack {
 impl PublishedTrack {
     /// Wraps a remote track.
     pub fn new(
-        publisher: String,
-        key: String,
+        publisher: ParticipantId,
+        key: TrackKey,
         media: MediaCodec,
         codec: RTCRtpCodec,
         remote: Arc<dyn TrackRemote>,

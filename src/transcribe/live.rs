@@ -17,6 +17,7 @@ use super::vad::{Segmenter, Utterance, VadConfig};
 use super::whisper::Transcriber;
 use crate::clock::now_ms;
 use crate::config::TranscriptionConfig;
+use crate::domain::ParticipantId;
 use crate::sfu::track::PublishedTrack;
 
 /// Utterances waiting for a worker before new ones are recorded as gaps (about ten minutes
@@ -29,7 +30,7 @@ pub enum CaptionEvent {
     /// An utterance, transcribed.
     Caption {
         /// Who spoke.
-        participant: String,
+        participant: ParticipantId,
         /// Start on the hearing clock (ms).
         start_ms: i64,
         /// End on the hearing clock (ms).
@@ -45,7 +46,7 @@ pub enum CaptionEvent {
     /// Speech that was not transcribed (the workers were behind, or decoding failed).
     Gap {
         /// Who spoke.
-        participant: String,
+        participant: ParticipantId,
         /// Start on the hearing clock (ms).
         start_ms: i64,
         /// End on the hearing clock (ms).
@@ -71,7 +72,7 @@ pub enum GapReason {
 }
 
 struct Job {
-    participant: String,
+    participant: ParticipantId,
     utterance: Utterance,
     spoken_at: std::time::Instant,
     out: mpsc::Sender<CaptionEvent>,
@@ -154,7 +155,7 @@ impl Captioner {
     pub fn listen_to(
         self: &Arc<Self>,
         listener: Listener,
-        participant: String,
+        participant: ParticipantId,
         out: mpsc::Sender<CaptionEvent>,
     ) -> Option<Listening> {
         let jobs = self.jobs.clone()?;
@@ -182,7 +183,7 @@ impl Captioner {
         &self,
         listener: &Listener,
         base_ms: i64,
-        participant: &str,
+        participant: &ParticipantId,
         jobs: &std_mpsc::SyncSender<Job>,
         out: &mpsc::Sender<CaptionEvent>,
         stop: &AtomicBool,
@@ -194,7 +195,7 @@ impl Captioner {
             let (start_ms, end_ms) = (u.start_ms, u.end_ms);
             let after = u64::try_from(start_ms - base_ms).unwrap_or(0);
             let job = Job {
-                participant: participant.to_owned(),
+                participant: participant.clone(),
                 utterance: u,
                 spoken_at: base + Duration::from_millis(after),
                 out: out.clone(),
@@ -203,7 +204,7 @@ impl Captioner {
                 self.gaps.fetch_add(1, Ordering::Relaxed);
                 // overflow: await (a gap must be recorded; this thread is the listener's own)
                 let _ = out.blocking_send(CaptionEvent::Gap {
-                    participant: participant.to_owned(),
+                    participant: participant.clone(),
                     start_ms,
                     end_ms,
                     why: GapReason::Behind,
@@ -239,7 +240,7 @@ impl Captioner {
                     let now = now_ms();
                     // overflow: await (this thread is the listener's own)
                     let _ = out.blocking_send(CaptionEvent::Gap {
-                        participant: participant.to_owned(),
+                        participant: participant.clone(),
                         start_ms: now,
                         end_ms: now,
                         why: GapReason::Undecodable(e.to_string()),

@@ -45,7 +45,7 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
     )
     .bind(uuid::Uuid::new_v4().to_string())
     .bind(hearing)
-    .bind(participant)
+    .bind(participant.as_str())
     .bind(start_ms)
     .bind(end_ms)
     .bind(text)

@@ -106,7 +106,7 @@ async fn the_clerk_reviews_plays_and_corrects_the_transcript_in_chromium() {
         (4_000, "Then I moved out."),
     ] {
         let e = gavel::transcribe::live::CaptionEvent::Caption {
-            participant: party.id.clone(),
+            participant: party.id.clone().into(),
             start_ms: seg_start + at,
             end_ms: seg_start + at + 1_000,
             text: text.into(),

@@ -114,7 +114,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     ];
     for (who, at, text) in said {
         let e = CaptionEvent::Caption {
-            participant: who.clone(),
+            participant: who.clone().into(),
             start_ms: t0 + at,
             end_ms: t0 + at + 3_000,
             text: text.into(),
@@ -126,7 +126,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
             .unwrap();
     }
     let gap = CaptionEvent::Gap {
-        participant: judge.id.clone(),
+        participant: judge.id.clone().into(),
         start_ms: t0 + 8_000,
         end_ms: t0 + 9_000,
         why: gavel::transcribe::live::GapReason::Behind,
@@ -137,7 +137,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
 
     // A line from someone the hearing does not know is refused, not stored without a role.
     let stranger = CaptionEvent::Caption {
-        participant: uuid::Uuid::new_v4().to_string(),
+        participant: uuid::Uuid::new_v4().to_string().into(),
         start_ms: t0,
         end_ms: t0 + 1_000,
         text: "Who am I?".into(),

@@ -27,7 +27,7 @@ use webrtc::rtp_transceiver::RtpSender;
 use super::conn::Conn;
 use super::track::{Outlet, PublishedTrack};
 use super::{PeerFactory, SfuError};
-use crate::domain::Role;
+use crate::domain::{ParticipantId, Role, TrackKey};
 use crate::sfu::link::{Outbound, RoomLink};
 use negotiation::Negotiation;
 
@@ -119,7 +119,7 @@ impl PeerHandle {
 #[derive(Debug)]
 pub struct PeerContext {
     /// Participant id.
-    pub participant: String,
+    pub participant: ParticipantId,
     /// Their role (decides what they may publish).
     pub role: Role,
     /// Messages to the client.
@@ -182,7 +182,7 @@ struct MediaActor {
     publish: Option<Conn>,
     subscribe: Option<Conn>,
     /// Tracks on the subscribe connection, by (publisher, key).
-    current: HashMap<(String, String), Subscribed>,
+    current: HashMap<(ParticipantId, TrackKey), Subscribed>,
     track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
     /// Audio-level extension id from the latest publish offer.
     level_ext: Option<u8>,
@@ -193,7 +193,7 @@ struct MediaActor {
     /// The subscribe connection's offers and answers. Answered tracks wait in it for the
     /// connection to come up: started then, so the key frame asked for on their behalf is not
     /// lost to a connection not yet up.
-    negotiation: Negotiation<(String, String)>,
+    negotiation: Negotiation<(ParticipantId, TrackKey)>,
     /// The client's screen-share track ids, from its latest publish offer.
     screen_tracks: Vec<String>,
     /// The latest subscribe offer sent (sent again on a resume while unanswered).

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::domain::TrackKey;
 use crate::sfu::codec::MediaCodec;
 use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -126,7 +127,7 @@ impl MediaActor {
         let kind = media.kind();
         // Server-assigned: a client's own track ids repeat across reconnections and end up in
         // every subscriber's SDP.
-        let key = format!("t{}", next_id());
+        let key = TrackKey::new(format!("t{}", next_id()));
         let level_ext = (kind == MediaKind::Audio)
             .then_some(self.level_ext)
             .flatten();

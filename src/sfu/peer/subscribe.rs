@@ -11,6 +11,7 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::{MediaActor, Subscribed, client_track_id};
+use crate::domain::{ParticipantId, TrackKey};
 use crate::sfu::SfuError;
 use crate::sfu::conn::Conn;
 use crate::sfu::layers::{Demand, Layer, allocate};
@@ -68,7 +69,7 @@ impl MediaActor {
 
     /// Stops forwarding, and drops from the connection, every current track not in `want`.
     pub(super) async fn revoke(&mut self, want: &[Arc<PublishedTrack>]) {
-        let revoked: Vec<(String, String)> = self
+        let revoked: Vec<(ParticipantId, TrackKey)> = self
             .current
             .iter()
             .filter(|(_, s)| !want.iter().any(|t| Arc::ptr_eq(t, &s.track)))
@@ -81,14 +82,14 @@ impl MediaActor {
     }
 
     /// Forgets tracks that were offered but never activated (no answer, or a bad one).
-    pub(super) async fn roll_back(&mut self, added: &[(String, String)]) {
+    pub(super) async fn roll_back(&mut self, added: &[(ParticipantId, TrackKey)]) {
         for k in added {
             self.unsubscribe(k).await;
         }
     }
 
     /// Stops forwarding track `k` to this participant and takes it off the connection.
-    async fn unsubscribe(&mut self, k: &(String, String)) {
+    async fn unsubscribe(&mut self, k: &(ParticipantId, TrackKey)) {
         if let Some(s) = self.current.remove(k) {
             s.track.remove_output(self.owner);
             self.video_sizes.remove(&client_track_id(&s.track));
@@ -102,7 +103,7 @@ impl MediaActor {
     pub(super) async fn renegotiate(
         &mut self,
         want: &[Arc<PublishedTrack>],
-    ) -> Option<Vec<(String, String)>> {
+    ) -> Option<Vec<(ParticipantId, TrackKey)>> {
         self.revoke(want).await;
         let mut added = Vec::new();
         match self.try_renegotiate(want, &mut added).await {
@@ -118,8 +119,8 @@ impl MediaActor {
     pub(super) async fn try_renegotiate(
         &mut self,
         want: &[Arc<PublishedTrack>],
-        added: &mut Vec<(String, String)>,
-    ) -> Result<Option<Vec<(String, String)>>, SfuError> {
+        added: &mut Vec<(ParticipantId, TrackKey)>,
+    ) -> Result<Option<Vec<(ParticipantId, TrackKey)>>, SfuError> {
         let to_add: Vec<&Arc<PublishedTrack>> = want
             .iter()
             .filter(|t| {
@@ -140,7 +141,7 @@ impl MediaActor {
             let ssrc = rand_ssrc();
             let pt = track.media.payload_type();
             let local = local_track(
-                track.publisher.clone(),
+                track.publisher.to_string(),
                 client_track_id(track),
                 track.kind,
                 track.codec.clone(),
@@ -175,7 +176,7 @@ impl MediaActor {
             .values()
             .map(|s| TrackInfo {
                 id: client_track_id(&s.track),
-                participant: s.track.publisher.clone(),
+                participant: s.track.publisher.to_string(),
                 source: s.track.source,
             })
             .collect();
@@ -188,7 +189,7 @@ impl MediaActor {
     pub(super) async fn subscribe_answer(
         &mut self,
         sdp: String,
-        added: Vec<(String, String)>,
+        added: Vec<(ParticipantId, TrackKey)>,
         want: &[Arc<PublishedTrack>],
     ) {
         let Some(conn) = self.subscribe.as_mut() else {
@@ -217,7 +218,7 @@ impl MediaActor {
     /// Starts forwarding the answered tracks `keys` that are still wanted.
     pub(super) async fn activate(
         &mut self,
-        keys: Vec<(String, String)>,
+        keys: Vec<(ParticipantId, TrackKey)>,
         want: &[Arc<PublishedTrack>],
     ) {
         for k in keys {
