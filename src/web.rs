@@ -15,7 +15,7 @@ const INDEX_HTML: &str = include_str!("../web-client/index.html");
 const REVIEW_HTML: &str = include_str!("../web-client/review.html");
 
 /// The page's assets: `/assets/<name>`, its content and type.
-const ASSETS: [(&str, &str, &str); 10] = [
+const ASSETS: [(&str, &str, &str); 11] = [
     (
         "style.css",
         include_str!("../web-client/style.css"),
@@ -48,6 +48,11 @@ const ASSETS: [(&str, &str, &str); 10] = [
     (
         "js/precheck.js",
         include_str!("../web-client/js/precheck.js"),
+        JS,
+    ),
+    (
+        "js/toolbar.js",
+        include_str!("../web-client/js/toolbar.js"),
         JS,
     ),
 ];

@@ -8,6 +8,7 @@ pub mod check;
 pub mod ct2;
 pub mod ggml;
 pub mod mel;
+mod tensor;
 pub mod vocab;
 
 use std::io::{BufWriter, Read, Write};
