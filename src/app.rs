@@ -155,7 +155,7 @@ impl Server {
         let shield = crate::written::shield::Shield::new(&config.shielding)
             .map_err(crate::config::ConfigError::from)?;
         let checkpointer = tokio::spawn(tracing::Instrument::instrument(
-            crate::audit::checkpoint::run(
+            crate::checkpoint::run(
                 db.clone(),
                 keys.clone(),
                 config.server.data_dir.clone(),

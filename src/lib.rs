@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod checkpoint;
 pub mod cli;
 pub mod clip;
 pub mod clock;

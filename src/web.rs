@@ -8,8 +8,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::http::AppState;
-
 const INDEX_HTML: &str = include_str!("../web-client/index.html");
 /// The clerk's transcript review (opened with the clerk's join link, `/review/...`).
 const REVIEW_HTML: &str = include_str!("../web-client/review.html");
@@ -73,7 +71,7 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
 }
 
 /// `/`, `/join/{hearing_id}` and the page's assets.
-pub fn router() -> Router<AppState> {
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let index = || async { asset(INDEX_HTML, "text/html; charset=utf-8") };
     let mut router = Router::new()
         .route("/", get(index))

@@ -6,14 +6,12 @@
 //!
 //! The chain shows any edited, inserted or removed entry; a cut end (a shorter chain is still
 //! valid) and a chain re-hashed from an edited entry on (plain SHA-256 needs no key) are found
-//! by the signed checkpoints kept outside the database ([`checkpoint`]).
-
-pub mod checkpoint;
+//! by the signed checkpoints kept outside the database ([`crate::checkpoint`]).
 
 use sqlx::{Any, Row, Transaction};
 
-use crate::auth::Actor;
 use crate::db::{Db, DbError};
+use crate::domain::audit::Actor;
 pub use crate::domain::audit::AuditAction;
 use crate::domain::audit::{AuditEntry, next_link};
 use gavel_recordings::{ChainError, Digest, verify_chain};

@@ -8,39 +8,7 @@ pub mod apikey;
 pub mod jwt;
 pub mod keyring;
 
-use std::fmt;
-
-use crate::domain::ParticipantId;
-
-/// Who performed an audited action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    /// The court platform, through a named API key.
-    ApiKey {
-        /// The key's name (never the key).
-        name: String,
-    },
-    /// A participant, through their join token.
-    Participant {
-        /// The participant id.
-        id: ParticipantId,
-    },
-    /// An operator at the command line.
-    Cli,
-    /// The server itself (retries, recovery).
-    System,
-}
-
-impl fmt::Display for Actor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Actor::ApiKey { name } => write!(f, "apikey:{name}"),
-            Actor::Participant { id } => write!(f, "participant:{id}"),
-            Actor::Cli => f.write_str("cli"),
-            Actor::System => f.write_str("system"),
-        }
-    }
-}
+pub use crate::domain::audit::Actor;
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(data: &[u8]) -> String {

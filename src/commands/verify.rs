@@ -128,9 +128,9 @@ pub(crate) async fn audit_verify(
     }
     let file = checkpoints
         .clone()
-        .unwrap_or_else(|| config.server.data_dir.join(gavel::audit::checkpoint::FILE));
+        .unwrap_or_else(|| config.server.data_dir.join(gavel::checkpoint::FILE));
     let text = match std::fs::metadata(&file) {
-        Ok(m) if m.len() > gavel::audit::checkpoint::MAX_FILE => {
+        Ok(m) if m.len() > gavel::checkpoint::MAX_FILE => {
             anyhow::bail!("{} is larger than any checkpoint file", file.display())
         }
         Ok(_) => {
@@ -144,7 +144,7 @@ pub(crate) async fn audit_verify(
     };
     let keys = gavel::auth::keyring::KeyRing::public_keys(&config.keys_dir())?;
     let hashes = gavel::audit::hashes(&db).await?;
-    let (read, findings) = gavel::audit::checkpoint::check(&text, &hashes, key_of(&keys));
+    let (read, findings) = gavel::checkpoint::check(&text, &hashes, key_of(&keys));
     match read.last() {
         Some(cp) => out(&format!(
             "held to {} signed checkpoint(s) in {}; the latest, of {}, signed {} entries",

@@ -4,7 +4,11 @@
 //! previous entry's hash (see `gavel_recordings::chain`). Storage lives in `crate::audit`; this
 //! module only defines what is hashed, so the server and `gavel audit verify` can never disagree.
 
+use std::fmt;
+
 use gavel_recordings::{Digest, GENESIS, encode_fields, link_hash};
+
+use crate::domain::ParticipantId;
 
 /// One audit record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,36 @@ impl AuditEntry {
     /// This entry's hash when it follows `prev` (or [`GENESIS`] for the first).
     pub fn hash_after(&self, prev: &Digest) -> Digest {
         link_hash(prev, &self.payload())
+    }
+}
+
+/// Who performed an audited action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The court platform, through a named API key.
+    ApiKey {
+        /// The key's name (never the key).
+        name: String,
+    },
+    /// A participant, through their join token.
+    Participant {
+        /// The participant id.
+        id: ParticipantId,
+    },
+    /// An operator at the command line.
+    Cli,
+    /// The server itself (retries, recovery).
+    System,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::ApiKey { name } => write!(f, "apikey:{name}"),
+            Actor::Participant { id } => write!(f, "participant:{id}"),
+            Actor::Cli => f.write_str("cli"),
+            Actor::System => f.write_str("system"),
+        }
     }
 }
 

@@ -90,7 +90,7 @@ pub async fn apply(
     w.commit().await?;
     if next == HearingState::Closed {
         // A closed hearing's record is anchored outside the database at once.
-        crate::audit::checkpoint::request();
+        crate::checkpoint::request();
     }
     if queued > 0 {
         outbox.notify_one();

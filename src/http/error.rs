@@ -242,3 +242,89 @@ impl From<sqlx::Error> for ApiError {
         ApiError::Db(DbError::Sqlx(e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn problem(e: ApiError) -> (StatusCode, serde_json::Value) {
+        let res = e.into_response();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .expect("a problem document is small");
+        (status, serde_json::from_slice(&body).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn every_join_refusal_is_its_own_problem_type_with_its_message() {
+        for r in JoinRefusal::ALL {
+            let (status, p) = problem(r.into()).await;
+            assert_eq!(p["type"], format!("/problems/{}", r.slug()));
+            assert_eq!(p["detail"], r.to_string());
+            let want = match r {
+                JoinRefusal::NoSuchHearing => StatusCode::NOT_FOUND,
+                r if r.needs_new_link() => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::FORBIDDEN,
+            };
+            assert_eq!(status, want, "{r:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn each_transition_error_answers_as_the_caller_can_act_on_it() {
+        use crate::domain::HearingState::{Closed, Open};
+        let (status, p) = problem(TransitionError::NotFound.into()).await;
+        assert_eq!(
+            (status, &p["type"]),
+            (StatusCode::NOT_FOUND, &"/problems/not-found".into())
+        );
+        let illegal = IllegalTransition {
+            from: Closed,
+            to: Open,
+        };
+        let (status, p) = problem(TransitionError::Illegal(illegal).into()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(p["type"], "/problems/transition-not-allowed");
+        assert_eq!(p["detail"], "a hearing cannot go from closed to open");
+        let store = TransitionError::Store(StoreError::Db(DbError::Missing("hearing")));
+        let (status, p) = problem(store.into()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !p["detail"].as_str().unwrap_or_default().contains("hearing"),
+            "{p}"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_conflict_has_a_slug_of_its_own() {
+        let all = [
+            Conflict::Exists("a docket"),
+            Conflict::HearingClosed,
+            Conflict::HearingNotEnded,
+            Conflict::NothingRecorded,
+            Conflict::CompositeRunning,
+            Conflict::RecordingClosing,
+            Conflict::StaleRevision {
+                current: 2,
+                asked: 1,
+            },
+            Conflict::RevisionSigned(1),
+            Conflict::RevisionFinalised(1),
+            Conflict::LaterRevisionFinalised,
+            Conflict::RecordComplete,
+            Conflict::AlreadyDecided,
+        ];
+        let mut slugs = Vec::new();
+        for c in all {
+            let slug = c.slug();
+            let (status, p) = problem(c.into()).await;
+            assert_eq!(status, StatusCode::CONFLICT);
+            assert_eq!(p["type"], format!("/problems/{slug}"));
+            slugs.push(slug);
+        }
+        slugs.sort_unstable();
+        slugs.dedup();
+        assert_eq!(slugs.len(), 12);
+    }
+}

@@ -136,7 +136,7 @@ async fn a_log_cut_short_or_rehashed_fails_against_the_signed_checkpoints() {
     }
     // The close is anchored at once: in the file beside the keys and at the platform.
     let entries = app.count("audit_log").await;
-    let file = app.data_dir().join(gavel::audit::checkpoint::FILE);
+    let file = app.data_dir().join(gavel::checkpoint::FILE);
     wait_for(
         Duration::from_secs(10),
         "a checkpoint of the close",

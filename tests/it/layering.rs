@@ -2,7 +2,7 @@
 //! sits on the HTTP surface (`http`); that reaches the rooms (`rooms`), which drive the media
 //! plane (`sfu`); the hearing rules (`hearing`) are shared below the HTTP surface and the
 //! rooms. A module naming one above it (a cycle) would let a change in one leak into the
-//! other; this test keeps them apart.
+//! other; these tests keep them apart, and keep the whole library free of cycles.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -100,6 +100,54 @@ fn each_layer_names_only_the_layers_below_it() {
         upward.is_empty(),
         "a layer names one above it:\n{}",
         upward.join("\n")
+    );
+}
+
+/// The library's top-level modules (from `src/lib.rs`).
+fn library_modules(src: &Path) -> Vec<String> {
+    std::fs::read_to_string(src.join("lib.rs"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').to_owned())
+        .collect()
+}
+
+#[test]
+fn no_module_depends_on_itself_through_others() {
+    use std::collections::BTreeMap;
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let modules = library_modules(&src);
+    assert!(modules.len() > 10, "src/lib.rs moved; update this test");
+    let mut deps: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for m in &modules {
+        let mut all = Vec::new();
+        files(&src.join(m), &mut all);
+        files(&src.join(format!("{m}.rs")), &mut all);
+        let names = all
+            .iter()
+            .flat_map(|f| named(&std::fs::read_to_string(f).unwrap()))
+            .filter(|n| n != m && modules.contains(n))
+            .collect();
+        deps.insert(m.clone(), names);
+    }
+    let mut cycles = Vec::new();
+    for m in &modules {
+        // Everything `m` reaches; `m` among them is a cycle.
+        let mut seen = BTreeSet::new();
+        let mut todo: Vec<&String> = deps[m].iter().collect();
+        while let Some(n) = todo.pop() {
+            if seen.insert(n.clone()) {
+                todo.extend(deps[n].iter());
+            }
+        }
+        if seen.contains(m) {
+            cycles.push(m.clone());
+        }
+    }
+    assert!(
+        cycles.is_empty(),
+        "modules on a dependency cycle: {cycles:?} ({deps:?})"
     );
 }
 
