@@ -138,11 +138,16 @@ async fn run(st: AppState, mut socket: WebSocket) {
     let (hearing, who) = match authorize(&st, &token).await {
         Ok(x) => x,
         Err(e) => {
-            let text = match &e {
-                AdmitError::Refused(r) => r.to_string(),
+            // The close reason is the refusal's slug, as in the case API's problem documents:
+            // the client decides on it (and words it in its own language).
+            let (text, slug) = match &e {
+                AdmitError::Refused(r) => (r.to_string(), r.slug()),
                 AdmitError::Store(cause) => {
                     tracing::error!(error = %cause, "join check failed");
-                    "the server could not check the join token".to_owned()
+                    (
+                        "the server could not check the join token".to_owned(),
+                        "database-unavailable",
+                    )
                 }
             };
             send(
@@ -150,7 +155,7 @@ async fn run(st: AppState, mut socket: WebSocket) {
                 &ServerMessage::error(None, ErrorCode::Unauthorized, text),
             )
             .await;
-            return close_with(&mut socket, close::UNAUTHORIZED, "join refused").await;
+            return close_with(&mut socket, close::UNAUTHORIZED, slug).await;
         }
     };
     let span = tracing::info_span!("session", hearing = %hearing.id, participant = %who.id);

@@ -1,7 +1,7 @@
 // The hearing client: join link -> details -> pre-join check -> lobby or hearing. Every
 // permission is enforced by the server; controls a role lacks are simply not shown.
 
-import { t, translate, toggleLanguage, problemSlug, problemText } from "./strings.js";
+import { t, translate, toggleLanguage, problemSlug, problemText, knownProblem, compose } from "./strings.js";
 import { $, status, notice } from "./ui.js";
 import { Signal } from "./signal.js";
 import { Media, MuteState } from "./media.js";
@@ -127,19 +127,30 @@ function join() {
   state.signal.connect();
 }
 
-function onState(s, code) {
+function onState(s, code, reason) {
   state.conn = { state: s, quality: null };
   renderConn();
-  if (s === "closed" && !state.me) joinRefused(code);
+  if (s === "closed" && !state.me) joinRefused(code, reason);
 }
 
 /** The server refused the join (an expired or revoked link, say) before any welcome: the Join
- *  button goes, and the page says what to do instead. */
-function joinRefused(code) {
+ *  button goes, and the page says why and what to do instead. The close reason is the
+ *  refusal's slug, as in the API's problem documents. */
+function joinRefused(code, reason) {
+  if (code === 4401 && reason === "hearing-ended") {
+    // Ended meanwhile: the link opens the hearing's written record instead.
+    location.replace(location.pathname.replace(/^\/join\//, "/review/") + location.hash);
+    return;
+  }
   const link = code === 4401 || state.errors.some((e) => e.code === "unauthorized");
   $("join").hidden = true;
   const el = $("join-error");
-  el.dataset.i18n = link ? "join_refused_link" : "join_failed";
+  if (code === 4401 && knownProblem(reason)) {
+    delete el.dataset.i18n;
+    compose(el, () => problemText({ type: `/problems/${reason}` }));
+  } else {
+    el.dataset.i18n = link ? "join_refused_link" : "join_failed";
+  }
   el.hidden = false;
   translate(el.parentElement);
 }

@@ -46,7 +46,7 @@ export class Signal {
       // coming back would not help.
       if (this.closed || [4400, 4401, 4403, 4409, 4410].includes(ev.code) || ev.code === 1000) {
         this.closed = true;
-        this.onState("closed", ev.code);
+        this.onState("closed", ev.code, ev.reason);
         return;
       }
       const wait = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)];

@@ -337,10 +337,15 @@ const BY_STATUS = {
   409: "conflict", 413: "payload-too-large", 422: "invalid-field", 503: "busy",
 };
 
+/** Whether the page has its own words for problem `slug`. */
+export function knownProblem(slug) {
+  return Boolean(slug) && TABLES.en[`problem_${slug.replace(/-/g, "_")}`] !== undefined;
+}
+
 /** What a refusal means for the participant, in the page's language: chosen by the slug of
  *  the problem document's `type`, else by `status` (never by the server's English `detail`). */
 export function problemText(body, status = body?.status) {
-  const known = (slug) => slug && TABLES.en[`problem_${slug.replace(/-/g, "_")}`] !== undefined;
+  const known = knownProblem;
   let slug = problemSlug(body);
   if (!known(slug)) slug = BY_STATUS[status] ?? (status >= 500 ? "internal" : "");
   return known(slug) ? t(`problem_${slug.replace(/-/g, "_")}`) : t("problem_unknown", { status: status ?? "?" });
