@@ -60,7 +60,7 @@ pub enum Command {
     Audit {
         /// The action.
         #[command(subcommand)]
-        action: AuditAction,
+        action: AuditCommand,
     },
     /// Check integrity.
     Verify {
@@ -239,7 +239,7 @@ pub enum KeysAction {
 
 /// `gavel audit ...`
 #[derive(Debug, Subcommand)]
-pub enum AuditAction {
+pub enum AuditCommand {
     /// Verify the hash chain and hold it to the server's signed checkpoints; exits 1 and names
     /// the first broken entry, a cut end or a rewritten chain.
     Verify {

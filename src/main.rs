@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gavel::cli::{
-    ApikeyAction, AuditAction, BenchKind, Cli, Command, KeysAction, ModelAction, RecordingAction,
+    ApikeyAction, AuditCommand, BenchKind, Cli, Command, KeysAction, ModelAction, RecordingAction,
     VerifyKind,
 };
 
@@ -115,7 +115,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => verify::verify_transcript(config, file, keys, complete),
         Command::Audit {
-            action: AuditAction::Verify { checkpoints },
+            action: AuditCommand::Verify { checkpoints },
         } => verify::audit_verify(config, checkpoints).await,
     }
 }

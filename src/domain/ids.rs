@@ -1,11 +1,10 @@
 //! The names of things, as types: a participant, a hearing, a published track. Each is a
 //! string on the wire and in the database (`serde(transparent)`), but a participant id cannot
-//! be passed where a hearing id is meant. They read as `&str` (`Deref`, `Borrow`), so maps
-//! keyed by them are looked up with a plain string.
+//! be passed where a hearing id is meant, nor silently where a plain string is (`as_str` says
+//! so). Maps keyed by them are looked up with a plain string (`Borrow<str>`).
 
 use std::borrow::Borrow;
 use std::fmt;
-use std::ops::Deref;
 
 macro_rules! id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -32,13 +31,6 @@ macro_rules! id {
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
-            }
-        }
-
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
             }
         }
 

@@ -132,26 +132,26 @@ impl Room {
                     self.send(s, ServerMessage::HearingState { state });
                 }
             }
-            Input::Revoked { participant } => self.revoked(&participant),
+            Input::Revoked { participant } => self.revoked(participant.as_str()),
             Input::RecordingFault {
                 participant,
                 track,
                 restarted,
-            } => self.recording_fault(&participant, track, restarted),
+            } => self.recording_fault(participant.as_str(), track, restarted),
             Input::Caption {
                 participant,
                 text,
                 start_ms,
                 end_ms,
                 spoken_at,
-            } => self.caption(&participant, text, (start_ms, end_ms), spoken_at),
-            Input::CaptionGap { participant, ms } => self.caption_gap(&participant, ms),
+            } => self.caption(participant.as_str(), text, (start_ms, end_ms), spoken_at),
+            Input::CaptionGap { participant, ms } => self.caption_gap(participant.as_str(), ms),
             Input::CaptionsUnavailable => self.captions_unavailable(),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers
                 };
-                self.message(session, &id, msg);
+                self.message(session, id.as_str(), msg);
             }
         }
     }
@@ -170,7 +170,7 @@ impl Room {
             self.audit(
                 None,
                 AuditAction::ParticipantLeft,
-                id,
+                id.as_str(),
                 serde_json::json!({"reason": "connection lost"}),
                 Some(Presence::Left),
             );
@@ -202,13 +202,13 @@ impl Room {
             }
             m.gone_at = None;
             self.sessions.insert(session, who.id.clone());
-            self.welcome(session, &who.id, media_resumed);
+            self.welcome(session, who.id.as_str(), media_resumed);
             self.tell_recording(session);
             self.tell_captions(session);
             self.audit(
                 Some(who.id.clone()),
                 AuditAction::ParticipantReconnected,
-                &who.id,
+                who.id.as_str(),
                 serde_json::json!({"hearing_id": self.hearing}),
                 None,
             );
@@ -243,13 +243,13 @@ impl Room {
         member.refresh_mute();
         self.members.insert(who.id.clone(), member);
         self.sessions.insert(session, who.id.clone());
-        self.welcome(session, &who.id, false);
+        self.welcome(session, who.id.as_str(), false);
         self.tell_recording(session);
         self.tell_captions(session);
         self.audit(
             Some(who.id.clone()),
             AuditAction::ParticipantJoined,
-            &who.id,
+            who.id.as_str(),
             serde_json::json!({"hearing_id": self.hearing, "place": place}),
             Some(Presence::Joined),
         );
@@ -363,7 +363,7 @@ impl Room {
         self.audit(
             None,
             AuditAction::ParticipantDisconnected,
-            &id,
+            id.as_str(),
             serde_json::json!({"hearing_id": self.hearing, "reason": reason}),
             None,
         );
@@ -439,7 +439,7 @@ impl Room {
             .filter_map(|(id, m)| Some((m.session?, id.clone())))
             .collect();
         for (session, id) in targets {
-            if let Some(r) = self.roster_message(&id) {
+            if let Some(r) = self.roster_message(id.as_str()) {
                 self.send(session, r);
             }
         }

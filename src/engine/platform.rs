@@ -19,7 +19,7 @@ impl Room {
             self.audit(
                 actor.map(ParticipantId::from),
                 AuditAction::ParticipantLeft,
-                id,
+                id.as_str(),
                 serde_json::json!({"reason": reason}),
                 Some(Presence::Left),
             );

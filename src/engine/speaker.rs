@@ -24,7 +24,7 @@ pub struct SpeakerDetector {
 impl SpeakerDetector {
     /// The current active speaker.
     pub fn current(&self) -> Option<&str> {
-        self.current.as_deref()
+        self.current.as_ref().map(ParticipantId::as_str)
     }
 
     /// Feeds the loudest recent level of each participant; returns the new speaker when it

@@ -55,11 +55,15 @@ pub enum JoinRefusal {
     /// The participant's role is no longer the one the link was minted for.
     #[error("the participant's role changed; ask the court for a new link")]
     RoleChanged,
+    /// Reading the record: the participant was removed, or their role changed, since (the
+    /// record is theirs to read only as who they were in the hearing).
+    #[error("this participant may no longer access the hearing")]
+    NoLongerAllowed,
 }
 
 impl JoinRefusal {
     /// Every refusal, for tables and tests.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Malformed,
         Self::UnknownKey,
         Self::BadSignature,
@@ -72,6 +76,7 @@ impl JoinRefusal {
         Self::NotRegistered,
         Self::Revoked,
         Self::RoleChanged,
+        Self::NoLongerAllowed,
     ];
 
     /// The stable name of the refusal, for clients to decide on (never the English message).
@@ -89,6 +94,7 @@ impl JoinRefusal {
             Self::NotRegistered => "participant-not-registered",
             Self::Revoked => "participant-removed",
             Self::RoleChanged => "participant-role-changed",
+            Self::NoLongerAllowed => "participant-no-longer-allowed",
         }
     }
 
@@ -180,21 +186,22 @@ pub fn judge(
     if claims.hid != asked {
         return Err(JoinRefusal::WrongHearing);
     }
-    match state {
-        None => return Err(JoinRefusal::NoSuchHearing),
-        Some(HearingState::Closed) if purpose == Purpose::Join => {
-            return Err(JoinRefusal::Ended);
-        }
-        Some(_) => {}
+    match (purpose, state) {
+        (Purpose::Join, None) => return Err(JoinRefusal::NoSuchHearing),
+        (Purpose::Join, Some(HearingState::Closed)) => return Err(JoinRefusal::Ended),
+        // Nobody is registered for a hearing that is not there; its record is read whatever
+        // the hearing's state.
+        (Purpose::Record, None) => return Err(JoinRefusal::NotRegistered),
+        _ => {}
     }
     let r = registration.ok_or(JoinRefusal::NotRegistered)?;
-    if r.revoked {
-        return Err(JoinRefusal::Revoked);
+    let moved_on = r.role != Some(claims.role);
+    match purpose {
+        Purpose::Record if r.revoked || moved_on => Err(JoinRefusal::NoLongerAllowed),
+        _ if r.revoked => Err(JoinRefusal::Revoked),
+        _ if moved_on => Err(JoinRefusal::RoleChanged),
+        _ => Ok(()),
     }
-    if r.role != Some(claims.role) {
-        return Err(JoinRefusal::RoleChanged);
-    }
-    Ok(())
 }
 
 /// Checks a join token's signature and times at `now_ms`, re-reading the key directory once
@@ -226,6 +233,7 @@ pub async fn admit(
         Some(h) if purpose == Purpose::Record || h.state != HearingState::Closed => {
             registration(db, &claims.sub, asked).await?
         }
+        None if purpose == Purpose::Record => None,
         _ => None,
     };
     judge(
@@ -358,13 +366,21 @@ mod tests {
                 Err(want),
                 "{asked} {state:?} {reg:?}"
             );
-            if want != JoinRefusal::Ended {
-                assert_eq!(
-                    judge(&c, asked, Purpose::Record, state, reg.as_ref()),
-                    Err(want),
-                    "the record is refused for the same reason"
-                );
-            }
+            // Reading the record: an ended hearing is no reason, and the other refusals are
+            // answered as the record's readers always were.
+            let on_record = match want {
+                JoinRefusal::Ended => Ok(()),
+                JoinRefusal::NoSuchHearing => Err(JoinRefusal::NotRegistered),
+                JoinRefusal::Revoked | JoinRefusal::RoleChanged => {
+                    Err(JoinRefusal::NoLongerAllowed)
+                }
+                other => Err(other),
+            };
+            assert_eq!(
+                judge(&c, asked, Purpose::Record, state, reg.as_ref()),
+                on_record,
+                "{asked} {state:?} {reg:?}"
+            );
         }
     }
 
@@ -399,7 +415,7 @@ mod tests {
         };
         assert_eq!(
             judge(&c, "h1", Purpose::Record, closed, Some(&removed)),
-            Err(JoinRefusal::Revoked)
+            Err(JoinRefusal::NoLongerAllowed)
         );
     }
 
@@ -440,6 +456,20 @@ mod tests {
             verify(&keys, &wrong, at(1500), 0),
             Err(JoinRefusal::WrongAudience)
         );
+    }
+
+    #[test]
+    fn a_token_refusal_says_what_the_token_check_says() {
+        for e in [
+            TokenError::Malformed,
+            TokenError::UnknownKey,
+            TokenError::BadSignature,
+            TokenError::Expired,
+            TokenError::NotYetValid,
+            TokenError::WrongAudience,
+        ] {
+            assert_eq!(JoinRefusal::from(e).to_string(), e.to_string());
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum Conflict {
     /// The hearing goes on: what asked for is done once it has ended.
     #[error("the hearing has not ended yet")]
     HearingNotEnded,
+    /// The hearing goes on: its transcript is finalised once it has ended.
+    #[error("the hearing has not ended: its record is finalised once it has")]
+    NotOverToFinalise,
     /// No track of the hearing was recorded.
     #[error("nothing of this hearing was recorded")]
     NothingRecorded,
@@ -55,7 +58,7 @@ impl Conflict {
         match self {
             Self::Exists(_) => "already-exists",
             Self::HearingClosed => "hearing-closed",
-            Self::HearingNotEnded => "hearing-not-ended",
+            Self::HearingNotEnded | Self::NotOverToFinalise => "hearing-not-ended",
             Self::NothingRecorded => "nothing-recorded",
             Self::CompositeRunning => "composite-running",
             Self::RecordingClosing => "recording-closing",

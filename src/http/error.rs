@@ -296,12 +296,13 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn every_conflict_has_a_slug_of_its_own() {
-        let all = [
+    /// One of each conflict.
+    fn conflicts() -> [Conflict; 13] {
+        [
             Conflict::Exists("a docket"),
             Conflict::HearingClosed,
             Conflict::HearingNotEnded,
+            Conflict::NotOverToFinalise,
             Conflict::NothingRecorded,
             Conflict::CompositeRunning,
             Conflict::RecordingClosing,
@@ -314,17 +315,34 @@ mod tests {
             Conflict::LaterRevisionFinalised,
             Conflict::RecordComplete,
             Conflict::AlreadyDecided,
-        ];
-        let mut slugs = Vec::new();
-        for c in all {
-            let slug = c.slug();
+        ]
+    }
+
+    #[tokio::test]
+    async fn every_conflict_is_a_409_with_its_slug_and_message() {
+        for c in conflicts() {
+            let (slug, detail) = (c.slug(), c.to_string());
             let (status, p) = problem(c.into()).await;
             assert_eq!(status, StatusCode::CONFLICT);
             assert_eq!(p["type"], format!("/problems/{slug}"));
-            slugs.push(slug);
+            assert_eq!(p["detail"], detail);
         }
-        slugs.sort_unstable();
-        slugs.dedup();
-        assert_eq!(slugs.len(), 12);
+    }
+
+    #[test]
+    fn the_web_client_has_words_for_every_refusal_in_both_languages() {
+        let strings = include_str!("../../web-client/js/strings.js");
+        let zh = strings.find("\"zh-CN\": {").expect("the Chinese table");
+        let (en, zh) = strings.split_at(zh);
+        let slugs = JoinRefusal::ALL
+            .iter()
+            .map(|r| r.slug())
+            .chain(conflicts().into_iter().map(|c| c.slug()))
+            .chain(["transition-not-allowed", "database-unavailable"]);
+        for slug in slugs {
+            let key = format!("problem_{}:", slug.replace('-', "_"));
+            assert!(en.contains(&key), "no English words for {slug}");
+            assert!(zh.contains(&key), "no Chinese words for {slug}");
+        }
     }
 }

@@ -250,7 +250,7 @@ impl Run<'_> {
                 let span = (ms(span.0), ms(span.1));
                 let log = &self.target.log;
                 if let Err(e) = log
-                    .append_file(file, &self.track.publisher, self.kind, span, false)
+                    .append_file(file, self.track.publisher.as_str(), self.kind, span, false)
                     .await
                 {
                     // The file stays on disk; the record says it is missing from the manifest.

@@ -200,13 +200,14 @@ impl MediaRouting {
             }
             // Court rule: what is no longer allowed stops now, not when the media actor gets
             // round to it (it may be in the middle of a negotiation). The room opens and closes
-            // the gate; the actor adds and takes off the outputs. A route cut and restored
+            // the gate; the actor adds and takes off the outlets. A route cut and restored
             // before the actor saw the cut resumes at a key frame.
             for t in self.tracks.values().flatten() {
                 let allowed = want.iter().any(|w| Arc::ptr_eq(w, t));
                 if t.allow(peer.owner(), allowed) {
                     let t = t.clone();
-                    tokio::spawn(async move { t.request_keyframe(u8::MAX).await });
+                    let ask = async move { t.request_keyframe(u8::MAX).await };
+                    tokio::spawn(tracing::Instrument::in_current_span(ask));
                 }
             }
             peer.set_desired(want);

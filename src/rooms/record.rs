@@ -77,7 +77,7 @@ impl RoomTask {
     /// Stores a caption or gap; a failure is a fault (the line is lost from the transcript).
     pub(super) async fn store_caption(&self, event: &CaptionEvent) {
         let stored =
-            crate::transcribe::store::store(&self.db, &self.hearing, event, now_ms()).await;
+            crate::transcribe::store::store(&self.db, self.hearing.as_str(), event, now_ms()).await;
         if let Err(e) = stored {
             let detail = format!("a transcript line could not be stored: {e}");
             self.fault(Component::Transcription, &detail).await;
@@ -86,7 +86,7 @@ impl RoomTask {
 
     /// Records a fault of this hearing (Art. 40).
     pub(super) async fn fault(&self, component: Component, detail: &str) {
-        crate::fault::report(&self.db, Some(&self.hearing), component, detail).await;
+        crate::fault::report(&self.db, Some(self.hearing.as_str()), component, detail).await;
     }
 
     /// Closes the hearing in the record as the judge ended it. A hearing the platform never
@@ -107,7 +107,7 @@ impl RoomTask {
             let result = crate::hearing::transition::apply(
                 &self.db,
                 &self.outbox,
-                &self.hearing,
+                self.hearing.as_str(),
                 to,
                 &Actor::Participant { id: actor.clone() },
                 Some(reason.to_owned()),
@@ -115,8 +115,13 @@ impl RoomTask {
             .await;
             if let Err(e) = result {
                 let detail = format!("the ended hearing could not be closed in the record: {e}");
-                crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail)
-                    .await;
+                crate::fault::report(
+                    &self.db,
+                    Some(self.hearing.as_str()),
+                    Component::Recording,
+                    &detail,
+                )
+                .await;
                 return;
             }
         }
@@ -136,7 +141,13 @@ impl RoomTask {
                 "given up after repeated failures"
             }
         );
-        crate::fault::report(&self.db, Some(&self.hearing), Component::Recording, &detail).await;
+        crate::fault::report(
+            &self.db,
+            Some(self.hearing.as_str()),
+            Component::Recording,
+            &detail,
+        )
+        .await;
         self.room.handle_input(
             Instant::now(),
             Input::RecordingFault {

@@ -86,7 +86,7 @@ impl RoomTask {
                     None => break,
                     Some(RoomMsg::Join { session, who, tx, media, resume, reply }) => {
                         let kept = resume
-                            .then(|| self.media.resume(&who.id, session, tx.clone()))
+                            .then(|| self.media.resume(who.id.as_str(), session, tx.clone()))
                             .flatten();
                         let media_resumed = kept.is_some();
                         let used = match kept {
@@ -95,7 +95,7 @@ impl RoomTask {
                                 kept
                             }
                             None => {
-                                self.media.attach(&who.id, session, media.clone());
+                                self.media.attach(who.id.as_str(), session, media.clone());
                                 media
                             }
                         };
@@ -195,7 +195,7 @@ impl RoomTask {
         let result = crate::hearing::transition::apply(
             &self.db,
             &self.outbox,
-            &self.hearing,
+            self.hearing.as_str(),
             state,
             &Actor::Participant { id: actor },
             Some("in the hearing".to_owned()),
@@ -296,7 +296,8 @@ impl RoomTask {
             }
         }
         for (actor, action, subject, details, presence) in records {
-            self.audit(actor, action, &subject, details, presence).await;
+            self.audit(actor, action, subject.as_str(), details, presence)
+                .await;
         }
         if let Some(actor) = ended {
             self.close_in_record(actor).await;

@@ -25,7 +25,7 @@ use crate::domain::{ParticipantId, TrackKey};
 
 /// Where one subscriber receives a published track.
 pub struct Outlet {
-    /// The subscriber's media actor (one per session), so a resumed session's outputs are never
+    /// The subscriber's media actor (one per session), so a resumed session's outlets are never
     /// confused with its predecessor's.
     pub owner: u64,
     /// The track on the subscriber's connection.
@@ -110,7 +110,7 @@ pub struct PublishedTrack {
     pub codec: RTCRtpCodec,
     remote: Arc<dyn TrackRemote>,
     media_ssrc: u32,
-    outputs: ArcSwap<Vec<Arc<Outlet>>>,
+    outlets: ArcSwap<Vec<Arc<Outlet>>>,
     /// Packets received from the publisher.
     pub received: AtomicU64,
     /// Packet copies written to subscribers.
@@ -166,7 +166,7 @@ impl PublishedTrack {
             codec,
             remote,
             media_ssrc,
-            outputs: ArcSwap::from_pointee(Vec::new()),
+            outlets: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
             last_keyframe_request: AtomicU64::new(0),
@@ -216,11 +216,11 @@ impl PublishedTrack {
         }
     }
 
-    /// The publisher stopped sending this track: nothing more is forwarded, and the outputs
+    /// The publisher stopped sending this track: nothing more is forwarded, and the outlets
     /// are dropped.
     pub fn end(&self) {
         self.ended.store(true, Ordering::Relaxed);
-        self.outputs.store(Arc::new(Vec::new()));
+        self.outlets.store(Arc::new(Vec::new()));
     }
 
     /// Marks a video track as a screen share.
@@ -243,8 +243,8 @@ impl PublishedTrack {
     }
 
     /// Starts forwarding to `output` (replacing any earlier output of the same owner).
-    pub fn add_output(&self, output: Arc<Outlet>) {
-        self.outputs.rcu(|cur| {
+    pub fn add_outlet(&self, output: Arc<Outlet>) {
+        self.outlets.rcu(|cur| {
             let mut v: Vec<Arc<Outlet>> = cur
                 .iter()
                 .filter(|o| o.owner != output.owner)
@@ -260,15 +260,20 @@ impl PublishedTrack {
     /// frame).
     pub fn allow(&self, owner: u64, allowed: bool) -> bool {
         let mut reopened = false;
-        for o in self.outputs.load().iter().filter(|o| o.owner == owner) {
+        for o in self.outlets.load().iter().filter(|o| o.owner == owner) {
             reopened |= o.set_allowed(allowed) && allowed;
         }
         reopened
     }
 
-    /// Takes `owner`'s output off this track (the subscriber's media actor, which added it).
-    pub fn remove_output(&self, owner: u64) {
-        self.outputs.rcu(|cur| {
+    /// Whether subscriber `owner` has an outlet on this track.
+    pub fn has_outlet(&self, owner: u64) -> bool {
+        self.outlets.load().iter().any(|o| o.owner == owner)
+    }
+
+    /// Takes `owner`'s outlet off this track (the subscriber's media actor, which added it).
+    pub fn remove_outlet(&self, owner: u64) {
+        self.outlets.rcu(|cur| {
             cur.iter()
                 .filter(|o| o.owner != owner)
                 .cloned()
@@ -327,8 +332,8 @@ impl PublishedTrack {
             self.tap(&packet);
         }
         let mut awaited = 0u8;
-        let outputs = self.outputs.load();
-        for o in outputs.iter() {
+        let outlets = self.outlets.load();
+        for o in outlets.iter() {
             if !o.sends() {
                 continue;
             }
@@ -400,8 +405,8 @@ impl PublishedTrack {
             // Header extensions are negotiated per connection: none are passed on.
             strip_extensions(&mut packet);
             self.tap(&packet);
-            let outputs = self.outputs.load();
-            for o in outputs.iter() {
+            let outlets = self.outlets.load();
+            for o in outlets.iter() {
                 if o.sends() {
                     self.write(o, packet.clone()).await;
                 }

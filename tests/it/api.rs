@@ -162,5 +162,21 @@ async fn a_removed_participant_can_no_longer_use_their_link(b: Backend) {
     let p: serde_json::Value = res.json().await.unwrap();
     assert_eq!(p["detail"], "this participant was removed from the hearing");
     assert_eq!(p["type"], "/problems/participant-removed");
+
+    // Nor does the link open the hearing's record, as before (403, the record's own words).
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/hearings/{hearing}/recording")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        p["detail"],
+        "this participant may no longer access the hearing"
+    );
+    assert_eq!(p["type"], "/problems/participant-no-longer-allowed");
 }
 both_backends!(a_removed_participant_can_no_longer_use_their_link);

@@ -42,7 +42,7 @@ pub(in crate::docket) async fn finalise(
     let mut w = st.db.begin_write().await?;
     let hearing = crate::docket::rows::load_hearing(&mut *w.tx, &hearing_id).await?;
     if hearing.state != HearingState::Closed {
-        return Err(Conflict::HearingNotEnded.into());
+        return Err(Conflict::NotOverToFinalise.into());
     }
     let current = crate::written::current_revision(&mut *w.tx, &hearing_id).await?;
     if body.revision != current {

@@ -34,7 +34,7 @@ use negotiation::Negotiation;
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
 pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Numbers actors (so outputs belong to one session, not just one participant) and tracks.
+/// Numbers actors (so outlets belong to one session, not just one participant) and tracks.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn next_id() -> u64 {
@@ -104,12 +104,12 @@ impl PeerHandle {
         self.desired.send_replace(tracks);
     }
 
-    /// Stops the actor: its outputs stop, both connections close, its messages end.
+    /// Stops the actor: its outlets stop, both connections close, its messages end.
     pub fn close(&self) {
         self.cancel.cancel();
     }
 
-    /// The id its outputs carry.
+    /// The id its outlets carry.
     pub fn owner(&self) -> u64 {
         self.owner
     }
@@ -170,7 +170,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
 struct Subscribed {
     track: Arc<PublishedTrack>,
     sender: Arc<dyn RtpSender>,
-    output: Arc<Outlet>,
+    outlet: Arc<Outlet>,
     /// Answered by the client on a connection that is up: forwarding may run whenever the
     /// room allows it.
     ready: bool,
@@ -256,7 +256,7 @@ impl MediaActor {
                     Some(PeerCmd::Rebind(out)) => {
                         self.ctx.out = out;
                         // An offer the old socket may never have delivered goes out again.
-                        if self.negotiation.handle_rebind(Instant::now())
+                        if self.negotiation.handle_rebind(now())
                             && let Some(offer) = self.last_offer.clone()
                         {
                             self.tell(offer);
@@ -268,7 +268,7 @@ impl MediaActor {
                             .current
                             .values()
                             .find(|s| client_track_id(&s.track) == track)
-                            .map(|s| (s.track.clone(), s.output.clone()));
+                            .map(|s| (s.track.clone(), s.outlet.clone()));
                         if let Some((published, output)) = shown {
                             // Height 0: not shown (audio only), so nothing is sent at all.
                             if output.set_paused(height == 0) && height > 0 {
@@ -288,10 +288,11 @@ impl MediaActor {
                     // Revocations take effect now, answer or no answer.
                     let want = desired.borrow_and_update().clone();
                     self.revoke(&want).await;
+                    self.restore(&want).await;
                     self.negotiation.handle_wanted_changed();
                 }
                 () = sleep_until(deadline) => {
-                    if let Some(added) = self.negotiation.handle_timeout(Instant::now()) {
+                    if let Some(added) = self.negotiation.handle_timeout(now()) {
                         tracing::warn!("no answer to the subscribe offer in time");
                         self.roll_back(&added).await;
                     }
@@ -301,7 +302,7 @@ impl MediaActor {
             if self.negotiation.poll_renegotiate() {
                 let want = desired.borrow().clone();
                 let added = self.renegotiate(&want).await;
-                self.negotiation.offered(Instant::now(), added);
+                self.negotiation.offered(now(), added);
             }
         }
         self.shutdown().await;
@@ -324,7 +325,7 @@ impl MediaActor {
 
     async fn shutdown(&mut self) {
         for s in self.current.values() {
-            s.track.remove_output(self.owner);
+            s.track.remove_outlet(self.owner);
         }
         for conn in [self.publish.take(), self.subscribe.take()]
             .into_iter()
@@ -333,6 +334,11 @@ impl MediaActor {
             let _ = conn.pc.close().await;
         }
     }
+}
+
+/// The time the negotiation is told: tokio's clock, which its timers follow.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 /// Resolves once the connection is up (never without one).

@@ -62,7 +62,7 @@ impl MediaActor {
             .collect();
         for ((s, _), layer) in tracks.iter().zip(allocate(budget, &demands)) {
             if let Some(layer) = layer {
-                s.output.layer.set_target(layer);
+                s.outlet.layer.set_target(layer);
             }
         }
     }
@@ -91,7 +91,7 @@ impl MediaActor {
     /// Stops forwarding track `k` to this participant and takes it off the connection.
     async fn unsubscribe(&mut self, k: &(ParticipantId, TrackKey)) {
         if let Some(s) = self.current.remove(k) {
-            s.track.remove_output(self.owner);
+            s.track.remove_outlet(self.owner);
             self.video_sizes.remove(&client_track_id(&s.track));
             if let Some(conn) = &self.subscribe {
                 let _ = conn.pc.remove_track(&s.sender).await;
@@ -151,11 +151,11 @@ impl MediaActor {
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
-            let output = Arc::new(Outlet::new(self.owner, local.clone(), ssrc, pt));
+            let outlet = Arc::new(Outlet::new(self.owner, local.clone(), ssrc, pt));
             let span =
                 tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
             tokio::spawn(tracing::Instrument::instrument(
-                feedback(local, track.clone(), output.clone(), self.estimate.clone()),
+                feedback(local, track.clone(), outlet.clone(), self.estimate.clone()),
                 span,
             ));
             self.current.insert(
@@ -163,7 +163,7 @@ impl MediaActor {
                 Subscribed {
                     track: track.clone(),
                     sender,
-                    output,
+                    outlet,
                     ready: false,
                 },
             );
@@ -215,6 +215,21 @@ impl MediaActor {
         }
     }
 
+    /// Starts forwarding the ready tracks that are wanted but have no outlet: answered while the
+    /// room had cut them for a moment, and wanted again before this actor took them off (the
+    /// room can only reopen an outlet that is there).
+    pub(super) async fn restore(&mut self, want: &[Arc<PublishedTrack>]) {
+        for s in self.current.values() {
+            if s.ready
+                && want.iter().any(|t| Arc::ptr_eq(t, &s.track))
+                && !s.track.has_outlet(self.owner)
+            {
+                s.track.add_outlet(s.outlet.clone());
+                s.track.request_keyframe(u8::MAX).await;
+            }
+        }
+    }
+
     /// Starts forwarding the answered tracks `keys` that are still wanted.
     pub(super) async fn activate(
         &mut self,
@@ -228,7 +243,7 @@ impl MediaActor {
             s.ready = true;
             // Only tracks still wanted now: a route revoked while the offer was out stays off.
             if want.iter().any(|t| Arc::ptr_eq(t, &s.track)) {
-                s.track.add_output(s.output.clone());
+                s.track.add_outlet(s.outlet.clone());
                 s.track.request_keyframe(u8::MAX).await;
             }
         }
@@ -241,7 +256,7 @@ impl MediaActor {
 async fn feedback(
     local: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
     track: Arc<PublishedTrack>,
-    output: Arc<Outlet>,
+    outlet: Arc<Outlet>,
     estimate: Arc<watch::Sender<u64>>,
 ) {
     use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
@@ -259,7 +274,7 @@ async fn feedback(
             }
         }
         if keyframe {
-            let layers = output.layer.current().map_or(u8::MAX, |l| 1 << l);
+            let layers = outlet.layer.current().map_or(u8::MAX, |l| 1 << l);
             track.request_keyframe(layers).await;
         }
     }

@@ -12,7 +12,7 @@ use half::f16;
 
 use super::ModelError;
 use super::ct2::{Ct2Model, Dtype, Variable};
-use super::tensor::{elements, quantize_q8_0, to_f32};
+use super::tensor::{QK8_0, elements, quantize_q8_0, to_f32};
 
 /// How the large weight matrices are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,9 +30,6 @@ enum GgmlType {
     F16 = 1,
     Q8_0 = 8,
 }
-
-/// Elements per Q8_0 block.
-pub(super) const QK8_0: usize = 32;
 
 /// The model's dimensions, as whisper.cpp's header lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

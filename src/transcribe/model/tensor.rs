@@ -7,7 +7,9 @@ use half::f16;
 
 use super::ModelError;
 use super::ct2::{Dtype, Variable};
-use super::ggml::QK8_0;
+
+/// Elements per Q8_0 block.
+pub(super) const QK8_0: usize = 32;
 
 /// The bytes of a variable, or of a range of its rows.
 pub(super) fn elements<'a>(
