@@ -115,13 +115,7 @@ impl RoomTask {
             .await;
             if let Err(e) = result {
                 let detail = format!("the ended hearing could not be closed in the record: {e}");
-                crate::fault::report(
-                    &self.db,
-                    Some(self.hearing.as_str()),
-                    Component::Recording,
-                    &detail,
-                )
-                .await;
+                self.fault(Component::Recording, &detail).await;
                 return;
             }
         }
@@ -141,13 +135,7 @@ impl RoomTask {
                 "given up after repeated failures"
             }
         );
-        crate::fault::report(
-            &self.db,
-            Some(self.hearing.as_str()),
-            Component::Recording,
-            &detail,
-        )
-        .await;
+        self.fault(Component::Recording, &detail).await;
         self.room.handle_input(
             Instant::now(),
             Input::RecordingFault {

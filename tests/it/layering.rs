@@ -20,6 +20,14 @@ fn files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The leading identifier of `text` (after blanks).
+fn ident(text: &str) -> String {
+    text.trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
 /// The top-level modules `source` names through `crate::` (comments left out).
 fn named(source: &str) -> BTreeSet<String> {
     let code: String = source
@@ -31,47 +39,29 @@ fn named(source: &str) -> BTreeSet<String> {
     let mut rest = code.as_str();
     while let Some(i) = rest.find("crate::") {
         rest = &rest[i + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // `crate::{a::X, b}`: every top-level name in the group.
-            let mut depth = 0;
-            let mut item = String::new();
-            for c in group.chars() {
-                match c {
-                    '{' => depth += 1,
-                    '}' if depth == 0 => break,
-                    '}' => depth -= 1,
-                    ',' if depth == 0 => {
-                        let name: String = item
-                            .trim()
-                            .chars()
-                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                            .collect();
-                        if !name.is_empty() {
-                            out.insert(name);
-                        }
-                        item.clear();
-                        continue;
-                    }
-                    _ => {}
+        let Some(group) = rest.strip_prefix('{') else {
+            out.insert(ident(rest));
+            continue;
+        };
+        // `crate::{a::X, b::{c, d}}`: the first name of every item at the top of the group.
+        let (mut depth, mut start) = (0, 0);
+        for (at, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    out.insert(ident(&group[start..at]));
+                    break;
                 }
-                item.push(c);
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    out.insert(ident(&group[start..at]));
+                    start = at + 1;
+                }
+                _ => {}
             }
-            let name: String = item
-                .trim()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                out.insert(name);
-            }
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            out.insert(name);
         }
     }
+    out.remove("");
     out
 }
 
