@@ -130,6 +130,11 @@ fn migrator() -> Migrator {
             "written record",
             include_str!("docket/migrations/0004_written_record.sql"),
         ),
+        step(
+            5,
+            "courtroom devices",
+            include_str!("docket/migrations/0005_devices.sql"),
+        ),
     ])
 }
 

@@ -5,6 +5,7 @@
 //! `session`), validates every field, then performs its change and the matching audit entry
 //! (and webhook events) in one write transaction. Nothing is written when anything fails.
 
+mod devices;
 mod dockets;
 mod hearings;
 pub mod model;
@@ -34,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(participants::create, participants::list))
         .routes(routes!(participants::revoke))
         .routes(routes!(participants::join_link))
+        .routes(routes!(devices::create, devices::list))
+        .routes(routes!(devices::remove))
         .routes(routes!(session::get))
         .routes(routes!(nettest::download, nettest::upload))
         .routes(routes!(nettest::udp))

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::device::Transport;
 use crate::domain::{Capability, HearingKind, HearingState, Role};
 use crate::webhook::EventType;
 
@@ -236,4 +237,49 @@ pub struct CompositeJob {
     pub progress: f64,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// An e-courtroom device to register for a hearing: a camera or codec Gavel pulls over RTSP.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// The name on its tile, e.g. "Courtroom 3 — bench camera". At most 100 characters.
+    pub name: String,
+    /// `rtsp://` or `rtsps://` URL of its stream, without credentials. At most 2048 characters.
+    pub url: String,
+    /// RTSP user, if the device asks for one. At most 128 characters.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// RTSP password (never returned by the API, never logged). At most 256 characters.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// `tcp` (interleaved, the default) or `udp`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// For `rtsps://`: the SHA-256 of the certificate the device must present (64 hex digits).
+    #[serde(default)]
+    pub tls_pin: Option<String>,
+}
+
+/// A registered e-courtroom device (its password is never shown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Device {
+    /// Device id.
+    pub id: String,
+    /// The hearing.
+    pub hearing_id: String,
+    /// The name on its tile.
+    pub name: String,
+    /// Its stream's URL (without credentials).
+    pub url: String,
+    /// RTSP user, if any.
+    pub username: Option<String>,
+    /// Whether a password is stored (the password itself is never returned).
+    pub has_password: bool,
+    /// How RTP travels.
+    pub transport: Transport,
+    /// The pinned certificate's SHA-256, if any.
+    pub tls_pin: Option<String>,
+    /// Registered (RFC 3339).
+    pub created_at: String,
 }

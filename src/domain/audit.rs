@@ -98,6 +98,10 @@ pub enum AuditAction {
     JoinLinkIssue,
     /// `participant.create`
     ParticipantCreate,
+    /// `device.create`
+    DeviceCreate,
+    /// `device.remove`
+    DeviceRemove,
     /// `participant.revoke`
     ParticipantRevoke,
     /// `participant.joined`
@@ -172,7 +176,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 43] = [
+    pub const ALL: [Self; 45] = [
         Self::ApikeyCreate,
         Self::DemoCreate,
         Self::DocketCreate,
@@ -181,6 +185,8 @@ impl AuditAction {
         Self::HearingTransition,
         Self::JoinLinkIssue,
         Self::ParticipantCreate,
+        Self::DeviceCreate,
+        Self::DeviceRemove,
         Self::ParticipantRevoke,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
@@ -229,6 +235,8 @@ impl AuditAction {
             Self::HearingTransition => "hearing.transition",
             Self::JoinLinkIssue => "join_link.issue",
             Self::ParticipantCreate => "participant.create",
+            Self::DeviceCreate => "device.create",
+            Self::DeviceRemove => "device.remove",
             Self::ParticipantRevoke => "participant.revoke",
             Self::ParticipantJoined => "participant.joined",
             Self::ParticipantLeft => "participant.left",

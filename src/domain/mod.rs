@@ -5,6 +5,7 @@
 //! argument. That keeps every rule testable as a table, without sockets or a database.
 
 pub mod audit;
+pub mod device;
 pub mod hearing;
 pub mod ids;
 pub mod role;

@@ -50,6 +50,9 @@ pub enum Conflict {
     /// The caller has decided on the record.
     #[error("you have already decided on this record")]
     AlreadyDecided,
+    /// The hearing has as many devices as one may have.
+    #[error("a hearing has at most {0} devices; remove one first")]
+    TooManyDevices(i64),
 }
 
 impl Conflict {
@@ -68,6 +71,7 @@ impl Conflict {
             Self::LaterRevisionFinalised => "later-revision-finalised",
             Self::RecordComplete => "record-complete",
             Self::AlreadyDecided => "already-decided",
+            Self::TooManyDevices(_) => "too-many-devices",
         }
     }
 }

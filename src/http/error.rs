@@ -297,7 +297,7 @@ mod tests {
     }
 
     /// One of each conflict.
-    fn conflicts() -> [Conflict; 13] {
+    fn conflicts() -> [Conflict; 14] {
         [
             Conflict::Exists("a docket"),
             Conflict::HearingClosed,
@@ -315,6 +315,7 @@ mod tests {
             Conflict::LaterRevisionFinalised,
             Conflict::RecordComplete,
             Conflict::AlreadyDecided,
+            Conflict::TooManyDevices(32),
         ]
     }
 

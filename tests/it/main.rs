@@ -11,6 +11,7 @@ mod binary;
 mod browser;
 mod captions;
 mod db_outage;
+mod devices;
 mod input;
 mod layering;
 mod media;

@@ -143,6 +143,7 @@ const TABLES = {
     problem_later_revision_finalised: "A newer version of the record has been finalised since you opened this one. Reload the page, read the new version, then sign or refuse that one.",
     problem_record_complete: "Every signer has already decided on this record; it is complete and can no longer be signed or refused.",
     problem_already_decided: "You have already signed or refused this record. Your decision is recorded and cannot be changed.",
+    problem_too_many_devices: "This hearing has as many devices as it may have. Remove one first.",
     // What the written-record page says when it has shown the record again after such a refusal.
     transcript_reloaded: "The transcript was changed meanwhile; revision {n} is now shown. Review it again, then finalise.",
     record_reloaded: "A newer version of the record (revision {n}) has been finalised and is now shown. Read it, then sign or refuse it.",
@@ -288,6 +289,7 @@ const TABLES = {
     problem_later_revision_finalised: "在您打开此版笔录后，已有更新的版本定稿。请刷新页面，阅读新版本后对其签名或拒签。",
     problem_record_complete: "全部签名人均已对此笔录作出决定，笔录已完成，不能再签名或拒签。",
     problem_already_decided: "您已对此笔录签名或拒签。您的决定已记录在案，不能更改。",
+    problem_too_many_devices: "本场庭审的设备数量已达上限。请先移除一台设备。",
     transcript_reloaded: "笔录在此期间已被修改，现显示第 {n} 版。请重新审阅后再定稿。",
     record_reloaded: "已有更新的笔录版本（第 {n} 版）定稿，现已显示。请阅读后签名或拒签。",
     problem_unknown: "请求被拒绝（HTTP {status}）。请刷新页面；如问题反复出现，请与法院联系。",

@@ -1,0 +1,189 @@
+//! E-courtroom devices of a hearing (Art. 33, mixed hearings): the platform registers, lists and
+//! removes the RTSP cameras and codecs Gavel is to pull into the hearing. Every change is
+//! audited; the password is stored for the server's own use and never returned or logged (the
+//! audit entry names the device, its host and transport, never its credentials).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::model::{Device, NewDevice};
+use super::rows;
+use crate::audit::{self, AuditAction};
+use crate::clock::{now_ms, rfc3339};
+use crate::domain::HearingState;
+use crate::domain::device::{Transport, spec};
+use crate::http::AppState;
+use crate::http::error::{ApiError, Conflict, Problem};
+use crate::http::extract::{ApiJson, ApiPath, Platform};
+
+/// The columns `device` reads: never the password.
+const COLS: &str = "id, hearing_id, name, url, username, password IS NOT NULL AS has_password, \
+                    transport, tls_pin, created_at";
+
+/// Devices one hearing may have: a courtroom has a handful of cameras and codecs.
+const MAX_PER_HEARING: i64 = 32;
+
+fn device(r: &AnyRow) -> Result<Device, ApiError> {
+    let transport: String = r.try_get("transport")?;
+    Ok(Device {
+        id: r.try_get("id")?,
+        hearing_id: r.try_get("hearing_id")?,
+        name: r.try_get("name")?,
+        url: r.try_get("url")?,
+        username: r.try_get("username")?,
+        has_password: r.try_get::<bool, _>("has_password").or_else(|_| {
+            // SQLite answers the comparison as an integer.
+            r.try_get::<i64, _>("has_password").map(|n| n != 0)
+        })?,
+        transport: Transport::parse(&transport).ok_or_else(|| {
+            ApiError::Internal("stored transport is not one the server knows".into())
+        })?,
+        tls_pin: r.try_get("tls_pin")?,
+        created_at: rfc3339(r.try_get("created_at")?),
+    })
+}
+
+/// Register an e-courtroom device (an RTSP camera or codec) for a hearing.
+#[utoipa::path(post, path = "/hearings/{hearing_id}/devices", tag = "devices",
+    request_body = NewDevice, security(("api_key" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id")),
+    responses((status = 201, body = Device), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn create(
+    State(st): State<AppState>,
+    Platform(caller): Platform,
+    ApiPath(hearing_id): ApiPath<String>,
+    ApiJson(body): ApiJson<NewDevice>,
+) -> Result<(StatusCode, Json<Device>), ApiError> {
+    let hearing_id = super::path_id(&hearing_id, "hearing")?;
+    let d = spec(
+        &body.name,
+        &body.url,
+        body.username.as_deref(),
+        body.password.as_deref(),
+        body.transport,
+        body.tls_pin.as_deref(),
+    )?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = now_ms();
+    let mut w = st.db.begin_write().await?;
+    let hearing = rows::load_hearing(&mut *w.tx, &hearing_id).await?;
+    if hearing.state == HearingState::Closed {
+        return Err(Conflict::HearingClosed.into());
+    }
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM devices WHERE hearing_id = $1 AND removed_at IS NULL",
+    )
+    .bind(&hearing_id)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    if count >= MAX_PER_HEARING {
+        return Err(Conflict::TooManyDevices(MAX_PER_HEARING).into());
+    }
+    sqlx::query(
+        "INSERT INTO devices (id, hearing_id, name, url, username, password, transport, tls_pin, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&hearing_id)
+    .bind(&d.name)
+    .bind(&d.url)
+    .bind(&d.username)
+    .bind(&d.password)
+    .bind(d.transport.as_str())
+    .bind(&d.tls_pin)
+    .bind(now)
+    .execute(&mut *w.tx)
+    .await?;
+    audit::append(
+        &mut w.tx,
+        now,
+        &caller.actor(),
+        AuditAction::DeviceCreate,
+        &format!("device:{id}"),
+        serde_json::json!({
+            "hearing_id": hearing_id, "name": d.name, "url": d.url,
+            "transport": d.transport.as_str(), "pinned": d.tls_pin.is_some(),
+        }),
+    )
+    .await?;
+    let created = load(&mut w.tx, &hearing_id, &id).await?;
+    w.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn load(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    hearing_id: &str,
+    id: &str,
+) -> Result<Device, ApiError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM devices WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL"
+    ));
+    let row = sqlx::query(sql)
+        .bind(id)
+        .bind(hearing_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(ApiError::NotFound("device"))?;
+    device(&row)
+}
+
+/// List a hearing's e-courtroom devices.
+#[utoipa::path(get, path = "/hearings/{hearing_id}/devices", tag = "devices",
+    params(("hearing_id" = String, Path, description = "Hearing id")), security(("api_key" = [])),
+    responses((status = 200, body = [Device]), (status = 404, body = Problem)))]
+pub(super) async fn list(
+    State(st): State<AppState>,
+    Platform(_caller): Platform,
+    ApiPath(hearing_id): ApiPath<String>,
+) -> Result<Json<Vec<Device>>, ApiError> {
+    let hearing_id = super::path_id(&hearing_id, "hearing")?;
+    rows::load_hearing(st.db.pool(), &hearing_id).await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLS} FROM devices WHERE hearing_id = $1 AND removed_at IS NULL \
+         ORDER BY created_at, id"
+    ));
+    let found = sqlx::query(sql)
+        .bind(&hearing_id)
+        .fetch_all(st.db.pool())
+        .await?;
+    Ok(Json(found.iter().map(device).collect::<Result<_, _>>()?))
+}
+
+/// Remove an e-courtroom device from a hearing (its credentials are forgotten).
+#[utoipa::path(delete, path = "/hearings/{hearing_id}/devices/{device_id}", tag = "devices",
+    security(("api_key" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("device_id" = String, Path, description = "Device id")),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub(super) async fn remove(
+    State(st): State<AppState>,
+    Platform(caller): Platform,
+    ApiPath((hearing_id, device_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let hearing_id = super::path_id(&hearing_id, "hearing")?;
+    let id = super::path_id(&device_id, "device")?;
+    let now = now_ms();
+    let mut w = st.db.begin_write().await?;
+    let gone = load(&mut w.tx, &hearing_id, &id).await?;
+    sqlx::query("UPDATE devices SET removed_at = $1, password = NULL WHERE id = $2")
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *w.tx)
+        .await?;
+    audit::append(
+        &mut w.tx,
+        now,
+        &caller.actor(),
+        AuditAction::DeviceRemove,
+        &format!("device:{id}"),
+        serde_json::json!({ "hearing_id": hearing_id, "name": gone.name }),
+    )
+    .await?;
+    w.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,232 @@
+//! An e-courtroom device as the platform registers it for a hearing: a camera or codec Gavel
+//! pulls over RTSP (Art. 33, mixed hearings). Pure: the rules a registration must meet.
+//!
+//! Credentials never travel in the URL (URLs end up in logs and error messages): a URL with a
+//! user or password is refused, and they are given as fields instead. A certificate pin is a
+//! SHA-256 in hex, and only for `rtsps://`.
+
+use super::validate::{FieldError, optional_text, text};
+
+/// How RTP travels from the device.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: passes firewalls and NAT (the default).
+    #[default]
+    Tcp,
+    /// RTP over UDP: lower latency on a courtroom LAN.
+    Udp,
+}
+
+impl Transport {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Udp => "udp",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Tcp, Self::Udp].into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// A registration that met every rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// The name on its tile, e.g. "Courtroom 3 — bench camera".
+    pub name: String,
+    /// `rtsp://` or `rtsps://`, host and path, without credentials.
+    pub url: String,
+    /// The RTSP user, if the device asks for one.
+    pub username: Option<String>,
+    /// The RTSP password (a secret).
+    pub password: Option<String>,
+    /// How RTP travels.
+    pub transport: Transport,
+    /// RTSPS: the SHA-256 of the certificate the device must present, lowercase hex.
+    pub tls_pin: Option<String>,
+}
+
+/// Longest URL accepted.
+pub const MAX_URL: usize = 2048;
+
+/// Checks a registration's fields.
+pub fn spec(
+    name: &str,
+    url: &str,
+    username: Option<&str>,
+    password: Option<&str>,
+    transport: Transport,
+    tls_pin: Option<&str>,
+) -> Result<DeviceSpec, FieldError> {
+    let name = text("name", name, 100)?;
+    let url = text("url", url, MAX_URL)?;
+    let bad_url = |expected| FieldError::Invalid {
+        field: "url",
+        expected,
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or(bad_url("an rtsp:// or rtsps:// URL"))?;
+    let secure = match scheme.to_ascii_lowercase().as_str() {
+        "rtsp" => false,
+        "rtsps" => true,
+        _ => return Err(bad_url("an rtsp:// or rtsps:// URL")),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(bad_url(
+            "a URL without credentials (give them as username and password)",
+        ));
+    }
+    if authority.is_empty()
+        || authority.starts_with(':')
+        || authority.chars().any(char::is_whitespace)
+    {
+        return Err(bad_url("a URL naming the device's host"));
+    }
+    let username = optional_text("username", username, 128)?;
+    // A password is taken as given (spaces may be part of it), within bounds.
+    let password = match password {
+        Some("") => None,
+        Some(p) if p.chars().count() > 256 || p.chars().any(char::is_control) => {
+            return Err(FieldError::Invalid {
+                field: "password",
+                expected: "at most 256 characters, none of them control characters",
+            });
+        }
+        other => other.map(str::to_owned),
+    };
+    if password.is_some() && username.is_none() {
+        return Err(FieldError::Invalid {
+            field: "username",
+            expected: "given with a password",
+        });
+    }
+    let tls_pin = match tls_pin.map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(_) if !secure => {
+            return Err(FieldError::Invalid {
+                field: "tls_pin",
+                expected: "given only for an rtsps:// URL",
+            });
+        }
+        Some(p) if p.len() == 64 && p.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(p.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(FieldError::Invalid {
+                field: "tls_pin",
+                expected: "the certificate's SHA-256 as 64 hex digits",
+            });
+        }
+    };
+    Ok(DeviceSpec {
+        name,
+        url,
+        username,
+        password,
+        transport,
+        tls_pin,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(url: &str) -> Result<DeviceSpec, FieldError> {
+        spec("Bench camera", url, None, None, Transport::Tcp, None)
+    }
+
+    #[test]
+    fn an_rtsp_camera_with_credentials_as_fields_is_accepted() {
+        let d = spec(
+            " Courtroom 3 — bench camera ",
+            "rtsp://10.0.3.21:554/stream1",
+            Some("court"),
+            Some("s3cret pass"),
+            Transport::Udp,
+            None,
+        )
+        .expect("valid");
+        assert_eq!(d.name, "Courtroom 3 — bench camera");
+        assert_eq!(d.password.as_deref(), Some("s3cret pass"));
+        assert_eq!(d.transport, Transport::Udp);
+        assert!(ok("rtsps://cam.court.example/live").is_ok());
+    }
+
+    #[test]
+    fn credentials_in_the_url_and_other_schemes_are_refused() {
+        for url in [
+            "rtsp://admin:pw@10.0.3.21/stream",
+            "rtsp://admin@10.0.3.21/stream",
+            "http://10.0.3.21/stream",
+            "10.0.3.21/stream",
+            "rtsp:///stream",
+            "rtsp://:554/stream",
+            "rtsp://ca m/stream",
+        ] {
+            let e = ok(url).expect_err(url);
+            assert_eq!(e.field(), "url", "{url}");
+        }
+        assert!(ok(&format!("rtsp://h/{}", "a".repeat(MAX_URL))).is_err());
+    }
+
+    #[test]
+    fn a_pin_is_a_sha256_and_only_for_rtsps() {
+        let pin = "AB".repeat(32);
+        let d = spec("c", "rtsps://cam/x", None, None, Transport::Tcp, Some(&pin)).unwrap();
+        assert_eq!(d.tls_pin, Some("ab".repeat(32)));
+        let e = spec("c", "rtsp://cam/x", None, None, Transport::Tcp, Some(&pin)).unwrap_err();
+        assert_eq!(e.field(), "tls_pin");
+        let e = spec(
+            "c",
+            "rtsps://cam/x",
+            None,
+            None,
+            Transport::Tcp,
+            Some("abc"),
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), "tls_pin");
+    }
+
+    #[test]
+    fn a_password_needs_a_user_and_is_bounded() {
+        let e = spec("c", "rtsp://cam/x", None, Some("pw"), Transport::Tcp, None).unwrap_err();
+        assert_eq!(e.field(), "username");
+        let long = "p".repeat(257);
+        let e = spec(
+            "c",
+            "rtsp://cam/x",
+            Some("u"),
+            Some(&long),
+            Transport::Tcp,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.field(), "password");
+    }
+
+    #[test]
+    fn transports_round_trip_their_stored_names() {
+        for t in [Transport::Tcp, Transport::Udp] {
+            assert_eq!(Transport::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(Transport::parse("quic"), None);
+    }
+}
