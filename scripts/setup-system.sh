@@ -19,6 +19,8 @@ PACKAGES=(
   postgresql
   # tests: the web client's end-to-end tests run in Debian's Chromium (driven by playwright-core)
   chromium
+  # tests: a real RTSP server (GStreamer's, through Python) stands in for courtroom cameras
+  python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0
 )
 # Node and npm run those tests; Debian's are used only when none is installed (a Node from
 # elsewhere brings its own npm, which Debian's npm package would conflict with).

@@ -9,6 +9,7 @@ pub mod composite;
 pub mod listener;
 pub mod recorder;
 pub mod repair;
+pub mod rtsp;
 pub mod timeline;
 
 /// What a pipeline tells its owner; built from GStreamer bus messages.

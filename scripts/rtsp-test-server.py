@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""A real RTSP server standing in for e-courtroom cameras and codecs in the tests.
+
+GStreamer's RTSP server (Debian's gir1.2-gst-rtsp-server-1.0, through python3-gi; run with
+/usr/bin/python3, which has them). It serves test streams the way courtroom hardware sends
+them, generated live (nothing is stored):
+
+  /h264-baseline  H.264 constrained baseline, no B-frames, a key frame every second
+  /h264-high      H.264 high profile with B-frames
+  /aac            AAC audio (MPEG4-GENERIC)
+
+With --user and --password every mount asks for them (digest authentication). It prints
+`ready <port>` on stdout once it listens, and serves until killed.
+"""
+
+import argparse
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtsp", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+
+VIDEO = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1"
+STREAMS = {
+    "/h264-baseline": f"( {VIDEO} ! x264enc tune=zerolatency bframes=0 key-int-max=30 "
+    "speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline "
+    "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    "/h264-high": f"( {VIDEO} ! x264enc bframes=2 b-adapt=false dct8x8=true key-int-max=30 "
+    "speed-preset=ultrafast ! video/x-h264,profile=high "
+    "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    "/aac": "( audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+    "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay0 pt=97 )",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free one)")
+    parser.add_argument("--user", help="require digest authentication as this user")
+    parser.add_argument("--password", help="the user's password")
+    args = parser.parse_args()
+
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(str(args.port))
+    mounts = server.get_mount_points()
+    for path, launch in STREAMS.items():
+        factory = GstRtspServer.RTSPMediaFactory()
+        factory.set_launch(launch)
+        factory.set_shared(True)
+        if args.user:
+            factory.add_role_from_structure(
+                Gst.Structure.from_string(
+                    "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
+                )[0]
+            )
+        mounts.add_factory(path, factory)
+    if args.user:
+        auth = GstRtspServer.RTSPAuth()
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "user")
+        auth.add_digest(args.user, args.password or "", token)
+        server.set_auth(auth)
+    if server.attach(None) == 0:
+        print("could not listen", file=sys.stderr)
+        return 1
+    print(f"ready {server.get_bound_port()}", flush=True)
+    GLib.MainLoop().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
