@@ -135,6 +135,11 @@ fn migrator() -> Migrator {
             "courtroom devices",
             include_str!("docket/migrations/0005_devices.sql"),
         ),
+        step(
+            6,
+            "device checks",
+            include_str!("docket/migrations/0006_device_checks.sql"),
+        ),
     ])
 }
 

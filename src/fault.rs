@@ -21,6 +21,8 @@ pub enum Component {
     Transcription,
     /// The audit log's signed checkpoints.
     Audit,
+    /// An e-courtroom device (its stream, its credentials).
+    Device,
 }
 
 impl Component {
@@ -32,6 +34,7 @@ impl Component {
             Self::Composite => "composite",
             Self::Transcription => "transcription",
             Self::Audit => "audit",
+            Self::Device => "device",
         }
     }
 }

@@ -1,7 +1,9 @@
-//! E-courtroom devices of a hearing (Art. 33, mixed hearings): the platform registers, lists and
-//! removes the RTSP cameras and codecs Gavel is to pull into the hearing. Every change is
-//! audited; the password is stored for the server's own use and never returned or logged (the
-//! audit entry names the device, its host and transport, never its credentials).
+//! E-courtroom devices of a hearing (Art. 33, mixed hearings): the platform registers, lists,
+//! checks and removes the RTSP cameras and codecs Gavel is to pull into the hearing. Every change
+//! is audited; the password is stored for the server's own use and never returned or logged
+//! (the audit entry names the device, its URL and transport, never its credentials). A check
+//! opens the device's stream and records what it found; a device that refuses its credentials
+//! or cannot be reached is a fault record (Art. 40) as well as its status.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,19 +11,20 @@ use axum::http::StatusCode;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::model::{Device, NewDevice};
+use super::model::{Device, DeviceAudio, DeviceStream, DeviceVideo, NewDevice};
 use super::rows;
 use crate::audit::{self, AuditAction};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::HearingState;
-use crate::domain::device::{Transport, spec};
+use crate::domain::device::{Transport, audio_path, spec, video_path};
+use crate::fault::Component;
 use crate::http::AppState;
 use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath, Platform};
 
 /// The columns `device` reads: never the password.
 const COLS: &str = "id, hearing_id, name, url, username, password IS NOT NULL AS has_password, \
-                    transport, tls_pin, created_at";
+                    transport, tls_pin, status, checked_at, stream, created_at";
 
 /// Devices one hearing may have: a courtroom has a handful of cameras and codecs.
 const MAX_PER_HEARING: i64 = 32;
@@ -42,6 +45,11 @@ fn device(r: &AnyRow) -> Result<Device, ApiError> {
             ApiError::Internal("stored transport is not one the server knows".into())
         })?,
         tls_pin: r.try_get("tls_pin")?,
+        status: r.try_get("status")?,
+        checked_at: r.try_get::<Option<i64>, _>("checked_at")?.map(rfc3339),
+        stream: r
+            .try_get::<Option<String>, _>("stream")?
+            .and_then(|s| serde_json::from_str(&s).ok()),
         created_at: rfc3339(r.try_get("created_at")?),
     })
 }
@@ -186,4 +194,112 @@ pub(super) async fn remove(
     .await?;
     w.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How long a check waits for the device's stream.
+const CHECK_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Checks running at once, server-wide (each holds a pipeline and a connection to a device).
+static CHECKS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// Check an e-courtroom device: open its stream, see what it sends and how each part will reach
+/// the hearing (passed through, or transcoded once). A refused password or a device that cannot
+/// be reached is its status and a fault record.
+#[utoipa::path(post, path = "/hearings/{hearing_id}/devices/{device_id}/check", tag = "devices",
+    security(("api_key" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("device_id" = String, Path, description = "Device id")),
+    responses((status = 200, body = Device), (status = 404, body = Problem), (status = 503, body = Problem)))]
+pub(super) async fn check(
+    State(st): State<AppState>,
+    Platform(caller): Platform,
+    ApiPath((hearing_id, device_id)): ApiPath<(String, String)>,
+) -> Result<Json<Device>, ApiError> {
+    use gavel_media_pipelines::rtsp::{RtspError, RtspSource, RtspTransport, probe};
+    let hearing_id = super::path_id(&hearing_id, "hearing")?;
+    let id = super::path_id(&device_id, "device")?;
+    let row = sqlx::query(
+        "SELECT name, url, username, password, transport FROM devices \
+         WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
+    )
+    .bind(&id)
+    .bind(&hearing_id)
+    .fetch_optional(st.db.pool())
+    .await?
+    .ok_or(ApiError::NotFound("device"))?;
+    let name: String = row.try_get("name")?;
+    let transport: String = row.try_get("transport")?;
+    let src = RtspSource {
+        url: row.try_get("url")?,
+        user: row.try_get("username")?,
+        password: row.try_get("password")?,
+        transport: match Transport::parse(&transport) {
+            Some(Transport::Udp) => RtspTransport::Udp,
+            _ => RtspTransport::Tcp,
+        },
+    };
+    let url = src.url.clone();
+    let Ok(_permit) = CHECKS.try_acquire() else {
+        return Err(ApiError::Busy(
+            "too many device checks at once; try again shortly",
+        ));
+    };
+    let probed = tokio::task::spawn_blocking(move || probe(&src, CHECK_WITHIN))
+        .await
+        .map_err(|e| ApiError::Internal(format!("the device check stopped: {e}")))?;
+    let (status, stream, trouble) = match probed {
+        Ok(p) => {
+            let stream = DeviceStream {
+                video: p.video.map(|v| DeviceVideo {
+                    path: video_path(&v.encoding, v.profile.as_deref(), v.b_frames),
+                    encoding: v.encoding,
+                    profile: v.profile,
+                    b_frames: v.b_frames,
+                }),
+                audio: p.audio.map(|a| DeviceAudio {
+                    path: audio_path(&a),
+                    encoding: a,
+                }),
+            };
+            tracing::info!(device = %id, video = ?stream.video.as_ref().map(|v| v.path),
+                audio = ?stream.audio.as_ref().map(|a| a.path), "device checked");
+            ("ok", Some(stream), None)
+        }
+        Err(e @ RtspError::Unauthorized) => ("unauthorized", None, Some(e)),
+        Err(e @ RtspError::Unreachable(_)) => ("unreachable", None, Some(e)),
+        Err(e @ RtspError::NoMedia) => ("no-media", None, Some(e)),
+        Err(e) => return Err(ApiError::Internal(e.to_string())),
+    };
+    let now = now_ms();
+    let mut w = st.db.begin_write().await?;
+    let stored = stream
+        .as_ref()
+        .map(|s| serde_json::to_string(s).expect("a stream description serialises"));
+    sqlx::query(
+        "UPDATE devices SET status = $1, checked_at = $2, stream = COALESCE($3, stream) \
+         WHERE id = $4 AND removed_at IS NULL",
+    )
+    .bind(status)
+    .bind(now)
+    .bind(&stored)
+    .bind(&id)
+    .execute(&mut *w.tx)
+    .await?;
+    audit::append(
+        &mut w.tx,
+        now,
+        &caller.actor(),
+        AuditAction::DeviceCheck,
+        &format!("device:{id}"),
+        serde_json::json!({ "hearing_id": hearing_id, "status": status }),
+    )
+    .await?;
+    let checked = load(&mut w.tx, &hearing_id, &id).await?;
+    w.commit().await?;
+    if let Some(e) = trouble {
+        // The device's name and URL say which; its credentials never appear.
+        let detail = format!("courtroom device {name} ({url}): {e}");
+        crate::fault::report(&st.db, Some(&hearing_id), Component::Device, &detail).await;
+    }
+    Ok(Json(checked))
 }

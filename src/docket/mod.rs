@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(participants::join_link))
         .routes(routes!(devices::create, devices::list))
         .routes(routes!(devices::remove))
+        .routes(routes!(devices::check))
         .routes(routes!(session::get))
         .routes(routes!(nettest::download, nettest::upload))
         .routes(routes!(nettest::udp))

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::device::Transport;
+use crate::domain::device::{MediaPath, Transport};
 use crate::domain::{Capability, HearingKind, HearingState, Role};
 use crate::webhook::EventType;
 
@@ -280,6 +280,44 @@ pub struct Device {
     pub transport: Transport,
     /// The pinned certificate's SHA-256, if any.
     pub tls_pin: Option<String>,
+    /// What the last check found: `unchecked`, `ok`, `unauthorized` (the device refused the
+    /// credentials), `unreachable` or `no-media`.
+    pub status: String,
+    /// When it was last checked (RFC 3339).
+    pub checked_at: Option<String>,
+    /// What it sends, as the last successful check saw it.
+    pub stream: Option<DeviceStream>,
     /// Registered (RFC 3339).
     pub created_at: String,
+}
+
+/// What a device sends, read from the stream itself, and how each part reaches the hearing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceStream {
+    /// Its video, if any.
+    pub video: Option<DeviceVideo>,
+    /// Its audio, if any.
+    pub audio: Option<DeviceAudio>,
+}
+
+/// A device's video.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceVideo {
+    /// RTP encoding name, e.g. `H264`.
+    pub encoding: String,
+    /// H.264 profile, e.g. `constrained-baseline`.
+    pub profile: Option<String>,
+    /// Frames arrive out of presentation order (browsers do not take B-frames).
+    pub b_frames: bool,
+    /// Passed through, or transcoded once.
+    pub path: MediaPath,
+}
+
+/// A device's audio.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceAudio {
+    /// RTP encoding name, e.g. `MPEG4-GENERIC` (AAC), `PCMU`, `OPUS`.
+    pub encoding: String,
+    /// Passed through (Opus) or transcoded to Opus.
+    pub path: MediaPath,
 }

@@ -102,6 +102,8 @@ pub enum AuditAction {
     DeviceCreate,
     /// `device.remove`
     DeviceRemove,
+    /// `device.check`
+    DeviceCheck,
     /// `participant.revoke`
     ParticipantRevoke,
     /// `participant.joined`
@@ -176,7 +178,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 46] = [
         Self::ApikeyCreate,
         Self::DemoCreate,
         Self::DocketCreate,
@@ -187,6 +189,7 @@ impl AuditAction {
         Self::ParticipantCreate,
         Self::DeviceCreate,
         Self::DeviceRemove,
+        Self::DeviceCheck,
         Self::ParticipantRevoke,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
@@ -237,6 +240,7 @@ impl AuditAction {
             Self::ParticipantCreate => "participant.create",
             Self::DeviceCreate => "device.create",
             Self::DeviceRemove => "device.remove",
+            Self::DeviceCheck => "device.check",
             Self::ParticipantRevoke => "participant.revoke",
             Self::ParticipantJoined => "participant.joined",
             Self::ParticipantLeft => "participant.left",

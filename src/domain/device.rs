@@ -144,6 +144,44 @@ pub fn spec(
     })
 }
 
+/// How a device's media reaches the hearing.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum MediaPath {
+    /// Re-packetised as it comes: no decoding, no added delay, nothing lost.
+    PassThrough,
+    /// Decoded and encoded once into what browsers take (B-frames removed, H.264 to a profile
+    /// every subscriber accepts, or AAC/G.711 to Opus).
+    Transcode,
+}
+
+/// H.264 profiles every WebRTC receiver decodes.
+const PASSABLE_H264: [&str; 2] = ["constrained-baseline", "baseline"];
+
+/// The path of a device's video: H.264 in a profile browsers take and without B-frames passes
+/// through; anything else is transcoded once.
+pub fn video_path(encoding: &str, profile: Option<&str>, b_frames: bool) -> MediaPath {
+    let passable = encoding.eq_ignore_ascii_case("H264")
+        && profile.is_some_and(|p| PASSABLE_H264.contains(&p))
+        && !b_frames;
+    if passable {
+        MediaPath::PassThrough
+    } else {
+        MediaPath::Transcode
+    }
+}
+
+/// The path of a device's audio: Opus passes through; AAC, G.711 and the rest become Opus.
+pub fn audio_path(encoding: &str) -> MediaPath {
+    if encoding.eq_ignore_ascii_case("OPUS") {
+        MediaPath::PassThrough
+    } else {
+        MediaPath::Transcode
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +258,25 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field(), "password");
+    }
+
+    #[test]
+    fn only_browser_ready_h264_and_opus_pass_through() {
+        use MediaPath::{PassThrough, Transcode};
+        assert_eq!(
+            video_path("H264", Some("constrained-baseline"), false),
+            PassThrough
+        );
+        assert_eq!(
+            video_path("H264", Some("constrained-baseline"), true),
+            Transcode
+        );
+        assert_eq!(video_path("H264", Some("high"), false), Transcode);
+        assert_eq!(video_path("H264", None, false), Transcode);
+        assert_eq!(video_path("H265", Some("main"), false), Transcode);
+        assert_eq!(audio_path("OPUS"), PassThrough);
+        assert_eq!(audio_path("MPEG4-GENERIC"), Transcode);
+        assert_eq!(audio_path("PCMU"), Transcode);
     }
 
     #[test]

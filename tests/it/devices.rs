@@ -163,3 +163,141 @@ async fn only_the_platform_manages_devices() {
         .unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// The RTSP test server (`scripts/rtsp-test-server.py`, asking for `court`/`pw`); killed when
+/// dropped.
+struct RtspServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rtsp_server() -> RtspServer {
+    use std::io::BufRead;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/rtsp-test-server.py");
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args([script, "--user", "court", "--password", "pw"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the RTSP test server starts (make setup installs it)");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the RTSP test server said it was ready");
+    let port = line
+        .strip_prefix("ready ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    RtspServer { child, port }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_reads_what_a_camera_sends_and_a_refused_password_is_a_fault() {
+    let rtsp = rtsp_server();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let path = format!("/api/v1/hearings/{hearing}/devices");
+    let register = |name: &str, mount: &str, password: &str| {
+        json!({
+            "name": name, "url": format!("rtsp://127.0.0.1:{}{mount}", rtsp.port),
+            "username": "court", "password": password,
+        })
+    };
+    let camera = app
+        .post_ok(&path, register("Bench camera", "/h264-baseline", "pw"), 201)
+        .await;
+    assert_eq!(camera["status"], "unchecked");
+    let checked = app
+        .post_ok(
+            &format!("{path}/{}/check", camera["id"].as_str().unwrap()),
+            json!(null),
+            200,
+        )
+        .await;
+    assert_eq!(checked["status"], "ok", "{checked}");
+    assert_eq!(checked["stream"]["video"]["encoding"], "H264");
+    assert_eq!(
+        checked["stream"]["video"]["profile"],
+        "constrained-baseline"
+    );
+    assert_eq!(checked["stream"]["video"]["b_frames"], false);
+    assert_eq!(checked["stream"]["video"]["path"], "pass-through");
+    assert!(checked["checked_at"].is_string());
+
+    let high = app
+        .post_ok(&path, register("Document camera", "/h264-high", "pw"), 201)
+        .await;
+    let checked = app
+        .post_ok(
+            &format!("{path}/{}/check", high["id"].as_str().unwrap()),
+            json!(null),
+            200,
+        )
+        .await;
+    assert_eq!(checked["stream"]["video"]["b_frames"], true, "{checked}");
+    assert_eq!(checked["stream"]["video"]["path"], "transcode");
+
+    let codec = app
+        .post_ok(&path, register("Room microphones", "/aac", "pw"), 201)
+        .await;
+    let checked = app
+        .post_ok(
+            &format!("{path}/{}/check", codec["id"].as_str().unwrap()),
+            json!(null),
+            200,
+        )
+        .await;
+    assert_eq!(
+        checked["stream"]["audio"]["encoding"], "MPEG4-GENERIC",
+        "{checked}"
+    );
+    assert_eq!(checked["stream"]["audio"]["path"], "transcode");
+
+    // A wrong password: the device's status says so, a fault is on record, nothing leaks.
+    let wrong = app
+        .post_ok(
+            &path,
+            register("Gallery camera", "/h264-baseline", PASSWORD),
+            201,
+        )
+        .await;
+    let checked = app
+        .post_ok(
+            &format!("{path}/{}/check", wrong["id"].as_str().unwrap()),
+            json!(null),
+            200,
+        )
+        .await;
+    assert_eq!(checked["status"], "unauthorized", "{checked}");
+    assert!(checked["stream"].is_null());
+    let mut db = app.db().await;
+    let faults: Vec<String> = sqlx::query_scalar(
+        "SELECT detail FROM faults WHERE component = 'device' AND hearing_id = $1",
+    )
+    .bind(&hearing)
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert!(faults[0].contains("Gallery camera") && faults[0].contains("refused the credentials"));
+    assert!(!faults[0].contains(PASSWORD));
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT details FROM audit_log WHERE action = 'device.check'")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(audited.len(), 4);
+    assert!(audited.iter().all(|d| !d.contains(PASSWORD)));
+}
