@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod composite;
+pub mod ingest;
 pub mod listener;
 pub mod recorder;
 pub mod repair;

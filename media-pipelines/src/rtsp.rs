@@ -104,24 +104,7 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
     let gst_err = |e: &dyn std::fmt::Display| RtspError::Gst(e.to_string());
     gst::init().map_err(|e| gst_err(&e))?;
     let pipeline = gst::Pipeline::new();
-    let rtspsrc = gst::ElementFactory::make("rtspsrc")
-        .property("location", &src.url)
-        .property("latency", 200u32)
-        .build()
-        .map_err(|e| gst_err(&e))?;
-    rtspsrc.set_property_from_str(
-        "protocols",
-        match src.transport {
-            RtspTransport::Tcp => "tcp",
-            RtspTransport::Udp => "udp",
-        },
-    );
-    if let Some(user) = &src.user {
-        rtspsrc.set_property("user-id", user);
-    }
-    if let Some(password) = &src.password {
-        rtspsrc.set_property("user-pw", password);
-    }
+    let rtspsrc = source_element(src)?;
     pipeline.add(&rtspsrc).map_err(|e| gst_err(&e))?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let on_pad = seen.clone();
@@ -160,6 +143,29 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
         video,
         audio: seen.audio.clone(),
     })
+}
+
+/// The `rtspsrc` of `src`, its credentials set as properties.
+pub(crate) fn source_element(src: &RtspSource) -> Result<gst::Element, RtspError> {
+    let rtspsrc = gst::ElementFactory::make("rtspsrc")
+        .property("location", &src.url)
+        .property("latency", 200u32)
+        .build()
+        .map_err(|e| RtspError::Gst(e.to_string()))?;
+    rtspsrc.set_property_from_str(
+        "protocols",
+        match src.transport {
+            RtspTransport::Tcp => "tcp",
+            RtspTransport::Udp => "udp",
+        },
+    );
+    if let Some(user) = &src.user {
+        rtspsrc.set_property("user-id", user);
+    }
+    if let Some(password) = &src.password {
+        rtspsrc.set_property("user-pw", password);
+    }
+    Ok(rtspsrc)
 }
 
 /// Links a new stream of the device: H.264 video to a parser whose output is watched, anything

@@ -128,3 +128,173 @@ fn a_device_that_is_not_there_is_unreachable() {
         Err(RtspError::Unreachable(_))
     ));
 }
+
+mod ingest {
+    use std::time::{Duration, Instant};
+
+    use gavel_media_pipelines::ingest::{Ingest, Part, Path, Plan};
+    use gavel_media_pipelines::rtsp::RtspTransport;
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use gstreamer_app as gst_app;
+
+    use super::{server, source};
+
+    const PLAN: Plan = Plan {
+        video: Some(Path::PassThrough),
+        audio: Some(Path::Transcode),
+        video_pt: 102,
+        audio_pt: 111,
+    };
+
+    /// Collects `n` packets of `part` (within 20 s).
+    fn collect(
+        rx: &std::sync::mpsc::Receiver<gavel_media_pipelines::ingest::Packet>,
+        part: Part,
+        n: usize,
+    ) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let p = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("{n} {part:?} packets in time, got {}", got.len()));
+            if p.part == part {
+                got.push(p.rtp);
+            }
+        }
+        got
+    }
+
+    /// Depayloads H.264 RTP as a receiver would: the profile it declares and the frames it makes.
+    fn receive_h264(packets: &[Vec<u8>]) -> (Option<String>, usize) {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "appsrc name=src format=time caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102 \
+             ! rtph264depay ! h264parse ! appsink name=sink sync=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        for p in packets {
+            src.push_buffer(gst::Buffer::from_slice(p.clone())).unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let (mut profile, mut frames) = (None, 0);
+        while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+            frames += 1;
+            if profile.is_none() {
+                profile = sample
+                    .caps()
+                    .and_then(|c| c.structure(0))
+                    .and_then(|s| s.get::<&str>("profile").ok())
+                    .map(str::to_owned);
+            }
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        (profile, frames)
+    }
+
+    fn payload_type(rtp: &[u8]) -> u8 {
+        rtp[1] & 0x7f
+    }
+
+    #[test]
+    fn a_baseline_camera_passes_through_without_an_encoder() {
+        let s = server(true);
+        let src = source(&s, "/h264-baseline", Some("pw"), RtspTransport::Tcp);
+        let (ingest, rx) = Ingest::start(&src, PLAN).unwrap();
+        let video = collect(&rx, Part::Video, 200);
+        assert!(
+            video
+                .iter()
+                .all(|p| payload_type(p) == 102 && p.len() <= 1200)
+        );
+        assert!(!ingest.transcodes(), "re-payloaded, never decoded");
+        let (profile, frames) = receive_h264(&video);
+        assert_eq!(profile.as_deref(), Some("constrained-baseline"));
+        assert!(frames >= 20, "{frames} frames");
+    }
+
+    #[test]
+    fn b_frames_are_transcoded_once_to_baseline_and_aac_to_opus() {
+        let s = server(false);
+        let video_src = source(&s, "/h264-high", None, RtspTransport::Tcp);
+        let plan = Plan {
+            video: Some(Path::Transcode),
+            ..PLAN
+        };
+        let (ingest, rx) = Ingest::start(&video_src, plan).unwrap();
+        let video = collect(&rx, Part::Video, 150);
+        assert!(ingest.transcodes());
+        let (profile, frames) = receive_h264(&video);
+        assert_eq!(
+            profile.as_deref(),
+            Some("constrained-baseline"),
+            "no B-frames in baseline"
+        );
+        assert!(frames >= 10, "{frames} frames");
+
+        let audio_src = source(&s, "/aac", None, RtspTransport::Tcp);
+        let (_audio, rx) = Ingest::start(&audio_src, PLAN).unwrap();
+        let audio = collect(&rx, Part::Audio, 50);
+        assert!(
+            audio.iter().all(|p| payload_type(p) == 111),
+            "Opus, as the SFU forwards it"
+        );
+        assert!(
+            decoded_opus_samples(&audio) > 48_000 / 2,
+            "half a second of sound decodes"
+        );
+    }
+
+    /// Decodes Opus RTP as a receiver would; returns the samples it makes.
+    fn decoded_opus_samples(packets: &[Vec<u8>]) -> usize {
+        gst::init().unwrap();
+        let pipeline = gst::parse::launch(
+            "appsrc name=src format=time caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111 \
+             ! rtpopusdepay ! opusdec ! audio/x-raw,format=S16LE ! appsink name=sink sync=false",
+        )
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let src = pipeline
+            .by_name("src")
+            .unwrap()
+            .downcast::<gst_app::AppSrc>()
+            .unwrap();
+        let sink = pipeline
+            .by_name("sink")
+            .unwrap()
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        for p in packets {
+            src.push_buffer(gst::Buffer::from_slice(p.clone())).unwrap();
+        }
+        src.end_of_stream().unwrap();
+        let mut samples = 0;
+        while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+            let channels = sample
+                .caps()
+                .and_then(|c| c.structure(0))
+                .and_then(|s| s.get::<i32>("channels").ok())
+                .unwrap_or(1) as usize;
+            samples += sample.buffer().map_or(0, |b| b.size()) / 2 / channels;
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
+        samples
+    }
+}

@@ -1,0 +1,273 @@
+//! A courtroom device's media, made ready for the SFU: its RTSP stream pulled and turned into
+//! the RTP WebRTC receivers take, H.264 (constrained baseline, no B-frames) and Opus, with
+//! Gavel's payload types.
+//!
+//! Each part takes the path [`crate::rtsp::probe`] found for it, read from the stream itself:
+//! - **pass-through**: browser-ready H.264 is re-payloaded, never decoded
+//!   (`rtph264depay ! h264parse ! rtph264pay config-interval=-1`): no added delay, nothing lost;
+//! - **transcode**: anything else is decoded and encoded once (`x264enc tune=zerolatency
+//!   bframes=0`, a key frame every second; audio to Opus).
+//!
+//! Packets go to the owner through a bounded channel; a full channel drops the packet and
+//! counts it (the SFU never waits on a camera, and a camera never waits on the SFU).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+use crate::rtsp::{RtspError, RtspSource};
+
+/// How one part of a device's stream reaches the hearing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Re-payloaded as it comes.
+    PassThrough,
+    /// Decoded and encoded once.
+    Transcode,
+}
+
+/// Which part of the stream a packet belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The video (H.264).
+    Video,
+    /// The audio (Opus).
+    Audio,
+}
+
+/// One RTP packet for the SFU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Video or audio.
+    pub part: Part,
+    /// The whole RTP packet (header and payload).
+    pub rtp: Vec<u8>,
+}
+
+/// What the ingest is asked to do.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// The video's path (`None`: the device's video is not taken).
+    pub video: Option<Path>,
+    /// The audio's path (`None`: not taken).
+    pub audio: Option<Path>,
+    /// Payload type of the H.264 packets out.
+    pub video_pt: u8,
+    /// Payload type of the Opus packets out.
+    pub audio_pt: u8,
+}
+
+/// Packets queued for the owner before new ones are dropped (about a second of 1080p30).
+const QUEUE: usize = 1024;
+
+/// RTP packets out are at most this many bytes (they are forwarded inside SRTP over UDP).
+const MTU: u32 = 1200;
+
+/// A running ingest of one device; stops when dropped.
+#[derive(Debug)]
+pub struct Ingest {
+    pipeline: gst::Pipeline,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+impl Ingest {
+    /// Starts pulling `src` as `plan` says; the packets arrive on the returned receiver.
+    pub fn start(src: &RtspSource, plan: Plan) -> Result<(Self, Receiver<Packet>), RtspError> {
+        let gst_err = |e: &dyn std::fmt::Display| RtspError::Gst(e.to_string());
+        gst::init().map_err(|e| gst_err(&e))?;
+        let pipeline = gst::Pipeline::new();
+        let rtspsrc = crate::rtsp::source_element(src)?;
+        pipeline.add(&rtspsrc).map_err(|e| gst_err(&e))?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let bin = pipeline.downgrade();
+        let counter = dropped.clone();
+        rtspsrc.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = bin.upgrade() else {
+                return;
+            };
+            let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+            let Some(s) = caps.as_ref().and_then(|c| c.structure(0)) else {
+                return;
+            };
+            let media = s.get::<&str>("media").unwrap_or_default().to_owned();
+            let (part, path, pt) = match media.as_str() {
+                "video" => (Part::Video, plan.video, plan.video_pt),
+                "audio" => (Part::Audio, plan.audio, plan.audio_pt),
+                _ => (Part::Video, None, 0),
+            };
+            let result = match path {
+                Some(path) => branch(&pipeline, pad, part, path, pt, tx.clone(), counter.clone()),
+                None => discard(&pipeline, pad),
+            };
+            if let Err(e) = result {
+                gst::warning!(gst::CAT_DEFAULT, "ingest: {e}");
+            }
+        });
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| gst_err(&e))?;
+        Ok((Self { pipeline, dropped }, rx))
+    }
+
+    /// Packets dropped because the owner did not keep up.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether any part is being transcoded (an encoder runs in the pipeline).
+    pub fn transcodes(&self) -> bool {
+        self.pipeline
+            .iterate_recurse()
+            .into_iter()
+            .flatten()
+            .any(|e| {
+                e.factory()
+                    .is_some_and(|f| matches!(f.name().as_str(), "x264enc" | "opusenc"))
+            })
+    }
+
+    /// The pipeline's bus (errors and end of stream), for the owner to watch and rebuild on.
+    pub fn bus(&self) -> Option<gst::Bus> {
+        self.pipeline.bus()
+    }
+}
+
+/// The elements of one part's path, from the RTSP source's RTP pad to RTP for the SFU.
+fn chain(part: Part, path: Path, pt: u8) -> Result<Vec<gst::Element>, String> {
+    let make = |name: &str| {
+        gst::ElementFactory::make(name)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let caps = |s: &str| -> Result<gst::Element, String> {
+        let caps: gst::Caps = s.parse().map_err(|_| format!("bad caps {s}"))?;
+        gst::ElementFactory::make("capsfilter")
+            .property("caps", caps)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let pay = |name: &str| -> Result<gst::Element, String> {
+        let pay = make(name)?;
+        pay.set_property("pt", u32::from(pt));
+        pay.set_property("mtu", MTU);
+        Ok(pay)
+    };
+    Ok(match (part, path) {
+        (Part::Video, Path::PassThrough) => {
+            let h264pay = pay("rtph264pay")?;
+            h264pay.set_property("config-interval", -1i32);
+            vec![make("rtph264depay")?, make("h264parse")?, h264pay]
+        }
+        (Part::Video, Path::Transcode) => {
+            let enc = make("x264enc")?;
+            enc.set_property_from_str("tune", "zerolatency");
+            enc.set_property_from_str("speed-preset", "veryfast");
+            enc.set_property("bframes", 0u32);
+            enc.set_property("key-int-max", 30u32);
+            let h264pay = pay("rtph264pay")?;
+            h264pay.set_property("config-interval", -1i32);
+            vec![
+                make("decodebin")?,
+                make("videoconvert")?,
+                enc,
+                caps("video/x-h264,profile=constrained-baseline")?,
+                h264pay,
+            ]
+        }
+        (Part::Audio, _) => vec![
+            make("decodebin")?,
+            make("audioconvert")?,
+            make("audioresample")?,
+            caps("audio/x-raw,rate=48000")?,
+            make("opusenc")?,
+            pay("rtpopuspay")?,
+        ],
+    })
+}
+
+/// Builds one part's path and links the source pad to it; its packets go to `tx`.
+fn branch(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    part: Part,
+    path: Path,
+    pt: u8,
+    tx: SyncSender<Packet>,
+    dropped: Arc<AtomicU64>,
+) -> Result<(), String> {
+    let elements = chain(part, path, pt)?;
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let Some(map) = sample.buffer().and_then(|b| b.map_readable().ok()) else {
+                    return Ok(gst::FlowSuccess::Ok);
+                };
+                let packet = Packet {
+                    part,
+                    rtp: map.as_slice().to_vec(),
+                };
+                // overflow: drop (counted; the SFU never waits on a camera)
+                match tx.try_send(packet) {
+                    Ok(()) => Ok(gst::FlowSuccess::Ok),
+                    Err(TrySendError::Full(_)) => {
+                        dropped.fetch_add(1, Ordering::Relaxed);
+                        Ok(gst::FlowSuccess::Ok)
+                    }
+                    Err(TrySendError::Disconnected(_)) => Err(gst::FlowError::Eos),
+                }
+            })
+            .build(),
+    );
+    for e in &elements {
+        pipeline.add(e).map_err(|e| e.to_string())?;
+    }
+    pipeline.add(&sink).map_err(|e| e.to_string())?;
+    // decodebin's output pad appears once it knows the codec: link the rest then.
+    let (head, rest) = elements.split_first().ok_or("an empty path")?;
+    let mut tail: Vec<&gst::Element> = rest.iter().collect();
+    tail.push(sink.upcast_ref());
+    gst::Element::link_many(tail.iter().copied()).map_err(|e| e.to_string())?;
+    if head.factory().is_some_and(|f| f.name() == "decodebin") {
+        let next = tail[0].clone();
+        head.connect_pad_added(move |_, decoded| {
+            if let Some(sink_pad) = next.static_pad("sink")
+                && !sink_pad.is_linked()
+            {
+                let _ = decoded.link(&sink_pad);
+            }
+        });
+    } else {
+        head.link(tail[0]).map_err(|e| e.to_string())?;
+    }
+    for e in elements.iter().chain(std::iter::once(sink.upcast_ref())) {
+        e.sync_state_with_parent().map_err(|e| e.to_string())?;
+    }
+    pad.link(&head.static_pad("sink").ok_or("no sink pad")?)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A part that is not taken: its packets are received and dropped.
+fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), String> {
+    let sink = gst::ElementFactory::make("fakesink")
+        .build()
+        .map_err(|e| e.to_string())?;
+    pipeline.add(&sink).map_err(|e| e.to_string())?;
+    sink.sync_state_with_parent().map_err(|e| e.to_string())?;
+    pad.link(&sink.static_pad("sink").ok_or("no sink pad")?)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
