@@ -239,14 +239,19 @@ pub(super) async fn check(
         },
     };
     let url = src.url.clone();
-    let Ok(_permit) = CHECKS.try_acquire() else {
+    let Ok(permit) = CHECKS.try_acquire() else {
         return Err(ApiError::Busy(
             "too many device checks at once; try again shortly",
         ));
     };
-    let probed = tokio::task::spawn_blocking(move || probe(&src, CHECK_WITHIN))
-        .await
-        .map_err(|e| ApiError::Internal(format!("the device check stopped: {e}")))?;
+    // The permit goes with the probe: it is held until the pipeline is gone, even if the
+    // request is abandoned first.
+    let probed = tokio::task::spawn_blocking(move || {
+        let _held = permit;
+        probe(&src, CHECK_WITHIN)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the device check stopped: {e}")))?;
     let (status, stream, trouble) = match probed {
         Ok(p) => {
             let stream = DeviceStream {
