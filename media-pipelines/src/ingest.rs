@@ -96,11 +96,9 @@ impl Ingest {
             let Some(pipeline) = bin.upgrade() else {
                 return;
             };
-            let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-            let Some(s) = caps.as_ref().and_then(|c| c.structure(0)) else {
+            let Some((media, _)) = crate::rtsp::pad_media(pad) else {
                 return;
             };
-            let media = s.get::<&str>("media").unwrap_or_default().to_owned();
             let (part, path, pt) = match media.as_str() {
                 "video" => (Part::Video, plan.video, plan.video_pt),
                 "audio" => (Part::Audio, plan.audio, plan.audio_pt),

@@ -113,15 +113,9 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
         let Some(pipeline) = bin.upgrade() else {
             return;
         };
-        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-        let Some(s) = caps.as_ref().and_then(|c| c.structure(0)) else {
+        let Some((media, encoding)) = pad_media(pad) else {
             return;
         };
-        let media = s.get::<&str>("media").unwrap_or_default().to_owned();
-        let encoding = s
-            .get::<&str>("encoding-name")
-            .unwrap_or_default()
-            .to_owned();
         if let Err(e) = attach(&pipeline, pad, &media, &encoding, &on_pad) {
             gst::warning!(gst::CAT_DEFAULT, "rtsp probe: {e}");
         }
@@ -143,6 +137,14 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
         video,
         audio: seen.audio.clone(),
     })
+}
+
+/// What a new pad of `rtspsrc` carries: its RTP `media` (`video`, `audio`) and encoding name.
+pub(crate) fn pad_media(pad: &gst::Pad) -> Option<(String, String)> {
+    let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+    let s = caps.structure(0)?;
+    let field = |name| s.get::<&str>(name).unwrap_or_default().to_owned();
+    Some((field("media"), field("encoding-name")))
 }
 
 /// The `rtspsrc` of `src`, its credentials set as properties.

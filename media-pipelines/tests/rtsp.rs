@@ -167,16 +167,14 @@ mod ingest {
         got
     }
 
-    /// Depayloads H.264 RTP as a receiver would: the profile it declares and the frames it makes.
-    fn receive_h264(packets: &[Vec<u8>]) -> (Option<String>, usize) {
+    /// Plays `packets` into a receiver pipeline (`launch`, from an `appsrc` named `src` to an
+    /// `appsink` named `sink`) and returns what comes out.
+    fn receive(launch: &str, packets: &[Vec<u8>]) -> Vec<gst::Sample> {
         gst::init().unwrap();
-        let pipeline = gst::parse::launch(
-            "appsrc name=src format=time caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102 \
-             ! rtph264depay ! h264parse ! appsink name=sink sync=false",
-        )
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
+        let pipeline = gst::parse::launch(launch)
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
         let src = pipeline
             .by_name("src")
             .unwrap()
@@ -192,19 +190,28 @@ mod ingest {
             src.push_buffer(gst::Buffer::from_slice(p.clone())).unwrap();
         }
         src.end_of_stream().unwrap();
-        let (mut profile, mut frames) = (None, 0);
+        let mut out = Vec::new();
         while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
-            frames += 1;
-            if profile.is_none() {
-                profile = sample
-                    .caps()
-                    .and_then(|c| c.structure(0))
-                    .and_then(|s| s.get::<&str>("profile").ok())
-                    .map(str::to_owned);
-            }
+            out.push(sample);
         }
         pipeline.set_state(gst::State::Null).unwrap();
-        (profile, frames)
+        out
+    }
+
+    /// Depayloads H.264 RTP as a receiver would: the profile it declares and the frames it makes.
+    fn receive_h264(packets: &[Vec<u8>]) -> (Option<String>, usize) {
+        let frames = receive(
+            "appsrc name=src format=time caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=102 \
+             ! rtph264depay ! h264parse ! appsink name=sink sync=false",
+            packets,
+        );
+        let profile = frames.first().and_then(|f| {
+            f.caps()
+                .and_then(|c| c.structure(0))
+                .and_then(|s| s.get::<&str>("profile").ok())
+                .map(str::to_owned)
+        });
+        (profile, frames.len())
     }
 
     fn payload_type(rtp: &[u8]) -> u8 {
@@ -260,41 +267,16 @@ mod ingest {
         );
     }
 
-    /// Decodes Opus RTP as a receiver would; returns the samples it makes.
+    /// Decodes Opus RTP as a receiver would; returns the (mono) samples it makes.
     fn decoded_opus_samples(packets: &[Vec<u8>]) -> usize {
-        gst::init().unwrap();
-        let pipeline = gst::parse::launch(
+        receive(
             "appsrc name=src format=time caps=application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111 \
-             ! rtpopusdepay ! opusdec ! audio/x-raw,format=S16LE ! appsink name=sink sync=false",
+             ! rtpopusdepay ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1 \
+             ! appsink name=sink sync=false",
+            packets,
         )
-        .unwrap()
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-        let src = pipeline
-            .by_name("src")
-            .unwrap()
-            .downcast::<gst_app::AppSrc>()
-            .unwrap();
-        let sink = pipeline
-            .by_name("sink")
-            .unwrap()
-            .downcast::<gst_app::AppSink>()
-            .unwrap();
-        pipeline.set_state(gst::State::Playing).unwrap();
-        for p in packets {
-            src.push_buffer(gst::Buffer::from_slice(p.clone())).unwrap();
-        }
-        src.end_of_stream().unwrap();
-        let mut samples = 0;
-        while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
-            let channels = sample
-                .caps()
-                .and_then(|c| c.structure(0))
-                .and_then(|s| s.get::<i32>("channels").ok())
-                .unwrap_or(1) as usize;
-            samples += sample.buffer().map_or(0, |b| b.size()) / 2 / channels;
-        }
-        pipeline.set_state(gst::State::Null).unwrap();
-        samples
+        .iter()
+        .map(|s| s.buffer().map_or(0, |b| b.size()) / 2)
+        .sum()
     }
 }
