@@ -124,6 +124,11 @@ mod tests {
         (dir, db)
     }
 
+    /// Moves hearing `id` to `to` as the command line would.
+    async fn move_to(db: &Db, id: &str, to: HearingState) -> Result<Hearing, TransitionError> {
+        apply(db, &Notify::new(), id, to, &Actor::Cli, None).await
+    }
+
     async fn audit_entries(db: &Db) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
             .fetch_one(db.pool())
@@ -134,16 +139,9 @@ mod tests {
     #[tokio::test]
     async fn a_legal_move_is_made_with_its_audit_entry() {
         let (_dir, db) = fresh_record().await;
-        let h = apply(
-            &db,
-            &Notify::new(),
-            "h1",
-            HearingState::Open,
-            &Actor::Cli,
-            None,
-        )
-        .await
-        .expect("scheduled → open is legal");
+        let h = move_to(&db, "h1", HearingState::Open)
+            .await
+            .expect("scheduled → open is legal");
         assert_eq!(h.state, HearingState::Open);
         assert_eq!(audit_entries(&db).await, 1);
     }
@@ -151,16 +149,9 @@ mod tests {
     #[tokio::test]
     async fn an_illegal_move_is_refused_as_illegal_and_writes_nothing() {
         let (_dir, db) = fresh_record().await;
-        let e = apply(
-            &db,
-            &Notify::new(),
-            "h1",
-            HearingState::Recess,
-            &Actor::Cli,
-            None,
-        )
-        .await
-        .expect_err("scheduled → recess is illegal");
+        let e = move_to(&db, "h1", HearingState::Recess)
+            .await
+            .expect_err("scheduled → recess is illegal");
         assert!(
             matches!(
                 e,
@@ -181,16 +172,9 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_hearing_is_not_found() {
         let (_dir, db) = fresh_record().await;
-        let e = apply(
-            &db,
-            &Notify::new(),
-            "nope",
-            HearingState::Open,
-            &Actor::Cli,
-            None,
-        )
-        .await
-        .expect_err("no such hearing");
+        let e = move_to(&db, "nope", HearingState::Open)
+            .await
+            .expect_err("no such hearing");
         assert!(matches!(e, TransitionError::NotFound), "{e:?}");
     }
 
@@ -198,16 +182,9 @@ mod tests {
     async fn a_closed_database_is_a_store_failure_not_a_refusal() {
         let (_dir, db) = fresh_record().await;
         db.close().await;
-        let e = apply(
-            &db,
-            &Notify::new(),
-            "h1",
-            HearingState::Open,
-            &Actor::Cli,
-            None,
-        )
-        .await
-        .expect_err("the pool is closed");
+        let e = move_to(&db, "h1", HearingState::Open)
+            .await
+            .expect_err("the pool is closed");
         assert!(
             matches!(e, TransitionError::Store(StoreError::Db(_))),
             "{e:?}"
