@@ -211,9 +211,12 @@ async fn beeps_and_music_in_a_hearing_become_no_captions_and_speech_after_them_d
     party.publish_clip_saying(Some(said)).await;
     judge.wait_received(&party.id, MediaKind::Audio, 10).await;
 
-    // The first caption is the sentence: nothing before it, however long the noise.
+    // The first caption is the sentence: nothing before it, however long the noise. What is
+    // captioned is asserted here, not how fast (the ASR bench measures that): on a machine
+    // loaded by the whole suite and two busy loops, the model working through 16 s of noise
+    // with one thread once took longer than a minute, so the wait is generous.
     let sentence = crate::asr::sentences()[0].clone();
-    let first = tokio::time::timeout(Duration::from_secs(60), async {
+    let first = tokio::time::timeout(Duration::from_secs(150), async {
         loop {
             if let ServerMessage::Caption { text, start_ms, .. } =
                 judge.events.recv().await.expect("connection open")
