@@ -11,6 +11,7 @@ pub mod listener;
 pub mod recorder;
 pub mod repair;
 pub mod rtsp;
+pub mod rtsp_test_server;
 pub mod timeline;
 
 /// What a pipeline tells its owner; built from GStreamer bus messages.

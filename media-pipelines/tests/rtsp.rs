@@ -4,58 +4,23 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gavel_media_pipelines::rtsp::{RtspError, RtspSource, RtspTransport, probe};
+use gavel_media_pipelines::rtsp_test_server::TestServer;
 
-/// The test server; killed when dropped.
-struct Server {
-    child: Child,
-    port: u16,
+/// Starts the test server (asking for `court`/`pw` when `auth`).
+fn server(auth: bool) -> TestServer {
+    TestServer::start(auth.then_some(("court", "pw")))
+        .expect("the RTSP test server starts (make setup installs it)")
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the server (asking for `court`/`pw` when `auth`) and waits for it to listen.
-fn server(auth: bool) -> Server {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/rtsp-test-server.py"
-    );
-    let mut cmd = Command::new("/usr/bin/python3");
-    cmd.arg(script).stdout(Stdio::piped());
-    if auth {
-        cmd.args(["--user", "court", "--password", "pw"]);
-    }
-    let mut child = cmd
-        .spawn()
-        .expect("the RTSP test server starts (make setup installs it)");
-    let stdout = child.stdout.take().unwrap();
-    // The server prints `ready <port>` once it listens; a line never comes if it failed.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the RTSP test server said it was ready");
-    let port = line
-        .strip_prefix("ready ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    Server { child, port }
-}
-
-fn source(s: &Server, path: &str, password: Option<&str>, transport: RtspTransport) -> RtspSource {
+fn source(
+    s: &TestServer,
+    path: &str,
+    password: Option<&str>,
+    transport: RtspTransport,
+) -> RtspSource {
     RtspSource {
         url: format!("rtsp://127.0.0.1:{}{path}", s.port),
         user: password.map(|_| "court".to_owned()),

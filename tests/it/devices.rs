@@ -164,48 +164,10 @@ async fn only_the_platform_manages_devices() {
     assert_eq!(res.status(), 401);
 }
 
-/// The RTSP test server (`scripts/rtsp-test-server.py`, asking for `court`/`pw`); killed when
-/// dropped.
-struct RtspServer {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl Drop for RtspServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn rtsp_server() -> RtspServer {
-    use std::io::BufRead;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/rtsp-test-server.py");
-    let mut child = std::process::Command::new("/usr/bin/python3")
-        .args([script, "--user", "court", "--password", "pw"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the RTSP test server starts (make setup installs it)");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .expect("the RTSP test server said it was ready");
-    let port = line
-        .strip_prefix("ready ")
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    RtspServer { child, port }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_reads_what_a_camera_sends_and_a_refused_password_is_a_fault() {
-    let rtsp = rtsp_server();
+    let rtsp = gavel_media_pipelines::rtsp_test_server::TestServer::start(Some(("court", "pw")))
+        .expect("the RTSP test server starts (make setup installs it)");
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (_, hearing) = app.docket_and_hearing().await;
     let path = format!("/api/v1/hearings/{hearing}/devices");

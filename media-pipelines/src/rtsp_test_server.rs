@@ -1,0 +1,66 @@
+//! The RTSP server the tests stand in for courtroom cameras with
+//! (`scripts/rtsp-test-server.py`: GStreamer's server through Debian's Python bindings,
+//! installed by `make setup`). Here so that every test suite starts it the same way; the
+//! server itself never runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running test server on loopback; killed when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestServer {
+    /// Starts the server (asking for `user` and `password` if given) and waits, at most 20 s,
+    /// until it says it listens.
+    pub fn start(credentials: Option<(&str, &str)>) -> std::io::Result<Self> {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/rtsp-test-server.py"
+        );
+        // Debian's Python: it has the GStreamer bindings (a pyenv `python3` may not).
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script).stdout(Stdio::piped());
+        if let Some((user, password)) = credentials {
+            cmd.args(["--user", user, "--password", password]);
+        }
+        let mut child = cmd.spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| std::io::Error::other("no stdout"))?;
+        // It prints `ready <port>` once it listens; the line never comes if it failed.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .and_then(|line| line.strip_prefix("ready ")?.trim().parse().ok());
+        match port {
+            Some(port) => Ok(Self { child, port }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(std::io::Error::other(
+                    "the RTSP test server did not say it was ready",
+                ))
+            }
+        }
+    }
+}
