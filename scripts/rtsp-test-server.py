@@ -8,6 +8,8 @@ them, generated live (nothing is stored):
   /h264-baseline  H.264 constrained baseline, no B-frames, a key frame every second
   /h264-high      H.264 high profile with B-frames
   /aac            AAC audio (MPEG4-GENERIC)
+  /courtroom      the baseline camera with AAC sound, as one stream
+  /courtroom-high the high-profile camera with AAC sound
 
 With --user and --password every mount asks for them (digest authentication). It prints
 `ready <port>` on stdout once it listens, and serves until killed.
@@ -24,15 +26,25 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 VIDEO = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1"
+BASELINE = (
+    f"{VIDEO} ! x264enc tune=zerolatency bframes=0 key-int-max=30 speed-preset=ultrafast "
+    "! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96 config-interval=-1"
+)
+HIGH = (
+    f"{VIDEO} ! x264enc bframes=2 b-adapt=false dct8x8=true key-int-max=30 speed-preset=ultrafast "
+    "! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1"
+)
+AAC = (
+    "audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+    "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name={pay} pt=97"
+)
 STREAMS = {
-    "/h264-baseline": f"( {VIDEO} ! x264enc tune=zerolatency bframes=0 key-int-max=30 "
-    "speed-preset=ultrafast ! video/x-h264,profile=constrained-baseline "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-    "/h264-high": f"( {VIDEO} ! x264enc bframes=2 b-adapt=false dct8x8=true key-int-max=30 "
-    "speed-preset=ultrafast ! video/x-h264,profile=high "
-    "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-    "/aac": "( audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
-    "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name=pay0 pt=97 )",
+    "/h264-baseline": f"( {BASELINE} )",
+    "/h264-high": f"( {HIGH} )",
+    "/aac": f"( {AAC.format(pay='pay0')} )",
+    # A courtroom camera with its microphone, as most send them: picture and sound together.
+    "/courtroom": f"( {BASELINE} {AAC.format(pay='pay1')} )",
+    "/courtroom-high": f"( {HIGH} {AAC.format(pay='pay1')} )",
 }
 
 

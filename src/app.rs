@@ -81,6 +81,7 @@ pub struct Server {
     db: Db,
     grace: Duration,
     rooms: Arc<crate::rooms::Rooms>,
+    courtroom: Arc<crate::courtroom::Courtroom>,
 }
 
 impl Server {
@@ -164,8 +165,15 @@ impl Server {
             ),
             tracing::info_span!("audit-checkpoints"),
         ));
+        let courtroom = Arc::new(crate::courtroom::Courtroom::new(db.clone(), rooms.clone()));
+        {
+            // The devices of hearings that were live when the server stopped come back.
+            let courtroom = courtroom.clone();
+            tokio::spawn(async move { courtroom.sync_all().await });
+        }
         let state = AppState {
             rooms: rooms.clone(),
+            courtroom: courtroom.clone(),
             composer,
             shield: Arc::new(shield),
             sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
@@ -197,6 +205,7 @@ impl Server {
             db,
             grace,
             rooms,
+            courtroom,
         })
     }
 
@@ -241,6 +250,7 @@ impl Server {
         if let Err(e) = self.serve.await {
             tracing::warn!(error = %e, "server task ended abnormally");
         }
+        self.courtroom.stop_all().await;
         self.worker.abort();
         self.checkpointer.abort();
         let _ = self.worker.await;

@@ -36,6 +36,7 @@ fn demo_name(role: Role) -> &'static str {
         Role::Interpreter => "Interpreter Zhou",
         Role::Mediator => "Mediator Wu",
         Role::Observer => "Observer",
+        Role::Courtroom => "Courtroom 1 — bench camera",
     }
 }
 
@@ -80,7 +81,7 @@ pub async fn create(
     )
     .await?;
     let mut links = Vec::new();
-    for role in Role::ALL {
+    for role in Role::ALL.into_iter().filter(|r| r.is_person()) {
         let pid = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO participants (id, hearing_id, display_name, role, identity_ref, created_at) \

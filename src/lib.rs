@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clip;
 pub mod clock;
 pub mod config;
+pub mod courtroom;
 pub mod crashpoint;
 pub mod db;
 pub mod demo;

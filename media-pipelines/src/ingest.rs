@@ -135,9 +135,16 @@ impl Ingest {
             })
     }
 
-    /// The pipeline's bus (errors and end of stream), for the owner to watch and rebuild on.
-    pub fn bus(&self) -> Option<gst::Bus> {
-        self.pipeline.bus()
+    /// Whether the stream has failed or ended since last asked, and GStreamer's words for it
+    /// (which never hold the credentials: they are element properties, not in the URL). Never
+    /// waits: the owner asks between packets, and rebuilds on `Some`.
+    pub fn failure(&self) -> Option<String> {
+        let bus = self.pipeline.bus()?;
+        let msg = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
+        Some(match msg.view() {
+            gst::MessageView::Error(e) => e.error().to_string(),
+            _ => "the device ended its stream".to_owned(),
+        })
     }
 }
 

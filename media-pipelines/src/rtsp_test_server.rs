@@ -26,13 +26,20 @@ impl TestServer {
     /// Starts the server (asking for `user` and `password` if given) and waits, at most 20 s,
     /// until it says it listens.
     pub fn start(credentials: Option<(&str, &str)>) -> std::io::Result<Self> {
+        Self::start_at(credentials, 0)
+    }
+
+    /// Starts the server on `port` (0: any free one), e.g. again where a stopped one was.
+    pub fn start_at(credentials: Option<(&str, &str)>, port: u16) -> std::io::Result<Self> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../scripts/rtsp-test-server.py"
         );
         // Debian's Python: it has the GStreamer bindings (a pyenv `python3` may not).
         let mut cmd = Command::new("/usr/bin/python3");
-        cmd.arg(script).stdout(Stdio::piped());
+        cmd.arg(script)
+            .args(["--port", &port.to_string()])
+            .stdout(Stdio::piped());
         if let Some((user, password)) = credentials {
             cmd.args(["--user", user, "--password", password]);
         }

@@ -120,6 +120,8 @@ pub(super) async fn create(
     .await?;
     let created = load(&mut w.tx, &hearing_id, &id).await?;
     w.commit().await?;
+    // In a live hearing, the device comes into the room now.
+    st.courtroom.sync(&hearing_id).await;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -193,6 +195,8 @@ pub(super) async fn remove(
     )
     .await?;
     w.commit().await?;
+    // Out of the room, if it was in one.
+    st.courtroom.sync(&hearing_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

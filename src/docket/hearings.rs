@@ -131,5 +131,7 @@ pub(super) async fn transition(
         crate::engine::Input::HearingStateChanged(body.to.into())
     };
     st.rooms.notify(&id, news).await;
+    // Its courtroom devices come in when it opens, and leave when it closes.
+    st.courtroom.sync(&id).await;
     Ok(Json(hearing))
 }

@@ -32,6 +32,14 @@ pub(super) async fn create(
     let display_name = text("display_name", &body.display_name, 100)?;
     let identity_ref = text("identity_ref", &body.identity_ref, 128)?;
     let contact = optional_text("contact", body.contact.as_deref(), 200)?;
+    if !body.role.is_person() {
+        // Courtroom devices are registered as devices, with their stream (`/devices`).
+        return Err(crate::domain::validate::FieldError::Invalid {
+            field: "role",
+            expected: "a person's role (a courtroom device is registered under /devices)",
+        }
+        .into());
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
     let mut w = st.db.begin_write().await?;

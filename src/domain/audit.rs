@@ -104,6 +104,10 @@ pub enum AuditAction {
     DeviceRemove,
     /// `device.check`
     DeviceCheck,
+    /// `device.lost`: a courtroom device's stream dropped during a hearing
+    DeviceLost,
+    /// `device.reconnected`: it is back
+    DeviceReconnected,
     /// `participant.revoke`
     ParticipantRevoke,
     /// `participant.joined`
@@ -178,7 +182,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 46] = [
+    pub const ALL: [Self; 48] = [
         Self::ApikeyCreate,
         Self::DemoCreate,
         Self::DocketCreate,
@@ -190,6 +194,8 @@ impl AuditAction {
         Self::DeviceCreate,
         Self::DeviceRemove,
         Self::DeviceCheck,
+        Self::DeviceLost,
+        Self::DeviceReconnected,
         Self::ParticipantRevoke,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
@@ -241,6 +247,8 @@ impl AuditAction {
             Self::DeviceCreate => "device.create",
             Self::DeviceRemove => "device.remove",
             Self::DeviceCheck => "device.check",
+            Self::DeviceLost => "device.lost",
+            Self::DeviceReconnected => "device.reconnected",
             Self::ParticipantRevoke => "participant.revoke",
             Self::ParticipantJoined => "participant.joined",
             Self::ParticipantLeft => "participant.left",

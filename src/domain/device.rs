@@ -182,9 +182,25 @@ pub fn audio_path(encoding: &str) -> MediaPath {
     }
 }
 
+/// How long to wait before pulling a device again after its `failures`-th failure in a row
+/// (0: it just dropped after running). Short at first, so a camera that blinked is back in
+/// about a second; at most 4 s, so a device that comes back is in the hearing again within
+/// 10 s (the probe takes the rest); and never a storm of connections at a device that is down.
+pub fn retry_after(failures: u32) -> std::time::Duration {
+    let ms = 500u64.saturating_mul(1 << failures.min(3));
+    std::time::Duration::from_millis(ms.min(4_000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_start_fast_and_settle_at_four_seconds() {
+        let secs: Vec<f64> = (0..6).map(|n| retry_after(n).as_secs_f64()).collect();
+        assert_eq!(secs, [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]);
+        assert_eq!(retry_after(u32::MAX).as_secs(), 4);
+    }
 
     fn ok(url: &str) -> Result<DeviceSpec, FieldError> {
         spec("Bench camera", url, None, None, Transport::Tcp, None)

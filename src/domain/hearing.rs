@@ -27,7 +27,9 @@ impl HearingKind {
     pub fn signs_record(self, role: super::Role) -> bool {
         use super::Role::*;
         match self {
-            HearingKind::Trial | HearingKind::PreTrial => !matches!(role, Mediator | Observer),
+            HearingKind::Trial | HearingKind::PreTrial => {
+                !matches!(role, Mediator | Observer | Courtroom)
+            }
             HearingKind::Mediation => {
                 matches!(role, Mediator | Clerk | Party | Counsel | Interpreter)
             }

@@ -27,11 +27,16 @@ pub enum Role {
     Mediator,
     /// Watches only (public or authorised observer); never publishes.
     Observer,
+    /// An e-courtroom camera or codec the server pulls over RTSP (Art. 33, mixed hearings):
+    /// publishes the courtroom's picture and sound, enters the hearing directly, and never
+    /// receives anything. Only the server gives this role (to a registered device), never the
+    /// platform to a person.
+    Courtroom,
 }
 
 impl Role {
     /// Every role, in table order.
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::Judge,
         Role::Clerk,
         Role::Party,
@@ -41,6 +46,7 @@ impl Role {
         Role::Interpreter,
         Role::Mediator,
         Role::Observer,
+        Role::Courtroom,
     ];
 
     /// The wire and database name.
@@ -55,7 +61,14 @@ impl Role {
             Role::Interpreter => "interpreter",
             Role::Mediator => "mediator",
             Role::Observer => "observer",
+            Role::Courtroom => "courtroom",
         }
+    }
+
+    /// Whether the platform may give this role to a participant (a person): every role but
+    /// `courtroom`, which the server gives only to the devices registered for a hearing.
+    pub fn is_person(self) -> bool {
+        self != Role::Courtroom
     }
 
     /// Parses the wire and database name.
@@ -188,6 +201,7 @@ pub fn capabilities(role: Role) -> Capabilities {
             AccessRecording,
         ],
         Role::Observer => &[],
+        Role::Courtroom => &[PublishAudio, PublishVideo],
     })
 }
 
@@ -197,7 +211,7 @@ mod tests {
 
     /// The policy, spelled out: one row per role, one column per capability, in
     /// `Capability::ALL` order. Changing a permission means changing this table on purpose.
-    const TABLE: [(Role, &str); 9] = [
+    const TABLE: [(Role, &str); 10] = [
         //                  aud vid scr adm mut rem wit rec edt sgn hrg cau acc
         (Role::Judge, "1 1 1 1 1 1 1 1 0 1 1 0 1"),
         (Role::Clerk, "1 1 1 1 1 0 0 1 1 1 0 0 1"),
@@ -208,6 +222,7 @@ mod tests {
         (Role::Interpreter, "1 1 0 0 0 0 0 0 0 1 0 0 0"),
         (Role::Mediator, "1 1 1 1 1 1 0 1 0 1 1 1 1"),
         (Role::Observer, "0 0 0 0 0 0 0 0 0 0 0 0 0"),
+        (Role::Courtroom, "1 1 0 0 0 0 0 0 0 0 0 0 0"),
     ];
 
     #[test]

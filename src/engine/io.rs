@@ -96,6 +96,14 @@ pub enum Input {
     },
     /// No usable transcription model: the hearing runs on without captions.
     CaptionsUnavailable,
+    /// A courtroom device's stream was lost (`up: false`; the device keeps its place and the
+    /// server pulls it again) or is back: those who run the hearing are told.
+    DeviceLink {
+        /// The device (its participant id in the room).
+        participant: ParticipantId,
+        /// The stream is back.
+        up: bool,
+    },
     /// A track's recording failed (the fault is already recorded): those who control the
     /// recording are told.
     RecordingFault {

@@ -12,6 +12,8 @@
 
 mod captions;
 mod commands;
+#[cfg(test)]
+mod device_tests;
 mod io;
 #[cfg(test)]
 mod mute_tests;
@@ -147,6 +149,7 @@ impl Room {
             } => self.caption(participant.as_str(), text, (start_ms, end_ms), spoken_at),
             Input::CaptionGap { participant, ms } => self.caption_gap(participant.as_str(), ms),
             Input::CaptionsUnavailable => self.captions_unavailable(),
+            Input::DeviceLink { participant, up } => self.device_link(participant.as_str(), up),
             Input::Message { session, msg } => {
                 let Some(id) = self.sessions.get(&session).cloned() else {
                     return; // a session already replaced or removed: ignore its leftovers

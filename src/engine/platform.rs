@@ -1,13 +1,15 @@
 //! What the court platform does to a live room through the case API. Closing the hearing ends
 //! every session; revoking a participant removes them from the room at once (their join links
 //! already stopped working). The API has recorded the change itself; the room records who was
-//! in the room when it happened.
+//! in the room when it happened. A courtroom device's stream that drops or returns is told to
+//! those who run the hearing (Art. 40: the hearing goes on, and the court knows).
 
-use gavel_signaling::EndReason;
+use gavel_signaling::{EndReason, ServerMessage};
 
 use super::{Output, Presence, Room, SessionId};
-use crate::domain::ParticipantId;
 use crate::domain::audit::AuditAction;
+use crate::domain::role::capabilities;
+use crate::domain::{Capability, ParticipantId};
 
 impl Room {
     /// Ends every session and empties the room; `actor` is the moderator who ended the
@@ -56,5 +58,50 @@ impl Room {
             Some(Presence::Left),
         );
         self.broadcast_roster();
+    }
+
+    /// A courtroom device's stream dropped or came back: those who can act on it (mute, move,
+    /// remove: the judge, the clerk, the mediator) are told. The device keeps its place.
+    pub(super) fn device_link(&mut self, id: &str, up: bool) {
+        let Some(m) = self.members.get(id) else {
+            return;
+        };
+        let name = m.view.name.clone();
+        let notice = if up {
+            ServerMessage::Notice {
+                level: "info".into(),
+                code: "device.back".into(),
+                text: format!("{name} is back in the hearing."),
+            }
+        } else {
+            ServerMessage::Notice {
+                level: "warning".into(),
+                code: "device.lost".into(),
+                text: format!(
+                    "{name} stopped sending. The server is reconnecting it; the hearing goes on."
+                ),
+            }
+        };
+        let told: Vec<SessionId> = self
+            .members
+            .values()
+            .filter(|m| capabilities(m.role).allows(Capability::MuteOthers))
+            .filter_map(|m| m.session)
+            .collect();
+        for s in told {
+            self.send(s, notice.clone());
+        }
+        let action = if up {
+            AuditAction::DeviceReconnected
+        } else {
+            AuditAction::DeviceLost
+        };
+        self.audit(
+            None,
+            action,
+            id,
+            serde_json::json!({"hearing_id": self.hearing}),
+            None,
+        );
     }
 }

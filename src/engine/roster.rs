@@ -1,6 +1,7 @@
 //! Who starts where and who sees whom: the court's visibility rules, as pure functions.
 //!
-//! - Roles that can admit people (judge, clerk, mediator) enter the hearing directly.
+//! - Roles that can admit people (judge, clerk, mediator) enter the hearing directly, as do
+//!   courtroom devices (they are the courtroom).
 //! - Witnesses always start in the waiting area (sequestration) and enter only when called.
 //! - Everyone else waits in the lobby when the hearing kind has one, else enters directly.
 //! - People in the waiting area see only themselves; people in the hearing see the hearing;
@@ -14,7 +15,8 @@ use crate::domain::{Capability, Role};
 /// Where someone arriving for the first time is placed.
 pub fn initial_place(role: Role, lobby: bool) -> Place {
     let caps = capabilities(role);
-    if caps.allows(Capability::AdmitFromLobby) {
+    // A courtroom device is the courtroom itself: it is in the hearing from the start.
+    if caps.allows(Capability::AdmitFromLobby) || role == Role::Courtroom {
         Place::Main
     } else if role == Role::Witness || lobby {
         Place::Waiting
@@ -78,6 +80,7 @@ mod tests {
         assert_eq!(initial_place(Role::Party, true), Place::Waiting);
         assert_eq!(initial_place(Role::Party, false), Place::Main);
         assert_eq!(initial_place(Role::Observer, true), Place::Waiting);
+        assert_eq!(initial_place(Role::Courtroom, true), Place::Main);
     }
 
     #[test]

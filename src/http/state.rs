@@ -21,6 +21,8 @@ pub struct AppState {
     pub outbox: Arc<Notify>,
     /// The live hearing rooms.
     pub rooms: Arc<crate::rooms::Rooms>,
+    /// The courtroom devices pulled into live hearings.
+    pub courtroom: Arc<crate::courtroom::Courtroom>,
     /// Builds media peer connections.
     pub sfu: crate::sfu::PeerFactory,
     /// Renders hearing composites.

@@ -58,6 +58,14 @@ pub enum RoomMsg {
         /// Where the room says which media actor the session uses.
         reply: tokio::sync::oneshot::Sender<PeerHandle>,
     },
+    /// A courtroom device takes its place (it has no socket and receives nothing: what the
+    /// room says to its session goes nowhere).
+    JoinDevice {
+        /// The device's session.
+        session: SessionId,
+        /// The device.
+        who: Arrival,
+    },
     /// Anything else for the engine.
     Input(Input),
     /// Tracks appearing and ending.
@@ -73,6 +81,27 @@ fn media_link(tx: mpsc::Sender<RoomMsg>) -> RoomLink {
             let _ = tx.send(RoomMsg::Media(ev)).await;
         }
     })
+}
+
+/// A courtroom device's place in a room.
+#[derive(Debug, Clone)]
+pub struct DeviceSeat {
+    tx: mpsc::Sender<RoomMsg>,
+    /// Where the device's tracks are reported.
+    pub link: RoomLink,
+}
+
+impl DeviceSeat {
+    /// Tells the room something about the device (its stream lost or back, its removal).
+    pub async fn tell(&self, input: Input) {
+        // overflow: await (the court must be told); a retired room just drops it
+        let _ = self.tx.send(RoomMsg::Input(input)).await;
+    }
+
+    /// Resolves once the room has retired (its hearing is over).
+    pub async fn retired(&self) {
+        self.tx.closed().await;
+    }
 }
 
 /// All live rooms of this server.
@@ -148,7 +177,7 @@ impl Rooms {
     /// Delivers `msg` to the room of `hearing`. Only a join (authorised against an open
     /// hearing) starts a room; anything else for a retired room is a leftover and dropped.
     pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
-        let tx = if matches!(msg, RoomMsg::Join { .. }) {
+        let tx = if matches!(msg, RoomMsg::Join { .. } | RoomMsg::JoinDevice { .. }) {
             self.queue(hearing, kind)
         } else {
             let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
@@ -161,6 +190,19 @@ impl Rooms {
         if tx.send(msg).await.is_err() {
             // The room retired meanwhile: only leftovers of its ended sessions arrive late.
             tracing::debug!(hearing = %hearing, "room retired; message dropped");
+        }
+    }
+
+    /// Seats courtroom device `who` in the room of `hearing` (started if needed): the device's
+    /// way to publish into it, and to know when the room retires.
+    pub async fn seat_device(&self, hearing: &str, kind: HearingKind, who: Arrival) -> DeviceSeat {
+        let tx = self.queue(hearing, kind);
+        let session = self.new_session();
+        // overflow: await (a join must not be lost)
+        let _ = tx.send(RoomMsg::JoinDevice { session, who }).await;
+        DeviceSeat {
+            link: media_link(tx.clone()),
+            tx,
         }
     }
 

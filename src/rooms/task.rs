@@ -107,6 +107,12 @@ impl RoomTask {
                             Input::Join { session, who, media_resumed },
                         );
                     }
+                    Some(RoomMsg::JoinDevice { session, who }) => {
+                        self.room.handle_input(
+                            Instant::now(),
+                            Input::Join { session, who, media_resumed: false },
+                        );
+                    }
                     Some(RoomMsg::Input(input)) => {
                         if matches!(input, Input::HearingClosed) {
                             self.retiring = true;

@@ -13,6 +13,7 @@ pub mod keyframe;
 pub mod keyframe_detect;
 pub mod layers;
 pub mod link;
+pub mod outlet;
 pub mod peer;
 pub mod probe;
 pub mod sdp_policy;

@@ -20,78 +20,22 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::codec::MediaCodec;
-use super::simulcast::{LayerMap, LayerStep, Layers, OutputLayer};
+pub use super::outlet::Outlet;
+use super::simulcast::{LayerMap, LayerStep, Layers};
 use crate::domain::{ParticipantId, TrackKey};
 
-/// Where one subscriber receives a published track.
-pub struct Outlet {
-    /// The subscriber's media actor (one per session), so a resumed session's outlets are never
-    /// confused with its predecessor's.
-    pub owner: u64,
-    /// The track on the subscriber's connection.
-    pub track: Arc<TrackLocalStaticRTP>,
-    /// Its SSRC.
-    pub ssrc: u32,
-    /// Its payload type.
-    pub payload_type: u8,
-    /// Which simulcast layer it gets (unused for other tracks).
-    pub layer: OutputLayer,
-    /// The subscriber does not show this video (audio-only mode, hidden tile): send nothing.
-    /// Written only by the subscriber's media actor.
-    paused: std::sync::atomic::AtomicBool,
-    /// The room allows this subscriber to receive the track (a court rule: a cut route stops
-    /// at once, before the media actor takes the track off the connection). Written only by
-    /// the room.
-    allowed: std::sync::atomic::AtomicBool,
-}
-
-impl Outlet {
-    /// An output of `owner` on `track`.
-    pub fn new(owner: u64, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) -> Self {
-        Self {
-            owner,
-            track,
-            ssrc,
-            payload_type,
-            layer: OutputLayer::default(),
-            paused: std::sync::atomic::AtomicBool::new(false),
-            allowed: std::sync::atomic::AtomicBool::new(true),
-        }
-    }
-
-    /// Pauses or resumes forwarding; true if that changed anything. A resumed simulcast output
-    /// waits for a key frame again.
-    pub fn set_paused(&self, paused: bool) -> bool {
-        let changed = self.paused.swap(paused, Ordering::Relaxed) != paused;
-        if changed && !paused {
-            self.layer.restart();
-        }
-        changed
-    }
-
-    /// Opens or closes the room's gate; true if that changed anything. A reopened simulcast
-    /// output waits for a key frame again.
-    fn set_allowed(&self, allowed: bool) -> bool {
-        let changed = self.allowed.swap(allowed, Ordering::Relaxed) != allowed;
-        if changed && allowed {
-            self.layer.restart();
-        }
-        changed
-    }
-
-    /// Whether packets go out: allowed by the room and not paused by the subscriber.
-    fn sends(&self) -> bool {
-        !self.paused.load(Ordering::Relaxed) && self.allowed.load(Ordering::Relaxed)
-    }
-}
-
-impl std::fmt::Debug for Outlet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outlet")
-            .field("owner", &self.owner)
-            .field("ssrc", &self.ssrc)
-            .finish_non_exhaustive()
-    }
+/// Where a published track's packets come from.
+enum Origin {
+    /// A WebRTC publisher's remote track: read by [`PublishedTrack::forward`]; key frames are
+    /// asked for with a picture-loss indication.
+    Peer {
+        remote: Arc<dyn TrackRemote>,
+        media_ssrc: u32,
+    },
+    /// A courtroom device the server pulls: its ingest hands each packet to
+    /// [`PublishedTrack::push`]. Key frames come as the device (or the transcoder, every
+    /// second) sends them; nothing can ask a camera for one.
+    Device,
 }
 
 /// A track a participant publishes.
@@ -108,8 +52,7 @@ pub struct PublishedTrack {
     pub media: MediaCodec,
     /// The codec as received (its parameters go to subscribers).
     pub codec: RTCRtpCodec,
-    remote: Arc<dyn TrackRemote>,
-    media_ssrc: u32,
+    origin: Origin,
     outlets: ArcSwap<Vec<Arc<Outlet>>>,
     /// Packets received from the publisher.
     pub received: AtomicU64,
@@ -153,6 +96,17 @@ impl PublishedTrack {
         remote: Arc<dyn TrackRemote>,
         media_ssrc: u32,
     ) -> Self {
+        let origin = Origin::Peer { remote, media_ssrc };
+        Self::build(publisher, key, media, codec, origin)
+    }
+
+    fn build(
+        publisher: ParticipantId,
+        key: TrackKey,
+        media: MediaCodec,
+        codec: RTCRtpCodec,
+        origin: Origin,
+    ) -> Self {
         let kind = media.kind();
         Self {
             publisher,
@@ -164,8 +118,7 @@ impl PublishedTrack {
             },
             media,
             codec,
-            remote,
-            media_ssrc,
+            origin,
             outlets: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
@@ -178,6 +131,12 @@ impl PublishedTrack {
             tap: arc_swap::ArcSwapOption::empty(),
             listen: arc_swap::ArcSwapOption::empty(),
         }
+    }
+
+    /// A track of courtroom device `publisher`, in the codec its ingest sends (Gavel's own
+    /// parameters: H.264 constrained baseline, Opus); its packets are [`Self::push`]ed.
+    pub fn from_device(publisher: ParticipantId, key: TrackKey, media: MediaCodec) -> Self {
+        Self::build(publisher, key, media, media.rtc(), Origin::Device)
     }
 
     /// Starts (or, with `None`, stops) feeding the recorder; `payload_type` is the one its
@@ -285,6 +244,9 @@ impl PublishedTrack {
     /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`. `layers` is a bit
     /// mask of the simulcast layers that need one (ignored for a single-stream track).
     pub async fn request_keyframe(&self, layers: u8) {
+        let Origin::Peer { remote, media_ssrc } = &self.origin else {
+            return;
+        };
         if self.kind != MediaKind::Video {
             return;
         }
@@ -309,14 +271,14 @@ impl PublishedTrack {
             .filter_map(|l| self.layers.ssrc(l))
             .collect();
         if ssrcs.is_empty() {
-            ssrcs.push(self.media_ssrc);
+            ssrcs.push(*media_ssrc);
         }
         for media_ssrc in ssrcs {
             let pli = PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc,
             };
-            let _ = self.remote.write_rtcp(vec![Box::new(pli)]).await;
+            let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
         }
     }
 
@@ -371,9 +333,12 @@ impl PublishedTrack {
 
     /// Forwards until the publisher's connection closes.
     pub async fn forward(self: Arc<Self>) {
+        let Origin::Peer { remote, .. } = &self.origin else {
+            return; // a device's packets are pushed
+        };
         let mut map = LayerMap::default();
-        while let Some(event) = self.remote.poll().await {
-            let mut packet = match event {
+        while let Some(event) = remote.poll().await {
+            let packet = match event {
                 TrackRemoteEvent::OnRtpPacket(packet) => packet,
                 TrackRemoteEvent::OnOpen(init) => {
                     if let Some(rid) = init.rid.as_deref().filter(|r| !r.is_empty()) {
@@ -395,21 +360,33 @@ impl PublishedTrack {
                 }
                 continue;
             }
-            if let Some(level) = self
-                .level_ext
-                .and_then(|id| packet.header.get_extension(id))
-                .and_then(|b| b.first().copied())
-            {
-                self.level.fetch_min(level & 0x7f, Ordering::Relaxed);
-            }
-            // Header extensions are negotiated per connection: none are passed on.
-            strip_extensions(&mut packet);
-            self.tap(&packet);
-            let outlets = self.outlets.load();
-            for o in outlets.iter() {
-                if o.sends() {
-                    self.write(o, packet.clone()).await;
-                }
+            self.push(packet).await;
+        }
+    }
+
+    /// Forwards one packet of a single-stream track (a peer's, or a device's from its ingest)
+    /// to the recorder, the transcriber and every subscriber the room lets through.
+    pub async fn push(&self, mut packet: rtc::rtp::Packet) {
+        if self.ended.load(Ordering::Relaxed) {
+            return;
+        }
+        if matches!(self.origin, Origin::Device) {
+            self.received.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(level) = self
+            .level_ext
+            .and_then(|id| packet.header.get_extension(id))
+            .and_then(|b| b.first().copied())
+        {
+            self.level.fetch_min(level & 0x7f, Ordering::Relaxed);
+        }
+        // Header extensions are negotiated per connection: none are passed on.
+        strip_extensions(&mut packet);
+        self.tap(&packet);
+        let outlets = self.outlets.load();
+        for o in outlets.iter() {
+            if o.sends() {
+                self.write(o, packet.clone()).await;
             }
         }
     }

@@ -58,8 +58,9 @@ pub async fn lines(
 ) -> Result<Vec<LineState>, DbError> {
     let rows = sqlx::query(
         "SELECT s.id, s.participant_id, s.role, s.start_ms, s.end_ms, s.text, s.confidence, \
-         s.gap, COALESCE(p.display_name, '') AS name FROM transcript_segments s \
+         s.gap, COALESCE(p.display_name, d.name, '') AS name FROM transcript_segments s \
          LEFT JOIN participants p ON p.id = s.participant_id \
+         LEFT JOIN devices d ON d.id = s.participant_id \
          WHERE s.hearing_id = $1 ORDER BY s.start_ms, s.created_at, s.id",
     )
     .bind(hearing)

@@ -1,5 +1,6 @@
 //! The server's layers depend downwards only: `app` wires everyone; the case API (`docket`)
-//! sits on the HTTP surface (`http`); that reaches the rooms (`rooms`), which drive the media
+//! sits on the HTTP surface (`http`); that reaches the courtroom devices (`courtroom`) and the
+//! rooms (`rooms`), which drive the media
 //! plane (`sfu`); the hearing rules (`hearing`) are shared below the HTTP surface and the
 //! rooms. A module naming one above it (a cycle) would let a change in one leak into the
 //! other; these tests keep them apart, and keep the whole library free of cycles.
@@ -8,7 +9,15 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// From top to bottom: each may name only those after it.
-const LAYERS: &[&str] = &["app", "docket", "http", "rooms", "hearing", "sfu"];
+const LAYERS: &[&str] = &[
+    "app",
+    "docket",
+    "http",
+    "courtroom",
+    "rooms",
+    "hearing",
+    "sfu",
+];
 
 fn files(p: &Path, out: &mut Vec<std::path::PathBuf>) {
     if p.is_dir() {

@@ -10,6 +10,7 @@ mod auth;
 mod binary;
 mod browser;
 mod captions;
+mod courtroom;
 mod db_outage;
 mod devices;
 mod input;

@@ -59,16 +59,23 @@ type Stats = Arc<Mutex<HashMap<(String, MediaKind), Counter>>>;
 type Remotes = Arc<Mutex<HashMap<String, Arc<dyn TrackRemote>>>>;
 type Log = Arc<Mutex<Vec<Received>>>;
 
+/// Where received packets are logged: video and audio apart.
+#[derive(Clone, Default)]
+struct Logs {
+    video: Log,
+    audio: Log,
+}
+
 /// Counts, and checks byte for byte, the media of every track arriving on `tracks`; logs video.
 fn receive(
     mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
     stats: Stats,
     remotes: Remotes,
-    log: Log,
+    logs: Logs,
 ) {
     tokio::spawn(async move {
         while let Some(track) = tracks.recv().await {
-            let (stats, remotes, log) = (stats.clone(), remotes.clone(), log.clone());
+            let (stats, remotes, logs) = (stats.clone(), remotes.clone(), logs.clone());
             tokio::spawn(async move {
                 let publisher = track.stream_id().await;
                 let track_id = track.track_id().await;
@@ -84,15 +91,17 @@ fn receive(
                 }
                 while let Some(ev) = track.poll().await {
                     if let TrackRemoteEvent::OnRtpPacket(p) = ev {
-                        if kind == MediaKind::Video {
-                            log.lock().unwrap().push(Received {
-                                publisher: publisher.clone(),
-                                track: track_id.clone(),
-                                seq: p.header.sequence_number,
-                                ts: p.header.timestamp,
-                                payload: p.payload.to_vec(),
-                            });
-                        }
+                        let log = match kind {
+                            MediaKind::Video => &logs.video,
+                            MediaKind::Audio => &logs.audio,
+                        };
+                        log.lock().unwrap().push(Received {
+                            publisher: publisher.clone(),
+                            track: track_id.clone(),
+                            seq: p.header.sequence_number,
+                            ts: p.header.timestamp,
+                            payload: p.payload.to_vec(),
+                        });
                         let ok = p.payload.as_ref()
                             == payload(kind, p.header.sequence_number).as_slice();
                         let mut s = stats.lock().unwrap();
@@ -110,7 +119,7 @@ fn receive(
 
 type Pc = Conn;
 
-async fn new_pc(stats: Stats, remotes: Remotes, log: Log) -> Pc {
+async fn new_pc(stats: Stats, remotes: Remotes, log: Logs) -> Pc {
     let (tx, rx) = mpsc::channel(8);
     receive(rx, stats, remotes, log);
     Conn::new(&PeerFactory::new(vec!["127.0.0.1:0".into()]), Some(tx))
@@ -138,6 +147,8 @@ pub(crate) struct MediaPeer {
     pub keyframe_requests: Arc<std::sync::atomic::AtomicU64>,
     /// Every video packet received, in order.
     pub video_log: Log,
+    /// Every audio packet received, in order.
+    pub audio_log: Log,
     /// Send descriptions without candidates and the candidates after them (trickle ICE).
     pub trickle: Arc<AtomicBool>,
     /// The server's latest answer to a publish offer.
@@ -229,8 +240,8 @@ impl MediaPeer {
         let answer_offers = answering.clone();
         let offers = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let offers_seen = offers.clone();
-        let video_log: Log = Arc::default();
-        let sub_log = video_log.clone();
+        let sub_log = Logs::default();
+        let (video_log, audio_log) = (sub_log.video.clone(), sub_log.audio.clone());
         let trickle = Arc::new(AtomicBool::new(false));
         let trickle_answers = trickle.clone();
         let (socket_tx, mut socket_rx) = mpsc::unbounded_channel::<Option<SignalingClient>>();
@@ -299,6 +310,7 @@ impl MediaPeer {
             level: 127,
             keyframe_requests: Arc::default(),
             video_log,
+            audio_log,
             trickle,
             publish_answer: None,
             socket: socket_tx,

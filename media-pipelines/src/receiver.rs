@@ -1,0 +1,252 @@
+//! What a receiver makes of the media Gavel sends, for the tests and benchmarks that check it
+//! as a browser would: H.264 RTP payloads back into NAL units (RFC 6184), those decoded into
+//! pictures, Opus payloads decoded into samples; and a plain RTSP client's packets, to compare
+//! with what reached a subscriber. The server itself never runs these.
+
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+/// Reassembles H.264 NAL units from RTP payloads in order (single units, STAP-A aggregates
+/// and FU-A fragments); a fragment whose start was lost is skipped.
+pub fn h264_nal_units<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut partial: Option<Vec<u8>> = None;
+    for p in payloads {
+        let Some(&first) = p.first() else { continue };
+        match first & 0x1f {
+            1..=23 => out.push(p.to_vec()),
+            24 => {
+                let mut rest = &p[1..];
+                while rest.len() >= 2 {
+                    let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+                    let Some(unit) = rest.get(2..2 + n) else {
+                        break;
+                    };
+                    out.push(unit.to_vec());
+                    rest = &rest[2 + n..];
+                }
+            }
+            28 if p.len() > 2 => {
+                let (fu, body) = (p[1], &p[2..]);
+                if fu & 0x80 != 0 {
+                    let mut unit = vec![(first & 0xe0) | (fu & 0x1f)];
+                    unit.extend_from_slice(body);
+                    partial = Some(unit);
+                } else if let Some(unit) = partial.as_mut() {
+                    unit.extend_from_slice(body);
+                }
+                if fu & 0x40 != 0
+                    && let Some(unit) = partial.take()
+                {
+                    out.push(unit);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Decodes H.264 NAL units (in order, parameter sets included) as a receiver would; returns
+/// the profile the stream declares and how many pictures came out.
+pub fn decode_h264(units: &[Vec<u8>]) -> Result<(Option<String>, usize), String> {
+    let mut stream = Vec::new();
+    for u in units {
+        stream.extend_from_slice(&[0, 0, 0, 1]);
+        stream.extend_from_slice(u);
+    }
+    let samples = run(
+        "appsrc name=src caps=video/x-h264,stream-format=byte-stream,alignment=nal \
+         ! h264parse ! tee name=t t. ! queue ! avdec_h264 ! appsink name=sink sync=false \
+         t. ! queue ! appsink name=parsed sync=false",
+        vec![stream],
+    )?;
+    Ok((samples.profile, samples.count))
+}
+
+/// Decodes Opus RTP payloads (one packet each, in order) as a receiver would; returns the
+/// mono samples at 48 kHz that came out.
+pub fn decode_opus(payloads: &[Vec<u8>]) -> Result<usize, String> {
+    // Each payload is one Opus packet: an Ogg-less stream of them, 20 ms apart.
+    let samples = run_buffers(
+        "appsrc name=src format=time caps=audio/x-opus,channel-mapping-family=0,channels=2,rate=48000 \
+         ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1 ! appsink name=sink sync=false",
+        payloads,
+        Duration::from_millis(20),
+    )?;
+    Ok(samples / 2)
+}
+
+struct Out {
+    profile: Option<String>,
+    count: usize,
+}
+
+fn pipeline(launch: &str) -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink), String> {
+    gst::init().map_err(|e| e.to_string())?;
+    let pipeline = gst::parse::launch(launch)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let src = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no appsink")?;
+    Ok((pipeline, src, sink))
+}
+
+fn run(launch: &str, buffers: Vec<Vec<u8>>) -> Result<Out, String> {
+    let (pipeline, src, sink) = pipeline(launch)?;
+    let parsed = pipeline
+        .by_name("parsed")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok());
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    for b in buffers {
+        src.push_buffer(gst::Buffer::from_slice(b))
+            .map_err(|e| e.to_string())?;
+    }
+    let _ = src.end_of_stream();
+    let profile = parsed
+        .and_then(|p| p.try_pull_sample(gst::ClockTime::from_seconds(5)))
+        .and_then(|s| {
+            s.caps()
+                .and_then(|c| c.structure(0))
+                .and_then(|s| s.get::<&str>("profile").ok())
+                .map(str::to_owned)
+        });
+    let mut count = 0;
+    while sink
+        .try_pull_sample(gst::ClockTime::from_seconds(5))
+        .is_some()
+    {
+        count += 1;
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(Out { profile, count })
+}
+
+/// Pushes each of `buffers` with its own timestamp (`every` apart); returns the bytes out.
+fn run_buffers(launch: &str, buffers: &[Vec<u8>], every: Duration) -> Result<usize, String> {
+    let (pipeline, src, sink) = pipeline(launch)?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    let step = gst::ClockTime::from_nseconds(u64::try_from(every.as_nanos()).unwrap_or(0));
+    for (i, b) in buffers.iter().enumerate() {
+        let mut buf = gst::Buffer::from_slice(b.clone());
+        if let Some(buf) = buf.get_mut() {
+            buf.set_pts(step * u64::try_from(i).unwrap_or(0));
+            buf.set_duration(step);
+        }
+        src.push_buffer(buf).map_err(|e| e.to_string())?;
+    }
+    let _ = src.end_of_stream();
+    let mut bytes = 0;
+    while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+        bytes += s.buffer().map_or(0, |b| b.size());
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(bytes)
+}
+
+/// The RTP payloads of `url`'s video over TCP for `during`, as a plain RTSP client gets them
+/// (the reference a subscriber's packets are compared with).
+pub fn rtsp_video_payloads(url: &str, during: Duration) -> Result<Vec<Vec<u8>>, String> {
+    gst::init().map_err(|e| e.to_string())?;
+    let launch = format!(
+        "rtspsrc location={url} protocols=tcp latency=0 ! application/x-rtp,media=video \
+         ! appsink name=sink sync=false"
+    );
+    let pipeline = gst::parse::launch(&launch)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline")?;
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no appsink")?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    let until = Instant::now() + during;
+    let mut out = Vec::new();
+    while Instant::now() < until {
+        let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
+            continue;
+        };
+        if let Some(map) = s.buffer().and_then(|b| b.map_readable().ok())
+            && let Some(payload) = rtp_payload(map.as_slice())
+        {
+            out.push(payload.to_vec());
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(out)
+}
+
+/// The payload of an RTP packet (after CSRCs, extension and before padding).
+fn rtp_payload(p: &[u8]) -> Option<&[u8]> {
+    let first = *p.first()?;
+    let mut at = 12 + 4 * usize::from(first & 0x0f);
+    if first & 0x10 != 0 {
+        let words = u16::from_be_bytes([*p.get(at + 2)?, *p.get(at + 3)?]);
+        at += 4 + 4 * usize::from(words);
+    }
+    let pad = if first & 0x20 != 0 {
+        usize::from(*p.last()?)
+    } else {
+        0
+    };
+    p.get(at..p.len().checked_sub(pad)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_aggregated_and_fragmented_units_are_reassembled() {
+        let sps = vec![0x67, 1, 2, 3];
+        let pps = vec![0x68, 4];
+        let mut stap = vec![0x78];
+        for u in [&sps, &pps] {
+            stap.extend_from_slice(&u16::try_from(u.len()).unwrap().to_be_bytes());
+            stap.extend_from_slice(u);
+        }
+        let idr = [0x65u8, 9, 8, 7, 6, 5];
+        let fu = |start: bool, end: bool, body: &[u8]| {
+            let mut p = vec![0x7c, (u8::from(start) << 7) | (u8::from(end) << 6) | 5];
+            p.extend_from_slice(body);
+            p
+        };
+        let (a, b) = (fu(true, false, &idr[1..3]), fu(false, true, &idr[3..]));
+        let lost_start = fu(false, true, &[1, 2]);
+        let slice = [0x41u8, 7];
+        let units = h264_nal_units([
+            stap.as_slice(),
+            a.as_slice(),
+            b.as_slice(),
+            lost_start.as_slice(),
+            &slice[..],
+        ]);
+        assert_eq!(units, vec![sps, pps, idr.to_vec(), slice.to_vec()]);
+    }
+
+    #[test]
+    fn the_payload_follows_csrcs_and_extensions() {
+        let mut p = vec![0x91, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3];
+        p.extend_from_slice(&[0xbe, 0xde, 0, 1, 1, 2, 3, 4]);
+        p.extend_from_slice(&[0xaa, 0xbb]);
+        assert_eq!(rtp_payload(&p), Some(&[0xaa, 0xbb][..]));
+        assert_eq!(rtp_payload(&[0x80]), None);
+    }
+}

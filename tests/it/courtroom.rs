@@ -1,0 +1,295 @@
+//! E-courtroom cameras in live hearings (Art. 33): a real RTSP server on loopback stands in for
+//! the courtroom's hardware; the platform registers it; the server pulls it into the hearing's
+//! room as a participant of its own; real `webrtc` subscribers receive it as browsers would.
+
+use std::time::Duration;
+
+use gavel_media_pipelines::receiver::{
+    decode_h264, decode_opus, h264_nal_units, rtsp_video_payloads,
+};
+use gavel_media_pipelines::rtsp_test_server::TestServer;
+use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::media_peer::{MediaPeer, peer};
+use crate::support::{Backend, TestApp, wait_for};
+
+const T: Duration = Duration::from_secs(30);
+
+/// Opens `hearing` (its devices come into the room).
+async fn open(app: &TestApp, hearing: &str) {
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        json!({"to": "open"}),
+        200,
+    )
+    .await;
+}
+
+/// Registers a device pulling `mount` of `rtsp`; returns its id.
+async fn register(
+    app: &TestApp,
+    hearing: &str,
+    port: u16,
+    mount: &str,
+    credentials: Option<(&str, &str)>,
+) -> String {
+    let mut body = json!({
+        "name": "Courtroom 3 — bench camera",
+        "url": format!("rtsp://127.0.0.1:{port}{mount}"),
+    });
+    if let Some((user, password)) = credentials {
+        body["username"] = user.into();
+        body["password"] = password.into();
+    }
+    let d = app
+        .post_ok(&format!("/api/v1/hearings/{hearing}/devices"), body, 201)
+        .await;
+    d["id"].as_str().unwrap().to_owned()
+}
+
+/// The payloads `p` received from `from` of `kind`, from the `skip`-th on.
+fn payloads(p: &MediaPeer, from: &str, kind: MediaKind, skip: usize) -> Vec<Vec<u8>> {
+    let log = match kind {
+        MediaKind::Video => &p.video_log,
+        MediaKind::Audio => &p.audio_log,
+    };
+    log.lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.publisher == from)
+        .skip(skip)
+        .map(|r| r.payload.clone())
+        .collect()
+}
+
+/// Waits for a notice with `code` (other messages are skipped).
+async fn notice(p: &mut MediaPeer, code: &str) {
+    p.expect(|m| matches!(m, ServerMessage::Notice { code: c, .. } if c == code))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_baseline_courtroom_camera_is_passed_through_byte_for_byte_and_recorded() {
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom", None).await;
+
+    // It is in the room, under its own name and role.
+    let roster = judge
+        .expect(|m| match m {
+            ServerMessage::Roster { participants } => participants.iter().any(|p| p.id == device),
+            _ => false,
+        })
+        .await;
+    let ServerMessage::Roster { participants } = roster else {
+        unreachable!()
+    };
+    let me = participants.iter().find(|p| p.id == device).unwrap();
+    assert_eq!(
+        (me.role.as_str(), me.name.as_str()),
+        ("courtroom", "Courtroom 3 — bench camera")
+    );
+
+    // Its picture and sound arrive.
+    judge.wait_received(&device, MediaKind::Video, 100).await;
+    judge.wait_received(&device, MediaKind::Audio, 50).await;
+
+    // What the subscriber gets are the camera's own NAL units, byte for byte: compared with
+    // what a plain RTSP client receives of the same (shared) stream over the same seconds.
+    let skip = payloads(&judge, &device, MediaKind::Video, 0).len();
+    let url = format!("rtsp://127.0.0.1:{}/courtroom", rtsp.port);
+    let reference =
+        tokio::task::spawn_blocking(move || rtsp_video_payloads(&url, Duration::from_secs(4)))
+            .await
+            .unwrap()
+            .unwrap();
+    let received = payloads(&judge, &device, MediaKind::Video, skip);
+    let camera: std::collections::HashSet<Vec<u8>> =
+        h264_nal_units(reference.iter().map(Vec::as_slice))
+            .into_iter()
+            .collect();
+    let slices: Vec<Vec<u8>> = h264_nal_units(received.iter().map(Vec::as_slice))
+        .into_iter()
+        .filter(|u| matches!(u[0] & 0x1f, 1 | 5))
+        .collect();
+    let same = slices.iter().filter(|u| camera.contains(*u)).count();
+    assert!(slices.len() >= 60, "{} slices in 4 s", slices.len());
+    assert!(
+        same * 10 >= slices.len() * 8,
+        "{same} of {} slices are the camera's own (not re-encoded)",
+        slices.len()
+    );
+
+    // Decodable as a browser decodes it: constrained baseline, key frames and all.
+    let all = payloads(&judge, &device, MediaKind::Video, 0);
+    let (profile, pictures) = decode_h264(&h264_nal_units(all.iter().map(Vec::as_slice))).unwrap();
+    assert_eq!(profile.as_deref(), Some("constrained-baseline"));
+    assert!(pictures >= 60, "{pictures} pictures decoded");
+    let audio = payloads(&judge, &device, MediaKind::Audio, 0);
+    let samples = decode_opus(&audio).unwrap();
+    assert!(samples > 48_000 / 2, "{samples} samples of Opus decoded");
+
+    // Recorded like any participant, into a recording that verifies.
+    judge.send(ClientMessage::EndHearing { req: None }).await;
+    let dir = app.config.server.data_dir.join("recordings").join(&hearing);
+    if let gavel::recording::Verdict::Broken(f) = crate::recording::verify(&app, &dir).await {
+        panic!("{f:?}");
+    }
+    let lines = crate::recording::entries(&dir.join("manifest.jsonl"));
+    for track in ["camera", "microphone"] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l["participant"] == device.as_str() && l["track"] == track),
+            "the device's {track} is in the record: {lines:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_with_b_frames_is_transcoded_once_and_arrives_without_them() {
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom-high", None).await;
+    judge.wait_received(&device, MediaKind::Video, 150).await;
+    judge.wait_received(&device, MediaKind::Audio, 50).await;
+    let video = payloads(&judge, &device, MediaKind::Video, 0);
+    let (profile, pictures) =
+        decode_h264(&h264_nal_units(video.iter().map(Vec::as_slice))).unwrap();
+    assert_eq!(
+        profile.as_deref(),
+        Some("constrained-baseline"),
+        "a profile without B-frames"
+    );
+    assert!(pictures >= 20, "{pictures} pictures decoded");
+    let samples = decode_opus(&payloads(&judge, &device, MediaKind::Audio, 0)).unwrap();
+    assert!(
+        samples > 48_000 / 2,
+        "AAC arrives as Opus: {samples} samples"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_the_devices_status_and_a_fault_and_the_hearing_goes_on() {
+    let rtsp = TestServer::start(Some(("court", "right"))).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let wrong = register(
+        &app,
+        &hearing,
+        rtsp.port,
+        "/courtroom",
+        Some(("court", "wrong")),
+    )
+    .await;
+    let right = register(
+        &app,
+        &hearing,
+        rtsp.port,
+        "/courtroom",
+        Some(("court", "right")),
+    )
+    .await;
+    judge.wait_received(&right, MediaKind::Video, 50).await;
+    let path = format!("/api/v1/hearings/{hearing}/devices");
+    wait_for(T, "the wrong password's status", || async {
+        let list = app.get_ok(&path).await;
+        let d = list
+            .as_array()?
+            .iter()
+            .find(|d| d["id"] == wrong.as_str())?
+            .clone();
+        (d["status"] == "unauthorized").then_some(())
+    })
+    .await;
+    let mut db = app.db().await;
+    let faults: Vec<String> =
+        sqlx::query("SELECT detail FROM faults WHERE component = 'device' AND hearing_id = $1")
+            .bind(&hearing)
+            .fetch_all(&mut db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("detail"))
+            .collect();
+    assert!(
+        faults.iter().any(|f| f.contains("refused the credentials")),
+        "{faults:?}"
+    );
+    assert!(
+        faults
+            .iter()
+            .all(|f| !f.contains("wrong") && !f.contains("right")),
+        "{faults:?}"
+    );
+    // The hearing goes on: a party joins, is admitted, and hears the courtroom.
+    let party = peer(&app, &hearing, "party").await;
+    judge
+        .send(ClientMessage::Admit {
+            req: None,
+            participant: party.id.clone(),
+        })
+        .await;
+    party.wait_received(&right, MediaKind::Audio, 50).await;
+    assert_eq!(judge.received(&wrong, MediaKind::Video).packets, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_that_goes_away_and_comes_back_is_reconnected_and_the_judge_is_told() {
+    let rtsp = TestServer::start(None).unwrap();
+    let port = rtsp.port;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let device = register(&app, &hearing, port, "/courtroom", None).await;
+    judge.wait_received(&device, MediaKind::Video, 50).await;
+
+    drop(rtsp); // the camera's server stops
+    notice(&mut judge, "device.lost").await;
+    let _back = TestServer::start_at(None, port).unwrap();
+    let since = tokio::time::Instant::now();
+    notice(&mut judge, "device.back").await;
+    assert!(
+        since.elapsed() < Duration::from_secs(10),
+        "back within 10 s: {:?}",
+        since.elapsed()
+    );
+    let before = judge.received(&device, MediaKind::Video).packets;
+    judge
+        .wait_received(&device, MediaKind::Video, before + 50)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sequestered_witness_neither_sees_nor_hears_the_courtroom_until_called() {
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let witness = peer(&app, &hearing, "witness").await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom", None).await;
+    judge.wait_received(&device, MediaKind::Audio, 100).await;
+    judge.wait_received(&device, MediaKind::Video, 100).await;
+    for kind in [MediaKind::Audio, MediaKind::Video] {
+        assert_eq!(witness.received(&device, kind).packets, 0, "{kind:?}");
+    }
+    judge
+        .send(ClientMessage::CallWitness {
+            req: None,
+            participant: witness.id.clone(),
+        })
+        .await;
+    witness.wait_received(&device, MediaKind::Audio, 50).await;
+}
