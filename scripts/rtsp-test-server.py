@@ -10,6 +10,9 @@ them, generated live (nothing is stored):
   /aac            AAC audio (MPEG4-GENERIC)
   /courtroom      the baseline camera with AAC sound, as one stream
   /courtroom-high the high-profile camera with AAC sound
+  /courtroom-speech
+                  with --speech FILE... (WAVs of one format): the baseline camera with their
+                  speech as AAC, 1.5 s apart, from the start for each client
 
 With --user and --password every mount asks for them (digest authentication). It prints
 `ready <port>` on stdout once it listens, and serves until killed.
@@ -17,6 +20,8 @@ With --user and --password every mount asks for them (digest authentication). It
 
 import argparse
 import sys
+import tempfile
+import wave
 
 import gi
 
@@ -48,11 +53,27 @@ STREAMS = {
 }
 
 
+def join_speech(files, out_path):
+    """Writes `files` one after the other, with 1.5 s of silence before each and at the end."""
+    out = None
+    for f in files:
+        with wave.open(f) as w:
+            if out is None:
+                out = wave.open(out_path, "wb")
+                out.setparams(w.getparams())
+                gap = b"\0" * (w.getsampwidth() * w.getnchannels() * int(w.getframerate() * 1.5))
+            out.writeframes(gap)
+            out.writeframes(w.readframes(w.getnframes()))
+    out.writeframes(gap)
+    out.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="TCP port (0: any free one)")
     parser.add_argument("--user", help="require digest authentication as this user")
     parser.add_argument("--password", help="the user's password")
+    parser.add_argument("--speech", nargs="+", help="WAV files to serve as /courtroom-speech")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -60,10 +81,21 @@ def main() -> int:
     server.set_address("127.0.0.1")
     server.set_service(str(args.port))
     mounts = server.get_mount_points()
-    for path, launch in STREAMS.items():
+    streams = {path: (launch, True) for path, launch in STREAMS.items()}
+    if args.speech:
+        said = tempfile.NamedTemporaryFile(suffix=".wav", delete=False)
+        join_speech(args.speech, said.name)
+        speech = (
+            f"filesrc location={said.name} ! wavparse ! audioconvert ! audioresample "
+            "! audio/x-raw,rate=48000,channels=1 ! identity sync=true ! avenc_aac "
+            "! rtpmp4gpay name=pay1 pt=97"
+        )
+        # Not shared: each client hears the speech from its start.
+        streams["/courtroom-speech"] = (f"( {BASELINE} {speech} )", False)
+    for path, (launch, shared) in streams.items():
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
-        factory.set_shared(True)
+        factory.set_shared(shared)
         if args.user:
             factory.add_role_from_structure(
                 Gst.Structure.from_string(

@@ -31,6 +31,21 @@ impl TestServer {
 
     /// Starts the server on `port` (0: any free one), e.g. again where a stopped one was.
     pub fn start_at(credentials: Option<(&str, &str)>, port: u16) -> std::io::Result<Self> {
+        Self::spawn(credentials, port, &[])
+    }
+
+    /// Starts a server that also serves `/courtroom-speech`: the baseline camera with the
+    /// speech of the `wavs` (one after the other, 1.5 s apart) as AAC, from the start for each
+    /// client.
+    pub fn with_speech(wavs: &[std::path::PathBuf]) -> std::io::Result<Self> {
+        Self::spawn(None, 0, wavs)
+    }
+
+    fn spawn(
+        credentials: Option<(&str, &str)>,
+        port: u16,
+        speech: &[std::path::PathBuf],
+    ) -> std::io::Result<Self> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../scripts/rtsp-test-server.py"
@@ -40,6 +55,9 @@ impl TestServer {
         cmd.arg(script)
             .args(["--port", &port.to_string()])
             .stdout(Stdio::piped());
+        if !speech.is_empty() {
+            cmd.arg("--speech").args(speech);
+        }
         if let Some((user, password)) = credentials {
             cmd.args(["--user", user, "--password", password]);
         }

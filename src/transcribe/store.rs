@@ -41,6 +41,8 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
         "INSERT INTO transcript_segments (id, hearing_id, participant_id, role, start_ms, end_ms, \
          text, confidence, gap, created_at) \
          SELECT $1, $2, $3, role, $4, $5, $6, $7, $8, $9 FROM participants \
+         WHERE id = $3 AND hearing_id = $2 \
+         UNION ALL SELECT $1, $2, $3, 'courtroom', $4, $5, $6, $7, $8, $9 FROM devices \
          WHERE id = $3 AND hearing_id = $2",
     )
     .bind(uuid::Uuid::new_v4().to_string())
@@ -54,8 +56,9 @@ pub async fn store(db: &Db, hearing: &str, event: &CaptionEvent, now: i64) -> Re
     .bind(now)
     .execute(db.pool())
     .await?;
-    // The speaker's role comes from their registration; a line from someone the hearing does
-    // not know is not stored, and the caller records that as a fault.
+    // The speaker's role comes from their registration (a courtroom device's is `courtroom`); a
+    // line from someone the hearing does not know is not stored, and the caller records that
+    // as a fault.
     if stored.rows_affected() == 0 {
         return Err(DbError::Missing("participant registered for this hearing"));
     }

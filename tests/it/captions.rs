@@ -20,7 +20,7 @@ fn speech() -> Vec<bytes::Bytes> {
 
 /// A server with live captions by the real model (imported into the returned directory), one
 /// worker thread, and a lobby or none.
-async fn captioned(lobby: bool) -> (TestApp, tempfile::TempDir) {
+pub(crate) async fn captioned(lobby: bool) -> (TestApp, tempfile::TempDir) {
     let models = tempfile::tempdir().unwrap();
     let model = crate::asr::tiny_en(models.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {

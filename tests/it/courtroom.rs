@@ -35,9 +35,21 @@ async fn register(
     mount: &str,
     credentials: Option<(&str, &str)>,
 ) -> String {
+    register_with(app, hearing, port, mount, credentials, "tcp").await
+}
+
+async fn register_with(
+    app: &TestApp,
+    hearing: &str,
+    port: u16,
+    mount: &str,
+    credentials: Option<(&str, &str)>,
+    transport: &str,
+) -> String {
     let mut body = json!({
         "name": "Courtroom 3 — bench camera",
         "url": format!("rtsp://127.0.0.1:{port}{mount}"),
+        "transport": transport,
     });
     if let Some((user, password)) = credentials {
         body["username"] = user.into();
@@ -292,4 +304,105 @@ async fn a_sequestered_witness_neither_sees_nor_hears_the_courtroom_until_called
         })
         .await;
     witness.wait_received(&device, MediaKind::Audio, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_over_udp_is_in_the_hearing_and_leaves_when_removed() {
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let device = register_with(&app, &hearing, rtsp.port, "/courtroom", None, "udp").await;
+    judge.wait_received(&device, MediaKind::Video, 100).await;
+    judge.wait_received(&device, MediaKind::Audio, 50).await;
+
+    // Removed by the platform: out of the roster, and its media stops.
+    app.call(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/hearings/{hearing}/devices/{device}"),
+        None,
+    )
+    .await;
+    judge
+        .expect(|m| match m {
+            ServerMessage::Roster { participants } => !participants.iter().any(|p| p.id == device),
+            _ => false,
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_cannot_give_a_person_the_courtroom_role() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/hearings/{hearing}/participants"),
+            Some(json!({"display_name": "Bench camera", "role": "courtroom", "identity_ref": "idp:x"})),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body.to_string().contains("role"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_courtrooms_aac_sound_is_captioned_under_the_devices_name() {
+    let dir = gavel::clip::default_dir().parent().unwrap().join("speech");
+    let wavs: Vec<_> = (0..3).map(|n| dir.join(format!("s{n:02}.wav"))).collect();
+    let rtsp = TestServer::with_speech(&wavs).expect("the test speech (make setup)");
+    let (app, _models) = crate::captions::captioned(false).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom-speech", None).await;
+
+    let said = crate::asr::sentences()[..3].join(" ");
+    let said_words = said.split_whitespace().count();
+    let mut heard: Vec<String> = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
+    while heard
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .sum::<usize>()
+        + 2
+        < said_words
+    {
+        let m = tokio::time::timeout_at(deadline, judge.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the courtroom's three sentences captioned: {heard:?}"))
+            .expect("connection open");
+        if let ServerMessage::Caption {
+            participant, text, ..
+        } = m
+        {
+            assert_eq!(participant, device, "attributed to the courtroom device");
+            heard.push(text);
+        }
+    }
+    let wer = gavel::transcribe::wer::wer(&said, &heard.join(" "));
+    assert!(
+        wer <= 0.35,
+        "WER {wer:.2}: said {said:?}, captioned {heard:?}"
+    );
+    // Stored, with the device's role (the store follows the caption).
+    let roles = wait_for(T, "the courtroom's transcript", || async {
+        let mut db = app.db().await;
+        let roles: Vec<String> = sqlx::query(
+            "SELECT role FROM transcript_segments WHERE hearing_id = $1 AND participant_id = $2",
+        )
+        .bind(&hearing)
+        .bind(&device)
+        .fetch_all(&mut db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("role"))
+        .collect();
+        (!roles.is_empty()).then_some(roles)
+    })
+    .await;
+    assert!(roles.iter().all(|r| r == "courtroom"), "{roles:?}");
 }
