@@ -14,11 +14,18 @@ them, generated live (nothing is stored):
                   with --speech FILE... (WAVs of one format): the baseline camera with their
                   speech as AAC, 1.5 s apart, from the start for each client
 
+With --bench DIR it also serves a 1080p30 camera for `gavel bench rtsp`, encoded once into DIR
+(a minute each, kept for the next run) so that serving it costs the machine almost nothing:
+
+  /bench          H.264 constrained baseline, no B-frames, 4 Mbit/s, a key frame every 2 s
+  /bench-high     H.264 high profile with B-frames, 4 Mbit/s
+
 With --user and --password every mount asks for them (digest authentication). It prints
 `ready <port>` on stdout once it listens, and serves until killed.
 """
 
 import argparse
+import os
 import sys
 import tempfile
 import wave
@@ -53,6 +60,43 @@ STREAMS = {
 }
 
 
+BENCH_ENCODE = {
+    "bench": "x264enc tune=zerolatency bframes=0 key-int-max=60 speed-preset=ultrafast "
+    "bitrate=4000 ! video/x-h264,profile=constrained-baseline",
+    "bench-high": "x264enc bframes=2 b-adapt=false key-int-max=60 speed-preset=ultrafast "
+    "bitrate=4000 ! video/x-h264,profile=high",
+}
+
+
+def bench_streams(directory):
+    """Encodes the benchmark clips into `directory` if they are not there; their mounts."""
+    os.makedirs(directory, exist_ok=True)
+    mounts = {}
+    for name, encode in BENCH_ENCODE.items():
+        clip = os.path.join(directory, f"{name}-1080p30.mkv")
+        if not os.path.exists(clip):
+            tmp = clip + ".tmp"
+            pipeline = Gst.parse_launch(
+                "videotestsrc pattern=snow num-buffers=1800 "
+                "! video/x-raw,width=1920,height=1080,framerate=30/1 "
+                f"! {encode} ! h264parse ! matroskamux ! filesink location={tmp}"
+            )
+            pipeline.set_state(Gst.State.PLAYING)
+            msg = pipeline.get_bus().timed_pop_filtered(
+                Gst.CLOCK_TIME_NONE, Gst.MessageType.EOS | Gst.MessageType.ERROR
+            )
+            pipeline.set_state(Gst.State.NULL)
+            if msg.type != Gst.MessageType.EOS:
+                raise RuntimeError(f"encoding {clip} failed")
+            os.rename(tmp, clip)
+        # Played at its own pace (identity syncs to the clock), as a camera sends it.
+        mounts[f"/{name}"] = (
+            f"( filesrc location={clip} ! matroskademux ! h264parse ! identity sync=true "
+            "! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+        )
+    return mounts
+
+
 def join_speech(files, out_path):
     """Writes `files` one after the other, with 1.5 s of silence before each and at the end."""
     out = None
@@ -74,6 +118,7 @@ def main() -> int:
     parser.add_argument("--user", help="require digest authentication as this user")
     parser.add_argument("--password", help="the user's password")
     parser.add_argument("--speech", nargs="+", help="WAV files to serve as /courtroom-speech")
+    parser.add_argument("--bench", help="directory of the 1080p benchmark clips (made if missing)")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -92,6 +137,9 @@ def main() -> int:
         )
         # Not shared: each client hears the speech from its start.
         streams["/courtroom-speech"] = (f"( {BASELINE} {speech} )", False)
+    if args.bench:
+        for path, launch in bench_streams(args.bench).items():
+            streams[path] = (launch, True)
     for path, (launch, shared) in streams.items():
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)

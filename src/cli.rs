@@ -183,6 +183,28 @@ pub enum BenchKind {
         #[arg(long)]
         record: bool,
     },
+    /// Pull courtroom cameras: N devices of 1080p30 H.264 at 4 Mbit/s from a real RTSP server
+    /// into one hearing with one subscriber, through a server started on loopback; prints the
+    /// server's CPU per device and (pass-through) the latency it adds, p50/p95. Run it pinned:
+    /// `taskset -c 1 gavel bench rtsp --pin-server 0`.
+    Rtsp {
+        /// Devices at once.
+        #[arg(long, short = 'n', default_value_t = 1)]
+        devices: usize,
+        /// Send high profile with B-frames, which the server transcodes, instead of constrained
+        /// baseline, which it passes through.
+        #[arg(long)]
+        transcode: bool,
+        /// Measured seconds (at most 40), after a warm-up.
+        #[arg(long, short = 'd', default_value_t = 10)]
+        duration: u64,
+        /// Pin the server (every thread) to this CPU.
+        #[arg(long)]
+        pin_server: Option<usize>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `gavel model ...`

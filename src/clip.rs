@@ -29,7 +29,7 @@ pub enum ClipError {
 }
 
 /// The clip, ready to send.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Clip {
     /// RTP payloads of each video frame, 30 frames a second; the first frame is a key frame.
     pub video: Vec<Vec<Bytes>>,

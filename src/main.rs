@@ -86,6 +86,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::out(&summary);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            what:
+                BenchKind::Rtsp {
+                    devices,
+                    transcode,
+                    duration,
+                    pin_server,
+                    json,
+                },
+        } => {
+            let summary = bench::rtsp::run(bench::rtsp::RtspBench {
+                devices,
+                transcode,
+                duration,
+                pin: pin_server,
+                json,
+            })
+            .await?;
+            commands::out(&summary);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Transcribe {
             file,
             model,

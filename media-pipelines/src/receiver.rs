@@ -12,12 +12,23 @@ use gstreamer_app as gst_app;
 /// Reassembles H.264 NAL units from RTP payloads in order (single units, STAP-A aggregates
 /// and FU-A fragments); a fragment whose start was lost is skipped.
 pub fn h264_nal_units<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Vec<Vec<u8>> {
+    h264_nal_units_at(payloads.into_iter().map(|p| ((), p)))
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect()
+}
+
+/// As [`h264_nal_units`], each unit with the mark (e.g. the arrival time) of the packet that
+/// completed it.
+pub fn h264_nal_units_at<'a, T: Copy>(
+    payloads: impl IntoIterator<Item = (T, &'a [u8])>,
+) -> Vec<(T, Vec<u8>)> {
     let mut out = Vec::new();
     let mut partial: Option<Vec<u8>> = None;
-    for p in payloads {
+    for (at, p) in payloads {
         let Some(&first) = p.first() else { continue };
         match first & 0x1f {
-            1..=23 => out.push(p.to_vec()),
+            1..=23 => out.push((at, p.to_vec())),
             24 => {
                 let mut rest = &p[1..];
                 while rest.len() >= 2 {
@@ -25,7 +36,7 @@ pub fn h264_nal_units<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Vec<V
                     let Some(unit) = rest.get(2..2 + n) else {
                         break;
                     };
-                    out.push(unit.to_vec());
+                    out.push((at, unit.to_vec()));
                     rest = &rest[2 + n..];
                 }
             }
@@ -41,7 +52,7 @@ pub fn h264_nal_units<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Vec<V
                 if fu & 0x40 != 0
                     && let Some(unit) = partial.take()
                 {
-                    out.push(unit);
+                    out.push((at, unit));
                 }
             }
             _ => {}
@@ -161,6 +172,14 @@ fn run_buffers(launch: &str, buffers: &[Vec<u8>], every: Duration) -> Result<usi
 /// The RTP payloads of `url`'s video over TCP for `during`, as a plain RTSP client gets them
 /// (the reference a subscriber's packets are compared with).
 pub fn rtsp_video_payloads(url: &str, during: Duration) -> Result<Vec<Vec<u8>>, String> {
+    Ok(rtsp_video_arrivals(url, during)?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect())
+}
+
+/// As [`rtsp_video_payloads`], each with when it arrived.
+pub fn rtsp_video_arrivals(url: &str, during: Duration) -> Result<Vec<(Instant, Vec<u8>)>, String> {
     gst::init().map_err(|e| e.to_string())?;
     let launch = format!(
         "rtspsrc location={url} protocols=tcp latency=0 ! application/x-rtp,media=video \
@@ -186,7 +205,7 @@ pub fn rtsp_video_payloads(url: &str, during: Duration) -> Result<Vec<Vec<u8>>, 
         if let Some(map) = s.buffer().and_then(|b| b.map_readable().ok())
             && let Some(payload) = rtp_payload(map.as_slice())
         {
-            out.push(payload.to_vec());
+            out.push((Instant::now(), payload.to_vec()));
         }
     }
     let _ = pipeline.set_state(gst::State::Null);

@@ -31,20 +31,27 @@ impl TestServer {
 
     /// Starts the server on `port` (0: any free one), e.g. again where a stopped one was.
     pub fn start_at(credentials: Option<(&str, &str)>, port: u16) -> std::io::Result<Self> {
-        Self::spawn(credentials, port, &[])
+        Self::spawn(credentials, port, &[], None)
     }
 
     /// Starts a server that also serves `/courtroom-speech`: the baseline camera with the
     /// speech of the `wavs` (one after the other, 1.5 s apart) as AAC, from the start for each
     /// client.
     pub fn with_speech(wavs: &[std::path::PathBuf]) -> std::io::Result<Self> {
-        Self::spawn(None, 0, wavs)
+        Self::spawn(None, 0, wavs, None)
+    }
+
+    /// Starts a server that also serves `gavel bench rtsp`'s 1080p30 cameras (`/bench`,
+    /// `/bench-high`), encoded once into `clips` (a minute each; kept for the next run).
+    pub fn for_bench(clips: &std::path::Path) -> std::io::Result<Self> {
+        Self::spawn(None, 0, &[], Some(clips))
     }
 
     fn spawn(
         credentials: Option<(&str, &str)>,
         port: u16,
         speech: &[std::path::PathBuf],
+        bench: Option<&std::path::Path>,
     ) -> std::io::Result<Self> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -55,6 +62,9 @@ impl TestServer {
         cmd.arg(script)
             .args(["--port", &port.to_string()])
             .stdout(Stdio::piped());
+        if let Some(dir) = bench {
+            cmd.arg("--bench").arg(dir);
+        }
         if !speech.is_empty() {
             cmd.arg("--speech").args(speech);
         }
@@ -74,7 +84,8 @@ impl TestServer {
             let _ = tx.send(line);
         });
         let port = rx
-            .recv_timeout(Duration::from_secs(20))
+            // Encoding the benchmark's clips the first time takes minutes.
+            .recv_timeout(Duration::from_secs(if bench.is_some() { 600 } else { 20 }))
             .ok()
             .and_then(|line| line.strip_prefix("ready ")?.trim().parse().ok());
         match port {

@@ -116,13 +116,22 @@ impl Meter {
     }
 }
 
+/// Sees every packet a load peer receives, with its publisher and kind (for measures the meter
+/// does not take, e.g. matching a courtroom camera's frames).
+pub(crate) type Tap = Arc<dyn Fn(&str, MediaKind, &rtc::rtp::Packet) + Send + Sync>;
+
 /// Counts the media of every track arriving on `tracks` into `meter`; the first packet on any
 /// track completes the participant's join.
-fn count(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, meter: Arc<Meter>, joined: Instant) {
+fn count(
+    mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
+    meter: Arc<Meter>,
+    joined: Instant,
+    tap: Option<Tap>,
+) {
     let first_packet = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
         while let Some(track) = tracks.recv().await {
-            let (meter, first_packet) = (meter.clone(), first_packet.clone());
+            let (meter, first_packet, tap) = (meter.clone(), first_packet.clone(), tap.clone());
             tokio::spawn(async move {
                 let publisher = track.stream_id().await;
                 let kind = match track.kind().await {
@@ -134,6 +143,9 @@ fn count(mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>, meter: Arc<Meter>, jo
                     let TrackRemoteEvent::OnRtpPacket(p) = ev else {
                         continue;
                     };
+                    if let Some(tap) = &tap {
+                        tap(&publisher, kind, &p);
+                    }
                     if !first_packet.swap(true, Ordering::Relaxed) {
                         let ms = joined.elapsed().as_secs_f64() * 1000.0;
                         meter
@@ -193,6 +205,7 @@ pub(crate) async fn join(
     token: String,
     publish: bool,
     meter: Arc<Meter>,
+    tap: Option<Tap>,
 ) -> anyhow::Result<LoadPeer> {
     let joined = Instant::now();
     let mut ws = SignalingClient::connect(addr, host, tls).await?;
@@ -236,7 +249,7 @@ pub(crate) async fn join(
         tokio::spawn(pump(track, kind, meter.clone(), log));
     }
     let (tracks_tx, tracks_rx) = mpsc::channel(8);
-    count(tracks_rx, meter.clone(), joined);
+    count(tracks_rx, meter.clone(), joined, tap);
     let mut sub = pc(Some(tracks_tx)).await?;
     pcs.push(sub.pc.clone());
     let stop = meter.clone();

@@ -10,6 +10,7 @@
 
 pub(crate) mod asr;
 mod load;
+pub(crate) mod rtsp;
 
 use gavel::clip;
 
@@ -275,6 +276,7 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
                 token,
                 publish,
                 meter.clone(),
+                None,
             )
             .await?;
             peers.push(peer);
