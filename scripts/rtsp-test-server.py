@@ -20,6 +20,8 @@ With --bench DIR it also serves a 1080p30 camera for `gavel bench rtsp`, encoded
   /bench          H.264 constrained baseline, no B-frames, 4 Mbit/s, a key frame every 2 s
   /bench-high     H.264 high profile with B-frames, 4 Mbit/s
 
+With --tls CERT KEY it serves RTSPS only (clients connect with rtsps://).
+
 With --user and --password every mount asks for them (digest authentication). It prints
 `ready <port>` on stdout once it listens, and serves until killed.
 """
@@ -35,7 +37,7 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtsp", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
+from gi.repository import Gio, GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 VIDEO = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1"
 BASELINE = (
@@ -118,6 +120,7 @@ def main() -> int:
     parser.add_argument("--user", help="require digest authentication as this user")
     parser.add_argument("--password", help="the user's password")
     parser.add_argument("--speech", nargs="+", help="WAV files to serve as /courtroom-speech")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve RTSPS with these PEM files")
     parser.add_argument("--bench", help="directory of the 1080p benchmark clips (made if missing)")
     args = parser.parse_args()
 
@@ -144,19 +147,24 @@ def main() -> int:
         factory = GstRtspServer.RTSPMediaFactory()
         factory.set_launch(launch)
         factory.set_shared(shared)
-        if args.user:
+        if args.user or args.tls:
             factory.add_role_from_structure(
                 Gst.Structure.from_string(
                     "user, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
                 )[0]
             )
         mounts.add_factory(path, factory)
-    if args.user:
+    if args.user or args.tls:
         auth = GstRtspServer.RTSPAuth()
-        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
         token = GstRtspServer.RTSPToken()
         token.set_string("media.factory.role", "user")
-        auth.add_digest(args.user, args.password or "", token)
+        if args.user:
+            auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+            auth.add_digest(args.user, args.password or "", token)
+        else:
+            auth.set_default_token(token)
+        if args.tls:
+            auth.set_tls_certificate(Gio.TlsCertificate.new_from_files(*args.tls))
         server.set_auth(auth)
     if server.attach(None) == 0:
         print("could not listen", file=sys.stderr)

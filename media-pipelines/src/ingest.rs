@@ -72,6 +72,7 @@ const MTU: u32 = 1200;
 pub struct Ingest {
     pipeline: gst::Pipeline,
     dropped: Arc<AtomicU64>,
+    refusal: crate::tls_pin::PinRefusal,
 }
 
 impl Drop for Ingest {
@@ -86,7 +87,7 @@ impl Ingest {
         let gst_err = |e: &dyn std::fmt::Display| RtspError::Gst(e.to_string());
         gst::init().map_err(|e| gst_err(&e))?;
         let pipeline = gst::Pipeline::new();
-        let rtspsrc = crate::rtsp::source_element(src)?;
+        let (rtspsrc, refusal) = crate::rtsp::source_element(src)?;
         pipeline.add(&rtspsrc).map_err(|e| gst_err(&e))?;
         let (tx, rx) = sync_channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
@@ -115,7 +116,14 @@ impl Ingest {
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| gst_err(&e))?;
-        Ok((Self { pipeline, dropped }, rx))
+        Ok((
+            Self {
+                pipeline,
+                dropped,
+                refusal,
+            },
+            rx,
+        ))
     }
 
     /// Packets dropped because the owner did not keep up.
@@ -142,6 +150,7 @@ impl Ingest {
         let bus = self.pipeline.bus()?;
         let msg = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
         Some(match msg.view() {
+            _ if self.refusal.refused() => RtspError::CertificateRefused.to_string(),
             gst::MessageView::Error(e) => e.error().to_string(),
             _ => "the device ended its stream".to_owned(),
         })

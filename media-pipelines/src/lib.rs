@@ -14,6 +14,7 @@ pub mod repair;
 pub mod rtsp;
 pub mod rtsp_test_server;
 pub mod timeline;
+pub mod tls_pin;
 
 /// What a pipeline tells its owner; built from GStreamer bus messages.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -34,6 +34,8 @@ pub struct RtspSource {
     pub password: Option<String>,
     /// How RTP travels.
     pub transport: RtspTransport,
+    /// RTSPS: the SHA-256 (hex) of the only certificate the device may present.
+    pub tls_pin: Option<String>,
 }
 
 impl std::fmt::Debug for RtspSource {
@@ -43,6 +45,7 @@ impl std::fmt::Debug for RtspSource {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<secret>"))
             .field("transport", &self.transport)
+            .field("tls_pin", &self.tls_pin)
             .finish()
     }
 }
@@ -60,6 +63,9 @@ pub enum RtspError {
     /// Nothing usable arrived in time.
     #[error("the device sent no media in time")]
     NoMedia,
+    /// The device presented a certificate other than the pinned one.
+    #[error("the device's certificate does not match its pin")]
+    CertificateRefused,
     /// GStreamer could not build the pipeline.
     #[error("pipeline: {0}")]
     Gst(String),
@@ -104,7 +110,7 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
     let gst_err = |e: &dyn std::fmt::Display| RtspError::Gst(e.to_string());
     gst::init().map_err(|e| gst_err(&e))?;
     let pipeline = gst::Pipeline::new();
-    let rtspsrc = source_element(src)?;
+    let (rtspsrc, refusal) = source_element(src)?;
     pipeline.add(&rtspsrc).map_err(|e| gst_err(&e))?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let on_pad = seen.clone();
@@ -122,6 +128,9 @@ pub fn probe(src: &RtspSource, within: Duration) -> Result<Probed, RtspError> {
     });
     let outcome = watch(&pipeline, &seen, within);
     let _ = pipeline.set_state(gst::State::Null);
+    if outcome.is_err() && refusal.refused() {
+        return Err(RtspError::CertificateRefused);
+    }
     outcome?;
     let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
     if seen.video_encoding.is_none() && seen.audio.is_none() {
@@ -148,7 +157,9 @@ pub(crate) fn pad_media(pad: &gst::Pad) -> Option<(String, String)> {
 }
 
 /// The `rtspsrc` of `src`, its credentials set as properties.
-pub(crate) fn source_element(src: &RtspSource) -> Result<gst::Element, RtspError> {
+pub(crate) fn source_element(
+    src: &RtspSource,
+) -> Result<(gst::Element, crate::tls_pin::PinRefusal), RtspError> {
     let rtspsrc = gst::ElementFactory::make("rtspsrc")
         .property("location", &src.url)
         .property("latency", 200u32)
@@ -167,7 +178,11 @@ pub(crate) fn source_element(src: &RtspSource) -> Result<gst::Element, RtspError
     if let Some(password) = &src.password {
         rtspsrc.set_property("user-pw", password);
     }
-    Ok(rtspsrc)
+    let refusal = match &src.tls_pin {
+        Some(pin) if src.url.starts_with("rtsps://") => crate::tls_pin::pin(&rtspsrc, pin)?,
+        _ => crate::tls_pin::PinRefusal::default(),
+    };
+    Ok((rtspsrc, refusal))
 }
 
 /// Links a new stream of the device: H.264 video to a parser whose output is watched, anything

@@ -22,37 +22,44 @@ impl Drop for TestServer {
     }
 }
 
+/// How to start a test server beyond the plain mounts.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    /// Ask for this user and password (digest).
+    pub credentials: Option<(&'a str, &'a str)>,
+    /// Listen here (0: any free port), e.g. again where a stopped server was.
+    pub port: u16,
+    /// Serve `/courtroom-speech`: the baseline camera with these WAVs' speech as AAC (one after
+    /// the other, 1.5 s apart), from the start for each client.
+    pub speech: &'a [std::path::PathBuf],
+    /// Serve `gavel bench rtsp`'s 1080p30 cameras (`/bench`, `/bench-high`), encoded once into
+    /// this directory (a minute each; kept for the next run).
+    pub bench: Option<&'a std::path::Path>,
+    /// Serve RTSPS only, with this certificate and key (PEM files).
+    pub tls: Option<(&'a std::path::Path, &'a std::path::Path)>,
+}
+
 impl TestServer {
     /// Starts the server (asking for `user` and `password` if given) and waits, at most 20 s,
     /// until it says it listens.
     pub fn start(credentials: Option<(&str, &str)>) -> std::io::Result<Self> {
-        Self::start_at(credentials, 0)
+        Self::start_with(&Options {
+            credentials,
+            ..Options::default()
+        })
     }
 
     /// Starts the server on `port` (0: any free one), e.g. again where a stopped one was.
     pub fn start_at(credentials: Option<(&str, &str)>, port: u16) -> std::io::Result<Self> {
-        Self::spawn(credentials, port, &[], None)
+        Self::start_with(&Options {
+            credentials,
+            port,
+            ..Options::default()
+        })
     }
 
-    /// Starts a server that also serves `/courtroom-speech`: the baseline camera with the
-    /// speech of the `wavs` (one after the other, 1.5 s apart) as AAC, from the start for each
-    /// client.
-    pub fn with_speech(wavs: &[std::path::PathBuf]) -> std::io::Result<Self> {
-        Self::spawn(None, 0, wavs, None)
-    }
-
-    /// Starts a server that also serves `gavel bench rtsp`'s 1080p30 cameras (`/bench`,
-    /// `/bench-high`), encoded once into `clips` (a minute each; kept for the next run).
-    pub fn for_bench(clips: &std::path::Path) -> std::io::Result<Self> {
-        Self::spawn(None, 0, &[], Some(clips))
-    }
-
-    fn spawn(
-        credentials: Option<(&str, &str)>,
-        port: u16,
-        speech: &[std::path::PathBuf],
-        bench: Option<&std::path::Path>,
-    ) -> std::io::Result<Self> {
+    /// Starts the server as `o` says.
+    pub fn start_with(o: &Options<'_>) -> std::io::Result<Self> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../scripts/rtsp-test-server.py"
@@ -60,15 +67,18 @@ impl TestServer {
         // Debian's Python: it has the GStreamer bindings (a pyenv `python3` may not).
         let mut cmd = Command::new("/usr/bin/python3");
         cmd.arg(script)
-            .args(["--port", &port.to_string()])
+            .args(["--port", &o.port.to_string()])
             .stdout(Stdio::piped());
-        if let Some(dir) = bench {
+        if let Some(dir) = o.bench {
             cmd.arg("--bench").arg(dir);
         }
-        if !speech.is_empty() {
-            cmd.arg("--speech").args(speech);
+        if !o.speech.is_empty() {
+            cmd.arg("--speech").args(o.speech);
         }
-        if let Some((user, password)) = credentials {
+        if let Some((cert, key)) = o.tls {
+            cmd.arg("--tls").arg(cert).arg(key);
+        }
+        if let Some((user, password)) = o.credentials {
             cmd.args(["--user", user, "--password", password]);
         }
         let mut child = cmd.spawn()?;
@@ -85,7 +95,11 @@ impl TestServer {
         });
         let port = rx
             // Encoding the benchmark's clips the first time takes minutes.
-            .recv_timeout(Duration::from_secs(if bench.is_some() { 600 } else { 20 }))
+            .recv_timeout(Duration::from_secs(if o.bench.is_some() {
+                600
+            } else {
+                20
+            }))
             .ok()
             .and_then(|line| line.strip_prefix("ready ")?.trim().parse().ok());
         match port {

@@ -26,6 +26,7 @@ fn source(
         user: password.map(|_| "court".to_owned()),
         password: password.map(str::to_owned),
         transport,
+        tls_pin: None,
     }
 }
 
@@ -87,6 +88,7 @@ fn a_device_that_is_not_there_is_unreachable() {
         user: None,
         password: None,
         transport: RtspTransport::Tcp,
+        tls_pin: None,
     };
     assert!(matches!(
         probe(&src, WITHIN),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gavel_media_pipelines::receiver::{h264_nal_units_at, rtsp_video_arrivals};
-use gavel_media_pipelines::rtsp_test_server::TestServer;
+use gavel_media_pipelines::rtsp_test_server::{Options, TestServer};
 use gavel_signaling::MediaKind;
 use serde_json::json;
 
@@ -55,9 +55,14 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
         .context("no HOME")?
         .join("rtsp-bench");
     eprintln!("bench: starting the RTSP server (encodes its 1080p clips the first time)");
-    let rtsp = tokio::task::spawn_blocking(move || TestServer::for_bench(&clips))
-        .await?
-        .context("the RTSP test server (make setup installs its Python bindings)")?;
+    let rtsp = tokio::task::spawn_blocking(move || {
+        TestServer::start_with(&Options {
+            bench: Some(&clips),
+            ..Options::default()
+        })
+    })
+    .await?
+    .context("the RTSP test server (make setup installs its Python bindings)")?;
     let mount = if b.transcode { "/bench-high" } else { "/bench" };
     let url = format!("rtsp://127.0.0.1:{}{mount}", rtsp.port);
 

@@ -58,6 +58,7 @@ impl Device {
                     Some(Transport::Udp) => RtspTransport::Udp,
                     _ => RtspTransport::Tcp,
                 },
+                tls_pin: r.try_get("tls_pin")?,
             },
         })
     }
@@ -263,6 +264,7 @@ fn status_of(e: &RtspError) -> &'static str {
     match e {
         RtspError::Unauthorized => "unauthorized",
         RtspError::NoMedia => "no-media",
+        RtspError::CertificateRefused => "untrusted",
         _ => "unreachable",
     }
 }

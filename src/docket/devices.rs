@@ -223,7 +223,7 @@ pub(super) async fn check(
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let id = super::path_id(&device_id, "device")?;
     let row = sqlx::query(
-        "SELECT name, url, username, password, transport FROM devices \
+        "SELECT name, url, username, password, transport, tls_pin FROM devices \
          WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
     )
     .bind(&id)
@@ -241,6 +241,7 @@ pub(super) async fn check(
             Some(Transport::Udp) => RtspTransport::Udp,
             _ => RtspTransport::Tcp,
         },
+        tls_pin: row.try_get("tls_pin")?,
     };
     let url = src.url.clone();
     let Ok(permit) = CHECKS.try_acquire() else {
@@ -277,6 +278,7 @@ pub(super) async fn check(
         Err(e @ RtspError::Unauthorized) => ("unauthorized", None, Some(e)),
         Err(e @ RtspError::Unreachable(_)) => ("unreachable", None, Some(e)),
         Err(e @ RtspError::NoMedia) => ("no-media", None, Some(e)),
+        Err(e @ RtspError::CertificateRefused) => ("untrusted", None, Some(e)),
         Err(e) => return Err(ApiError::Internal(e.to_string())),
     };
     let now = now_ms();

@@ -281,7 +281,8 @@ pub struct Device {
     /// The pinned certificate's SHA-256, if any.
     pub tls_pin: Option<String>,
     /// What the last check found: `unchecked`, `ok`, `unauthorized` (the device refused the
-    /// credentials), `unreachable` or `no-media`.
+    /// credentials), `untrusted` (an RTSPS certificate other than the pinned one),
+    /// `unreachable` or `no-media`.
     pub status: String,
     /// When it was last checked (RFC 3339).
     pub checked_at: Option<String>,

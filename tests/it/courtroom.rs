@@ -7,7 +7,7 @@ use std::time::Duration;
 use gavel_media_pipelines::receiver::{
     decode_h264, decode_opus, h264_nal_units, rtsp_video_payloads,
 };
-use gavel_media_pipelines::rtsp_test_server::TestServer;
+use gavel_media_pipelines::rtsp_test_server::{Options, TestServer};
 use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
 use serde_json::json;
 use sqlx::Row;
@@ -352,7 +352,11 @@ async fn the_platform_cannot_give_a_person_the_courtroom_role() {
 async fn the_courtrooms_aac_sound_is_captioned_under_the_devices_name() {
     let dir = gavel::clip::default_dir().parent().unwrap().join("speech");
     let wavs: Vec<_> = (0..3).map(|n| dir.join(format!("s{n:02}.wav"))).collect();
-    let rtsp = TestServer::with_speech(&wavs).expect("the test speech (make setup)");
+    let rtsp = TestServer::start_with(&Options {
+        speech: &wavs,
+        ..Options::default()
+    })
+    .expect("the test speech (make setup)");
     let (app, _models) = crate::captions::captioned(false).await;
     let (_, hearing) = app.docket_and_hearing().await;
     open(&app, &hearing).await;
@@ -405,4 +409,46 @@ async fn the_courtrooms_aac_sound_is_captioned_under_the_devices_name() {
     })
     .await;
     assert!(roles.iter().all(|r| r == "courtroom"), "{roles:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtsps_camera_is_pulled_with_its_pinned_certificate_and_refused_with_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let pin = gavel_media_pipelines::tls_pin::fingerprint(made.cert.der());
+    let rtsp = TestServer::start_with(&Options {
+        tls: Some((&cert, &key)),
+        ..Options::default()
+    })
+    .unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let path = format!("/api/v1/hearings/{hearing}/devices");
+    let url = format!("rtsps://127.0.0.1:{}/courtroom", rtsp.port);
+    let device = |pin: String| json!({"name": "Courtroom 3 — codec", "url": url, "tls_pin": pin});
+    let pinned = app.post_ok(&path, device(pin.clone()), 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.post_ok(&path, device("ab".repeat(32)), 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    judge.wait_received(&pinned, MediaKind::Video, 100).await;
+    wait_for(T, "the wrong pin's status", || async {
+        let list = app.get_ok(&path).await;
+        let d = list
+            .as_array()?
+            .iter()
+            .find(|d| d["id"] == other.as_str())?
+            .clone();
+        (d["status"] == "untrusted").then_some(())
+    })
+    .await;
+    assert_eq!(judge.received(&other, MediaKind::Video).packets, 0);
 }

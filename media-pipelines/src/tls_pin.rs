@@ -1,0 +1,76 @@
+//! Certificate pinning for RTSPS devices: a courtroom camera usually presents a certificate no
+//! public authority signed, and the platform registers the SHA-256 of the one it must present.
+//!
+//! With a pin, `rtspsrc` validates against a trust store with no usable anchor (a certificate
+//! whose key was thrown away when it was made), so no chain ever validates on its own and
+//! `accept-certificate` is asked about every certificate: it is accepted exactly when its DER
+//! hashes to the pin, whoever signed it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gio::prelude::TlsCertificateExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use crate::rtsp::RtspError;
+
+/// A self-signed certificate whose private key no longer exists: trusting only it trusts
+/// nothing.
+const NO_ANCHOR: &str = include_str!("no-anchor.pem");
+
+/// Set when a device presented a certificate that does not match its pin.
+#[derive(Debug, Clone, Default)]
+pub struct PinRefusal(Arc<AtomicBool>);
+
+impl PinRefusal {
+    /// Whether a certificate was refused.
+    pub fn refused(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The SHA-256 of `der`, lowercase hex: what a pin is.
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
+}
+
+/// The no-anchor store as a file (GIO reads trust stores from files), written once per process
+/// and complete before anyone reads it.
+fn anchors_file() -> Result<&'static std::path::Path, String> {
+    static FILE: std::sync::OnceLock<Result<std::path::PathBuf, String>> =
+        std::sync::OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("gavel-no-anchor-{}.pem", std::process::id()));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, NO_ANCHOR).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+        Ok(path)
+    })
+    .as_ref()
+    .map(std::path::PathBuf::as_path)
+    .map_err(Clone::clone)
+}
+
+/// Makes `rtspsrc` accept only the certificate whose SHA-256 is `pin` (lowercase hex).
+pub(crate) fn pin(rtspsrc: &gst::Element, pin: &str) -> Result<PinRefusal, RtspError> {
+    let anchors = anchors_file().map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
+    let database = gio::TlsFileDatabase::new(anchors)
+        .map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
+    rtspsrc.set_property("tls-database", database.upcast::<gio::TlsDatabase>());
+    let refusal = PinRefusal::default();
+    let (flag, pin) = (refusal.0.clone(), pin.to_ascii_lowercase());
+    rtspsrc.connect("accept-certificate", false, move |args| {
+        let presented = args
+            .get(2)
+            .and_then(|v| v.get::<gio::TlsCertificate>().ok())
+            .and_then(|c| c.certificate())
+            .map(|der| fingerprint(der.as_ref()));
+        let accepted = presented.as_deref() == Some(pin.as_str());
+        if !accepted {
+            flag.store(true, Ordering::Relaxed);
+        }
+        Some(accepted.to_value())
+    });
+    Ok(refusal)
+}
