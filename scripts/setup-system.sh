@@ -21,6 +21,9 @@ PACKAGES=(
   chromium
   # tests: a real RTSP server (GStreamer's, through Python) stands in for courtroom cameras
   python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0
+  # tests: a real WHIP encoder (scripts/whip-test-client.py: GStreamer's webrtcbin through
+  # Python; Debian's simple-whip-client aborts on bookworm, libsoup2 beside libnice's libsoup3)
+  gir1.2-gst-plugins-bad-1.0 gstreamer1.0-nice
 )
 # Node and npm run those tests; Debian's are used only when none is installed (a Node from
 # elsewhere brings its own npm, which Debian's npm package would conflict with).

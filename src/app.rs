@@ -171,14 +171,16 @@ impl Server {
             let courtroom = courtroom.clone();
             tokio::spawn(async move { courtroom.sync_all().await });
         }
+        let sfu = crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
+            .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
+            .with_announced_ip(config.media.announce_ip);
         let state = AppState {
             rooms: rooms.clone(),
             courtroom: courtroom.clone(),
+            whip: Arc::new(crate::whip::Whip::new(rooms.clone(), sfu.clone())),
             composer,
             shield: Arc::new(shield),
-            sfu: crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
-                .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
-                .with_announced_ip(config.media.announce_ip),
+            sfu,
             db: db.clone(),
             keys,
             config: Arc::new(config),

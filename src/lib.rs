@@ -25,4 +25,5 @@ pub mod sfu;
 pub mod transcribe;
 pub mod web;
 pub mod webhook;
+pub mod whip;
 pub mod written;

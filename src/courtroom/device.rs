@@ -21,7 +21,7 @@ use crate::domain::device::{MediaPath, Transport, audio_path, retry_after, video
 use crate::domain::{HearingKind, ParticipantId, Role, TrackKey};
 use crate::engine::{Arrival, Input};
 use crate::fault::Component;
-use crate::rooms::{DeviceSeat, MediaEvent, Rooms};
+use crate::rooms::{MediaEvent, Rooms, Seat};
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::track::PublishedTrack;
 
@@ -100,7 +100,7 @@ impl DeviceTask {
             name: d.name.clone(),
             role: Role::Courtroom,
         };
-        let seat = self.rooms.seat_device(&d.hearing, d.kind, who).await;
+        let seat = self.rooms.seat(&d.hearing, d.kind, who).await;
         tracing::info!("courtroom device in the hearing");
         let mut link = Link::Never;
         let mut failures = 0u32;
@@ -140,7 +140,7 @@ impl DeviceTask {
     }
 
     /// One attempt: probe, ingest, publish, pump. Returns why it ended.
-    async fn round(&self, seat: &DeviceSeat, link: &mut Link) -> Stopped {
+    async fn round(&self, seat: &Seat, link: &mut Link) -> Stopped {
         let d = &self.device;
         let src = d.source.clone();
         let probed = tokio::task::spawn_blocking(move || probe(&src, PROBE_WITHIN))
@@ -224,7 +224,7 @@ impl DeviceTask {
 
     /// An attempt that did not get the stream: its status, and (first of an outage) a fault
     /// record; a device that was sending is told lost.
-    async fn failed(&self, seat: &DeviceSeat, link: &mut Link, why: &str, status: &str) -> Stopped {
+    async fn failed(&self, seat: &Seat, link: &mut Link, why: &str, status: &str) -> Stopped {
         let d = &self.device;
         if *link != Link::Down {
             tracing::warn!(why, status, "courtroom device could not be pulled");

@@ -17,6 +17,7 @@ mod rows;
 mod session;
 mod transcript;
 mod webhooks;
+mod whip;
 mod written;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +40,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::remove))
         .routes(routes!(devices::check))
         .routes(routes!(session::get))
+        .routes(routes!(whip::publish))
+        .routes(routes!(whip::trickle, whip::end))
+        .route(
+            "/hearings/{hearing_id}/whip",
+            axum::routing::options(whip::preflight),
+        )
+        .route(
+            "/hearings/{hearing_id}/whip/{session_id}",
+            axum::routing::options(whip::preflight),
+        )
         .routes(routes!(nettest::download, nettest::upload))
         .routes(routes!(nettest::udp))
         .routes(routes!(recordings::get))

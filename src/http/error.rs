@@ -55,9 +55,12 @@ pub enum ApiError {
     /// The JSON does not fit the schema: wrong type, unknown or missing field (422).
     #[error("invalid request body: {0}")]
     Schema(String),
-    /// The body is not `application/json` (415).
-    #[error("expected a body with Content-Type: application/json")]
-    UnsupportedMediaType,
+    /// The body is not of the type the endpoint takes, e.g. `application/json` (415).
+    #[error("expected a body with Content-Type: {0}")]
+    UnsupportedMediaType(&'static str),
+    /// A WHIP request refused (RFC 9725): its own status and slug.
+    #[error(transparent)]
+    Whip(#[from] crate::whip::WhipError),
     /// The body exceeds `server.max_body_bytes` (413).
     #[error("request body too large")]
     PayloadTooLarge,
@@ -121,7 +124,26 @@ impl ApiError {
             Conflict(c) => (StatusCode::CONFLICT, c.slug()),
             Field(_) | Schema(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-field"),
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+            UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type")
+            }
+            Whip(w) => {
+                use crate::whip::WhipError as W;
+                match w {
+                    W::NotFound => (StatusCode::NOT_FOUND, "not-found"),
+                    W::Refused(crate::sfu::sdp_policy::OfferRefusal::Unreadable) => {
+                        (StatusCode::BAD_REQUEST, "whip-bad-description")
+                    }
+                    W::Refused(_) => (StatusCode::FORBIDDEN, "whip-offer-refused"),
+                    W::BadDescription(_) => (StatusCode::BAD_REQUEST, "whip-bad-description"),
+                    W::PreconditionFailed => {
+                        (StatusCode::PRECONDITION_FAILED, "whip-precondition-failed")
+                    }
+                    W::IceRestart => (StatusCode::UNPROCESSABLE_ENTITY, "whip-ice-restart"),
+                    W::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    W::Sfu(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                }
+            }
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),
             Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),

@@ -38,7 +38,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         } else if is_json {
             &bytes
         } else {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::UnsupportedMediaType("application/json"));
         };
         let mut de = serde_json::Deserializer::from_slice(bytes);
         let value = T::deserialize(&mut de).map_err(json_error)?;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub rooms: Arc<crate::rooms::Rooms>,
     /// The courtroom devices pulled into live hearings.
     pub courtroom: Arc<crate::courtroom::Courtroom>,
+    /// Encoders publishing over WHIP.
+    pub whip: Arc<crate::whip::Whip>,
     /// Builds media peer connections.
     pub sfu: crate::sfu::PeerFactory,
     /// Renders hearing composites.

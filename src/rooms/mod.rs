@@ -58,12 +58,13 @@ pub enum RoomMsg {
         /// Where the room says which media actor the session uses.
         reply: tokio::sync::oneshot::Sender<PeerHandle>,
     },
-    /// A courtroom device takes its place (it has no socket and receives nothing: what the
-    /// room says to its session goes nowhere).
-    JoinDevice {
-        /// The device's session.
+    /// A participant without a socket takes its place: a courtroom device, or an encoder
+    /// publishing over WHIP. It receives nothing, and what the room says to its session goes
+    /// nowhere.
+    JoinSeat {
+        /// Its session.
         session: SessionId,
-        /// The device.
+        /// Who.
         who: Arrival,
     },
     /// Anything else for the engine.
@@ -83,16 +84,19 @@ fn media_link(tx: mpsc::Sender<RoomMsg>) -> RoomLink {
     })
 }
 
-/// A courtroom device's place in a room.
+/// The place in a room of a participant without a socket (a courtroom device, a WHIP
+/// encoder).
 #[derive(Debug, Clone)]
-pub struct DeviceSeat {
+pub struct Seat {
     tx: mpsc::Sender<RoomMsg>,
-    /// Where the device's tracks are reported.
+    /// Where its tracks are reported.
     pub link: RoomLink,
+    /// Its session in the room.
+    pub session: SessionId,
 }
 
-impl DeviceSeat {
-    /// Tells the room something about the device (its stream lost or back, its removal).
+impl Seat {
+    /// Tells the room something about it (a device's stream lost or back, its removal).
     pub async fn tell(&self, input: Input) {
         // overflow: await (the court must be told); a retired room just drops it
         let _ = self.tx.send(RoomMsg::Input(input)).await;
@@ -177,7 +181,7 @@ impl Rooms {
     /// Delivers `msg` to the room of `hearing`. Only a join (authorised against an open
     /// hearing) starts a room; anything else for a retired room is a leftover and dropped.
     pub async fn send(&self, hearing: &str, kind: HearingKind, msg: RoomMsg) {
-        let tx = if matches!(msg, RoomMsg::Join { .. } | RoomMsg::JoinDevice { .. }) {
+        let tx = if matches!(msg, RoomMsg::Join { .. } | RoomMsg::JoinSeat { .. }) {
             self.queue(hearing, kind)
         } else {
             let rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
@@ -193,16 +197,18 @@ impl Rooms {
         }
     }
 
-    /// Seats courtroom device `who` in the room of `hearing` (started if needed): the device's
-    /// way to publish into it, and to know when the room retires.
-    pub async fn seat_device(&self, hearing: &str, kind: HearingKind, who: Arrival) -> DeviceSeat {
+    /// Seats `who`, a participant without a socket (a courtroom device, a WHIP encoder), in the
+    /// room of `hearing` (started if needed): its way to publish into it, and to know when the
+    /// room retires.
+    pub async fn seat(&self, hearing: &str, kind: HearingKind, who: Arrival) -> Seat {
         let tx = self.queue(hearing, kind);
         let session = self.new_session();
         // overflow: await (a join must not be lost)
-        let _ = tx.send(RoomMsg::JoinDevice { session, who }).await;
-        DeviceSeat {
+        let _ = tx.send(RoomMsg::JoinSeat { session, who }).await;
+        Seat {
             link: media_link(tx.clone()),
             tx,
+            session,
         }
     }
 

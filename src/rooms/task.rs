@@ -107,7 +107,7 @@ impl RoomTask {
                             Input::Join { session, who, media_resumed },
                         );
                     }
-                    Some(RoomMsg::JoinDevice { session, who }) => {
+                    Some(RoomMsg::JoinSeat { session, who }) => {
                         self.room.handle_input(
                             Instant::now(),
                             Input::Join { session, who, media_resumed: false },

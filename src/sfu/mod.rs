@@ -9,6 +9,7 @@
 
 pub mod codec;
 pub mod conn;
+pub mod incoming;
 pub mod keyframe;
 pub mod keyframe_detect;
 pub mod layers;

@@ -14,6 +14,7 @@ const LAYERS: &[&str] = &[
     "docket",
     "http",
     "courtroom",
+    "whip",
     "rooms",
     "hearing",
     "sfu",

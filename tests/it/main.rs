@@ -28,4 +28,5 @@ mod signaling;
 mod simulcast;
 mod support;
 mod webhooks;
+mod whip;
 mod written;

@@ -4,17 +4,14 @@
 
 use std::sync::Arc;
 
-use crate::domain::TrackKey;
-use crate::sfu::codec::MediaCodec;
-use gavel_signaling::{Connection, ErrorCode, MediaKind, ServerMessage};
+use gavel_signaling::{Connection, ErrorCode, ServerMessage};
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::{MediaActor, next_id};
+use super::MediaActor;
 use crate::sfu::conn::Conn;
 use crate::sfu::link::MediaEvent;
-use crate::sfu::track::PublishedTrack;
-use crate::sfu::{SfuError, sdp_policy};
+use crate::sfu::{SfuError, incoming, sdp_policy};
 
 /// Most candidates a client may trickle per connection (a browser sends a handful).
 const MAX_CANDIDATES: usize = 32;
@@ -113,53 +110,13 @@ impl MediaActor {
 
     /// A new incoming track: report it to the room and forward it until the connection ends.
     pub(super) async fn published(&mut self, remote: Arc<dyn TrackRemote>) {
-        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+        let participant = self.ctx.participant.clone();
+        let Some((client_id, track)) =
+            incoming::accept(participant, remote, self.level_ext, &self.screen_tracks).await
+        else {
             return;
         };
-        let Some(codec) = remote.codec(ssrc).await else {
-            return;
-        };
-        // Only codecs Gavel registered are negotiated; anything else is not forwarded.
-        let Some(media) = MediaCodec::from_mime(&codec.mime_type) else {
-            tracing::warn!(mime = %codec.mime_type, "a track of a codec Gavel does not forward");
-            return;
-        };
-        let kind = media.kind();
-        // Server-assigned: a client's own track ids repeat across reconnections and end up in
-        // every subscriber's SDP.
-        let key = TrackKey::new(format!("t{}", next_id()));
-        let level_ext = (kind == MediaKind::Audio)
-            .then_some(self.level_ext)
-            .flatten();
-        let client_id = remote.track_id().await;
-        let screen = self.screen_tracks.contains(&client_id);
-        let track = Arc::new(
-            PublishedTrack::new(
-                self.ctx.participant.clone(),
-                key,
-                media,
-                codec,
-                remote,
-                ssrc,
-            )
-            .with_level_extension(level_ext)
-            .screen_share(screen),
-        );
-        tracing::info!(source = ?track.source, "track published");
         self.published.insert(client_id, track.clone());
-        // Published before the forwarding task can end and report Unpublished.
-        self.ctx
-            .room
-            .send_media(MediaEvent::Published(track.clone()))
-            .await;
-        let room = self.ctx.room.clone();
-        let span = tracing::info_span!("forward", track = %track.key);
-        tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                track.clone().forward().await;
-                room.send_media(MediaEvent::Unpublished(track)).await;
-            },
-            span,
-        ));
+        incoming::run(self.ctx.room.clone(), track).await;
     }
 }

@@ -1,0 +1,308 @@
+//! WHIP ingest (RFC 9725): an encoder (OBS, a hardware encoder, GStreamer's `whipsink`)
+//! publishes into a hearing with one HTTP request, as the participant its join token names.
+//!
+//! The encoder's offer is checked against the participant's role like a browser's, answered with
+//! every candidate of ours (the encoder may trickle its own with `PATCH`), and the participant
+//! takes its place in the room without a socket: an ordinary participant for the room's rules
+//! (a party waits in the lobby; the judge may mute them; they are recorded and captioned), who
+//! receives nothing. The session ends with `DELETE`, when the encoder's connection is lost for
+//! [`LOST_AFTER`], or when the hearing ends.
+
+mod frag;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gavel_signaling::ClientMessage;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use webrtc::media_stream::track_remote::TrackRemote;
+use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
+
+use crate::domain::{HearingKind, ParticipantId};
+use crate::engine::{Arrival, Input};
+use crate::rooms::{Rooms, Seat};
+use crate::sfu::conn::Conn;
+use crate::sfu::sdp_policy::{self, OfferRefusal};
+use crate::sfu::{PeerFactory, SfuError, incoming};
+
+/// An encoder whose connection is down this long has gone (it did not say `DELETE`).
+pub const LOST_AFTER: Duration = Duration::from_secs(15);
+
+/// WHIP sessions this server runs at once.
+const MAX_SESSIONS: usize = 64;
+
+/// Candidates an encoder may trickle into one session.
+const MAX_CANDIDATES: usize = 32;
+
+/// Why a WHIP request was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WhipError {
+    /// No such session (ended, or never there), or not the caller's.
+    #[error("no such WHIP session")]
+    NotFound,
+    /// The offer sends what the participant's role may not (or nothing readable).
+    #[error("{0}")]
+    Refused(#[from] OfferRefusal),
+    /// The description or fragment could not be used.
+    #[error("session description: {0}")]
+    BadDescription(String),
+    /// `If-Match` names another version of the session.
+    #[error("the session has changed (If-Match does not match its ETag)")]
+    PreconditionFailed,
+    /// The fragment asks for an ICE restart, which this server does not do.
+    #[error("ICE restarts are not supported: end this session and start a new one")]
+    IceRestart,
+    /// Too many sessions, or too many candidates.
+    #[error("{0}")]
+    Busy(&'static str),
+    /// The media stack failed.
+    #[error(transparent)]
+    Sfu(#[from] SfuError),
+}
+
+/// A session just started: what `201 Created` says.
+#[derive(Debug)]
+pub struct Created {
+    /// The session's id (its resource URL ends with it).
+    pub id: String,
+    /// Its entity tag.
+    pub etag: String,
+    /// Our answer, with all our candidates.
+    pub answer: String,
+}
+
+struct Session {
+    hearing: String,
+    participant: ParticipantId,
+    etag: String,
+    /// The encoder's ICE username fragment (another one is an ICE restart).
+    ufrag: Option<String>,
+    pc: Arc<dyn PeerConnection>,
+    candidates: AtomicUsize,
+    cancel: CancellationToken,
+}
+
+type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
+
+/// The WHIP sessions of this server.
+pub struct Whip {
+    rooms: Arc<Rooms>,
+    factory: PeerFactory,
+    sessions: Sessions,
+}
+
+impl std::fmt::Debug for Whip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Whip").finish_non_exhaustive()
+    }
+}
+
+impl Whip {
+    /// No sessions yet.
+    pub fn new(rooms: Arc<Rooms>, factory: PeerFactory) -> Self {
+        Self {
+            rooms,
+            factory,
+            sessions: Arc::default(),
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts publishing `offer` into `hearing` as `who` (an earlier WHIP session of theirs
+    /// ends: one encoder per participant).
+    pub async fn publish(
+        &self,
+        hearing: &str,
+        kind: HearingKind,
+        who: Arrival,
+        offer: String,
+    ) -> Result<Created, WhipError> {
+        sdp_policy::check(who.role, &offer, &[])?;
+        let earlier: Vec<String> = self
+            .sessions()
+            .iter()
+            .filter(|(_, s)| s.participant == who.id)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in earlier {
+            if let Some(s) = self.sessions().remove(&id) {
+                s.cancel.cancel();
+            }
+        }
+        if self.sessions().len() >= MAX_SESSIONS {
+            return Err(WhipError::Busy("too many WHIP sessions on this server"));
+        }
+        let level_ext = sdp_policy::extmap_id(&offer, crate::sfu::AUDIO_LEVEL_URI);
+        let ufrag = frag::ufrag(&offer);
+        let (track_tx, track_rx) = mpsc::channel(8);
+        let mut conn = Conn::new(&self.factory, Some(track_tx)).await?;
+        let desc = RTCSessionDescription::offer(offer)
+            .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+        conn.pc
+            .set_remote_description(desc)
+            .await
+            .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+        let answer = conn.pc.create_answer(None).await.map_err(SfuError::from)?;
+        let answer = conn.local_with_candidates(answer).await?;
+        let id = hex::encode(crate::auth::random_bytes::<16>());
+        let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
+        let session = Arc::new(Session {
+            hearing: hearing.to_owned(),
+            participant: who.id.clone(),
+            etag: etag.clone(),
+            ufrag,
+            pc: conn.pc.clone(),
+            candidates: AtomicUsize::new(0),
+            cancel: CancellationToken::new(),
+        });
+        self.sessions().insert(id.clone(), session.clone());
+        let seat = self.rooms.seat(hearing, kind, who).await;
+        let run = Run {
+            id: id.clone(),
+            session,
+            conn,
+            seat,
+            level_ext,
+            sessions: self.sessions.clone(),
+        };
+        let span = tracing::info_span!("whip", hearing = %hearing, session = %id);
+        tokio::spawn(tracing::Instrument::instrument(run.run(track_rx), span));
+        Ok(Created { id, etag, answer })
+    }
+
+    /// The session `id` of `participant` in `hearing`.
+    fn session(
+        &self,
+        hearing: &str,
+        id: &str,
+        participant: &str,
+    ) -> Result<Arc<Session>, WhipError> {
+        self.sessions()
+            .get(id)
+            .filter(|s| s.hearing == hearing && s.participant.as_str() == participant)
+            .cloned()
+            .ok_or(WhipError::NotFound)
+    }
+
+    /// Adds the encoder's trickled candidates (`application/trickle-ice-sdpfrag`).
+    pub async fn trickle(
+        &self,
+        hearing: &str,
+        id: &str,
+        participant: &str,
+        if_match: Option<&str>,
+        fragment: &str,
+    ) -> Result<(), WhipError> {
+        let s = self.session(hearing, id, participant)?;
+        if if_match.is_some_and(|m| m.trim() != "*" && m.trim() != s.etag) {
+            return Err(WhipError::PreconditionFailed);
+        }
+        let parsed = frag::parse(fragment).map_err(WhipError::BadDescription)?;
+        if parsed.ufrag.is_some() && parsed.ufrag != s.ufrag {
+            return Err(WhipError::IceRestart);
+        }
+        for c in parsed.candidates {
+            if s.candidates.fetch_add(1, Ordering::Relaxed) >= MAX_CANDIDATES {
+                return Err(WhipError::Busy("too many ICE candidates for one session"));
+            }
+            if !sdp_policy::candidate_allowed(&c.candidate, self.factory.binds_loopback()) {
+                continue; // unusable here, as a browser ignores one it cannot reach
+            }
+            tracing::debug!(candidate = %c.candidate, "trickled candidate");
+            let init = RTCIceCandidateInit {
+                candidate: c.candidate,
+                sdp_mid: c.mid,
+                ..Default::default()
+            };
+            s.pc.add_ice_candidate(init)
+                .await
+                .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Ends session `id` of `participant`: they leave the room.
+    pub fn end(&self, hearing: &str, id: &str, participant: &str) -> Result<(), WhipError> {
+        let s = self.session(hearing, id, participant)?;
+        self.sessions().remove(id);
+        s.cancel.cancel();
+        Ok(())
+    }
+
+    /// Sessions running now.
+    pub fn running(&self) -> usize {
+        self.sessions().len()
+    }
+}
+
+/// One session's task: its tracks into the room until it ends.
+struct Run {
+    id: String,
+    session: Arc<Session>,
+    conn: Conn,
+    seat: Seat,
+    level_ext: Option<u8>,
+    sessions: Sessions,
+}
+
+impl Run {
+    async fn run(mut self, mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>) {
+        tracing::info!("WHIP session started");
+        let participant = self.session.participant.clone();
+        let mut lost_at: Option<tokio::time::Instant> = None;
+        let mut was_up = false;
+        loop {
+            tokio::select! {
+                () = self.session.cancel.cancelled() => break,
+                () = self.seat.retired() => break,
+                Some(remote) = tracks.recv() => {
+                    let accepted =
+                        incoming::accept(participant.clone(), remote, self.level_ext, &[]).await;
+                    if let Some((_, track)) = accepted {
+                        incoming::run(self.seat.link.clone(), track).await;
+                    }
+                }
+                changed = self.conn.connected.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let up = *self.conn.connected.borrow_and_update();
+                    was_up |= up;
+                    lost_at = (!up && was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+                }
+                () = until(lost_at) => {
+                    tracing::warn!("the encoder's connection is lost; session ended");
+                    break;
+                }
+            }
+        }
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+        // Closing the connection ends its tracks (each reported gone), then the participant
+        // leaves, as with `leave` on a socket.
+        let _ = self.session.pc.close().await;
+        self.seat
+            .tell(Input::Message {
+                session: self.seat.session,
+                msg: ClientMessage::Leave,
+            })
+            .await;
+        tracing::info!("WHIP session ended");
+    }
+}
+
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

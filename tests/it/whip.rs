@@ -1,0 +1,145 @@
+//! WHIP ingest (RFC 9725) with a real encoder: GStreamer's webrtcbin
+//! (`scripts/whip-test-client.py`; Debian's `simple-whip-client` aborts on bookworm) publishes
+//! test sources into a hearing as a participant, with and without trickle ICE; a real `webrtc` subscriber receives them; bad tokens are refused; `DELETE` (the client's
+//! teardown) takes the participant out of the roster.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use gavel_signaling::{MediaKind, ServerMessage};
+
+use crate::media_peer::{MediaPeer, peer};
+use crate::support::{Backend, TestApp};
+
+/// A running WHIP encoder; interrupted (so it tears the session down) or killed when dropped.
+struct Encoder(tokio::process::Child);
+
+impl Encoder {
+    fn start(app: &TestApp, hearing: &str, token: &str, trickle: bool) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/whip-test-client.py");
+        let ca = app.config.server.data_dir.join("tls/cert.pem");
+        // Debian's Python: it has the GStreamer bindings (a pyenv `python3` may not).
+        let mut cmd = tokio::process::Command::new("/usr/bin/python3");
+        cmd.arg(script)
+            .args([
+                "--url",
+                &app.url(&format!("/api/v1/hearings/{hearing}/whip")),
+            ])
+            .args(["--token", token, "--ca"])
+            .arg(ca)
+            .stdout(Stdio::null())
+            .kill_on_drop(true);
+        if !trickle {
+            cmd.arg("--no-trickle");
+        }
+        Self(
+            cmd.spawn()
+                .expect("the WHIP test client (make setup installs its bindings)"),
+        )
+    }
+
+    /// Interrupts it, as an operator stopping the encoder: it sends `DELETE` and exits.
+    async fn stop(mut self) {
+        if let Some(pid) = self.0.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.0.wait()).await;
+    }
+}
+
+/// Waits for a roster in which `id` is present (or absent).
+async fn roster_has(p: &mut MediaPeer, id: &str, present: bool) {
+    p.expect(|m| match m {
+        ServerMessage::Roster { participants } => {
+            participants.iter().any(|x| x.id == id) == present
+        }
+        _ => false,
+    })
+    .await;
+}
+
+async fn an_encoder_publishes_into_the_hearing_and_leaves_with_delete(trickle: bool) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    // The encoder is the clerk's camera: the clerk enters directly.
+    let clerk = app.participant(&hearing, "clerk").await;
+    let token = app.join_token(&hearing, &clerk).await;
+    let encoder = Encoder::start(&app, &hearing, &token, trickle);
+    roster_has(&mut judge, &clerk, true).await;
+    let audio = judge.wait_received(&clerk, MediaKind::Audio, 50).await;
+    let video = judge.wait_received(&clerk, MediaKind::Video, 50).await;
+    assert!(audio.packets > 50 && video.packets > 50);
+    assert_eq!(judge.video_codec(&clerk).await, "video/VP8");
+    encoder.stop().await;
+    roster_has(&mut judge, &clerk, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoder_publishes_with_trickle_ice_and_leaves_with_delete() {
+    an_encoder_publishes_into_the_hearing_and_leaves_with_delete(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoder_publishes_without_trickle_and_leaves_with_delete() {
+    an_encoder_publishes_into_the_hearing_and_leaves_with_delete(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whip_refuses_bad_tokens_roles_that_may_not_send_and_other_bodies() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let path = format!("/api/v1/hearings/{hearing}/whip");
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+        m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\na=mid:0\r\n\
+        a=rtpmap:111 opus/48000/2\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+        a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n\
+        a=setup:actpass\r\n";
+    let post = |token: String, ctype: &'static str| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(token)
+            .header("content-type", ctype)
+            .body(offer)
+            .send()
+    };
+    // Not a participant's token: the platform's key, or nothing a server signed.
+    for token in [app.api_key.clone(), "not-a-token".to_owned()] {
+        let r = post(token, "application/sdp").await.unwrap();
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    }
+    // An observer may not send.
+    let observer = app.participant(&hearing, "observer").await;
+    let r = post(app.join_token(&hearing, &observer).await, "application/sdp")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let problem: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/whip-offer-refused");
+    // A party's token, but JSON instead of SDP.
+    let party = app.participant(&hearing, "party").await;
+    let token = app.join_token(&hearing, &party).await;
+    let r = post(token.clone(), "application/json").await.unwrap();
+    assert_eq!(r.status(), 415);
+    // A session that is not there.
+    let r = app
+        .client
+        .delete(app.url(&format!("{path}/0123456789abcdef")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    // Preflight: no token needed; says what a browser client may send and read.
+    let r = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url(&path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(r.headers()["accept-post"], "application/sdp");
+}
