@@ -50,6 +50,16 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/hearings/{hearing_id}/whip/{session_id}",
             axum::routing::options(whip::preflight),
         )
+        .routes(routes!(whip::play))
+        .routes(routes!(whip::whep_trickle, whip::whep_end))
+        .route(
+            "/hearings/{hearing_id}/participants/{participant_id}/whep",
+            axum::routing::options(whip::preflight),
+        )
+        .route(
+            "/hearings/{hearing_id}/whep/{session_id}",
+            axum::routing::options(whip::preflight),
+        )
         .routes(routes!(nettest::download, nettest::upload))
         .routes(routes!(nettest::udp))
         .routes(routes!(recordings::get))

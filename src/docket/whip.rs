@@ -10,12 +10,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::audit::{self, AuditAction};
+use crate::auth::Actor;
+use crate::domain::{ParticipantId, Role};
 use crate::engine::Arrival;
 use crate::hearing::Admitted;
 use crate::hearing::admit::Purpose;
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiPath, Joiner};
+use crate::http::extract::{ApiPath, Joiner, Platform};
 
 const SDP: &str = "application/sdp";
 const SDPFRAG: &str = "application/trickle-ice-sdpfrag";
@@ -97,6 +100,11 @@ pub(super) async fn publish(
         Err(e) => return refused(e),
     };
     let location = format!("/api/v1/hearings/{hearing_id}/whip/{}", created.id);
+    created_response(location, created)
+}
+
+/// `201 Created`: the answer, the session's `Location` and `ETag`.
+fn created_response(location: String, created: crate::whip::Created) -> Response {
     let mut res = (StatusCode::CREATED, Body::from(created.answer)).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SDP));
@@ -109,33 +117,122 @@ pub(super) async fn publish(
     res
 }
 
-/// Trickle the encoder's ICE candidates into its WHIP session.
-#[utoipa::path(patch, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
-    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
-    security(("join_token" = [])),
+/// Roles whose join token may watch over WHEP: those who run the hearing (a monitoring wall).
+/// Anyone else would see the hearing without the court's say: a sequestered witness, a party
+/// still in the lobby.
+const MAY_VIEW: [Role; 3] = [Role::Judge, Role::Clerk, Role::Mediator];
+
+/// Watch one participant of a hearing over WHEP: a receive-only SDP offer in, the answer out.
+/// The viewer sees what an observer in the hearing itself would: the participant's camera and
+/// microphone while they are in the hearing (not the lobby, a caucus or sequestration) and not
+/// muted by the court.
+#[utoipa::path(post, path = "/hearings/{hearing_id}/participants/{participant_id}/whep",
+    tag = "whip", request_body(content = String, content_type = "application/sdp"),
+    security(("api_key" = []), ("join_token" = [])),
     params(("hearing_id" = String, Path, description = "Hearing id"),
-        ("session_id" = String, Path, description = "WHIP session id")),
-    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub(super) async fn trickle(
+        ("participant_id" = String, Path, description = "Whom to watch (a participant or a courtroom device)")),
+    responses((status = 201, body = String, content_type = "application/sdp",
+            headers(("Location" = String, description = "The session's URL (PATCH, DELETE)"),
+                ("ETag" = String, description = "The session's version, for If-Match"))),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 415, body = Problem), (status = 503, body = Problem)))]
+pub(super) async fn play(
     State(st): State<AppState>,
+    platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
-    ApiPath((hearing_id, session_id)): ApiPath<(String, String)>,
+    ApiPath((hearing_id, participant_id)): ApiPath<(String, String)>,
     headers: HeaderMap,
-    fragment: String,
+    offer: String,
 ) -> Response {
     let result = async {
-        let Joiner(claims) = joiner?;
-        body_is(&headers, SDPFRAG)?;
+        let hearing_id = super::path_id(&hearing_id, "hearing")?;
+        let target = super::path_id(&participant_id, "participant")?;
+        body_is(&headers, SDP)?;
+        let (viewer, actor, hearing) = match (platform, joiner) {
+            (Ok(Platform(key)), _) => {
+                let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
+                (ParticipantId::from("platform"), key.actor(), hearing)
+            }
+            (Err(_), Ok(Joiner(claims))) => {
+                if !MAY_VIEW.contains(&claims.role) {
+                    return Err(ApiError::Forbidden("this role may not watch over WHEP"));
+                }
+                let Admitted { hearing, .. } =
+                    crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join)
+                        .await?;
+                let id = ParticipantId::from(claims.sub.as_str());
+                (id.clone(), Actor::Participant { id }, hearing)
+            }
+            (Err(e), Err(_)) => return Err(e),
+        };
+        if hearing.state == crate::domain::HearingState::Closed {
+            return Err(crate::http::error::Conflict::HearingClosed.into());
+        }
+        let known = sqlx::query(
+            "SELECT id FROM participants WHERE id = $1 AND hearing_id = $2 AND revoked_at IS NULL \
+             UNION ALL SELECT id FROM devices WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
+        )
+        .bind(&target)
+        .bind(&hearing_id)
+        .fetch_optional(st.db.pool())
+        .await?;
+        if known.is_none() {
+            return Err(ApiError::NotFound("participant"));
+        }
+        let created = st
+            .whip
+            .play(&hearing_id, hearing.kind, target.as_str().into(), viewer, offer)
+            .await?;
+        let mut w = st.db.begin_write().await?;
+        audit::append(
+            &mut w.tx,
+            crate::clock::now_ms(),
+            &actor,
+            AuditAction::PlaybackStart,
+            &format!("participant:{target}"),
+            serde_json::json!({ "hearing_id": hearing_id, "session": created.id }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok::<_, ApiError>((hearing_id, created))
+    }
+    .await;
+    match result {
+        Ok((hearing_id, created)) => {
+            let location = format!("/api/v1/hearings/{hearing_id}/whep/{}", created.id);
+            created_response(location, created)
+        }
+        Err(e) => refused(e),
+    }
+}
+
+/// Who may trickle into and end a session: the participant it is for, or the platform (for
+/// its own WHEP viewers).
+fn caller(
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+) -> Result<String, ApiError> {
+    match (platform, joiner) {
+        (Ok(_), _) => Ok("platform".to_owned()),
+        (Err(_), Ok(Joiner(claims))) => Ok(claims.sub),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// Trickles candidates into session `session_id` (WHIP or WHEP).
+async fn trickle_into(
+    st: &AppState,
+    who: Result<String, ApiError>,
+    (hearing_id, session_id): (String, String),
+    headers: &HeaderMap,
+    fragment: &str,
+) -> Response {
+    let result = async {
+        let who = who?;
+        body_is(headers, SDPFRAG)?;
         let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
         st.whip
-            .trickle(
-                &hearing_id,
-                &session_id,
-                claims.sub.as_str(),
-                if_match,
-                &fragment,
-            )
+            .trickle(&hearing_id, &session_id, &who, if_match, fragment)
             .await?;
         Ok::<_, ApiError>(())
     }
@@ -150,20 +247,13 @@ pub(super) async fn trickle(
     }
 }
 
-/// End a WHIP session: the encoder's participant leaves the hearing's room.
-#[utoipa::path(delete, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
-    security(("join_token" = [])),
-    params(("hearing_id" = String, Path, description = "Hearing id"),
-        ("session_id" = String, Path, description = "WHIP session id")),
-    responses((status = 200), (status = 404, body = Problem)))]
-pub(super) async fn end(
-    State(st): State<AppState>,
-    joiner: Result<Joiner, ApiError>,
-    ApiPath((hearing_id, session_id)): ApiPath<(String, String)>,
+/// Ends session `session_id` (WHIP or WHEP).
+fn end_of(
+    st: &AppState,
+    who: Result<String, ApiError>,
+    (hearing_id, session_id): (String, String),
 ) -> Response {
-    let result = joiner.and_then(|Joiner(claims)| {
-        Ok(st.whip.end(&hearing_id, &session_id, claims.sub.as_str())?)
-    });
+    let result = who.and_then(|who| Ok(st.whip.end(&hearing_id, &session_id, &who)?));
     match result {
         Ok(()) => {
             let mut res = StatusCode::OK.into_response();
@@ -172,6 +262,74 @@ pub(super) async fn end(
         }
         Err(e) => refused(e),
     }
+}
+
+/// Trickle the encoder's ICE candidates into its WHIP session.
+#[utoipa::path(patch, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
+    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
+    security(("join_token" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("session_id" = String, Path, description = "WHIP session id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn trickle(
+    State(st): State<AppState>,
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+    ApiPath(ids): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    fragment: String,
+) -> Response {
+    trickle_into(&st, caller(platform, joiner), ids, &headers, &fragment).await
+}
+
+/// End a WHIP session: the encoder's participant leaves the hearing's room.
+#[utoipa::path(delete, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
+    security(("join_token" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("session_id" = String, Path, description = "WHIP session id")),
+    responses((status = 200), (status = 404, body = Problem)))]
+pub(super) async fn end(
+    State(st): State<AppState>,
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+    ApiPath(ids): ApiPath<(String, String)>,
+) -> Response {
+    end_of(&st, caller(platform, joiner), ids)
+}
+
+/// Trickle the viewer's ICE candidates into its WHEP session.
+#[utoipa::path(patch, path = "/hearings/{hearing_id}/whep/{session_id}", tag = "whip",
+    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
+    security(("api_key" = []), ("join_token" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("session_id" = String, Path, description = "WHEP session id")),
+    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn whep_trickle(
+    State(st): State<AppState>,
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+    ApiPath(ids): ApiPath<(String, String)>,
+    headers: HeaderMap,
+    fragment: String,
+) -> Response {
+    trickle_into(&st, caller(platform, joiner), ids, &headers, &fragment).await
+}
+
+/// End a WHEP session.
+#[utoipa::path(delete, path = "/hearings/{hearing_id}/whep/{session_id}", tag = "whip",
+    security(("api_key" = []), ("join_token" = [])),
+    params(("hearing_id" = String, Path, description = "Hearing id"),
+        ("session_id" = String, Path, description = "WHEP session id")),
+    responses((status = 200), (status = 404, body = Problem)))]
+pub(super) async fn whep_end(
+    State(st): State<AppState>,
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+    ApiPath(ids): ApiPath<(String, String)>,
+) -> Response {
+    end_of(&st, caller(platform, joiner), ids)
 }
 
 /// CORS preflight for WHIP's endpoints (no token needed): what a browser client may send.

@@ -108,6 +108,8 @@ pub enum AuditAction {
     DeviceLost,
     /// `device.reconnected`: it is back
     DeviceReconnected,
+    /// `playback.start`: a viewer outside the room (WHEP) started watching a participant
+    PlaybackStart,
     /// `participant.revoke`
     ParticipantRevoke,
     /// `participant.joined`
@@ -182,7 +184,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 48] = [
+    pub const ALL: [Self; 49] = [
         Self::ApikeyCreate,
         Self::DemoCreate,
         Self::DocketCreate,
@@ -196,6 +198,7 @@ impl AuditAction {
         Self::DeviceCheck,
         Self::DeviceLost,
         Self::DeviceReconnected,
+        Self::PlaybackStart,
         Self::ParticipantRevoke,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
@@ -249,6 +252,7 @@ impl AuditAction {
             Self::DeviceCheck => "device.check",
             Self::DeviceLost => "device.lost",
             Self::DeviceReconnected => "device.reconnected",
+            Self::PlaybackStart => "playback.start",
             Self::ParticipantRevoke => "participant.revoke",
             Self::ParticipantJoined => "participant.joined",
             Self::ParticipantLeft => "participant.left",

@@ -216,6 +216,10 @@ pub enum Output {
     },
     /// The complete media routing table, replacing the previous one.
     Routes(Vec<Route>),
+    /// What a viewer outside the room (WHEP) may receive, replacing the previous list: the
+    /// people in the hearing itself (never the lobby, a caucus or a sequestered witness), and
+    /// of their media what no moderator muted.
+    Viewable(Vec<Allowed>),
     /// Whose media is recorded, replacing the previous list (empty: nobody, recording off).
     Recorded(Vec<ParticipantId>),
     /// A moderator ended the hearing: close it in the record (every session was ended).

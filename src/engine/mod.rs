@@ -23,6 +23,8 @@ pub mod roster;
 pub mod speaker;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod viewable_tests;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
@@ -309,6 +311,19 @@ impl Room {
             })
             .collect();
         self.out.push_back(Output::Routes(routes));
+        let viewable = self
+            .members
+            .values()
+            .filter(|p| p.view.place == Place::Main)
+            .map(|p| Allowed {
+                publisher: p.view.id.as_str().into(),
+                media: AudioVideo {
+                    audio: !p.view.audio_muted,
+                    video: !p.view.video_muted,
+                },
+            })
+            .collect();
+        self.out.push_back(Output::Viewable(viewable));
         self.emit_recorded();
     }
 

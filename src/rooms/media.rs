@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::captions::Captions;
 use super::recorders::Recorders;
 use super::running;
+use super::viewers::{Viewer, Viewers};
 use super::{MediaEvent, Outbound};
 use crate::domain::ParticipantId;
 use crate::engine::{Allowed, Route, SessionId};
@@ -37,6 +38,8 @@ pub(super) struct MediaRouting {
     recorders: Recorders,
     /// The caption listeners of everyone on the record.
     captions: Captions,
+    /// Viewers outside the room (WHEP).
+    viewers: Viewers,
 }
 
 impl MediaRouting {
@@ -140,6 +143,24 @@ impl MediaRouting {
         }
         self.sync_on_record();
         self.apply();
+        self.viewers.apply(&self.tracks);
+    }
+
+    /// A viewer outside the room starts watching.
+    pub(super) fn view(&mut self, v: Viewer) {
+        self.viewers.add(v);
+        self.viewers.apply(&self.tracks);
+    }
+
+    /// Viewer `owner` stops watching.
+    pub(super) fn unview(&mut self, owner: u64) {
+        self.viewers.remove(owner, &self.tracks);
+    }
+
+    /// Takes the engine's list of what viewers outside the room may see.
+    pub(super) fn set_viewable(&mut self, list: Vec<Allowed>) {
+        self.viewers.set_viewable(list);
+        self.viewers.apply(&self.tracks);
     }
 
     /// Whether any audio is published (worth sampling levels).

@@ -35,10 +35,12 @@ mod record;
 mod recorders;
 mod running;
 mod task;
+mod viewers;
 use media::MediaRouting;
 use task::RoomTask;
 
 pub use crate::sfu::link::{MediaEvent, Outbound, RoomLink};
+pub use viewers::Viewer;
 
 /// What a session (or the server) sends to a room.
 #[derive(Debug)]
@@ -67,6 +69,10 @@ pub enum RoomMsg {
         /// Who.
         who: Arrival,
     },
+    /// A viewer outside the room (WHEP) starts watching.
+    View(Viewer),
+    /// Viewer `owner` stops watching.
+    Unview(u64),
     /// Anything else for the engine.
     Input(Input),
     /// Tracks appearing and ending.
@@ -100,6 +106,26 @@ impl Seat {
     pub async fn tell(&self, input: Input) {
         // overflow: await (the court must be told); a retired room just drops it
         let _ = self.tx.send(RoomMsg::Input(input)).await;
+    }
+
+    /// Resolves once the room has retired (its hearing is over).
+    pub async fn retired(&self) {
+        self.tx.closed().await;
+    }
+}
+
+/// A viewer's hold on a room.
+#[derive(Debug)]
+pub struct Watch {
+    tx: mpsc::Sender<RoomMsg>,
+    owner: u64,
+}
+
+impl Watch {
+    /// The viewer stops watching.
+    pub async fn end(&self) {
+        // overflow: await (outlets must come off); a retired room has none left
+        let _ = self.tx.send(RoomMsg::Unview(self.owner)).await;
     }
 
     /// Resolves once the room has retired (its hearing is over).
@@ -210,6 +236,16 @@ impl Rooms {
             tx,
             session,
         }
+    }
+
+    /// Lets `viewer` watch in the room of `hearing` (started if needed); returns the way to
+    /// tell the room it stopped, and to know when the room retires.
+    pub async fn view(&self, hearing: &str, kind: HearingKind, viewer: Viewer) -> Watch {
+        let tx = self.queue(hearing, kind);
+        let owner = viewer.owner;
+        // overflow: await (must not be lost)
+        let _ = tx.send(RoomMsg::View(viewer)).await;
+        Watch { tx, owner }
     }
 
     /// Tells the room of `hearing`, if one is live, what the platform changed.

@@ -113,6 +113,8 @@ impl RoomTask {
                             Input::Join { session, who, media_resumed: false },
                         );
                     }
+                    Some(RoomMsg::View(v)) => self.media.view(v),
+                    Some(RoomMsg::Unview(owner)) => self.media.unview(owner),
                     Some(RoomMsg::Input(input)) => {
                         if matches!(input, Input::HearingClosed) {
                             self.retiring = true;
@@ -269,6 +271,7 @@ impl RoomTask {
                     }
                 }
                 Output::Routes(routes) => self.media.set_routes(routes),
+                Output::Viewable(list) => self.media.set_viewable(list),
                 Output::Recorded(ids) => self.media.set_recorded(ids),
                 Output::HearingEnded { actor } => {
                     self.retiring = true;

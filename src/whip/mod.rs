@@ -7,8 +7,11 @@
 //! (a party waits in the lobby; the judge may mute them; they are recorded and captioned), who
 //! receives nothing. The session ends with `DELETE`, when the encoder's connection is lost for
 //! [`LOST_AFTER`], or when the hearing ends.
+//!
+//! WHEP playback (`playback`) shares the sessions, their trickle and their end.
 
 mod frag;
+mod playback;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +34,7 @@ use crate::sfu::{PeerFactory, SfuError, incoming};
 /// An encoder whose connection is down this long has gone (it did not say `DELETE`).
 pub const LOST_AFTER: Duration = Duration::from_secs(15);
 
-/// WHIP sessions this server runs at once.
+/// WHIP and WHEP sessions this server runs at once.
 const MAX_SESSIONS: usize = 64;
 
 /// Candidates an encoder may trickle into one session.
@@ -77,6 +80,8 @@ pub struct Created {
 
 struct Session {
     hearing: String,
+    /// Who may trickle and end it: the publishing participant; for playback, the viewing
+    /// participant or `platform`.
     participant: ParticipantId,
     etag: String,
     /// The encoder's ICE username fragment (another one is an ICE restart).
@@ -136,9 +141,7 @@ impl Whip {
                 s.cancel.cancel();
             }
         }
-        if self.sessions().len() >= MAX_SESSIONS {
-            return Err(WhipError::Busy("too many WHIP sessions on this server"));
-        }
+        self.make_room()?;
         let level_ext = sdp_policy::extmap_id(&offer, crate::sfu::AUDIO_LEVEL_URI);
         let ufrag = frag::ufrag(&offer);
         let (track_tx, track_rx) = mpsc::channel(8);
@@ -151,8 +154,7 @@ impl Whip {
             .map_err(|e| WhipError::BadDescription(e.to_string()))?;
         let answer = conn.pc.create_answer(None).await.map_err(SfuError::from)?;
         let answer = conn.local_with_candidates(answer).await?;
-        let id = hex::encode(crate::auth::random_bytes::<16>());
-        let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
+        let (id, etag) = new_ids();
         let session = Arc::new(Session {
             hearing: hearing.to_owned(),
             participant: who.id.clone(),
@@ -175,6 +177,16 @@ impl Whip {
         let span = tracing::info_span!("whip", hearing = %hearing, session = %id);
         tokio::spawn(tracing::Instrument::instrument(run.run(track_rx), span));
         Ok(Created { id, etag, answer })
+    }
+
+    /// Refuses a new session when the server runs as many as it takes.
+    fn make_room(&self) -> Result<(), WhipError> {
+        if self.sessions().len() >= MAX_SESSIONS {
+            return Err(WhipError::Busy(
+                "too many WHIP and WHEP sessions on this server",
+            ));
+        }
+        Ok(())
     }
 
     /// The session `id` of `participant` in `hearing`.
@@ -298,6 +310,13 @@ impl Run {
             .await;
         tracing::info!("WHIP session ended");
     }
+}
+
+/// A new session's id (its URL ends with it; unguessable) and entity tag.
+fn new_ids() -> (String, String) {
+    let id = hex::encode(crate::auth::random_bytes::<16>());
+    let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
+    (id, etag)
 }
 
 async fn until(at: Option<tokio::time::Instant>) {

@@ -14,7 +14,7 @@ use crate::media_peer::peer;
 use crate::support::{Backend, TestApp, wait_for};
 
 /// Runs `script` with `cfg` (plus the screenshot directory); returns its result line.
-async fn run_script(script: &str, cfg: Value) -> Value {
+pub(crate) async fn run_script(script: &str, cfg: Value) -> Value {
     run_script_for(script, cfg, Duration::from_secs(150)).await
 }
 

@@ -143,3 +143,61 @@ async fn whip_refuses_bad_tokens_roles_that_may_not_send_and_other_bodies() {
     assert_eq!(r.status(), 204);
     assert_eq!(r.headers()["accept-post"], "application/sdp");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_plays_a_participant_over_whep_and_ends_with_delete() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    judge.publish_clip().await;
+    let url = app.url(&format!(
+        "/api/v1/hearings/{hearing}/participants/{}/whep",
+        judge.id
+    ));
+    let result = crate::browser::run_script(
+        "whep.mjs",
+        serde_json::json!({"page": app.url("/"), "url": url, "token": app.api_key}),
+    )
+    .await;
+    assert!(result["frames"].as_u64().unwrap() >= 30, "{result}");
+    // Watching is on the record.
+    let mut db = app.db().await;
+    let seen: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'playback.start' AND subject = $1",
+    )
+    .bind(format!("participant:{}", judge.id))
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(seen, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whep_is_for_the_platform_and_those_who_run_the_hearing() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let judge = app.participant(&hearing, "judge").await;
+    let witness = app.participant(&hearing, "witness").await;
+    let offer = "v=0\r\n";
+    let post = |token: String, whom: &str| {
+        app.client
+            .post(app.url(&format!(
+                "/api/v1/hearings/{hearing}/participants/{whom}/whep"
+            )))
+            .bearer_auth(token)
+            .header("content-type", "application/sdp")
+            .body(offer)
+            .send()
+    };
+    // A sequestered witness may not watch the hearing from outside the room.
+    let r = post(app.join_token(&hearing, &witness).await, &judge)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Nobody there to watch.
+    let r = post(app.api_key.clone(), "no-such-person").await.unwrap();
+    assert_eq!(r.status(), 404);
+    // Garbage instead of an offer.
+    let r = post(app.api_key.clone(), &judge).await.unwrap();
+    assert_eq!(r.status(), 400);
+}

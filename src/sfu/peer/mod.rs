@@ -41,6 +41,11 @@ fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A fresh outlet owner id, for a subscriber that is not a media actor (a WHEP viewer).
+pub fn new_owner() -> u64 {
+    next_id()
+}
+
 /// Commands from the participant's WebSocket session.
 #[derive(Debug)]
 pub enum PeerCmd {

@@ -1,0 +1,223 @@
+//! WHEP playback: a viewer outside the room (a monitoring wall, the platform's public gallery)
+//! pulls one participant's camera and microphone with a receive-only offer. It gets what an
+//! observer in the hearing itself would (see `rooms::Viewer`): nothing of the lobby, a caucus
+//! or a sequestered witness, nothing the court muted. Same resource shape as WHIP: `PATCH`
+//! trickles, `DELETE` ends.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+
+use gavel_signaling::MediaKind;
+use tokio_util::sync::CancellationToken;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::RTCSessionDescription;
+
+use super::{Created, LOST_AFTER, Session, Whip, WhipError, frag, until};
+use crate::domain::{HearingKind, ParticipantId};
+use crate::rooms::{Viewer, Watch};
+use crate::sfu::codec::MediaCodec;
+use crate::sfu::conn::Conn;
+use crate::sfu::track::{Outlet, PublishedTrack, default_codec, local_track};
+use crate::sfu::{SfuError, sdp_policy};
+
+/// The payload type `answer` gives `codec` in its `kind` section.
+fn payload_type(answer: &str, kind: MediaKind, codec: MediaCodec) -> Option<u8> {
+    let media = match kind {
+        MediaKind::Audio => "m=audio",
+        MediaKind::Video => "m=video",
+    };
+    let name = codec.mime().rsplit('/').next()?.to_ascii_lowercase();
+    answer
+        .split("\r\n")
+        .skip_while(|l| !l.starts_with(media))
+        .skip(1)
+        .take_while(|l| !l.starts_with("m="))
+        .find_map(|l| {
+            let (pt, enc) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+            enc.to_ascii_lowercase()
+                .starts_with(&format!("{name}/"))
+                .then(|| pt.parse().ok())
+                .flatten()
+        })
+}
+
+impl Whip {
+    /// Starts playing `target`'s camera and microphone in `hearing` to the viewer that sent
+    /// `offer` (receive-only), known as `viewer` (the participant, or the platform).
+    pub async fn play(
+        &self,
+        hearing: &str,
+        kind: HearingKind,
+        target: ParticipantId,
+        viewer: ParticipantId,
+        offer: String,
+    ) -> Result<Created, WhipError> {
+        if !sdp_policy::sending_tracks(&offer)?.is_empty() {
+            return Err(WhipError::BadDescription(
+                "a WHEP offer receives only (recvonly)".into(),
+            ));
+        }
+        self.make_room()?;
+        let ufrag = frag::ufrag(&offer);
+        let mut conn = Conn::new(&self.factory.sending(), None).await?;
+        let desc = RTCSessionDescription::offer(offer)
+            .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+        conn.pc
+            .set_remote_description(desc)
+            .await
+            .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+        let owner = crate::sfu::peer::new_owner();
+        let mut locals = Vec::new();
+        for (kind, codec) in [
+            (MediaKind::Audio, MediaCodec::Opus),
+            (MediaKind::Video, MediaCodec::Vp8),
+        ] {
+            let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
+            let local = local_track(
+                target.to_string(),
+                format!("{target}-{}", codec.mime()),
+                kind,
+                default_codec(kind),
+                ssrc,
+            );
+            conn.pc
+                .add_track(local.clone() as Arc<dyn TrackLocal>)
+                .await
+                .map_err(SfuError::from)?;
+            locals.push((kind, codec, ssrc, local));
+        }
+        let answer = conn.pc.create_answer(None).await.map_err(SfuError::from)?;
+        let answer = conn.local_with_candidates(answer).await?;
+        let mut outlets = Vec::new();
+        for (kind, codec, ssrc, local) in &locals {
+            let pt = payload_type(&answer, *kind, *codec).ok_or_else(|| {
+                WhipError::BadDescription(format!("the offer does not receive {}", codec.mime()))
+            })?;
+            outlets.push(Arc::new(Outlet::new(owner, local.clone(), *ssrc, pt)));
+        }
+        let (audio, video) = (outlets[0].clone(), outlets[1].clone());
+        let watching = Arc::new(Mutex::new(None));
+        let watch = self
+            .rooms
+            .view(
+                hearing,
+                kind,
+                Viewer {
+                    owner,
+                    target,
+                    audio,
+                    video,
+                    video_codec: MediaCodec::Vp8,
+                    watching: watching.clone(),
+                },
+            )
+            .await;
+        let (id, etag) = super::new_ids();
+        let session = Arc::new(Session {
+            hearing: hearing.to_owned(),
+            participant: viewer,
+            etag: etag.clone(),
+            ufrag,
+            pc: conn.pc.clone(),
+            candidates: AtomicUsize::new(0),
+            cancel: CancellationToken::new(),
+        });
+        self.sessions().insert(id.clone(), session.clone());
+        let video_local = locals[1].3.clone();
+        let run = Playback {
+            id: id.clone(),
+            session,
+            conn,
+            watch,
+            sessions: self.sessions.clone(),
+        };
+        let span = tracing::info_span!("whep", hearing = %hearing, session = %id);
+        tokio::spawn(tracing::Instrument::instrument(
+            feedback(video_local, watching),
+            span.clone(),
+        ));
+        tokio::spawn(tracing::Instrument::instrument(run.run(), span));
+        Ok(Created { id, etag, answer })
+    }
+}
+
+/// Key-frame requests from the viewer go to the camera track it is on.
+async fn feedback(
+    local: Arc<TrackLocalStaticRTP>,
+    watching: Arc<Mutex<Option<Arc<PublishedTrack>>>>,
+) {
+    while let Some(TrackLocalEvent::OnRtcpPacket(_)) = local.poll().await {
+        let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(t) = track {
+            t.request_keyframe(u8::MAX).await;
+        }
+    }
+}
+
+/// One playback session's task.
+struct Playback {
+    id: String,
+    session: Arc<Session>,
+    conn: Conn,
+    watch: Watch,
+    sessions: super::Sessions,
+}
+
+impl Playback {
+    async fn run(mut self) {
+        tracing::info!("WHEP session started");
+        let mut lost_at = None;
+        let mut was_up = false;
+        loop {
+            tokio::select! {
+                () = self.session.cancel.cancelled() => break,
+                () = self.watch.retired() => break,
+                changed = self.conn.connected.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let up = *self.conn.connected.borrow_and_update();
+                    was_up |= up;
+                    lost_at = (!up && was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+                }
+                () = until(lost_at) => break,
+            }
+        }
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+        self.watch.end().await;
+        let _ = self.session.pc.close().await;
+        tracing::info!("WHEP session ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answers_payload_types_are_read_per_section() {
+        let answer = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=rtpmap:109 opus/48000/2\r\n\
+                      m=video 9 UDP/TLS/RTP/SAVPF 120 96\r\na=rtpmap:120 VP8/90000\r\n\
+                      a=rtpmap:96 H264/90000\r\n";
+        assert_eq!(
+            payload_type(answer, MediaKind::Audio, MediaCodec::Opus),
+            Some(109)
+        );
+        assert_eq!(
+            payload_type(answer, MediaKind::Video, MediaCodec::Vp8),
+            Some(120)
+        );
+        assert_eq!(
+            payload_type(answer, MediaKind::Video, MediaCodec::H264),
+            Some(96)
+        );
+        assert_eq!(
+            payload_type(answer, MediaKind::Audio, MediaCodec::Vp8),
+            None
+        );
+    }
+}
