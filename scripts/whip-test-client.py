@@ -98,8 +98,13 @@ class Client:
         if self.posted:
             return False
         self.posted = True
-        # With every candidate gathered, the local description holds them all.
-        sdp = self.send.get_property("local-description").sdp.as_text()
+        if self.args.no_trickle:
+            # With every candidate gathered, the local description holds them all.
+            sdp = self.send.get_property("local-description").sdp.as_text()
+        else:
+            # The offer as made (the local description may not be applied yet); the
+            # candidates follow with PATCH.
+            sdp = self.offer
         try:
             res = self.request("POST", self.args.url, sdp.encode(), "application/sdp")
         except urllib.error.HTTPError as e:

@@ -268,8 +268,7 @@ impl Run {
     async fn run(mut self, mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>) {
         tracing::info!("WHIP session started");
         let participant = self.session.participant.clone();
-        let mut lost_at: Option<tokio::time::Instant> = None;
-        let mut was_up = false;
+        let mut liveness = Liveness::default();
         loop {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
@@ -285,11 +284,9 @@ impl Run {
                     if changed.is_err() {
                         break;
                     }
-                    let up = *self.conn.connected.borrow_and_update();
-                    was_up |= up;
-                    lost_at = (!up && was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+                    liveness.saw(*self.conn.connected.borrow_and_update());
                 }
-                () = until(lost_at) => {
+                () = until(liveness.lost_at) => {
                     tracing::warn!("the encoder's connection is lost; session ended");
                     break;
                 }
@@ -317,6 +314,22 @@ fn new_ids() -> (String, String) {
     let id = hex::encode(crate::auth::random_bytes::<16>());
     let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
     (id, etag)
+}
+
+/// Whether a session's connection has gone: down for [`LOST_AFTER`] after having been up (a
+/// connection still coming up is not lost).
+#[derive(Debug, Default)]
+struct Liveness {
+    was_up: bool,
+    /// When it counts as lost, while it is down.
+    lost_at: Option<tokio::time::Instant>,
+}
+
+impl Liveness {
+    fn saw(&mut self, up: bool) {
+        self.was_up |= up;
+        self.lost_at = (!up && self.was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+    }
 }
 
 async fn until(at: Option<tokio::time::Instant>) {

@@ -13,7 +13,7 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::{Created, LOST_AFTER, Session, Whip, WhipError, frag, until};
+use super::{Created, Liveness, Session, Whip, WhipError, frag, until};
 use crate::domain::{HearingKind, ParticipantId};
 use crate::rooms::{Viewer, Watch};
 use crate::sfu::codec::MediaCodec;
@@ -167,8 +167,7 @@ struct Playback {
 impl Playback {
     async fn run(mut self) {
         tracing::info!("WHEP session started");
-        let mut lost_at = None;
-        let mut was_up = false;
+        let mut liveness = Liveness::default();
         loop {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
@@ -177,11 +176,9 @@ impl Playback {
                     if changed.is_err() {
                         break;
                     }
-                    let up = *self.conn.connected.borrow_and_update();
-                    was_up |= up;
-                    lost_at = (!up && was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+                    liveness.saw(*self.conn.connected.borrow_and_update());
                 }
-                () = until(lost_at) => break,
+                () = until(liveness.lost_at) => break,
             }
         }
         self.sessions

@@ -152,7 +152,8 @@ both_backends!(expired_forged_and_foreign_hearing_join_tokens_are_refused);
 async fn every_role_gets_exactly_the_capabilities_of_the_role_table(b: Backend) {
     let app = TestApp::spawn(b).await;
     let (_, hearing) = app.docket_and_hearing().await;
-    for role in Role::ALL {
+    // Every role a person can have (the server gives `courtroom` to devices only).
+    for role in Role::ALL.into_iter().filter(|r| r.is_person()) {
         let id = app.participant(&hearing, role.as_str()).await;
         let token = app.join_token(&hearing, &id).await;
         let res = app.session(&hearing, &token).await;
