@@ -387,6 +387,10 @@ pub enum ServerMessage {
         code: String,
         /// For people.
         text: String,
+        /// Whom it is about (a participant id), when it is about someone: a client names them
+        /// from its roster, in its own language.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
     },
     /// Answer to `ping`.
     Pong {

@@ -68,6 +68,7 @@ impl Room {
             level: "warning".into(),
             code: "captions.gap".into(),
             text,
+            participant: None,
         });
     }
 
@@ -113,6 +114,7 @@ fn captions_off_notice() -> ServerMessage {
         level: "warning".into(),
         code: "captions_unavailable".into(),
         text: "Live captions are unavailable; the hearing continues.".into(),
+        participant: None,
     }
 }
 

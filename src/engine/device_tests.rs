@@ -79,6 +79,10 @@ fn a_device_that_drops_and_returns_is_told_to_the_judge_and_clerk_only_and_audit
         up: false,
     });
     assert_eq!(notices(&down, 1), ["device.lost"]);
+    assert!(sent_to(&down, 1).iter().any(|m| matches!(
+        m,
+        ServerMessage::Notice { participant: Some(p), .. } if p == "cam"
+    )));
     assert_eq!(notices(&down, 2), ["device.lost"]);
     assert!(notices(&down, 3).is_empty(), "parties are not alarmed");
     assert!(down.iter().any(|o| matches!(

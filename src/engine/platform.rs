@@ -72,6 +72,7 @@ impl Room {
                 level: "info".into(),
                 code: "device.back".into(),
                 text: format!("{name} is back in the hearing."),
+                participant: Some(id.to_owned()),
             }
         } else {
             ServerMessage::Notice {
@@ -80,6 +81,7 @@ impl Room {
                 text: format!(
                     "{name} stopped sending. The server is reconnecting it; the hearing goes on."
                 ),
+                participant: Some(id.to_owned()),
             }
         };
         let told: Vec<SessionId> = self

@@ -71,6 +71,7 @@ impl Room {
             level: "warning".into(),
             code: "recording.fault".into(),
             text,
+            participant: Some(participant.to_owned()),
         };
         let told: Vec<SessionId> = self
             .members
@@ -117,6 +118,7 @@ fn recording_notice(on: bool) -> ServerMessage {
             "The recording has stopped."
         }
         .into(),
+        participant: None,
     }
 }
 
@@ -191,7 +193,7 @@ mod tests {
         });
         let fault = |s| {
             sent_to(&out, s).iter().any(|m| {
-                matches!(m, ServerMessage::Notice { code, level, text }
+                matches!(m, ServerMessage::Notice { code, level, text, .. }
                     if code == "recording.fault" && level == "warning" && text.contains("restarted"))
             })
         };

@@ -452,3 +452,23 @@ async fn an_rtsps_camera_is_pulled_with_its_pinned_certificate_and_refused_with_
     .await;
     assert_eq!(judge.received(&other, MediaKind::Video).packets, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_sees_the_courtroom_camera_in_chromium_in_both_languages() {
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom", None).await;
+    let judge = app.participant(&hearing, "judge").await;
+    let token = app.join_token(&hearing, &judge).await;
+    let link = format!("{}/join/{hearing}#token={token}", app.base);
+    crate::browser::run_script(
+        "courtroom.mjs",
+        json!({
+            "links": {"judge": link},
+            "device": {"id": device, "name": "Courtroom 3 — bench camera"},
+        }),
+    )
+    .await;
+}

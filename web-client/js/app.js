@@ -230,7 +230,7 @@ async function onMessage(msg) {
         state.recording = msg.code === "recording.on";
         renderToolbar();
       }
-      notice(msg.text);
+      notice(noticeText(msg));
       break;
     case "caption":
       addCaption(msg);
@@ -422,3 +422,18 @@ main().catch((e) => {
   console.error(e);
   status(() => t("unreachable"), true);
 });
+
+/** Notices the client knows say it in the page's language, naming whom they are about from
+ *  the roster; any other is shown as the server worded it. */
+const NOTICE_WORDS = {
+  "device.lost": "notice_device_lost",
+  "device.back": "notice_device_back",
+  "recording.on": "notice_recording_on",
+  "recording.off": "notice_recording_off",
+};
+function noticeText(msg) {
+  const key = NOTICE_WORDS[msg.code];
+  if (!key) return msg.text;
+  const name = (msg.participant && state.roster.get(msg.participant)?.name) || t("role_courtroom");
+  return t(key, { name });
+}

@@ -1,0 +1,52 @@
+// A courtroom camera in the web client (Debian's Chromium, playwright-core): the judge sees the
+// camera's tile under its own name, its picture decodes, the roster names its role in both
+// languages, and the page fits a phone and a desktop. Started by tests/it/courtroom.rs:
+// GAVEL_E2E = {"links": {"judge"}, "device": {"id", "name"}, "out": "<dir>"}. Prints one JSON
+// line; exits non-zero on a failed expectation.
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { check, fits, launch, poll, setLanguage } from "./lib.mjs";
+
+const cfg = JSON.parse(process.env.GAVEL_E2E);
+mkdirSync(cfg.out, { recursive: true });
+const browser = await launch({ fakeMedia: true });
+const result = { shots: [] };
+try {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
+  await page.goto(cfg.links.judge);
+  await page.waitForSelector("#join:not([disabled])", { timeout: 20000 });
+  await page.waitForSelector("#precheck:not([hidden])", { timeout: 20000 });
+  await page.click("#join");
+  const tile = `.tile[data-participant="${cfg.device.id}"]`;
+  // The camera's picture decodes in its tile.
+  result.frames = await poll("the courtroom camera's frames", 30000, () => page.evaluate((sel) => {
+    const v = document.querySelector(`${sel} video`);
+    const q = v?.getVideoPlaybackQuality?.();
+    return q && q.totalVideoFrames >= 30 ? q.totalVideoFrames : null;
+  }, tile));
+  const label = await page.evaluate((sel) => document.querySelector(sel)?.textContent ?? "", tile);
+  check(label.includes(cfg.device.name), `the tile is named for the device (${label})`);
+  for (const lang of ["en", "zh-CN"]) {
+    await setLanguage(page, lang);
+    const entry = await page.evaluate((id) =>
+      document.querySelector(`#roster li[data-participant="${id}"]`)?.textContent ?? "", cfg.device.id);
+    const role = lang === "en" ? "Courtroom" : "法庭设备";
+    check(entry.includes(role), `the roster says ${role} (${entry})`);
+    for (const [what, viewport] of [["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]]) {
+      await page.setViewportSize(viewport);
+      await fits(page, {}, `${what} ${lang}`);
+      const file = join(cfg.out, `courtroom-judge-${what}-${lang}.png`);
+      await page.screenshot({ path: file });
+      result.shots.push(file);
+    }
+  }
+  console.log(JSON.stringify({ ok: true, ...result }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: String(e.message || e) }));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
