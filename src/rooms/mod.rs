@@ -68,6 +68,9 @@ pub enum RoomMsg {
         session: SessionId,
         /// Who.
         who: Arrival,
+        /// Fired when the room ends the session (replaced by the same participant joining
+        /// elsewhere, removed, the hearing over).
+        ended: tokio_util::sync::CancellationToken,
     },
     /// A viewer outside the room (WHEP) starts watching.
     View(Viewer),
@@ -99,6 +102,7 @@ pub struct Seat {
     pub link: RoomLink,
     /// Its session in the room.
     pub session: SessionId,
+    ended: tokio_util::sync::CancellationToken,
 }
 
 impl Seat {
@@ -111,6 +115,12 @@ impl Seat {
     /// Resolves once the room has retired (its hearing is over).
     pub async fn retired(&self) {
         self.tx.closed().await;
+    }
+
+    /// Resolves once the room has ended this session (the participant joined elsewhere, was
+    /// removed, or the hearing is over).
+    pub async fn ended(&self) {
+        self.ended.cancelled().await;
     }
 }
 
@@ -229,12 +239,20 @@ impl Rooms {
     pub async fn seat(&self, hearing: &str, kind: HearingKind, who: Arrival) -> Seat {
         let tx = self.queue(hearing, kind);
         let session = self.new_session();
+        let ended = tokio_util::sync::CancellationToken::new();
         // overflow: await (a join must not be lost)
-        let _ = tx.send(RoomMsg::JoinSeat { session, who }).await;
+        let _ = tx
+            .send(RoomMsg::JoinSeat {
+                session,
+                who,
+                ended: ended.clone(),
+            })
+            .await;
         Seat {
             link: media_link(tx.clone()),
             tx,
             session,
+            ended,
         }
     }
 
@@ -316,6 +334,7 @@ impl Rooms {
             hearing: hearing.into(),
             room: Room::new(hearing.into(), policy),
             sessions: HashMap::new(),
+            seats: HashMap::new(),
             media: match self
                 .captioner
                 .as_ref()

@@ -39,6 +39,8 @@ pub(super) struct RoomTask {
     pub(super) hearing: HearingId,
     pub(super) room: Room,
     pub(super) sessions: HashMap<SessionId, mpsc::Sender<Outbound>>,
+    /// Participants without a socket (devices, WHIP encoders): told when the room ends them.
+    pub(super) seats: HashMap<SessionId, tokio_util::sync::CancellationToken>,
     pub(super) media: MediaRouting,
     pub(super) db: Db,
     pub(super) outbox: Arc<Notify>,
@@ -107,7 +109,8 @@ impl RoomTask {
                             Input::Join { session, who, media_resumed },
                         );
                     }
-                    Some(RoomMsg::JoinSeat { session, who }) => {
+                    Some(RoomMsg::JoinSeat { session, who, ended }) => {
+                        self.seats.insert(session, ended);
                         self.room.handle_input(
                             Instant::now(),
                             Input::Join { session, who, media_resumed: false },
@@ -289,6 +292,9 @@ impl RoomTask {
                     to,
                 }),
                 Output::End { session, reason } => {
+                    if let Some(seat) = self.seats.remove(&session) {
+                        seat.cancel();
+                    }
                     self.media.detach(session);
                     if let Some(tx) = self.sessions.remove(&session) {
                         // overflow: drop (closing the channel ends the session anyway)

@@ -273,6 +273,10 @@ impl Run {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
                 () = self.seat.retired() => break,
+                () = self.seat.ended() => {
+                    tracing::info!("the participant's place was taken or ended; session ended");
+                    break;
+                }
                 Some(remote) = tracks.recv() => {
                     let accepted =
                         incoming::accept(participant.clone(), remote, self.level_ext, &[]).await;

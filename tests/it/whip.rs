@@ -27,7 +27,7 @@ impl Encoder {
             ])
             .args(["--token", token, "--ca"])
             .arg(ca)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .kill_on_drop(true);
         if !trickle {
             cmd.arg("--no-trickle");
@@ -36,6 +36,21 @@ impl Encoder {
             cmd.spawn()
                 .expect("the WHIP test client (make setup installs its bindings)"),
         )
+    }
+
+    /// The session's URL, once the server answered (the client prints `published <URL>`).
+    async fn location(&mut self) -> String {
+        use tokio::io::AsyncBufReadExt;
+        let out = self.0.stdout.take().expect("stdout piped");
+        let mut lines = tokio::io::BufReader::new(out).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the encoder published in time")
+            .unwrap()
+            .unwrap_or_default();
+        line.strip_prefix("published ")
+            .unwrap_or_else(|| panic!("not published: {line}"))
+            .to_owned()
     }
 
     /// Interrupts it, as an operator stopping the encoder: it sends `DELETE` and exits.
@@ -200,4 +215,40 @@ async fn whep_is_for_the_platform_and_those_who_run_the_hearing() {
     // Garbage instead of an offer.
     let r = post(app.api_key.clone(), &judge).await.unwrap();
     assert_eq!(r.status(), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoders_session_ends_when_its_participant_joins_from_a_browser() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let clerk = app.participant(&hearing, "clerk").await;
+    let token = app.join_token(&hearing, &clerk).await;
+    let mut encoder = Encoder::start(&app, &hearing, &token, false);
+    let session = encoder.location().await;
+    judge.wait_received(&clerk, MediaKind::Video, 30).await;
+    // An empty fragment probes the session: 204 while it runs, 404 once it is gone.
+    let probe = || async {
+        app.client
+            .patch(&session)
+            .bearer_auth(&token)
+            .header("content-type", "application/trickle-ice-sdpfrag")
+            .body("")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(probe().await, 204);
+    // The clerk opens the hearing in a browser: one participant, one place; the encoder's
+    // session is over.
+    let _browser =
+        crate::media_peer::MediaPeer::join(app.connect_ws().await, clerk.clone(), &token).await;
+    crate::support::wait_for(
+        Duration::from_secs(10),
+        "the encoder's session ended",
+        || async { (probe().await == 404).then_some(()) },
+    )
+    .await;
+    drop(encoder);
 }
