@@ -179,7 +179,14 @@ pub(crate) fn source_element(
         rtspsrc.set_property("user-pw", password);
     }
     let refusal = match &src.tls_pin {
-        Some(pin) if src.url.starts_with("rtsps://") => crate::tls_pin::pin(&rtspsrc, pin)?,
+        Some(pin)
+            if src
+                .url
+                .get(..8)
+                .is_some_and(|s| s.eq_ignore_ascii_case("rtsps://")) =>
+        {
+            crate::tls_pin::pin(&rtspsrc, pin)?
+        }
         _ => crate::tls_pin::PinRefusal::default(),
     };
     Ok((rtspsrc, refusal))

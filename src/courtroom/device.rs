@@ -15,7 +15,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use tokio_util::sync::CancellationToken;
 
-use super::pump::{Stopped, Tracks, pump};
+use super::pump::{Pumped, Stopped, Tracks, pump};
 use crate::db::Db;
 use crate::domain::device::{MediaPath, Transport, audio_path, retry_after, video_path};
 use crate::domain::{HearingKind, ParticipantId, Role, TrackKey};
@@ -27,6 +27,9 @@ use crate::sfu::track::PublishedTrack;
 
 /// How long a probe may look at the stream.
 const PROBE_WITHIN: Duration = Duration::from_secs(10);
+
+/// How long a started ingest may take to hand over its first packet.
+const FIRST_PACKET_WITHIN: Duration = Duration::from_secs(5);
 
 /// A registered device, as the server pulls it.
 #[derive(Debug, Clone)]
@@ -92,7 +95,8 @@ enum Link {
 }
 
 impl DeviceTask {
-    /// Runs until the device is no longer wanted or its hearing's room retires.
+    /// Runs until the device is no longer wanted, the room ends its place (the judge removed
+    /// it) or the room retires (the hearing is over).
     pub(super) async fn run(self) {
         let d = &self.device;
         let who = Arrival {
@@ -102,15 +106,24 @@ impl DeviceTask {
         };
         let seat = self.rooms.seat(&d.hearing, d.kind, who).await;
         tracing::info!("courtroom device in the hearing");
+        // Every way the device's work ends, in one token the rounds watch (a round is never
+        // dropped half-way: it always ends its tracks and its pipeline).
+        let stop = self.cancel.child_token();
+        let watcher = {
+            let (stop, seat) = (stop.clone(), seat.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = seat.retired() => {}
+                    () = seat.ended() => {}
+                    () = stop.cancelled() => {}
+                }
+                stop.cancel();
+            })
+        };
         let mut link = Link::Never;
         let mut failures = 0u32;
-        loop {
-            let round = tokio::select! {
-                () = self.cancel.cancelled() => break,
-                () = seat.retired() => return,
-                r = self.round(&seat, &mut link) => r,
-            };
-            let wait = match round {
+        while !stop.is_cancelled() {
+            let wait = match self.round(&seat, &mut link, &stop).await {
                 Stopped::Cancelled => break,
                 // It ran: try again at once (a blink), then back off.
                 Stopped::Dropped(_) => {
@@ -123,29 +136,32 @@ impl DeviceTask {
                 }
             };
             tokio::select! {
-                () = self.cancel.cancelled() => break,
-                () = seat.retired() => return,
+                () = stop.cancelled() => break,
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        if self.shutdown.is_cancelled() {
-            return; // the room goes with the server; the device was not removed
+        watcher.abort();
+        // Told the room only when the platform took the device away (or the hearing left its
+        // live states); not when the server stops or the room itself ended the place.
+        if self.cancel.is_cancelled() && !self.shutdown.is_cancelled() {
+            seat.tell(Input::Revoked {
+                participant: ParticipantId::from(d.id.as_str()),
+            })
+            .await;
         }
-        // No longer wanted (removed, or the hearing left its live states): out of the room.
-        seat.tell(Input::Revoked {
-            participant: ParticipantId::from(d.id.as_str()),
-        })
-        .await;
         tracing::info!("courtroom device left the hearing");
     }
 
-    /// One attempt: probe, ingest, publish, pump. Returns why it ended.
-    async fn round(&self, seat: &Seat, link: &mut Link) -> Stopped {
+    /// One attempt: probe, ingest, first packet, publish, pump. Returns why it ended.
+    async fn round(&self, seat: &Seat, link: &mut Link, stop: &CancellationToken) -> Stopped {
         let d = &self.device;
         let src = d.source.clone();
         let probed = tokio::task::spawn_blocking(move || probe(&src, PROBE_WITHIN))
             .await
             .unwrap_or_else(|e| Err(RtspError::Gst(e.to_string())));
+        if stop.is_cancelled() {
+            return Stopped::Cancelled;
+        }
         let probed = match probed {
             Ok(p) => p,
             Err(e) => return self.failed(seat, link, &e.to_string(), status_of(&e)).await,
@@ -157,8 +173,24 @@ impl DeviceTask {
                 .await;
         }
         tracing::info!(video = ?plan.video, audio = ?plan.audio, "courtroom device: paths");
-        let (ingest, rx) = match Ingest::start(&d.source, plan) {
-            Ok(started) => started,
+        let source = d.source.clone();
+        // GStreamer's state changes block: off the async threads, as is the wait for the first
+        // packet (a pipeline that starts but sends nothing is not a device in the hearing).
+        let started = tokio::task::spawn_blocking(move || {
+            let (ingest, rx) = Ingest::start(&source, plan)?;
+            let first = rx.recv_timeout(FIRST_PACKET_WITHIN).ok();
+            Ok::<_, RtspError>((ingest, rx, first))
+        })
+        .await
+        .unwrap_or_else(|e| Err(RtspError::Gst(e.to_string())));
+        let (ingest, rx, first) = match started {
+            Ok((ingest, rx, Some(first))) => (ingest, rx, first),
+            Ok((ingest, _, None)) => {
+                let _ = tokio::task::spawn_blocking(move || drop(ingest)).await;
+                return self
+                    .failed(seat, link, "no media arrived", "no-media")
+                    .await;
+            }
             Err(e) => return self.failed(seat, link, &e.to_string(), status_of(&e)).await,
         };
         let publisher = ParticipantId::from(d.id.as_str());
@@ -177,22 +209,31 @@ impl DeviceTask {
             seat.link.send_media(MediaEvent::Published(t.clone())).await;
         }
         self.store_status("ok").await;
-        if *link != Link::Up {
-            if *link == Link::Down {
-                seat.tell(Input::DeviceLink {
-                    participant: publisher.clone(),
-                    up: true,
-                })
-                .await;
-            }
+        // The first time, the judge sees it come in; after a loss it is announced back once it
+        // has sent steadily (a camera that fails again at once is not announced back and
+        // forth).
+        if *link == Link::Never {
             *link = Link::Up;
         }
-        let cancel = self.cancel.clone();
+        let was_down = *link == Link::Down;
+        let steady = {
+            let (seat, rt) = (seat.clone(), tokio::runtime::Handle::current());
+            let publisher = publisher.clone();
+            move || {
+                if was_down {
+                    rt.block_on(seat.tell(Input::DeviceLink {
+                        participant: publisher,
+                        up: true,
+                    }));
+                }
+            }
+        };
+        let stop_pump = stop.clone();
         let rt = tokio::runtime::Handle::current();
-        let (tracks, stopped) = tokio::task::spawn_blocking(move || {
-            let stopped = pump(&ingest, &rx, &tracks, &cancel, &rt);
+        let (tracks, end) = tokio::task::spawn_blocking(move || {
+            let end = pump(&ingest, &rx, first, &tracks, &stop_pump, &rt, steady);
             drop(ingest);
-            (tracks, stopped)
+            (tracks, end)
         })
         .await
         .unwrap_or_else(|e| {
@@ -200,26 +241,41 @@ impl DeviceTask {
                 video: None,
                 audio: None,
             };
-            (none, Stopped::Lost(format!("the pump stopped: {e}")))
+            let end = Pumped {
+                stopped: Stopped::Lost(format!("the pump stopped: {e}")),
+                steady: false,
+            };
+            (none, end)
         });
         for t in tracks.video.into_iter().chain(tracks.audio) {
             t.end();
             seat.link.send_media(MediaEvent::Unpublished(t)).await;
         }
-        if let Stopped::Lost(why) = &stopped {
-            tracing::warn!(why, "courtroom device lost; pulling it again");
-            *link = Link::Down;
-            seat.tell(Input::DeviceLink {
-                participant: publisher,
-                up: false,
-            })
-            .await;
-            let detail = format!("{} stopped sending: {why}", d.named());
-            crate::fault::report(&self.db, Some(&d.hearing), Component::Device, &detail).await;
-            self.store_status("unreachable").await;
-            return Stopped::Dropped(why.clone());
+        if end.steady {
+            *link = Link::Up;
         }
-        stopped
+        match end.stopped {
+            // The judge knew it was in: told it is gone.
+            Stopped::Lost(why) if *link == Link::Up => {
+                tracing::warn!(why, "courtroom device lost; pulling it again");
+                *link = Link::Down;
+                seat.tell(Input::DeviceLink {
+                    participant: publisher,
+                    up: false,
+                })
+                .await;
+                let detail = format!("{} stopped sending: {why}", d.named());
+                crate::fault::report(&self.db, Some(&d.hearing), Component::Device, &detail).await;
+                self.store_status("unreachable").await;
+                if end.steady {
+                    Stopped::Dropped(why)
+                } else {
+                    Stopped::Lost(why)
+                }
+            }
+            Stopped::Lost(why) => self.failed(seat, link, &why, "unreachable").await,
+            other => other,
+        }
     }
 
     /// An attempt that did not get the stream: its status, and (first of an outage) a fault

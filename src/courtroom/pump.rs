@@ -26,9 +26,22 @@ pub(super) enum Stopped {
     Cancelled,
     /// The stream could not be had, or failed: GStreamer's error, end of stream, or silence.
     Lost(String),
-    /// The stream ran, then failed (a drop: worth trying again at once).
+    /// The stream ran steadily, then failed (a drop: worth trying again at once).
     Dropped(String),
 }
+
+/// How a pump ended.
+#[derive(Debug)]
+pub(super) struct Pumped {
+    /// Why.
+    pub(super) stopped: Stopped,
+    /// Whether it ran steadily first (media for [`STEADY`]).
+    pub(super) steady: bool,
+}
+
+/// Media this long without a failure makes a device steady: announced back, and a failure
+/// after it a drop (tried again at once) rather than a failed attempt (backed off).
+const STEADY: Duration = Duration::from_secs(2);
 
 /// The device's tracks, by part.
 pub(super) struct Tracks {
@@ -36,22 +49,32 @@ pub(super) struct Tracks {
     pub(super) audio: Option<Arc<PublishedTrack>>,
 }
 
-/// Pumps until the stream stops or `cancel` fires. Runs on a blocking thread; `rt` drives the
+/// Pumps `first`, then the rest, until the stream stops or `cancel` fires; calls `steady` once
+/// the device has sent for [`STEADY`]. Runs on a blocking thread; `rt` drives the
 /// (asynchronous) writes to subscribers.
 pub(super) fn pump(
     ingest: &Ingest,
     rx: &Receiver<Packet>,
+    first: Packet,
     tracks: &Tracks,
     cancel: &CancellationToken,
     rt: &tokio::runtime::Handle,
-) -> Stopped {
+    steady: impl FnOnce(),
+) -> Pumped {
+    let started = Instant::now();
+    let mut steady = Some(steady);
     let mut heard = Instant::now();
     let mut bus_at = Instant::now();
-    loop {
+    let mut next = Some(first);
+    let stopped = loop {
         if cancel.is_cancelled() {
-            return Stopped::Cancelled;
+            break Stopped::Cancelled;
         }
-        match rx.recv_timeout(BUS_EVERY) {
+        let packet = match next.take() {
+            Some(p) => Ok(p),
+            None => rx.recv_timeout(BUS_EVERY),
+        };
+        match packet {
             Ok(p) => {
                 heard = Instant::now();
                 let track = match p.part {
@@ -66,17 +89,26 @@ pub(super) fn pump(
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => {
-                return Stopped::Lost("the ingest pipeline stopped".into());
+                break Stopped::Lost("the ingest pipeline stopped".into());
             }
         }
         if bus_at.elapsed() >= BUS_EVERY {
             bus_at = Instant::now();
             if let Some(why) = ingest.failure() {
-                return Stopped::Lost(why);
+                break Stopped::Lost(why);
             }
         }
         if heard.elapsed() >= SILENCE {
-            return Stopped::Lost(format!("no media for {} s", SILENCE.as_secs()));
+            break Stopped::Lost(format!("no media for {} s", SILENCE.as_secs()));
         }
+        if started.elapsed() >= STEADY
+            && let Some(say) = steady.take()
+        {
+            say();
+        }
+    };
+    Pumped {
+        stopped,
+        steady: steady.is_none(),
     }
 }

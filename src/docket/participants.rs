@@ -153,7 +153,8 @@ pub(super) async fn revoke(
     )
     .await?;
     w.commit().await?;
-    // A live session ends now too, not only future joins.
+    // A live session ends now too, not only future joins; so do their encoders and players.
+    st.whip.end_all_of(&hearing_id, &id);
     st.rooms
         .notify(
             &hearing_id,

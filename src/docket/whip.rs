@@ -168,32 +168,52 @@ pub(super) async fn play(
         if hearing.state == crate::domain::HearingState::Closed {
             return Err(crate::http::error::Conflict::HearingClosed.into());
         }
-        let known = sqlx::query(
-            "SELECT id FROM participants WHERE id = $1 AND hearing_id = $2 AND revoked_at IS NULL \
-             UNION ALL SELECT id FROM devices WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
+        // A person (their camera is VP8, the web client's) or a courtroom device (H.264).
+        let known: Option<String> = sqlx::query_scalar(
+            "SELECT 'person' FROM participants WHERE id = $1 AND hearing_id = $2 \
+             AND revoked_at IS NULL UNION ALL SELECT 'device' FROM devices WHERE id = $1 \
+             AND hearing_id = $2 AND removed_at IS NULL",
         )
         .bind(&target)
         .bind(&hearing_id)
         .fetch_optional(st.db.pool())
         .await?;
-        if known.is_none() {
-            return Err(ApiError::NotFound("participant"));
-        }
+        let video = match known.as_deref() {
+            Some("device") => crate::sfu::codec::MediaCodec::H264,
+            Some(_) => crate::sfu::codec::MediaCodec::Vp8,
+            None => return Err(ApiError::NotFound("participant")),
+        };
+        let viewer_key = viewer.clone();
         let created = st
             .whip
-            .play(&hearing_id, hearing.kind, target.as_str().into(), viewer, offer)
+            .play(
+                &hearing_id,
+                hearing.kind,
+                target.as_str().into(),
+                video,
+                viewer,
+                offer,
+            )
             .await?;
-        let mut w = st.db.begin_write().await?;
-        audit::append(
-            &mut w.tx,
-            crate::clock::now_ms(),
-            &actor,
-            AuditAction::PlaybackStart,
-            &format!("participant:{target}"),
-            serde_json::json!({ "hearing_id": hearing_id, "session": created.id }),
-        )
-        .await?;
-        w.commit().await?;
+        let audited = async {
+            let mut w = st.db.begin_write().await?;
+            audit::append(
+                &mut w.tx,
+                crate::clock::now_ms(),
+                &actor,
+                AuditAction::PlaybackStart,
+                &format!("participant:{target}"),
+                serde_json::json!({ "hearing_id": hearing_id, "session": created.id }),
+            )
+            .await?;
+            w.commit().await
+        }
+        .await;
+        if let Err(e) = audited {
+            // No playback off the record.
+            let _ = st.whip.end(&hearing_id, &created.id, viewer_key.as_str());
+            return Err(e.into());
+        }
         Ok::<_, ApiError>((hearing_id, created))
     }
     .await;

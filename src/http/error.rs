@@ -141,6 +141,7 @@ impl ApiError {
                     }
                     W::IceRestart => (StatusCode::UNPROCESSABLE_ENTITY, "whip-ice-restart"),
                     W::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    W::HearingOver => (StatusCode::CONFLICT, "hearing-closed"),
                     W::Sfu(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 }
             }

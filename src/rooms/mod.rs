@@ -148,6 +148,9 @@ impl Watch {
 #[derive(Debug)]
 pub struct Rooms {
     rooms: Mutex<HashMap<HearingId, mpsc::Sender<RoomMsg>>>,
+    /// Hearings whose room retired because the hearing is over: never started again (a
+    /// device, encoder or viewer arriving late must not open a room for a closed hearing).
+    over: Arc<Mutex<std::collections::HashSet<HearingId>>>,
     next_session: AtomicU64,
     db: Db,
     outbox: Arc<Notify>,
@@ -178,6 +181,7 @@ impl Rooms {
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
+            over: Arc::default(),
             next_session: AtomicU64::new(1),
             db,
             outbox,
@@ -199,8 +203,20 @@ impl Rooms {
         media_link(self.queue(hearing, kind))
     }
 
-    /// The queue of `hearing`'s room, started if needed (or if the last one retired).
+    /// Whether `hearing`'s room retired because the hearing is over.
+    pub fn is_over(&self, hearing: &str) -> bool {
+        let over = self.over.lock().unwrap_or_else(|p| p.into_inner());
+        over.contains(hearing)
+    }
+
+    /// The queue of `hearing`'s room, started if needed (or if the last one retired for want
+    /// of people). A hearing that is over gets a closed queue: what is sent to it is dropped,
+    /// and whoever waits for it to retire stops at once.
     fn queue(&self, hearing: &str, kind: HearingKind) -> mpsc::Sender<RoomMsg> {
+        if self.is_over(hearing) {
+            tracing::debug!(hearing, "the hearing is over; no room");
+            return mpsc::channel(1).0;
+        }
         let mut rooms = self.rooms.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = rooms.get(hearing)
             && !tx.is_closed()
@@ -346,6 +362,7 @@ impl Rooms {
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
+            over: self.over.clone(),
             held: record::HeldAudit::default(),
             keys: self.keys.clone(),
             composer: self.recording.auto_composite.then(|| self.composer.clone()),

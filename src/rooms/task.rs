@@ -46,6 +46,8 @@ pub(super) struct RoomTask {
     pub(super) outbox: Arc<Notify>,
     /// The hearing is over: stop after this round.
     pub(super) retiring: bool,
+    /// Hearings over, server-wide: this one joins them when it retires.
+    pub(super) over: Arc<std::sync::Mutex<std::collections::HashSet<HearingId>>>,
     /// Seal the recording when the hearing is over.
     pub(super) keys: Arc<crate::auth::keyring::KeyStore>,
     /// Renders the composite once the recording is sealed (none: only on request).
@@ -138,6 +140,10 @@ impl RoomTask {
             self.execute().await;
             if self.retiring {
                 tracing::info!("hearing over; room retired");
+                self.over
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(self.hearing.clone());
                 break;
             }
         }

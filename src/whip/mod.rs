@@ -62,9 +62,21 @@ pub enum WhipError {
     /// Too many sessions, or too many candidates.
     #[error("{0}")]
     Busy(&'static str),
+    /// The hearing is over.
+    #[error("the hearing is over")]
+    HearingOver,
     /// The media stack failed.
     #[error(transparent)]
     Sfu(#[from] SfuError),
+}
+
+/// What a session does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// WHIP: an encoder publishes.
+    Publish,
+    /// WHEP: a viewer plays.
+    Play,
 }
 
 /// A session just started: what `201 Created` says.
@@ -79,6 +91,7 @@ pub struct Created {
 }
 
 struct Session {
+    kind: Kind,
     hearing: String,
     /// Who may trickle and end it: the publishing participant; for playback, the viewing
     /// participant or `platform`.
@@ -130,10 +143,13 @@ impl Whip {
         offer: String,
     ) -> Result<Created, WhipError> {
         sdp_policy::check(who.role, &offer, &[])?;
+        if self.rooms.is_over(hearing) {
+            return Err(WhipError::HearingOver);
+        }
         let earlier: Vec<String> = self
             .sessions()
             .iter()
-            .filter(|(_, s)| s.participant == who.id)
+            .filter(|(_, s)| s.kind == Kind::Publish && s.participant == who.id)
             .map(|(id, _)| id.clone())
             .collect();
         for id in earlier {
@@ -156,6 +172,7 @@ impl Whip {
         let answer = conn.local_with_candidates(answer).await?;
         let (id, etag) = new_ids();
         let session = Arc::new(Session {
+            kind: Kind::Publish,
             hearing: hearing.to_owned(),
             participant: who.id.clone(),
             etag: etag.clone(),
@@ -248,6 +265,22 @@ impl Whip {
         Ok(())
     }
 
+    /// Ends every session of `participant` in `hearing` (the platform revoked them).
+    pub fn end_all_of(&self, hearing: &str, participant: &str) {
+        let gone: Vec<Arc<Session>> = {
+            let mut sessions = self.sessions();
+            let ids: Vec<String> = sessions
+                .iter()
+                .filter(|(_, s)| s.hearing == hearing && s.participant.as_str() == participant)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| sessions.remove(id)).collect()
+        };
+        for s in gone {
+            s.cancel.cancel();
+        }
+    }
+
     /// Sessions running now.
     pub fn running(&self) -> usize {
         self.sessions().len()
@@ -268,7 +301,7 @@ impl Run {
     async fn run(mut self, mut tracks: mpsc::Receiver<Arc<dyn TrackRemote>>) {
         tracing::info!("WHIP session started");
         let participant = self.session.participant.clone();
-        let mut liveness = Liveness::default();
+        let mut liveness = Liveness::new();
         loop {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
@@ -320,19 +353,33 @@ fn new_ids() -> (String, String) {
     (id, etag)
 }
 
-/// Whether a session's connection has gone: down for [`LOST_AFTER`] after having been up (a
-/// connection still coming up is not lost).
-#[derive(Debug, Default)]
+/// How long a new session may take to connect at all.
+const CONNECT_WITHIN: Duration = Duration::from_secs(30);
+
+/// Whether a session's connection has gone: never up within [`CONNECT_WITHIN`], or down for
+/// [`LOST_AFTER`] after having been up.
+#[derive(Debug)]
 struct Liveness {
     was_up: bool,
-    /// When it counts as lost, while it is down.
+    /// When it counts as lost, unless it is up.
     lost_at: Option<tokio::time::Instant>,
 }
 
 impl Liveness {
+    fn new() -> Self {
+        Self {
+            was_up: false,
+            lost_at: Some(tokio::time::Instant::now() + CONNECT_WITHIN),
+        }
+    }
+
     fn saw(&mut self, up: bool) {
-        self.was_up |= up;
-        self.lost_at = (!up && self.was_up).then(|| tokio::time::Instant::now() + LOST_AFTER);
+        if up {
+            self.was_up = true;
+            self.lost_at = None;
+        } else if self.was_up && self.lost_at.is_none() {
+            self.lost_at = Some(tokio::time::Instant::now() + LOST_AFTER);
+        }
     }
 }
 

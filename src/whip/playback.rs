@@ -43,13 +43,15 @@ fn payload_type(answer: &str, kind: MediaKind, codec: MediaCodec) -> Option<u8> 
 }
 
 impl Whip {
-    /// Starts playing `target`'s camera and microphone in `hearing` to the viewer that sent
-    /// `offer` (receive-only), known as `viewer` (the participant, or the platform).
+    /// Starts playing `target`'s camera (in `video`: VP8 from browsers, H.264 from courtroom
+    /// devices) and microphone in `hearing` to the viewer that sent `offer` (receive-only),
+    /// known as `viewer` (the participant, or the platform).
     pub async fn play(
         &self,
         hearing: &str,
         kind: HearingKind,
         target: ParticipantId,
+        video: MediaCodec,
         viewer: ParticipantId,
         offer: String,
     ) -> Result<Created, WhipError> {
@@ -58,9 +60,35 @@ impl Whip {
                 "a WHEP offer receives only (recvonly)".into(),
             ));
         }
+        if self.rooms.is_over(hearing) {
+            return Err(WhipError::HearingOver);
+        }
         self.make_room()?;
         let ufrag = frag::ufrag(&offer);
-        let mut conn = Conn::new(&self.factory.sending(), None).await?;
+        let conn = Conn::new(&self.factory.sending(), None).await?;
+        let pc = conn.pc.clone();
+        let started = self
+            .start_playing(conn, hearing, kind, target, video, viewer, ufrag, offer)
+            .await;
+        if started.is_err() {
+            let _ = pc.close().await;
+        }
+        started
+    }
+
+    /// [`Whip::play`] once its connection exists (closed by the caller on failure).
+    #[allow(clippy::too_many_arguments)]
+    async fn start_playing(
+        &self,
+        mut conn: Conn,
+        hearing: &str,
+        kind: HearingKind,
+        target: ParticipantId,
+        video: MediaCodec,
+        viewer: ParticipantId,
+        ufrag: Option<String>,
+        offer: String,
+    ) -> Result<Created, WhipError> {
         let desc = RTCSessionDescription::offer(offer)
             .map_err(|e| WhipError::BadDescription(e.to_string()))?;
         conn.pc
@@ -71,14 +99,20 @@ impl Whip {
         let mut locals = Vec::new();
         for (kind, codec) in [
             (MediaKind::Audio, MediaCodec::Opus),
-            (MediaKind::Video, MediaCodec::Vp8),
+            (MediaKind::Video, video),
         ] {
             let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
+            // H.264 with Gavel's parameters (constrained baseline, as devices send it); the
+            // others as the publisher chose them.
+            let rtc_codec = match codec {
+                MediaCodec::H264 => codec.rtc(),
+                _ => default_codec(kind),
+            };
             let local = local_track(
                 target.to_string(),
                 format!("{target}-{}", codec.mime()),
                 kind,
-                default_codec(kind),
+                rtc_codec,
                 ssrc,
             );
             conn.pc
@@ -96,7 +130,7 @@ impl Whip {
             })?;
             outlets.push(Arc::new(Outlet::new(owner, local.clone(), *ssrc, pt)));
         }
-        let (audio, video) = (outlets[0].clone(), outlets[1].clone());
+        let (audio, camera) = (outlets[0].clone(), outlets[1].clone());
         let watching = Arc::new(Mutex::new(None));
         let watch = self
             .rooms
@@ -107,14 +141,15 @@ impl Whip {
                     owner,
                     target,
                     audio,
-                    video,
-                    video_codec: MediaCodec::Vp8,
+                    video: camera,
+                    video_codec: video,
                     watching: watching.clone(),
                 },
             )
             .await;
         let (id, etag) = super::new_ids();
         let session = Arc::new(Session {
+            kind: super::Kind::Play,
             hearing: hearing.to_owned(),
             participant: viewer,
             etag: etag.clone(),
@@ -167,7 +202,7 @@ struct Playback {
 impl Playback {
     async fn run(mut self) {
         tracing::info!("WHEP session started");
-        let mut liveness = Liveness::default();
+        let mut liveness = Liveness::new();
         loop {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
