@@ -170,18 +170,13 @@ impl Whip {
             .map_err(|e| WhipError::BadDescription(e.to_string()))?;
         let answer = conn.pc.create_answer(None).await.map_err(SfuError::from)?;
         let answer = conn.local_with_candidates(answer).await?;
-        let (id, etag) = new_ids();
-        let session = Arc::new(Session {
-            kind: Kind::Publish,
-            hearing: hearing.to_owned(),
-            participant: who.id.clone(),
-            etag: etag.clone(),
+        let (id, etag, session) = self.register(
+            Kind::Publish,
+            hearing,
+            who.id.clone(),
             ufrag,
-            pc: conn.pc.clone(),
-            candidates: AtomicUsize::new(0),
-            cancel: CancellationToken::new(),
-        });
-        self.sessions().insert(id.clone(), session.clone());
+            conn.pc.clone(),
+        );
         let seat = self.rooms.seat(hearing, kind, who).await;
         let run = Run {
             id: id.clone(),
@@ -194,6 +189,32 @@ impl Whip {
         let span = tracing::info_span!("whip", hearing = %hearing, session = %id);
         tokio::spawn(tracing::Instrument::instrument(run.run(track_rx), span));
         Ok(Created { id, etag, answer })
+    }
+
+    /// Records a new session of `participant` on `pc`: its id (its URL ends with it;
+    /// unguessable), its entity tag, and the session.
+    fn register(
+        &self,
+        kind: Kind,
+        hearing: &str,
+        participant: ParticipantId,
+        ufrag: Option<String>,
+        pc: Arc<dyn PeerConnection>,
+    ) -> (String, String, Arc<Session>) {
+        let id = hex::encode(crate::auth::random_bytes::<16>());
+        let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
+        let session = Arc::new(Session {
+            kind,
+            hearing: hearing.to_owned(),
+            participant,
+            etag: etag.clone(),
+            ufrag,
+            pc,
+            candidates: AtomicUsize::new(0),
+            cancel: CancellationToken::new(),
+        });
+        self.sessions().insert(id.clone(), session.clone());
+        (id, etag, session)
     }
 
     /// Refuses a new session when the server runs as many as it takes.
@@ -344,13 +365,6 @@ impl Run {
             .await;
         tracing::info!("WHIP session ended");
     }
-}
-
-/// A new session's id (its URL ends with it; unguessable) and entity tag.
-fn new_ids() -> (String, String) {
-    let id = hex::encode(crate::auth::random_bytes::<16>());
-    let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
-    (id, etag)
 }
 
 /// How long a new session may take to connect at all.

@@ -4,11 +4,9 @@
 //! or a sequestered witness, nothing the court muted. Same resource shape as WHIP: `PATCH`
 //! trickles, `DELETE` ends.
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use gavel_signaling::MediaKind;
-use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
@@ -147,18 +145,8 @@ impl Whip {
                 },
             )
             .await;
-        let (id, etag) = super::new_ids();
-        let session = Arc::new(Session {
-            kind: super::Kind::Play,
-            hearing: hearing.to_owned(),
-            participant: viewer,
-            etag: etag.clone(),
-            ufrag,
-            pc: conn.pc.clone(),
-            candidates: AtomicUsize::new(0),
-            cancel: CancellationToken::new(),
-        });
-        self.sessions().insert(id.clone(), session.clone());
+        let (id, etag, session) =
+            self.register(super::Kind::Play, hearing, viewer, ufrag, conn.pc.clone());
         let video_local = locals[1].3.clone();
         let run = Playback {
             id: id.clone(),
