@@ -147,14 +147,52 @@ impl Ingest {
     /// (which never hold the credentials: they are element properties, not in the URL). Never
     /// waits: the owner asks between packets, and rebuilds on `Some`.
     pub fn failure(&self) -> Option<String> {
-        let bus = self.pipeline.bus()?;
-        let msg = bus.pop_filtered(&[gst::MessageType::Error, gst::MessageType::Eos])?;
-        Some(match msg.view() {
-            _ if self.refusal.refused() => RtspError::CertificateRefused.to_string(),
-            gst::MessageView::Error(e) => e.error().to_string(),
-            _ => "the device ended its stream".to_owned(),
-        })
+        self.watch().0
     }
+
+    /// What the bus says since last asked: a failure (as [`Ingest::failure`]), and the
+    /// loudest sound level heard, as RFC 6464 has it (0 loudest .. 127 silence), which makes
+    /// a courtroom an active speaker like anyone. Never waits.
+    pub fn watch(&self) -> (Option<String>, Option<u8>) {
+        let Some(bus) = self.pipeline.bus() else {
+            return (None, None);
+        };
+        let mut level: Option<u8> = None;
+        let types = [
+            gst::MessageType::Error,
+            gst::MessageType::Eos,
+            gst::MessageType::Element,
+        ];
+        while let Some(msg) = bus.pop_filtered(&types) {
+            match msg.view() {
+                gst::MessageView::Element(e) => {
+                    if let Some(l) = e.structure().and_then(rfc6464_level) {
+                        level = Some(level.map_or(l, |m| m.min(l)));
+                    }
+                }
+                _ if self.refusal.refused() => {
+                    return (Some(RtspError::CertificateRefused.to_string()), level);
+                }
+                gst::MessageView::Error(e) => return (Some(e.error().to_string()), level),
+                _ => return (Some("the device ended its stream".to_owned()), level),
+            }
+        }
+        (None, level)
+    }
+}
+
+/// A `level` message's loudest channel as an RFC 6464 level (dBov, negated, 0..127).
+fn rfc6464_level(s: &gst::StructureRef) -> Option<u8> {
+    if s.name() != "level" {
+        return None;
+    }
+    let rms = s.get::<gst::glib::ValueArray>("rms").ok()?;
+    let loudest = rms
+        .iter()
+        .filter_map(|v| v.get::<f64>().ok())
+        .fold(f64::NEG_INFINITY, f64::max);
+    // Saturating float-to-int conversion: silence (-inf dB) is 127.
+    Some((-loudest).clamp(0.0, 127.0) as u8)
 }
 
 /// The elements of one part's path, from the RTSP source's RTP pad to RTP for the SFU.
@@ -204,6 +242,13 @@ fn chain(part: Part, path: Path, pt: u8) -> Result<Vec<gst::Element>, String> {
             make("audioconvert")?,
             make("audioresample")?,
             caps("audio/x-raw,rate=48000")?,
+            {
+                // How loud, ten times a second (read by the owner from the bus).
+                let level = make("level")?;
+                level.set_property("interval", 100_000_000u64);
+                level.set_property("post-messages", true);
+                level
+            },
             make("opusenc")?,
             pay("rtpopuspay")?,
         ],

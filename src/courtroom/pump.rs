@@ -94,7 +94,11 @@ pub(super) fn pump(
         }
         if bus_at.elapsed() >= BUS_EVERY {
             bus_at = Instant::now();
-            if let Some(why) = ingest.failure() {
+            let (failure, level) = ingest.watch();
+            if let (Some(level), Some(audio)) = (level, tracks.audio.as_ref()) {
+                audio.note_level(level);
+            }
+            if let Some(why) = failure {
                 break Stopped::Lost(why);
             }
         }

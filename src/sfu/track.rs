@@ -196,6 +196,12 @@ impl PublishedTrack {
         self
     }
 
+    /// Notes a level measured by whoever decodes the track (a courtroom device's ingest:
+    /// its packets carry no level extension).
+    pub fn note_level(&self, level: u8) {
+        self.level.fetch_min(level & 0x7f, Ordering::Relaxed);
+    }
+
     /// The loudest level since the last call (127 = silence), resetting it.
     pub fn take_level(&self) -> u8 {
         self.level.swap(127, Ordering::Relaxed)

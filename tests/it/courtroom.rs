@@ -366,6 +366,7 @@ async fn the_courtrooms_aac_sound_is_captioned_under_the_devices_name() {
     let said = crate::asr::sentences()[..3].join(" ");
     let said_words = said.split_whitespace().count();
     let mut heard: Vec<String> = Vec::new();
+    let mut speaking = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(150);
     while heard
         .iter()
@@ -378,14 +379,20 @@ async fn the_courtrooms_aac_sound_is_captioned_under_the_devices_name() {
             .await
             .unwrap_or_else(|_| panic!("the courtroom's three sentences captioned: {heard:?}"))
             .expect("connection open");
-        if let ServerMessage::Caption {
-            participant, text, ..
-        } = m
-        {
-            assert_eq!(participant, device, "attributed to the courtroom device");
-            heard.push(text);
+        match m {
+            ServerMessage::Caption {
+                participant, text, ..
+            } => {
+                assert_eq!(participant, device, "attributed to the courtroom device");
+                heard.push(text);
+            }
+            ServerMessage::ActiveSpeaker { participant } if participant == device => {
+                speaking = true;
+            }
+            _ => {}
         }
     }
+    assert!(speaking, "the courtroom became the active speaker");
     let wer = gavel::transcribe::wer::wer(&said, &heard.join(" "));
     assert!(
         wer <= 0.35,
