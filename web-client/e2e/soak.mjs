@@ -126,6 +126,13 @@ try {
 } catch (e) {
   result.ok = false;
   result.error = String(e?.stack || e);
+  // What each page showed when it failed, and what its page said last: for the next reader.
+  for (const [name, page] of Object.entries(pages)) {
+    await page.screenshot({ path: join(cfg.out, `soak-failed-${name}.png`) }).catch(() => {});
+    result[`status_${name}`] = await page
+      .evaluate(() => document.getElementById("status")?.textContent ?? "")
+      .catch(() => "");
+  }
 } finally {
   await browser.close();
 }
