@@ -47,22 +47,12 @@ impl Device {
         hearing: &str,
         kind: HearingKind,
     ) -> Result<Self, sqlx::Error> {
-        let transport: String = r.try_get("transport")?;
         Ok(Self {
             id: r.try_get("id")?,
             hearing: hearing.to_owned(),
             kind,
             name: r.try_get("name")?,
-            source: RtspSource {
-                url: r.try_get("url")?,
-                user: r.try_get("username")?,
-                password: r.try_get("password")?,
-                transport: match Transport::parse(&transport) {
-                    Some(Transport::Udp) => RtspTransport::Udp,
-                    _ => RtspTransport::Tcp,
-                },
-                tls_pin: r.try_get("tls_pin")?,
-            },
+            source: rtsp_source(r)?,
         })
     }
 
@@ -315,8 +305,24 @@ impl DeviceTask {
     }
 }
 
-/// The status an attempt's error gives the device.
-fn status_of(e: &RtspError) -> &'static str {
+/// Where and how to pull a registered device, from its row (`url`, `username`, `password`,
+/// `transport`, `tls_pin`): for the device's task and for a check through the case API alike.
+pub fn rtsp_source(r: &AnyRow) -> Result<RtspSource, sqlx::Error> {
+    let transport: String = r.try_get("transport")?;
+    Ok(RtspSource {
+        url: r.try_get("url")?,
+        user: r.try_get("username")?,
+        password: r.try_get("password")?,
+        transport: match Transport::parse(&transport) {
+            Some(Transport::Udp) => RtspTransport::Udp,
+            _ => RtspTransport::Tcp,
+        },
+        tls_pin: r.try_get("tls_pin")?,
+    })
+}
+
+/// The status an attempt's error gives the device (the API shows it).
+pub fn status_of(e: &RtspError) -> &'static str {
     match e {
         RtspError::Unauthorized => "unauthorized",
         RtspError::NoMedia => "no-media",

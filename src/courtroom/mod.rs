@@ -21,6 +21,7 @@ use crate::db::Db;
 use crate::domain::HearingState;
 use crate::rooms::Rooms;
 use device::{Device, DeviceTask};
+pub use device::{rtsp_source, status_of};
 
 /// A device's running task.
 struct Running {

@@ -219,7 +219,7 @@ pub(super) async fn check(
     Platform(caller): Platform,
     ApiPath((hearing_id, device_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Device>, ApiError> {
-    use gavel_media_pipelines::rtsp::{RtspError, RtspSource, RtspTransport, probe};
+    use gavel_media_pipelines::rtsp::{RtspError, probe};
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let id = super::path_id(&device_id, "device")?;
     let row = sqlx::query(
@@ -232,17 +232,7 @@ pub(super) async fn check(
     .await?
     .ok_or(ApiError::NotFound("device"))?;
     let name: String = row.try_get("name")?;
-    let transport: String = row.try_get("transport")?;
-    let src = RtspSource {
-        url: row.try_get("url")?,
-        user: row.try_get("username")?,
-        password: row.try_get("password")?,
-        transport: match Transport::parse(&transport) {
-            Some(Transport::Udp) => RtspTransport::Udp,
-            _ => RtspTransport::Tcp,
-        },
-        tls_pin: row.try_get("tls_pin")?,
-    };
+    let src = crate::courtroom::rtsp_source(&row)?;
     let url = src.url.clone();
     let Ok(permit) = CHECKS.try_acquire() else {
         return Err(ApiError::Busy(
@@ -275,11 +265,9 @@ pub(super) async fn check(
                 audio = ?stream.audio.as_ref().map(|a| a.path), "device checked");
             ("ok", Some(stream), None)
         }
-        Err(e @ RtspError::Unauthorized) => ("unauthorized", None, Some(e)),
-        Err(e @ RtspError::Unreachable(_)) => ("unreachable", None, Some(e)),
-        Err(e @ RtspError::NoMedia) => ("no-media", None, Some(e)),
-        Err(e @ RtspError::CertificateRefused) => ("untrusted", None, Some(e)),
-        Err(e) => return Err(ApiError::Internal(e.to_string())),
+        // A pipeline that could not be built is ours, not the device's.
+        Err(e @ RtspError::Gst(_)) => return Err(ApiError::Internal(e.to_string())),
+        Err(e) => (crate::courtroom::status_of(&e), None, Some(e)),
     };
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
