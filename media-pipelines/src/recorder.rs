@@ -7,7 +7,7 @@
 //! behind, which the bus reports. Bus messages become [`PipelineEvent`]s on a channel.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
@@ -151,6 +151,8 @@ pub struct TrackRecorder {
     events: mpsc::Receiver<PipelineEvent>,
     /// Tells the bus thread to end.
     stop: Arc<AtomicBool>,
+    /// The running time (ns) at which the muxer wants its next key frame; `u64::MAX`: none.
+    keyframe_at: Arc<AtomicU64>,
 }
 
 impl TrackRecorder {
@@ -168,7 +170,7 @@ impl TrackRecorder {
         // Only fixed element names go into the description; paths and sizes are set as
         // properties, so nothing in them can change the pipeline.
         let desc = format!(
-            "splitmuxsink name=mux muxer-factory=matroskamux \
+            "splitmuxsink name=mux muxer-factory=matroskamux send-keyframe-requests=true \
              appsrc name=src ! rtpjitterbuffer latency=200 mode=synced ! {depay} \
              ! queue name=guard ! mux.{pad}",
             depay = codec.depay(),
@@ -195,6 +197,10 @@ impl TrackRecorder {
         if let Some(pad) = pipeline.by_name("guard").and_then(|q| q.static_pad("sink")) {
             guard_time(&pad, codec);
         }
+        let keyframe_at = Arc::new(AtomicU64::new(u64::MAX));
+        if let Some(pad) = pipeline.by_name("guard").and_then(|q| q.static_pad("src")) {
+            note_keyframe_requests(&pad, keyframe_at.clone());
+        }
         let (clock, frame) = codec.clock();
         let tap = Tap::new(src.clone(), clock, frame);
         let (tx, rx) = mpsc::channel();
@@ -216,7 +222,25 @@ impl TrackRecorder {
             tap,
             events: rx,
             stop,
+            keyframe_at,
         })
+    }
+
+    /// Whether the muxer's time for a new segment has come and it needs a key frame to start
+    /// one (asked once: true at most once per request). Why: a browser sends key frames only
+    /// when asked, and `splitmuxsink` cuts only at one, so without asking a video segment
+    /// would run on far past its length (and a crash would lose more).
+    pub fn keyframe_due(&self) -> bool {
+        let at = self.keyframe_at.load(Ordering::Relaxed);
+        if at == u64::MAX {
+            return false;
+        }
+        let now = self.src.current_running_time().map_or(0, |t| t.nseconds());
+        now >= at
+            && self
+                .keyframe_at
+                .compare_exchange(at, u64::MAX, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// Queues one RTP packet (its bytes as received). Never blocks; false when the pipeline
@@ -286,9 +310,31 @@ pub(crate) fn live_rtp_input(
     Ok(())
 }
 
+/// Notes the running time at which `splitmuxsink` asks upstream for a key frame (its
+/// `GstForceKeyUnit` event), for [`TrackRecorder::keyframe_due`].
+fn note_keyframe_requests(pad: &gst::Pad, at: Arc<AtomicU64>) {
+    pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+        if let Some(gst::PadProbeData::Event(ev)) = &info.data
+            && let Some(s) = ev.structure()
+            && s.name() == "GstForceKeyUnit"
+        {
+            let when = s.get::<u64>("running-time").unwrap_or(0);
+            at.store(when.min(u64::MAX - 1), Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// How long a video frame is taken to show when the depayloader does not say (one frame at
+/// 30 fps). Why: a segment whose frames all share one time (a key frame just before the end)
+/// would otherwise have no length, and Matroska readers then take the frame's time since the
+/// start of the recording as the file's duration.
+const VIDEO_FRAME: gst::ClockTime = gst::ClockTime::from_mseconds(33);
+
 /// The last line of defence before the muxer, which fails the whole recording on time going
 /// backwards: an audio buffer earlier than the one before is dropped, a video buffer is given
-/// the time before (the timeline makes both all but impossible; each is logged).
+/// the time before (the timeline makes both all but impossible; each is logged). A video frame
+/// without a duration is given [`VIDEO_FRAME`].
 fn guard_time(pad: &gst::Pad, codec: Codec) {
     // The last time let through, in nanoseconds (one streaming thread: relaxed is enough).
     let last = std::sync::atomic::AtomicU64::new(0);
@@ -300,6 +346,9 @@ fn guard_time(pad: &gst::Pad, codec: Codec) {
             return gst::PadProbeReturn::Ok;
         };
         let before = gst::ClockTime::from_nseconds(last.load(Ordering::Relaxed));
+        if codec != Codec::Opus && buffer.duration().is_none() {
+            buffer.make_mut().set_duration(VIDEO_FRAME);
+        }
         if pts < before {
             gst::warning!(
                 gst::CAT_DEFAULT,

@@ -347,3 +347,69 @@ fn a_stall_a_burst_a_jump_and_a_new_ssrc_never_fail_the_recording() {
         "{secs:.2} s recorded over {wall:.2} s of wall clock"
     );
 }
+
+/// A browser sends a key frame only when asked, and a segment can only start at one: the
+/// recorder asks when a segment's time is up (`keyframe_due`), so video segments keep their
+/// length. A key frame just before the end opens a last segment of one frame: it lasts a
+/// frame, not (as Matroska readers took a segment of no length) the whole recording.
+#[test]
+fn video_segments_keep_their_length_when_key_frames_come_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let segment = Duration::from_secs(1);
+    let video = TrackRecorder::start(dir.path(), "video", Codec::Vp8, 96, segment).unwrap();
+    let frames = units("v");
+    let key = |f: &Vec<u8>| f[0] & 1 == 0;
+    let keyframe = frames.iter().find(|f| key(f)).unwrap().clone();
+    let deltas: Vec<&Vec<u8>> = frames.iter().filter(|f| !key(f)).collect();
+    let (mut seq, mut asked) = (0u16, 0);
+    let start = Instant::now();
+    let mut send = |i: usize, frame: &[u8]| {
+        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
+        for (j, chunk) in chunks.iter().enumerate() {
+            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
+            payload.extend_from_slice(chunk);
+            let last = j + 1 == chunks.len();
+            assert!(video.push(rtp(96, seq, i as u32 * 3000, last, &payload)));
+            seq = seq.wrapping_add(1);
+        }
+        std::thread::sleep(
+            (start + Duration::from_millis(i as u64 * 1000 / 30))
+                .saturating_duration_since(Instant::now()),
+        );
+    };
+    // 4 s: a key frame first, then one only when the recorder asks for it (but none in the
+    // last 1.2 s, so that the key frame at the end opens a segment of its own).
+    let total = 120;
+    for i in 0..total {
+        let frame = if i == 0 || (video.keyframe_due() && i < total - 36) {
+            asked += usize::from(i > 0);
+            &keyframe
+        } else {
+            deltas[i % deltas.len()]
+        };
+        send(i, frame);
+    }
+    // A key frame, and the end.
+    send(total, &keyframe);
+    std::thread::sleep(Duration::from_millis(400));
+    let events = video.finish(Duration::from_secs(10));
+    let closed: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            PipelineEvent::SegmentClosed { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect();
+    assert!(asked >= 2, "the recorder asked for key frames: {asked}");
+    assert!(closed.len() >= 3, "segments cut as they go: {events:?}");
+    let mut sum = 0.0;
+    for path in &closed {
+        let (secs, _) = discover(Path::new(path));
+        assert!(
+            secs <= segment.as_secs_f64() + 1.4,
+            "{path}: {secs} s in a segment of {segment:?} ({events:?})"
+        );
+        sum += secs;
+    }
+    assert!((sum - 4.0).abs() <= 0.5, "{sum} s recorded of 4 s");
+}

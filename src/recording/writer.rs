@@ -215,6 +215,9 @@ impl Run<'_> {
             tokio::select! {
                 _ = &mut *stop => break,
                 _ = tick.tick() => {
+                    if recorder.keyframe_due() {
+                        self.track.request_keyframe(u8::MAX).await;
+                    }
                     for ev in recorder.events() {
                         failed = failed.or(self.handle(ev, base).await);
                     }
