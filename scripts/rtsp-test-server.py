@@ -7,9 +7,13 @@ them, generated live (nothing is stored):
 
   /h264-baseline  H.264 constrained baseline, no B-frames, a key frame every second
   /h264-high      H.264 high profile with B-frames
+  /h264-high-ip   H.264 high profile without B-frames (I and P frames), as most courtroom
+                  cameras send it
   /aac            AAC audio (MPEG4-GENERIC)
   /courtroom      the baseline camera with AAC sound, as one stream
   /courtroom-high the high-profile camera with AAC sound
+  /courtroom-high-ip
+                  the high-profile camera without B-frames, with AAC sound
   /courtroom-speech
                   with --speech FILE... (WAVs of one format): the baseline camera with their
                   speech as AAC, 1.5 s apart, from the start for each client
@@ -48,6 +52,10 @@ HIGH = (
     f"{VIDEO} ! x264enc bframes=2 b-adapt=false dct8x8=true key-int-max=30 speed-preset=ultrafast "
     "! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1"
 )
+HIGH_IP = (
+    f"{VIDEO} ! x264enc tune=zerolatency bframes=0 dct8x8=true key-int-max=30 speed-preset=ultrafast "
+    "! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1"
+)
 AAC = (
     "audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
     "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name={pay} pt=97"
@@ -55,10 +63,12 @@ AAC = (
 STREAMS = {
     "/h264-baseline": f"( {BASELINE} )",
     "/h264-high": f"( {HIGH} )",
+    "/h264-high-ip": f"( {HIGH_IP} )",
     "/aac": f"( {AAC.format(pay='pay0')} )",
     # A courtroom camera with its microphone, as most send them: picture and sound together.
     "/courtroom": f"( {BASELINE} {AAC.format(pay='pay1')} )",
     "/courtroom-high": f"( {HIGH} {AAC.format(pay='pay1')} )",
+    "/courtroom-high-ip": f"( {HIGH_IP} {AAC.format(pay='pay1')} )",
 }
 
 

@@ -3,10 +3,16 @@
 //! Gavel's payload types.
 //!
 //! Each part takes the path [`crate::rtsp::probe`] found for it, read from the stream itself:
-//! - **pass-through**: browser-ready H.264 is re-payloaded, never decoded
-//!   (`rtph264depay ! h264parse ! rtph264pay config-interval=-1`): no added delay, nothing lost;
+//! - **pass-through**: H.264 without B-frames is re-payloaded, never decoded
+//!   (`rtph264depay ! h264parse ! rtph264pay config-interval=-1`), in the camera's profile: no
+//!   added delay, nothing lost;
 //! - **transcode**: anything else is decoded and encoded once (`x264enc tune=zerolatency
 //!   bframes=0`, a key frame every second; audio to Opus).
+//!
+//! A camera's main or high profile is not one every receiver decodes: with a `fallback` payload
+//! type in the plan, the pass-through also feeds a constrained-baseline rendition, transcoded
+//! once for all who need it, and only while someone does ([`Ingest::set_fallback`]; it starts
+//! at the camera's next key frame).
 //!
 //! Packets go to the owner through a bounded channel; a full channel drops the packet and
 //! counts it (the SFU never waits on a camera, and a camera never waits on the SFU).
@@ -37,6 +43,9 @@ pub enum Part {
     Video,
     /// The audio (Opus).
     Audio,
+    /// The video's constrained-baseline rendition, for receivers that cannot take the
+    /// camera's profile (only while [`Ingest::set_fallback`] asks for it).
+    Fallback,
 }
 
 /// One RTP packet for the SFU.
@@ -59,6 +68,9 @@ pub struct Plan {
     pub video_pt: u8,
     /// Payload type of the Opus packets out.
     pub audio_pt: u8,
+    /// Passed-through video in a profile not every receiver takes: the payload type of its
+    /// constrained-baseline rendition (`None`: no rendition).
+    pub fallback_pt: Option<u8>,
 }
 
 /// Packets queued for the owner before new ones are dropped (about a second of 1080p30).
@@ -73,6 +85,32 @@ pub struct Ingest {
     pipeline: gst::Pipeline,
     dropped: Arc<AtomicU64>,
     refusal: crate::tls_pin::PinRefusal,
+    /// What lets the camera's frames into the fallback rendition's transcoder.
+    gate: Arc<Gate>,
+}
+
+/// The fallback rendition's gate: shut, nothing is decoded; opened, it lets frames through
+/// from the next key frame (a decoder started mid-picture would show garbage until then).
+#[derive(Debug, Default)]
+struct Gate {
+    open: std::sync::atomic::AtomicBool,
+    awaiting_key: std::sync::atomic::AtomicBool,
+}
+
+impl Gate {
+    /// Whether a buffer passes (`delta`: not a key frame).
+    fn passes(&self, delta: bool) -> bool {
+        if !self.open.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.awaiting_key.load(Ordering::Relaxed) {
+            if delta {
+                return false;
+            }
+            self.awaiting_key.store(false, Ordering::Relaxed);
+        }
+        true
+    }
 }
 
 impl Drop for Ingest {
@@ -91,8 +129,10 @@ impl Ingest {
         pipeline.add(&rtspsrc).map_err(|e| gst_err(&e))?;
         let (tx, rx) = sync_channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(Gate::default());
         let bin = pipeline.downgrade();
         let counter = dropped.clone();
+        let fallback_gate = gate.clone();
         rtspsrc.connect_pad_added(move |_, pad| {
             let Some(pipeline) = bin.upgrade() else {
                 return;
@@ -105,8 +145,16 @@ impl Ingest {
                 "audio" => (Part::Audio, plan.audio, plan.audio_pt),
                 _ => (Part::Video, None, 0),
             };
+            let out = Out {
+                tx: tx.clone(),
+                dropped: counter.clone(),
+            };
+            let fallback = (part == Part::Video && path == Some(Path::PassThrough))
+                .then_some(plan.fallback_pt)
+                .flatten()
+                .map(|pt| (pt, fallback_gate.clone()));
             let result = match path {
-                Some(path) => branch(&pipeline, pad, part, path, pt, tx.clone(), counter.clone()),
+                Some(path) => branch(&pipeline, pad, part, path, pt, &out, fallback),
                 None => discard(&pipeline, pad),
             };
             if let Err(e) = result {
@@ -121,9 +169,18 @@ impl Ingest {
                 pipeline,
                 dropped,
                 refusal,
+                gate,
             },
             rx,
         ))
+    }
+
+    /// Makes the fallback rendition (from the camera's next key frame), or stops making it;
+    /// nothing without a `fallback_pt` in the plan.
+    pub fn set_fallback(&self, on: bool) {
+        if self.gate.open.swap(on, Ordering::Relaxed) != on && on {
+            self.gate.awaiting_key.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Packets dropped because the owner did not keep up.
@@ -131,16 +188,18 @@ impl Ingest {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Whether any part is being transcoded (an encoder runs in the pipeline).
-    pub fn transcodes(&self) -> bool {
-        self.pipeline
-            .iterate_recurse()
-            .into_iter()
-            .flatten()
-            .any(|e| {
-                e.factory()
-                    .is_some_and(|f| matches!(f.name().as_str(), "x264enc" | "opusenc"))
-            })
+    /// Whether the video is being transcoded now: its path is, or its fallback rendition is
+    /// being made. (The audio always is: decoded for its level, encoded to Opus.)
+    pub fn transcodes_video(&self) -> bool {
+        self.gate.open.load(Ordering::Relaxed)
+            || self
+                .pipeline
+                .iterate_recurse()
+                .into_iter()
+                .flatten()
+                .any(|e| {
+                    e.factory().is_some_and(|f| f.name() == "x264enc") && e.name() != FALLBACK_ENC
+                })
     }
 
     /// Whether the stream has failed or ended since last asked, and GStreamer's words for it
@@ -221,22 +280,28 @@ fn chain(part: Part, path: Path, pt: u8) -> Result<Vec<gst::Element>, String> {
             h264pay.set_property("config-interval", -1i32);
             vec![make("rtph264depay")?, make("h264parse")?, h264pay]
         }
-        (Part::Video, Path::Transcode) => {
-            let enc = make("x264enc")?;
-            enc.set_property_from_str("tune", "zerolatency");
-            enc.set_property_from_str("speed-preset", "veryfast");
-            enc.set_property("bframes", 0u32);
-            enc.set_property("key-int-max", 30u32);
+        (Part::Video | Part::Fallback, Path::Transcode) => {
             let h264pay = pay("rtph264pay")?;
             h264pay.set_property("config-interval", -1i32);
+            let enc = baseline_encoder(if part == Part::Fallback {
+                Some(FALLBACK_ENC)
+            } else {
+                None
+            })?;
             vec![
-                make("decodebin")?,
+                make(if part == Part::Fallback {
+                    // From a known H.264 stream (the camera's, parsed).
+                    "avdec_h264"
+                } else {
+                    "decodebin"
+                })?,
                 make("videoconvert")?,
                 enc,
                 caps("video/x-h264,profile=constrained-baseline")?,
                 h264pay,
             ]
         }
+        (Part::Fallback, Path::PassThrough) => return Err("a fallback is transcoded".into()),
         (Part::Audio, _) => vec![
             make("decodebin")?,
             make("audioconvert")?,
@@ -255,17 +320,33 @@ fn chain(part: Part, path: Path, pt: u8) -> Result<Vec<gst::Element>, String> {
     })
 }
 
-/// Builds one part's path and links the source pad to it; its packets go to `tx`.
-fn branch(
-    pipeline: &gst::Pipeline,
-    pad: &gst::Pad,
-    part: Part,
-    path: Path,
-    pt: u8,
+/// The name of the fallback rendition's encoder.
+const FALLBACK_ENC: &str = "fallback-enc";
+
+/// x264 as WebRTC receivers need it: no B-frames, no added latency, a key frame every second.
+fn baseline_encoder(name: Option<&str>) -> Result<gst::Element, String> {
+    let mut b = gst::ElementFactory::make("x264enc");
+    if let Some(name) = name {
+        b = b.name(name);
+    }
+    let enc = b.build().map_err(|e| e.to_string())?;
+    enc.set_property_from_str("tune", "zerolatency");
+    enc.set_property_from_str("speed-preset", "veryfast");
+    enc.set_property("bframes", 0u32);
+    enc.set_property("key-int-max", 30u32);
+    Ok(enc)
+}
+
+/// Where a part's packets go: the owner's channel, and the count of those it had no room for.
+#[derive(Clone)]
+struct Out {
     tx: SyncSender<Packet>,
     dropped: Arc<AtomicU64>,
-) -> Result<(), String> {
-    let elements = chain(part, path, pt)?;
+}
+
+/// An appsink handing each RTP packet of `part` to `out`.
+fn packet_sink(part: Part, out: &Out) -> gst_app::AppSink {
+    let Out { tx, dropped } = out.clone();
     let sink = gst_app::AppSink::builder().sync(false).build();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
@@ -290,6 +371,80 @@ fn branch(
             })
             .build(),
     );
+    sink
+}
+
+/// Builds one part's path and links the source pad to it; its packets go to `out`. A
+/// passed-through video with a `fallback` (payload type, gate) also feeds the fallback
+/// rendition: `depay ! parse ! tee ! queue ! pay`, and `tee ! queue ! (transcoder)` behind the
+/// gate.
+fn branch(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    part: Part,
+    path: Path,
+    pt: u8,
+    out: &Out,
+    fallback: Option<(u8, Arc<Gate>)>,
+) -> Result<(), String> {
+    let make = |name: &str| {
+        gst::ElementFactory::make(name)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    let mut elements = chain(part, path, pt)?;
+    let Some((fallback_pt, gate)) = fallback else {
+        return link_path(pipeline, pad, elements, packet_sink(part, out));
+    };
+    let tee = make("tee")?;
+    elements.insert(2, make("queue")?);
+    elements.insert(2, tee.clone());
+    link_path(pipeline, pad, elements, packet_sink(part, out))?;
+    let queue = make("queue")?;
+    // At most a second waits for the transcoder; older frames go first.
+    queue.set_property("max-size-time", 1_000_000_000u64);
+    queue.set_property("max-size-buffers", 0u32);
+    queue.set_property("max-size-bytes", 0u32);
+    queue.set_property_from_str("leaky", "downstream");
+    queue.static_pad("sink").ok_or("no sink pad")?.add_probe(
+        gst::PadProbeType::BUFFER,
+        move |_, info| {
+            let Some(gst::PadProbeData::Buffer(b)) = &info.data else {
+                return gst::PadProbeReturn::Ok;
+            };
+            if gate.passes(b.flags().contains(gst::BufferFlags::DELTA_UNIT)) {
+                gst::PadProbeReturn::Ok
+            } else {
+                gst::PadProbeReturn::Drop
+            }
+        },
+    );
+    let mut rest = vec![queue];
+    rest.extend(chain(Part::Fallback, Path::Transcode, fallback_pt)?);
+    let sink = packet_sink(Part::Fallback, out);
+    for e in &rest {
+        pipeline.add(e).map_err(|e| e.to_string())?;
+    }
+    pipeline.add(&sink).map_err(|e| e.to_string())?;
+    let all: Vec<&gst::Element> = rest
+        .iter()
+        .chain(std::iter::once(sink.upcast_ref()))
+        .collect();
+    gst::Element::link_many(all.iter().copied()).map_err(|e| e.to_string())?;
+    for e in &all {
+        e.sync_state_with_parent().map_err(|e| e.to_string())?;
+    }
+    tee.link(&rest[0]).map_err(|e| e.to_string())
+}
+
+/// Adds `elements` and `sink` to the pipeline, links them in order (after `decodebin`, once
+/// it knows the codec), starts them, and links the source pad to the first.
+fn link_path(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    elements: Vec<gst::Element>,
+    sink: gst_app::AppSink,
+) -> Result<(), String> {
     for e in &elements {
         pipeline.add(e).map_err(|e| e.to_string())?;
     }

@@ -112,6 +112,7 @@ mod ingest {
         audio: Some(Path::Transcode),
         video_pt: 102,
         audio_pt: 111,
+        fallback_pt: None,
     };
 
     /// Collects `n` packets of `part` (within 20 s).
@@ -196,7 +197,7 @@ mod ingest {
                 .iter()
                 .all(|p| payload_type(p) == 102 && p.len() <= 1200)
         );
-        assert!(!ingest.transcodes(), "re-payloaded, never decoded");
+        assert!(!ingest.transcodes_video(), "re-payloaded, never decoded");
         let (profile, frames) = receive_h264(&video);
         assert_eq!(profile.as_deref(), Some("constrained-baseline"));
         assert!(frames >= 20, "{frames} frames");
@@ -212,7 +213,7 @@ mod ingest {
         };
         let (ingest, rx) = Ingest::start(&video_src, plan).unwrap();
         let video = collect(&rx, Part::Video, 150);
-        assert!(ingest.transcodes());
+        assert!(ingest.transcodes_video());
         let (profile, frames) = receive_h264(&video);
         assert_eq!(
             profile.as_deref(),
@@ -245,5 +246,83 @@ mod ingest {
         .iter()
         .map(|s| s.buffer().map_or(0, |b| b.size()) / 2)
         .sum()
+    }
+
+    /// Every packet that arrives for `d`.
+    fn during(
+        rx: &std::sync::mpsc::Receiver<gavel_media_pipelines::ingest::Packet>,
+        d: Duration,
+    ) -> Vec<gavel_media_pipelines::ingest::Packet> {
+        let until = Instant::now() + d;
+        let mut got = Vec::new();
+        while let Ok(p) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            got.push(p);
+        }
+        got
+    }
+
+    /// The packets with payload type `pt` (a receiver's own numbering).
+    fn as_pt(packets: &[Vec<u8>], pt: u8) -> Vec<Vec<u8>> {
+        packets
+            .iter()
+            .map(|p| {
+                let mut p = p.clone();
+                p[1] = (p[1] & 0x80) | pt;
+                p
+            })
+            .collect()
+    }
+
+    /// A high-profile camera without B-frames is passed through in its profile; its
+    /// constrained-baseline rendition (for receivers that decode nothing else) is made only
+    /// while asked for, and stops when no longer.
+    #[test]
+    fn a_high_profile_camera_passes_through_and_its_baseline_rendition_is_made_only_on_demand() {
+        let s = server(false);
+        let src = source(&s, "/h264-high-ip", None, RtspTransport::Tcp);
+        let plan = Plan {
+            audio: None,
+            video_pt: 106,
+            fallback_pt: Some(102),
+            ..PLAN
+        };
+        let (ingest, rx) = Ingest::start(&src, plan).unwrap();
+        let video = collect(&rx, Part::Video, 150);
+        assert!(video.iter().all(|p| payload_type(p) == 106));
+        assert!(!ingest.transcodes_video(), "nobody asked for the rendition");
+        let (profile, frames) = receive_h264(&as_pt(&video, 102));
+        assert_eq!(profile.as_deref(), Some("high"));
+        assert!(frames >= 10, "{frames} frames");
+        let before = during(&rx, Duration::from_secs(1));
+        assert!(
+            before.iter().all(|p| p.part == Part::Video),
+            "no rendition unasked"
+        );
+
+        ingest.set_fallback(true);
+        assert!(ingest.transcodes_video());
+        let fallback = collect(&rx, Part::Fallback, 100);
+        assert!(
+            fallback
+                .iter()
+                .all(|p| payload_type(p) == 102 && p.len() <= 1200)
+        );
+        let (profile, frames) = receive_h264(&fallback);
+        assert_eq!(profile.as_deref(), Some("constrained-baseline"));
+        assert!(frames >= 10, "{frames} frames");
+
+        ingest.set_fallback(false);
+        // What was in the transcoder drains; then nothing more comes.
+        let _ = during(&rx, Duration::from_secs(1));
+        let after = during(&rx, Duration::from_millis(1500));
+        assert!(
+            after.iter().any(|p| p.part == Part::Video),
+            "the camera goes on"
+        );
+        assert!(
+            after.iter().all(|p| p.part != Part::Fallback),
+            "the rendition stopped"
+        );
+        assert!(!ingest.transcodes_video());
     }
 }

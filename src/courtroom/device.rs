@@ -192,7 +192,7 @@ impl DeviceTask {
             ))
         };
         let tracks = Tracks {
-            video: plan.video.map(|_| track(MediaCodec::H264, "video")),
+            video: plan.video.map(|_| track(video_codec(&probed), "video")),
             audio: plan.audio.map(|_| track(MediaCodec::Opus, "audio")),
         };
         for t in tracks.video.iter().chain(tracks.audio.iter()) {
@@ -337,15 +337,30 @@ fn plan(p: &Probed) -> Plan {
         MediaPath::PassThrough => Path::PassThrough,
         MediaPath::Transcode => Path::Transcode,
     };
+    let video = video_codec(p);
     Plan {
         video: p
             .video
             .as_ref()
             .map(|v| path(video_path(&v.encoding, v.profile.as_deref(), v.b_frames))),
         audio: p.audio.as_deref().map(|a| path(audio_path(a))),
-        video_pt: MediaCodec::H264.payload_type(),
+        video_pt: video.payload_type(),
         audio_pt: MediaCodec::Opus.payload_type(),
+        fallback_pt: video.fallback().map(MediaCodec::payload_type),
     }
+}
+
+/// The codec of the device's video in the hearing: its own H.264 profile when it passes
+/// through, else constrained baseline (what the transcoder makes).
+fn video_codec(p: &Probed) -> MediaCodec {
+    p.video
+        .as_ref()
+        .filter(|v| {
+            video_path(&v.encoding, v.profile.as_deref(), v.b_frames) == MediaPath::PassThrough
+        })
+        .and_then(|v| v.profile.as_deref())
+        .and_then(MediaCodec::h264_profile)
+        .unwrap_or(MediaCodec::H264)
 }
 
 /// A number per round, so each round's tracks have keys of their own.

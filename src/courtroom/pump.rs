@@ -78,13 +78,17 @@ pub(super) fn pump(
             Ok(p) => {
                 heard = Instant::now();
                 let track = match p.part {
-                    Part::Video => tracks.video.as_ref(),
+                    Part::Video | Part::Fallback => tracks.video.as_ref(),
                     Part::Audio => tracks.audio.as_ref(),
                 };
                 if let Some(track) = track
                     && let Ok(packet) = rtc::rtp::Packet::unmarshal(&mut p.rtp.as_slice())
                 {
-                    rt.block_on(track.push(packet));
+                    if p.part == Part::Fallback {
+                        rt.block_on(track.push_fallback(packet));
+                    } else {
+                        rt.block_on(track.push(packet));
+                    }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -94,6 +98,11 @@ pub(super) fn pump(
         }
         if bus_at.elapsed() >= BUS_EVERY {
             bus_at = Instant::now();
+            // The baseline rendition is made while someone who cannot take the camera's
+            // profile watches.
+            if let Some(video) = tracks.video.as_ref() {
+                ingest.set_fallback(video.wants_fallback());
+            }
             let (failure, level) = ingest.watch();
             if let (Some(level), Some(audio)) = (level, tracks.audio.as_ref()) {
                 audio.note_level(level);

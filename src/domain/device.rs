@@ -152,16 +152,18 @@ pub fn spec(
 pub enum MediaPath {
     /// Re-packetised as it comes: no decoding, no added delay, nothing lost.
     PassThrough,
-    /// Decoded and encoded once into what browsers take (B-frames removed, H.264 to a profile
-    /// every subscriber accepts, or AAC/G.711 to Opus).
+    /// Decoded and encoded once into what browsers take (B-frames removed, H.265 to H.264, or
+    /// AAC/G.711 to Opus).
     Transcode,
 }
 
-/// H.264 profiles every WebRTC receiver decodes.
-const PASSABLE_H264: [&str; 2] = ["constrained-baseline", "baseline"];
+/// H.264 profiles WebRTC receivers are offered as they are: constrained baseline, which all
+/// decode, and main and high, which most do (a receiver that does not gets a baseline
+/// rendition, transcoded once for all such receivers while one watches).
+const PASSABLE_H264: [&str; 4] = ["constrained-baseline", "baseline", "main", "high"];
 
-/// The path of a device's video: H.264 in a profile browsers take and without B-frames passes
-/// through; anything else is transcoded once.
+/// The path of a device's video: H.264 in one of those profiles and without B-frames passes
+/// through; anything else (B-frames, H.265, high 10 or 4:2:2) is transcoded once.
 pub fn video_path(encoding: &str, profile: Option<&str>, b_frames: bool) -> MediaPath {
     let passable = encoding.eq_ignore_ascii_case("H264")
         && profile.is_some_and(|p| PASSABLE_H264.contains(&p))
@@ -277,7 +279,7 @@ mod tests {
     }
 
     #[test]
-    fn only_browser_ready_h264_and_opus_pass_through() {
+    fn only_h264_profiles_browsers_take_without_b_frames_and_opus_pass_through() {
         use MediaPath::{PassThrough, Transcode};
         assert_eq!(
             video_path("H264", Some("constrained-baseline"), false),
@@ -287,7 +289,10 @@ mod tests {
             video_path("H264", Some("constrained-baseline"), true),
             Transcode
         );
-        assert_eq!(video_path("H264", Some("high"), false), Transcode);
+        assert_eq!(video_path("H264", Some("high"), false), PassThrough);
+        assert_eq!(video_path("H264", Some("main"), false), PassThrough);
+        assert_eq!(video_path("H264", Some("high"), true), Transcode);
+        assert_eq!(video_path("H264", Some("high-4:2:2"), false), Transcode);
         assert_eq!(video_path("H264", None, false), Transcode);
         assert_eq!(video_path("H265", Some("main"), false), Transcode);
         assert_eq!(audio_path("OPUS"), PassThrough);

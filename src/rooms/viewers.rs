@@ -25,7 +25,8 @@ pub struct Viewer {
     pub audio: Arc<Outlet>,
     /// Where the camera goes.
     pub video: Arc<Outlet>,
-    /// The codec the viewer receives the camera in (a camera in another is not shown).
+    /// The codec the viewer receives the camera in (a camera in another is not shown, unless
+    /// its publisher makes a rendition in this one: a camera's high profile, in baseline).
     pub video_codec: MediaCodec,
     /// The camera track it is on now (set by the room).
     pub watching: Arc<Mutex<Option<Arc<PublishedTrack>>>>,
@@ -82,7 +83,10 @@ impl Viewers {
                     MediaKind::Video => Source::Camera,
                 };
                 let chosen = theirs.iter().rev().find(|t| {
-                    t.source == source && (kind == MediaKind::Audio || t.media == v.video_codec)
+                    t.source == source
+                        && (kind == MediaKind::Audio
+                            || t.media == v.video_codec
+                            || t.media.fallback() == Some(v.video_codec))
                 });
                 for t in tracks.values().flatten().filter(|t| t.kind == kind) {
                     let is_chosen = chosen.is_some_and(|c| Arc::ptr_eq(c, t));
@@ -100,7 +104,13 @@ impl Viewers {
                     }
                     let fresh = !t.has_outlet(v.owner);
                     if fresh {
-                        t.add_outlet(v.outlet(kind).clone());
+                        let outlet = v.outlet(kind);
+                        if kind == MediaKind::Video {
+                            outlet.set_fallback(
+                                (t.media != v.video_codec).then_some(outlet.payload_type),
+                            );
+                        }
+                        t.add_outlet(outlet.clone());
                     }
                     if (t.allow(v.owner, true) || fresh) && kind == MediaKind::Video {
                         let t = t.clone();
@@ -173,5 +183,36 @@ mod tests {
         // Gone: every outlet off.
         viewers.remove(7, &tracks);
         assert!(!mic.has_outlet(7) && !cam.has_outlet(7));
+    }
+
+    #[tokio::test]
+    async fn a_baseline_viewer_of_a_high_profile_camera_gets_its_rendition() {
+        let cam = track("court", MediaCodec::H264High);
+        let tracks = HashMap::from([(ParticipantId::from("court"), vec![cam.clone()])]);
+        let mut viewers = Viewers::default();
+        let video = outlet(MediaKind::Video);
+        viewers.add(Viewer {
+            owner: 7,
+            target: "court".into(),
+            audio: outlet(MediaKind::Audio),
+            video: video.clone(),
+            video_codec: MediaCodec::H264,
+            watching: Arc::default(),
+        });
+        viewers.set_viewable(vec![Allowed {
+            publisher: "court".into(),
+            media: AudioVideo {
+                audio: true,
+                video: true,
+            },
+        }]);
+        viewers.apply(&tracks);
+        assert!(cam.has_outlet(7) && video.fallback());
+        assert!(
+            cam.wants_fallback(),
+            "the camera's ingest makes the rendition"
+        );
+        viewers.remove(7, &tracks);
+        assert!(!cam.wants_fallback());
     }
 }

@@ -32,7 +32,7 @@ pub async fn accept(
     let ssrc = remote.ssrcs().await.first().copied()?;
     let codec = remote.codec(ssrc).await?;
     // Only codecs Gavel registered are negotiated; anything else is not forwarded.
-    let Some(media) = MediaCodec::from_mime(&codec.mime_type) else {
+    let Some(media) = MediaCodec::from_codec(&codec.mime_type, &codec.sdp_fmtp_line) else {
         tracing::warn!(mime = %codec.mime_type, "a track of a codec Gavel does not forward");
         return None;
     };

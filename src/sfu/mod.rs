@@ -49,7 +49,7 @@ pub enum SfuError {
 /// RFC 6464 client-to-mixer audio level, which drives active-speaker detection.
 pub const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 
-fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
+fn media_engine(codecs: &[MediaCodec]) -> Result<MediaEngine, webrtc::error::Error> {
     let mut m = MediaEngine::default();
     m.register_header_extension(
         rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability {
@@ -58,7 +58,7 @@ fn media_engine() -> Result<MediaEngine, webrtc::error::Error> {
         RtpCodecKind::Audio,
         None,
     )?;
-    for c in MediaCodec::ALL {
+    for &c in codecs {
         let kind = match c.kind() {
             gavel_signaling::MediaKind::Audio => RtpCodecKind::Audio,
             gavel_signaling::MediaKind::Video => RtpCodecKind::Video,
@@ -88,6 +88,8 @@ pub struct PeerFactory {
     )>,
     /// The address to announce in candidates instead of the bound one.
     announce: Option<std::net::IpAddr>,
+    /// The codecs its connections register (all Gavel's, unless told fewer).
+    codecs: Arc<[MediaCodec]>,
 }
 
 impl PeerFactory {
@@ -98,7 +100,15 @@ impl PeerFactory {
             remb: false,
             ports: None,
             announce: None,
+            codecs: MediaCodec::ALL.into(),
         }
+    }
+
+    /// Connections register only `codecs`: a client that decodes fewer (an older phone, a
+    /// hardware decoder of constrained baseline only), as tests and load peers play it.
+    pub fn with_codecs(mut self, codecs: &[MediaCodec]) -> Self {
+        self.codecs = codecs.into();
+        self
     }
 
     /// Binds ports from `range` only (the configured `media.port_range`).
@@ -191,7 +201,7 @@ impl PeerFactory {
         use rtc::peer_connection::configuration::interceptor_registry::{
             configure_nack, configure_rtcp_reports,
         };
-        let mut m = media_engine()?;
+        let mut m = media_engine(&self.codecs)?;
         let registry = if self.remb {
             m.register_feedback(
                 rtc::rtp_transceiver::rtp_sender::RTCPFeedback {

@@ -2,7 +2,7 @@
 //! may stop it (the subscriber's own pause, and the room's gate, which is a court rule).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 
@@ -28,6 +28,10 @@ pub struct Outlet {
     /// at once, before the media actor takes the track off the connection). Written only by
     /// the room.
     allowed: std::sync::atomic::AtomicBool,
+    /// The subscriber cannot take the track's codec (a camera's high profile): it gets the
+    /// track's fallback rendition instead, with this payload type (0: it takes the track's
+    /// own). Set by whoever negotiated the subscriber's codecs.
+    fallback_pt: AtomicU8,
 }
 
 impl Outlet {
@@ -41,6 +45,26 @@ impl Outlet {
             layer: OutputLayer::default(),
             paused: std::sync::atomic::AtomicBool::new(false),
             allowed: std::sync::atomic::AtomicBool::new(true),
+            fallback_pt: AtomicU8::new(0),
+        }
+    }
+
+    /// The subscriber gets the track's fallback rendition in payload type `pt` (`None`: the
+    /// track's own codec, which it negotiated).
+    pub fn set_fallback(&self, pt: Option<u8>) {
+        self.fallback_pt.store(pt.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Whether the subscriber gets the fallback rendition.
+    pub fn fallback(&self) -> bool {
+        self.fallback_pt.load(Ordering::Relaxed) != 0
+    }
+
+    /// The payload type of what goes out now.
+    pub(super) fn current_payload_type(&self) -> u8 {
+        match self.fallback_pt.load(Ordering::Relaxed) {
+            0 => self.payload_type,
+            pt => pt,
         }
     }
 

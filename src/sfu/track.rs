@@ -331,7 +331,7 @@ impl PublishedTrack {
     /// no extension list) to one subscriber.
     async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet) {
         p.header.ssrc = o.ssrc;
-        p.header.payload_type = o.payload_type;
+        p.header.payload_type = o.current_payload_type();
         if o.track.write_rtp(p).await.is_ok() {
             self.forwarded.fetch_add(1, Ordering::Relaxed);
         }
@@ -391,10 +391,34 @@ impl PublishedTrack {
         self.tap(&packet);
         let outlets = self.outlets.load();
         for o in outlets.iter() {
-            if o.sends() {
+            if o.sends() && !o.fallback() {
                 self.write(o, packet.clone()).await;
             }
         }
+    }
+
+    /// Forwards one packet of the track's fallback rendition (a device's ingest transcodes
+    /// it while [`Self::wants_fallback`]) to the subscribers that take it. The record and the
+    /// transcript keep the track's own.
+    pub async fn push_fallback(&self, packet: rtc::rtp::Packet) {
+        if self.ended.load(Ordering::Relaxed) {
+            return;
+        }
+        let outlets = self.outlets.load();
+        for o in outlets.iter() {
+            if o.sends() && o.fallback() {
+                self.write(o, packet.clone()).await;
+            }
+        }
+    }
+
+    /// Whether a subscriber the room lets through takes the fallback rendition: only then is
+    /// it made (a transcoder runs only for someone who watches).
+    pub fn wants_fallback(&self) -> bool {
+        self.outlets
+            .load()
+            .iter()
+            .any(|o| o.fallback() && o.sends())
     }
 }
 

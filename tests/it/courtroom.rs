@@ -76,6 +76,35 @@ fn payloads(p: &MediaPeer, from: &str, kind: MediaKind, skip: usize) -> Vec<Vec<
         .collect()
 }
 
+/// What `p` gets of `device` over 4 s are the camera's own NAL units, byte for byte: compared
+/// with what a plain RTSP client receives of the same (shared) stream `mount` over those
+/// seconds (a re-encoded stream has none of them).
+async fn assert_camera_own_slices(p: &MediaPeer, device: &str, port: u16, mount: &str) {
+    let skip = payloads(p, device, MediaKind::Video, 0).len();
+    let url = format!("rtsp://127.0.0.1:{port}{mount}");
+    let reference =
+        tokio::task::spawn_blocking(move || rtsp_video_payloads(&url, Duration::from_secs(4)))
+            .await
+            .unwrap()
+            .unwrap();
+    let received = payloads(p, device, MediaKind::Video, skip);
+    let camera: std::collections::HashSet<Vec<u8>> =
+        h264_nal_units(reference.iter().map(Vec::as_slice))
+            .into_iter()
+            .collect();
+    let slices: Vec<Vec<u8>> = h264_nal_units(received.iter().map(Vec::as_slice))
+        .into_iter()
+        .filter(|u| matches!(u[0] & 0x1f, 1 | 5))
+        .collect();
+    let same = slices.iter().filter(|u| camera.contains(*u)).count();
+    assert!(slices.len() >= 60, "{} slices in 4 s", slices.len());
+    assert!(
+        same * 10 >= slices.len() * 8,
+        "{same} of {} slices are the camera's own (not re-encoded)",
+        slices.len()
+    );
+}
+
 /// Waits for a notice with `code` (other messages are skipped).
 async fn notice(p: &mut MediaPeer, code: &str) {
     p.expect(|m| matches!(m, ServerMessage::Notice { code: c, .. } if c == code))
@@ -111,31 +140,7 @@ async fn a_baseline_courtroom_camera_is_passed_through_byte_for_byte_and_recorde
     judge.wait_received(&device, MediaKind::Video, 100).await;
     judge.wait_received(&device, MediaKind::Audio, 50).await;
 
-    // What the subscriber gets are the camera's own NAL units, byte for byte: compared with
-    // what a plain RTSP client receives of the same (shared) stream over the same seconds.
-    let skip = payloads(&judge, &device, MediaKind::Video, 0).len();
-    let url = format!("rtsp://127.0.0.1:{}/courtroom", rtsp.port);
-    let reference =
-        tokio::task::spawn_blocking(move || rtsp_video_payloads(&url, Duration::from_secs(4)))
-            .await
-            .unwrap()
-            .unwrap();
-    let received = payloads(&judge, &device, MediaKind::Video, skip);
-    let camera: std::collections::HashSet<Vec<u8>> =
-        h264_nal_units(reference.iter().map(Vec::as_slice))
-            .into_iter()
-            .collect();
-    let slices: Vec<Vec<u8>> = h264_nal_units(received.iter().map(Vec::as_slice))
-        .into_iter()
-        .filter(|u| matches!(u[0] & 0x1f, 1 | 5))
-        .collect();
-    let same = slices.iter().filter(|u| camera.contains(*u)).count();
-    assert!(slices.len() >= 60, "{} slices in 4 s", slices.len());
-    assert!(
-        same * 10 >= slices.len() * 8,
-        "{same} of {} slices are the camera's own (not re-encoded)",
-        slices.len()
-    );
+    assert_camera_own_slices(&judge, &device, rtsp.port, "/courtroom").await;
 
     // Decodable as a browser decodes it: constrained baseline, key frames and all.
     let all = payloads(&judge, &device, MediaKind::Video, 0);
@@ -187,6 +192,48 @@ async fn a_camera_with_b_frames_is_transcoded_once_and_arrives_without_them() {
         samples > 48_000 / 2,
         "AAC arrives as Opus: {samples} samples"
     );
+}
+
+/// Most courtroom cameras send high profile (without B-frames): passed through in it to those
+/// who take it (the judge, as browsers do), and, for a subscriber that decodes constrained
+/// baseline only, transcoded once into a rendition of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_high_profile_camera_passes_through_and_a_baseline_only_subscriber_gets_a_rendition() {
+    use gavel::sfu::codec::MediaCodec;
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let clerk_id = app.participant(&hearing, "clerk").await;
+    let token = app.join_token(&hearing, &clerk_id).await;
+    let baseline_only = gavel::sfu::PeerFactory::new(vec!["127.0.0.1:0".into()]).with_codecs(&[
+        MediaCodec::Opus,
+        MediaCodec::Vp8,
+        MediaCodec::H264,
+    ]);
+    let mut clerk =
+        MediaPeer::join_with(app.connect_ws().await, clerk_id, &token, baseline_only).await;
+    clerk
+        .expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    let device = register(&app, &hearing, rtsp.port, "/courtroom-high-ip", None).await;
+
+    judge.wait_received(&device, MediaKind::Video, 100).await;
+    assert_camera_own_slices(&judge, &device, rtsp.port, "/courtroom-high-ip").await;
+    let video = payloads(&judge, &device, MediaKind::Video, 0);
+    let (profile, pictures) =
+        decode_h264(&h264_nal_units(video.iter().map(Vec::as_slice))).unwrap();
+    assert_eq!(profile.as_deref(), Some("high"), "the camera's own profile");
+    assert!(pictures >= 60, "{pictures} pictures decoded");
+
+    clerk.wait_received(&device, MediaKind::Video, 100).await;
+    clerk.wait_received(&device, MediaKind::Audio, 50).await;
+    let video = payloads(&clerk, &device, MediaKind::Video, 0);
+    let (profile, pictures) =
+        decode_h264(&h264_nal_units(video.iter().map(Vec::as_slice))).unwrap();
+    assert_eq!(profile.as_deref(), Some("constrained-baseline"));
+    assert!(pictures >= 20, "{pictures} pictures decoded");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -151,6 +151,9 @@ impl MediaActor {
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
+            if let Some(fallback) = track.media.fallback() {
+                offer_fallback(&conn.pc, &sender, track.media, fallback).await;
+            }
             let outlet = Arc::new(Outlet::new(self.owner, local.clone(), ssrc, pt));
             let span =
                 tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
@@ -208,6 +211,14 @@ impl MediaActor {
             self.roll_back(&added).await;
             return;
         }
+        for k in &added {
+            if let Some(s) = self.current.get(k) {
+                choose_rendition(s).await;
+            }
+        }
+        let Some(conn) = self.subscribe.as_ref() else {
+            return;
+        };
         let up = *conn.connected.borrow();
         let start = self.negotiation.handle_applied(added, up);
         if up {
@@ -282,4 +293,60 @@ async fn feedback(
 
 fn rand_ssrc() -> u32 {
     u32::from_be_bytes(crate::auth::random_bytes::<4>())
+}
+
+/// Offers a camera's main or high profile with its constrained-baseline rendition on the
+/// track's m-line (the WebRTC stack offers a track's own codec only), so that a subscriber that
+/// cannot take the first answers with the second.
+async fn offer_fallback(
+    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    media: crate::sfu::codec::MediaCodec,
+    fallback: crate::sfu::codec::MediaCodec,
+) {
+    use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
+    let id: rtc::rtp_transceiver::RTCRtpTransceiverId = sender.id().into();
+    for t in pc.get_transceivers().await {
+        if t.id() == id {
+            let codecs = [media, fallback]
+                .map(|c| RTCRtpCodecParameters {
+                    rtp_codec: c.rtc(),
+                    payload_type: c.payload_type(),
+                })
+                .to_vec();
+            if let Err(e) = t.set_codec_preferences(codecs).await {
+                tracing::warn!(error = %e, "the camera's baseline rendition is not offered");
+            }
+            return;
+        }
+    }
+}
+
+/// Which rendition of `s`'s track the subscriber gets, from the codecs its answer took: the
+/// track's own, or, for a camera's main or high profile it cannot decode, the constrained
+/// baseline rendition the camera's ingest makes for such subscribers.
+async fn choose_rendition(s: &Subscribed) {
+    let Some(fallback) = s.track.media.fallback() else {
+        return;
+    };
+    let Ok(params) = s.sender.get_parameters().await else {
+        return;
+    };
+    let took = |c: crate::sfu::codec::MediaCodec| {
+        params
+            .rtp_parameters
+            .codecs
+            .iter()
+            .any(|p| p.payload_type == c.payload_type())
+    };
+    let pt = if took(s.track.media) {
+        None
+    } else if took(fallback) {
+        tracing::info!(publisher = %s.track.publisher, "the subscriber takes the camera's baseline rendition");
+        Some(fallback.payload_type())
+    } else {
+        tracing::warn!(publisher = %s.track.publisher, "the subscriber takes no H.264 Gavel sends");
+        None
+    };
+    s.outlet.set_fallback(pt);
 }

@@ -119,12 +119,15 @@ fn receive(
 
 type Pc = Conn;
 
-async fn new_pc(stats: Stats, remotes: Remotes, log: Logs) -> Pc {
+async fn new_pc(factory: &PeerFactory, stats: Stats, remotes: Remotes, log: Logs) -> Pc {
     let (tx, rx) = mpsc::channel(8);
     receive(rx, stats, remotes, log);
-    Conn::new(&PeerFactory::new(vec!["127.0.0.1:0".into()]), Some(tx))
-        .await
-        .unwrap()
+    Conn::new(factory, Some(tx)).await.unwrap()
+}
+
+/// Connections on loopback with every codec Gavel has.
+fn loopback() -> PeerFactory {
+    PeerFactory::new(vec!["127.0.0.1:0".into()])
 }
 
 /// A participant with media.
@@ -220,7 +223,17 @@ pub(crate) async fn peer(app: &crate::support::TestApp, hearing: &str, role: &st
 
 impl MediaPeer {
     /// Joins with `token` and starts answering subscribe offers.
-    pub(crate) async fn join(mut ws: SignalingClient, id: String, token: &str) -> MediaPeer {
+    pub(crate) async fn join(ws: SignalingClient, id: String, token: &str) -> MediaPeer {
+        Self::join_with(ws, id, token, loopback()).await
+    }
+
+    /// The same, receiving through connections of `factory` (fewer codecs: an older device).
+    pub(crate) async fn join_with(
+        mut ws: SignalingClient,
+        id: String,
+        token: &str,
+        factory: PeerFactory,
+    ) -> MediaPeer {
         ws.send(&ClientMessage::Join {
             v: 1,
             token: token.to_owned(),
@@ -269,7 +282,7 @@ impl MediaPeer {
                             offers_seen.fetch_add(1, Ordering::Relaxed);
                             if answer_offers.load(Ordering::Relaxed) {
                                 if sub.is_none() {
-                                    sub = Some(new_pc(sub_stats.clone(), sub_remotes.clone(), sub_log.clone()).await);
+                                    sub = Some(new_pc(&factory, sub_stats.clone(), sub_remotes.clone(), sub_log.clone()).await);
                                 }
                                 let pc = sub.as_mut().unwrap();
                                 pc.pc.set_remote_description(RTCSessionDescription::offer(sdp).unwrap()).await.unwrap();

@@ -16,7 +16,13 @@ use super::{MediaPeer, Pc, T, new_pc, payload, trickled};
 impl MediaPeer {
     /// A connection for publishing (nothing is received on it).
     pub(crate) async fn publish_connection() -> Pc {
-        new_pc(Arc::default(), Arc::default(), super::Logs::default()).await
+        new_pc(
+            &super::loopback(),
+            Arc::default(),
+            Arc::default(),
+            super::Logs::default(),
+        )
+        .await
     }
 
     /// Offers `pc`'s tracks to the server, applies the answer and keeps `pc` open while this
