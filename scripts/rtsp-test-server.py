@@ -14,6 +14,8 @@ them, generated live (nothing is stored):
   /courtroom-high the high-profile camera with AAC sound
   /courtroom-high-ip
                   the high-profile camera without B-frames, with AAC sound
+  /courtroom-main-ip
+                  a main-profile camera without B-frames, with AAC sound
   /courtroom-speech
                   with --speech FILE... (WAVs of one format): the baseline camera with their
                   speech as AAC, 1.5 s apart, from the start for each client
@@ -56,6 +58,11 @@ HIGH_IP = (
     f"{VIDEO} ! x264enc tune=zerolatency bframes=0 dct8x8=true key-int-max=30 speed-preset=ultrafast "
     "! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1"
 )
+MAIN_IP = (
+    # CABAC makes it main (x264 names the lowest profile its stream needs).
+    f"{VIDEO} ! x264enc tune=zerolatency bframes=0 cabac=true key-int-max=30 speed-preset=ultrafast "
+    "! video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1"
+)
 AAC = (
     "audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
     "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name={pay} pt=97"
@@ -69,6 +76,7 @@ STREAMS = {
     "/courtroom": f"( {BASELINE} {AAC.format(pay='pay1')} )",
     "/courtroom-high": f"( {HIGH} {AAC.format(pay='pay1')} )",
     "/courtroom-high-ip": f"( {HIGH_IP} {AAC.format(pay='pay1')} )",
+    "/courtroom-main-ip": f"( {MAIN_IP} {AAC.format(pay='pay1')} )",
 }
 
 

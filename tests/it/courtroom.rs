@@ -513,16 +513,33 @@ async fn the_judge_sees_the_courtroom_camera_in_chromium_in_both_languages() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (_, hearing) = app.docket_and_hearing().await;
     open(&app, &hearing).await;
-    let device = register(&app, &hearing, rtsp.port, "/courtroom", None).await;
+    // A main-profile camera and a high-profile one: Chromium decodes each in its own profile
+    // if it takes it (Debian's takes main, not high), else in the baseline rendition.
+    let device = register(&app, &hearing, rtsp.port, "/courtroom-main-ip", None).await;
+    let high = app
+        .post_ok(
+            &format!("/api/v1/hearings/{hearing}/devices"),
+            json!({
+                "name": "Courtroom 3 — witness camera",
+                "url": format!("rtsp://127.0.0.1:{}/courtroom-high-ip", rtsp.port),
+            }),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let judge = app.participant(&hearing, "judge").await;
     let token = app.join_token(&hearing, &judge).await;
     let link = format!("{}/join/{hearing}#token={token}", app.base);
-    crate::browser::run_script(
+    let result = crate::browser::run_script(
         "courtroom.mjs",
         json!({
             "links": {"judge": link},
             "device": {"id": device, "name": "Courtroom 3 — bench camera"},
+            "profiles": {device.as_str(): "4d00", high.as_str(): "6400"},
         }),
     )
     .await;
+    eprintln!("courtroom codecs in Chromium: {}", result["codecs"]);
 }
