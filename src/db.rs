@@ -140,6 +140,11 @@ fn migrator() -> Migrator {
             "device checks",
             include_str!("docket/migrations/0006_device_checks.sql"),
         ),
+        step(
+            7,
+            "whip devices",
+            include_str!("docket/migrations/0007_whip_devices.sql"),
+        ),
     ])
 }
 

@@ -5,6 +5,7 @@
 //! API keys are stored as SHA-256 hashes; every token check is done by the server.
 
 pub mod apikey;
+pub mod devicekey;
 pub mod jwt;
 pub mod keyring;
 

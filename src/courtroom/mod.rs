@@ -71,7 +71,8 @@ impl Courtroom {
     pub async fn sync_all(&self) {
         let hearings = sqlx::query(
             "SELECT DISTINCT d.hearing_id FROM devices d JOIN hearings h ON h.id = d.hearing_id \
-             WHERE d.removed_at IS NULL AND h.state IN ('open', 'in_session', 'recess')",
+             WHERE d.removed_at IS NULL AND d.kind = 'rtsp' \
+             AND h.state IN ('open', 'in_session', 'recess')",
         )
         .fetch_all(self.db.pool())
         .await;
@@ -151,7 +152,8 @@ impl Courtroom {
         }
         let rows = sqlx::query(
             "SELECT id, name, url, username, password, transport, tls_pin FROM devices \
-             WHERE hearing_id = $1 AND removed_at IS NULL ORDER BY created_at, id",
+             WHERE hearing_id = $1 AND removed_at IS NULL AND kind = 'rtsp' \
+             ORDER BY created_at, id",
         )
         .bind(hearing)
         .fetch_all(self.db.pool())

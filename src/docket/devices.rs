@@ -16,22 +16,31 @@ use super::rows;
 use crate::audit::{self, AuditAction};
 use crate::clock::{now_ms, rfc3339};
 use crate::domain::HearingState;
-use crate::domain::device::{Transport, audio_path, spec, video_path};
+use crate::domain::device::{
+    DeviceKind, DeviceSpec, Transport, audio_path, spec, video_path, whip_spec,
+};
+use crate::domain::validate::FieldError;
 use crate::fault::Component;
 use crate::http::AppState;
 use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath, Platform};
 
 /// The columns `device` reads: never the password.
-const COLS: &str = "id, hearing_id, name, url, username, password IS NOT NULL AS has_password, \
-                    transport, tls_pin, status, checked_at, stream, created_at";
+const COLS: &str = "id, hearing_id, name, kind, url, username, \
+                    password IS NOT NULL AS has_password, transport, tls_pin, status, checked_at, \
+                    stream, created_at";
 
 /// Devices one hearing may have: a courtroom has a handful of cameras and codecs.
 const MAX_PER_HEARING: i64 = 32;
 
 fn device(r: &AnyRow) -> Result<Device, ApiError> {
     let transport: String = r.try_get("transport")?;
+    let kind: String = r.try_get("kind")?;
     Ok(Device {
+        kind: DeviceKind::parse(&kind).ok_or_else(|| {
+            ApiError::Internal("stored device kind is not one the server knows".into())
+        })?,
+        key: None,
         id: r.try_get("id")?,
         hearing_id: r.try_get("hearing_id")?,
         name: r.try_get("name")?,
@@ -67,14 +76,7 @@ pub(super) async fn create(
     ApiJson(body): ApiJson<NewDevice>,
 ) -> Result<(StatusCode, Json<Device>), ApiError> {
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
-    let d = spec(
-        &body.name,
-        &body.url,
-        body.username.as_deref(),
-        body.password.as_deref(),
-        body.transport,
-        body.tls_pin.as_deref(),
-    )?;
+    let (d, key) = registration(&hearing_id, &body)?;
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
@@ -93,7 +95,7 @@ pub(super) async fn create(
     }
     sqlx::query(
         "INSERT INTO devices (id, hearing_id, name, url, username, password, transport, tls_pin, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         created_at, kind, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&id)
     .bind(&hearing_id)
@@ -104,6 +106,8 @@ pub(super) async fn create(
     .bind(d.transport.as_str())
     .bind(&d.tls_pin)
     .bind(now)
+    .bind(body.kind.as_str())
+    .bind(key.as_ref().map(|(_, hash)| hash.clone()))
     .execute(&mut *w.tx)
     .await?;
     audit::append(
@@ -113,16 +117,67 @@ pub(super) async fn create(
         AuditAction::DeviceCreate,
         &format!("device:{id}"),
         serde_json::json!({
-            "hearing_id": hearing_id, "name": d.name, "url": d.url,
+            "hearing_id": hearing_id, "name": d.name, "kind": body.kind.as_str(), "url": d.url,
             "transport": d.transport.as_str(), "pinned": d.tls_pin.is_some(),
         }),
     )
     .await?;
-    let created = load(&mut w.tx, &hearing_id, &id).await?;
+    let mut created = load(&mut w.tx, &hearing_id, &id).await?;
     w.commit().await?;
+    created.key = key.map(|(key, _)| key);
     // In a live hearing, the device comes into the room now.
     st.courtroom.sync(&hearing_id).await;
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The registration `body` asks for, checked, and for a WHIP device its new key (the key, and
+/// the hash to store).
+fn registration(
+    hearing_id: &str,
+    body: &NewDevice,
+) -> Result<(DeviceSpec, Option<(String, String)>), ApiError> {
+    match body.kind {
+        DeviceKind::Rtsp => {
+            let url = body.url.as_deref().ok_or(FieldError::Invalid {
+                field: "url",
+                expected: "given for an rtsp device",
+            })?;
+            let d = spec(
+                &body.name,
+                url,
+                body.username.as_deref(),
+                body.password.as_deref(),
+                body.transport.unwrap_or_default(),
+                body.tls_pin.as_deref(),
+            )?;
+            Ok((d, None))
+        }
+        DeviceKind::Whip => {
+            if body.transport.is_some() {
+                return Err(FieldError::Invalid {
+                    field: "transport",
+                    expected: "given only for an rtsp device",
+                }
+                .into());
+            }
+            let name = whip_spec(
+                &body.name,
+                body.url.as_deref(),
+                body.username.as_deref(),
+                body.password.as_deref(),
+                body.tls_pin.as_deref(),
+            )?;
+            let d = DeviceSpec {
+                name,
+                url: format!("/api/v1/hearings/{hearing_id}/whip"),
+                username: None,
+                password: None,
+                transport: Transport::default(),
+                tls_pin: None,
+            };
+            Ok((d, Some(crate::auth::devicekey::generate())))
+        }
+    }
 }
 
 async fn load(
@@ -180,11 +235,13 @@ pub(super) async fn remove(
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
     let gone = load(&mut w.tx, &hearing_id, &id).await?;
-    sqlx::query("UPDATE devices SET removed_at = $1, password = NULL WHERE id = $2")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *w.tx)
-        .await?;
+    sqlx::query(
+        "UPDATE devices SET removed_at = $1, password = NULL, key_hash = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(&id)
+    .execute(&mut *w.tx)
+    .await?;
     audit::append(
         &mut w.tx,
         now,
@@ -195,8 +252,9 @@ pub(super) async fn remove(
     )
     .await?;
     w.commit().await?;
-    // Out of the room, if it was in one.
+    // Out of the room, if it was in one (pulled, or publishing over WHIP).
     st.courtroom.sync(&hearing_id).await;
+    st.whip.end_all_of(&hearing_id, &id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -223,7 +281,7 @@ pub(super) async fn check(
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let id = super::path_id(&device_id, "device")?;
     let row = sqlx::query(
-        "SELECT name, url, username, password, transport, tls_pin FROM devices \
+        "SELECT name, kind, url, username, password, transport, tls_pin FROM devices \
          WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
     )
     .bind(&id)
@@ -231,6 +289,9 @@ pub(super) async fn check(
     .fetch_optional(st.db.pool())
     .await?
     .ok_or(ApiError::NotFound("device"))?;
+    if row.try_get::<String, _>("kind")? != DeviceKind::Rtsp.as_str() {
+        return Err(Conflict::NotPulled.into());
+    }
     let name: String = row.try_get("name")?;
     let src = crate::courtroom::rtsp_source(&row)?;
     let url = src.url.clone();

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::device::{MediaPath, Transport};
+use crate::domain::device::{DeviceKind, MediaPath, Transport};
 use crate::domain::{Capability, HearingKind, HearingState, Role};
 use crate::webhook::EventType;
 
@@ -239,14 +239,21 @@ pub struct CompositeJob {
     pub error: Option<String>,
 }
 
-/// An e-courtroom device to register for a hearing: a camera or codec Gavel pulls over RTSP.
+/// An e-courtroom device to register for a hearing: a camera or codec Gavel pulls over RTSP,
+/// or an encoder that publishes by itself over WHIP.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
     /// The name on its tile, e.g. "Courtroom 3 — bench camera". At most 100 characters.
     pub name: String,
-    /// `rtsp://` or `rtsps://` URL of its stream, without credentials. At most 2048 characters.
-    pub url: String,
+    /// `rtsp` (pulled from its URL; the default) or `whip` (publishes with the key the
+    /// response holds; no URL, credentials, transport or pin).
+    #[serde(default)]
+    pub kind: DeviceKind,
+    /// `rtsp://` or `rtsps://` URL of its stream, without credentials. At most 2048
+    /// characters. Required for an `rtsp` device.
+    #[serde(default)]
+    pub url: Option<String>,
     /// RTSP user, if the device asks for one. At most 128 characters.
     #[serde(default)]
     pub username: Option<String>,
@@ -255,7 +262,7 @@ pub struct NewDevice {
     pub password: Option<String>,
     /// `tcp` (interleaved, the default) or `udp`.
     #[serde(default)]
-    pub transport: Transport,
+    pub transport: Option<Transport>,
     /// For `rtsps://`: the SHA-256 of the certificate the device must present (64 hex digits).
     #[serde(default)]
     pub tls_pin: Option<String>,
@@ -270,7 +277,10 @@ pub struct Device {
     pub hearing_id: String,
     /// The name on its tile.
     pub name: String,
-    /// Its stream's URL (without credentials).
+    /// `rtsp` or `whip`.
+    pub kind: DeviceKind,
+    /// Its stream's URL (without credentials); for a WHIP device, the path of the endpoint it
+    /// publishes to.
     pub url: String,
     /// RTSP user, if any.
     pub username: Option<String>,
@@ -290,6 +300,10 @@ pub struct Device {
     pub stream: Option<DeviceStream>,
     /// Registered (RFC 3339).
     pub created_at: String,
+    /// A WHIP device's key, to publish with as `Authorization: Bearer`: in the response that
+    /// registered it only (the server keeps its hash; it cannot be shown again).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// What a device sends, read from the stream itself, and how each part reaches the hearing.

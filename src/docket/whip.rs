@@ -1,5 +1,6 @@
 //! WHIP (RFC 9725) over HTTP: an encoder publishes into a hearing as the participant its join
-//! token names. `POST` an SDP offer (`application/sdp`) → `201 Created` with the answer, the
+//! token names, or as the WHIP device its device key belongs to (a courtroom's encoder, in the
+//! `courtroom` role, while the hearing is open). `POST` an SDP offer (`application/sdp`) → `201 Created` with the answer, the
 //! session's `Location` and `ETag`; `PATCH` it with trickled candidates
 //! (`application/trickle-ice-sdpfrag`, `If-Match` checked) → `204`; `DELETE` it → `200`, and the
 //! participant leaves the room. Responses carry CORS headers (exposing `Location`, `Link` and
@@ -18,7 +19,7 @@ use crate::hearing::Admitted;
 use crate::hearing::admit::Purpose;
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiPath, Joiner, Platform};
+use crate::http::extract::{ApiPath, DeviceIdentity, DeviceKey, Joiner, Platform};
 
 const SDP: &str = "application/sdp";
 const SDPFRAG: &str = "application/trickle-ice-sdpfrag";
@@ -61,7 +62,7 @@ fn refused(e: ApiError) -> Response {
 /// Publish into a hearing over WHIP: the SDP offer in, the answer out.
 #[utoipa::path(post, path = "/hearings/{hearing_id}/whip", tag = "whip",
     request_body(content = String, content_type = "application/sdp"),
-    security(("join_token" = [])),
+    security(("join_token" = []), ("device_key" = [])),
     params(("hearing_id" = String, Path, description = "Hearing id")),
     responses((status = 201, body = String, content_type = "application/sdp",
             headers(("Location" = String, description = "The session's URL (PATCH, DELETE)"),
@@ -71,27 +72,32 @@ fn refused(e: ApiError) -> Response {
 pub(super) async fn publish(
     State(st): State<AppState>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
     ApiPath(hearing_id): ApiPath<String>,
     headers: HeaderMap,
     offer: String,
 ) -> Response {
     let result = async {
-        let Joiner(claims) = joiner?;
         let hearing_id = super::path_id(&hearing_id, "hearing")?;
-        body_is(&headers, SDP)?;
-        let Admitted {
-            hearing,
-            display_name,
-        } = crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join).await?;
-        let who = Arrival {
-            id: claims.sub.as_str().into(),
-            name: display_name,
-            role: claims.role,
+        let (who, kind) = match device? {
+            DeviceKey(Some(d)) => device_arrival(&st, d, &hearing_id).await?,
+            DeviceKey(None) => {
+                let Joiner(claims) = joiner?;
+                let Admitted {
+                    hearing,
+                    display_name,
+                } = crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join)
+                    .await?;
+                let who = Arrival {
+                    id: claims.sub.as_str().into(),
+                    name: display_name,
+                    role: claims.role,
+                };
+                (who, hearing.kind)
+            }
         };
-        let created = st
-            .whip
-            .publish(&hearing_id, hearing.kind, who, offer)
-            .await?;
+        body_is(&headers, SDP)?;
+        let created = st.whip.publish(&hearing_id, kind, who, offer).await?;
         Ok::<_, ApiError>((hearing_id, created))
     }
     .await;
@@ -101,6 +107,35 @@ pub(super) async fn publish(
     };
     let location = format!("/api/v1/hearings/{hearing_id}/whip/{}", created.id);
     created_response(location, created)
+}
+
+/// A WHIP device publishing into `hearing_id`: itself, in the `courtroom` role, while its
+/// hearing is open (as a pulled device is in the room only then).
+async fn device_arrival(
+    st: &AppState,
+    d: DeviceIdentity,
+    hearing_id: &str,
+) -> Result<(Arrival, crate::domain::HearingKind), ApiError> {
+    use crate::domain::HearingState;
+    if d.hearing_id != hearing_id {
+        return Err(ApiError::Forbidden(
+            "this device key is for another hearing",
+        ));
+    }
+    let hearing = super::rows::load_hearing(st.db.pool(), hearing_id).await?;
+    match hearing.state {
+        HearingState::Open | HearingState::InSession | HearingState::Recess => {}
+        HearingState::Closed => return Err(crate::http::error::Conflict::HearingClosed.into()),
+        HearingState::Scheduled => {
+            return Err(crate::http::error::Conflict::HearingNotOpen.into());
+        }
+    }
+    let who = Arrival {
+        id: d.id.as_str().into(),
+        name: d.name,
+        role: Role::Courtroom,
+    };
+    Ok((who, hearing.kind))
 }
 
 /// `201 Created`: the answer, the session's `Location` and `ETag`.
@@ -231,11 +266,13 @@ pub(super) async fn play(
 fn caller(
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
 ) -> Result<String, ApiError> {
-    match (platform, joiner) {
-        (Ok(_), _) => Ok("platform".to_owned()),
-        (Err(_), Ok(Joiner(claims))) => Ok(claims.sub),
-        (Err(e), Err(_)) => Err(e),
+    match (platform, joiner, device?) {
+        (_, _, DeviceKey(Some(d))) => Ok(d.id),
+        (Ok(_), _, _) => Ok("platform".to_owned()),
+        (Err(_), Ok(Joiner(claims)), _) => Ok(claims.sub),
+        (Err(e), Err(_), _) => Err(e),
     }
 }
 
@@ -287,7 +324,7 @@ fn end_of(
 /// Trickle the encoder's ICE candidates into its WHIP session.
 #[utoipa::path(patch, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
     request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
-    security(("join_token" = [])),
+    security(("join_token" = []), ("device_key" = [])),
     params(("hearing_id" = String, Path, description = "Hearing id"),
         ("session_id" = String, Path, description = "WHIP session id")),
     responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem),
@@ -296,16 +333,24 @@ pub(super) async fn trickle(
     State(st): State<AppState>,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
     ApiPath(ids): ApiPath<(String, String)>,
     headers: HeaderMap,
     fragment: String,
 ) -> Response {
-    trickle_into(&st, caller(platform, joiner), ids, &headers, &fragment).await
+    trickle_into(
+        &st,
+        caller(platform, joiner, device),
+        ids,
+        &headers,
+        &fragment,
+    )
+    .await
 }
 
 /// End a WHIP session: the encoder's participant leaves the hearing's room.
 #[utoipa::path(delete, path = "/hearings/{hearing_id}/whip/{session_id}", tag = "whip",
-    security(("join_token" = [])),
+    security(("join_token" = []), ("device_key" = [])),
     params(("hearing_id" = String, Path, description = "Hearing id"),
         ("session_id" = String, Path, description = "WHIP session id")),
     responses((status = 200), (status = 404, body = Problem)))]
@@ -313,9 +358,10 @@ pub(super) async fn end(
     State(st): State<AppState>,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
     ApiPath(ids): ApiPath<(String, String)>,
 ) -> Response {
-    end_of(&st, caller(platform, joiner), ids)
+    end_of(&st, caller(platform, joiner, device), ids)
 }
 
 /// Trickle the viewer's ICE candidates into its WHEP session.
@@ -330,11 +376,19 @@ pub(super) async fn whep_trickle(
     State(st): State<AppState>,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
     ApiPath(ids): ApiPath<(String, String)>,
     headers: HeaderMap,
     fragment: String,
 ) -> Response {
-    trickle_into(&st, caller(platform, joiner), ids, &headers, &fragment).await
+    trickle_into(
+        &st,
+        caller(platform, joiner, device),
+        ids,
+        &headers,
+        &fragment,
+    )
+    .await
 }
 
 /// End a WHEP session.
@@ -347,9 +401,10 @@ pub(super) async fn whep_end(
     State(st): State<AppState>,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
+    device: Result<DeviceKey, ApiError>,
     ApiPath(ids): ApiPath<(String, String)>,
 ) -> Response {
-    end_of(&st, caller(platform, joiner), ids)
+    end_of(&st, caller(platform, joiner, device), ids)
 }
 
 /// CORS preflight for WHIP's endpoints (no token needed): what a browser client may send.

@@ -43,6 +43,70 @@ impl Transport {
     }
 }
 
+/// How a device's media reaches the hearing.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The server pulls its stream over RTSP (a camera or codec; the default).
+    #[default]
+    Rtsp,
+    /// It publishes by itself over WHIP (a hardware encoder), with a key of its own.
+    Whip,
+}
+
+impl DeviceKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rtsp => "rtsp",
+            Self::Whip => "whip",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Rtsp, Self::Whip]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// Checks a WHIP device's registration: a name, and none of what only a pulled device has
+/// (a URL, credentials, a transport, a pin), which would otherwise be silently ignored.
+pub fn whip_spec(
+    name: &str,
+    url: Option<&str>,
+    username: Option<&str>,
+    password: Option<&str>,
+    tls_pin: Option<&str>,
+) -> Result<String, FieldError> {
+    let name = text("name", name, 100)?;
+    for (field, given) in [
+        ("url", url),
+        ("username", username),
+        ("password", password),
+        ("tls_pin", tls_pin),
+    ] {
+        if given.is_some() {
+            return Err(FieldError::Invalid {
+                field,
+                expected: "given only for an rtsp device (a WHIP device publishes with its key)",
+            });
+        }
+    }
+    Ok(name)
+}
+
 /// A registration that met every rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceSpec {

@@ -53,6 +53,12 @@ pub enum Conflict {
     /// The hearing has as many devices as one may have.
     #[error("a hearing has at most {0} devices; remove one first")]
     TooManyDevices(i64),
+    /// A courtroom device takes part only while its hearing is open.
+    #[error("the hearing is not open: a courtroom device takes part once it is")]
+    HearingNotOpen,
+    /// A WHIP device publishes by itself: the server has nothing to pull or check.
+    #[error("a WHIP device publishes by itself: there is no stream to check")]
+    NotPulled,
 }
 
 impl Conflict {
@@ -72,6 +78,8 @@ impl Conflict {
             Self::RecordComplete => "record-complete",
             Self::AlreadyDecided => "already-decided",
             Self::TooManyDevices(_) => "too-many-devices",
+            Self::HearingNotOpen => "hearing-not-open",
+            Self::NotPulled => "not-pulled",
         }
     }
 }

@@ -320,7 +320,7 @@ mod tests {
     }
 
     /// One of each conflict.
-    fn conflicts() -> [Conflict; 14] {
+    fn conflicts() -> [Conflict; 16] {
         [
             Conflict::Exists("a docket"),
             Conflict::HearingClosed,
@@ -339,6 +339,8 @@ mod tests {
             Conflict::RecordComplete,
             Conflict::AlreadyDecided,
             Conflict::TooManyDevices(32),
+            Conflict::HearingNotOpen,
+            Conflict::NotPulled,
         ]
     }
 

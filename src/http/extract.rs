@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::auth::apikey::{self, ApiKeyIdentity};
+use crate::auth::devicekey;
 use crate::auth::jwt::JoinClaims;
 use crate::clock::now_ms;
 use crate::hearing::JoinRefusal;
@@ -93,6 +94,50 @@ impl FromRequestParts<AppState> for Platform {
             Some(id) => Ok(Platform(id)),
             None => Err(ApiError::Unauthorized("unknown or revoked API key")),
         }
+    }
+}
+
+/// A WHIP device (a courtroom's encoder), if the bearer value is shaped like a device key:
+/// `None` for any other token (the handler tries it as a join token), a refusal for a key
+/// that is unknown or whose device was removed.
+#[derive(Debug, Clone)]
+pub struct DeviceKey(pub Option<DeviceIdentity>);
+
+/// The device a key belongs to.
+#[derive(Debug, Clone)]
+pub struct DeviceIdentity {
+    /// Its id (its participant id in the room).
+    pub id: String,
+    /// The hearing it was registered for.
+    pub hearing_id: String,
+    /// The name on its tile.
+    pub name: String,
+}
+
+impl FromRequestParts<AppState> for DeviceKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        use sqlx::Row;
+        let Ok(token) = bearer(parts) else {
+            return Ok(DeviceKey(None));
+        };
+        if !devicekey::looks_like_device_key(token) {
+            return Ok(DeviceKey(None));
+        }
+        let row = sqlx::query(
+            "SELECT id, hearing_id, name FROM devices WHERE key_hash = $1 AND kind = 'whip' \
+             AND removed_at IS NULL",
+        )
+        .bind(devicekey::hash(token))
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or(ApiError::Unauthorized("unknown or removed device key"))?;
+        Ok(DeviceKey(Some(DeviceIdentity {
+            id: row.try_get("id")?,
+            hearing_id: row.try_get("hearing_id")?,
+            name: row.try_get("name")?,
+        })))
     }
 }
 

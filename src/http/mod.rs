@@ -49,6 +49,10 @@ impl Modify for Security {
         join.bearer_format = Some("JWT".into());
         join.description = Some("A participant's join token (EdDSA-signed JWT).".into());
         components.add_security_scheme("join_token", SecurityScheme::Http(join));
+        let mut device = Http::new(HttpAuthScheme::Bearer);
+        device.description =
+            Some("A WHIP device's key (`gvd_…`), shown once when the device is registered.".into());
+        components.add_security_scheme("device_key", SecurityScheme::Http(device));
     }
 }
 

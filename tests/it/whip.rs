@@ -252,3 +252,121 @@ async fn an_encoders_session_ends_when_its_participant_joins_from_a_browser() {
     .await;
     drop(encoder);
 }
+
+/// A courtroom's own encoder, registered by the platform as a WHIP device: it publishes with
+/// its device key (shown once) as the `courtroom` participant it is, while the hearing is open;
+/// a wrong key, another hearing's, or a removed device's is refused; removing it takes it out
+/// of the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whip_device_publishes_with_its_key_as_the_courtroom_until_removed() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (docket, hearing) = app.docket_and_hearing().await;
+    let devices = format!("/api/v1/hearings/{hearing}/devices");
+    // Only what a WHIP device has: a URL or credentials are an error, not ignored.
+    for bad in [
+        serde_json::json!({"name": "Encoder", "kind": "whip", "url": "rtsp://10.0.0.1/x"}),
+        serde_json::json!({"name": "Encoder", "kind": "whip", "transport": "udp"}),
+        serde_json::json!({"name": "Camera"}),
+    ] {
+        app.post_ok(&devices, bad, 422).await;
+    }
+    let d = app
+        .post_ok(
+            &devices,
+            serde_json::json!({"name": "Courtroom 3 — encoder", "kind": "whip"}),
+            201,
+        )
+        .await;
+    let (device, key) = (
+        d["id"].as_str().unwrap().to_owned(),
+        d["key"].as_str().unwrap().to_owned(),
+    );
+    assert!(key.starts_with("gvd_"), "{d}");
+    assert_eq!(d["kind"], "whip");
+    assert_eq!(d["url"], format!("/api/v1/hearings/{hearing}/whip"));
+    // The key is shown once: never listed, never in the audit log.
+    let listed = app.get_ok(&devices).await;
+    assert!(listed[0].get("key").is_none(), "{listed}");
+    let mut db = app.db().await;
+    let details: Vec<String> = sqlx::query_scalar("SELECT details FROM audit_log")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert!(details.iter().all(|d| !d.contains(&key)));
+    // Nothing to pull, so nothing to check.
+    let r = app
+        .call(
+            reqwest::Method::POST,
+            &format!("{devices}/{device}/check"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+
+    let path = format!("/api/v1/hearings/{hearing}/whip");
+    let post = |path: String, token: String| {
+        app.client
+            .post(app.url(&path))
+            .bearer_auth(token)
+            .header("content-type", "application/sdp")
+            .body("v=0\r\n")
+            .send()
+    };
+    // Before the hearing opens, a device takes no part.
+    let r = post(path.clone(), key.clone()).await.unwrap();
+    assert_eq!(r.status(), 409);
+    app.post_ok(
+        &format!("/api/v1/hearings/{hearing}/transitions"),
+        serde_json::json!({"to": "open"}),
+        200,
+    )
+    .await;
+    // A key of the right shape that no device holds; the key at another hearing's endpoint.
+    let (forged, _) = gavel::auth::devicekey::generate();
+    assert_eq!(post(path.clone(), forged).await.unwrap().status(), 401);
+    let other = app
+        .post_ok(
+            &format!("/api/v1/dockets/{docket}/hearings"),
+            serde_json::json!({"kind": "trial", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(format!("/api/v1/hearings/{other}/whip"), key.clone())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // It publishes: in the room under its own name and role, its media arrives.
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let encoder = Encoder::start(&app, &hearing, &key, true);
+    let roster = judge
+        .expect(|m| match m {
+            ServerMessage::Roster { participants } => participants.iter().any(|p| p.id == device),
+            _ => false,
+        })
+        .await;
+    let ServerMessage::Roster { participants } = roster else {
+        unreachable!()
+    };
+    let me = participants.iter().find(|p| p.id == device).unwrap();
+    assert_eq!(
+        (me.role.as_str(), me.name.as_str()),
+        ("courtroom", "Courtroom 3 — encoder")
+    );
+    judge.wait_received(&device, MediaKind::Audio, 50).await;
+    judge.wait_received(&device, MediaKind::Video, 50).await;
+
+    // Removed by the platform: out of the room, and its key no longer works.
+    app.call(
+        reqwest::Method::DELETE,
+        &format!("{devices}/{device}"),
+        None,
+    )
+    .await;
+    roster_has(&mut judge, &device, false).await;
+    assert_eq!(post(path, key).await.unwrap().status(), 401);
+    drop(encoder);
+}

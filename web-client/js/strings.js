@@ -148,6 +148,8 @@ const TABLES = {
     problem_record_complete: "Every signer has already decided on this record; it is complete and can no longer be signed or refused.",
     problem_already_decided: "You have already signed or refused this record. Your decision is recorded and cannot be changed.",
     problem_too_many_devices: "This hearing has as many devices as it may have. Remove one first.",
+    problem_hearing_not_open: "The hearing is not open yet: a courtroom device takes part once it is.",
+    problem_not_pulled: "This device publishes by itself (WHIP): there is no stream to check.",
     // What the written-record page says when it has shown the record again after such a refusal.
     transcript_reloaded: "The transcript was changed meanwhile; revision {n} is now shown. Review it again, then finalise.",
     record_reloaded: "A newer version of the record (revision {n}) has been finalised and is now shown. Read it, then sign or refuse it.",
@@ -298,6 +300,8 @@ const TABLES = {
     problem_record_complete: "全部签名人均已对此笔录作出决定，笔录已完成，不能再签名或拒签。",
     problem_already_decided: "您已对此笔录签名或拒签。您的决定已记录在案，不能更改。",
     problem_too_many_devices: "本场庭审的设备数量已达上限。请先移除一台设备。",
+    problem_hearing_not_open: "庭审尚未开放：法庭设备在开放后方可加入。",
+    problem_not_pulled: "该设备自行推流（WHIP），无可检查的流。",
     transcript_reloaded: "笔录在此期间已被修改，现显示第 {n} 版。请重新审阅后再定稿。",
     record_reloaded: "已有更新的笔录版本（第 {n} 版）定稿，现已显示。请阅读后签名或拒签。",
     problem_unknown: "请求被拒绝（HTTP {status}）。请刷新页面；如问题反复出现，请与法院联系。",
