@@ -10,6 +10,7 @@ them, generated live (nothing is stored):
   /h264-high-ip   H.264 high profile without B-frames (I and P frames), as most courtroom
                   cameras send it
   /aac            AAC audio (MPEG4-GENERIC)
+  /opus           Opus audio
   /courtroom      the baseline camera with AAC sound, as one stream
   /courtroom-high the high-profile camera with AAC sound
   /courtroom-high-ip
@@ -67,11 +68,16 @@ AAC = (
     "audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
     "! audio/x-raw,rate=48000,channels=1 ! avenc_aac ! rtpmp4gpay name={pay} pt=97"
 )
+OPUS = (
+    "audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample "
+    "! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay0 pt=97"
+)
 STREAMS = {
     "/h264-baseline": f"( {BASELINE} )",
     "/h264-high": f"( {HIGH} )",
     "/h264-high-ip": f"( {HIGH_IP} )",
     "/aac": f"( {AAC.format(pay='pay0')} )",
+    "/opus": f"( {OPUS} )",
     # A courtroom camera with its microphone, as most send them: picture and sound together.
     "/courtroom": f"( {BASELINE} {AAC.format(pay='pay1')} )",
     "/courtroom-high": f"( {HIGH} {AAC.format(pay='pay1')} )",

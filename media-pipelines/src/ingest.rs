@@ -7,7 +7,10 @@
 //!   (`rtph264depay ! h264parse ! rtph264pay config-interval=-1`), in the camera's profile: no
 //!   added delay, nothing lost;
 //! - **transcode**: anything else is decoded and encoded once (`x264enc tune=zerolatency
-//!   bframes=0`, a key frame every second; audio to Opus).
+//!   bframes=0`, a key frame every second; AAC, G.711 and the rest to Opus).
+//!
+//! Opus passes through too; its level (what makes the courtroom an active speaker) is measured
+//! on a decoded copy, never re-encoded.
 //!
 //! A camera's main or high profile is not one every receiver decodes: with a `fallback` payload
 //! type in the plan, the pass-through also feeds a constrained-baseline rendition, transcoded
@@ -188,8 +191,17 @@ impl Ingest {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Whether the audio is transcoded (an Opus encoder runs): all but Opus is.
+    pub fn transcodes_audio(&self) -> bool {
+        self.pipeline
+            .iterate_recurse()
+            .into_iter()
+            .flatten()
+            .any(|e| e.factory().is_some_and(|f| f.name() == "opusenc"))
+    }
+
     /// Whether the video is being transcoded now: its path is, or its fallback rendition is
-    /// being made. (The audio always is: decoded for its level, encoded to Opus.)
+    /// being made.
     pub fn transcodes_video(&self) -> bool {
         self.gate.open.load(Ordering::Relaxed)
             || self
@@ -302,22 +314,29 @@ fn chain(part: Part, path: Path, pt: u8) -> Result<Vec<gst::Element>, String> {
             ]
         }
         (Part::Fallback, Path::PassThrough) => return Err("a fallback is transcoded".into()),
-        (Part::Audio, _) => vec![
+        // Opus as it comes; how loud it is is measured on a decoded copy (see `branch`).
+        (Part::Audio, Path::PassThrough) => vec![make("rtpopusdepay")?, pay("rtpopuspay")?],
+        (Part::Audio, Path::Transcode) => vec![
             make("decodebin")?,
             make("audioconvert")?,
             make("audioresample")?,
             caps("audio/x-raw,rate=48000")?,
-            {
-                // How loud, ten times a second (read by the owner from the bus).
-                let level = make("level")?;
-                level.set_property("interval", 100_000_000u64);
-                level.set_property("post-messages", true);
-                level
-            },
+            level_meter()?,
             make("opusenc")?,
             pay("rtpopuspay")?,
         ],
     })
+}
+
+/// How loud, ten times a second (read by the owner from the bus): what makes a courtroom an
+/// active speaker.
+fn level_meter() -> Result<gst::Element, String> {
+    let level = gst::ElementFactory::make("level")
+        .build()
+        .map_err(|e| e.to_string())?;
+    level.set_property("interval", 100_000_000u64);
+    level.set_property("post-messages", true);
+    Ok(level)
 }
 
 /// The name of the fallback rendition's encoder.
@@ -377,7 +396,8 @@ fn packet_sink(part: Part, out: &Out) -> gst_app::AppSink {
 /// Builds one part's path and links the source pad to it; its packets go to `out`. A
 /// passed-through video with a `fallback` (payload type, gate) also feeds the fallback
 /// rendition: `depay ! parse ! tee ! queue ! pay`, and `tee ! queue ! (transcoder)` behind the
-/// gate.
+/// gate. Passed-through Opus is measured on the side: `depay ! tee ! queue ! pay`, and
+/// `tee ! queue ! opusdec ! level ! fakesink`.
 fn branch(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
@@ -393,6 +413,26 @@ fn branch(
             .map_err(|e| e.to_string())
     };
     let mut elements = chain(part, path, pt)?;
+    if part == Part::Audio && path == Path::PassThrough {
+        let tee = make("tee")?;
+        elements.insert(1, make("queue")?);
+        elements.insert(1, tee.clone());
+        link_path(pipeline, pad, elements, packet_sink(part, out))?;
+        let queue = make("queue")?;
+        queue.set_property_from_str("leaky", "downstream");
+        let meter = [
+            queue,
+            make("opusdec")?,
+            make("audioconvert")?,
+            level_meter()?,
+        ];
+        let sink = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .property("async", false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        return side_branch(pipeline, &tee, &meter, &sink);
+    }
     let Some((fallback_pt, gate)) = fallback else {
         return link_path(pipeline, pad, elements, packet_sink(part, out));
     };
@@ -422,19 +462,25 @@ fn branch(
     let mut rest = vec![queue];
     rest.extend(chain(Part::Fallback, Path::Transcode, fallback_pt)?);
     let sink = packet_sink(Part::Fallback, out);
-    for e in &rest {
-        pipeline.add(e).map_err(|e| e.to_string())?;
+    side_branch(pipeline, &tee, &rest, sink.upcast_ref())
+}
+
+/// Adds `elements` and `sink`, links them in order, starts them, and feeds them from `tee`.
+fn side_branch(
+    pipeline: &gst::Pipeline,
+    tee: &gst::Element,
+    elements: &[gst::Element],
+    sink: &gst::Element,
+) -> Result<(), String> {
+    let all: Vec<&gst::Element> = elements.iter().chain(std::iter::once(sink)).collect();
+    for e in &all {
+        pipeline.add(*e).map_err(|e| e.to_string())?;
     }
-    pipeline.add(&sink).map_err(|e| e.to_string())?;
-    let all: Vec<&gst::Element> = rest
-        .iter()
-        .chain(std::iter::once(sink.upcast_ref()))
-        .collect();
     gst::Element::link_many(all.iter().copied()).map_err(|e| e.to_string())?;
     for e in &all {
         e.sync_state_with_parent().map_err(|e| e.to_string())?;
     }
-    tee.link(&rest[0]).map_err(|e| e.to_string())
+    tee.link(&elements[0]).map_err(|e| e.to_string())
 }
 
 /// Adds `elements` and `sink` to the pipeline, links them in order (after `decodebin`, once

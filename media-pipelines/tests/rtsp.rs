@@ -325,4 +325,31 @@ mod ingest {
         );
         assert!(!ingest.transcodes_video());
     }
+
+    /// An Opus microphone passes through (no encoder), and how loud the courtroom is is still
+    /// measured, on a decoded copy.
+    #[test]
+    fn an_opus_microphone_passes_through_and_its_level_is_still_measured() {
+        let s = server(false);
+        let src = source(&s, "/opus", None, RtspTransport::Tcp);
+        let plan = Plan {
+            video: None,
+            audio: Some(Path::PassThrough),
+            ..PLAN
+        };
+        let (ingest, rx) = Ingest::start(&src, plan).unwrap();
+        let audio = collect(&rx, Part::Audio, 50);
+        assert!(audio.iter().all(|p| payload_type(p) == 111));
+        assert!(!ingest.transcodes_audio(), "re-payloaded, never encoded");
+        assert!(decoded_opus_samples(&audio) > 48_000 / 2);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let heard = loop {
+            let _ = during(&rx, Duration::from_millis(100));
+            if let (_, Some(level)) = ingest.watch() {
+                break level;
+            }
+            assert!(Instant::now() < deadline, "no level measured");
+        };
+        assert!(heard < 60, "a sine at full scale is loud: {heard}");
+    }
 }
