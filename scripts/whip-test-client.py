@@ -33,7 +33,7 @@ SOURCES = (
     "webrtcbin name=send bundle-policy=max-bundle "
     "audiotestsrc is-live=true wave=red-noise ! audioconvert ! audioresample ! queue ! opusenc "
     "! rtpopuspay pt=111 ! application/x-rtp,media=audio,encoding-name=OPUS,payload=111 ! send. "
-    "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 "
+    "videotestsrc is-live=true pattern={pattern} ! video/x-raw,width=320,height=240,framerate=30/1 "
     "! videoconvert ! queue ! vp8enc deadline=1 ! rtpvp8pay pt=96 "
     "! application/x-rtp,media=video,encoding-name=VP8,payload=96 ! send."
 )
@@ -47,7 +47,9 @@ class Client:
         self.etag = None
         self.pending = []  # candidates found before the answer: (mline, candidate)
         self.loop = GLib.MainLoop()
-        self.pipe = Gst.parse_launch(SOURCES)
+        # Only a known pattern name goes into the description.
+        pattern = args.pattern if args.pattern in ("ball", "smpte") else "ball"
+        self.pipe = Gst.parse_launch(SOURCES.format(pattern=pattern))
         self.send = self.pipe.get_by_name("send")
         # Only this address is gathered (the tests reach nothing but loopback). The agent is
         # held: the bindings would otherwise let go of webrtcbin's own reference.
@@ -174,6 +176,9 @@ def main():
     parser.add_argument("--ca", required=True, help="PEM file the server's certificate is checked with")
     parser.add_argument("--no-trickle", action="store_true", help="all candidates in the offer")
     parser.add_argument("--address", default="127.0.0.1", help="the local address ICE uses")
+    parser.add_argument(
+        "--pattern", default="ball", help="the picture: ball (black and white) or smpte (colour bars)"
+    )
     args = parser.parse_args()
     Gst.init(None)
     Client(args).run()

@@ -358,13 +358,13 @@ fn baseline_encoder(name: Option<&str>) -> Result<gst::Element, String> {
 
 /// Where a part's packets go: the owner's channel, and the count of those it had no room for.
 #[derive(Clone)]
-struct Out {
-    tx: SyncSender<Packet>,
-    dropped: Arc<AtomicU64>,
+pub(crate) struct Out {
+    pub(crate) tx: SyncSender<Packet>,
+    pub(crate) dropped: Arc<AtomicU64>,
 }
 
 /// An appsink handing each RTP packet of `part` to `out`.
-fn packet_sink(part: Part, out: &Out) -> gst_app::AppSink {
+pub(crate) fn packet_sink(part: Part, out: &Out) -> gst_app::AppSink {
     let Out { tx, dropped } = out.clone();
     let sink = gst_app::AppSink::builder().sync(false).build();
     sink.set_callbacks(

@@ -8,6 +8,7 @@ pub mod audio;
 pub mod composite;
 pub mod ingest;
 pub mod listener;
+pub mod live_mix;
 pub mod receiver;
 pub mod recorder;
 pub mod repair;

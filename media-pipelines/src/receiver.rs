@@ -78,17 +78,91 @@ pub fn decode_h264(units: &[Vec<u8>]) -> Result<(Option<String>, usize), String>
     Ok((samples.profile, samples.count))
 }
 
+/// What a decoded picture looks like, in two numbers that tell test patterns apart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Picture {
+    /// The mean over its pixels of the spread between their strongest and weakest colour: 0
+    /// for grey, black or white, 1 for pure colours (colour bars score high, a white ball on
+    /// black nothing).
+    pub colour: f64,
+    /// Its mean brightness, 0 (black) to 1 (white).
+    pub light: f64,
+}
+
+/// Decodes VP8 RTP packets (whole packets, in order) as a receiver would; returns what each
+/// picture looks like.
+pub fn decode_vp8_rtp(packets: &[Vec<u8>]) -> Result<Vec<Picture>, String> {
+    let (pipeline, src, sink) = pipeline(
+        "appsrc name=src format=time caps=application/x-rtp,media=video,clock-rate=90000,encoding-name=VP8,payload=96 \
+         ! rtpjitterbuffer latency=0 ! rtpvp8depay ! vp8dec ! videoconvert ! videoscale \
+         ! video/x-raw,format=RGB,width=160,height=90 ! appsink name=sink sync=false",
+    )?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    for (i, p) in packets.iter().enumerate() {
+        let mut buf = gst::Buffer::from_slice(p.clone());
+        if let Some(b) = buf.get_mut() {
+            b.set_pts(gst::ClockTime::from_mseconds(u64::try_from(i).unwrap_or(0)));
+        }
+        src.push_buffer(buf).map_err(|e| e.to_string())?;
+    }
+    let _ = src.end_of_stream();
+    let mut out = Vec::new();
+    while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
+        let Some(map) = s.buffer().and_then(|b| b.map_readable().ok()) else {
+            continue;
+        };
+        let (mut spread, mut light, mut n) = (0u64, 0u64, 0u64);
+        for c in map.as_slice().chunks_exact(3) {
+            let (hi, lo) = (c.iter().max().unwrap_or(&0), c.iter().min().unwrap_or(&0));
+            spread += u64::from(hi - lo);
+            light += c.iter().map(|v| u64::from(*v)).sum::<u64>();
+            n += 1;
+        }
+        let n = n.max(1) as f64;
+        out.push(Picture {
+            colour: spread as f64 / (255.0 * n),
+            light: light as f64 / (3.0 * 255.0 * n),
+        });
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(out)
+}
+
 /// Decodes Opus RTP payloads (one packet each, in order) as a receiver would; returns the
 /// mono samples at 48 kHz that came out.
 pub fn decode_opus(payloads: &[Vec<u8>]) -> Result<usize, String> {
+    Ok(opus_pcm(payloads)?.len())
+}
+
+/// How loud decoded Opus RTP payloads are: the root mean square of their (mono) samples, 0
+/// (silence) to 1 (full scale).
+pub fn opus_loudness(payloads: &[Vec<u8>]) -> Result<f64, String> {
+    let pcm = opus_pcm(payloads)?;
+    let n = pcm.len().max(1) as f64;
+    let sum: f64 = pcm.iter().map(|s| (f64::from(*s) / 32768.0).powi(2)).sum();
+    Ok((sum / n).sqrt())
+}
+
+/// Opus payloads decoded into mono samples at 48 kHz.
+fn opus_pcm(payloads: &[Vec<u8>]) -> Result<Vec<i16>, String> {
     // Each payload is one Opus packet: an Ogg-less stream of them, 20 ms apart.
-    let samples = run_buffers(
+    let mut pcm = Vec::new();
+    run_buffers(
         "appsrc name=src format=time caps=audio/x-opus,channel-mapping-family=0,channels=2,rate=48000 \
          ! opusdec ! audioconvert ! audio/x-raw,format=S16LE,channels=1 ! appsink name=sink sync=false",
         payloads,
         Duration::from_millis(20),
+        |bytes| {
+            pcm.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]])),
+            );
+        },
     )?;
-    Ok(samples / 2)
+    Ok(pcm)
 }
 
 struct Out {
@@ -145,8 +219,14 @@ fn run(launch: &str, buffers: Vec<Vec<u8>>) -> Result<Out, String> {
     Ok(Out { profile, count })
 }
 
-/// Pushes each of `buffers` with its own timestamp (`every` apart); returns the bytes out.
-fn run_buffers(launch: &str, buffers: &[Vec<u8>], every: Duration) -> Result<usize, String> {
+/// Pushes each of `buffers` with its own timestamp (`every` apart); hands each buffer out to
+/// `each`.
+fn run_buffers(
+    launch: &str,
+    buffers: &[Vec<u8>],
+    every: Duration,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), String> {
     let (pipeline, src, sink) = pipeline(launch)?;
     pipeline
         .set_state(gst::State::Playing)
@@ -161,12 +241,13 @@ fn run_buffers(launch: &str, buffers: &[Vec<u8>], every: Duration) -> Result<usi
         src.push_buffer(buf).map_err(|e| e.to_string())?;
     }
     let _ = src.end_of_stream();
-    let mut bytes = 0;
     while let Some(s) = sink.try_pull_sample(gst::ClockTime::from_seconds(5)) {
-        bytes += s.buffer().map_or(0, |b| b.size());
+        if let Some(map) = s.buffer().and_then(|b| b.map_readable().ok()) {
+            each(map.as_slice());
+        }
     }
     let _ = pipeline.set_state(gst::State::Null);
-    Ok(bytes)
+    Ok(())
 }
 
 /// The RTP payloads of `url`'s video over TCP for `during`, as a plain RTSP client gets them

@@ -40,7 +40,7 @@ impl Codec {
         }
     }
 
-    fn caps(self, payload_type: u8) -> String {
+    pub(crate) fn caps(self, payload_type: u8) -> String {
         let (media, clock, name) = match self {
             Self::Opus => ("audio", 48_000, "OPUS"),
             Self::Vp8 => ("video", 90_000, "VP8"),
@@ -52,7 +52,7 @@ impl Codec {
     }
 
     /// RTP clock rate and the usual span of one packet (20 ms of Opus, a 30-fps frame).
-    fn clock(self) -> (u32, u32) {
+    pub(crate) fn clock(self) -> (u32, u32) {
         match self {
             Self::Opus => (48_000, 960),
             Self::Vp8 | Self::H264 => (90_000, 3000),

@@ -17,6 +17,7 @@ mod rows;
 mod session;
 mod transcript;
 mod webhooks;
+mod whep;
 mod whip;
 mod written;
 
@@ -50,14 +51,19 @@ pub fn router() -> OpenApiRouter<AppState> {
             "/hearings/{hearing_id}/whip/{session_id}",
             axum::routing::options(whip::preflight),
         )
-        .routes(routes!(whip::play))
-        .routes(routes!(whip::whep_trickle, whip::whep_end))
+        .routes(routes!(whep::play))
+        .routes(routes!(whep::play_main))
+        .routes(routes!(whep::whep_trickle, whep::whep_end))
         .route(
             "/hearings/{hearing_id}/participants/{participant_id}/whep",
             axum::routing::options(whip::preflight),
         )
         .route(
             "/hearings/{hearing_id}/whep/{session_id}",
+            axum::routing::options(whip::preflight),
+        )
+        .route(
+            "/hearings/{hearing_id}/whep",
             axum::routing::options(whip::preflight),
         )
         .routes(routes!(nettest::download, nettest::upload))

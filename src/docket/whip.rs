@@ -11,9 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::audit::{self, AuditAction};
-use crate::auth::Actor;
-use crate::domain::{ParticipantId, Role};
+use crate::domain::Role;
 use crate::engine::Arrival;
 use crate::hearing::Admitted;
 use crate::hearing::admit::Purpose;
@@ -21,11 +19,11 @@ use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiPath, DeviceIdentity, DeviceKey, Joiner, Platform};
 
-const SDP: &str = "application/sdp";
+pub(super) const SDP: &str = "application/sdp";
 const SDPFRAG: &str = "application/trickle-ice-sdpfrag";
 
 /// Whether the request's body is of `mime` (parameters aside).
-fn body_is(headers: &HeaderMap, mime: &'static str) -> Result<(), ApiError> {
+pub(super) fn body_is(headers: &HeaderMap, mime: &'static str) -> Result<(), ApiError> {
     let given = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -40,7 +38,7 @@ fn body_is(headers: &HeaderMap, mime: &'static str) -> Result<(), ApiError> {
 
 /// CORS for WHIP clients in browsers: any origin (the bearer token is the credential, never a
 /// cookie), and the headers a client must read.
-fn cors(res: &mut Response) {
+pub(super) fn cors(res: &mut Response) {
     let h = res.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -53,7 +51,7 @@ fn cors(res: &mut Response) {
 }
 
 /// Errors, with CORS too (a browser client must be able to read why it was refused).
-fn refused(e: ApiError) -> Response {
+pub(super) fn refused(e: ApiError) -> Response {
     let mut res = e.into_response();
     cors(&mut res);
     res
@@ -139,7 +137,7 @@ async fn device_arrival(
 }
 
 /// `201 Created`: the answer, the session's `Location` and `ETag`.
-fn created_response(location: String, created: crate::whip::Created) -> Response {
+pub(super) fn created_response(location: String, created: crate::whip::Created) -> Response {
     let mut res = (StatusCode::CREATED, Body::from(created.answer)).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(SDP));
@@ -152,118 +150,9 @@ fn created_response(location: String, created: crate::whip::Created) -> Response
     res
 }
 
-/// Roles whose join token may watch over WHEP: those who run the hearing (a monitoring wall).
-/// Anyone else would see the hearing without the court's say: a sequestered witness, a party
-/// still in the lobby.
-const MAY_VIEW: [Role; 3] = [Role::Judge, Role::Clerk, Role::Mediator];
-
-/// Watch one participant of a hearing over WHEP: a receive-only SDP offer in, the answer out.
-/// The viewer sees what an observer in the hearing itself would: the participant's camera and
-/// microphone while they are in the hearing (not the lobby, a caucus or sequestration) and not
-/// muted by the court.
-#[utoipa::path(post, path = "/hearings/{hearing_id}/participants/{participant_id}/whep",
-    tag = "whip", request_body(content = String, content_type = "application/sdp"),
-    security(("api_key" = []), ("join_token" = [])),
-    params(("hearing_id" = String, Path, description = "Hearing id"),
-        ("participant_id" = String, Path, description = "Whom to watch (a participant or a courtroom device)")),
-    responses((status = 201, body = String, content_type = "application/sdp",
-            headers(("Location" = String, description = "The session's URL (PATCH, DELETE)"),
-                ("ETag" = String, description = "The session's version, for If-Match"))),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 415, body = Problem), (status = 503, body = Problem)))]
-pub(super) async fn play(
-    State(st): State<AppState>,
-    platform: Result<Platform, ApiError>,
-    joiner: Result<Joiner, ApiError>,
-    ApiPath((hearing_id, participant_id)): ApiPath<(String, String)>,
-    headers: HeaderMap,
-    offer: String,
-) -> Response {
-    let result = async {
-        let hearing_id = super::path_id(&hearing_id, "hearing")?;
-        let target = super::path_id(&participant_id, "participant")?;
-        body_is(&headers, SDP)?;
-        let (viewer, actor, hearing) = match (platform, joiner) {
-            (Ok(Platform(key)), _) => {
-                let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
-                (ParticipantId::from("platform"), key.actor(), hearing)
-            }
-            (Err(_), Ok(Joiner(claims))) => {
-                if !MAY_VIEW.contains(&claims.role) {
-                    return Err(ApiError::Forbidden("this role may not watch over WHEP"));
-                }
-                let Admitted { hearing, .. } =
-                    crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join)
-                        .await?;
-                let id = ParticipantId::from(claims.sub.as_str());
-                (id.clone(), Actor::Participant { id }, hearing)
-            }
-            (Err(e), Err(_)) => return Err(e),
-        };
-        if hearing.state == crate::domain::HearingState::Closed {
-            return Err(crate::http::error::Conflict::HearingClosed.into());
-        }
-        // A person (their camera is VP8, the web client's) or a courtroom device (H.264).
-        let known: Option<String> = sqlx::query_scalar(
-            "SELECT 'person' FROM participants WHERE id = $1 AND hearing_id = $2 \
-             AND revoked_at IS NULL UNION ALL SELECT 'device' FROM devices WHERE id = $1 \
-             AND hearing_id = $2 AND removed_at IS NULL",
-        )
-        .bind(&target)
-        .bind(&hearing_id)
-        .fetch_optional(st.db.pool())
-        .await?;
-        let video = match known.as_deref() {
-            Some("device") => crate::sfu::codec::MediaCodec::H264,
-            Some(_) => crate::sfu::codec::MediaCodec::Vp8,
-            None => return Err(ApiError::NotFound("participant")),
-        };
-        let viewer_key = viewer.clone();
-        let created = st
-            .whip
-            .play(
-                &hearing_id,
-                hearing.kind,
-                target.as_str().into(),
-                video,
-                viewer,
-                offer,
-            )
-            .await?;
-        let audited = async {
-            let mut w = st.db.begin_write().await?;
-            audit::append(
-                &mut w.tx,
-                crate::clock::now_ms(),
-                &actor,
-                AuditAction::PlaybackStart,
-                &format!("participant:{target}"),
-                serde_json::json!({ "hearing_id": hearing_id, "session": created.id }),
-            )
-            .await?;
-            w.commit().await
-        }
-        .await;
-        if let Err(e) = audited {
-            // No playback off the record.
-            let _ = st.whip.end(&hearing_id, &created.id, viewer_key.as_str());
-            return Err(e.into());
-        }
-        Ok::<_, ApiError>((hearing_id, created))
-    }
-    .await;
-    match result {
-        Ok((hearing_id, created)) => {
-            let location = format!("/api/v1/hearings/{hearing_id}/whep/{}", created.id);
-            created_response(location, created)
-        }
-        Err(e) => refused(e),
-    }
-}
-
 /// Who may trickle into and end a session: the participant it is for, or the platform (for
 /// its own WHEP viewers).
-fn caller(
+pub(super) fn caller(
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
     device: Result<DeviceKey, ApiError>,
@@ -277,7 +166,7 @@ fn caller(
 }
 
 /// Trickles candidates into session `session_id` (WHIP or WHEP).
-async fn trickle_into(
+pub(super) async fn trickle_into(
     st: &AppState,
     who: Result<String, ApiError>,
     (hearing_id, session_id): (String, String),
@@ -305,7 +194,7 @@ async fn trickle_into(
 }
 
 /// Ends session `session_id` (WHIP or WHEP).
-fn end_of(
+pub(super) fn end_of(
     st: &AppState,
     who: Result<String, ApiError>,
     (hearing_id, session_id): (String, String),
@@ -355,49 +244,6 @@ pub(super) async fn trickle(
         ("session_id" = String, Path, description = "WHIP session id")),
     responses((status = 200), (status = 404, body = Problem)))]
 pub(super) async fn end(
-    State(st): State<AppState>,
-    platform: Result<Platform, ApiError>,
-    joiner: Result<Joiner, ApiError>,
-    device: Result<DeviceKey, ApiError>,
-    ApiPath(ids): ApiPath<(String, String)>,
-) -> Response {
-    end_of(&st, caller(platform, joiner, device), ids)
-}
-
-/// Trickle the viewer's ICE candidates into its WHEP session.
-#[utoipa::path(patch, path = "/hearings/{hearing_id}/whep/{session_id}", tag = "whip",
-    request_body(content = String, content_type = "application/trickle-ice-sdpfrag"),
-    security(("api_key" = []), ("join_token" = [])),
-    params(("hearing_id" = String, Path, description = "Hearing id"),
-        ("session_id" = String, Path, description = "WHEP session id")),
-    responses((status = 204), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 412, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
-pub(super) async fn whep_trickle(
-    State(st): State<AppState>,
-    platform: Result<Platform, ApiError>,
-    joiner: Result<Joiner, ApiError>,
-    device: Result<DeviceKey, ApiError>,
-    ApiPath(ids): ApiPath<(String, String)>,
-    headers: HeaderMap,
-    fragment: String,
-) -> Response {
-    trickle_into(
-        &st,
-        caller(platform, joiner, device),
-        ids,
-        &headers,
-        &fragment,
-    )
-    .await
-}
-
-/// End a WHEP session.
-#[utoipa::path(delete, path = "/hearings/{hearing_id}/whep/{session_id}", tag = "whip",
-    security(("api_key" = []), ("join_token" = [])),
-    params(("hearing_id" = String, Path, description = "Hearing id"),
-        ("session_id" = String, Path, description = "WHEP session id")),
-    responses((status = 200), (status = 404, body = Problem)))]
-pub(super) async fn whep_end(
     State(st): State<AppState>,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,

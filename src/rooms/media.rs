@@ -152,6 +152,11 @@ impl MediaRouting {
         self.viewers.apply(&self.tracks);
     }
 
+    pub(super) fn view_main(&mut self, v: super::MainViewer) {
+        self.viewers.add_main(v);
+        self.viewers.apply(&self.tracks);
+    }
+
     /// Viewer `owner` stops watching.
     pub(super) fn unview(&mut self, owner: u64) {
         self.viewers.remove(owner, &self.tracks);

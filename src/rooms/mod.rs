@@ -30,6 +30,7 @@ use crate::sfu::peer::PeerHandle;
 use crate::transcribe::live::Captioner;
 
 mod captions;
+mod main_view;
 mod media;
 mod record;
 mod recorders;
@@ -40,6 +41,7 @@ use media::MediaRouting;
 use task::RoomTask;
 
 pub use crate::sfu::link::{MediaEvent, Outbound, RoomLink};
+pub use main_view::MainViewer;
 pub use viewers::Viewer;
 
 /// What a session (or the server) sends to a room.
@@ -74,6 +76,8 @@ pub enum RoomMsg {
     },
     /// A viewer outside the room (WHEP) starts watching.
     View(Viewer),
+    /// A viewer starts watching the hearing's main view.
+    ViewMain(MainViewer),
     /// Viewer `owner` stops watching.
     Unview(u64),
     /// Anything else for the engine.
@@ -279,6 +283,15 @@ impl Rooms {
         let owner = viewer.owner;
         // overflow: await (must not be lost)
         let _ = tx.send(RoomMsg::View(viewer)).await;
+        Watch { tx, owner }
+    }
+
+    /// Viewer `viewer` watches the main view of `hearing` (the room starts if it is not live).
+    pub async fn view_main(&self, hearing: &str, kind: HearingKind, viewer: MainViewer) -> Watch {
+        let tx = self.queue(hearing, kind);
+        let owner = viewer.owner;
+        // overflow: await (must not be lost)
+        let _ = tx.send(RoomMsg::ViewMain(viewer)).await;
         Watch { tx, owner }
     }
 

@@ -119,6 +119,7 @@ impl RoomTask {
                         );
                     }
                     Some(RoomMsg::View(v)) => self.media.view(v),
+                    Some(RoomMsg::ViewMain(v)) => self.media.view_main(v),
                     Some(RoomMsg::Unview(owner)) => self.media.unview(owner),
                     Some(RoomMsg::Input(input)) => {
                         if matches!(input, Input::HearingClosed) {

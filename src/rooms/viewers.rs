@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use gavel_signaling::{MediaKind, Source};
 
+use super::main_view::{MainView, MainViewer};
 use crate::domain::ParticipantId;
 use crate::engine::{Allowed, AudioVideo};
 use crate::sfu::codec::MediaCodec;
@@ -47,11 +48,17 @@ pub(super) struct Viewers {
     viewers: Vec<Viewer>,
     /// The engine's latest list: who is viewable, and which of their media.
     viewable: HashMap<ParticipantId, AudioVideo>,
+    /// Those who watch the hearing as a whole.
+    main: MainView,
 }
 
 impl Viewers {
     pub(super) fn add(&mut self, v: Viewer) {
         self.viewers.push(v);
+    }
+
+    pub(super) fn add_main(&mut self, v: MainViewer) {
+        self.main.add(v);
     }
 
     /// Takes viewer `owner` off every track.
@@ -64,6 +71,8 @@ impl Viewers {
         for t in tracks.values().flatten() {
             t.remove_outlet(owner);
         }
+        self.main.remove(owner);
+        self.main.apply(tracks, &self.viewable);
     }
 
     pub(super) fn set_viewable(&mut self, list: Vec<Allowed>) {
@@ -72,7 +81,8 @@ impl Viewers {
 
     /// Brings every viewer's outlets to the rules: on its target's latest camera and
     /// microphone, open where the room allows, and off every other track.
-    pub(super) fn apply(&self, tracks: &HashMap<ParticipantId, Vec<Arc<PublishedTrack>>>) {
+    pub(super) fn apply(&mut self, tracks: &HashMap<ParticipantId, Vec<Arc<PublishedTrack>>>) {
+        self.main.apply(tracks, &self.viewable);
         for v in &self.viewers {
             let theirs = tracks.get(&v.target).map(Vec::as_slice).unwrap_or(&[]);
             let may = self.viewable.get(&v.target).copied().unwrap_or_default();

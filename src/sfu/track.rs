@@ -74,6 +74,8 @@ pub struct PublishedTrack {
     tap: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
     /// The transcriber's input while this (audio) track is transcribed.
     listen: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
+    /// The hearing's main view's input while this track is in it.
+    mix: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -130,6 +132,7 @@ impl PublishedTrack {
             ended: std::sync::atomic::AtomicBool::new(false),
             tap: arc_swap::ArcSwapOption::empty(),
             listen: arc_swap::ArcSwapOption::empty(),
+            mix: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -154,18 +157,27 @@ impl PublishedTrack {
         self.listen.store(tap.map(|t| Arc::new((t, payload_type))));
     }
 
-    /// Hands a packet to the recorder and the transcriber, if either takes this track (one
-    /// marshalling per packet, never blocking).
+    /// Starts (or, with `None`, stops) feeding the hearing's main view; `payload_type` is the
+    /// one its input was set up for.
+    pub fn set_mix(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
+        self.mix.store(tap.map(|t| Arc::new((t, payload_type))));
+    }
+
+    /// Hands a packet to the recorder, the transcriber and the main view, if any takes this
+    /// track (one marshalling per packet, never blocking).
     fn tap(&self, packet: &rtc::rtp::Packet) {
         use rtc::shared::marshal::Marshal;
-        let (tap, listen) = (self.tap.load(), self.listen.load());
-        if tap.is_none() && listen.is_none() {
+        let (tap, listen, mix) = (self.tap.load(), self.listen.load(), self.mix.load());
+        if tap.is_none() && listen.is_none() && mix.is_none() {
             return;
         }
         let Ok(bytes) = packet.marshal() else {
             return;
         };
-        for t in [tap.as_ref(), listen.as_ref()].into_iter().flatten() {
+        for t in [tap.as_ref(), listen.as_ref(), mix.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             let mut rtp = Vec::<u8>::from(bytes.as_ref());
             // The payload type the pipeline was set up for (byte 1, below the marker bit).
             if let Some(b) = rtp.get_mut(1) {

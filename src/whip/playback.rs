@@ -1,6 +1,7 @@
 //! WHEP playback: a viewer outside the room (a monitoring wall, the platform's public gallery)
-//! pulls one participant's camera and microphone with a receive-only offer. It gets what an
-//! observer in the hearing itself would (see `rooms::Viewer`): nothing of the lobby, a caucus
+//! pulls one participant's camera and microphone, or the hearing's main view (everyone, in a
+//! grid, their sound mixed), with a receive-only offer. It gets what an observer in the hearing
+//! itself would (see `rooms::Viewer` and `rooms::MainViewer`): nothing of the lobby, a caucus
 //! or a sequestered witness, nothing the court muted. Same resource shape as WHIP: `PATCH`
 //! trickles, `DELETE` ends.
 
@@ -13,7 +14,7 @@ use webrtc::peer_connection::RTCSessionDescription;
 
 use super::{Created, Liveness, Session, Whip, WhipError, frag, until};
 use crate::domain::{HearingKind, ParticipantId};
-use crate::rooms::{Viewer, Watch};
+use crate::rooms::{MainViewer, Viewer, Watch};
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::conn::Conn;
 use crate::sfu::track::{Outlet, PublishedTrack, default_codec, local_track};
@@ -42,13 +43,14 @@ fn payload_type(answer: &str, kind: MediaKind, codec: MediaCodec) -> Option<u8> 
 
 impl Whip {
     /// Starts playing `target`'s camera (in `video`: VP8 from browsers, H.264 from courtroom
-    /// devices) and microphone in `hearing` to the viewer that sent `offer` (receive-only),
-    /// known as `viewer` (the participant, or the platform).
+    /// devices) and microphone in `hearing`, or with no target the hearing's main view (VP8),
+    /// to the viewer that sent `offer` (receive-only), known as `viewer` (the participant, or
+    /// the platform).
     pub async fn play(
         &self,
         hearing: &str,
         kind: HearingKind,
-        target: ParticipantId,
+        target: Option<ParticipantId>,
         video: MediaCodec,
         viewer: ParticipantId,
         offer: String,
@@ -81,7 +83,7 @@ impl Whip {
         mut conn: Conn,
         hearing: &str,
         kind: HearingKind,
-        target: ParticipantId,
+        target: Option<ParticipantId>,
         video: MediaCodec,
         viewer: ParticipantId,
         ufrag: Option<String>,
@@ -106,9 +108,10 @@ impl Whip {
                 MediaCodec::H264 => codec.rtc(),
                 _ => default_codec(kind),
             };
+            let stream = target.as_ref().map_or("main-view", ParticipantId::as_str);
             let local = local_track(
-                target.to_string(),
-                format!("{target}-{}", codec.mime()),
+                stream.to_owned(),
+                format!("{stream}-{}", codec.mime()),
                 kind,
                 rtc_codec,
                 ssrc,
@@ -130,21 +133,27 @@ impl Whip {
         }
         let (audio, camera) = (outlets[0].clone(), outlets[1].clone());
         let watching = Arc::new(Mutex::new(None));
-        let watch = self
-            .rooms
-            .view(
-                hearing,
-                kind,
-                Viewer {
+        let watch = match target {
+            Some(target) => {
+                let viewer = Viewer {
                     owner,
                     target,
                     audio,
                     video: camera,
                     video_codec: video,
                     watching: watching.clone(),
-                },
-            )
-            .await;
+                };
+                self.rooms.view(hearing, kind, viewer).await
+            }
+            None => {
+                let viewer = MainViewer {
+                    owner,
+                    audio,
+                    video: camera,
+                };
+                self.rooms.view_main(hearing, kind, viewer).await
+            }
+        };
         let (id, etag, session) =
             self.register(super::Kind::Play, hearing, viewer, ufrag, conn.pc.clone());
         let video_local = locals[1].3.clone();

@@ -15,6 +15,7 @@ mod db_outage;
 mod devices;
 mod input;
 mod layering;
+mod main_view;
 mod media;
 mod media_client;
 mod media_peer;

@@ -12,10 +12,21 @@ use crate::media_peer::{MediaPeer, peer};
 use crate::support::{Backend, TestApp};
 
 /// A running WHIP encoder; interrupted (so it tears the session down) or killed when dropped.
-struct Encoder(tokio::process::Child);
+pub(crate) struct Encoder(tokio::process::Child);
 
 impl Encoder {
-    fn start(app: &TestApp, hearing: &str, token: &str, trickle: bool) -> Self {
+    pub(crate) fn start(app: &TestApp, hearing: &str, token: &str, trickle: bool) -> Self {
+        Self::start_showing(app, hearing, token, trickle, "ball")
+    }
+
+    /// The same, its picture `pattern` (`ball`: black and white; `smpte`: colour bars).
+    pub(crate) fn start_showing(
+        app: &TestApp,
+        hearing: &str,
+        token: &str,
+        trickle: bool,
+        pattern: &str,
+    ) -> Self {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/whip-test-client.py");
         let ca = app.config.server.data_dir.join("tls/cert.pem");
         // Debian's Python: it has the GStreamer bindings (a pyenv `python3` may not).
@@ -25,7 +36,7 @@ impl Encoder {
                 "--url",
                 &app.url(&format!("/api/v1/hearings/{hearing}/whip")),
             ])
-            .args(["--token", token, "--ca"])
+            .args(["--token", token, "--pattern", pattern, "--ca"])
             .arg(ca)
             .stdout(Stdio::piped())
             .kill_on_drop(true);
@@ -65,7 +76,7 @@ impl Encoder {
 }
 
 /// Waits for a roster in which `id` is present (or absent).
-async fn roster_has(p: &mut MediaPeer, id: &str, present: bool) {
+pub(crate) async fn roster_has(p: &mut MediaPeer, id: &str, present: bool) {
     p.expect(|m| match m {
         ServerMessage::Roster { participants } => {
             participants.iter().any(|x| x.id == id) == present
