@@ -103,16 +103,25 @@ struct Gate {
 impl Gate {
     /// Whether a buffer passes (`delta`: not a key frame).
     fn passes(&self, delta: bool) -> bool {
-        if !self.open.load(Ordering::Relaxed) {
+        // Acquire: a gate seen open is seen awaiting its key frame, as it was set before.
+        if !self.open.load(Ordering::Acquire) {
             return false;
         }
-        if self.awaiting_key.load(Ordering::Relaxed) {
+        if self.awaiting_key.load(Ordering::Acquire) {
             if delta {
                 return false;
             }
-            self.awaiting_key.store(false, Ordering::Relaxed);
+            self.awaiting_key.store(false, Ordering::Release);
         }
         true
+    }
+
+    /// Opens (from the next key frame) or shuts the gate.
+    fn set(&self, open: bool) {
+        if open && !self.open.load(Ordering::Acquire) {
+            self.awaiting_key.store(true, Ordering::Release);
+        }
+        self.open.store(open, Ordering::Release);
     }
 }
 
@@ -181,9 +190,7 @@ impl Ingest {
     /// Makes the fallback rendition (from the camera's next key frame), or stops making it;
     /// nothing without a `fallback_pt` in the plan.
     pub fn set_fallback(&self, on: bool) {
-        if self.gate.open.swap(on, Ordering::Relaxed) != on && on {
-            self.gate.awaiting_key.store(true, Ordering::Relaxed);
-        }
+        self.gate.set(on);
     }
 
     /// Packets dropped because the owner did not keep up.

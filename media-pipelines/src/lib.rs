@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod composite;
+pub mod frame_match;
 pub mod ingest;
 pub mod listener;
 pub mod live_mix;

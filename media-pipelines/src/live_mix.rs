@@ -38,11 +38,12 @@ const MAX_INPUT_BYTES: u64 = 1024 * 1024;
 /// Frames a second of the picture (a monitoring wall needs no more; the encoder less work).
 const FPS: u32 = 15;
 
-/// One input: its elements (to take out again) and the mixer pad it feeds.
+/// One input: its elements (to take out again), the mixer pad it feeds, and when it came.
 struct Input {
     elements: Vec<gst::Element>,
     pad: gst::Pad,
     video: bool,
+    order: u64,
 }
 
 /// A running live mix; stops when dropped.
@@ -53,6 +54,8 @@ pub struct LiveMix {
     encoder: gst::Element,
     inputs: HashMap<String, Input>,
     size: (u32, u32),
+    /// Inputs taken so far (each input's place in the grid follows its number).
+    taken: u64,
 }
 
 impl std::fmt::Debug for LiveMix {
@@ -127,6 +130,7 @@ impl LiveMix {
             pipeline,
             inputs: HashMap::new(),
             size: (width, height),
+            taken: 0,
         };
         mix.pipeline.set_state(gst::State::Playing).map_err(err)?;
         Ok((mix, rx))
@@ -192,12 +196,14 @@ impl LiveMix {
         for e in &elements {
             e.sync_state_with_parent().map_err(err)?;
         }
+        self.taken += 1;
         self.inputs.insert(
             key.to_owned(),
             Input {
                 elements,
                 pad,
                 video,
+                order: self.taken,
             },
         );
         self.lay_out();
@@ -249,21 +255,24 @@ impl LiveMix {
         }
     }
 
-    /// Whether the mix has failed since last asked, and GStreamer's words for it. Never waits.
+    /// Whether the mix has reported an error since last asked, and GStreamer's words for it
+    /// (the first). Never waits; every other message is read and let go, so none pile up.
     pub fn failure(&self) -> Option<String> {
         let bus = self.pipeline.bus()?;
-        let msg = bus.pop_filtered(&[gst::MessageType::Error])?;
-        match msg.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
+        let mut first = None;
+        while let Some(msg) = bus.pop() {
+            if let gst::MessageView::Error(e) = msg.view() {
+                first.get_or_insert_with(|| e.error().to_string());
+            }
         }
+        first
     }
 
     /// Places the pictures in a grid, in the order they came, each fitted into its cell.
     fn lay_out(&self) {
         let mut pads: Vec<(&String, &Input)> =
             self.inputs.iter().filter(|(_, i)| i.video).collect();
-        pads.sort_by_key(|(_, i)| i.pad.name());
+        pads.sort_by_key(|(_, i)| i.order);
         let cells = crate::composite::grid(pads.len(), self.size.0, self.size.1);
         let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         for ((_, input), t) in pads.iter().zip(cells) {

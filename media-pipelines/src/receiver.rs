@@ -261,6 +261,17 @@ pub fn rtsp_video_payloads(url: &str, during: Duration) -> Result<Vec<Vec<u8>>, 
 
 /// As [`rtsp_video_payloads`], each with when it arrived.
 pub fn rtsp_video_arrivals(url: &str, during: Duration) -> Result<Vec<(Instant, Vec<u8>)>, String> {
+    Ok(rtsp_video_packets(url, during)?
+        .into_iter()
+        .map(|(at, _, p)| (at, p))
+        .collect())
+}
+
+/// As [`rtsp_video_arrivals`], each with its RTP timestamp.
+pub fn rtsp_video_packets(
+    url: &str,
+    during: Duration,
+) -> Result<Vec<(Instant, u32, Vec<u8>)>, String> {
     gst::init().map_err(|e| e.to_string())?;
     let launch = format!(
         "rtspsrc location={url} protocols=tcp latency=0 ! application/x-rtp,media=video \
@@ -286,7 +297,9 @@ pub fn rtsp_video_arrivals(url: &str, during: Duration) -> Result<Vec<(Instant, 
         if let Some(map) = s.buffer().and_then(|b| b.map_readable().ok())
             && let Some(payload) = rtp_payload(map.as_slice())
         {
-            out.push((Instant::now(), payload.to_vec()));
+            let p = map.as_slice();
+            let ts = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+            out.push((Instant::now(), ts, payload.to_vec()));
         }
     }
     let _ = pipeline.set_state(gst::State::Null);

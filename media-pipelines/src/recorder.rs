@@ -151,8 +151,11 @@ pub struct TrackRecorder {
     events: mpsc::Receiver<PipelineEvent>,
     /// Tells the bus thread to end.
     stop: Arc<AtomicBool>,
-    /// The running time (ns) at which the muxer wants its next key frame; `u64::MAX`: none.
+    /// The running time (ns) at which the muxer wants its next key frame; `u64::MAX`: none
+    /// (cleared when a segment opens).
     keyframe_at: Arc<AtomicU64>,
+    /// When a key frame was last asked for (running time, ns).
+    keyframe_asked: AtomicU64,
 }
 
 impl TrackRecorder {
@@ -209,9 +212,10 @@ impl TrackRecorder {
             .ok_or_else(|| RecorderError::Gst("no bus".into()))?;
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
+        let opened = keyframe_at.clone();
         std::thread::Builder::new()
             .name("gavel-recorder-bus".into())
-            .spawn(move || watch(&bus, &tx, &stopped))
+            .spawn(move || watch(&bus, &tx, &stopped, &opened))
             .map_err(|e| RecorderError::Gst(e.to_string()))?;
         pipeline
             .set_state(gst::State::Playing)
@@ -223,11 +227,13 @@ impl TrackRecorder {
             events: rx,
             stop,
             keyframe_at,
+            keyframe_asked: AtomicU64::new(0),
         })
     }
 
-    /// Whether the muxer's time for a new segment has come and it needs a key frame to start
-    /// one (asked once: true at most once per request). Why: a browser sends key frames only
+    /// Whether the muxer's time for a new segment has come and it still waits for the key
+    /// frame to start one: true about once a second until the segment opens (an ask can be
+    /// lost, or held back by the publisher's rate limit). Why: a browser sends key frames only
     /// when asked, and `splitmuxsink` cuts only at one, so without asking a video segment
     /// would run on far past its length (and a crash would lose more).
     pub fn keyframe_due(&self) -> bool {
@@ -236,11 +242,12 @@ impl TrackRecorder {
             return false;
         }
         let now = self.src.current_running_time().map_or(0, |t| t.nseconds());
-        now >= at
-            && self
-                .keyframe_at
-                .compare_exchange(at, u64::MAX, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+        let asked = self.keyframe_asked.load(Ordering::Relaxed);
+        if now < at || (asked != 0 && now < asked.saturating_add(1_000_000_000)) {
+            return false;
+        }
+        self.keyframe_asked.store(now.max(1), Ordering::Relaxed);
+        true
     }
 
     /// Queues one RTP packet (its bytes as received). Never blocks; false when the pipeline
@@ -318,8 +325,10 @@ fn note_keyframe_requests(pad: &gst::Pad, at: Arc<AtomicU64>) {
             && let Some(s) = ev.structure()
             && s.name() == "GstForceKeyUnit"
         {
+            // No time given (GStreamer's "none"): now.
             let when = s.get::<u64>("running-time").unwrap_or(0);
-            at.store(when.min(u64::MAX - 1), Ordering::Relaxed);
+            let when = if when == u64::MAX { 0 } else { when };
+            at.store(when, Ordering::Relaxed);
         }
         gst::PadProbeReturn::Ok
     });
@@ -370,7 +379,12 @@ fn guard_time(pad: &gst::Pad, codec: Codec) {
 }
 
 /// Turns bus messages into events until the pipeline ends, fails, or its recorder is dropped.
-fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>, stop: &AtomicBool) {
+fn watch(
+    bus: &gst::Bus,
+    tx: &mpsc::Sender<PipelineEvent>,
+    stop: &AtomicBool,
+    keyframe_at: &AtomicU64,
+) {
     use gst::MessageView;
     // Running time at which the open segment started.
     let mut opened = Duration::ZERO;
@@ -388,6 +402,18 @@ fn watch(bus: &gst::Bus, tx: &mpsc::Sender<PipelineEvent>, stop: &AtomicBool) {
                 match s.name().as_str() {
                     "splitmuxsink-fragment-opened" => {
                         opened = at;
+                        // The key frame asked for up to now came (a request for a later cut,
+                        // made as this segment began, stays).
+                        let asked = keyframe_at.load(Ordering::Relaxed);
+                        let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+                        if asked != u64::MAX && asked <= nanos {
+                            let _ = keyframe_at.compare_exchange(
+                                asked,
+                                u64::MAX,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                        }
                         None
                     }
                     "splitmuxsink-fragment-closed" => {

@@ -9,7 +9,10 @@
 //! server's CPU from `/proc` (per device), and for pass-through matches each H.264 slice the
 //! subscriber receives, byte for byte, with the same slice as a plain RTSP client on the same
 //! (shared) stream received it: the difference of arrival times on this process's one clock is
-//! the latency the server adds (ingest, SFU, WebRTC).
+//! the latency the server adds (ingest, SFU, WebRTC). A transcoded camera's bytes differ, but
+//! its pictures do not: both receivers' frames are decoded afterwards (never during the window,
+//! which would load the machine), and each picture the subscriber got is matched with the
+//! reference picture it correlates with (`gavel_media_pipelines::frame_match`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -17,7 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gavel_media_pipelines::receiver::{h264_nal_units_at, rtsp_video_arrivals};
+use gavel_media_pipelines::frame_match::{self, frames, h264_thumbnails};
+use gavel_media_pipelines::receiver::{h264_nal_units_at, rtsp_video_packets};
 use gavel_media_pipelines::rtsp_test_server::{Options, TestServer};
 use gavel_signaling::MediaKind;
 use serde_json::json;
@@ -39,8 +43,8 @@ pub(crate) struct RtspBench {
     pub(crate) json: bool,
 }
 
-/// Received video packets: when, and the payload.
-type Arrivals = Arc<Mutex<Vec<(Instant, Vec<u8>)>>>;
+/// Received video packets: when, the RTP timestamp, and the payload.
+type Arrivals = Arc<Mutex<Vec<(Instant, u32, Vec<u8>)>>>;
 
 /// Runs the benchmark and returns the summary line.
 pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
@@ -114,7 +118,7 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
             .is_some_and(|f| f == publisher);
         if is_first {
             let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-            log.push((Instant::now(), p.payload.to_vec()));
+            log.push((Instant::now(), p.header.timestamp, p.payload.to_vec()));
         }
     });
     let meter = load::Meter::new(gavel::clip::Clip::default());
@@ -162,12 +166,12 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
 
     // The window: server CPU, and (pass-through) a plain RTSP client on the same stream.
     let window = Duration::from_secs(b.duration);
-    let reference = (!b.transcode).then(|| {
+    let reference = {
         let url = url.clone();
         tokio::task::spawn_blocking(move || {
-            rtsp_video_arrivals(&url, window + Duration::from_secs(1))
+            rtsp_video_packets(&url, window + Duration::from_secs(1))
         })
-    });
+    };
     let started = Instant::now();
     let cpu0 = pid.and_then(cpu_us);
     let packets0 = seen
@@ -188,19 +192,28 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
         (Some(a), Some(b)) => (b - a) as f64 / (secs * 1e6) * 100.0,
         _ => f64::NAN,
     };
-    let latencies = match reference {
-        Some(r) => {
-            let reference = r.await?.map_err(anyhow::Error::msg)?;
-            let received: Vec<(Instant, Vec<u8>)> = arrivals
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .filter(|(at, _)| *at >= started)
-                .cloned()
-                .collect();
-            added_latency_ms(&reference, &received)
-        }
-        None => Vec::new(),
+    let reference = reference.await?.map_err(anyhow::Error::msg)?;
+    let received: Vec<(Instant, u32, Vec<u8>)> = arrivals
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(at, _, _)| *at >= started)
+        .cloned()
+        .collect();
+    let latencies = if b.transcode {
+        // After the window: decoding is this process's work, not the server's.
+        tokio::task::spawn_blocking(move || {
+            let thumbs = |p: Vec<(Instant, u32, Vec<u8>)>| h264_thumbnails(&frames(p));
+            let (reference, received) = (thumbs(reference)?, thumbs(received)?);
+            Ok::<_, String>(frame_match::latency_ms(&reference, &received))
+        })
+        .await?
+        .map_err(anyhow::Error::msg)?
+    } else {
+        let payloads = |p: Vec<(Instant, u32, Vec<u8>)>| {
+            p.into_iter().map(|(at, _, p)| (at, p)).collect::<Vec<_>>()
+        };
+        added_latency_ms(&payloads(reference), &payloads(received))
     };
     let matched = latencies.len();
     let summary = json!({
@@ -213,7 +226,8 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
         "server_rss_mb": rss.map(|r| (r * 10.0).round() / 10.0),
         "added_latency_ms_p50": (!latencies.is_empty()).then(|| (percentile(&latencies, 0.5) * 10.0).round() / 10.0),
         "added_latency_ms_p95": (!latencies.is_empty()).then(|| (percentile(&latencies, 0.95) * 10.0).round() / 10.0),
-        "matched_slices": matched,
+        // Slices matched byte for byte (pass-through), or pictures (transcoded).
+        "matched": matched,
     });
     drop(rtsp);
     if b.json {
@@ -228,7 +242,7 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
         "server_rss_mb",
         "added_latency_ms_p50",
         "added_latency_ms_p95",
-        "matched_slices",
+        "matched",
     ];
     Ok(keys
         .iter()

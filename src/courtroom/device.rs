@@ -185,11 +185,15 @@ impl DeviceTask {
         };
         let publisher = ParticipantId::from(d.id.as_str());
         let track = |media: MediaCodec, key: &str| {
-            Arc::new(PublishedTrack::from_device(
-                publisher.clone(),
-                TrackKey::new(format!("{}-{key}-{}", d.id, next_round())),
-                media,
-            ))
+            Arc::new(
+                PublishedTrack::from_device(
+                    publisher.clone(),
+                    TrackKey::new(format!("{}-{key}-{}", d.id, next_round())),
+                    media,
+                )
+                // The ingest makes a baseline rendition of a main or high profile camera.
+                .with_rendition(media.fallback()),
+            )
         };
         let tracks = Tracks {
             video: plan.video.map(|_| track(video_codec(&probed), "video")),

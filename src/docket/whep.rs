@@ -170,8 +170,9 @@ async fn watch(
     }
 }
 
-/// The codec `target`'s camera reaches a viewer in: a person's is VP8 (the web client's), a
-/// courtroom device's H.264.
+/// The codec `target`'s camera reaches a viewer in: a pulled courtroom device's is H.264 (its
+/// own, or the baseline rendition of it); a person's, as the web client sends it, and a WHIP
+/// device's are VP8 (an encoder sending H.264 is not shown over WHEP yet).
 async fn camera_codec(
     st: &AppState,
     hearing_id: &str,
@@ -179,7 +180,7 @@ async fn camera_codec(
 ) -> Result<MediaCodec, ApiError> {
     let known: Option<String> = sqlx::query_scalar(
         "SELECT 'person' FROM participants WHERE id = $1 AND hearing_id = $2 \
-         AND revoked_at IS NULL UNION ALL SELECT 'device' FROM devices WHERE id = $1 \
+         AND revoked_at IS NULL UNION ALL SELECT kind FROM devices WHERE id = $1 \
          AND hearing_id = $2 AND removed_at IS NULL",
     )
     .bind(target)
@@ -187,7 +188,7 @@ async fn camera_codec(
     .fetch_optional(st.db.pool())
     .await?;
     match known.as_deref() {
-        Some("device") => Ok(MediaCodec::H264),
+        Some("rtsp") => Ok(MediaCodec::H264),
         Some(_) => Ok(MediaCodec::Vp8),
         None => Err(ApiError::NotFound("participant")),
     }

@@ -4,12 +4,15 @@
 //! for all of them. Its inputs follow the room's rules as they change: someone in the lobby, a
 //! caucus or sequestered, or muted by the court, is not in it.
 //!
-//! The mix runs on a thread of its own (GStreamer's changes block), told what to take and drop
-//! in order over a channel; its output is pumped into two tracks of its own, on which the
-//! viewers' outlets sit like on any published track.
+//! The mix is built and run on a thread of its own (GStreamer's changes block), told what to
+//! take and drop in order over a channel; only that thread connects tracks to it and
+//! disconnects them (each by identity, so a newer main view's inputs are never touched), and
+//! when the main view stops it disconnects all it connected. Its output is pumped into two
+//! tracks of its own, on which the viewers' outlets sit like on any published track.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use gavel_media_pipelines::ingest::{Packet, Part};
@@ -40,15 +43,17 @@ pub struct MainViewer {
 enum Cmd {
     /// Take `track` in as input `key`.
     Add(String, Arc<PublishedTrack>),
-    /// Drop input `key` (fed by `track`).
-    Remove(String, Arc<PublishedTrack>),
+    /// Drop input `key`.
+    Remove(String),
     /// A viewer came in: a key frame.
     Keyframe,
 }
 
-/// A running mix: the thread's channel, its output tracks, and the tracks feeding it.
+/// A running mix: the thread's channel, its output tracks, and the tracks asked to feed it.
 struct Mixing {
     cmds: Sender<Cmd>,
+    /// Cleared when the main view stops: its thread connects nothing more.
+    alive: Arc<AtomicBool>,
     video: Arc<PublishedTrack>,
     audio: Arc<PublishedTrack>,
     fed: HashMap<String, Arc<PublishedTrack>>,
@@ -56,10 +61,8 @@ struct Mixing {
 
 impl Drop for Mixing {
     fn drop(&mut self) {
-        // The thread stops when its channel closes; the tracks stop feeding it now.
-        for t in self.fed.values() {
-            t.set_mix(None, 0);
-        }
+        // The thread stops when its channel closes, disconnecting every track it connected.
+        self.alive.store(false, Ordering::Release);
         self.video.end();
         self.audio.end();
     }
@@ -139,8 +142,8 @@ impl MainView {
             .cloned()
             .collect();
         for k in gone {
-            if let Some(t) = m.fed.remove(&k) {
-                let _ = m.cmds.send(Cmd::Remove(k, t));
+            if m.fed.remove(&k).is_some() {
+                let _ = m.cmds.send(Cmd::Remove(k));
             }
         }
         for (k, t) in wanted {
@@ -173,16 +176,9 @@ fn input_key(publisher: &ParticipantId, key: &TrackKey) -> String {
     format!("{publisher}/{key}")
 }
 
-/// Starts the mix's thread and output pump.
+/// Starts the mix's thread (which builds the mix, then its output pump).
 fn start() -> Result<Mixing, String> {
     let (video_codec, audio_codec) = (MediaCodec::Vp8, MediaCodec::Opus);
-    let (mix, out) = LiveMix::start(
-        SIZE.0,
-        SIZE.1,
-        video_codec.payload_type(),
-        audio_codec.payload_type(),
-    )
-    .map_err(|e| e.to_string())?;
     let output = |codec: MediaCodec, name: &str| {
         Arc::new(PublishedTrack::from_device(
             ParticipantId::from("main-view"),
@@ -192,38 +188,74 @@ fn start() -> Result<Mixing, String> {
     };
     let (video, audio) = (output(video_codec, "video"), output(audio_codec, "audio"));
     let (cmds, rx) = channel();
+    let alive = Arc::new(AtomicBool::new(true));
+    let (v, a, still) = (video.clone(), audio.clone(), alive.clone());
+    let rt = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("gavel-main-view".into())
-        .spawn(move || run(mix, &rx))
-        .map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Handle::current();
-    let (v, a) = (video.clone(), audio.clone());
-    std::thread::Builder::new()
-        .name("gavel-main-view-out".into())
-        .spawn(move || pump(&out, &v, &a, &rt))
+        .spawn(move || {
+            let started = LiveMix::start(
+                SIZE.0,
+                SIZE.1,
+                video_codec.payload_type(),
+                audio_codec.payload_type(),
+            );
+            let (mix, out) = match started {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "FAULT: the main view could not start");
+                    return;
+                }
+            };
+            let pumped = std::thread::Builder::new()
+                .name("gavel-main-view-out".into())
+                .spawn(move || pump(&out, &v, &a, &rt));
+            if let Err(e) = pumped {
+                tracing::error!(error = %e, "FAULT: the main view's output could not start");
+                return;
+            }
+            run(mix, &rx, &still);
+        })
         .map_err(|e| e.to_string())?;
     Ok(Mixing {
         cmds,
+        alive,
         video,
         audio,
         fed: HashMap::new(),
     })
 }
 
-/// The mix's thread: does what it is told, in order, until the main view stops.
-fn run(mut mix: LiveMix, rx: &Receiver<Cmd>) {
+/// An input the mix thread connected: the track, and its feed (to disconnect exactly it).
+type Connected = (
+    Arc<PublishedTrack>,
+    Arc<(gavel_media_pipelines::recorder::Tap, u8)>,
+);
+
+/// The mix's thread: does what it is told, in order, until the main view stops; then
+/// disconnects every track it connected.
+fn run(mut mix: LiveMix, rx: &Receiver<Cmd>, alive: &AtomicBool) {
     use std::sync::mpsc::RecvTimeoutError;
+    let mut connected: HashMap<String, Connected> = HashMap::new();
     loop {
         match rx.recv_timeout(std::time::Duration::from_millis(500)) {
             Ok(Cmd::Add(key, track)) => {
+                if !alive.load(Ordering::Acquire) {
+                    continue;
+                }
                 let pt = track.media.payload_type();
                 match mix.add(&key, track.media.recorder(), pt) {
-                    Ok(tap) => track.set_mix(Some(tap), pt),
+                    Ok(tap) => {
+                        let fed = track.feed_mix(tap, pt);
+                        connected.insert(key, (track, fed));
+                    }
                     Err(e) => tracing::warn!(error = %e, "the main view could not take a track"),
                 }
             }
-            Ok(Cmd::Remove(key, track)) => {
-                track.set_mix(None, 0);
+            Ok(Cmd::Remove(key)) => {
+                if let Some((track, fed)) = connected.remove(&key) {
+                    track.unfeed_mix(&fed);
+                }
                 mix.remove(&key);
             }
             Ok(Cmd::Keyframe) => mix.request_keyframe(),
@@ -233,6 +265,9 @@ fn run(mut mix: LiveMix, rx: &Receiver<Cmd>) {
         if let Some(why) = mix.failure() {
             tracing::warn!(why, "the main view's mix reported an error");
         }
+    }
+    for (track, fed) in connected.values() {
+        track.unfeed_mix(fed);
     }
     // Dropping the mix stops its pipeline; the pump sees its channel close.
     drop(mix);

@@ -96,7 +96,7 @@ impl Viewers {
                     t.source == source
                         && (kind == MediaKind::Audio
                             || t.media == v.video_codec
-                            || t.media.fallback() == Some(v.video_codec))
+                            || t.rendition() == Some(v.video_codec))
                 });
                 for t in tracks.values().flatten().filter(|t| t.kind == kind) {
                     let is_chosen = chosen.is_some_and(|c| Arc::ptr_eq(c, t));
@@ -144,11 +144,14 @@ mod tests {
     use crate::sfu::track::{default_codec, local_track};
 
     fn track(who: &str, media: MediaCodec) -> Arc<PublishedTrack> {
-        Arc::new(PublishedTrack::from_device(
-            who.into(),
-            TrackKey::new(format!("{who}-{media:?}")),
-            media,
-        ))
+        Arc::new(
+            PublishedTrack::from_device(
+                who.into(),
+                TrackKey::new(format!("{who}-{media:?}")),
+                media,
+            )
+            .with_rendition(media.fallback()),
+        )
     }
 
     fn outlet(kind: MediaKind) -> Arc<Outlet> {

@@ -58,11 +58,12 @@ impl MediaCodec {
             .split(';')
             .filter_map(|p| p.trim().split_once('='))
             .find(|(k, _)| k.eq_ignore_ascii_case("profile-level-id"))
-            .and_then(|(_, v)| v.get(..4))
+            .and_then(|(_, v)| v.get(..2))
             .map(str::to_ascii_lowercase);
+        // By profile_idc: main (77), high (100, constrained high included).
         Some(match profile.as_deref() {
-            Some("4d00") => Self::H264Main,
-            Some("6400") => Self::H264High,
+            Some("4d") => Self::H264Main,
+            Some("64") => Self::H264High,
             _ => Self::H264,
         })
     }
@@ -204,6 +205,11 @@ mod tests {
             Some(MediaCodec::H264Main)
         );
         assert_eq!(h("profile-level-id=42e01f"), Some(MediaCodec::H264));
+        assert_eq!(
+            h("profile-level-id=640c1f"),
+            Some(MediaCodec::H264High),
+            "constrained high"
+        );
         assert_eq!(h(""), Some(MediaCodec::H264));
     }
 

@@ -52,6 +52,9 @@ pub struct PublishedTrack {
     pub media: MediaCodec,
     /// The codec as received (its parameters go to subscribers).
     pub codec: RTCRtpCodec,
+    /// The codec of a rendition its publisher makes for subscribers who cannot take `media`
+    /// (a courtroom camera's constrained baseline), pushed with [`Self::push_fallback`].
+    rendition: Option<MediaCodec>,
     origin: Origin,
     outlets: ArcSwap<Vec<Arc<Outlet>>>,
     /// Packets received from the publisher.
@@ -120,6 +123,7 @@ impl PublishedTrack {
             },
             media,
             codec,
+            rendition: None,
             origin,
             outlets: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
@@ -142,6 +146,18 @@ impl PublishedTrack {
         Self::build(publisher, key, media, media.rtc(), Origin::Device)
     }
 
+    /// The same track, whose publisher makes a rendition of it in `rendition` for subscribers
+    /// who cannot take its own codec.
+    pub fn with_rendition(mut self, rendition: Option<MediaCodec>) -> Self {
+        self.rendition = rendition;
+        self
+    }
+
+    /// The codec of the rendition its publisher makes, if it makes one.
+    pub fn rendition(&self) -> Option<MediaCodec> {
+        self.rendition
+    }
+
     /// Starts (or, with `None`, stops) feeding the recorder; `payload_type` is the one its
     /// pipeline was set up for.
     pub fn set_tap(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
@@ -157,10 +173,25 @@ impl PublishedTrack {
         self.listen.store(tap.map(|t| Arc::new((t, payload_type))));
     }
 
-    /// Starts (or, with `None`, stops) feeding the hearing's main view; `payload_type` is the
-    /// one its input was set up for.
-    pub fn set_mix(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
-        self.mix.store(tap.map(|t| Arc::new((t, payload_type))));
+    /// Starts feeding a main view's input `tap` (set up for `payload_type`); returns what to
+    /// give [`Self::unfeed_mix`] to stop.
+    pub fn feed_mix(
+        &self,
+        tap: gavel_media_pipelines::recorder::Tap,
+        payload_type: u8,
+    ) -> Arc<(gavel_media_pipelines::recorder::Tap, u8)> {
+        let fed = Arc::new((tap, payload_type));
+        self.mix.store(Some(fed.clone()));
+        fed
+    }
+
+    /// Stops feeding the main view's input `fed`, if it is still the one fed (a newer main
+    /// view's is left alone).
+    pub fn unfeed_mix(&self, fed: &Arc<(gavel_media_pipelines::recorder::Tap, u8)>) {
+        let current = self.mix.load();
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, fed)) {
+            self.mix.compare_and_swap(&current, None);
+        }
     }
 
     /// Hands a packet to the recorder, the transcriber and the main view, if any takes this

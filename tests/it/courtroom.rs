@@ -236,6 +236,55 @@ async fn a_high_profile_camera_passes_through_and_a_baseline_only_subscriber_get
     assert!(pictures >= 20, "{pictures} pictures decoded");
 }
 
+/// A hearing as it is: people (VP8) and a courtroom camera (H.264) together. A subscriber who
+/// saw a person first still gets the camera, in its own high profile or, decoding baseline
+/// only, in the rendition; and a person who starts after the camera still reaches everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_and_a_courtroom_camera_reach_every_subscriber_in_either_order() {
+    use gavel::sfu::codec::MediaCodec;
+    let rtsp = TestServer::start(None).unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let mut party = peer(&app, &hearing, "party").await;
+    party.publish().await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let clerk_id = app.participant(&hearing, "clerk").await;
+    let token = app.join_token(&hearing, &clerk_id).await;
+    let baseline_only = gavel::sfu::PeerFactory::new(vec!["127.0.0.1:0".into()]).with_codecs(&[
+        MediaCodec::Opus,
+        MediaCodec::Vp8,
+        MediaCodec::H264,
+    ]);
+    let mut clerk =
+        MediaPeer::join_with(app.connect_ws().await, clerk_id, &token, baseline_only).await;
+    clerk
+        .expect(|m| matches!(m, ServerMessage::Welcome { .. }))
+        .await;
+    // The person first.
+    for p in [&judge, &clerk] {
+        p.wait_received(&party.id, MediaKind::Video, 30).await;
+    }
+    // Then the camera: its own profile to the judge, the rendition to the clerk.
+    let device = register(&app, &hearing, rtsp.port, "/courtroom-high-ip", None).await;
+    for (p, profile) in [(&judge, "high"), (&clerk, "constrained-baseline")] {
+        p.wait_received(&device, MediaKind::Video, 100).await;
+        let video = payloads(p, &device, MediaKind::Video, 0);
+        let (got, pictures) =
+            decode_h264(&h264_nal_units(video.iter().map(Vec::as_slice))).unwrap();
+        assert_eq!(got.as_deref(), Some(profile));
+        assert!(pictures >= 20, "{pictures} pictures decoded");
+    }
+    // A person after the camera.
+    let mut counsel = peer(&app, &hearing, "counsel").await;
+    counsel.publish().await;
+    for p in [&judge, &clerk] {
+        let got = p.wait_received(&counsel.id, MediaKind::Video, 30).await;
+        assert_eq!(got.corrupt, 0, "byte for byte");
+    }
+    party.wait_received(&device, MediaKind::Video, 30).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_the_devices_status_and_a_fault_and_the_hearing_goes_on() {
     let rtsp = TestServer::start(Some(("court", "right"))).unwrap();

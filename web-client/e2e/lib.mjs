@@ -68,3 +68,27 @@ export async function setLanguage(page, lang) {
   }
   check((await page.evaluate(() => document.documentElement.lang)) === lang, `the page is in ${lang}`);
 }
+
+/** Joins from the pre-join check, as a participant does: waits for the Join button and the
+ *  checks, clicks Join and waits for the room (`roomTimeout` ms). A click the page never got
+ *  (the button still enabled, the room not shown after 5 s: it lands elsewhere when the page
+ *  moves under the pointer on a loaded machine) is made again, and counted in the result. */
+export async function joinFromPrecheck(page, { timeout = 30000, roomTimeout = 20000 } = {}) {
+  await page.waitForSelector("#join:not([disabled])", { timeout });
+  await page.waitForSelector("#precheck:not([hidden])", { timeout });
+  let missed = 0;
+  const deadline = Date.now() + roomTimeout;
+  for (;;) {
+    await page.click("#join");
+    const left = Math.max(1, Math.min(5000, deadline - Date.now()));
+    try {
+      await page.waitForSelector("#room:not([hidden])", { timeout: left });
+      return { missed };
+    } catch (e) {
+      const again = Date.now() < deadline && await page.isEnabled("#join").catch(() => false)
+        && await page.isVisible("#join").catch(() => false);
+      if (!again) throw e;
+      missed += 1;
+    }
+  }
+}

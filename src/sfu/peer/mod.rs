@@ -156,6 +156,8 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         last_offer: None,
         published: HashMap::new(),
         candidates: (0, 0),
+        accepted_video: None,
+        untakeable: Default::default(),
     };
     // Inside the session's span (hearing, participant): the actor's lines say whose media.
     let span = tracing::info_span!("media", participant = %actor.ctx.participant);
@@ -207,6 +209,10 @@ struct MediaActor {
     published: HashMap<String, Arc<PublishedTrack>>,
     /// Candidates trickled so far on the publish and subscribe connections.
     candidates: (usize, usize),
+    /// The video codecs the client takes, from its first subscribe answer (`None` before).
+    accepted_video: Option<Vec<crate::sfu::codec::MediaCodec>>,
+    /// Wanted tracks the client can take in no form (not offered again while wanted).
+    untakeable: std::collections::HashSet<(ParticipantId, TrackKey)>,
 }
 
 /// The id a subscriber sees for `track` (its msid track id).

@@ -13,8 +13,10 @@ use webrtc::peer_connection::RTCSessionDescription;
 use super::{MediaActor, Subscribed, client_track_id};
 use crate::domain::{ParticipantId, TrackKey};
 use crate::sfu::SfuError;
+use crate::sfu::codec::MediaCodec;
 use crate::sfu::conn::Conn;
 use crate::sfu::layers::{Demand, Layer, allocate};
+use crate::sfu::offer_codecs::{Answered, accepted_video, answered, to_offer};
 use crate::sfu::track::{Outlet, PublishedTrack, local_track};
 
 /// Kept back from the estimate for each subscribed audio track (Opus at its highest).
@@ -121,12 +123,13 @@ impl MediaActor {
         want: &[Arc<PublishedTrack>],
         added: &mut Vec<(ParticipantId, TrackKey)>,
     ) -> Result<Option<Vec<(ParticipantId, TrackKey)>>, SfuError> {
+        self.untakeable
+            .retain(|(p, k)| want.iter().any(|t| &t.publisher == p && &t.key == k));
         let to_add: Vec<&Arc<PublishedTrack>> = want
             .iter()
             .filter(|t| {
-                !self
-                    .current
-                    .contains_key(&(t.publisher.clone(), t.key.clone()))
+                let k = (t.publisher.clone(), t.key.clone());
+                !self.current.contains_key(&k) && !self.untakeable.contains(&k)
             })
             .collect();
         if !self.negotiation.take_offer_needed(!to_add.is_empty()) {
@@ -138,23 +141,45 @@ impl MediaActor {
         let conn = self.subscribe.as_mut().expect("set above");
         for track in to_add {
             let k = (track.publisher.clone(), track.key.clone());
+            let accepted = match track.kind {
+                MediaKind::Video => self.accepted_video.as_deref(),
+                MediaKind::Audio => None,
+            };
+            let codecs = to_offer(track.media, track.rendition(), accepted);
+            let Some(&first) = codecs.first() else {
+                tracing::warn!(publisher = %track.publisher, codec = ?track.media,
+                    "the subscriber takes this track in no codec Gavel has for it");
+                self.untakeable.insert(k);
+                continue;
+            };
             let ssrc = rand_ssrc();
-            let pt = track.media.payload_type();
+            // In its own codec (with the publisher's parameters), or its rendition's.
+            let codec = if first == track.media {
+                track.codec.clone()
+            } else {
+                first.rtc()
+            };
             let local = local_track(
                 track.publisher.to_string(),
                 client_track_id(track),
                 track.kind,
-                track.codec.clone(),
+                codec,
                 ssrc,
             );
             let sender = conn
                 .pc
                 .add_track(local.clone() as Arc<dyn TrackLocal>)
                 .await?;
-            if let Some(fallback) = track.media.fallback() {
-                offer_fallback(&conn.pc, &sender, track.media, fallback).await;
+            offer_codecs(&conn.pc, &sender, &codecs).await;
+            let outlet = Arc::new(Outlet::new(
+                self.owner,
+                local.clone(),
+                ssrc,
+                track.media.payload_type(),
+            ));
+            if first != track.media {
+                outlet.set_fallback(Some(first.payload_type()));
             }
-            let outlet = Arc::new(Outlet::new(self.owner, local.clone(), ssrc, pt));
             let span =
                 tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
             tokio::spawn(tracing::Instrument::instrument(
@@ -198,6 +223,7 @@ impl MediaActor {
         let Some(conn) = self.subscribe.as_mut() else {
             return;
         };
+        let sections = answered(&sdp);
         let applied = match RTCSessionDescription::answer(sdp) {
             Ok(a) => conn
                 .pc
@@ -211,14 +237,17 @@ impl MediaActor {
             self.roll_back(&added).await;
             return;
         }
-        for k in &added {
-            if let Some(s) = self.current.get(k) {
-                choose_rendition(s).await;
-            }
+        if self.accepted_video.is_none() {
+            self.accepted_video = accepted_video(&sections);
         }
         let Some(conn) = self.subscribe.as_ref() else {
             return;
         };
+        for k in &added {
+            if let Some(s) = self.current.get(k) {
+                choose_rendition(&conn.pc, s, &sections).await;
+            }
+        }
         let up = *conn.connected.borrow();
         let start = self.negotiation.handle_applied(added, up);
         if up {
@@ -295,58 +324,72 @@ fn rand_ssrc() -> u32 {
     u32::from_be_bytes(crate::auth::random_bytes::<4>())
 }
 
-/// Offers a camera's main or high profile with its constrained-baseline rendition on the
-/// track's m-line (the WebRTC stack offers a track's own codec only), so that a subscriber that
-/// cannot take the first answers with the second.
-async fn offer_fallback(
+/// The transceiver `sender` sends on.
+async fn transceiver_of(
     pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
     sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-    media: crate::sfu::codec::MediaCodec,
-    fallback: crate::sfu::codec::MediaCodec,
+) -> Option<Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>> {
+    let id: rtc::rtp_transceiver::RTCRtpTransceiverId = sender.id().into();
+    pc.get_transceivers()
+        .await
+        .into_iter()
+        .find(|t| t.id() == id)
+}
+
+/// Offers `codecs` (in that order) on the track's section: the WebRTC stack would offer the
+/// track's own codec only, and keep a reused transceiver's earlier ones.
+async fn offer_codecs(
+    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
+    codecs: &[MediaCodec],
 ) {
     use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
-    let id: rtc::rtp_transceiver::RTCRtpTransceiverId = sender.id().into();
-    for t in pc.get_transceivers().await {
-        if t.id() == id {
-            let codecs = [media, fallback]
-                .map(|c| RTCRtpCodecParameters {
-                    rtp_codec: c.rtc(),
-                    payload_type: c.payload_type(),
-                })
-                .to_vec();
-            if let Err(e) = t.set_codec_preferences(codecs).await {
-                tracing::warn!(error = %e, "the camera's baseline rendition is not offered");
-            }
-            return;
-        }
+    let Some(t) = transceiver_of(pc, sender).await else {
+        return;
+    };
+    let codecs = codecs
+        .iter()
+        .map(|c| RTCRtpCodecParameters {
+            rtp_codec: c.rtc(),
+            payload_type: c.payload_type(),
+        })
+        .collect();
+    if let Err(e) = t.set_codec_preferences(codecs).await {
+        tracing::warn!(error = %e, "a track's codecs could not all be offered");
     }
 }
 
-/// Which rendition of `s`'s track the subscriber gets, from the codecs its answer took: the
-/// track's own, or, for a camera's main or high profile it cannot decode, the constrained
-/// baseline rendition the camera's ingest makes for such subscribers.
-async fn choose_rendition(s: &Subscribed) {
-    let Some(fallback) = s.track.media.fallback() else {
+/// Which rendition of `s`'s track the subscriber gets, from what its answer took in the
+/// track's section: the track's own codec, or, for a camera's profile it cannot decode, the
+/// rendition the camera's ingest makes for such subscribers.
+async fn choose_rendition(
+    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
+    s: &Subscribed,
+    sections: &[Answered],
+) {
+    let Some(rendition) = s.track.rendition() else {
         return;
     };
-    let Ok(params) = s.sender.get_parameters().await else {
+    let Some(t) = transceiver_of(pc, &s.sender).await else {
         return;
     };
-    let took = |c: crate::sfu::codec::MediaCodec| {
-        params
-            .rtp_parameters
-            .codecs
-            .iter()
-            .any(|p| p.payload_type == c.payload_type())
+    let Ok(Some(mid)) = t.mid().await else {
+        return;
     };
-    let pt = if took(s.track.media) {
+    let Some(section) = sections
+        .iter()
+        .find(|a| a.mid.as_deref() == Some(mid.as_str()))
+    else {
+        return;
+    };
+    let pt = if section.codecs.contains(&s.track.media) {
         None
-    } else if took(fallback) {
+    } else if section.codecs.contains(&rendition) {
         tracing::info!(publisher = %s.track.publisher, "the subscriber takes the camera's baseline rendition");
-        Some(fallback.payload_type())
+        Some(rendition.payload_type())
     } else {
-        tracing::warn!(publisher = %s.track.publisher, "the subscriber takes no H.264 Gavel sends");
-        None
+        tracing::warn!(publisher = %s.track.publisher, "the subscriber took no codec of this track");
+        return;
     };
     s.outlet.set_fallback(pt);
 }
