@@ -95,7 +95,22 @@ pub(super) async fn publish(
             }
         };
         body_is(&headers, SDP)?;
+        let is_device = who.role == Role::Courtroom;
+        let publisher = who.id.clone();
         let created = st.whip.publish(&hearing_id, kind, who, offer).await?;
+        // A device removed while its session was being set up: its removal found no session
+        // to end, so this one ends now.
+        if is_device {
+            let still: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM devices WHERE id = $1 AND removed_at IS NULL")
+                    .bind(publisher.as_str())
+                    .fetch_optional(st.db.pool())
+                    .await?;
+            if still.is_none() {
+                let _ = st.whip.end(&hearing_id, &created.id, publisher.as_str());
+                return Err(ApiError::Unauthorized("unknown or removed device key"));
+            }
+        }
         Ok::<_, ApiError>((hearing_id, created))
     }
     .await;
