@@ -101,12 +101,13 @@ pub(super) async fn publish(
         // A device removed while its session was being set up: its removal found no session
         // to end, so this one ends now.
         if is_device {
-            let still: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM devices WHERE id = $1 AND removed_at IS NULL")
-                    .bind(publisher.as_str())
-                    .fetch_optional(st.db.pool())
-                    .await?;
-            if still.is_none() {
+            let still: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM devices WHERE id = $1 AND removed_at IS NULL",
+            )
+            .bind(publisher.as_str())
+            .fetch_one(st.db.pool())
+            .await?;
+            if still == 0 {
                 let _ = st.whip.end(&hearing_id, &created.id, publisher.as_str());
                 return Err(ApiError::Unauthorized("unknown or removed device key"));
             }
