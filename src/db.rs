@@ -145,6 +145,11 @@ fn migrator() -> Migrator {
             "whip devices",
             include_str!("docket/migrations/0007_whip_devices.sql"),
         ),
+        step(
+            8,
+            "device authorities",
+            include_str!("docket/migrations/0008_device_authorities.sql"),
+        ),
     ])
 }
 

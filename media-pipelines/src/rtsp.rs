@@ -36,6 +36,9 @@ pub struct RtspSource {
     pub transport: RtspTransport,
     /// RTSPS: the SHA-256 (hex) of the only certificate the device may present.
     pub tls_pin: Option<String>,
+    /// RTSPS: the authority (PEM) that must have signed the device's certificate, instead of
+    /// the system's.
+    pub tls_ca: Option<String>,
 }
 
 impl std::fmt::Debug for RtspSource {
@@ -46,6 +49,7 @@ impl std::fmt::Debug for RtspSource {
             .field("password", &self.password.as_ref().map(|_| "<secret>"))
             .field("transport", &self.transport)
             .field("tls_pin", &self.tls_pin)
+            .field("tls_ca", &self.tls_ca.as_ref().map(|_| "<pem>"))
             .finish()
     }
 }
@@ -178,15 +182,13 @@ pub(crate) fn source_element(
     if let Some(password) = &src.password {
         rtspsrc.set_property("user-pw", password);
     }
-    let refusal = match &src.tls_pin {
-        Some(pin)
-            if src
-                .url
-                .get(..8)
-                .is_some_and(|s| s.eq_ignore_ascii_case("rtsps://")) =>
-        {
-            crate::tls_pin::pin(&rtspsrc, pin)?
-        }
+    let secure = src
+        .url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("rtsps://"));
+    let refusal = match (&src.tls_pin, &src.tls_ca) {
+        (Some(pin), _) if secure => crate::tls_pin::pin(&rtspsrc, pin)?,
+        (None, Some(ca)) if secure => crate::tls_pin::trust(&rtspsrc, ca)?,
         _ => crate::tls_pin::PinRefusal::default(),
     };
     Ok((rtspsrc, refusal))

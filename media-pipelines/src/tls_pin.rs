@@ -1,5 +1,6 @@
 //! Certificate pinning for RTSPS devices: a courtroom camera usually presents a certificate no
-//! public authority signed, and the platform registers the SHA-256 of the one it must present.
+//! public authority signed, and the platform registers the SHA-256 of the one it must present,
+//! or the court's own authority that signed it ([`trust`]).
 //!
 //! With a pin, `rtspsrc` validates against a trust store with no usable anchor (a certificate
 //! whose key was thrown away when it was made), so no chain ever validates on its own and
@@ -19,7 +20,8 @@ use crate::rtsp::RtspError;
 /// nothing.
 const NO_ANCHOR: &str = include_str!("no-anchor.pem");
 
-/// Set when a device presented a certificate that does not match its pin.
+/// Set when a device presented a certificate that does not match its pin, or that its
+/// authority did not sign.
 #[derive(Debug, Clone, Default)]
 pub struct PinRefusal(Arc<AtomicBool>);
 
@@ -50,6 +52,47 @@ fn anchors_file() -> Result<&'static std::path::Path, String> {
     .as_ref()
     .map(std::path::PathBuf::as_path)
     .map_err(Clone::clone)
+}
+
+/// Whether `pem` holds a certificate (an authority to register for a device).
+pub fn check_ca(pem: &str) -> Result<(), String> {
+    gio::TlsCertificate::from_pem(pem)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// An authority's PEM as a file (GIO reads trust stores from files), named by its hash and
+/// complete before anyone reads it.
+fn ca_file(pem: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::env::temp_dir().join(format!(
+        "gavel-ca-{}-{}.pem",
+        std::process::id(),
+        fingerprint(pem.as_bytes())
+    ));
+    if !path.exists() {
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = path.with_extension(format!("{}.tmp", WRITES.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&tmp, pem).map_err(|e| e.to_string())?;
+        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
+    }
+    Ok(path)
+}
+
+/// Makes `rtspsrc` trust only certificates that `ca_pem` (the court's authority) signed, for
+/// the device's address (GIO checks the chain, the dates and the name).
+pub(crate) fn trust(rtspsrc: &gst::Element, ca_pem: &str) -> Result<PinRefusal, RtspError> {
+    let file = ca_file(ca_pem).map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
+    let database = gio::TlsFileDatabase::new(&file)
+        .map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
+    rtspsrc.set_property("tls-database", database.upcast::<gio::TlsDatabase>());
+    let refusal = PinRefusal::default();
+    let flag = refusal.0.clone();
+    // Asked only about a certificate that did not validate: refused.
+    rtspsrc.connect("accept-certificate", false, move |_| {
+        flag.store(true, Ordering::Relaxed);
+        Some(false.to_value())
+    });
+    Ok(refusal)
 }
 
 /// Makes `rtspsrc` accept only the certificate whose SHA-256 is `pin` (lowercase hex).

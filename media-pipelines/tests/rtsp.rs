@@ -27,6 +27,7 @@ fn source(
         password: password.map(str::to_owned),
         transport,
         tls_pin: None,
+        tls_ca: None,
     }
 }
 
@@ -89,6 +90,7 @@ fn a_device_that_is_not_there_is_unreachable() {
         password: None,
         transport: RtspTransport::Tcp,
         tls_pin: None,
+        tls_ca: None,
     };
     assert!(matches!(
         probe(&src, WITHIN),

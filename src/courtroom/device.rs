@@ -322,6 +322,7 @@ pub fn rtsp_source(r: &AnyRow) -> Result<RtspSource, sqlx::Error> {
             _ => RtspTransport::Tcp,
         },
         tls_pin: r.try_get("tls_pin")?,
+        tls_ca: r.try_get("tls_ca")?,
     })
 }
 

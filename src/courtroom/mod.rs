@@ -151,7 +151,7 @@ impl Courtroom {
             return Ok(Vec::new());
         }
         let rows = sqlx::query(
-            "SELECT id, name, url, username, password, transport, tls_pin FROM devices \
+            "SELECT id, name, url, username, password, transport, tls_pin, tls_ca FROM devices \
              WHERE hearing_id = $1 AND removed_at IS NULL AND kind = 'rtsp' \
              ORDER BY created_at, id",
         )

@@ -27,7 +27,8 @@ use crate::http::extract::{ApiJson, ApiPath, Platform};
 
 /// The columns `device` reads: never the password.
 const COLS: &str = "id, hearing_id, name, kind, url, username, \
-                    password IS NOT NULL AS has_password, transport, tls_pin, status, checked_at, \
+                    password IS NOT NULL AS has_password, transport, tls_pin, tls_ca, status, \
+                    checked_at, \
                     stream, created_at";
 
 /// Devices one hearing may have: a courtroom has a handful of cameras and codecs.
@@ -54,6 +55,7 @@ fn device(r: &AnyRow) -> Result<Device, ApiError> {
             ApiError::Internal("stored transport is not one the server knows".into())
         })?,
         tls_pin: r.try_get("tls_pin")?,
+        tls_ca: r.try_get("tls_ca")?,
         status: r.try_get("status")?,
         checked_at: r.try_get::<Option<i64>, _>("checked_at")?.map(rfc3339),
         stream: r
@@ -95,7 +97,8 @@ pub(super) async fn create(
     }
     sqlx::query(
         "INSERT INTO devices (id, hearing_id, name, url, username, password, transport, tls_pin, \
-         created_at, kind, key_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_at, kind, key_hash, tls_ca) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&id)
     .bind(&hearing_id)
@@ -108,6 +111,7 @@ pub(super) async fn create(
     .bind(now)
     .bind(body.kind.as_str())
     .bind(key.as_ref().map(|(_, hash)| hash.clone()))
+    .bind(&d.tls_ca)
     .execute(&mut *w.tx)
     .await?;
     audit::append(
@@ -119,6 +123,7 @@ pub(super) async fn create(
         serde_json::json!({
             "hearing_id": hearing_id, "name": d.name, "kind": body.kind.as_str(), "url": d.url,
             "transport": d.transport.as_str(), "pinned": d.tls_pin.is_some(),
+            "authority": d.tls_ca.is_some(),
         }),
     )
     .await?;
@@ -148,8 +153,18 @@ fn registration(
                 body.username.as_deref(),
                 body.password.as_deref(),
                 body.transport.unwrap_or_default(),
-                body.tls_pin.as_deref(),
+                (body.tls_pin.as_deref(), body.tls_ca.as_deref()),
             )?;
+            // The authority must be a certificate GIO reads (it is what the device is checked by).
+            if let Some(ca) = &d.tls_ca
+                && gavel_media_pipelines::tls_pin::check_ca(ca).is_err()
+            {
+                return Err(FieldError::Invalid {
+                    field: "tls_ca",
+                    expected: "a PEM certificate that can be read",
+                }
+                .into());
+            }
             Ok((d, None))
         }
         DeviceKind::Whip => {
@@ -165,7 +180,7 @@ fn registration(
                 body.url.as_deref(),
                 body.username.as_deref(),
                 body.password.as_deref(),
-                body.tls_pin.as_deref(),
+                (body.tls_pin.as_deref(), body.tls_ca.as_deref()),
             )?;
             let d = DeviceSpec {
                 name,
@@ -174,6 +189,7 @@ fn registration(
                 password: None,
                 transport: Transport::default(),
                 tls_pin: None,
+                tls_ca: None,
             };
             Ok((d, Some(crate::auth::devicekey::generate())))
         }
@@ -281,7 +297,7 @@ pub(super) async fn check(
     let hearing_id = super::path_id(&hearing_id, "hearing")?;
     let id = super::path_id(&device_id, "device")?;
     let row = sqlx::query(
-        "SELECT name, kind, url, username, password, transport, tls_pin FROM devices \
+        "SELECT name, kind, url, username, password, transport, tls_pin, tls_ca FROM devices \
          WHERE id = $1 AND hearing_id = $2 AND removed_at IS NULL",
     )
     .bind(&id)

@@ -266,6 +266,10 @@ pub struct NewDevice {
     /// For `rtsps://`: the SHA-256 of the certificate the device must present (64 hex digits).
     #[serde(default)]
     pub tls_pin: Option<String>,
+    /// For `rtsps://`, instead of a pin: the authority (a PEM certificate, at most 16 KiB) that
+    /// must have signed the device's certificate, for the device's address.
+    #[serde(default)]
+    pub tls_ca: Option<String>,
 }
 
 /// A registered e-courtroom device (its password is never shown).
@@ -290,6 +294,8 @@ pub struct Device {
     pub transport: Transport,
     /// The pinned certificate's SHA-256, if any.
     pub tls_pin: Option<String>,
+    /// The authority (PEM) its certificate must be signed by, if any.
+    pub tls_ca: Option<String>,
     /// What the last check found: `unchecked`, `ok`, `unauthorized` (the device refused the
     /// credentials), `untrusted` (an RTSPS certificate other than the pinned one),
     /// `unreachable` or `no-media`.

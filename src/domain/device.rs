@@ -88,7 +88,7 @@ pub fn whip_spec(
     url: Option<&str>,
     username: Option<&str>,
     password: Option<&str>,
-    tls_pin: Option<&str>,
+    (tls_pin, tls_ca): (Option<&str>, Option<&str>),
 ) -> Result<String, FieldError> {
     let name = text("name", name, 100)?;
     for (field, given) in [
@@ -96,6 +96,7 @@ pub fn whip_spec(
         ("username", username),
         ("password", password),
         ("tls_pin", tls_pin),
+        ("tls_ca", tls_ca),
     ] {
         if given.is_some() {
             return Err(FieldError::Invalid {
@@ -122,7 +123,12 @@ pub struct DeviceSpec {
     pub transport: Transport,
     /// RTSPS: the SHA-256 of the certificate the device must present, lowercase hex.
     pub tls_pin: Option<String>,
+    /// RTSPS: the authority (PEM) that must have signed the device's certificate.
+    pub tls_ca: Option<String>,
 }
+
+/// Longest authority PEM accepted (a certificate or a short chain).
+pub const MAX_CA_PEM: usize = 16 * 1024;
 
 /// Longest URL accepted.
 pub const MAX_URL: usize = 2048;
@@ -134,7 +140,7 @@ pub fn spec(
     username: Option<&str>,
     password: Option<&str>,
     transport: Transport,
-    tls_pin: Option<&str>,
+    (tls_pin, tls_ca): (Option<&str>, Option<&str>),
 ) -> Result<DeviceSpec, FieldError> {
     let name = text("name", name, 100)?;
     let url = text("url", url, MAX_URL)?;
@@ -198,6 +204,30 @@ pub fn spec(
             });
         }
     };
+    let tls_ca = match tls_ca.map(str::trim).filter(|p| !p.is_empty()) {
+        None => None,
+        Some(_) if !secure => {
+            return Err(FieldError::Invalid {
+                field: "tls_ca",
+                expected: "given only for an rtsps:// URL",
+            });
+        }
+        Some(_) if tls_pin.is_some() => {
+            return Err(FieldError::Invalid {
+                field: "tls_ca",
+                expected: "not given with a tls_pin (one or the other)",
+            });
+        }
+        Some(p) if p.len() <= MAX_CA_PEM && p.contains("-----BEGIN CERTIFICATE-----") => {
+            Some(format!("{p}\n"))
+        }
+        Some(_) => {
+            return Err(FieldError::Invalid {
+                field: "tls_ca",
+                expected: "a PEM certificate (-----BEGIN CERTIFICATE-----) of at most 16 KiB",
+            });
+        }
+    };
     Ok(DeviceSpec {
         name,
         url,
@@ -205,6 +235,7 @@ pub fn spec(
         password,
         transport,
         tls_pin,
+        tls_ca,
     })
 }
 
@@ -269,7 +300,14 @@ mod tests {
     }
 
     fn ok(url: &str) -> Result<DeviceSpec, FieldError> {
-        spec("Bench camera", url, None, None, Transport::Tcp, None)
+        spec(
+            "Bench camera",
+            url,
+            None,
+            None,
+            Transport::Tcp,
+            (None, None),
+        )
     }
 
     #[test]
@@ -280,7 +318,7 @@ mod tests {
             Some("court"),
             Some("s3cret pass"),
             Transport::Udp,
-            None,
+            (None, None),
         )
         .expect("valid");
         assert_eq!(d.name, "Courtroom 3 — bench camera");
@@ -309,9 +347,25 @@ mod tests {
     #[test]
     fn a_pin_is_a_sha256_and_only_for_rtsps() {
         let pin = "AB".repeat(32);
-        let d = spec("c", "rtsps://cam/x", None, None, Transport::Tcp, Some(&pin)).unwrap();
+        let d = spec(
+            "c",
+            "rtsps://cam/x",
+            None,
+            None,
+            Transport::Tcp,
+            (Some(&pin), None),
+        )
+        .unwrap();
         assert_eq!(d.tls_pin, Some("ab".repeat(32)));
-        let e = spec("c", "rtsp://cam/x", None, None, Transport::Tcp, Some(&pin)).unwrap_err();
+        let e = spec(
+            "c",
+            "rtsp://cam/x",
+            None,
+            None,
+            Transport::Tcp,
+            (Some(&pin), None),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), "tls_pin");
         let e = spec(
             "c",
@@ -319,15 +373,42 @@ mod tests {
             None,
             None,
             Transport::Tcp,
-            Some("abc"),
+            (Some("abc"), None),
         )
         .unwrap_err();
         assert_eq!(e.field(), "tls_pin");
     }
 
     #[test]
+    fn an_authority_is_a_pem_certificate_only_for_rtsps_and_not_with_a_pin() {
+        let ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let tcp = Transport::Tcp;
+        let d = spec("c", "rtsps://cam/x", None, None, tcp, (None, Some(ca))).unwrap();
+        assert!(d.tls_ca.is_some());
+        for (url, pin, ca) in [
+            ("rtsp://cam/x", None, Some(ca)),
+            ("rtsps://cam/x", Some("ab".repeat(32)), Some(ca)),
+            ("rtsps://cam/x", None, Some("not a certificate")),
+        ] {
+            let e = spec("c", url, None, None, tcp, (pin.as_deref(), ca)).unwrap_err();
+            assert_eq!(e.field(), "tls_ca", "{url} {ca:?}");
+        }
+        let big = format!("-----BEGIN CERTIFICATE-----{}", "A".repeat(MAX_CA_PEM));
+        let e = spec("c", "rtsps://cam/x", None, None, tcp, (None, Some(&big))).unwrap_err();
+        assert_eq!(e.field(), "tls_ca");
+    }
+
+    #[test]
     fn a_password_needs_a_user_and_is_bounded() {
-        let e = spec("c", "rtsp://cam/x", None, Some("pw"), Transport::Tcp, None).unwrap_err();
+        let e = spec(
+            "c",
+            "rtsp://cam/x",
+            None,
+            Some("pw"),
+            Transport::Tcp,
+            (None, None),
+        )
+        .unwrap_err();
         assert_eq!(e.field(), "username");
         let long = "p".repeat(257);
         let e = spec(
@@ -336,7 +417,7 @@ mod tests {
             Some("u"),
             Some(&long),
             Transport::Tcp,
-            None,
+            (None, None),
         )
         .unwrap_err();
         assert_eq!(e.field(), "password");

@@ -556,6 +556,72 @@ async fn an_rtsps_camera_is_pulled_with_its_pinned_certificate_and_refused_with_
     assert_eq!(judge.received(&other, MediaKind::Video).packets, 0);
 }
 
+/// An authority of the court's own: `tls_ca` instead of a pin. A camera whose certificate it
+/// signed is pulled; the same camera registered with another authority is refused as untrusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtsps_camera_signed_by_the_courts_authority_is_pulled_and_refused_under_another() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let authority = |name: &str| {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        (cert.pem(), Issuer::new(params, key))
+    };
+    let (court_ca, court) = authority("Court CA");
+    let (other_ca, _) = authority("Someone else");
+    let camera_key = KeyPair::generate().unwrap();
+    let camera = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&camera_key, &court)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, camera.pem()).unwrap();
+    std::fs::write(&key, camera_key.serialize_pem()).unwrap();
+    let rtsp = TestServer::start_with(&Options {
+        tls: Some((&cert, &key)),
+        ..Options::default()
+    })
+    .unwrap();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    open(&app, &hearing).await;
+    let judge = peer(&app, &hearing, "judge").await;
+    let path = format!("/api/v1/hearings/{hearing}/devices");
+    let url = format!("rtsps://127.0.0.1:{}/courtroom", rtsp.port);
+    let device = |ca: &str| json!({"name": "Courtroom 3 — codec", "url": url, "tls_ca": ca});
+    // Not a certificate at all: refused at once.
+    app.post_ok(
+        &path,
+        device("-----BEGIN CERTIFICATE-----\nnonsense\n"),
+        422,
+    )
+    .await;
+    let trusted = app.post_ok(&path, device(&court_ca), 201).await;
+    assert_eq!(trusted["tls_ca"], court_ca.as_str());
+    let trusted = trusted["id"].as_str().unwrap().to_owned();
+    let other = app.post_ok(&path, device(&other_ca), 201).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    judge.wait_received(&trusted, MediaKind::Video, 100).await;
+    wait_for(T, "the other authority's status", || async {
+        let list = app.get_ok(&path).await;
+        let d = list
+            .as_array()?
+            .iter()
+            .find(|d| d["id"] == other.as_str())?
+            .clone();
+        (d["status"] == "untrusted").then_some(())
+    })
+    .await;
+    assert_eq!(judge.received(&other, MediaKind::Video).packets, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judge_sees_the_courtroom_camera_in_chromium_in_both_languages() {
     let rtsp = TestServer::start(None).unwrap();
