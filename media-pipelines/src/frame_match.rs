@@ -9,9 +9,8 @@ use std::time::Instant;
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 
-use crate::receiver::h264_nal_units;
+use crate::receiver::{h264_nal_units, pipeline};
 
 /// One video frame as received.
 #[derive(Debug, Clone)]
@@ -50,25 +49,13 @@ const THUMB: (u32, u32) = (120, 68);
 /// presentation order (pictures are matched to frames by their timestamps, so B-frames, which
 /// come out of order, find theirs).
 pub fn h264_thumbnails(frames: &[Frame]) -> Result<Vec<(Instant, Vec<u8>)>, String> {
-    gst::init().map_err(|e| e.to_string())?;
     let launch = format!(
         "appsrc name=src format=time caps=video/x-h264,stream-format=byte-stream,alignment=au \
          ! h264parse ! avdec_h264 ! videoconvert ! videoscale \
          ! video/x-raw,format=GRAY8,width={},height={} ! appsink name=sink sync=false",
         THUMB.0, THUMB.1
     );
-    let pipeline = gst::parse::launch(&launch)
-        .map_err(|e| e.to_string())?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline")?;
-    let src = pipeline
-        .by_name("src")
-        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
-        .ok_or("no appsrc")?;
-    let sink = pipeline
-        .by_name("sink")
-        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
-        .ok_or("no appsink")?;
+    let (pipeline, src, sink) = pipeline(&launch)?;
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;

@@ -170,7 +170,10 @@ struct Out {
     count: usize,
 }
 
-fn pipeline(launch: &str) -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink), String> {
+/// A pipeline from `launch`, with its `appsrc` named `src` and `appsink` named `sink`.
+pub(crate) fn pipeline(
+    launch: &str,
+) -> Result<(gst::Pipeline, gst_app::AppSrc, gst_app::AppSink), String> {
     gst::init().map_err(|e| e.to_string())?;
     let pipeline = gst::parse::launch(launch)
         .map_err(|e| e.to_string())?

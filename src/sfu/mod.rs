@@ -14,6 +14,7 @@ pub mod keyframe;
 pub mod keyframe_detect;
 pub mod layers;
 pub mod link;
+pub mod local;
 pub mod offer_codecs;
 pub mod outlet;
 pub mod peer;

@@ -11,6 +11,8 @@ mod binary;
 mod browser;
 mod captions;
 mod courtroom;
+mod courtroom_profiles;
+mod courtroom_tls;
 mod db_outage;
 mod devices;
 mod input;

@@ -353,19 +353,9 @@ async fn a_whip_device_publishes_with_its_key_as_the_courtroom_until_removed() {
     // It publishes: in the room under its own name and role, its media arrives.
     let mut judge = peer(&app, &hearing, "judge").await;
     let encoder = Encoder::start(&app, &hearing, &key, true);
-    let roster = judge
-        .expect(|m| match m {
-            ServerMessage::Roster { participants } => participants.iter().any(|p| p.id == device),
-            _ => false,
-        })
-        .await;
-    let ServerMessage::Roster { participants } = roster else {
-        unreachable!()
-    };
-    let me = participants.iter().find(|p| p.id == device).unwrap();
     assert_eq!(
-        (me.role.as_str(), me.name.as_str()),
-        ("courtroom", "Courtroom 3 — encoder")
+        crate::courtroom::roster_entry(&mut judge, &device).await,
+        ("courtroom".to_owned(), "Courtroom 3 — encoder".to_owned())
     );
     judge.wait_received(&device, MediaKind::Audio, 50).await;
     judge.wait_received(&device, MediaKind::Video, 50).await;
