@@ -37,23 +37,6 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(ring::digest::digest(&ring::digest::SHA256, der))
 }
 
-/// The no-anchor store as a file (GIO reads trust stores from files), written once per process
-/// and complete before anyone reads it.
-fn anchors_file() -> Result<&'static std::path::Path, String> {
-    static FILE: std::sync::OnceLock<Result<std::path::PathBuf, String>> =
-        std::sync::OnceLock::new();
-    FILE.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("gavel-no-anchor-{}.pem", std::process::id()));
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, NO_ANCHOR).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, &path).map_err(|e| e.to_string())?;
-        Ok(path)
-    })
-    .as_ref()
-    .map(std::path::PathBuf::as_path)
-    .map_err(Clone::clone)
-}
-
 /// Whether `pem` holds a certificate (an authority to register for a device).
 pub fn check_ca(pem: &str) -> Result<(), String> {
     gio::TlsCertificate::from_pem(pem)
@@ -61,11 +44,11 @@ pub fn check_ca(pem: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// An authority's PEM as a file (GIO reads trust stores from files), named by its hash and
+/// A trust store's PEM as a file (GIO reads trust stores from files), named by its hash and
 /// complete before anyone reads it.
-fn ca_file(pem: &str) -> Result<std::path::PathBuf, String> {
+fn pem_file(pem: &str) -> Result<std::path::PathBuf, String> {
     let path = std::env::temp_dir().join(format!(
-        "gavel-ca-{}-{}.pem",
+        "gavel-trust-{}-{}.pem",
         std::process::id(),
         fingerprint(pem.as_bytes())
     ));
@@ -78,42 +61,45 @@ fn ca_file(pem: &str) -> Result<std::path::PathBuf, String> {
     Ok(path)
 }
 
-/// Makes `rtspsrc` trust only certificates that `ca_pem` (the court's authority) signed, for
-/// the device's address (GIO checks the chain, the dates and the name).
-pub(crate) fn trust(rtspsrc: &gst::Element, ca_pem: &str) -> Result<PinRefusal, RtspError> {
-    let file = ca_file(ca_pem).map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
+/// Makes `rtspsrc` validate against the trust store `store_pem`; a certificate that does not
+/// validate is put to `accept` (its DER), and each one refused is noted.
+fn guard(
+    rtspsrc: &gst::Element,
+    store_pem: &str,
+    accept: impl Fn(Option<&[u8]>) -> bool + Send + Sync + 'static,
+) -> Result<PinRefusal, RtspError> {
+    let file = pem_file(store_pem).map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
     let database = gio::TlsFileDatabase::new(&file)
         .map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
     rtspsrc.set_property("tls-database", database.upcast::<gio::TlsDatabase>());
     let refusal = PinRefusal::default();
     let flag = refusal.0.clone();
-    // Asked only about a certificate that did not validate: refused.
-    rtspsrc.connect("accept-certificate", false, move |_| {
-        flag.store(true, Ordering::Relaxed);
-        Some(false.to_value())
-    });
-    Ok(refusal)
-}
-
-/// Makes `rtspsrc` accept only the certificate whose SHA-256 is `pin` (lowercase hex).
-pub(crate) fn pin(rtspsrc: &gst::Element, pin: &str) -> Result<PinRefusal, RtspError> {
-    let anchors = anchors_file().map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
-    let database = gio::TlsFileDatabase::new(anchors)
-        .map_err(|e| RtspError::Gst(format!("trust store: {e}")))?;
-    rtspsrc.set_property("tls-database", database.upcast::<gio::TlsDatabase>());
-    let refusal = PinRefusal::default();
-    let (flag, pin) = (refusal.0.clone(), pin.to_ascii_lowercase());
     rtspsrc.connect("accept-certificate", false, move |args| {
         let presented = args
             .get(2)
             .and_then(|v| v.get::<gio::TlsCertificate>().ok())
-            .and_then(|c| c.certificate())
-            .map(|der| fingerprint(der.as_ref()));
-        let accepted = presented.as_deref() == Some(pin.as_str());
+            .and_then(|c| c.certificate());
+        let accepted = accept(presented.as_ref().map(|der| der.as_ref()));
         if !accepted {
             flag.store(true, Ordering::Relaxed);
         }
         Some(accepted.to_value())
     });
     Ok(refusal)
+}
+
+/// Makes `rtspsrc` trust only certificates that `ca_pem` (the court's authority) signed, for
+/// the device's address (GIO checks the chain, the dates and the name); one that does not
+/// validate is refused.
+pub(crate) fn trust(rtspsrc: &gst::Element, ca_pem: &str) -> Result<PinRefusal, RtspError> {
+    guard(rtspsrc, ca_pem, |_| false)
+}
+
+/// Makes `rtspsrc` accept only the certificate whose SHA-256 is `pin` (lowercase hex): against
+/// a store with no usable anchor nothing validates, so every certificate is put to the pin.
+pub(crate) fn pin(rtspsrc: &gst::Element, pin: &str) -> Result<PinRefusal, RtspError> {
+    let pin = pin.to_ascii_lowercase();
+    guard(rtspsrc, NO_ANCHOR, move |der| {
+        der.is_some_and(|d| fingerprint(d) == pin)
+    })
 }

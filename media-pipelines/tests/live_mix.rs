@@ -12,7 +12,7 @@ use gavel_media_pipelines::receiver::{decode_opus, decode_vp8_rtp, opus_loudness
 use gavel_media_pipelines::recorder::Codec;
 
 mod common;
-use common::{rtp, units};
+use common::{rtp, units, vp8_packets};
 
 #[test]
 fn inputs_come_and_go_and_the_mix_goes_on_decodable() {
@@ -25,16 +25,11 @@ fn inputs_come_and_go_and_the_mix_goes_on_decodable() {
     let (mut seq, mut aseq, mut sent_audio) = (0u16, 0u16, 0usize);
     // 4 s of two cameras and a microphone; the second camera leaves after 2 s.
     for (i, frame) in frames.iter().take(120).enumerate() {
-        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
-        for (j, chunk) in chunks.iter().enumerate() {
-            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
-            payload.extend_from_slice(chunk);
-            let p = rtp(96, seq, i as u32 * 3000, j + 1 == chunks.len(), &payload);
+        for p in vp8_packets(frame, i, &mut seq) {
             camera_a.push(p.clone());
             if i < 60 {
                 camera_b.push(p);
             }
-            seq = seq.wrapping_add(1);
         }
         if i == 60 {
             mix.remove("b/camera");

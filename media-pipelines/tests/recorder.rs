@@ -12,7 +12,7 @@ use gavel_media_pipelines::recorder::{Codec, TrackRecorder};
 use gavel_media_pipelines::repair;
 
 mod common;
-use common::{rtp, units};
+use common::{rtp, units, vp8_packets};
 
 /// Seconds of media in `file`, and its description, according to gst-discoverer.
 fn discover(file: &Path) -> (f64, String) {
@@ -138,18 +138,8 @@ fn play(video: &TrackRecorder, audio: &TrackRecorder, count: usize) {
     let (mut vseq, mut aseq) = (0u16, 0u16);
     let mut sent_audio = 0usize;
     for (i, frame) in frames.iter().take(count).enumerate() {
-        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
-        for (j, chunk) in chunks.iter().enumerate() {
-            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
-            payload.extend_from_slice(chunk);
-            assert!(video.push(rtp(
-                96,
-                vseq,
-                i as u32 * 3000,
-                j + 1 == chunks.len(),
-                &payload
-            )));
-            vseq = vseq.wrapping_add(1);
+        for p in vp8_packets(frame, i, &mut vseq) {
+            assert!(video.push(p));
         }
         let due = start + Duration::from_millis(i as u64 * 1000 / 30);
         while sent_audio * 20 <= due.duration_since(start).as_millis() as usize {
@@ -341,13 +331,8 @@ fn video_segments_keep_their_length_when_key_frames_come_only_when_asked() {
     let (mut seq, mut asked) = (0u16, 0);
     let start = Instant::now();
     let mut send = |i: usize, frame: &[u8]| {
-        let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
-        for (j, chunk) in chunks.iter().enumerate() {
-            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
-            payload.extend_from_slice(chunk);
-            let last = j + 1 == chunks.len();
-            assert!(video.push(rtp(96, seq, i as u32 * 3000, last, &payload)));
-            seq = seq.wrapping_add(1);
+        for p in vp8_packets(frame, i, &mut seq) {
+            assert!(video.push(p));
         }
         std::thread::sleep(
             (start + Duration::from_millis(i as u64 * 1000 / 30))

@@ -30,3 +30,20 @@ pub(crate) fn rtp(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Ve
     p.extend_from_slice(payload);
     p
 }
+
+/// VP8 frame `i` (30 a second) as RTP packets of payload type 96, numbered on from `*seq`.
+pub(crate) fn vp8_packets(frame: &[u8], i: usize, seq: &mut u16) -> Vec<Vec<u8>> {
+    let chunks: Vec<&[u8]> = frame.chunks(1100).collect();
+    let ts = u32::try_from(i).unwrap() * 3000;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(j, chunk)| {
+            let mut payload = vec![if j == 0 { 0x10 } else { 0x00 }];
+            payload.extend_from_slice(chunk);
+            let p = rtp(96, *seq, ts, j + 1 == chunks.len(), &payload);
+            *seq = seq.wrapping_add(1);
+            p
+        })
+        .collect()
+}
