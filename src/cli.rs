@@ -129,6 +129,26 @@ pub enum VerifyKind {
     },
 }
 
+/// Decoding choices `gavel bench asr` can weigh against the server's own.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AsrTuning {
+    /// Beams of the search (1: greedy).
+    #[arg(long)]
+    pub beam: Option<u8>,
+    /// The encoder sees each utterance plus this margin (ms) instead of Whisper's fixed 30 s.
+    #[arg(long, conflicts_with = "full_window")]
+    pub window_margin_ms: Option<u32>,
+    /// The encoder sees Whisper's fixed 30 s window, however short the utterance.
+    #[arg(long)]
+    pub full_window: bool,
+    /// whisper.cpp's flash attention (true or false).
+    #[arg(long)]
+    pub flash_attn: Option<bool>,
+    /// Only the sentences, not the live path.
+    #[arg(long)]
+    pub offline: bool,
+}
+
 /// `gavel bench ...`
 #[derive(Debug, Subcommand)]
 pub enum BenchKind {
@@ -146,6 +166,16 @@ pub enum BenchKind {
         /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`).
         #[arg(long)]
         speech: Option<PathBuf>,
+        /// How to decode (default: the server's own choices).
+        #[command(flatten)]
+        tuning: AsrTuning,
+        /// Speakers talking at once, each in their own hearing, through the live path: reports
+        /// whether captions keep up (gaps, latency p50/p95) with that many.
+        #[arg(long, default_value_t = 1)]
+        concurrent: usize,
+        /// Transcription workers of the live path [default: `[transcription] workers`].
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Load the SFU: P publishers (a pre-encoded Opus + 720p VP8 clip, about 1.1 Mbit/s), each
     /// with S subscribers in its own hearing, through a server started on loopback; prints one
@@ -218,10 +248,10 @@ pub enum ModelAction {
         ct2_dir: PathBuf,
         /// The ggml file to write.
         out_file: PathBuf,
-        /// Store the weight matrices as 8-bit blocks (q8_0): about 45 % smaller, same
-        /// accuracy.
+        /// Store the weight matrices as 16-bit floats, as the source has them, instead of
+        /// 8-bit blocks (q8_0), which are about 45 % smaller and faster with the same accuracy.
         #[arg(long)]
-        q8: bool,
+        f16: bool,
     },
 }
 

@@ -53,8 +53,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     model,
                     threads,
                     speech,
+                    tuning,
+                    concurrent,
+                    workers,
                 },
-        } => media::bench_asr(config, model, threads, speech).await,
+        } => {
+            let options = media::AsrBenchOptions {
+                model,
+                threads,
+                speech,
+                tuning,
+                concurrent,
+                workers,
+            };
+            media::bench_asr(config, options).await
+        }
         Command::Bench {
             what:
                 BenchKind::Sfu {
@@ -118,9 +131,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ModelAction::Import {
                     ct2_dir,
                     out_file,
-                    q8,
+                    f16,
                 },
-        } => media::model_import(ct2_dir, out_file, q8).await,
+        } => media::model_import(ct2_dir, out_file, !f16).await,
         Command::Recording {
             action: RecordingAction::Compose { hearing_id },
         } => media::recording_compose(config, hearing_id).await,

@@ -1,13 +1,15 @@
 //! `gavel bench asr`: the model's word error rate and real-time factor on the test sentences
-//! (WAV files with their reference text beside them), transcribed one by one; then caption
-//! latency through the live path: the sentences as Opus RTP, played in real time into the
-//! same listener, voice detection and worker pool a hearing uses, timed from each
-//! utterance's end to its caption. A command-line tool: `anyhow` at its edge.
+//! (WAV files with their reference text beside them), transcribed one by one and then as one
+//! long recording (where a decoder that loops shows); then captions through the live path: the
+//! sentences as Opus RTP, played in real time by N speakers at once (each in their own
+//! hearing) into the same listener, voice detection and worker pool a hearing uses, timed from
+//! each utterance's end to its caption. A command-line tool: `anyhow` at its edge.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use gavel::config::TranscriptionConfig;
 use gavel::transcribe::wer::{edits, words};
 use gavel::transcribe::whisper::Transcriber;
 
@@ -20,8 +22,16 @@ fn default_dir() -> PathBuf {
         .join("speech")
 }
 
-/// Runs the benchmark; returns the report, ending with the `key=value` line.
-pub(crate) fn run(model: &Path, threads: usize, speech: Option<PathBuf>) -> anyhow::Result<String> {
+/// Silence between the sentences of the long recording, as in the live clip (samples).
+const PAUSE: usize = 24_000;
+
+/// Runs the benchmark (with `concurrent` live speakers; 0: offline only); returns the
+/// report, ending with the `key=value` line.
+pub(crate) fn run(
+    config: &TranscriptionConfig,
+    speech: Option<PathBuf>,
+    concurrent: usize,
+) -> anyhow::Result<String> {
     let dir = speech.unwrap_or_else(default_dir);
     let mut wavs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("the test speech in {} (make setup)", dir.display()))?
@@ -30,84 +40,161 @@ pub(crate) fn run(model: &Path, threads: usize, speech: Option<PathBuf>) -> anyh
         .collect();
     wavs.sort();
     anyhow::ensure!(!wavs.is_empty(), "no test speech in {}", dir.display());
-    let whisper = Transcriber::load(model, "en", threads)?;
+    let whisper = Transcriber::load_tuned(&config.model, "en", config.threads, config.tuning)?;
     let (mut errors, mut total) = (0usize, 0usize);
     let (mut audio, mut busy) = (Duration::ZERO, Duration::ZERO);
-    let mut lines = Vec::new();
+    let (mut lines, mut references) = (Vec::new(), Vec::new());
+    let mut long = vec![0.0; PAUSE];
     for wav in &wavs {
         let reference = std::fs::read_to_string(wav.with_extension("txt"))
             .with_context(|| format!("the reference text of {}", wav.display()))?;
         let pcm = gavel_media_pipelines::audio::decode_16k_mono(wav, Duration::from_secs(60))?;
         audio += Duration::from_secs_f64(pcm.len() as f64 / 16_000.0);
         let t0 = Instant::now();
-        let heard: Vec<String> = whisper
-            .transcribe(&pcm)?
-            .into_iter()
-            .map(|s| s.text)
-            .collect();
+        let heard = heard(&whisper, &pcm)?;
         busy += t0.elapsed();
-        let heard = heard.join(" ");
         let (r, h) = (words(&reference), words(&heard));
         let e = edits(&r, &h);
         errors += e;
         total += r.len();
         lines.push(format!("{e}/{} {} -> {heard}", r.len(), reference.trim()));
+        long.extend_from_slice(&pcm);
+        long.extend(std::iter::repeat_n(0.0, PAUSE));
+        references.push(reference);
     }
     let wer = errors as f64 / total.max(1) as f64;
     let rtf = busy.as_secs_f64() / audio.as_secs_f64().max(1e-9);
+    let all_said = references.join(" ");
+    // The whole recording at once (a file's transcription, window by window).
+    let long_wer = gavel::transcribe::wer::wer(&all_said, &heard(&whisper, &long)?);
     lines.push(format!(
-        "utterances={} words={total} audio_s={:.1} threads={threads}",
+        "utterances={} words={total} audio_s={:.1} threads={} tuning={:?}",
         wavs.len(),
-        audio.as_secs_f64()
+        audio.as_secs_f64(),
+        config.threads,
+        config.tuning
     ));
     drop(whisper);
-    let mut latencies = live(model, threads, &dir.join("opus"))?;
+    if concurrent == 0 {
+        lines.push(format!(
+            "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} (offline only)"
+        ));
+        return Ok(lines.join("\n"));
+    }
+    let live = live(config, &dir.join("opus"), concurrent)?;
+    let mut latencies: Vec<i64> = live.iter().flat_map(|s| s.latencies.clone()).collect();
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies
             .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
             .map_or_else(|| "nan".to_owned(), ToString::to_string)
     };
-    lines.push(format!("captions={} live", latencies.len()));
+    let live_wer = live
+        .iter()
+        .map(|s| gavel::transcribe::wer::wer(&all_said, &s.text.join(" ")))
+        .fold(0.0, f64::max);
+    let fewest = live.iter().map(|s| s.latencies.len()).min().unwrap_or(0);
+    let gaps: usize = live.iter().map(|s| s.gaps).sum();
+    if let Some(first) = live.first() {
+        lines.push(format!(
+            "live, the first speaker: {}",
+            first.text.join(" | ")
+        ));
+    }
     lines.push(format!(
-        "wer={wer:.3} rtf={rtf:.3} caption_latency_ms_p50={} caption_latency_ms_p95={}",
+        "live: {concurrent} speaker(s), {} worker(s); captions per speaker {:?}",
+        config.workers,
+        live.iter().map(|s| s.latencies.len()).collect::<Vec<_>>()
+    ));
+    lines.push(format!(
+        "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} concurrent={concurrent} \
+         captions_min={fewest} gaps={gaps} live_wer={live_wer:.3} \
+         caption_latency_ms_p50={} caption_latency_ms_p95={}",
         pct(0.5),
         pct(0.95)
     ));
     Ok(lines.join("\n"))
 }
 
-/// Plays the speech clip (20 ms Opus packets) as RTP in real time through the live path;
-/// returns, per caption, milliseconds from the utterance's end to the caption.
-fn live(model: &Path, threads: usize, clip: &Path) -> anyhow::Result<Vec<i64>> {
+/// The words Whisper hears in `pcm`.
+fn heard(whisper: &Transcriber, pcm: &[f32]) -> anyhow::Result<String> {
+    Ok(whisper
+        .transcribe(pcm)?
+        .into_iter()
+        .map(|s| s.text)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// What one live speaker's captions came to.
+#[derive(Debug, Default)]
+struct Spoken {
+    /// Per caption, milliseconds from the utterance's end to the caption.
+    latencies: Vec<i64>,
+    /// The captions' words, in order.
+    text: Vec<String>,
+    /// Utterances not transcribed.
+    gaps: usize,
+}
+
+/// Plays the speech clip (20 ms Opus packets) as RTP in real time through the live path, by
+/// `speakers` speakers at once, each starting a quarter second after the one before (people
+/// talking over each other, not in lockstep); returns what each one's captions came to.
+fn live(config: &TranscriptionConfig, clip: &Path, speakers: usize) -> anyhow::Result<Vec<Spoken>> {
     use gavel::transcribe::live::{CaptionEvent, Captioner};
-    let packets = gavel::clip::load_audio(clip)?;
-    let config = gavel::config::TranscriptionConfig {
-        model: model.to_owned(),
-        language: "en".into(),
-        threads,
-        workers: 1,
-        live: true,
-    };
-    let captioner = Captioner::start(&config);
+    let packets = std::sync::Arc::new(gavel::clip::load_audio(clip)?);
+    let captioner = Captioner::start(config);
     if let Some(why) = captioner.why_unavailable() {
         anyhow::bail!("live captions unavailable: {why}");
     }
-    let listener = gavel_media_pipelines::listener::Listener::start(111)?;
-    let tap = listener.tap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let listening = captioner
-        .listen_to(listener, "bench".into(), tx)
-        .context("starting the live path")?;
-    let latencies = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        while let Some(event) = rx.blocking_recv() {
-            if let CaptionEvent::Caption { end_ms, .. } = event {
-                out.push(gavel::clock::now_ms() - end_ms);
+    let mut speaking = Vec::new();
+    for n in 0..speakers {
+        let listener = gavel_media_pipelines::listener::Listener::start(111)?;
+        let tap = listener.tap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let listening = captioner
+            .listen_to(listener, format!("speaker-{n}").into(), tx)
+            .context("starting the live path")?;
+        let collector = std::thread::spawn(move || {
+            let mut out = Spoken::default();
+            while let Some(event) = rx.blocking_recv() {
+                match event {
+                    CaptionEvent::Caption { end_ms, text, .. } => {
+                        out.latencies.push(gavel::clock::now_ms() - end_ms);
+                        out.text.push(text);
+                    }
+                    CaptionEvent::Gap { .. } => out.gaps += 1,
+                }
             }
-        }
-        out
-    });
+            out
+        });
+        let packets = packets.clone();
+        let player = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(250 * n as u64));
+            play(&packets, &tap);
+            // The last utterance ends with the clip; stopping hands it over, and the channel
+            // closes once every caption is in.
+            drop(listening);
+        });
+        speaking.push((player, collector));
+    }
+    let mut out = Vec::new();
+    for (player, collector) in speaking {
+        player
+            .join()
+            .map_err(|_| anyhow::anyhow!("a speaker failed"))?;
+        out.push(
+            collector
+                .join()
+                .map_err(|_| anyhow::anyhow!("a caption collector failed"))?,
+        );
+    }
+    drop(captioner);
+    Ok(out)
+}
+
+/// Sends `packets` into `tap` as RTP, one every 20 ms on the clock.
+fn play(packets: &[bytes::Bytes], tap: &gavel_media_pipelines::recorder::Tap) {
     let start = Instant::now();
     for (i, p) in packets.iter().enumerate() {
         let seq = u16::try_from(i % 65_536).unwrap_or(0);
@@ -121,11 +208,4 @@ fn live(model: &Path, threads: usize, clip: &Path) -> anyhow::Result<Vec<i64>> {
         let due = start + Duration::from_millis(20 * (i as u64 + 1));
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
     }
-    // The last utterance ends with the clip; stopping hands it over, and the channel closes
-    // once every caption is in.
-    drop(listening);
-    drop(captioner);
-    latencies
-        .join()
-        .map_err(|_| anyhow::anyhow!("the caption collector failed"))
 }

@@ -11,18 +11,45 @@ use gavel::config::Config;
 use super::{clock, out};
 use crate::bench;
 
+/// What `gavel bench asr` was asked for on the command line.
+#[derive(Debug)]
+pub(crate) struct AsrBenchOptions {
+    pub(crate) model: Option<PathBuf>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) speech: Option<PathBuf>,
+    pub(crate) tuning: gavel::cli::AsrTuning,
+    pub(crate) concurrent: usize,
+    pub(crate) workers: Option<usize>,
+}
+
 /// `gavel bench asr`: word error rate and speed of the model on the test speech.
-pub(crate) async fn bench_asr(
-    config: Config,
-    model: Option<PathBuf>,
-    threads: Option<usize>,
-    speech: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    let t = &config.transcription;
-    let model = model.unwrap_or_else(|| t.model.clone());
-    let threads = threads.unwrap_or(t.threads);
+pub(crate) async fn bench_asr(config: Config, o: AsrBenchOptions) -> anyhow::Result<ExitCode> {
+    let mut t = config.transcription;
+    if let Some(model) = o.model {
+        t.model = model;
+    }
+    t.threads = o.threads.unwrap_or(t.threads);
+    t.workers = o.workers.unwrap_or(t.workers);
+    if let Some(beam) = o.tuning.beam {
+        t.tuning.beam_size = beam;
+    }
+    if o.tuning.full_window {
+        t.tuning.window_margin_ms = None;
+    } else if let Some(m) = o.tuning.window_margin_ms {
+        t.tuning.window_margin_ms = Some(m);
+    }
+    if let Some(f) = o.tuning.flash_attn {
+        t.tuning.flash_attn = f;
+    }
+    let concurrent = if o.tuning.offline {
+        0
+    } else {
+        o.concurrent.clamp(1, 64)
+    };
+    t.live = true;
+    let speech = o.speech;
     let report =
-        tokio::task::spawn_blocking(move || bench::asr::run(&model, threads, speech)).await??;
+        tokio::task::spawn_blocking(move || bench::asr::run(&t, speech, concurrent)).await??;
     out(&report);
     Ok(ExitCode::SUCCESS)
 }

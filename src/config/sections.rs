@@ -43,6 +43,13 @@ pub struct TranscriptionConfig {
     pub workers: usize,
     /// Caption hearings live (everyone on the record, each by their own track). Default: on.
     pub live: bool,
+    /// Seconds the speech model stays in memory after the last captioned hearing closed (it
+    /// is loaded again when the next opens). Default: 300.
+    pub unload_after_secs: u64,
+    /// How utterances are decoded: measured choices, not a setting (`gavel bench asr` tries
+    /// others).
+    #[serde(skip)]
+    pub tuning: crate::transcribe::whisper::Tuning,
 }
 
 impl Default for TranscriptionConfig {
@@ -59,6 +66,8 @@ impl Default for TranscriptionConfig {
             threads: 1,
             workers: 1,
             live: true,
+            unload_after_secs: 300,
+            tuning: crate::transcribe::whisper::Tuning::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::running::Running;
 use crate::sfu::track::PublishedTrack;
-use crate::transcribe::live::{CaptionEvent, Captioner, Listening};
+use crate::transcribe::live::{CaptionEvent, Captioner, Demand, Listening};
 
 /// The live captions of one room.
 #[derive(Debug, Default)]
@@ -17,12 +17,15 @@ pub(super) struct Captions {
     on: Option<(Arc<Captioner>, mpsc::Sender<CaptionEvent>)>,
     /// The audio tracks being transcribed (dropping one stops it).
     running: Running<PublishedTrack, Listening>,
+    /// Keeps the speech model loaded while the room is open.
+    demand: Option<Demand>,
 }
 
 impl Captions {
     /// Captions through `captioner` into `out`.
     pub(super) fn through(captioner: Arc<Captioner>, out: mpsc::Sender<CaptionEvent>) -> Self {
         Self {
+            demand: captioner.demand(),
             on: Some((captioner, out)),
             running: Running::default(),
         }
@@ -45,5 +48,6 @@ impl Captions {
     pub(super) fn stop(&mut self) {
         drop(self.running.take());
         self.on = None;
+        self.demand = None;
     }
 }

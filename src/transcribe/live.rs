@@ -1,28 +1,27 @@
 //! Live captions: each participant's audio (tapped from the SFU, never slowing it) is decoded
 //! to 16 kHz, cut into utterances (`vad`), and transcribed by a bounded pool of worker
-//! threads that share one loaded model. Every utterance becomes a caption or, when the pool is
-//! too far behind to take it, a recorded gap: speech is never dropped silently.
+//! threads that share one model, loaded while some hearing needs it (`pool`). Every utterance
+//! becomes a caption or, when the pool is too far behind to take it, a recorded gap: speech
+//! is never dropped silently.
 //!
 //! Without a usable model the captioner starts anyway, unavailable: rooms say so to the clerk
 //! and run on without captions.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, mpsc as std_mpsc};
 use std::time::Duration;
 
 use gavel_media_pipelines::listener::Listener;
 use tokio::sync::mpsc;
 
+pub use super::pool::Demand;
+use super::pool::{Job, Pool};
 use super::vad::{Segmenter, Utterance, VadConfig};
 use super::whisper::Transcriber;
 use crate::clock::now_ms;
 use crate::config::TranscriptionConfig;
 use crate::domain::ParticipantId;
 use crate::sfu::track::PublishedTrack;
-
-/// Utterances waiting for a worker before new ones are recorded as gaps (about ten minutes
-/// of speech at the usual utterance length).
-const QUEUE: usize = 64;
 
 /// What the captioner tells a room.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,16 +70,9 @@ pub enum GapReason {
     Failed(String),
 }
 
-struct Job {
-    participant: ParticipantId,
-    utterance: Utterance,
-    spoken_at: std::time::Instant,
-    out: mpsc::Sender<CaptionEvent>,
-}
-
 /// The server's transcription service.
 pub struct Captioner {
-    jobs: Option<std_mpsc::SyncSender<Job>>,
+    pool: Option<Arc<Pool>>,
     unavailable: Option<String>,
     /// Utterances given up because the workers were behind (a metric).
     pub gaps: AtomicU64,
@@ -95,26 +87,14 @@ impl std::fmt::Debug for Captioner {
 }
 
 impl Captioner {
-    /// Loads the model and starts `workers` worker threads; unavailable (with the reason)
-    /// when the model cannot be used.
+    /// A captioner for `config`'s model, which is checked now (unavailable, with the reason,
+    /// when it cannot be used) and loaded when a hearing first needs it ([`Self::demand`]).
     pub fn start(config: &TranscriptionConfig) -> Arc<Self> {
-        let model = match Transcriber::load(&config.model, &config.language, config.threads) {
-            Ok(m) => Arc::new(m),
-            Err(e) => return Self::unavailable(e.to_string()),
-        };
-        let (tx, rx) = std_mpsc::sync_channel::<Job>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        for n in 0..config.workers.max(1) {
-            let (model, rx) = (model.clone(), rx.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("gavel-asr-{n}"))
-                .spawn(move || work(&model, &rx));
-            if let Err(e) = spawned {
-                return Self::unavailable(format!("no worker thread: {e}"));
-            }
+        if let Err(e) = Transcriber::check(&config.model, &config.language) {
+            return Self::unavailable(e.to_string());
         }
         Arc::new(Self {
-            jobs: Some(tx),
+            pool: Some(Pool::new(config.clone())),
             unavailable: None,
             gaps: AtomicU64::new(0),
         })
@@ -123,7 +103,7 @@ impl Captioner {
     /// A captioner that transcribes nothing, saying why.
     pub fn unavailable(why: String) -> Arc<Self> {
         Arc::new(Self {
-            jobs: None,
+            pool: None,
             unavailable: Some(why),
             gaps: AtomicU64::new(0),
         })
@@ -134,6 +114,24 @@ impl Captioner {
         self.unavailable.as_deref()
     }
 
+    /// Keeps the model loaded, loading it now if it is not (a captioned hearing opens: its
+    /// first words need not wait), until the returned handle drops; `None` when unavailable.
+    pub fn demand(&self) -> Option<Demand> {
+        self.pool.as_ref().map(Pool::demand)
+    }
+
+    /// Whether the model is in memory now.
+    pub fn model_loaded(&self) -> bool {
+        self.pool.as_ref().is_some_and(|p| p.loaded())
+    }
+
+    /// Times the model has been loaded since the server started.
+    pub fn model_loads(&self) -> u64 {
+        self.pool
+            .as_ref()
+            .map_or(0, |p| p.loads.load(Ordering::Relaxed))
+    }
+
     /// Starts transcribing `track` (Opus audio) into `out` until the returned handle drops.
     pub fn listen(
         self: &Arc<Self>,
@@ -141,7 +139,7 @@ impl Captioner {
         out: mpsc::Sender<CaptionEvent>,
     ) -> Option<Listening> {
         // No workers, no tap: an unavailable captioner never touches the track.
-        self.jobs.as_ref()?;
+        self.pool.as_ref()?;
         let pt = track.media.payload_type();
         let listener = Listener::start(pt).ok()?;
         track.set_listener(Some(listener.tap()), pt);
@@ -158,7 +156,8 @@ impl Captioner {
         participant: ParticipantId,
         out: mpsc::Sender<CaptionEvent>,
     ) -> Option<Listening> {
-        let jobs = self.jobs.clone()?;
+        let demand = self.demand()?;
+        let jobs = self.pool.as_ref()?.jobs()?;
         let stop = Arc::new(AtomicBool::new(false));
         let (this, flag) = (self.clone(), stop.clone());
         let base = now_ms();
@@ -175,6 +174,7 @@ impl Captioner {
             stop,
             thread: Some(thread),
             track: None,
+            _demand: demand,
         })
     }
 
@@ -255,59 +255,14 @@ impl Captioner {
     }
 }
 
-/// A worker: transcribes jobs until the captioner is gone.
-fn work(model: &Transcriber, jobs: &Mutex<std_mpsc::Receiver<Job>>) {
-    let Ok(mut decoder) = model.decoder() else {
-        return;
-    };
-    loop {
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else {
-            return;
-        };
-        let u = &job.utterance;
-        let event = match decoder.transcribe(&u.samples) {
-            Ok(segments) => {
-                let text = segments
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                if text.trim().is_empty() {
-                    continue;
-                }
-                let confidence = segments.iter().map(|s| s.confidence).sum::<f32>()
-                    / segments.len().max(1) as f32;
-                CaptionEvent::Caption {
-                    participant: job.participant.clone(),
-                    start_ms: u.start_ms,
-                    end_ms: u.end_ms,
-                    text,
-                    confidence,
-                    spoken_at: job.spoken_at,
-                }
-            }
-            Err(e) => CaptionEvent::Gap {
-                participant: job.participant.clone(),
-                start_ms: u.start_ms,
-                end_ms: u.end_ms,
-                why: GapReason::Failed(e.to_string()),
-            },
-        };
-        // overflow: await (the room takes captions in order; this is a worker thread)
-        let _ = job.out.blocking_send(event);
-    }
-}
-
 /// Stops listening to a track when dropped.
 #[derive(Debug)]
 pub struct Listening {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     track: Option<Arc<PublishedTrack>>,
+    /// The model stays while anyone is listened to.
+    _demand: Demand,
 }
 
 impl Drop for Listening {

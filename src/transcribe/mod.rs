@@ -4,7 +4,9 @@
 pub mod live;
 pub mod model;
 pub mod nonspeech;
+mod pool;
 pub mod store;
 pub mod vad;
 pub mod wer;
 pub mod whisper;
+pub mod window;

@@ -274,6 +274,51 @@ async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
     assert!(summary["loss_pct"].as_f64().unwrap() <= 0.5, "{summary}");
 }
 
+/// The `key=value` pairs of a report's last line.
+fn summary(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .last()
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_caption_benchmark_keeps_up_with_two_speakers_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = crate::asr::tiny_en(dir.path());
+    let out = gavel()
+        .args([
+            "bench",
+            "asr",
+            "--threads",
+            "1",
+            "--concurrent",
+            "2",
+            "--model",
+        ])
+        .arg(&model)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = summary(&text);
+    let num = |k: &str| -> f64 { s[k].parse().unwrap_or(f64::NAN) };
+    // Keeping up: no utterance given up, each speaker's ten sentences captioned (one the
+    // model hears nothing in may be missing), and as accurately as the offline bar allows.
+    assert_eq!(num("gaps"), 0.0, "{text}");
+    assert!(num("captions_min") >= 9.0, "{text}");
+    assert!(num("live_wer") <= 0.25, "{text}");
+    assert!(num("wer") <= 0.20 && num("long_wer") <= 0.25, "{text}");
+}
+
 #[tokio::test]
 async fn verify_recording_names_a_changed_segment_and_an_edited_manifest() {
     use gavel_recordings::manifest::{Entry, Segment, append};

@@ -244,3 +244,85 @@ async fn beeps_and_music_in_a_hearing_become_no_captions_and_speech_after_them_d
     .unwrap();
     assert!(earlier.is_empty(), "noise stored as lines: {earlier:?}");
 }
+
+/// Waits (up to `secs`) until `cond` holds; the model's loading and release happen on the
+/// captioner's own threads, with nothing to await.
+fn eventually(secs: u64, what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {secs} s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_model_is_in_memory_only_while_a_captioned_hearing_needs_it() {
+    use gavel::transcribe::live::{CaptionEvent, Captioner};
+    let models = tempfile::tempdir().unwrap();
+    let config = gavel::config::TranscriptionConfig {
+        model: crate::asr::tiny_en(models.path()),
+        threads: 1,
+        unload_after_secs: 1,
+        ..Default::default()
+    };
+    let captioner = Captioner::start(&config);
+    assert!(captioner.why_unavailable().is_none());
+    assert!(
+        !captioner.model_loaded(),
+        "nothing loaded before a hearing needs it"
+    );
+
+    // A captioned hearing opens: the model loads before anyone speaks ...
+    let hearing = captioner.demand().expect("available");
+    eventually(60, "the model loaded", || captioner.model_loaded());
+    // ... and is let go a while after the hearing closed.
+    drop(hearing);
+    eventually(60, "the model released", || !captioner.model_loaded());
+    assert_eq!(captioner.model_loads(), 1);
+
+    // The next hearing loads it again, and speech said at once (while it loads) is captioned.
+    let listener = gavel_media_pipelines::listener::Listener::start(111).unwrap();
+    let tap = listener.tap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let listening = captioner
+        .listen_to(listener, gavel::domain::ParticipantId::new("party"), tx)
+        .unwrap();
+    // The first sentence and the pause after it (1.5 s of silence, the sentence, 1.5 s).
+    let speech: Vec<bytes::Bytes> = speech().into_iter().take(400).collect();
+    let start = std::time::Instant::now();
+    for (i, p) in speech.iter().enumerate() {
+        // Paced as spoken: 20 ms a packet.
+        let due = start + Duration::from_millis(20 * i as u64);
+        std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        let mut rtp = vec![0x80, 111];
+        rtp.extend_from_slice(&u16::try_from(i).unwrap().to_be_bytes());
+        rtp.extend_from_slice(&(u32::try_from(i).unwrap() * 960).to_be_bytes());
+        rtp.extend_from_slice(&7u32.to_be_bytes());
+        rtp.extend_from_slice(p);
+        tap.push(rtp);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let caption = match rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(120), rx.recv()).await })
+        .expect("a caption within 120 s")
+        .expect("a caption before the channel closes")
+    {
+        CaptionEvent::Caption { text, .. } => text,
+        gap => panic!("the sentence was not transcribed: {gap:?}"),
+    };
+    let said = &crate::asr::sentences()[0];
+    assert!(
+        gavel::transcribe::wer::wer(said, &caption) <= 0.5,
+        "{said:?} captioned as {caption:?}"
+    );
+    assert!(captioner.model_loaded());
+    assert_eq!(captioner.model_loads(), 2);
+    drop(listening);
+    eventually(60, "the model released again", || !captioner.model_loaded());
+}
