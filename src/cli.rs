@@ -212,6 +212,12 @@ pub enum BenchKind {
         /// costs (`server_cpu_pct`, `recorded_tracks`).
         #[arg(long)]
         record: bool,
+        /// Pin the server (every thread) to one CPU and this load generator to another,
+        /// `SERVER,GENERATOR` (`--pin` alone: `0,1`). Unpinned, the two share the cores and
+        /// the figures mostly measure their contention.
+        #[arg(long, value_name = "SERVER,GENERATOR", num_args = 0..=1,
+              default_missing_value = "0,1", value_parser = parse_pin)]
+        pin: Option<(usize, usize)>,
     },
     /// Pull courtroom cameras: N devices of 1080p30 H.264 at 4 Mbit/s from a real RTSP server
     /// into one hearing with one subscriber, through a server started on loopback; prints the
@@ -316,5 +322,36 @@ impl Cli {
         c.validate()?;
         c.resolve(None);
         Ok(c)
+    }
+}
+
+/// `--pin SERVER,GENERATOR`: two different CPUs.
+fn parse_pin(s: &str) -> Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or("two CPUs, SERVER,GENERATOR (e.g. 0,1)")?;
+    let cpu = |x: &str| {
+        x.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("{x:?} is not a CPU number"))
+    };
+    let (a, b) = (cpu(a)?, cpu(b)?);
+    if a == b {
+        return Err("the server and the generator need different CPUs".into());
+    }
+    Ok((a, b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pin;
+
+    #[test]
+    fn pinning_names_two_different_cpus() {
+        assert_eq!(parse_pin("0,1"), Ok((0, 1)));
+        assert_eq!(parse_pin(" 3 , 2"), Ok((3, 2)));
+        for bad in ["0", "0,0", "a,1", "1,", ""] {
+            assert!(parse_pin(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -80,6 +80,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ca_cert,
                     clip,
                     record,
+                    pin,
                 },
         } => {
             let server = match (server, api_key, ca_cert) {
@@ -94,6 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 server,
                 clip,
                 record,
+                pin,
             })
             .await?;
             commands::out(&summary);

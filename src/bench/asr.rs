@@ -75,13 +75,14 @@ pub(crate) fn run(
         config.tuning
     ));
     drop(whisper);
+    gavel::transcribe::give_back_memory();
     if concurrent == 0 {
         lines.push(format!(
             "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} (offline only)"
         ));
         return Ok(lines.join("\n"));
     }
-    let live = live(config, &dir.join("opus"), concurrent)?;
+    let (live, memory) = live(config, &dir.join("opus"), concurrent)?;
     let mut latencies: Vec<i64> = live.iter().flat_map(|s| s.latencies.clone()).collect();
     latencies.sort_unstable();
     let pct = |p: f64| {
@@ -105,6 +106,10 @@ pub(crate) fn run(
         "live: {concurrent} speaker(s), {} worker(s); captions per speaker {:?}",
         config.workers,
         live.iter().map(|s| s.latencies.len()).collect::<Vec<_>>()
+    ));
+    lines.push(format!(
+        "memory (MB): before the live part {:.1}, at most during it {:.1}, once the model was let go {:.1}",
+        memory.before, memory.peak, memory.released
     ));
     lines.push(format!(
         "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} concurrent={concurrent} \
@@ -137,13 +142,47 @@ struct Spoken {
     gaps: usize,
 }
 
+/// This process's resident memory around the live part (MB): what holding the model costs,
+/// and whether letting it go gives the memory back.
+#[derive(Debug, Default)]
+struct Memory {
+    before: f64,
+    peak: f64,
+    released: f64,
+}
+
+fn rss() -> f64 {
+    super::rss_mb(std::process::id()).unwrap_or(f64::NAN)
+}
+
 /// Plays the speech clip (20 ms Opus packets) as RTP in real time through the live path, by
 /// `speakers` speakers at once, each starting a quarter second after the one before (people
 /// talking over each other, not in lockstep); returns what each one's captions came to.
-fn live(config: &TranscriptionConfig, clip: &Path, speakers: usize) -> anyhow::Result<Vec<Spoken>> {
+fn live(
+    config: &TranscriptionConfig,
+    clip: &Path,
+    speakers: usize,
+) -> anyhow::Result<(Vec<Spoken>, Memory)> {
     use gavel::transcribe::live::{CaptionEvent, Captioner};
+    use std::sync::atomic::{AtomicBool, Ordering};
     let packets = std::sync::Arc::new(gavel::clip::load_audio(clip)?);
-    let captioner = Captioner::start(config);
+    // The model is let go as soon as the speakers are done, to see the memory come back.
+    let config = TranscriptionConfig {
+        unload_after_secs: 0,
+        ..config.clone()
+    };
+    let before = rss();
+    let done = std::sync::Arc::new(AtomicBool::new(false));
+    let sampling = done.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0.0f64;
+        while !sampling.load(Ordering::Relaxed) {
+            peak = peak.max(rss());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    });
+    let captioner = Captioner::start(&config);
     if let Some(why) = captioner.why_unavailable() {
         anyhow::bail!("live captions unavailable: {why}");
     }
@@ -189,8 +228,30 @@ fn live(config: &TranscriptionConfig, clip: &Path, speakers: usize) -> anyhow::R
                 .map_err(|_| anyhow::anyhow!("a caption collector failed"))?,
         );
     }
+    done.store(true, Ordering::Relaxed);
+    let peak = sampler
+        .join()
+        .map_err(|_| anyhow::anyhow!("the memory sampler failed"))?;
+    let released_by = Instant::now() + Duration::from_secs(30);
+    while captioner.model_loaded() && Instant::now() < released_by {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The last worker may still be freeing it: the lowest reading of the next second.
+    let released = (0..10)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(100));
+            rss()
+        })
+        .fold(f64::INFINITY, f64::min);
     drop(captioner);
-    Ok(out)
+    Ok((
+        out,
+        Memory {
+            before,
+            peak,
+            released,
+        },
+    ))
 }
 
 /// Sends `packets` into `tap` as RTP, one every 20 ms on the clock.

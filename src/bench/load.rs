@@ -68,6 +68,9 @@ pub(crate) struct Meter {
     pub(crate) received: AtomicU64,
     /// One-way latencies of packets received in the window, microseconds.
     pub(crate) latencies_us: Mutex<Vec<u32>>,
+    /// The same, of audio packets alone: speech is what a hearing notices first, and it
+    /// shares each subscriber's connection (and the server's core) with video's key frames.
+    pub(crate) audio_latencies_us: Mutex<Vec<u32>>,
     /// Time from opening the WebSocket to the first media packet, per subscriber, ms.
     pub(crate) joins_ms: Mutex<Vec<f64>>,
     /// Set when the run is over.
@@ -89,6 +92,7 @@ impl Meter {
             sent_bytes: AtomicU64::new(0),
             received: AtomicU64::new(0),
             latencies_us: Mutex::new(Vec::new()),
+            audio_latencies_us: Mutex::new(Vec::new()),
             joins_ms: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             clip,
@@ -175,6 +179,13 @@ fn count(
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(lat);
+                    if kind == MediaKind::Audio {
+                        meter
+                            .audio_latencies_us
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(lat);
+                    }
                 }
             });
         }

@@ -45,6 +45,8 @@ pub(crate) struct SfuBench {
     /// Load trials (recorded by default) instead of pre-trial conferences (not recorded), to
     /// measure what recording costs.
     pub(crate) record: bool,
+    /// CPUs for the server (every thread) and for this load generator.
+    pub(crate) pin: Option<(usize, usize)>,
 }
 
 /// Where the load goes.
@@ -58,8 +60,8 @@ struct Target {
 }
 
 impl Target {
-    async fn own() -> anyhow::Result<Self> {
-        let child = start_server().await?;
+    async fn own(cpu: Option<usize>) -> anyhow::Result<Self> {
+        let child = start_server(cpu).await?;
         let cert = child._dir.path().join("data/tls/cert.pem");
         let base = format!("https://localhost:{}", child.addr.port());
         Ok(Self {
@@ -105,7 +107,8 @@ impl Child {
     }
 }
 
-async fn start_server() -> anyhow::Result<Child> {
+/// Starts `gavel serve`, on `cpu` alone when given (every thread it ever starts inherits it).
+async fn start_server(cpu: Option<usize>) -> anyhow::Result<Child> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let mut config = gavel::config::Config::default();
@@ -114,14 +117,23 @@ async fn start_server() -> anyhow::Result<Child> {
     let (db, _) = gavel::app::open(&config).await?;
     let api_key = gavel::auth::apikey::create(&db, "bench", gavel::clock::now_ms()).await?;
     db.close().await;
-    let mut proc = tokio::process::Command::new(std::env::current_exe()?)
+    let exe = std::env::current_exe()?;
+    let mut command = match cpu {
+        Some(cpu) => {
+            let mut c = tokio::process::Command::new("taskset");
+            c.args(["-c", &cpu.to_string()]).arg(exe);
+            c
+        }
+        None => tokio::process::Command::new(exe),
+    };
+    let mut proc = command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
         .env("GAVEL_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .context("starting gavel serve")?;
+        .context("starting gavel serve (with --pin: taskset, from util-linux)")?;
     let stdout = proc.stdout.take().context("server stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let port: u16 = tokio::time::timeout(Duration::from_secs(30), async {
@@ -202,6 +214,20 @@ impl Api {
     }
 }
 
+/// Moves every thread of `pid` to `cpu`; threads it starts later inherit it.
+fn pin_all_threads(pid: u32, cpu: usize) -> anyhow::Result<()> {
+    let out = std::process::Command::new("taskset")
+        .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
+        .output()
+        .context("taskset (util-linux)")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "taskset: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
 /// CPU time (user + system) of a process, microseconds, from `/proc/<pid>/stat`.
 fn cpu_us(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -242,9 +268,12 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
     );
     let clip = clip::load(&b.clip.clone().unwrap_or_else(clip::default_dir))?;
     gavel::app::install_crypto_provider();
+    if let Some((_, generator)) = b.pin {
+        pin_all_threads(std::process::id(), generator)?;
+    }
     let mut target = match &b.server {
         Some((url, key, ca)) => Target::remote(url, key, ca).await?,
-        None => Target::own().await?,
+        None => Target::own(b.pin.map(|(server, _)| server)).await?,
     };
     let api = &target.api;
     let meter = Meter::new(clip);
@@ -294,12 +323,14 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
     let pid = target.child.as_ref().and_then(Child::pid);
     let start_ms = meter.epoch.elapsed().as_millis() as u64;
     let cpu0 = pid.and_then(cpu_us);
+    let gen0 = cpu_us(std::process::id());
     meter.window_start_ms.store(start_ms, Ordering::Relaxed);
     meter
         .window_end_ms
         .store(start_ms + b.duration * 1000, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(b.duration)).await;
     let cpu1 = pid.and_then(cpu_us);
+    let gen1 = cpu_us(std::process::id());
     let rss = pid.and_then(rss_mb);
     // Let in-flight packets of the window arrive.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -320,6 +351,12 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         .map(|l| l.iter().map(|u| *u as f64 / 1000.0).collect())
         .unwrap_or_default();
     lat.sort_by(f64::total_cmp);
+    let mut audio_lat: Vec<f64> = meter
+        .audio_latencies_us
+        .lock()
+        .map(|l| l.iter().map(|u| *u as f64 / 1000.0).collect())
+        .unwrap_or_default();
+    audio_lat.sort_by(f64::total_cmp);
     let mut joins: Vec<f64> = meter.joins_ms.lock().map(|j| j.clone()).unwrap_or_default();
     joins.sort_by(f64::total_cmp);
     let cpu_per_pkt = match (cpu0, cpu1) {
@@ -328,6 +365,12 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
     };
     // Share of one core the server used over the window, percent.
     let cpu_pct = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => (b - a) as f64 / (secs * 1e6) * 100.0,
+        _ => f64::NAN,
+    };
+    // The generator's own share of a core: near 100 % pinned, it (not the server) is what
+    // limits loss and latency.
+    let gen_pct = match (gen0, gen1) {
         (Some(a), Some(b)) => (b - a) as f64 / (secs * 1e6) * 100.0,
         _ => f64::NAN,
     };
@@ -343,10 +386,13 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "join_ms_p99": percentile(&joins, 0.99).round(),
         "latency_ms_p50": (percentile(&lat, 0.5) * 1000.0).round() / 1000.0,
         "latency_ms_p99": (percentile(&lat, 0.99) * 1000.0).round() / 1000.0,
+        "audio_latency_ms_p99": (percentile(&audio_lat, 0.99) * 1000.0).round() / 1000.0,
         "server_cpu_us_per_pkt": (cpu_per_pkt * 100.0).round() / 100.0,
         "server_cpu_pct": (cpu_pct * 10.0).round() / 10.0,
         "recorded_tracks": if b.record { b.publishers * 2 } else { 0 },
         "server_rss_mb": rss.map(|r| (r * 10.0).round() / 10.0),
+        "gen_cpu_pct": (gen_pct * 10.0).round() / 10.0,
+        "pinned": b.pin.map(|(s, g)| format!("{s},{g}")),
         "joined_subscribers": joins.len(),
     });
     drop(peers);
@@ -364,10 +410,12 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "join_ms_p99",
         "latency_ms_p50",
         "latency_ms_p99",
+        "audio_latency_ms_p99",
         "server_cpu_us_per_pkt",
         "server_cpu_pct",
         "recorded_tracks",
         "server_rss_mb",
+        "gen_cpu_pct",
     ];
     Ok(keys
         .iter()

@@ -70,15 +70,8 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
     let mount = if b.transcode { "/bench-high" } else { "/bench" };
     let url = format!("rtsp://127.0.0.1:{}{mount}", rtsp.port);
 
-    let target = Target::own().await?;
+    let target = Target::own(b.pin).await?;
     let pid = target.child.as_ref().and_then(|c| c.pid());
-    if let (Some(cpu), Some(pid)) = (b.pin, pid) {
-        let pinned = std::process::Command::new("taskset")
-            .args(["-a", "-cp", &cpu.to_string(), &pid.to_string()])
-            .output()
-            .context("taskset")?;
-        anyhow::ensure!(pinned.status.success(), "taskset failed");
-    }
     let api = &target.api;
     let docket = api
         .post("/api/v1/dockets", json!({"case_number": format!("BENCH-RTSP-{}", gavel::clock::now_ms()), "title": "Load", "court": "Bench", "case_type": "civil"}))

@@ -41,11 +41,12 @@ pub(crate) async fn bench_asr(config: Config, o: AsrBenchOptions) -> anyhow::Res
     if let Some(f) = o.tuning.flash_attn {
         t.tuning.flash_attn = f;
     }
-    let concurrent = if o.tuning.offline {
-        0
-    } else {
-        o.concurrent.clamp(1, 64)
-    };
+    // Each speaker is a thread and a decoding pipeline of this process.
+    anyhow::ensure!(
+        (1..=100).contains(&o.concurrent),
+        "--concurrent takes 1 to 100 speakers"
+    );
+    let concurrent = if o.tuning.offline { 0 } else { o.concurrent };
     t.live = true;
     let speech = o.speech;
     let report =

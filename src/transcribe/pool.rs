@@ -116,12 +116,18 @@ impl Pool {
                     let (t, rx) = (transcriber.clone(), rx.clone());
                     let more = std::thread::Builder::new()
                         .name(format!("gavel-asr-{n}"))
-                        .spawn(move || work(&t, &rx));
+                        .spawn(move || {
+                            work(&t, &rx);
+                            drop(t);
+                            super::give_back_memory();
+                        });
                     if let Err(e) = more {
                         tracing::warn!(error = %e, "a transcription worker did not start");
                     }
                 }
                 work(&transcriber, &rx);
+                drop(transcriber);
+                super::give_back_memory();
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "no transcription worker");

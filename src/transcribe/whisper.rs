@@ -54,11 +54,12 @@ pub struct Tuning {
     pub flash_attn: bool,
 }
 
-/// Measured with `gavel bench asr --threads 1` (tiny.en q8_0, 2 cores; issue 14's note): the
-/// full 30 s window with 5 beams ran at RTF 0.39 with 9.4 % WER; a window fitted to the
-/// utterance plus 2 s, decoded greedily, at 0.06 with the same WER. Shorter margins lost words
-/// (the model, not trained on short windows, needs the silence to hear the end); flash
-/// attention was slower on this CPU.
+/// Measured with `gavel bench asr --threads 1` (tiny.en, 2 cores; issue 14's note): the full
+/// 30 s window with 5 beams (f16) ran at RTF 0.39 with 9.4 % WER; a window fitted to the
+/// utterance plus 2 s, decoded greedily (q8_0), at 0.052 with the same WER, on single
+/// sentences and on a long recording. Shorter margins lost words (the model, not trained on
+/// short windows, needs the silence to hear the end); 5 beams in the fitted window looped on
+/// the long recording; flash attention was slower on this CPU.
 impl Default for Tuning {
     fn default() -> Self {
         Self {

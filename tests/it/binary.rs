@@ -272,6 +272,8 @@ async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
     );
     // UDP on loopback in a loaded debug build may lose a packet in a thousand; more is a fault.
     assert!(summary["loss_pct"].as_f64().unwrap() <= 0.5, "{summary}");
+    // The generator's own load is reported, so an overloaded generator shows.
+    assert!(summary["gen_cpu_pct"].as_f64().unwrap() > 0.0, "{summary}");
 }
 
 /// The `key=value` pairs of a report's last line.
