@@ -38,8 +38,8 @@ pub struct TranscriptionConfig {
     /// Threads per transcription job. On a busy 2-core machine one is steadier than two.
     /// Default: 1.
     pub threads: usize,
-    /// Transcription jobs run at once (worker threads, each with its own working memory of
-    /// about 170 MB for tiny). Default: 1.
+    /// Transcription jobs run at once (worker threads sharing the model, each with its own
+    /// working memory; the tiny model and one worker hold about 100 MB). Default: 1.
     pub workers: usize,
     /// Caption hearings live (everyone on the record, each by their own track). Default: on.
     pub live: bool,
@@ -49,7 +49,7 @@ pub struct TranscriptionConfig {
     /// How utterances are decoded: measured choices, not a setting (`gavel bench asr` tries
     /// others).
     #[serde(skip)]
-    pub tuning: crate::transcribe::whisper::Tuning,
+    pub tuning: Tuning,
 }
 
 impl Default for TranscriptionConfig {
@@ -67,7 +67,36 @@ impl Default for TranscriptionConfig {
             workers: 1,
             live: true,
             unload_after_secs: 300,
-            tuning: crate::transcribe::whisper::Tuning::default(),
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+/// How utterances are decoded: the choices `gavel bench asr` weighs against each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// Beams of the search; 1 decodes greedily. Either way a window that decodes into a loop
+    /// or nonsense is decoded again hotter (whisper.cpp's temperature fallback).
+    pub beam_size: u8,
+    /// The encoder sees the utterance plus this much (ms) instead of Whisper's fixed 30 s
+    /// window, whose cost is paid in full however short the speech; `None`: the full window.
+    pub window_margin_ms: Option<u32>,
+    /// whisper.cpp's flash attention.
+    pub flash_attn: bool,
+}
+
+/// Measured with `gavel bench asr --threads 1` (tiny.en, 2 cores; issue 14's note): the full
+/// 30 s window with 5 beams (f16) ran at RTF 0.39 with 9.4 % WER; a window fitted to the
+/// utterance plus 2 s, decoded greedily (q8_0), at 0.052 with the same WER, on single
+/// sentences and on a long recording. Shorter margins lost words (the model, not trained on
+/// short windows, needs the silence to hear the end); 5 beams in the fitted window looped on
+/// the long recording; flash attention was slower on this CPU.
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            beam_size: 1,
+            window_margin_ms: Some(2000),
+            flash_attn: false,
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::window;
+pub use crate::config::Tuning;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 /// Why transcription is unavailable or failed.
@@ -39,35 +40,6 @@ pub struct Segment {
     pub text: String,
     /// Mean probability of its tokens, 0 to 1.
     pub confidence: f32,
-}
-
-/// How utterances are decoded: the choices `gavel bench asr` weighs against each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Tuning {
-    /// Beams of the search; 1 decodes greedily. Either way a window that decodes into a loop
-    /// or nonsense is decoded again hotter (whisper.cpp's temperature fallback).
-    pub beam_size: u8,
-    /// The encoder sees the utterance plus this much (ms) instead of Whisper's fixed 30 s
-    /// window, whose cost is paid in full however short the speech; `None`: the full window.
-    pub window_margin_ms: Option<u32>,
-    /// whisper.cpp's flash attention.
-    pub flash_attn: bool,
-}
-
-/// Measured with `gavel bench asr --threads 1` (tiny.en, 2 cores; issue 14's note): the full
-/// 30 s window with 5 beams (f16) ran at RTF 0.39 with 9.4 % WER; a window fitted to the
-/// utterance plus 2 s, decoded greedily (q8_0), at 0.052 with the same WER, on single
-/// sentences and on a long recording. Shorter margins lost words (the model, not trained on
-/// short windows, needs the silence to hear the end); 5 beams in the fitted window looped on
-/// the long recording; flash attention was slower on this CPU.
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            beam_size: 1,
-            window_margin_ms: Some(2000),
-            flash_attn: false,
-        }
-    }
 }
 
 /// A loaded Whisper model.
