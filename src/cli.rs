@@ -129,6 +129,31 @@ pub enum VerifyKind {
     },
 }
 
+/// `gavel bench asr`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AsrBenchArgs {
+    /// The ggml model [default: `[transcription] model`].
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Threads [default: `[transcription] threads`].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The directory of WAV files with a `.txt` reference beside each (default:
+    /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`).
+    #[arg(long)]
+    pub speech: Option<PathBuf>,
+    /// How to decode (default: the server's own choices).
+    #[command(flatten)]
+    pub tuning: AsrTuning,
+    /// Speakers talking at once, each in their own hearing, through the live path: reports
+    /// whether captions keep up (gaps, latency p50/p95) with that many.
+    #[arg(long, default_value_t = 1)]
+    pub concurrent: usize,
+    /// Transcription workers of the live path [default: `[transcription] workers`].
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
 /// Decoding choices `gavel bench asr` can weigh against the server's own.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AsrTuning {
@@ -155,28 +180,7 @@ pub enum BenchKind {
     /// Measure transcription: word error rate and real-time factor of the model on the test
     /// sentences (spoken by espeak-ng into `~/.cache/gavel/media/speech` by `make setup`);
     /// ends with a `key=value` line.
-    Asr {
-        /// The ggml model [default: `[transcription] model`].
-        #[arg(long)]
-        model: Option<PathBuf>,
-        /// Threads [default: `[transcription] threads`].
-        #[arg(long)]
-        threads: Option<usize>,
-        /// The directory of WAV files with a `.txt` reference beside each (default:
-        /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`).
-        #[arg(long)]
-        speech: Option<PathBuf>,
-        /// How to decode (default: the server's own choices).
-        #[command(flatten)]
-        tuning: AsrTuning,
-        /// Speakers talking at once, each in their own hearing, through the live path: reports
-        /// whether captions keep up (gaps, latency p50/p95) with that many.
-        #[arg(long, default_value_t = 1)]
-        concurrent: usize,
-        /// Transcription workers of the live path [default: `[transcription] workers`].
-        #[arg(long)]
-        workers: Option<usize>,
-    },
+    Asr(AsrBenchArgs),
     /// Load the SFU: P publishers (a pre-encoded Opus + 720p VP8 clip, about 1.1 Mbit/s), each
     /// with S subscribers in its own hearing, through a server started on loopback; prints one
     /// `key=value` summary line.

@@ -48,26 +48,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: KeysAction::Rotate,
         } => keys::keys_rotate(config).await,
         Command::Bench {
-            what:
-                BenchKind::Asr {
-                    model,
-                    threads,
-                    speech,
-                    tuning,
-                    concurrent,
-                    workers,
-                },
-        } => {
-            let options = media::AsrBenchOptions {
-                model,
-                threads,
-                speech,
-                tuning,
-                concurrent,
-                workers,
-            };
-            media::bench_asr(config, options).await
-        }
+            what: BenchKind::Asr(args),
+        } => media::bench_asr(config, args).await,
         Command::Bench {
             what:
                 BenchKind::Sfu {

@@ -11,19 +11,11 @@ use gavel::config::Config;
 use super::{clock, out};
 use crate::bench;
 
-/// What `gavel bench asr` was asked for on the command line.
-#[derive(Debug)]
-pub(crate) struct AsrBenchOptions {
-    pub(crate) model: Option<PathBuf>,
-    pub(crate) threads: Option<usize>,
-    pub(crate) speech: Option<PathBuf>,
-    pub(crate) tuning: gavel::cli::AsrTuning,
-    pub(crate) concurrent: usize,
-    pub(crate) workers: Option<usize>,
-}
-
 /// `gavel bench asr`: word error rate and speed of the model on the test speech.
-pub(crate) async fn bench_asr(config: Config, o: AsrBenchOptions) -> anyhow::Result<ExitCode> {
+pub(crate) async fn bench_asr(
+    config: Config,
+    o: gavel::cli::AsrBenchArgs,
+) -> anyhow::Result<ExitCode> {
     let mut t = config.transcription;
     if let Some(model) = o.model {
         t.model = model;
