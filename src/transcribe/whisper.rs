@@ -218,7 +218,7 @@ impl Decoder {
                 continue;
             }
             // A sound described ("(beep)", "♪ ♪") is not speech: never a line.
-            let Some(text) = super::nonspeech::speech_only(&heard) else {
+            let Some(mut text) = super::nonspeech::speech_only(&heard) else {
                 super::nonspeech::count_dropped();
                 tracing::debug!(
                     no_speech = s.no_speech_probability(),
@@ -240,6 +240,9 @@ impl Decoder {
             if super::nonspeech::likely_invented(no_speech, confidence) {
                 super::nonspeech::count_dropped();
                 continue;
+            }
+            if super::chinese::writes_simplified(&self.language) {
+                text = super::chinese::simplified(&text);
             }
             out.push(Segment {
                 // whisper.cpp counts in centiseconds.
