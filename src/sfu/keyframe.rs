@@ -24,6 +24,87 @@ pub fn may_forward(last_ms: Option<u64>, now_ms: u64) -> bool {
     last_ms.is_none_or(|last| now_ms.saturating_sub(last) >= MIN_INTERVAL_MS)
 }
 
+/// What to do with a key-frame request to one publisher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// Send it now.
+    Now,
+    /// Too soon after the last one: send one at the end of the interval, in this long. A
+    /// request is never just dropped: the subscriber who asked may have started listening
+    /// just after the last key frame went by, and would otherwise wait for the publisher's
+    /// next one of its own accord (a browser may send none for minutes).
+    After(std::time::Duration),
+    /// A request is already waiting for the end of the interval; it serves this one too.
+    Waiting,
+}
+
+/// Paces one publisher's key-frame requests: at most one per [`MIN_INTERVAL_MS`], and those
+/// inside the interval coalesced into one at its end.
+#[derive(Debug)]
+pub struct Pacer {
+    born: Instant,
+    /// Milliseconds after `born` of the last request sent, plus one (0: never).
+    last: std::sync::atomic::AtomicU64,
+    /// A request waits for the end of the interval.
+    waiting: std::sync::atomic::AtomicBool,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Self {
+            born: Instant::now(),
+            last: std::sync::atomic::AtomicU64::new(0),
+            waiting: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl Pacer {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// A subscriber (or the server) asks for a key frame now.
+    pub fn ask(&self) -> Pace {
+        self.ask_at(self.now_ms())
+    }
+
+    fn ask_at(&self, now: u64) -> Pace {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        loop {
+            let stored = self.last.load(Acquire);
+            let last = stored.checked_sub(1);
+            if may_forward(last, now) {
+                if self
+                    .last
+                    .compare_exchange(stored, now + 1, AcqRel, Acquire)
+                    .is_ok()
+                {
+                    return Pace::Now;
+                }
+                continue;
+            }
+            if self.waiting.swap(true, AcqRel) {
+                return Pace::Waiting;
+            }
+            let since = now.saturating_sub(last.unwrap_or(now));
+            let wait = MIN_INTERVAL_MS.saturating_sub(since).max(1);
+            return Pace::After(std::time::Duration::from_millis(wait));
+        }
+    }
+
+    /// The waiting request is sent now.
+    pub fn sent_waiting(&self) {
+        self.sent_waiting_at(self.now_ms());
+    }
+
+    fn sent_waiting_at(&self, now: u64) {
+        use std::sync::atomic::Ordering::Release;
+        self.last.store(now + 1, Release);
+        self.waiting.store(false, Release);
+    }
+}
+
 /// Passes inbound PLI and FIR to the application; drops all other inbound RTCP at the end of
 /// the chain (where it would stop anyway).
 #[derive(Default)]
@@ -104,5 +185,22 @@ mod tests {
             !may_forward(Some(5000), 10),
             "a clock step back does not flood the publisher"
         );
+    }
+
+    #[test]
+    fn a_request_inside_the_interval_waits_for_its_end_and_is_never_lost() {
+        use std::time::Duration;
+        let p = Pacer::default();
+        assert_eq!(p.ask_at(1000), Pace::Now);
+        // 200 ms later a new subscriber asks: one request is sent at 1500 ...
+        assert_eq!(p.ask_at(1200), Pace::After(Duration::from_millis(300)));
+        // ... which serves whoever else asks meanwhile.
+        assert_eq!(p.ask_at(1300), Pace::Waiting);
+        assert_eq!(p.ask_at(1499), Pace::Waiting);
+        p.sent_waiting_at(1500);
+        // The interval starts again from the request sent at the end of the last.
+        assert_eq!(p.ask_at(1600), Pace::After(Duration::from_millis(400)));
+        p.sent_waiting_at(2000);
+        assert_eq!(p.ask_at(2600), Pace::Now);
     }
 }

@@ -19,6 +19,7 @@ use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::codec::MediaCodec;
+use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
 pub use super::outlet::Outlet;
 use super::simulcast::{LayerMap, LayerStep, Layers};
@@ -65,10 +66,8 @@ pub struct PublishedTrack {
     level: std::sync::atomic::AtomicU8,
     /// The negotiated id of the audio-level header extension, if any.
     level_ext: Option<u8>,
-    /// Milliseconds after `born` of the last key-frame request sent to the publisher, plus one
-    /// (0 = never).
-    last_keyframe_request: AtomicU64,
-    born: std::time::Instant,
+    /// Key-frame requests to the publisher, paced.
+    keyframes: Arc<super::keyframe::Pacer>,
     /// Simulcast layers (none open for a single-stream track).
     pub layers: Layers,
     /// The publisher stopped sending it (renegotiated it away): forward nothing more.
@@ -128,8 +127,7 @@ impl PublishedTrack {
             outlets: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
-            last_keyframe_request: AtomicU64::new(0),
-            born: std::time::Instant::now(),
+            keyframes: Arc::default(),
             level: std::sync::atomic::AtomicU8::new(127),
             level_ext: None,
             layers: Layers::default(),
@@ -290,29 +288,14 @@ impl PublishedTrack {
     }
 
     /// Asks the publisher for a key frame (a new subscriber needs one to start decoding, or a
-    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`. `layers` is a bit
-    /// mask of the simulcast layers that need one (ignored for a single-stream track).
+    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`: one asked for
+    /// sooner is sent at the end of the interval (`keyframe::Pacer`). `layers` is a bit mask
+    /// of the simulcast layers that need one (ignored for a single-stream track).
     pub async fn request_keyframe(&self, layers: u8) {
         let Origin::Peer { remote, media_ssrc } = &self.origin else {
             return;
         };
         if self.kind != MediaKind::Video {
-            return;
-        }
-        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
-        let last = self.last_keyframe_request.load(Ordering::Relaxed);
-        let last = last.checked_sub(1);
-        if !super::keyframe::may_forward(last, now)
-            || self
-                .last_keyframe_request
-                .compare_exchange(
-                    last.map_or(0, |l| l + 1),
-                    now + 1,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_err()
-        {
             return;
         }
         let mut ssrcs: Vec<u32> = (0u8..8)
@@ -322,12 +305,23 @@ impl PublishedTrack {
         if ssrcs.is_empty() {
             ssrcs.push(*media_ssrc);
         }
-        for media_ssrc in ssrcs {
-            let pli = PictureLossIndication {
-                sender_ssrc: 0,
-                media_ssrc,
-            };
-            let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
+        match self.keyframes.ask() {
+            Pace::Now => ask_for_keyframes(remote.as_ref(), &ssrcs).await,
+            Pace::Waiting => {}
+            Pace::After(wait) => {
+                // Every layer: the requests it coalesces may have named others.
+                let every: Vec<u32> = (0u8..8).filter_map(|l| self.layers.ssrc(l)).collect();
+                if !every.is_empty() {
+                    ssrcs = every;
+                }
+                let (remote, pacer) = (remote.clone(), self.keyframes.clone());
+                tokio::spawn(async move {
+                    // The end of the interval, not a wait for an event.
+                    tokio::time::sleep(wait).await;
+                    pacer.sent_waiting();
+                    ask_for_keyframes(remote.as_ref(), &ssrcs).await;
+                });
+            }
         }
     }
 
@@ -468,4 +462,15 @@ impl PublishedTrack {
 fn strip_extensions(p: &mut rtc::rtp::Packet) {
     p.header.extension = false;
     p.header.extensions.clear();
+}
+
+/// Sends a picture-loss indication for each of `ssrcs` to their publisher.
+async fn ask_for_keyframes(remote: &dyn TrackRemote, ssrcs: &[u32]) {
+    for &media_ssrc in ssrcs {
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc,
+        };
+        let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
+    }
 }
