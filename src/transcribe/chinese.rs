@@ -2,7 +2,8 @@
 //! in simplified Chinese, but Whisper, trained on both scripts, often answers Mandarin in
 //! traditional characters ("雙方當事人"); every `zh` line is converted with OpenCC's
 //! traditional-to-simplified dictionaries (phrases first, then characters), which leave text
-//! already simplified, Latin letters and digits as they are.
+//! already simplified, Latin letters and digits as they are, and punctuated as Chinese is
+//! written ([`punctuated`]).
 
 use std::sync::OnceLock;
 
@@ -32,6 +33,46 @@ pub fn simplified(text: &str) -> String {
     }
 }
 
+/// Chinese characters (the unified ideographs and their first extension).
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
+}
+
+/// Chinese text punctuated as it is written: a comma, full stop, question or exclamation mark,
+/// colon or semicolon after a Chinese character becomes its full-width form (，。？！：；), and
+/// spaces after such a mark or between two Chinese characters go. Digits, decimal points,
+/// addresses and Latin text are left alone (their marks follow no Chinese character).
+pub fn punctuated(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = out.chars().next_back();
+        let after_han = prev.is_some_and(is_han);
+        let full = match c {
+            ',' => Some('，'),
+            '.' => Some('。'),
+            '?' => Some('？'),
+            '!' => Some('！'),
+            ':' => Some('：'),
+            ';' => Some('；'),
+            _ => None,
+        };
+        match full {
+            Some(f) if after_han => out.push(f),
+            _ if c == ' ' => {
+                let next = chars[i + 1..].iter().find(|n| **n != ' ').copied();
+                let after_mark = prev.is_some_and(|p| "，。？！：；".contains(p));
+                let between_han = after_han && next.is_some_and(is_han);
+                if !(after_mark || between_han) {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +93,25 @@ mod tests {
             assert_eq!(simplified(kept), kept);
         }
         assert!(writes_simplified("zh") && !writes_simplified("en"));
+    }
+
+    #[test]
+    fn chinese_sentences_take_full_width_marks_and_lose_spaces_between_words() {
+        assert_eq!(
+            punctuated("现在开庭, 请坐. 双方 当事人是否申请回避?"),
+            "现在开庭，请坐。双方当事人是否申请回避？"
+        );
+        assert_eq!(
+            punctuated("原告:张三; 被告:李四!"),
+            "原告：张三；被告：李四！"
+        );
+        for kept in [
+            "赔偿3.5万元",
+            "邮箱 zhang.san@example.com 已收到",
+            "The court is now in session, sit down.",
+            "已经写好，。",
+        ] {
+            assert_eq!(punctuated(kept), kept);
+        }
     }
 }

@@ -242,7 +242,7 @@ impl Decoder {
                 continue;
             }
             if super::chinese::writes_simplified(&self.language) {
-                text = super::chinese::simplified(&text);
+                text = super::chinese::punctuated(&super::chinese::simplified(&text));
             }
             out.push(Segment {
                 // whisper.cpp counts in centiseconds.
