@@ -252,6 +252,16 @@ fn rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Latencies logged in microseconds, in milliseconds and sorted.
+fn sorted_ms(log: &std::sync::Mutex<Vec<u32>>) -> Vec<f64> {
+    let mut ms: Vec<f64> = log
+        .lock()
+        .map(|l| l.iter().map(|u| f64::from(*u) / 1000.0).collect())
+        .unwrap_or_default();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -345,18 +355,10 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
     } else {
         100.0 * (expected.saturating_sub(received)) as f64 / expected as f64
     };
-    let mut lat: Vec<f64> = meter
-        .latencies_us
-        .lock()
-        .map(|l| l.iter().map(|u| *u as f64 / 1000.0).collect())
-        .unwrap_or_default();
-    lat.sort_by(f64::total_cmp);
-    let mut audio_lat: Vec<f64> = meter
-        .audio_latencies_us
-        .lock()
-        .map(|l| l.iter().map(|u| *u as f64 / 1000.0).collect())
-        .unwrap_or_default();
-    audio_lat.sort_by(f64::total_cmp);
+    let (lat, audio_lat) = (
+        sorted_ms(&meter.latencies_us),
+        sorted_ms(&meter.audio_latencies_us),
+    );
     let mut joins: Vec<f64> = meter.joins_ms.lock().map(|j| j.clone()).unwrap_or_default();
     joins.sort_by(f64::total_cmp);
     let cpu_per_pkt = match (cpu0, cpu1) {
