@@ -11,7 +11,9 @@ setup:
 	@scripts/setup-system.sh
 	@scripts/make-media.sh
 	@scripts/setup-model.sh
+	@scripts/setup-model-base.sh
 	@scripts/make-speech.sh
+	@scripts/make-speech-zh.sh
 	@scripts/make-noise.sh
 	@scripts/setup-e2e.sh
 
@@ -23,6 +25,8 @@ MODELS ?= $(HOME)/.cache/gavel/models
 run: build
 	@test -f $(MODELS)/ggml-tiny.en.bin || \
 	  $(CARGO_TARGET_DIR)/release/gavel model import $(MODELS)/tiny.en-ct2 $(MODELS)/ggml-tiny.en.bin
+	@test -f $(MODELS)/ggml-base.bin || \
+	  $(CARGO_TARGET_DIR)/release/gavel model import $(MODELS)/base-ct2 $(MODELS)/ggml-base.bin
 	$(CARGO_TARGET_DIR)/release/gavel serve
 
 lint:

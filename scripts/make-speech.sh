@@ -25,30 +25,9 @@ while IFS= read -r line; do
   printf '%s\n' "$line" > "$TMP/$(printf 's%02d.txt' "$n")"
   n=$((n + 1))
 done < "$TEXT"
-# The sentences, 1.5 s apart, as 20 ms Opus packets (one file each, like the benchmark clip):
-# what a test participant says into a live hearing, and `gavel bench asr` plays live.
-python3 - "$TMP" <<'PY'
-import sys, wave
-d = sys.argv[1]
-out = None
-import glob
-for n in range(len(glob.glob(f"{d}/s*.wav"))):
-    with wave.open(f"{d}/s{n:02d}.wav") as w:
-        if out is None:
-            out = wave.open(f"{d}/said.wav", "wb")
-            out.setparams(w.getparams())
-            gap = b"\0" * (w.getsampwidth() * w.getnchannels() * int(w.getframerate() * 1.5))
-            out.writeframes(gap)
-        out.writeframes(w.readframes(w.getnframes()))
-        out.writeframes(gap)
-out.close()
-PY
-mkdir -p "$TMP/opus"
-gst-launch-1.0 -q filesrc location="$TMP/said.wav" ! wavparse ! audioconvert ! audioresample \
-  ! audio/x-raw,rate=48000,channels=1 ! opusenc bitrate=32000 frame-size=20 \
-  ! multifilesink location="$TMP/opus/a%05d.opus"
-rm "$TMP/said.wav"
-touch "$TMP/opus/complete"
+# shellcheck source=scripts/speech-clip.sh
+. "$ROOT/scripts/speech-clip.sh"
+speech_clip "$TMP"
 echo "$SUM" > "$TMP/complete"
 rm -rf "$DIR"
 mv "$TMP" "$DIR"

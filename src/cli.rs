@@ -55,6 +55,10 @@ pub enum Command {
         /// The server's address as participants reach it, e.g. `https://hearings.court.example`.
         #[arg(long, value_name = "URL")]
         server_url: Option<String>,
+        /// The language the demo hearing is held in (ISO 639-1), e.g. `zh` for a Mandarin
+        /// hearing captioned in simplified characters [default: `[transcription] language`].
+        #[arg(long, value_name = "CODE")]
+        language: Option<String>,
     },
     /// Check the audit log.
     Audit {
@@ -132,14 +136,22 @@ pub enum VerifyKind {
 /// `gavel bench asr`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AsrBenchArgs {
-    /// The ggml model [default: `[transcription] model`].
+    /// The ggml model [default: the configured one for the language].
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The language spoken (ISO 639-1) [default: `[transcription] language`]. Errors are
+    /// counted per character for Chinese (a CER, punctuation ignored), per word otherwise.
+    #[arg(long)]
+    pub language: Option<String>,
     /// Threads [default: `[transcription] threads`].
     #[arg(long)]
     pub threads: Option<usize>,
+    /// The text Whisper is told came before each utterance ("" for none) [default:
+    /// `[transcription] prompt`, else the language's own].
+    #[arg(long)]
+    pub prompt: Option<String>,
     /// The directory of WAV files with a `.txt` reference beside each (default:
-    /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`).
+    /// `$GAVEL_MEDIA_DIR/speech` or `~/.cache/gavel/media/speech`; `speech-zh` for Chinese).
     #[arg(long)]
     pub speech: Option<PathBuf>,
     /// How to decode (default: the server's own choices).
@@ -169,6 +181,7 @@ pub struct AsrTuning {
     /// whisper.cpp's flash attention (true or false).
     #[arg(long)]
     pub flash_attn: Option<bool>,
+
     /// Only the sentences, not the live path.
     #[arg(long)]
     pub offline: bool,

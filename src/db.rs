@@ -150,6 +150,11 @@ fn migrator() -> Migrator {
             "device authorities",
             include_str!("docket/migrations/0008_device_authorities.sql"),
         ),
+        step(
+            9,
+            "hearing language",
+            include_str!("docket/migrations/0009_hearing_language.sql"),
+        ),
     ])
 }
 

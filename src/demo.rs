@@ -40,12 +40,14 @@ fn demo_name(role: Role) -> &'static str {
     }
 }
 
-/// Creates the demo docket and hearing and returns one link per role, on `base_url`.
+/// Creates the demo docket and hearing (held in `language`, when not the court's own; the
+/// caller has checked it) and returns one link per role, on `base_url`.
 pub async fn create(
     db: &Db,
     keys: &KeyRing,
     config: &Config,
     base_url: &str,
+    language: Option<&str>,
 ) -> Result<Vec<DemoLink>, DbError> {
     let now = now_ms();
     let docket_id = uuid::Uuid::new_v4().to_string();
@@ -62,13 +64,14 @@ pub async fn create(
     .execute(&mut *w.tx)
     .await?;
     sqlx::query(
-        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'Demo hearing', $4, 'open', $4, $4)",
+        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, language, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'Demo hearing', $4, $5, 'open', $4, $4)",
     )
     .bind(&hearing_id)
     .bind(&docket_id)
     .bind(HearingKind::Trial.as_str())
     .bind(now)
+    .bind(language)
     .execute(&mut *w.tx)
     .await?;
     crate::audit::append(
@@ -77,7 +80,7 @@ pub async fn create(
         &Actor::Cli,
         AuditAction::DemoCreate,
         &format!("hearing:{hearing_id}"),
-        serde_json::json!({ "docket_id": docket_id, "case_number": case_number }),
+        serde_json::json!({ "docket_id": docket_id, "case_number": case_number, "language": language }),
     )
     .await?;
     let mut links = Vec::new();

@@ -37,7 +37,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.load_config()?;
     match cli.command {
         Command::Serve { .. } => serve::serve(config).await,
-        Command::Demo { server_url } => serve::demo(config, server_url).await,
+        Command::Demo {
+            server_url,
+            language,
+        } => serve::demo(config, server_url, language).await,
         Command::Apikey {
             action: ApikeyAction::Create { name },
         } => keys::apikey_create(config, name).await,

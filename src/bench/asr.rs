@@ -10,16 +10,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use gavel::config::TranscriptionConfig;
-use gavel::transcribe::wer::{edits, words};
+use gavel::transcribe::wer::{counted_by_character, edits, error_rate};
 use gavel::transcribe::whisper::Transcriber;
 
-/// Where `make setup` speaks the sentences.
-fn default_dir() -> PathBuf {
+/// Where `make setup` speaks the sentences in `language` (English, or Mandarin for `zh`).
+fn default_dir(language: &str) -> PathBuf {
     std::env::var_os("GAVEL_MEDIA_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/gavel/media")))
         .unwrap_or_else(|| PathBuf::from("media"))
-        .join("speech")
+        .join(if language == "en" {
+            "speech".to_owned()
+        } else {
+            format!("speech-{language}")
+        })
 }
 
 /// Silence between the sentences of the long recording, as in the live clip (samples).
@@ -32,7 +36,8 @@ pub(crate) fn run(
     speech: Option<PathBuf>,
     concurrent: usize,
 ) -> anyhow::Result<String> {
-    let dir = speech.unwrap_or_else(default_dir);
+    let language = config.language.as_str();
+    let dir = speech.unwrap_or_else(|| default_dir(language));
     let mut wavs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .with_context(|| format!("the test speech in {} (make setup)", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -40,7 +45,10 @@ pub(crate) fn run(
         .collect();
     wavs.sort();
     anyhow::ensure!(!wavs.is_empty(), "no test speech in {}", dir.display());
-    let whisper = Transcriber::load_tuned(&config.model, "en", config.threads, config.tuning)?;
+    let whisper = Transcriber::from_config(config)?;
+    // Words, or characters for Chinese; and what a reader of simplified Chinese would trip on.
+    let units = |text: &str| gavel::transcribe::wer::units(language, text);
+    let mut traditional = Vec::new();
     let (mut errors, mut total) = (0usize, 0usize);
     let (mut audio, mut busy) = (Duration::ZERO, Duration::ZERO);
     let (mut lines, mut references) = (Vec::new(), Vec::new());
@@ -53,7 +61,8 @@ pub(crate) fn run(
         let t0 = Instant::now();
         let heard = heard(&whisper, &pcm)?;
         busy += t0.elapsed();
-        let (r, h) = (words(&reference), words(&heard));
+        let (r, h) = (units(&reference), units(&heard));
+        traditional.extend(gavel::transcribe::chinese::traditional(&heard));
         let e = edits(&r, &h);
         errors += e;
         total += r.len();
@@ -66,19 +75,34 @@ pub(crate) fn run(
     let rtf = busy.as_secs_f64() / audio.as_secs_f64().max(1e-9);
     let all_said = references.join(" ");
     // The whole recording at once (a file's transcription, window by window).
-    let long_wer = gavel::transcribe::wer::wer(&all_said, &heard(&whisper, &long)?);
+    let long_heard = heard(&whisper, &long)?;
+    traditional.extend(gavel::transcribe::chinese::traditional(&long_heard));
+    let long_wer = error_rate(language, &all_said, &long_heard);
+    let unit = if counted_by_character(language) {
+        "cer"
+    } else {
+        "wer"
+    };
+    if unit == "cer" {
+        lines.push(format!("long recording -> {long_heard}"));
+    }
     lines.push(format!(
-        "utterances={} words={total} audio_s={:.1} threads={} tuning={:?}",
+        "language={language} utterances={} {}={total} audio_s={:.1} threads={} tuning={:?} \
+         prompt={:?} traditional_chars={} {:?}",
         wavs.len(),
+        if unit == "cer" { "characters" } else { "words" },
         audio.as_secs_f64(),
         config.threads,
-        config.tuning
+        config.tuning,
+        whisper.prompt().unwrap_or(""),
+        traditional.len(),
+        traditional.iter().collect::<String>()
     ));
     drop(whisper);
     gavel::transcribe::give_back_memory();
     if concurrent == 0 {
         lines.push(format!(
-            "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} (offline only)"
+            "{unit}={wer:.3} rtf={rtf:.3} long_{unit}={long_wer:.3} (offline only)"
         ));
         return Ok(lines.join("\n"));
     }
@@ -92,7 +116,7 @@ pub(crate) fn run(
     };
     let live_wer = live
         .iter()
-        .map(|s| gavel::transcribe::wer::wer(&all_said, &s.text.join(" ")))
+        .map(|s| error_rate(language, &all_said, &s.text.join(" ")))
         .fold(0.0, f64::max);
     let fewest = live.iter().map(|s| s.latencies.len()).min().unwrap_or(0);
     let gaps: usize = live.iter().map(|s| s.gaps).sum();
@@ -112,8 +136,8 @@ pub(crate) fn run(
         memory.before, memory.peak, memory.released
     ));
     lines.push(format!(
-        "wer={wer:.3} rtf={rtf:.3} long_wer={long_wer:.3} concurrent={concurrent} \
-         captions_min={fewest} gaps={gaps} live_wer={live_wer:.3} \
+        "{unit}={wer:.3} rtf={rtf:.3} long_{unit}={long_wer:.3} concurrent={concurrent} \
+         captions_min={fewest} gaps={gaps} live_{unit}={live_wer:.3} \
          caption_latency_ms_p50={} caption_latency_ms_p95={}",
         pct(0.5),
         pct(0.95)
@@ -123,12 +147,11 @@ pub(crate) fn run(
 
 /// The words Whisper hears in `pcm`.
 fn heard(whisper: &Transcriber, pcm: &[f32]) -> anyhow::Result<String> {
-    Ok(whisper
-        .transcribe(pcm)?
-        .into_iter()
-        .map(|s| s.text)
-        .collect::<Vec<_>>()
-        .join(" "))
+    let segments = whisper.transcribe(pcm)?;
+    Ok(gavel::transcribe::whisper::joined(
+        whisper.language(),
+        &segments,
+    ))
 }
 
 /// What one live speaker's captions came to.

@@ -17,6 +17,12 @@ pub(crate) async fn bench_asr(
     o: gavel::cli::AsrBenchArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut t = config.transcription;
+    if let Some(language) = &o.language {
+        t = t.in_language(language);
+    }
+    if let Some(p) = o.prompt {
+        t.prompt = Some(p);
+    }
     if let Some(model) = o.model {
         t.model = model;
     }
@@ -56,8 +62,8 @@ pub(crate) async fn transcribe(
     threads: Option<usize>,
 ) -> anyhow::Result<ExitCode> {
     let t = &config.transcription;
-    let model = model.unwrap_or_else(|| t.model.clone());
     let language = language.unwrap_or_else(|| t.language.clone());
+    let model = model.unwrap_or_else(|| t.model_for(&language).to_owned());
     let threads = threads.unwrap_or(t.threads);
     let segments = tokio::task::spawn_blocking(move || {
         let pcm = gavel_media_pipelines::audio::decode_16k_mono(

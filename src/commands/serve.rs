@@ -42,11 +42,21 @@ pub(crate) async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 
 /// `gavel demo`: a demo hearing and one join link per role, for the server at `server_url`
 /// (or the one last started on this data directory).
-pub(crate) async fn demo(config: Config, server_url: Option<String>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn demo(
+    config: Config,
+    server_url: Option<String>,
+    language: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let language = gavel::domain::validate::optional_language("--language", language.as_deref())?;
     let base = gavel::demo::base_url(&config, server_url.as_deref())?;
     let (db, keys) = open(&config).await?;
-    let links = gavel::demo::create(&db, &keys, &config, &base).await?;
-    out("Demo hearing created. Join links (one per role):");
+    let links = gavel::demo::create(&db, &keys, &config, &base, language.as_deref()).await?;
+    match &language {
+        Some(l) => out(&format!(
+            "Demo hearing created, held in {l:?}. Join links (one per role):"
+        )),
+        None => out("Demo hearing created. Join links (one per role):"),
+    }
     for l in links {
         out(&format!(
             "  {:<12} {:<24} {}",

@@ -111,6 +111,21 @@ impl Config {
                 "must be between 1 and 600 seconds",
             );
         }
+        let t = &self.transcription;
+        if !crate::domain::validate::is_language(&t.language) {
+            return bad(
+                "transcription.language",
+                "must be a language Whisper knows, as its ISO 639-1 code (en, zh, ...)",
+            );
+        }
+        if let Some(p) = &t.prompt
+            && (p.chars().count() > 400 || p.chars().any(char::is_control))
+        {
+            return bad(
+                "transcription.prompt",
+                "must be at most 400 characters on one line",
+            );
+        }
         crate::written::shield::Shield::new(&self.shielding)?;
         if !(1..=24 * 3600).contains(&self.audit.checkpoint_secs) {
             return bad(
@@ -253,6 +268,23 @@ mod tests {
         c.server.max_body_bytes = 10;
         let e = c.validate().unwrap_err().to_string();
         assert!(e.contains("server.max_body_bytes"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_language_or_an_overlong_prompt_is_refused() {
+        let mut c = Config::default();
+        c.transcription.language = "zh".into();
+        c.transcription.prompt = Some("以下是法院的庭審筆錄。".into());
+        c.validate().unwrap();
+        c.transcription.language = "klingon".into();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("transcription.language"), "{e}");
+        c.transcription.language = "zh".into();
+        c.transcription.prompt = Some("庭".repeat(401));
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("transcription.prompt"), "{e}");
+        c.transcription.prompt = Some("a\0b".into());
+        assert!(c.validate().is_err(), "a NUL would panic whisper-rs");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::rows::{self, HEARING_COLS};
 use crate::audit;
 use crate::audit::AuditAction;
 use crate::clock::{now_ms, parse_rfc3339};
-use crate::domain::validate::{FieldError, optional_text};
+use crate::domain::validate::{FieldError, optional_language, optional_text};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Platform};
@@ -31,19 +31,21 @@ pub(super) async fn create(
         expected: "must be an RFC 3339 time with offset, e.g. 2026-12-01T09:30:00+08:00",
     })?;
     let title = optional_text("title", body.title.as_deref(), 200)?;
+    let language = optional_language("language", body.language.as_deref())?;
     let id = uuid::Uuid::new_v4().to_string();
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
     rows::load_docket(&mut *w.tx, &docket_id).await?;
     sqlx::query(
-        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, state, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $6)",
+        "INSERT INTO hearings (id, docket_id, kind, title, scheduled_start, language, state, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'scheduled', $7, $7)",
     )
     .bind(&id)
     .bind(&docket_id)
     .bind(body.kind.as_str())
     .bind(&title)
     .bind(start)
+    .bind(&language)
     .bind(now)
     .execute(&mut *w.tx)
     .await?;
@@ -53,7 +55,7 @@ pub(super) async fn create(
         &caller.actor(),
         AuditAction::HearingCreate,
         &format!("hearing:{id}"),
-        serde_json::json!({ "docket_id": docket_id, "kind": body.kind.as_str(), "scheduled_start": start }),
+        serde_json::json!({ "docket_id": docket_id, "kind": body.kind.as_str(), "scheduled_start": start, "language": language }),
     )
     .await?;
     let hearing = rows::load_hearing(&mut *w.tx, &id).await?;

@@ -52,6 +52,11 @@ pub struct NewHearing {
     /// Optional title, e.g. `Second hearing`. At most 200 characters.
     #[serde(default)]
     pub title: Option<String>,
+    /// The language the hearing is held in, when not the court's own (`[transcription]
+    /// language`): an ISO 639-1 code Whisper knows, e.g. `zh` for Mandarin (captioned in
+    /// simplified characters) or `en`.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 pub use crate::hearing::Hearing;

@@ -77,6 +77,35 @@ pub fn optional_text(
     }
 }
 
+/// Whether `code` names a language Whisper transcribes (ISO 639-1, lower case: `en`, `zh`,
+/// ...; `haw` and `yue` have three letters). Checked before whisper.cpp's table sees it, which
+/// cannot take a NUL.
+pub fn is_language(code: &str) -> bool {
+    (2..=3).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_lowercase())
+        && whisper_rs::get_lang_id(code).is_some()
+}
+
+/// An optional language field ([`is_language`]); `None` and blank both mean absent.
+pub fn optional_language(
+    field: &'static str,
+    value: Option<&str>,
+) -> Result<Option<String>, FieldError> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() => {
+            if is_language(v) {
+                Ok(Some(v.to_owned()))
+            } else {
+                Err(FieldError::Invalid {
+                    field,
+                    expected: "must be a language code Whisper knows, lower case (en, zh, ...)",
+                })
+            }
+        }
+        _ => Ok(None),
+    }
+}
+
 /// An integer within `min..=max`.
 pub fn in_range(
     field: &'static str,
@@ -95,6 +124,23 @@ pub fn in_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn languages_are_whispers_codes_and_nothing_else() {
+        for ok in ["en", "zh", "de", "yue", "haw"] {
+            assert!(is_language(ok), "{ok}");
+        }
+        for bad in ["", "EN", "zz", "chinese", "z\0", "中文", "e"] {
+            assert!(!is_language(bad), "{bad:?}");
+        }
+        assert_eq!(
+            optional_language("language", Some(" zh ")),
+            Ok(Some("zh".into()))
+        );
+        assert_eq!(optional_language("language", Some("")), Ok(None));
+        assert_eq!(optional_language("language", None), Ok(None));
+        assert!(optional_language("language", Some("xx")).is_err());
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded_in_characters_not_bytes() {

@@ -34,6 +34,9 @@ pub struct Hearing {
     pub title: Option<String>,
     /// Scheduled start (RFC 3339).
     pub scheduled_start: String,
+    /// The language it is held in (ISO 639-1), when not the court's own: its captions and
+    /// transcript are made in it.
+    pub language: Option<String>,
     /// Current state.
     pub state: HearingState,
     /// Created (RFC 3339).
@@ -63,7 +66,7 @@ impl From<sqlx::Error> for StoreError {
 
 /// The columns [`from_row`] reads.
 pub const HEARING_COLS: &str =
-    "id, docket_id, kind, title, scheduled_start, state, created_at, updated_at";
+    "id, docket_id, kind, title, scheduled_start, language, state, created_at, updated_at";
 
 /// Reads a `hearings` row selected with [`HEARING_COLS`].
 pub fn from_row(r: &AnyRow) -> Result<Hearing, StoreError> {
@@ -75,6 +78,7 @@ pub fn from_row(r: &AnyRow) -> Result<Hearing, StoreError> {
         kind: HearingKind::parse(&kind).ok_or(StoreError::Corrupt("hearing kind"))?,
         title: r.try_get("title")?,
         scheduled_start: rfc3339(r.try_get("scheduled_start")?),
+        language: r.try_get("language")?,
         state: HearingState::parse(&state).ok_or(StoreError::Corrupt("hearing state"))?,
         created_at: rfc3339(r.try_get("created_at")?),
         updated_at: rfc3339(r.try_get("updated_at")?),

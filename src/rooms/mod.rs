@@ -27,7 +27,7 @@ use crate::engine::{Arrival, Input, Presence, Room, RoomPolicy, SessionId};
 use crate::recording::compose::Composer;
 use crate::recording::manifest_log::ManifestLog;
 use crate::sfu::peer::PeerHandle;
-use crate::transcribe::live::Captioner;
+use crate::transcribe::captioners::Captioners;
 
 mod captions;
 mod main_view;
@@ -166,7 +166,7 @@ pub struct Rooms {
     /// Renders composites of sealed recordings (when the court wants them at once).
     composer: Arc<Composer>,
     /// Live captions (none: turned off in the configuration).
-    captioner: Option<Arc<Captioner>>,
+    captioners: Option<Arc<Captioners>>,
 }
 
 /// Messages queued per room before senders wait. Control traffic only (not media).
@@ -181,7 +181,7 @@ impl Rooms {
         recording: RecordingConfig,
         keys: Arc<crate::auth::keyring::KeyStore>,
         composer: Arc<Composer>,
-        captioner: Option<Arc<Captioner>>,
+        captioners: Option<Arc<Captioners>>,
     ) -> Self {
         Self {
             rooms: Mutex::new(HashMap::new()),
@@ -193,7 +193,7 @@ impl Rooms {
             recording,
             keys,
             composer,
-            captioner,
+            captioners,
         }
     }
 
@@ -350,10 +350,6 @@ impl Rooms {
         let (faults, fault_rx) = mpsc::channel(16);
         // overflow: await (the workers wait for the room; captions are never dropped)
         let (captions, caption_rx) = mpsc::channel(256);
-        let unavailable = self
-            .captioner
-            .as_ref()
-            .and_then(|c| c.why_unavailable().map(str::to_owned));
         let target = crate::recording::writer::Target {
             log: ManifestLog::new(dir, hearing.to_owned(), Some(index)),
             segment: Duration::from_secs(self.recording.segment_secs),
@@ -364,14 +360,7 @@ impl Rooms {
             room: Room::new(hearing.into(), policy),
             sessions: HashMap::new(),
             seats: HashMap::new(),
-            media: match self
-                .captioner
-                .as_ref()
-                .filter(|c| c.why_unavailable().is_none())
-            {
-                Some(c) => MediaRouting::recording_into(target).captioned(c.clone(), captions),
-                None => MediaRouting::recording_into(target),
-            },
+            media: MediaRouting::recording_into(target),
             db: self.db.clone(),
             outbox: self.outbox.clone(),
             retiring: false,
@@ -382,7 +371,11 @@ impl Rooms {
         };
         let span = tracing::info_span!("room", hearing = %hearing);
         tokio::spawn(tracing::Instrument::instrument(
-            task.run(rx, fault_rx, caption_rx, unavailable),
+            task.run(
+                rx,
+                fault_rx,
+                (self.captioners.clone(), captions, caption_rx),
+            ),
             span,
         ));
         tx

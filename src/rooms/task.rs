@@ -20,7 +20,15 @@ use crate::fault::Component;
 use crate::hearing::TransitionError;
 use crate::recording::compose::Composer;
 use crate::recording::writer::Fault;
+use crate::transcribe::captioners::Captioners;
 use crate::transcribe::live::CaptionEvent;
+
+/// The court's captioners (none: live captions are off), and the room's caption channel.
+pub(super) type CaptionWiring = (
+    Option<Arc<Captioners>>,
+    mpsc::Sender<CaptionEvent>,
+    mpsc::Receiver<CaptionEvent>,
+);
 
 /// A judge's request to move the hearing, waiting for the record.
 struct Transition {
@@ -58,15 +66,39 @@ pub(super) struct RoomTask {
 }
 
 impl RoomTask {
+    /// Captions the hearing in its language (the case API's, else the court's) before anyone
+    /// joins; returns why captions are unavailable, when they are (the hearing runs on).
+    async fn start_captions(
+        &mut self,
+        captioners: Option<Arc<Captioners>>,
+        out: mpsc::Sender<CaptionEvent>,
+    ) -> Option<String> {
+        let captioners = captioners?;
+        let language = match crate::hearing::load(self.db.pool(), self.hearing.as_str()).await {
+            Ok(h) => h.and_then(|h| h.language),
+            Err(e) => {
+                // The court's language stands in; the clerk sees which in the captions.
+                tracing::warn!(error = %e, "the hearing's language could not be read");
+                None
+            }
+        };
+        let captioner = captioners.language(language.as_deref());
+        if let Some(why) = captioner.why_unavailable() {
+            return Some(why.to_owned());
+        }
+        let media = std::mem::take(&mut self.media);
+        self.media = media.captioned(captioner, out);
+        None
+    }
+
     /// Runs the room until its hearing is over and its record is closed.
     pub(super) async fn run(
         mut self,
         mut rx: mpsc::Receiver<RoomMsg>,
         mut faults: mpsc::Receiver<Fault>,
-        mut captions: mpsc::Receiver<CaptionEvent>,
-        unavailable: Option<String>,
+        (captioners, caption_tx, mut captions): CaptionWiring,
     ) {
-        if let Some(why) = unavailable {
+        if let Some(why) = self.start_captions(captioners, caption_tx).await {
             // The hearing runs on without captions; the record keepers are told, and the
             // fault is on record once per hearing room.
             let detail = format!("live captions are unavailable: {why}");

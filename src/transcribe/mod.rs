@@ -1,6 +1,7 @@
 //! Transcription: Whisper models (imported from CTranslate2 into whisper.cpp's format), speech
 //! to text through whisper-rs, and the word error rate used to measure it.
 
+pub mod captioners;
 pub mod chinese;
 pub mod live;
 pub mod model;

@@ -94,12 +94,7 @@ impl Pool {
         let spawned = std::thread::Builder::new()
             .name("gavel-asr-0".into())
             .spawn(move || {
-                let loaded = Transcriber::load_tuned(
-                    &config.model,
-                    &config.language,
-                    config.threads,
-                    config.tuning,
-                );
+                let loaded = Transcriber::from_config(&config);
                 let transcriber = match loaded {
                     Ok(t) => Arc::new(t),
                     Err(e) => {
@@ -214,11 +209,7 @@ fn work(model: &Transcriber, jobs: &Mutex<mpsc::Receiver<Job>>) {
         let u = &job.utterance;
         let event = match decoder.transcribe(&u.samples) {
             Ok(segments) => {
-                let text = segments
-                    .iter()
-                    .map(|s| s.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let text = super::whisper::joined(model.language(), &segments);
                 if text.trim().is_empty() {
                     continue;
                 }

@@ -91,6 +91,41 @@ pub fn words(text: &str) -> Vec<String> {
     out
 }
 
+/// The characters of `text` a character error rate compares: letters and digits (Chinese
+/// characters among them), lower-cased; punctuation and spaces are not counted, as they are
+/// not for languages written without spaces between words.
+pub fn characters(text: &str) -> Vec<String> {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .map(String::from)
+        .collect()
+}
+
+/// Whether `language` (ISO 639-1) is written without spaces between words, so that errors are
+/// counted per character rather than per word.
+pub fn counted_by_character(language: &str) -> bool {
+    matches!(
+        language.to_ascii_lowercase().as_str(),
+        "zh" | "ja" | "th" | "lo" | "my" | "km" | "yue"
+    )
+}
+
+/// The units errors are counted in for `language`: characters where words are not spaced,
+/// words (numbers spelt out) elsewhere.
+pub fn units(language: &str, text: &str) -> Vec<String> {
+    if counted_by_character(language) {
+        characters(text)
+    } else {
+        words(text)
+    }
+}
+
+/// Character error rate of `hypothesis` against `reference` (0 when both are empty).
+pub fn cer(reference: &str, hypothesis: &str) -> f64 {
+    rate(&characters(reference), &characters(hypothesis))
+}
+
 /// Substitutions, deletions and insertions needed to turn `reference` into `hypothesis`.
 pub fn edits(reference: &[String], hypothesis: &[String]) -> usize {
     let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
@@ -107,11 +142,19 @@ pub fn edits(reference: &[String], hypothesis: &[String]) -> usize {
 
 /// Word error rate of `hypothesis` against `reference` (0 when both are empty).
 pub fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
+    rate(&words(reference), &words(hypothesis))
+}
+
+/// The error rate in `language`'s units ([`units`]): a CER for Chinese, a WER for English.
+pub fn error_rate(language: &str, reference: &str, hypothesis: &str) -> f64 {
+    rate(&units(language, reference), &units(language, hypothesis))
+}
+
+fn rate(r: &[String], h: &[String]) -> f64 {
     if r.is_empty() {
         return if h.is_empty() { 0.0 } else { 1.0 };
     }
-    edits(&r, &h) as f64 / r.len() as f64
+    edits(r, h) as f64 / r.len() as f64
 }
 
 #[cfg(test)]
@@ -147,5 +190,22 @@ mod tests {
             ["twenty", "five", "percent", "of", "one", "hundred"]
         );
         assert_eq!(words("3rd"), ["3rd"], "not a plain number: kept as written");
+    }
+
+    #[test]
+    fn chinese_errors_are_counted_per_character_without_punctuation() {
+        assert_eq!(cer("现在开庭。", "现在开庭"), 0.0);
+        assert_eq!(
+            cer("双方当事人是否申请回避？", "双方当时人是否申请回避。"),
+            1.0 / 11.0
+        );
+        assert_eq!(cer("休庭", "修停"), 1.0);
+        assert_eq!(cer("本案择期宣判", "本案 择期 宣判 ，"), 0.0);
+        assert_eq!(
+            error_rate("zh", "下面进行法庭调查", "下面进行法停调查"),
+            0.125
+        );
+        assert_eq!(error_rate("en", "all rise", "all rise."), 0.0);
+        assert!(counted_by_character("ZH") && !counted_by_character("en"));
     }
 }

@@ -42,12 +42,28 @@ pub struct Segment {
     pub confidence: f32,
 }
 
+/// The words of `segments` as one line in `language`: separated by spaces, except in Chinese,
+/// which is written without them.
+pub fn joined(language: &str, segments: &[Segment]) -> String {
+    let line = segments
+        .iter()
+        .map(|s| s.text.trim())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if super::chinese::writes_simplified(language) {
+        super::chinese::punctuated(&line)
+    } else {
+        line
+    }
+}
+
 /// A loaded Whisper model.
 pub struct Transcriber {
     ctx: WhisperContext,
     language: String,
     threads: i32,
     tuning: Tuning,
+    prompt: Option<String>,
 }
 
 impl std::fmt::Debug for Transcriber {
@@ -66,7 +82,31 @@ impl Transcriber {
         Self::load_tuned(path, language, threads, Tuning::default())
     }
 
-    /// [`Self::load`], decoding as `tuning` says.
+    /// The model `config` names for its language, decoding and prompted as it says.
+    pub fn from_config(
+        config: &crate::config::TranscriptionConfig,
+    ) -> Result<Self, TranscribeError> {
+        let t = Self::load_tuned(
+            &config.model,
+            &config.language,
+            config.threads,
+            config.tuning,
+        )?;
+        Ok(match &config.prompt {
+            Some(p) => t.prompted(Some(p.clone()).filter(|p| !p.is_empty())),
+            None => t,
+        })
+    }
+
+    /// This model, told that `prompt` came before each utterance (`None`: nothing did).
+    #[must_use]
+    pub fn prompted(mut self, prompt: Option<String>) -> Self {
+        // A NUL cannot cross into C (whisper-rs would panic); the configuration refuses one.
+        self.prompt = prompt.filter(|p| !p.contains('\0'));
+        self
+    }
+
+    /// [`Self::load`], decoding as `tuning` says, from the language's own prompt.
     pub fn load_tuned(
         path: &Path,
         language: &str,
@@ -87,6 +127,7 @@ impl Transcriber {
             language: language.to_owned(),
             threads: i32::try_from(threads.clamp(1, 16)).unwrap_or(1),
             tuning,
+            prompt: super::chinese::prompt(language).map(str::to_owned),
         })
     }
 
@@ -100,7 +141,7 @@ impl Transcriber {
         let multilingual = super::model::check::check(path)
             .map_err(|e| model_err(e.to_string()))?
             .multilingual();
-        if whisper_rs::get_lang_id(language).is_none() {
+        if !crate::domain::validate::is_language(language) {
             return Err(TranscribeError::Language(format!(
                 "Whisper does not know the language {language:?}"
             )));
@@ -118,6 +159,16 @@ impl Transcriber {
         self.decoder()?.transcribe(pcm)
     }
 
+    /// The text it is told came before each utterance, if any.
+    pub fn prompt(&self) -> Option<&str> {
+        self.prompt.as_deref()
+    }
+
+    /// The language it transcribes (ISO 639-1).
+    pub fn language(&self) -> &str {
+        &self.language
+    }
+
     /// A decoder with its own working memory (about 170 MB for tiny), for a worker thread to
     /// keep and reuse.
     pub fn decoder(&self) -> Result<Decoder, TranscribeError> {
@@ -130,6 +181,7 @@ impl Transcriber {
             language: self.language.clone(),
             threads: self.threads,
             tuning: self.tuning,
+            prompt: self.prompt.clone(),
         })
     }
 }
@@ -140,6 +192,7 @@ pub struct Decoder {
     language: String,
     threads: i32,
     tuning: Tuning,
+    prompt: Option<String>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -164,17 +217,11 @@ impl Decoder {
             .and_then(|m| window::fitted(pcm.len(), m));
         if fitted.is_some() {
             let heard = self.decode(pcm, fitted)?;
-            let words: Vec<&str> = heard
-                .iter()
-                .flat_map(|s| s.text.split_whitespace())
-                .collect();
-            if !window::implausible(&words, pcm.len()) {
+            let text = joined(&self.language, &heard);
+            if !window::implausible(&self.language, &text, pcm.len()) {
                 return Ok(heard);
             }
-            tracing::debug!(
-                ?words,
-                "fitted window implausible: decoding the full window"
-            );
+            tracing::debug!(text, "fitted window implausible: decoding the full window");
         }
         self.decode(pcm, None)
     }
@@ -198,6 +245,9 @@ impl Decoder {
             params.set_audio_ctx(i32::try_from(window).unwrap_or(0));
         }
         params.set_language(Some(&self.language));
+        if let Some(prompt) = &self.prompt {
+            params.set_initial_prompt(prompt);
+        }
         params.set_n_threads(self.threads);
         params.set_print_special(false);
         params.set_print_progress(false);

@@ -23,26 +23,28 @@ pub fn fitted(samples: usize, margin_ms: u32) -> Option<usize> {
     (rounded < FULL_WINDOW).then_some(rounded)
 }
 
-/// Whether `words` heard in `samples` of speech (16 kHz) look like a failed decoding: nothing
-/// at all (the voice detector passed it as speech), a run of three or more words said twice
-/// in a row, or more words than anyone says in the time.
-pub fn implausible(words: &[&str], samples: usize) -> bool {
-    let norm: Vec<String> = words
-        .iter()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect()
-        })
-        .collect();
+/// Faster than anyone speaks Mandarin on the record, in characters (syllables) a second; a
+/// brisk speaker says five or six.
+const MAX_CHARACTERS_PER_SECOND: f64 = 9.0;
+
+/// Whether `text` heard in `samples` of speech (16 kHz) in `language` looks like a failed
+/// decoding: nothing at all (the voice detector passed it as speech), a run said twice in a
+/// row (three or more words; four or more characters where words are not spaced, as in
+/// Chinese), or more than anyone says in the time.
+pub fn implausible(language: &str, text: &str, samples: usize) -> bool {
+    let units = super::wer::units(language, text);
+    let (per_second, run) = if super::wer::counted_by_character(language) {
+        (MAX_CHARACTERS_PER_SECOND, 4)
+    } else {
+        (MAX_WORDS_PER_SECOND, 3)
+    };
     let seconds = samples as f64 / 16_000.0;
-    norm.is_empty() || norm.len() as f64 > MAX_WORDS_PER_SECOND * seconds + 2.0 || repeats(&norm)
+    units.is_empty() || units.len() as f64 > per_second * seconds + 2.0 || repeats(&units, run)
 }
 
-/// A run of at least three words followed at once by itself.
-fn repeats(words: &[String]) -> bool {
-    (3..=words.len() / 2).any(|n| {
+/// A run of at least `shortest` units followed at once by itself.
+fn repeats(words: &[String], shortest: usize) -> bool {
+    (shortest..=words.len() / 2).any(|n| {
         words
             .windows(2 * n)
             .any(|w| w[..n] == w[n..] && w[..n].iter().any(|x| !x.is_empty()))
@@ -65,24 +67,17 @@ mod tests {
 
     #[test]
     fn failed_decodings_are_recognised_and_speech_is_not() {
-        fn s(t: &str) -> Vec<&str> {
-            t.split_whitespace().collect()
-        }
         let four = 4 * 16_000;
-        assert!(implausible(&[], four), "nothing heard");
-        assert!(implausible(
-            &s("I was standing near the bank. I was standing near the bank."),
-            four
+        let en = |t: &str| implausible("en", t, four);
+        assert!(en(""), "nothing heard");
+        assert!(en(
+            "I was standing near the bank. I was standing near the bank."
         ));
-        assert!(implausible(
-            &s("Please state your full name, please state your full name for the record"),
-            four
+        assert!(en(
+            "Please state your full name, please state your full name for the record"
         ));
-        assert!(implausible(
-            &s(
-                "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two"
-            ),
-            four
+        assert!(en(
+            "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two"
         ));
         for fine in [
             "The court is now in session.",
@@ -90,7 +85,29 @@ mod tests {
             "No, no, no. I never said that.",
             "Yes.",
         ] {
-            assert!(!implausible(&s(fine), four), "{fine}");
+            assert!(!en(fine), "{fine}");
+        }
+    }
+
+    #[test]
+    fn failed_chinese_decodings_are_recognised_by_character() {
+        let three = 3 * 16_000;
+        let zh = |t: &str| implausible("zh", t, three);
+        // Unspaced: as one "word" the repetition would pass unseen.
+        assert!(zh("下面进行法庭调查。下面进行法庭调查。"));
+        assert!(zh("现在开庭。现在开庭。"));
+        assert!(zh("。"), "punctuation alone is nothing heard");
+        assert!(
+            zh(&"请当事人核对身份信息".repeat(3)),
+            "30 characters in 3 s"
+        );
+        for fine in [
+            "现在开庭。",
+            "双方当事人是否申请回避？",
+            "谢谢，谢谢。",
+            "是不是？",
+        ] {
+            assert!(!zh(fine), "{fine}");
         }
     }
 }

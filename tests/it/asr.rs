@@ -32,6 +32,20 @@ pub(crate) fn tiny_en(dir: &Path) -> PathBuf {
     out
 }
 
+/// The multilingual base model with 8-bit weights (as `make run` imports it), imported into
+/// `dir` by this build's converter.
+pub(crate) fn base(dir: &Path) -> PathBuf {
+    let out = dir.join("ggml-base.bin");
+    import(
+        &model_dir().join("base-ct2"),
+        &out,
+        WeightType::Q8_0,
+        |_| {},
+    )
+    .expect("the CTranslate2 base model (make setup runs scripts/setup-model-base.sh)");
+    out
+}
+
 /// The reference sentences (also `gavel bench asr`'s).
 pub(crate) fn sentences() -> Vec<String> {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asr/sentences.txt"))

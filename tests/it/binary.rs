@@ -129,6 +129,16 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
     assert!(told.contains("https://court.example:9443/join/"), "{told}");
     let (code, bad) = output(&["demo", "--server-url", "ftp://x"], &data).await;
     assert_ne!(code, 0, "{bad}");
+    // A Mandarin demo hearing (captioned in simplified characters); a language Whisper does
+    // not know is refused before anything is created.
+    let (code, zh) = output(&["demo", "--language", "zh"], &data).await;
+    assert_eq!(code, 0, "{zh}");
+    assert!(
+        zh.contains("held in \"zh\"") && zh.contains("/join/"),
+        "{zh}"
+    );
+    let (code, bad) = output(&["demo", "--language", "klingon"], &data).await;
+    assert_ne!(code, 0, "{bad}");
 
     gavel::app::install_crypto_provider();
     let pem = std::fs::read(data.join("tls/cert.pem")).unwrap();

@@ -18,6 +18,7 @@ mod devices;
 mod input;
 mod layering;
 mod main_view;
+mod mandarin;
 mod media;
 mod media_client;
 mod media_peer;

@@ -18,9 +18,9 @@ use crate::webhooks::{Receiver, bound_socket};
 use gavel::transcribe::live::CaptionEvent;
 
 /// Requests with one participant's join token; each gives the status and the body text.
-struct As<'a> {
-    app: &'a TestApp,
-    token: String,
+pub(crate) struct As<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) token: String,
 }
 
 impl As<'_> {
@@ -37,21 +37,21 @@ impl As<'_> {
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
-    async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         self.send(Method::GET, path, None).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (u16, String) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, String) {
         self.send(Method::POST, path, Some(body)).await
     }
 }
 
-fn json_of(body: &str) -> Value {
+pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// Runs `gavel ARGS` against the test server's data directory.
-async fn gavel(app: &TestApp, args: &[&std::ffi::OsStr]) -> (bool, String) {
+pub(crate) async fn gavel(app: &TestApp, args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(args)
         .arg("--data-dir")
