@@ -73,12 +73,21 @@ enum Shape {
     Groups,
 }
 
-/// A rule: what it finds, how a match is checked, its label.
+/// A rule: what it finds, how a match is checked, its label (and the label a line written in
+/// Chinese takes, for the built-in rules; a court's own pattern keeps the label it was given).
 struct Rule {
     re: Regex,
     valid: fn(&str) -> bool,
     label: String,
+    label_zh: Option<String>,
     shape: Shape,
+}
+
+/// Whether `text` is written in Chinese (holds a Chinese character): its masks then read as
+/// Chinese ("[身份证号]"), as the rest of a Chinese court's record does.
+fn in_chinese(text: &str) -> bool {
+    text.chars()
+        .any(|c| matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}'))
 }
 
 /// Masks text.
@@ -106,12 +115,13 @@ impl Shield {
     /// Builds the shield `config` asks for.
     pub fn new(config: &ShieldConfig) -> Result<Self, PatternError> {
         let mut rules = Vec::new();
-        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, label: &str, shape| {
+        let mut add = |on: bool, re: &str, valid: fn(&str) -> bool, labels: [&str; 2], shape| {
             if on {
                 rules.push(Rule {
                     re: built_in(re),
                     valid,
-                    label: format!("[{label}]"),
+                    label: format!("[{}]", labels[0]),
+                    label_zh: Some(format!("[{}]", labels[1])),
                     shape,
                 });
             }
@@ -122,28 +132,28 @@ impl Shield {
             config.emails,
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
             always,
-            "e-mail",
+            ["e-mail", "电子邮箱"],
             Shape::Text,
         );
         add(
             config.id_numbers,
             r"[0-9]{6}[ ]?[0-9]{8}[ ]?[0-9]{3}[0-9Xx]",
             valid_id,
-            "ID number",
+            ["ID number", "身份证号"],
             Shape::Number,
         );
         add(
             config.card_numbers,
             r"[0-9]{4}(?:[ -][0-9]{4}){2,3}(?:[ -][0-9]{1,3})?|[0-9]{13,19}",
             valid_card,
-            "card number",
+            ["card number", "银行卡号"],
             Shape::Groups,
         );
         add(
             config.phone_numbers,
             r"(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|0[0-9]{2,3}[ -][0-9]{7,8}",
             always,
-            "phone number",
+            ["phone number", "电话号码"],
             Shape::Number,
         );
         for p in &config.patterns {
@@ -167,17 +177,24 @@ impl Shield {
                 re,
                 valid: always,
                 label: format!("[{}]", p.label.trim()),
+                label_zh: None,
                 shape: Shape::Text,
             });
         }
         Ok(Self { rules })
     }
 
-    /// `text` with every valid match masked. Full-width digits (as Chinese input methods
-    /// type them) are read as the digits they are, and appear so in the copy.
+    /// `text` with every valid match masked, each mask named in the line's language (Chinese
+    /// or English). Full-width digits (as Chinese input methods type them) are read as the
+    /// digits they are, and appear so in the copy.
     pub fn mask(&self, text: &str) -> String {
+        let chinese = in_chinese(text);
         let mut text: String = text.chars().map(half_width).collect();
         for rule in &self.rules {
+            let label = match &rule.label_zh {
+                Some(zh) if chinese => zh,
+                _ => &rule.label,
+            };
             let mut out = String::with_capacity(text.len());
             let (mut last, mut pos) = (0, 0);
             // Searched from where the last mask ended, or from just after where a rejected
@@ -191,7 +208,7 @@ impl Shield {
                 match end {
                     Some(end) => {
                         out.push_str(&text[last..m.start()]);
-                        out.push_str(&rule.label);
+                        out.push_str(label);
                         (last, pos) = (end, end);
                     }
                     None => {
@@ -343,7 +360,7 @@ mod tests {
         );
         assert_eq!(
             s.mask("身份证号１１０１０５１９４９１２３１００２Ｘ，电话１３８００１３８０００。"),
-            "身份证号[ID number]，电话[phone number]。"
+            "身份证号[身份证号]，电话[电话号码]。"
         );
     }
 

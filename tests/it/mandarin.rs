@@ -195,7 +195,7 @@ async fn a_chinese_record_verifies_and_its_public_copy_shields_numbers_inside_se
     let (s, page) = as_observer.get(&format!("{doc_path}/public")).await;
     assert_eq!(s, 200);
     assert!(
-        page.contains("我的身份证号码是[ID number]，手机号是[phone number]。"),
+        page.contains("我的身份证号码是[身份证号]，手机号是[电话号码]。"),
         "{page}"
     );
     assert!(!page.contains(id_number) && !page.contains(mobile) && !page.contains("13800"));
