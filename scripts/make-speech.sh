@@ -27,9 +27,5 @@ while IFS= read -r line; do
 done < "$TEXT"
 # shellcheck source=scripts/speech-clip.sh
 . "$ROOT/scripts/speech-clip.sh"
-speech_clip "$TMP"
-echo "$SUM" > "$TMP/complete"
-rm -rf "$DIR"
-mv "$TMP" "$DIR"
-trap - EXIT
+speech_done "$TMP" "$DIR" "$SUM"
 echo "media: spoke $n test sentences into $DIR"

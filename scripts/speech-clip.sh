@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Sourced by the test-speech scripts: speech_clip DIR joins DIR's sentence WAVs (s00.wav,
+# Sourced by the test-speech scripts. speech_clip DIR joins DIR's sentence WAVs (s00.wav,
 # s01.wav, ...) 1.5 s apart into 20 ms Opus packets, one file each under DIR/opus (like the
 # benchmark clip): what a test participant says into a live hearing, and `gavel bench asr`
-# plays live.
+# plays live. speech_done TMP DIR SUM then makes the clip of TMP's sentences, marks them made
+# from SUM, and puts them in DIR's place whole.
+speech_done() {
+  local tmp="$1" dir="$2" sum="$3"
+  speech_clip "$tmp"
+  echo "$sum" > "$tmp/complete"
+  rm -rf "$dir"
+  mv "$tmp" "$dir"
+  trap - EXIT
+}
+
 speech_clip() {
   local dir="$1"
   python3 - "$dir" <<'PY'

@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use gavel::transcribe::chinese::traditional;
-use gavel::transcribe::live::CaptionEvent;
 use gavel::transcribe::wer::cer;
 use gavel::transcribe::whisper::{Transcriber, joined};
-use gavel_signaling::{ClientMessage, MediaKind, ServerMessage};
+use gavel_signaling::{MediaKind, ServerMessage};
 use serde_json::json;
 
 use crate::media_peer::peer;
-use crate::support::{Backend, TestApp, wait_for};
-use crate::written::{As, gavel, json_of};
+use crate::support::{Backend, TestApp};
+use crate::written::{As, end_hearing, gavel, json_of, store_said};
 
 /// Where `make setup` speaks the Mandarin sentences (scripts/make-speech-zh.sh).
 fn speech_dir() -> PathBuf {
@@ -155,29 +154,10 @@ async fn a_chinese_record_verifies_and_its_public_copy_shields_numbers_inside_se
         .unwrap();
     let t0 = gavel::clock::now_ms();
     for (n, text) in lines.iter().enumerate() {
-        let at = t0 + 4_000 * i64::try_from(n).unwrap();
-        let e = CaptionEvent::Caption {
-            participant: party.id.clone().into(),
-            start_ms: at,
-            end_ms: at + 3_000,
-            text: text.clone(),
-            confidence: 0.8,
-            spoken_at: std::time::Instant::now(),
-        };
-        gavel::transcribe::store::store(&db, &hearing, &e, t0)
-            .await
-            .unwrap();
+        let at = 4_000 * i64::try_from(n).unwrap();
+        store_said(&db, &hearing, &party.id, t0, at, text).await;
     }
-    judge
-        .ws
-        .send(&ClientMessage::EndHearing { req: None })
-        .await
-        .unwrap();
-    wait_for(Duration::from_secs(10), "the hearing closed", || async {
-        let h = app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
-        (h["state"] == "closed").then_some(())
-    })
-    .await;
+    end_hearing(&app, &mut judge, &hearing).await;
     let as_judge = as_(app.join_token(&hearing, &judge.id).await);
     let documents = format!("/api/v1/hearings/{hearing}/transcript/documents");
     let (s, body) = as_clerk.post(&documents, json!({"revision": 0})).await;

@@ -46,6 +46,43 @@ impl As<'_> {
     }
 }
 
+/// Stores `text` as `who` said it `at` ms into the hearing (started at `t0`) for 3 s, as the
+/// caption worker stores a line.
+pub(crate) async fn store_said(
+    db: &gavel::db::Db,
+    hearing: &str,
+    who: &str,
+    t0: i64,
+    at: i64,
+    text: &str,
+) {
+    let e = CaptionEvent::Caption {
+        participant: who.to_owned().into(),
+        start_ms: t0 + at,
+        end_ms: t0 + at + 3_000,
+        text: text.into(),
+        confidence: 0.8,
+        spoken_at: std::time::Instant::now(),
+    };
+    gavel::transcribe::store::store(db, hearing, &e, t0)
+        .await
+        .unwrap();
+}
+
+/// The judge ends the hearing; returns once the record says it is closed.
+pub(crate) async fn end_hearing(app: &TestApp, judge: &mut crate::signaling::Peer, hearing: &str) {
+    judge
+        .ws
+        .send(&gavel_signaling::ClientMessage::EndHearing { req: None })
+        .await
+        .unwrap();
+    wait_for(Duration::from_secs(10), "the hearing closed", || async {
+        let h = app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
+        (h["state"] == "closed").then_some(())
+    })
+    .await;
+}
+
 pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -113,17 +150,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
         (&party.id, 4_000, "I was at hone that evening."),
     ];
     for (who, at, text) in said {
-        let e = CaptionEvent::Caption {
-            participant: who.clone().into(),
-            start_ms: t0 + at,
-            end_ms: t0 + at + 3_000,
-            text: text.into(),
-            confidence: 0.8,
-            spoken_at: std::time::Instant::now(),
-        };
-        gavel::transcribe::store::store(&db, &hearing, &e, t0)
-            .await
-            .unwrap();
+        store_said(&db, &hearing, who, t0, at, text).await;
     }
     let gap = CaptionEvent::Gap {
         participant: judge.id.clone().into(),
@@ -207,16 +234,7 @@ async fn the_clerk_corrects_finalises_and_every_signer_signs_or_refuses(b: Backe
     let documents = format!("{transcript}/documents");
     let (s, body) = as_clerk.post(&documents, json!({"revision": 2})).await;
     assert_eq!(s, 409, "{body}");
-    judge
-        .ws
-        .send(&gavel_signaling::ClientMessage::EndHearing { req: None })
-        .await
-        .unwrap();
-    wait_for(Duration::from_secs(10), "the hearing closed", || async {
-        let h = app.get_ok(&format!("/api/v1/hearings/{hearing}")).await;
-        (h["state"] == "closed").then_some(())
-    })
-    .await;
+    end_hearing(&app, &mut judge, &hearing).await;
     // Links minted after the hearing open its record (the judge signs from one).
     let as_judge = as_(token(judge.id.clone()).await);
     let (s, _) = as_clerk.post(&documents, json!({"revision": 1})).await;
