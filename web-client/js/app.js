@@ -412,7 +412,9 @@ function addCaption(msg) {
   const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 24;
   const p = document.createElement("p");
   const who = state.roster.get(msg.participant);
-  p.textContent = `${who ? who.name : ""}: ${msg.text}`;
+  // The speaker's name and words, joined as the page's language writes it (a full-width
+  // colon in Chinese).
+  p.textContent = t("caption_line", { name: who ? who.name : "", text: msg.text });
   box.append(p);
   while (box.children.length > 50) box.firstChild.remove();
   if (atEnd) box.scrollTop = box.scrollHeight;
