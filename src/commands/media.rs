@@ -16,10 +16,11 @@ pub(crate) async fn bench_asr(
     config: Config,
     o: gavel::cli::AsrBenchArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mut t = config.transcription;
-    if let Some(language) = &o.language {
-        t = t.in_language(language);
-    }
+    // The model and decoding for the language; the options below override them.
+    let language = o
+        .language
+        .unwrap_or_else(|| config.transcription.language.clone());
+    let mut t = config.transcription.in_language(&language);
     if let Some(p) = o.prompt {
         t.prompt = Some(p);
     }

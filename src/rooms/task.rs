@@ -77,7 +77,7 @@ impl RoomTask {
         let language = match crate::hearing::load(self.db.pool(), self.hearing.as_str()).await {
             Ok(h) => h.and_then(|h| h.language),
             Err(e) => {
-                // The court's language stands in; the clerk sees which in the captions.
+                // The court's language stands in (the warning says why).
                 tracing::warn!(error = %e, "the hearing's language could not be read");
                 None
             }

@@ -46,12 +46,7 @@ impl Captioners {
             .to_ascii_lowercase();
         let mut by = self.by_language.lock().unwrap_or_else(|e| e.into_inner());
         by.entry(language.clone())
-            .or_insert_with(|| {
-                Captioner::start(&TranscriptionConfig {
-                    language,
-                    ..self.config.clone()
-                })
-            })
+            .or_insert_with(|| Captioner::start(&self.config.in_language(&language)))
             .clone()
     }
 }

@@ -90,7 +90,6 @@ impl Captioner {
     /// A captioner for `config`'s model, which is checked now (unavailable, with the reason,
     /// when it cannot be used) and loaded when a hearing first needs it ([`Self::demand`]).
     pub fn start(config: &TranscriptionConfig) -> Arc<Self> {
-        let config = &config.in_language(&config.language);
         if let Err(e) = Transcriber::check(&config.model, &config.language) {
             return Self::unavailable(e.to_string());
         }

@@ -21,29 +21,21 @@ fn model_dir() -> PathBuf {
 /// this build's converter (half a second), so every run tests the converter as it is, never a
 /// file an older one left behind.
 pub(crate) fn tiny_en(dir: &Path) -> PathBuf {
-    let out = dir.join("ggml-tiny.en.bin");
-    import(
-        &model_dir().join("tiny.en-ct2"),
-        &out,
-        WeightType::Q8_0,
-        |_| {},
-    )
-    .expect("the CTranslate2 model (make setup runs scripts/setup-model.sh)");
+    imported(dir, "tiny.en-ct2", "ggml-tiny.en.bin")
+}
+
+/// The set-up's CTranslate2 model `ct2` imported with 8-bit weights as `dir/file`.
+fn imported(dir: &Path, ct2: &str, file: &str) -> PathBuf {
+    let out = dir.join(file);
+    import(&model_dir().join(ct2), &out, WeightType::Q8_0, |_| {})
+        .expect("the CTranslate2 model (make setup runs scripts/setup-model*.sh)");
     out
 }
 
 /// The multilingual base model with 8-bit weights (as `make run` imports it), imported into
 /// `dir` by this build's converter.
 pub(crate) fn base(dir: &Path) -> PathBuf {
-    let out = dir.join("ggml-base.bin");
-    import(
-        &model_dir().join("base-ct2"),
-        &out,
-        WeightType::Q8_0,
-        |_| {},
-    )
-    .expect("the CTranslate2 base model (make setup runs scripts/setup-model-base.sh)");
-    out
+    imported(dir, "base-ct2", "ggml-base.bin")
 }
 
 /// The reference sentences (also `gavel bench asr`'s).
