@@ -119,18 +119,25 @@ pub enum VerifyKind {
     /// Check a signed transcript file (from the API's `.../signed`): the document against its
     /// SHA-256 and every decision's Ed25519 signature against this server's keys, offline.
     /// Exits 0 only when all verify; says who has signed, refused or not yet decided.
-    Transcript {
-        /// The signed transcript file (JSON).
-        file: PathBuf,
-        /// Public keys to trust, as printed by `gavel keys public` [default: this server's
-        /// keys in the data directory].
-        #[arg(long, value_name = "FILE")]
-        keys: Option<PathBuf>,
-        /// Also fail (exit 1) unless the server sealed the record as complete: every signer's
-        /// decision is in the file and none can have been left out.
-        #[arg(long)]
-        complete: bool,
-    },
+    Transcript(SignedFileArgs),
+    /// Check a signed mediation agreement file (from the API's `.../agreements/{id}/signed`)
+    /// the same way, offline, and print its terms. Exits 0 only when all verify.
+    Agreement(SignedFileArgs),
+}
+
+/// What `gavel verify transcript` and `gavel verify agreement` take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SignedFileArgs {
+    /// The signed file (JSON).
+    pub file: PathBuf,
+    /// Public keys to trust, as printed by `gavel keys public` [default: this server's keys
+    /// in the data directory].
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    /// Also fail (exit 1) unless the server sealed the document as complete: every signer's
+    /// decision is in the file and none can have been left out.
+    #[arg(long)]
+    pub complete: bool,
 }
 
 /// `gavel bench asr`'s arguments.

@@ -155,6 +155,11 @@ fn migrator() -> Migrator {
             "hearing language",
             include_str!("docket/migrations/0009_hearing_language.sql"),
         ),
+        step(
+            10,
+            "mediation agreements",
+            include_str!("docket/migrations/0010_mediation_agreements.sql"),
+        ),
     ])
 }
 

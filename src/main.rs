@@ -128,13 +128,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             what: VerifyKind::Recording { dir },
         } => verify::verify_recording(config, dir),
         Command::Verify {
-            what:
-                VerifyKind::Transcript {
-                    file,
-                    keys,
-                    complete,
-                },
-        } => verify::verify_transcript(config, file, keys, complete),
+            what: VerifyKind::Transcript(args),
+        } => verify::verify_transcript(config, args),
+        Command::Verify {
+            what: VerifyKind::Agreement(args),
+        } => verify::verify_agreement(config, args),
         Command::Audit {
             action: AuditCommand::Verify { checkpoints },
         } => verify::audit_verify(config, checkpoints).await,

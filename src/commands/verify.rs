@@ -7,6 +7,7 @@ use anyhow::Context;
 use gavel::config::Config;
 
 use gavel::audit::AuditVerdict;
+use gavel::cli::SignedFileArgs;
 
 use super::{key_of, out, read_limited};
 
@@ -44,15 +45,48 @@ pub(crate) fn verify_recording(config: Config, dir: PathBuf) -> anyhow::Result<E
 }
 
 /// `gavel verify transcript`: a signed written record, offline.
-pub(crate) fn verify_transcript(
+pub(crate) fn verify_transcript(config: Config, args: SignedFileArgs) -> anyhow::Result<ExitCode> {
+    verify_signed::<gavel_recordings::written::Document>(config, args, |v| {
+        out(&format!(
+            "transcript intact: hearing {}, revision {}, {} lines, sha256 {}",
+            v.document.hearing.id,
+            v.document.revision,
+            v.document.lines.len(),
+            v.sha256
+        ));
+    })
+}
+
+/// `gavel verify agreement`: a signed mediation agreement, offline, with its terms.
+pub(crate) fn verify_agreement(config: Config, args: SignedFileArgs) -> anyhow::Result<ExitCode> {
+    verify_signed::<gavel_recordings::written::agreement::Agreement>(config, args, |v| {
+        let a = &v.document;
+        out(&format!(
+            "agreement intact: hearing {}, version {}, drafted by {} ({}) at {}, sha256 {}",
+            a.hearing.id,
+            a.version,
+            a.drafted_by.name,
+            a.drafted_by.role,
+            gavel::clock::rfc3339(a.drafted_at_ms),
+            v.sha256
+        ));
+        out("terms:");
+        for line in a.text.lines() {
+            out(&format!("  {line}"));
+        }
+    })
+}
+
+/// Checks a signed file of a `D` against the trusted keys, says what it is (`describe`), who
+/// decided what, and whether it is sealed complete.
+fn verify_signed<D: gavel_recordings::written::Signable>(
     config: Config,
-    file: PathBuf,
-    keys: Option<PathBuf>,
-    complete: bool,
+    args: SignedFileArgs,
+    describe: impl Fn(&gavel_recordings::written::Verified<D>),
 ) -> anyhow::Result<ExitCode> {
-    let keys = match keys {
+    let keys = match &args.keys {
         Some(f) => {
-            let text = read_limited(&f, 1 << 20)
+            let text = read_limited(f, 1 << 20)
                 .with_context(|| format!("reading the keys in {}", f.display()))?;
             let map: std::collections::BTreeMap<String, String> =
                 serde_json::from_str(&text).context("the keys file (gavel keys public)")?;
@@ -63,18 +97,13 @@ pub(crate) fn verify_transcript(
         }
         None => gavel::auth::keyring::KeyRing::public_keys(&config.keys_dir())?,
     };
+    let file = &args.file;
     let text =
-        read_limited(&file, 64 << 20).with_context(|| format!("reading {}", file.display()))?;
-    match gavel_recordings::written::verify(&text, key_of(&keys)) {
+        read_limited(file, 64 << 20).with_context(|| format!("reading {}", file.display()))?;
+    match gavel_recordings::written::verify_as::<D>(&text, key_of(&keys)) {
         Ok(v) => {
+            describe(&v);
             let who = |p: &gavel_recordings::written::Person| format!("{} ({})", p.name, p.role);
-            out(&format!(
-                "transcript intact: hearing {}, revision {}, {} lines, sha256 {}",
-                v.document.hearing.id,
-                v.document.revision,
-                v.document.lines.len(),
-                v.sha256
-            ));
             for p in &v.signed {
                 out(&format!("signed: {}", who(p)));
             }
@@ -89,7 +118,7 @@ pub(crate) fn verify_transcript(
             } else {
                 "status: INCOMPLETE: not every signer's decision is sealed into this file"
             });
-            if complete && !v.complete {
+            if args.complete && !v.complete {
                 return Ok(ExitCode::FAILURE);
             }
         }

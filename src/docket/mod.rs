@@ -5,6 +5,7 @@
 //! `session`), validates every field, then performs its change and the matching audit entry
 //! (and webhook events) in one write transaction. Nothing is written when anything fails.
 
+mod agreement;
 mod devices;
 mod dockets;
 mod hearings;
@@ -79,6 +80,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(written::html))
         .routes(routes!(written::public))
         .routes(routes!(written::decide))
+        .routes(routes!(agreement::draft, agreement::list))
+        .routes(routes!(agreement::get))
+        .routes(routes!(agreement::signed))
+        .routes(routes!(agreement::decide))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::delete))
 }

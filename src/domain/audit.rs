@@ -170,6 +170,16 @@ pub enum AuditAction {
     TranscriptSign,
     /// `transcript.refuse`
     TranscriptRefuse,
+    /// `agreement.draft`
+    AgreementDraft,
+    /// `agreement.view`
+    AgreementView,
+    /// `agreement.download`
+    AgreementDownload,
+    /// `agreement.sign`
+    AgreementSign,
+    /// `agreement.refuse`
+    AgreementRefuse,
     /// `webhook.create`
     WebhookCreate,
     /// `webhook.delete`
@@ -184,7 +194,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for tables and tests.
-    pub const ALL: [Self; 49] = [
+    pub const ALL: [Self; 54] = [
         Self::ApikeyCreate,
         Self::DemoCreate,
         Self::DocketCreate,
@@ -229,6 +239,11 @@ impl AuditAction {
         Self::TranscriptFinalise,
         Self::TranscriptSign,
         Self::TranscriptRefuse,
+        Self::AgreementDraft,
+        Self::AgreementView,
+        Self::AgreementDownload,
+        Self::AgreementSign,
+        Self::AgreementRefuse,
         Self::WebhookCreate,
         Self::WebhookDelete,
         Self::WebhookDeliveryFailed,
@@ -283,6 +298,11 @@ impl AuditAction {
             Self::TranscriptFinalise => "transcript.finalise",
             Self::TranscriptSign => "transcript.sign",
             Self::TranscriptRefuse => "transcript.refuse",
+            Self::AgreementDraft => "agreement.draft",
+            Self::AgreementView => "agreement.view",
+            Self::AgreementDownload => "agreement.download",
+            Self::AgreementSign => "agreement.sign",
+            Self::AgreementRefuse => "agreement.refuse",
             Self::WebhookCreate => "webhook.create",
             Self::WebhookDelete => "webhook.delete",
             Self::WebhookDeliveryFailed => "webhook.delivery_failed",

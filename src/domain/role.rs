@@ -107,11 +107,15 @@ pub enum Capability {
     HoldCaucus,
     /// Play and download the hearing's recordings (every access is audited).
     AccessRecording,
+    /// Draft the mediation agreement (Art. 16): the mediator writes what the sides agreed.
+    DraftAgreement,
+    /// Sign (or refuse) a mediation agreement: the sides themselves and their counsel.
+    SignAgreement,
 }
 
 impl Capability {
     /// Every capability, in table order.
-    pub const ALL: [Capability; 13] = [
+    pub const ALL: [Capability; 15] = [
         Capability::PublishAudio,
         Capability::PublishVideo,
         Capability::PublishScreen,
@@ -125,6 +129,8 @@ impl Capability {
         Capability::ControlHearing,
         Capability::HoldCaucus,
         Capability::AccessRecording,
+        Capability::DraftAgreement,
+        Capability::SignAgreement,
     ];
 
     fn bit(self) -> u16 {
@@ -183,9 +189,14 @@ pub fn capabilities(role: Role) -> Capabilities {
             SignRecord,
             AccessRecording,
         ],
-        Role::Party | Role::Counsel | Role::Expert => {
-            &[PublishAudio, PublishVideo, PublishScreen, SignRecord]
-        }
+        Role::Party | Role::Counsel => &[
+            PublishAudio,
+            PublishVideo,
+            PublishScreen,
+            SignRecord,
+            SignAgreement,
+        ],
+        Role::Expert => &[PublishAudio, PublishVideo, PublishScreen, SignRecord],
         Role::Witness | Role::Interpreter => &[PublishAudio, PublishVideo, SignRecord],
         Role::Mediator => &[
             PublishAudio,
@@ -199,6 +210,7 @@ pub fn capabilities(role: Role) -> Capabilities {
             ControlHearing,
             HoldCaucus,
             AccessRecording,
+            DraftAgreement,
         ],
         Role::Observer => &[],
         Role::Courtroom => &[PublishAudio, PublishVideo],
@@ -212,17 +224,17 @@ mod tests {
     /// The policy, spelled out: one row per role, one column per capability, in
     /// `Capability::ALL` order. Changing a permission means changing this table on purpose.
     const TABLE: [(Role, &str); 10] = [
-        //                  aud vid scr adm mut rem wit rec edt sgn hrg cau acc
-        (Role::Judge, "1 1 1 1 1 1 1 1 0 1 1 0 1"),
-        (Role::Clerk, "1 1 1 1 1 0 0 1 1 1 0 0 1"),
-        (Role::Party, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
-        (Role::Counsel, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
-        (Role::Witness, "1 1 0 0 0 0 0 0 0 1 0 0 0"),
-        (Role::Expert, "1 1 1 0 0 0 0 0 0 1 0 0 0"),
-        (Role::Interpreter, "1 1 0 0 0 0 0 0 0 1 0 0 0"),
-        (Role::Mediator, "1 1 1 1 1 1 0 1 0 1 1 1 1"),
-        (Role::Observer, "0 0 0 0 0 0 0 0 0 0 0 0 0"),
-        (Role::Courtroom, "1 1 0 0 0 0 0 0 0 0 0 0 0"),
+        //                  aud vid scr adm mut rem wit rec edt sgn hrg cau acc dra sga
+        (Role::Judge, "1 1 1 1 1 1 1 1 0 1 1 0 1 0 0"),
+        (Role::Clerk, "1 1 1 1 1 0 0 1 1 1 0 0 1 0 0"),
+        (Role::Party, "1 1 1 0 0 0 0 0 0 1 0 0 0 0 1"),
+        (Role::Counsel, "1 1 1 0 0 0 0 0 0 1 0 0 0 0 1"),
+        (Role::Witness, "1 1 0 0 0 0 0 0 0 1 0 0 0 0 0"),
+        (Role::Expert, "1 1 1 0 0 0 0 0 0 1 0 0 0 0 0"),
+        (Role::Interpreter, "1 1 0 0 0 0 0 0 0 1 0 0 0 0 0"),
+        (Role::Mediator, "1 1 1 1 1 1 0 1 0 1 1 1 1 1 0"),
+        (Role::Observer, "0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"),
+        (Role::Courtroom, "1 1 0 0 0 0 0 0 0 0 0 0 0 0 0"),
     ];
 
     #[test]

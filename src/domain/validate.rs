@@ -65,6 +65,32 @@ pub fn text(field: &'static str, value: &str, max: usize) -> Result<String, Fiel
     Ok(v.to_owned())
 }
 
+/// A required text of paragraphs (an agreement's terms): trimmed, non-empty, at most `max`
+/// characters, line ends made `\n`. Tabs and newlines are its only control characters, and
+/// it may not carry the invisible marks that reorder how text is shown (bidirectional
+/// overrides and isolates): what a signer reads on screen must be what the bytes say.
+pub fn paragraphs(field: &'static str, value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim().replace("\r\n", "\n");
+    if v.is_empty() {
+        return Err(FieldError::Empty { field });
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::TooLong { field, max });
+    }
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(FieldError::ControlCharacters { field });
+    }
+    if v.chars()
+        .any(|c| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+    {
+        return Err(FieldError::Invalid {
+            field,
+            expected: "must not contain marks that reorder the text as shown (bidirectional overrides)",
+        });
+    }
+    Ok(v)
+}
+
 /// An optional single-line text field; `None` and blank both mean absent.
 pub fn optional_text(
     field: &'static str,
@@ -124,6 +150,31 @@ pub fn in_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paragraphs_keep_their_lines_and_refuse_hidden_reordering() {
+        assert_eq!(
+            paragraphs("text", "  1. Pay.\r\n2. Withdraw.\t(a)\n", 100).unwrap(),
+            "1. Pay.\n2. Withdraw.\t(a)"
+        );
+        assert!(matches!(
+            paragraphs("text", " \n ", 100),
+            Err(FieldError::Empty { .. })
+        ));
+        assert!(matches!(
+            paragraphs("text", "a\u{0}b", 100),
+            Err(FieldError::ControlCharacters { .. })
+        ));
+        assert!(matches!(
+            paragraphs("text", "pay 1\u{202e}000", 100),
+            Err(FieldError::Invalid { .. })
+        ));
+        assert!(matches!(
+            paragraphs("text", &"款".repeat(101), 100),
+            Err(FieldError::TooLong { .. })
+        ));
+        assert!(paragraphs("text", &"款".repeat(100), 100).is_ok());
+    }
 
     #[test]
     fn languages_are_whispers_codes_and_nothing_else() {

@@ -59,6 +59,18 @@ pub enum Conflict {
     /// A WHIP device publishes by itself: the server has nothing to pull or check.
     #[error("a WHIP device publishes by itself: there is no stream to check")]
     NotPulled,
+    /// Only a mediation has an agreement.
+    #[error("this hearing is not a mediation: only a mediation has an agreement")]
+    NotAMediation,
+    /// No side has taken part: nobody could sign an agreement.
+    #[error("no party or counsel has taken part in this mediation: nobody could sign")]
+    NoSides,
+    /// An agreement was signed by every side; it stands.
+    #[error("version {0} of the agreement was signed by every side; it stands")]
+    AgreementSigned(u64),
+    /// A later draft of the agreement supersedes the one the caller opened.
+    #[error("a later draft of the agreement supersedes this one: decide on that one")]
+    LaterDraft,
 }
 
 impl Conflict {
@@ -80,6 +92,10 @@ impl Conflict {
             Self::TooManyDevices(_) => "too-many-devices",
             Self::HearingNotOpen => "hearing-not-open",
             Self::NotPulled => "not-pulled",
+            Self::NotAMediation => "not-a-mediation",
+            Self::NoSides => "no-sides",
+            Self::AgreementSigned(_) => "agreement-signed",
+            Self::LaterDraft => "later-draft",
         }
     }
 }

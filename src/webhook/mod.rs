@@ -34,6 +34,10 @@ pub enum EventType {
     /// Every required signer has signed a transcript.
     #[serde(rename = "transcript.signed")]
     TranscriptSigned,
+    /// Every side has decided on a mediation agreement (`all_signed` says whether it was
+    /// signed by all of them or refused by one).
+    #[serde(rename = "mediation.agreement_signed")]
+    AgreementSigned,
     /// The server signed a checkpoint of the audit log's head: the platform keeps it, so a
     /// log cut short or rewritten in the database is found (`gavel audit verify`).
     #[serde(rename = "audit.checkpoint")]
@@ -42,12 +46,13 @@ pub enum EventType {
 
 impl EventType {
     /// Every event type.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 7] = [
         Self::HearingStateChanged,
         Self::ParticipantJoined,
         Self::ParticipantLeft,
         Self::RecordingReady,
         Self::TranscriptSigned,
+        Self::AgreementSigned,
         Self::AuditCheckpoint,
     ];
 
@@ -59,6 +64,7 @@ impl EventType {
             Self::ParticipantLeft => "participant.left",
             Self::RecordingReady => "recording.ready",
             Self::TranscriptSigned => "transcript.signed",
+            Self::AgreementSigned => "mediation.agreement_signed",
             Self::AuditCheckpoint => "audit.checkpoint",
         }
     }

@@ -206,6 +206,16 @@ pub async fn signers(
     hearing: &str,
     kind: HearingKind,
 ) -> Result<Vec<Person>, DbError> {
+    took_part(conn, hearing, |role| kind.signs_record(role)).await
+}
+
+/// The participants of `hearing` in a role `keep` accepts who are still registered and have
+/// joined at least once (nobody signs what they were not there for), in registration order.
+pub async fn took_part(
+    conn: &mut AnyConnection,
+    hearing: &str,
+    keep: impl Fn(Role) -> bool,
+) -> Result<Vec<Person>, DbError> {
     let rows = sqlx::query(
         "SELECT id, display_name, role FROM participants WHERE hearing_id = $1 \
          AND revoked_at IS NULL ORDER BY created_at, id",
@@ -217,7 +227,7 @@ pub async fn signers(
     for r in &rows {
         let id: String = r.try_get("id")?;
         let role: String = r.try_get("role")?;
-        if !Role::parse(&role).is_some_and(|role| kind.signs_record(role)) {
+        if !Role::parse(&role).is_some_and(&keep) {
             continue;
         }
         let joined = sqlx::query(

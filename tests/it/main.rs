@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, unreachable_pub)]
 
+mod agreement;
 mod api;
 mod asr;
 mod audit;

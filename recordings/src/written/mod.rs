@@ -10,12 +10,54 @@
 //!
 //! Pure: the caller signs and supplies public keys; this module builds and checks.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+pub mod agreement;
 
 /// The document's format name (a later format gets a new name).
 pub const DOCUMENT_FORMAT: &str = "gavel-transcript-v1";
 /// The signed file's format name.
 pub const FILE_FORMAT: &str = "gavel-signed-transcript-v1";
+
+/// A document people sign or refuse with the same machinery: the finalised transcript, or a
+/// mediation agreement. Each kind has its own format names and its own domain tags in what the
+/// server signs, so a decision on one kind of document can never pass for a decision on another.
+pub trait Signable: Serialize + DeserializeOwned {
+    /// The document's format name.
+    const DOCUMENT_FORMAT: &'static str;
+    /// The signed file's format name.
+    const FILE_FORMAT: &'static str;
+    /// What a signed file is called in messages ("signed transcript file").
+    const WHAT: &'static str;
+    /// The domain tag of a decision's signed bytes.
+    const DECISION_TAG: &'static [u8];
+    /// The domain tag of the completion seal's signed bytes.
+    const COMPLETION_TAG: &'static [u8];
+    /// The format the document says it is in.
+    fn format(&self) -> &str;
+    /// The hearing it belongs to (bound into every signature).
+    fn hearing_id(&self) -> &str;
+    /// Who must sign or refuse, in order.
+    fn signers(&self) -> &[Person];
+}
+
+impl Signable for Document {
+    const DOCUMENT_FORMAT: &'static str = DOCUMENT_FORMAT;
+    const FILE_FORMAT: &'static str = FILE_FORMAT;
+    const WHAT: &'static str = "signed transcript file";
+    const DECISION_TAG: &'static [u8] = b"gavel-transcript-signature-v1\0";
+    const COMPLETION_TAG: &'static [u8] = b"gavel-transcript-complete-v1\0";
+    fn format(&self) -> &str {
+        &self.format
+    }
+    fn hearing_id(&self) -> &str {
+        &self.hearing.id
+    }
+    fn signers(&self) -> &[Person] {
+        &self.signers
+    }
+}
 
 /// A person named in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,7 +186,7 @@ pub struct Signature {
     pub signature: String,
 }
 
-/// The bytes signed for a decision: a domain tag, then every bound field, length-prefixed.
+/// The bytes signed for a decision on a transcript (see [`message_for`]).
 pub fn message(
     document_sha256: &str,
     hearing: &str,
@@ -153,7 +195,20 @@ pub fn message(
     reason: Option<&str>,
     at_ms: i64,
 ) -> Vec<u8> {
-    let mut m = b"gavel-transcript-signature-v1\0".to_vec();
+    message_for::<Document>(document_sha256, hearing, signer, decision, reason, at_ms)
+}
+
+/// The bytes signed for a decision on a `D`: its domain tag, then every bound field,
+/// length-prefixed.
+pub fn message_for<D: Signable>(
+    document_sha256: &str,
+    hearing: &str,
+    signer: &Person,
+    decision: Decision,
+    reason: Option<&str>,
+    at_ms: i64,
+) -> Vec<u8> {
+    let mut m = D::DECISION_TAG.to_vec();
     m.extend(crate::chain::encode_fields(&[
         document_sha256.as_bytes(),
         hearing.as_bytes(),
@@ -180,15 +235,25 @@ pub struct Completion {
     pub signature: String,
 }
 
-/// The bytes sealed at completion: a domain tag, the document hash, the hearing and time,
-/// then each signer's id, decision and signature in the document's signer order.
+/// The bytes sealed when a transcript is complete (see [`completion_message_for`]).
 pub fn completion_message(
     document_sha256: &str,
     hearing: &str,
     at_ms: i64,
     decisions: &[&Signature],
 ) -> Vec<u8> {
-    let mut m = b"gavel-transcript-complete-v1\0".to_vec();
+    completion_message_for::<Document>(document_sha256, hearing, at_ms, decisions)
+}
+
+/// The bytes sealed at completion of a `D`: its domain tag, the document hash, the hearing
+/// and time, then each signer's id, decision and signature in the document's signer order.
+pub fn completion_message_for<D: Signable>(
+    document_sha256: &str,
+    hearing: &str,
+    at_ms: i64,
+    decisions: &[&Signature],
+) -> Vec<u8> {
+    let mut m = D::COMPLETION_TAG.to_vec();
     let at = at_ms.to_be_bytes();
     let mut fields: Vec<&[u8]> = vec![document_sha256.as_bytes(), hearing.as_bytes(), &at];
     for s in decisions {
@@ -238,9 +303,9 @@ pub struct SignedFile {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Failure {
-    /// Not a signed transcript file.
-    #[error("not a signed transcript file: {0}")]
-    Unreadable(String),
+    /// Not a signed file of the kind asked for (the kind, why).
+    #[error("not a {0}: {1}")]
+    Unreadable(&'static str, String),
     /// The document's bytes do not hash to the recorded SHA-256.
     #[error("the document was altered: its SHA-256 is {actual}, the record says {recorded}")]
     DocumentAltered {
@@ -289,9 +354,9 @@ pub enum Failure {
 
 /// A verified file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
+pub struct Verified<D = Document> {
     /// The document.
-    pub document: Document,
+    pub document: D,
     /// Its hash.
     pub sha256: String,
     /// Signers who signed.
@@ -308,19 +373,27 @@ fn who(p: &Person) -> String {
     format!("{} ({}, {})", p.name, p.role, p.participant_id)
 }
 
-/// Checks a signed file (its text): the document against its hash, then every signature
-/// against `public_key` (raw Ed25519 key by key id). Lists every failure found.
+/// Checks a signed transcript file (see [`verify_as`]).
 pub fn verify(
     file: &str,
     public_key: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<Verified, Vec<Failure>> {
-    let file: SignedFile =
-        serde_json::from_str(file).map_err(|e| vec![Failure::Unreadable(e.to_string())])?;
-    if file.format != FILE_FORMAT {
-        return Err(vec![Failure::Unreadable(format!(
-            "unknown format {:?}",
-            file.format
-        ))]);
+    verify_as::<Document>(file, public_key)
+}
+
+/// Checks a signed file of a `D` (its text): the document against its hash, then every
+/// signature against `public_key` (raw Ed25519 key by key id). Lists every failure found.
+pub fn verify_as<D: Signable>(
+    file: &str,
+    public_key: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Result<Verified<D>, Vec<Failure>> {
+    let file: SignedFile = serde_json::from_str(file)
+        .map_err(|e| vec![Failure::Unreadable(D::WHAT, e.to_string())])?;
+    if file.format != D::FILE_FORMAT {
+        return Err(vec![Failure::Unreadable(
+            D::WHAT,
+            format!("unknown format {:?}", file.format),
+        )]);
     }
     let actual = sha256_hex(file.document.as_bytes());
     let mut failures = Vec::new();
@@ -330,17 +403,17 @@ pub fn verify(
             recorded: file.sha256.clone(),
         });
     }
-    let document: Document = match serde_json::from_str::<Document>(&file.document) {
-        Ok(d) if d.format == DOCUMENT_FORMAT => d,
+    let document: D = match serde_json::from_str::<D>(&file.document) {
+        Ok(d) if d.format() == D::DOCUMENT_FORMAT => d,
         Ok(d) => {
-            failures.push(Failure::Unreadable(format!(
-                "unknown document format {:?}",
-                d.format
-            )));
+            failures.push(Failure::Unreadable(
+                D::WHAT,
+                format!("unknown document format {:?}", d.format()),
+            ));
             return Err(failures);
         }
         Err(e) => {
-            failures.push(Failure::Unreadable(format!("the document: {e}")));
+            failures.push(Failure::Unreadable(D::WHAT, format!("the document: {e}")));
             return Err(failures);
         }
     };
@@ -355,9 +428,9 @@ pub fn verify(
             });
             continue;
         };
-        let msg = message(
+        let msg = message_for::<D>(
             &file.sha256,
-            &document.hearing.id,
+            document.hearing_id(),
             &s.signer,
             s.decision,
             s.reason.as_deref(),
@@ -372,7 +445,7 @@ pub fn verify(
             failures.push(Failure::BadSignature { signer });
             continue;
         }
-        if !document.signers.contains(&s.signer) {
+        if !document.signers().contains(&s.signer) {
             failures.push(Failure::NotASigner { signer });
             continue;
         }
@@ -399,11 +472,16 @@ pub fn verify(
         })
     };
     if let Some(c) = &file.completion {
-        let sealed = in_signer_order(&document.signers, &file.signatures).is_some_and(|all| {
+        let sealed = in_signer_order(document.signers(), &file.signatures).is_some_and(|all| {
             all.len() == file.signatures.len()
                 && verifies(
                     &c.kid,
-                    &completion_message(&file.sha256, &document.hearing.id, c.at_ms, &all),
+                    &completion_message_for::<D>(
+                        &file.sha256,
+                        document.hearing_id(),
+                        c.at_ms,
+                        &all,
+                    ),
                     &c.signature,
                 )
         });
@@ -415,7 +493,7 @@ pub fn verify(
         return Err(failures);
     }
     let awaiting = document
-        .signers
+        .signers()
         .iter()
         .filter(|p| !decided.contains(p))
         .cloned()

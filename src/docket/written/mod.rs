@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gavel_recordings::written::{
-    self as record, Completion, Decision, Document, HearingInfo, Person, Signature, SignedFile,
+    self as record, Completion, Document, HearingInfo, Person, Signature, SignedFile,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -21,6 +21,7 @@ use utoipa::ToSchema;
 mod decide;
 mod export;
 mod finalise;
+pub(super) mod ledger;
 pub(super) use decide::*;
 pub(super) use export::*;
 pub(super) use finalise::*;
@@ -33,7 +34,6 @@ use crate::db::DbError;
 use crate::domain::role::capabilities;
 use crate::domain::{Capability, HearingState};
 use crate::http::AppState;
-use crate::http::conflict::is_unique_violation;
 use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::webhook::{self, EventType};
@@ -156,19 +156,8 @@ async fn load(st: &AppState, hearing: &str, id: &str) -> Result<Stored, ApiError
         .map_err(|_| ApiError::Internal("a stored transcript document is unreadable".into()))?;
     let number: i64 = r.try_get("number").map_err(DbError::from)?;
     let newer = newer_exists(pool, hearing, number).await?;
-    let signatures = signatures_of(pool, id).await?;
-    let completion = match (
-        r.try_get::<Option<i64>, _>("completed_at")?,
-        r.try_get::<Option<String>, _>("completion_kid")?,
-        r.try_get::<Option<String>, _>("completion_signature")?,
-    ) {
-        (Some(at_ms), Some(kid), Some(signature)) => Some(Completion {
-            at_ms,
-            kid,
-            signature,
-        }),
-        _ => None,
-    };
+    let signatures = ledger::TRANSCRIPTS.signatures_of(pool, id).await?;
+    let completion = ledger::completion(&r)?;
     Ok(Stored {
         id: id.to_owned(),
         hearing_id: hearing.to_owned(),
@@ -181,38 +170,6 @@ async fn load(st: &AppState, hearing: &str, id: &str) -> Result<Stored, ApiError
         completion,
         signatures,
     })
-}
-
-/// The decisions on document `id`, in the order made.
-async fn signatures_of<'e, E>(ex: E, id: &str) -> Result<Vec<Signature>, ApiError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let rows = sqlx::query(
-        "SELECT participant_id, name, role, decision, reason, signed_at, kid, signature \
-         FROM transcript_signatures WHERE document_id = $1 ORDER BY signed_at, id",
-    )
-    .bind(id)
-    .fetch_all(ex)
-    .await?;
-    let mut signatures = Vec::with_capacity(rows.len());
-    for s in &rows {
-        let decision: String = s.try_get("decision")?;
-        signatures.push(Signature {
-            signer: Person {
-                participant_id: s.try_get("participant_id")?,
-                name: s.try_get("name")?,
-                role: s.try_get("role")?,
-            },
-            decision: Decision::parse(&decision)
-                .ok_or_else(|| ApiError::Internal("a stored decision is unknown".into()))?,
-            reason: s.try_get("reason")?,
-            at_ms: s.try_get("signed_at")?,
-            kid: s.try_get("kid")?,
-            signature: s.try_get("signature")?,
-        });
-    }
-    Ok(signatures)
 }
 
 /// Whether the hearing has a document finalised after the `number`th.
