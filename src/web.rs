@@ -13,7 +13,7 @@ const INDEX_HTML: &str = include_str!("../web-client/index.html");
 const REVIEW_HTML: &str = include_str!("../web-client/review.html");
 
 /// The page's assets: `/assets/<name>`, its content and type.
-const ASSETS: [(&str, &str, &str); 11] = [
+const ASSETS: [(&str, &str, &str); 12] = [
     (
         "style.css",
         include_str!("../web-client/style.css"),
@@ -36,6 +36,11 @@ const ASSETS: [(&str, &str, &str); 11] = [
     (
         "js/roster.js",
         include_str!("../web-client/js/roster.js"),
+        JS,
+    ),
+    (
+        "js/agreement.js",
+        include_str!("../web-client/js/agreement.js"),
         JS,
     ),
     (

@@ -320,7 +320,7 @@ mod tests {
     }
 
     /// One of each conflict.
-    fn conflicts() -> [Conflict; 16] {
+    fn conflicts() -> [Conflict; 20] {
         [
             Conflict::Exists("a docket"),
             Conflict::HearingClosed,
@@ -341,6 +341,10 @@ mod tests {
             Conflict::TooManyDevices(32),
             Conflict::HearingNotOpen,
             Conflict::NotPulled,
+            Conflict::NotAMediation,
+            Conflict::NoSides,
+            Conflict::AgreementSigned(1),
+            Conflict::LaterDraft,
         ]
     }
 

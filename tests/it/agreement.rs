@@ -20,7 +20,7 @@ const TERMS: &str = "1. Wang pays Li 12,000 yuan by 31 January 2027.\n\
 
 /// Waits until the room has written each participant's join to the audit log (it does so just
 /// after welcoming them): only those who took part are asked to sign.
-async fn joined(app: &TestApp, ids: &[&str]) {
+pub(crate) async fn joined(app: &TestApp, ids: &[&str]) {
     wait_for(
         Duration::from_secs(10),
         "the joins in the audit log",

@@ -200,6 +200,64 @@ async fn the_clerk_reviews_plays_and_corrects_the_transcript_in_chromium() {
     assert_eq!(party_row["decision"], "signed");
 }
 
+/// The mediation agreement in the record page (issue 16): a side's page open before anything is
+/// drafted shows the mediator's terms without reloading, exactly as written; one side signs,
+/// the other refuses with a reason, and the mediator's page shows the refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mediation_agreement_is_drafted_read_signed_and_refused_in_chromium() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (docket, _) = app.docket_and_hearing().await;
+    let hearing = app
+        .post_ok(
+            &format!("/api/v1/dockets/{docket}/hearings"),
+            json!({"kind": "mediation", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mediator = crate::signaling::join(&app, &hearing, "mediator").await;
+    let a = crate::signaling::join(&app, &hearing, "party").await;
+    let b = crate::signaling::join(&app, &hearing, "party").await;
+    crate::agreement::joined(&app, &[&mediator.id, &a.id, &b.id]).await;
+    let link = |id: String| {
+        let (app, hearing) = (&app, hearing.clone());
+        async move {
+            let token = app.join_token(&hearing, &id).await;
+            format!("{}/review/{hearing}#token={token}", app.base)
+        }
+    };
+    let terms = "1. Wang pays Li 12,000 yuan by 31 January 2027.\n2. 双方各自承担诉讼费用。";
+    let reason = "clause 1: the sum was 10,000 yuan";
+    let cfg = json!({
+        "mediator": link(mediator.id.clone()).await, "a": link(a.id.clone()).await,
+        "b": link(b.id.clone()).await, "a_id": a.id, "b_id": b.id, "terms": terms, "reason": reason,
+    });
+    let result = run_script("agreement.mjs", cfg).await;
+    let list = app
+        .get_ok(&format!("/api/v1/hearings/{hearing}/agreements"))
+        .await;
+    let v = &list[0];
+    assert_eq!(v["sha256"], result["sha256"]);
+    assert_eq!(
+        (v["state"].as_str(), v["all_signed"].as_bool()),
+        (Some("complete"), Some(false))
+    );
+    assert_eq!(v["text"], terms);
+    let decision = |id: &str| {
+        v["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["participant_id"] == id)
+            .map(|s| (s["decision"].clone(), s["reason"].clone()))
+            .unwrap()
+    };
+    assert_eq!(decision(&a.id), (json!("signed"), Value::Null));
+    assert_eq!(decision(&b.id), (json!("refused"), json!(reason)));
+}
+
 /// A whole-number setting from the environment (for the soak's full run), else `default`.
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)

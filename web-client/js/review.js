@@ -7,6 +7,7 @@
 
 import { t, translate, toggleLanguage, problemSlug, problemText } from "./strings.js";
 import { $, status, notice } from "./ui.js";
+import { renderAgreement, startAgreement } from "./agreement.js";
 
 const state = {
   base: null,
@@ -350,6 +351,7 @@ async function main() {
     toggleLanguage();
     if (state.transcript) render();
     renderRecord();
+    renderAgreement();
   };
   const match = location.pathname.match(/^\/review\/([0-9a-f-]{36})$/);
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -383,7 +385,10 @@ async function main() {
     $("finalise").hidden = $("finalise-hint").hidden = !isClerk();
     render();
   }
-  status(state.transcript || state.document ? "" : () => t("nothing_to_sign"));
+  // A mediation's agreement, for the mediator and the sides (the server says who may read it).
+  await startAgreement(api, state.me);
+  const agreement = !$("agreement").hidden;
+  status(state.transcript || state.document || agreement ? "" : () => t("nothing_to_sign"));
 }
 
 main().catch((e) => status(() => `${t("unreachable")} (${e.message})`, true));

@@ -69,6 +69,10 @@ export function renderToolbar() {
   const inCaucus = [...state.roster.values()].some((p) => p.place === "private");
   caucus.hidden = !can("hold_caucus");
   caucus.textContent = t(inCaucus ? "caucus_end" : "caucus_start");
+  // A mediation's agreement is drafted and signed on the record page, beside the hearing.
+  const agreement = $("btn-agreement");
+  agreement.hidden = !(state.session?.hearing?.kind === "mediation" && (can("draft_agreement") || can("sign_agreement")));
+  agreement.onclick = () => window.open(location.pathname.replace(/^\/join\//, "/review/") + location.hash, "_blank", "noopener");
 }
 
 /** The local tracks send only what the participant switched on and the court allows. */
