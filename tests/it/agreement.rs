@@ -72,16 +72,7 @@ async fn the_mediator_drafts_each_side_signs_or_refuses_and_the_agreement_verifi
     )
     .await;
     let (docket, trial) = app.docket_and_hearing().await;
-    let hearing = app
-        .post_ok(
-            &format!("/api/v1/dockets/{docket}/hearings"),
-            json!({"kind": "mediation", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hearing = app.hearing_of(&docket, "mediation").await;
     let mediator = join(&app, &hearing, "mediator").await;
     let li = join(&app, &hearing, "party").await;
     let wang = join(&app, &hearing, "party").await;

@@ -207,16 +207,7 @@ async fn the_clerk_reviews_plays_and_corrects_the_transcript_in_chromium() {
 async fn a_mediation_agreement_is_drafted_read_signed_and_refused_in_chromium() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (docket, _) = app.docket_and_hearing().await;
-    let hearing = app
-        .post_ok(
-            &format!("/api/v1/dockets/{docket}/hearings"),
-            json!({"kind": "mediation", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hearing = app.hearing_of(&docket, "mediation").await;
     let mediator = crate::signaling::join(&app, &hearing, "mediator").await;
     let a = crate::signaling::join(&app, &hearing, "party").await;
     let b = crate::signaling::join(&app, &hearing, "party").await;

@@ -50,16 +50,7 @@ async fn a_mediation_caucus_is_not_recorded_and_durations_match_the_manifest() {
     })
     .await;
     let (docket, _) = app.docket_and_hearing().await;
-    let hearing = app
-        .post_ok(
-            &format!("/api/v1/dockets/{docket}/hearings"),
-            serde_json::json!({"kind": "mediation", "scheduled_start": "2026-12-01T09:30:00+08:00"}),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let hearing = app.hearing_of(&docket, "mediation").await;
     let mut mediator = peer(&app, &hearing, "mediator").await;
     let mut a = peer(&app, &hearing, "party").await;
     let mut b = peer(&app, &hearing, "party").await;

@@ -272,6 +272,19 @@ impl TestApp {
         (d, h["id"].as_str().unwrap().to_owned())
     }
 
+    /// Another hearing of `kind` (`mediation`, ...) on `docket`; returns its id.
+    pub(crate) async fn hearing_of(&self, docket: &str, kind: &str) -> String {
+        self.post_ok(
+            &format!("/api/v1/dockets/{docket}/hearings"),
+            json!({"kind": kind, "scheduled_start": "2026-12-01T09:30:00+08:00"}),
+            201,
+        )
+        .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Registers a participant with `role`; returns its id.
     pub(crate) async fn participant(&self, hearing: &str, role: &str) -> String {
         let p = self

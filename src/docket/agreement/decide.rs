@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::docket::written::Decide;
-use crate::webhook::{self, EventType};
 
 /// Signs the agreement, or refuses it with a reason (each side that took part, once). When
 /// every side has decided, the agreement is sealed and `mediation.agreement_signed` goes to
@@ -57,33 +56,17 @@ pub(in crate::docket) async fn decide(
             reason.as_deref(),
         )
         .await?;
-    crate::audit::append(
-        &mut w.tx,
-        decided.now,
-        &c.actor,
-        match decision {
-            Decision::Signed => AuditAction::AgreementSign,
-            Decision::Refused => AuditAction::AgreementRefuse,
-        },
-        &format!("hearing:{}", a.hearing_id),
-        serde_json::json!({
-            "agreement": a.id, "sha256": a.sha256, "reason": reason, "complete": decided.sealed,
-        }),
-    )
-    .await?;
-    let mut queued = 0;
-    if decided.sealed {
-        let mut data = ledger::outcome(&decided.all);
-        data["hearing_id"] = a.hearing_id.clone().into();
-        data["agreement_id"] = a.id.clone().into();
-        data["version"] = a.doc.version.into();
-        data["sha256"] = a.sha256.clone().into();
-        queued = webhook::enqueue(&mut w.tx, decided.now, EventType::AgreementSigned, data).await?;
-    }
-    w.commit().await?;
-    if queued > 0 {
-        st.outbox.notify_one();
-    }
+    AGREEMENTS
+        .conclude(
+            &st,
+            w,
+            &c.actor,
+            &decided,
+            (&a.hearing_id, &a.id, &a.sha256),
+            reason.as_deref(),
+            ("version", a.doc.version.into()),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(load(&st, &a.hearing_id, &a.id).await?.view()),

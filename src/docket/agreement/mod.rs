@@ -66,29 +66,9 @@ pub(crate) struct AgreementView {
     /// The terms.
     text: String,
     /// The sides, each with their decision once made.
-    signers: Vec<SignerView>,
+    signers: Vec<ledger::SignerView>,
     /// The canonical document (JSON), exactly the bytes hashed and signed.
     document: String,
-}
-
-/// One side.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SignerView {
-    /// Participant id.
-    participant_id: String,
-    /// Name.
-    name: String,
-    /// Role.
-    role: String,
-    /// `signed` or `refused`; absent until they decide.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decision: Option<String>,
-    /// Why they refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    /// When they decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    at: Option<String>,
 }
 
 /// A stored agreement with its decisions.
@@ -126,22 +106,7 @@ impl Stored {
             drafted_at: rfc3339(self.doc.drafted_at_ms),
             drafted_by: self.doc.drafted_by.name.clone(),
             text: self.doc.text.clone(),
-            signers: self
-                .doc
-                .signers
-                .iter()
-                .map(|p| {
-                    let d = self.signatures.iter().find(|s| s.signer == *p);
-                    SignerView {
-                        participant_id: p.participant_id.clone(),
-                        name: p.name.clone(),
-                        role: p.role.clone(),
-                        decision: d.map(|d| d.decision.as_str().to_owned()),
-                        reason: d.and_then(|d| d.reason.clone()),
-                        at: d.map(|d| rfc3339(d.at_ms)),
-                    }
-                })
-                .collect(),
+            signers: ledger::signer_views(&self.doc.signers, &self.signatures),
             document: self.text.clone(),
         }
     }

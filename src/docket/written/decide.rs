@@ -1,7 +1,6 @@
 //! Signers' decisions: signed, or refused with a reason; the seal when all have decided.
 
 use super::*;
-use gavel_recordings::written::Decision;
 
 /// What a signer decides.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -74,34 +73,17 @@ pub(in crate::docket) async fn decide(
             reason.as_deref(),
         )
         .await?;
-    crate::audit::append(
-        &mut w.tx,
-        decided.now,
-        &c.actor,
-        match decision {
-            Decision::Signed => AuditAction::TranscriptSign,
-            Decision::Refused => AuditAction::TranscriptRefuse,
-        },
-        &format!("hearing:{}", d.hearing_id),
-        serde_json::json!({
-            "document": d.id, "sha256": d.sha256, "reason": reason, "complete": decided.sealed,
-        }),
-    )
-    .await?;
-    let mut queued = 0;
-    if decided.sealed {
-        let mut data = ledger::outcome(&decided.all);
-        data["hearing_id"] = d.hearing_id.clone().into();
-        data["document_id"] = d.id.clone().into();
-        data["revision"] = d.doc.revision.into();
-        data["sha256"] = d.sha256.clone().into();
-        queued =
-            webhook::enqueue(&mut w.tx, decided.now, EventType::TranscriptSigned, data).await?;
-    }
-    w.commit().await?;
-    if queued > 0 {
-        st.outbox.notify_one();
-    }
+    ledger::TRANSCRIPTS
+        .conclude(
+            &st,
+            w,
+            &c.actor,
+            &decided,
+            (&d.hearing_id, &d.id, &d.sha256),
+            reason.as_deref(),
+            ("revision", d.doc.revision.into()),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(load(&st, &d.hearing_id, &d.id).await?.view()),

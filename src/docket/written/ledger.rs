@@ -10,10 +10,13 @@ use gavel_recordings::written::{
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{Decide, DecisionWire};
+use crate::audit::AuditAction;
 use crate::clock::now_ms;
+use crate::db::WriteTx;
 use crate::http::AppState;
 use crate::http::conflict::is_unique_violation;
 use crate::http::error::{ApiError, Conflict};
+use crate::webhook::{self, EventType};
 
 /// Where one kind of signed document keeps its documents and its decisions.
 pub(in crate::docket) struct Ledger {
@@ -22,19 +25,76 @@ pub(in crate::docket) struct Ledger {
     documents: &'static str,
     /// The decisions' table (`document_id`, `participant_id`, ..., unique per signer).
     signatures: &'static str,
+    /// How a signature and a refusal are audited.
+    signed: AuditAction,
+    refused: AuditAction,
+    /// What the platform hears when the document is complete.
+    event: EventType,
+    /// What the document is called in the audit entry and the event (`document`: its id is
+    /// `document_id` in the event).
+    noun: &'static str,
 }
 
 /// The finalised transcripts.
 pub(in crate::docket) const TRANSCRIPTS: Ledger = Ledger {
     documents: "transcript_documents",
     signatures: "transcript_signatures",
+    signed: AuditAction::TranscriptSign,
+    refused: AuditAction::TranscriptRefuse,
+    event: EventType::TranscriptSigned,
+    noun: "document",
 };
 
 /// The mediation agreements.
 pub(in crate::docket) const AGREEMENTS: Ledger = Ledger {
     documents: "agreement_documents",
     signatures: "agreement_signatures",
+    signed: AuditAction::AgreementSign,
+    refused: AuditAction::AgreementRefuse,
+    event: EventType::AgreementSigned,
+    noun: "agreement",
 };
+
+/// One signer of a document, with their decision once made.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SignerView {
+    /// Participant id.
+    participant_id: String,
+    /// Name.
+    name: String,
+    /// Role.
+    role: String,
+    /// `signed` or `refused`; absent until they decide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<String>,
+    /// Why they refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// When they decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+}
+
+/// Each of `signers` with their decision among `signatures`, in the document's order.
+pub(in crate::docket) fn signer_views(
+    signers: &[Person],
+    signatures: &[Signature],
+) -> Vec<SignerView> {
+    signers
+        .iter()
+        .map(|p| {
+            let d = signatures.iter().find(|s| s.signer == *p);
+            SignerView {
+                participant_id: p.participant_id.clone(),
+                name: p.name.clone(),
+                role: p.role.clone(),
+                decision: d.map(|d| d.decision.as_str().to_owned()),
+                reason: d.and_then(|d| d.reason.clone()),
+                at: d.map(|d| crate::clock::rfc3339(d.at_ms)),
+            }
+        })
+        .collect()
+}
 
 /// One decision recorded.
 pub(in crate::docket) struct Decided {
@@ -44,6 +104,8 @@ pub(in crate::docket) struct Decided {
     pub all: Vec<Signature>,
     /// Whether this decision was the last, and the document is now sealed.
     pub sealed: bool,
+    /// What was decided.
+    pub decision: Decision,
 }
 
 /// The decision and its reason, checked: a refusal needs a reason of at most 500 characters.
@@ -197,7 +259,59 @@ impl Ledger {
             .execute(&mut **tx)
             .await?;
         }
-        Ok(Decided { now, all, sealed })
+        Ok(Decided {
+            now,
+            all,
+            sealed,
+            decision,
+        })
+    }
+}
+
+impl Ledger {
+    /// Ends a decision's change: its audit entry by `actor` and, when it completed the
+    /// document, the platform's event (`about` adds what identifies the document to the
+    /// event, beside the hearing, the id, the hash and the outcome); then commits.
+    #[expect(clippy::too_many_arguments, reason = "each is one bound field")]
+    pub(in crate::docket) async fn conclude(
+        &self,
+        st: &AppState,
+        mut w: WriteTx,
+        actor: &crate::domain::audit::Actor,
+        decided: &Decided,
+        (hearing, id, sha256): (&str, &str, &str),
+        reason: Option<&str>,
+        about: (&str, serde_json::Value),
+    ) -> Result<(), ApiError> {
+        crate::audit::append(
+            &mut w.tx,
+            decided.now,
+            actor,
+            if decided.decision == Decision::Refused {
+                self.refused
+            } else {
+                self.signed
+            },
+            &format!("hearing:{hearing}"),
+            serde_json::json!({
+                self.noun: id, "sha256": sha256, "reason": reason, "complete": decided.sealed,
+            }),
+        )
+        .await?;
+        let mut queued = 0;
+        if decided.sealed {
+            let mut data = outcome(&decided.all);
+            data["hearing_id"] = hearing.into();
+            data[format!("{}_id", self.noun)] = id.into();
+            data[about.0] = about.1;
+            data["sha256"] = sha256.into();
+            queued = webhook::enqueue(&mut w.tx, decided.now, self.event, data).await?;
+        }
+        w.commit().await?;
+        if queued > 0 {
+            st.outbox.notify_one();
+        }
+        Ok(())
     }
 }
 

@@ -36,7 +36,6 @@ use crate::domain::{Capability, HearingState};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Conflict, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::webhook::{self, EventType};
 
 /// A finalised transcript and where its signing stands.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,29 +54,9 @@ pub(crate) struct DocumentView {
     /// When it was finalised.
     finalised_at: String,
     /// The signers, each with their decision once made.
-    signers: Vec<SignerView>,
+    signers: Vec<ledger::SignerView>,
     /// The canonical document (JSON), exactly the bytes hashed and signed.
     document: String,
-}
-
-/// One signer.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SignerView {
-    /// Participant id.
-    participant_id: String,
-    /// Name.
-    name: String,
-    /// Role.
-    role: String,
-    /// `signed` or `refused`; absent until they decide.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    decision: Option<String>,
-    /// Why they refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
-    /// When they decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    at: Option<String>,
 }
 
 /// A stored document with its decisions.
@@ -111,22 +90,7 @@ impl Stored {
             }
             .into(),
             finalised_at: rfc3339(self.created_at),
-            signers: self
-                .doc
-                .signers
-                .iter()
-                .map(|p| {
-                    let d = self.signatures.iter().find(|s| s.signer == *p);
-                    SignerView {
-                        participant_id: p.participant_id.clone(),
-                        name: p.name.clone(),
-                        role: p.role.clone(),
-                        decision: d.map(|d| d.decision.as_str().to_owned()),
-                        reason: d.and_then(|d| d.reason.clone()),
-                        at: d.map(|d| rfc3339(d.at_ms)),
-                    }
-                })
-                .collect(),
+            signers: ledger::signer_views(&self.doc.signers, &self.signatures),
             document: self.text.clone(),
         }
     }
