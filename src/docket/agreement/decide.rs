@@ -25,18 +25,12 @@ pub(in crate::docket) async fn decide(
 ) -> Result<(StatusCode, Json<AgreementView>), ApiError> {
     let (c, a) = open(&st, &hearing_id, &agreement_id, &headers).await?;
     let ApiJson(body) = body?;
-    let signer = match &c.participant {
-        Some((id, role)) if capabilities(*role).allows(Capability::SignAgreement) => a
-            .doc
-            .signers
-            .iter()
-            .find(|p| p.participant_id == *id)
-            .cloned(),
-        _ => None,
-    }
-    .ok_or(ApiError::Forbidden(
+    let signer = ledger::signer_among(
+        &c,
+        Capability::SignAgreement,
+        &a.doc.signers,
         "you are not one of the sides asked to sign this agreement",
-    ))?;
+    )?;
     let (decision, reason) = ledger::decision_of(&body)?;
     let mut w = st.db.begin_write().await?;
     // Checked again under the write lock: no later draft since `open`.

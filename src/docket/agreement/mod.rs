@@ -111,13 +111,6 @@ impl Stored {
         }
     }
 
-    fn is_signer(&self, participant: &str) -> bool {
-        self.doc
-            .signers
-            .iter()
-            .any(|p| p.participant_id == participant)
-    }
-
     fn file(&self) -> SignedFile {
         SignedFile {
             format: AGREEMENT_FILE_FORMAT.into(),
@@ -176,22 +169,14 @@ where
 }
 
 /// The caller reads every agreement of the hearing (the platform, the mediator, the court's
-/// record keepers), or this one as its signer.
-fn may_read(c: &Caller, signer_of: impl Fn(&str) -> bool) -> Result<(), ApiError> {
-    match &c.participant {
-        None => Ok(()),
-        Some((_, role))
-            if AGREEMENT_READERS
-                .iter()
-                .any(|x| capabilities(*role).allows(*x)) =>
-        {
-            Ok(())
-        }
-        Some((id, _)) if signer_of(id) => Ok(()),
-        Some(_) => Err(ApiError::Forbidden(
-            "the agreement is for the mediator, the court and the sides who sign it",
-        )),
-    }
+/// record keepers), or one as its signer (`signers`).
+fn may_read(c: &Caller, signers: &[Person]) -> Result<(), ApiError> {
+    ledger::may_read(
+        c,
+        AGREEMENT_READERS,
+        signers,
+        "the agreement is for the mediator, the court and the sides who sign it",
+    )
 }
 
 async fn open(
@@ -361,12 +346,12 @@ pub(in crate::docket) async fn list(
         && !capabilities(*role).allows(Capability::SignAgreement)
     {
         // Neither a reader nor a side: nothing here is theirs to see.
-        may_read(&c, |_| false)?;
+        may_read(&c, &[])?;
     }
     let mut list = Vec::new();
     for (id,) in ids {
         let a = load(&st, &hearing_id, &id).await?;
-        if may_read(&c, |p| a.is_signer(p)).is_ok() {
+        if may_read(&c, &a.doc.signers).is_ok() {
             list.push(a);
         }
     }
@@ -395,7 +380,7 @@ pub(in crate::docket) async fn get(
     headers: axum::http::HeaderMap,
 ) -> Result<Json<AgreementView>, ApiError> {
     let (c, a) = open(&st, &hearing_id, &agreement_id, &headers).await?;
-    may_read(&c, |p| a.is_signer(p))?;
+    may_read(&c, &a.doc.signers)?;
     audit(
         &st,
         &c.actor,
@@ -422,7 +407,7 @@ pub(in crate::docket) async fn signed(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let (c, a) = open(&st, &hearing_id, &agreement_id, &headers).await?;
-    may_read(&c, |p| a.is_signer(p))?;
+    may_read(&c, &a.doc.signers)?;
     audit(
         &st,
         &c.actor,

@@ -43,18 +43,12 @@ pub(in crate::docket) async fn decide(
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let (c, d) = open(&st, &hearing_id, &document_id, &headers).await?;
     let ApiJson(body) = body?;
-    let signer = match &c.participant {
-        Some((id, role)) if capabilities(*role).allows(Capability::SignRecord) => d
-            .doc
-            .signers
-            .iter()
-            .find(|p| p.participant_id == *id)
-            .cloned(),
-        _ => None,
-    }
-    .ok_or(ApiError::Forbidden(
+    let signer = ledger::signer_among(
+        &c,
+        Capability::SignRecord,
+        &d.doc.signers,
         "you are not one of this record's signers",
-    ))?;
+    )?;
     let (decision, reason) = ledger::decision_of(&body)?;
     let mut w = st.db.begin_write().await?;
     // Checked again under the write lock: nothing finalised since `open`.

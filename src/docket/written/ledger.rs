@@ -13,6 +13,9 @@ use super::{Decide, DecisionWire};
 use crate::audit::AuditAction;
 use crate::clock::now_ms;
 use crate::db::WriteTx;
+use crate::docket::recordings::Caller;
+use crate::domain::Capability;
+use crate::domain::role::capabilities;
 use crate::http::AppState;
 use crate::http::conflict::is_unique_violation;
 use crate::http::error::{ApiError, Conflict};
@@ -106,6 +109,38 @@ pub(in crate::docket) struct Decided {
     pub sealed: bool,
     /// What was decided.
     pub decision: Decision,
+}
+
+/// Whether the caller reads a signed document: the platform, a role holding one of
+/// `readers`, or one of the document's `signers` (who must read what they sign).
+pub(in crate::docket) fn may_read(
+    c: &Caller,
+    readers: &[Capability],
+    signers: &[Person],
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    match &c.participant {
+        None => Ok(()),
+        Some((_, role)) if readers.iter().any(|x| capabilities(*role).allows(*x)) => Ok(()),
+        Some((id, _)) if signers.iter().any(|p| p.participant_id == *id) => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(refusal)),
+    }
+}
+
+/// The caller as one of `signers`, when their role holds `cap` (signs this kind of document).
+pub(in crate::docket) fn signer_among(
+    c: &Caller,
+    cap: Capability,
+    signers: &[Person],
+    refusal: &'static str,
+) -> Result<Person, ApiError> {
+    match &c.participant {
+        Some((id, role)) if capabilities(*role).allows(cap) => {
+            signers.iter().find(|p| p.participant_id == *id).cloned()
+        }
+        _ => None,
+    }
+    .ok_or(ApiError::Forbidden(refusal))
 }
 
 /// The decision and its reason, checked: a refusal needs a reason of at most 500 characters.

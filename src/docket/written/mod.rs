@@ -94,13 +94,6 @@ impl Stored {
             document: self.text.clone(),
         }
     }
-
-    fn is_signer(&self, participant: &str) -> bool {
-        self.doc
-            .signers
-            .iter()
-            .any(|p| p.participant_id == participant)
-    }
 }
 
 async fn load(st: &AppState, hearing: &str, id: &str) -> Result<Stored, ApiError> {
@@ -154,22 +147,14 @@ where
 }
 
 /// The caller may read the unmasked record: the platform, a reader of the transcript, or one
-/// of this document's signers (who must read what they sign).
+/// of this document's signers.
 fn may_read(c: &Caller, d: &Stored) -> Result<(), ApiError> {
-    match &c.participant {
-        None => Ok(()),
-        Some((_, role))
-            if TRANSCRIPT_READERS
-                .iter()
-                .any(|x| capabilities(*role).allows(*x)) =>
-        {
-            Ok(())
-        }
-        Some((id, _)) if d.is_signer(id) => Ok(()),
-        Some(_) => Err(ApiError::Forbidden(
-            "the unmasked record is for the court and its signers; ask for the public copy",
-        )),
-    }
+    ledger::may_read(
+        c,
+        TRANSCRIPT_READERS,
+        &d.doc.signers,
+        "the unmasked record is for the court and its signers; ask for the public copy",
+    )
 }
 
 async fn open(
