@@ -242,6 +242,12 @@ pub enum BenchKind {
         #[arg(long, value_name = "SERVER,GENERATOR", num_args = 0..=1,
               default_missing_value = "0,1", value_parser = parse_pin)]
         pin: Option<(usize, usize)>,
+        /// Forward through the sans-IO media plane (one thread, one shared UDP socket,
+        /// ICE-lite, batched sends) started in this process, with no rooms or signaling: the
+        /// transport the rooms will move to, measured alone. The server's CPU is the plane
+        /// thread's; memory is not reported.
+        #[arg(long, conflicts_with_all = ["server", "record"])]
+        plane: bool,
     },
     /// Pull courtroom cameras: N devices of 1080p30 H.264 at 4 Mbit/s from a real RTSP server
     /// into one hearing with one subscriber, through a server started on loopback; prints the

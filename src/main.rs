@@ -66,6 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     clip,
                     record,
                     pin,
+                    plane,
                 },
         } => {
             let server = match (server, api_key, ca_cert) {
@@ -81,6 +82,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 clip,
                 record,
                 pin,
+                plane,
             })
             .await?;
             commands::out(&summary);

@@ -382,3 +382,53 @@ fn local_track(id: &str, kind: MediaKind) -> Arc<TrackLocalStaticRTP> {
         u32::from_be_bytes(gavel::auth::random_bytes::<4>()),
     )
 }
+
+/// Loads the media plane directly (`gavel bench sfu --plane`): `publishers` load peers publish
+/// the clip, each received by `subscribers` peers, with the same media, counting and latency
+/// as the peers that join through signaling.
+pub(crate) async fn on_plane(
+    plane: &gavel::sfu::plane::Plane,
+    publishers: usize,
+    subscribers: usize,
+    meter: &Arc<Meter>,
+) -> anyhow::Result<Vec<Arc<dyn PeerConnection>>> {
+    let mut peers = Vec::new();
+    for n in 0..publishers {
+        let name = format!("publisher-{n}");
+        let mut p = pc(None).await?;
+        let mut tracks = Vec::new();
+        for kind in [MediaKind::Audio, MediaKind::Video] {
+            let t = local_track(&name, kind);
+            p.pc.add_track(t.clone() as Arc<dyn TrackLocal>).await?;
+            tracks.push((t, kind));
+        }
+        let offer = p.pc.create_offer(None).await?;
+        let sdp = p.local_with_candidates(offer).await?;
+        let (id, answer) = plane.publish(sdp).await?;
+        p.pc.set_remote_description(RTCSessionDescription::answer(answer)?)
+            .await?;
+        for (track, kind) in tracks {
+            let log = meter.new_log(&name, kind);
+            tokio::spawn(pump(track, kind, meter.clone(), log));
+        }
+        peers.push(p.pc);
+        for _ in 0..subscribers {
+            let joined = Instant::now();
+            let (tx, rx) = mpsc::channel(8);
+            count(rx, meter.clone(), joined, None);
+            let mut s = Conn::new(
+                &PeerFactory::new(vec!["127.0.0.1:0".into()]).sending(),
+                Some(tx),
+            )
+            .await?;
+            let (sid, offer) = plane.subscribe(id, name.clone()).await?;
+            s.pc.set_remote_description(RTCSessionDescription::offer(offer)?)
+                .await?;
+            let answer = s.pc.create_answer(None).await?;
+            let sdp = s.local_with_candidates(answer).await?;
+            plane.answer(sid, sdp).await?;
+            peers.push(s.pc);
+        }
+    }
+    Ok(peers)
+}

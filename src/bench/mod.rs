@@ -47,6 +47,9 @@ pub(crate) struct SfuBench {
     pub(crate) record: bool,
     /// CPUs for the server (every thread) and for this load generator.
     pub(crate) pin: Option<(usize, usize)>,
+    /// Forward through the sans-IO media plane in this process (its thread's CPU is the
+    /// server's) instead of a server's rooms.
+    pub(crate) plane: bool,
 }
 
 /// Where the load goes.
@@ -270,23 +273,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Runs the benchmark and returns the summary line.
-pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        b.publishers > 0 && b.duration > 0,
-        "need publishers and a duration"
-    );
-    let clip = clip::load(&b.clip.clone().unwrap_or_else(clip::default_dir))?;
-    gavel::app::install_crypto_provider();
-    if let Some((_, generator)) = b.pin {
-        pin_all_threads(std::process::id(), generator)?;
-    }
-    let mut target = match &b.server {
-        Some((url, key, ca)) => Target::remote(url, key, ca).await?,
-        None => Target::own(b.pin.map(|(server, _)| server)).await?,
-    };
+/// Joins P publishers and S subscribers each, one hearing per publisher, through `target`'s
+/// case API and signaling.
+async fn join_hearings(
+    target: &Target,
+    b: &SfuBench,
+    meter: &std::sync::Arc<Meter>,
+) -> anyhow::Result<Vec<load::LoadPeer>> {
     let api = &target.api;
-    let meter = Meter::new(clip);
     let mut peers = Vec::new();
     for p in 0..b.publishers {
         let docket = api
@@ -321,6 +315,56 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
             peers.push(peer);
         }
     }
+    Ok(peers)
+}
+
+/// The server's CPU time so far, microseconds (the plane thread's, or the child's), and with
+/// the plane how long it has held packets.
+async fn server_cpu_us(
+    plane: Option<&gavel::sfu::plane::Plane>,
+    pid: Option<u32>,
+) -> (
+    Option<u64>,
+    Option<[gavel::sfu::plane::latency::Histogram; 2]>,
+) {
+    match plane {
+        Some(p) => match p.stats().await {
+            Ok(s) => (Some(s.cpu_us), Some([s.held, s.held_speech])),
+            Err(_) => (None, None),
+        },
+        None => (pid.and_then(cpu_us), None),
+    }
+}
+
+/// Runs the benchmark and returns the summary line.
+pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        b.publishers > 0 && b.duration > 0,
+        "need publishers and a duration"
+    );
+    let clip = clip::load(&b.clip.clone().unwrap_or_else(clip::default_dir))?;
+    gavel::app::install_crypto_provider();
+    if let Some((_, generator)) = b.pin {
+        pin_all_threads(std::process::id(), generator)?;
+    }
+    let meter = Meter::new(clip);
+    let (mut target, plane, peers) = if b.plane {
+        // The plane's thread pins itself; every thread of this process so far (and those the
+        // load peers start) stays on the generator's CPU.
+        let plane = gavel::sfu::plane::Plane::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            b.pin.map(|(server, _)| server),
+        )?;
+        let peers = load::on_plane(&plane, b.publishers, b.subscribers, &meter).await?;
+        (None, Some(plane), (Vec::new(), peers))
+    } else {
+        let target = match &b.server {
+            Some((url, key, ca)) => Target::remote(url, key, ca).await?,
+            None => Target::own(b.pin.map(|(server, _)| server)).await?,
+        };
+        let peers = join_hearings(&target, &b, &meter).await?;
+        (Some(target), None, (peers, Vec::new()))
+    };
     // Warm up until every subscriber receives media (or 20 s), then measure.
     let expected_joins = b.publishers * b.subscribers;
     let warm = Instant::now();
@@ -330,16 +374,29 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let pid = target.child.as_ref().and_then(Child::pid);
+    let pid = target
+        .as_ref()
+        .and_then(|t| t.child.as_ref())
+        .and_then(Child::pid);
     let start_ms = meter.epoch.elapsed().as_millis() as u64;
-    let cpu0 = pid.and_then(cpu_us);
+    let (cpu0, held0) = server_cpu_us(plane.as_ref(), pid).await;
     let gen0 = cpu_us(std::process::id());
     meter.window_start_ms.store(start_ms, Ordering::Relaxed);
     meter
         .window_end_ms
         .store(start_ms + b.duration * 1000, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(b.duration)).await;
-    let cpu1 = pid.and_then(cpu_us);
+    let (cpu1, held1) = server_cpu_us(plane.as_ref(), pid).await;
+    // What the server itself added (the plane measures it; the end-to-end latency also
+    // holds the generator's own queueing, which at high fan-out is most of it).
+    let held = held0
+        .zip(held1)
+        .map(|([a, sa], [b, sb])| [b.since(&a), sb.since(&sa)]);
+    let held_ms = |which: usize, p: f64| {
+        held.as_ref()
+            .and_then(|h| h[which].quantile_us(p))
+            .map(|us| (us / 10.0).round() / 100.0)
+    };
     let gen1 = cpu_us(std::process::id());
     let rss = pid.and_then(rss_mb);
     // Let in-flight packets of the window arrive.
@@ -389,16 +446,20 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "latency_ms_p50": (percentile(&lat, 0.5) * 1000.0).round() / 1000.0,
         "latency_ms_p99": (percentile(&lat, 0.99) * 1000.0).round() / 1000.0,
         "audio_latency_ms_p99": (percentile(&audio_lat, 0.99) * 1000.0).round() / 1000.0,
+        "server_held_ms_p50": held_ms(0, 0.5),
+        "server_held_ms_p99": held_ms(0, 0.99),
+        "server_audio_held_ms_p99": held_ms(1, 0.99),
         "server_cpu_us_per_pkt": (cpu_per_pkt * 100.0).round() / 100.0,
         "server_cpu_pct": (cpu_pct * 10.0).round() / 10.0,
         "recorded_tracks": if b.record { b.publishers * 2 } else { 0 },
         "server_rss_mb": rss.map(|r| (r * 10.0).round() / 10.0),
         "gen_cpu_pct": (gen_pct * 10.0).round() / 10.0,
         "pinned": b.pin.map(|(s, g)| format!("{s},{g}")),
+        "transport": if b.plane { "plane" } else { "per-connection" },
         "joined_subscribers": joins.len(),
     });
     drop(peers);
-    if let Some(child) = target.child.as_mut() {
+    if let Some(child) = target.as_mut().and_then(|t| t.child.as_mut()) {
         let _ = child.proc.start_kill();
     }
     if b.json {
@@ -413,6 +474,9 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "latency_ms_p50",
         "latency_ms_p99",
         "audio_latency_ms_p99",
+        "server_held_ms_p50",
+        "server_held_ms_p99",
+        "server_audio_held_ms_p99",
         "server_cpu_us_per_pkt",
         "server_cpu_pct",
         "recorded_tracks",

@@ -119,11 +119,14 @@ impl std::fmt::Debug for KeyframeRequests {
     }
 }
 
-fn for_application(p: &dyn rtc::rtcp::Packet) -> bool {
+/// Whether `p` asks for a key frame (PLI or FIR).
+pub fn asks_for_keyframe(p: &dyn rtc::rtcp::Packet) -> bool {
     let any = p.as_any();
-    any.is::<PictureLossIndication>()
-        || any.is::<FullIntraRequest>()
-        || any.is::<ReceiverEstimatedMaximumBitrate>()
+    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
+}
+
+fn for_application(p: &dyn rtc::rtcp::Packet) -> bool {
+    asks_for_keyframe(p) || p.as_any().is::<ReceiverEstimatedMaximumBitrate>()
 }
 
 impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {

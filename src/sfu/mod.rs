@@ -18,6 +18,7 @@ pub mod local;
 pub mod offer_codecs;
 pub mod outlet;
 pub mod peer;
+pub mod plane;
 pub mod probe;
 pub mod sdp_policy;
 pub mod simulcast;

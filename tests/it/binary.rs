@@ -286,6 +286,37 @@ async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
     assert!(summary["gen_cpu_pct"].as_f64().unwrap() > 0.0, "{summary}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_plane_benchmark_forwards_a_small_load_without_loss_and_reports_what_it_held() {
+    let out = gavel()
+        .args([
+            "bench", "sfu", "-p", "2", "-s", "4", "-d", "5", "--plane", "--json",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["transport"], "plane", "{summary}");
+    assert_eq!(summary["joined_subscribers"], 8, "{summary}");
+    assert!(
+        summary["forwarded_pps"].as_f64().unwrap() > 1000.0,
+        "{summary}"
+    );
+    assert!(summary["loss_pct"].as_f64().unwrap() <= 0.5, "{summary}");
+    // The plane's own CPU and the latency it added are measured, not assumed.
+    assert!(
+        summary["server_cpu_us_per_pkt"].as_f64().unwrap() > 0.0,
+        "{summary}"
+    );
+    assert!(
+        summary["server_held_ms_p99"].as_f64().is_some()
+            && summary["server_audio_held_ms_p99"].as_f64().is_some(),
+        "{summary}"
+    );
+}
+
 /// The `key=value` pairs of a report's last line.
 fn summary(text: &str) -> std::collections::HashMap<String, String> {
     text.lines()

@@ -24,6 +24,7 @@ mod media;
 mod media_client;
 mod media_peer;
 mod nettest;
+mod plane;
 mod purity;
 mod recording;
 mod recording_archive;

@@ -1,0 +1,494 @@
+//! The plane's thread: one loop over the shared socket, the commands and the connections'
+//! timers. Each wake-up reads every datagram waiting (up to a bound), hands each to its
+//! connection, forwards what publishers sent into their subscribers' connections, then sends
+//! everything those connections wrote in `sendmmsg` batches.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
+use rtc::peer_connection::state::RTCPeerConnectionState;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::RTCRtpReceiverId;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::demux::{ConnId, Demux};
+use super::inbox::{self, Inbox, Waiting};
+use super::outbox::Outbox;
+use super::{Cmd, PlaneStats};
+use crate::sfu::keyframe;
+
+mod command;
+mod conn;
+mod socket;
+
+use conn::Conn;
+pub(super) use socket::bind;
+use socket::{realtime_ns, recv};
+
+/// Datagrams read per wake-up before the loop looks at its commands and timers again.
+const READS_PER_WAKE: usize = 256;
+
+/// A publisher is asked for a key frame at most this often (requests meanwhile are served by
+/// the one sent), as `sfu::keyframe` does for the per-connection transport.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The thread's body: pins it if asked, then serves until every handle is dropped.
+pub(super) fn run(
+    socket: std::net::UdpSocket,
+    cmds: mpsc::Receiver<Cmd>,
+    wake: Arc<OwnedFd>,
+    cpu: Option<usize>,
+) {
+    if let Some(cpu) = cpu {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(cpu);
+        if let Err(e) = rustix::thread::sched_setaffinity(None, &set) {
+            tracing::warn!(cpu, error = %e, "the media plane could not be pinned");
+        }
+    }
+    match Engine::new(socket) {
+        Ok(engine) => engine.serve(cmds, &wake),
+        Err(e) => tracing::error!(error = %e, "the media plane could not start"),
+    }
+}
+
+/// The longest the loop waits with nothing due.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Bytes of receive buffer taken at once; each datagram is split off it without a copy.
+const RX_BLOCK: usize = 64 * 1024;
+/// The largest datagram read (anything longer is truncated and then refused by its connection).
+const MAX_DATAGRAM: usize = 2048;
+
+/// The state of one plane.
+struct Engine {
+    socket: std::net::UdpSocket,
+    local: SocketAddr,
+    conns: Vec<Option<Conn>>,
+    demux: Demux,
+    outbox: Outbox,
+    /// Connections that may have something to write or a new deadline.
+    dirty: Vec<ConnId>,
+    /// Packets written into connections since their datagrams were last collected.
+    unflushed: usize,
+    /// When each forwarded packet not yet wholly sent arrived (real-time ns), and whether it
+    /// was speech.
+    holding: Vec<(i128, bool)>,
+    /// When the datagram being handled arrived (real-time ns).
+    arrived: i128,
+    /// What a connection handed over in one drain (kept to reuse its allocation).
+    media: Vec<RTCMessage>,
+    /// Where datagrams are read.
+    rx: BytesMut,
+    /// Datagrams read and not yet handled.
+    inbox: Inbox,
+    stats: PlaneStats,
+}
+
+impl Engine {
+    fn new(socket: std::net::UdpSocket) -> std::io::Result<Self> {
+        let local = socket.local_addr()?;
+        Ok(Self {
+            socket,
+            local,
+            conns: Vec::new(),
+            demux: Demux::default(),
+            outbox: Outbox::default(),
+            dirty: Vec::new(),
+            unflushed: 0,
+            holding: Vec::new(),
+            arrived: 0,
+            media: Vec::new(),
+            rx: BytesMut::new(),
+            inbox: Inbox::default(),
+            stats: PlaneStats::default(),
+        })
+    }
+
+    /// One loop: timers, commands, then wait in `poll` for the socket (readable, or writable
+    /// while datagrams wait) or a command's wake-up, until the next deadline.
+    fn serve(mut self, mut cmds: mpsc::Receiver<Cmd>, wake: &OwnedFd) {
+        use rustix::event::{PollFd, PollFlags};
+        loop {
+            let now = Instant::now();
+            self.fire_timers(now);
+            loop {
+                match cmds.try_recv() {
+                    Ok(cmd) => self.command(cmd),
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => return,
+                }
+            }
+            self.flush_dirty();
+            // At most a second: a plane whose handles are all gone notices within it.
+            let left = self
+                .next_deadline()
+                .map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()))
+                .min(IDLE_WAIT);
+            let timeout = rustix::time::Timespec {
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            let mut interest = PollFlags::IN;
+            if !self.outbox.is_empty() {
+                interest |= PollFlags::OUT;
+            }
+            let mut fds = [
+                PollFd::new(&self.socket, interest),
+                PollFd::new(wake, PollFlags::IN),
+            ];
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "the media plane cannot wait; it stops");
+                    return;
+                }
+            }
+            let (socket, woken) = (fds[0].revents(), fds[1].revents());
+            if woken.contains(PollFlags::IN) {
+                let mut count = [0u8; 8];
+                let _ = rustix::io::read(wake, &mut count);
+            }
+            if socket.contains(PollFlags::OUT) {
+                self.send_queued();
+            }
+            if socket.intersects(PollFlags::IN | PollFlags::ERR) {
+                self.read_all();
+            }
+        }
+    }
+
+    /// Reads what has arrived and handles it, speech and control first. After a video packet
+    /// whose fan-out took a while it looks at the socket again, so speech arriving during a
+    /// key frame waits for one packet's fan-out, not the frame's (see `inbox`).
+    fn read_all(&mut self) {
+        let mut budget = READS_PER_WAKE;
+        self.take_arrivals(&mut budget);
+        while let Some((w, video)) = self.inbox.pop() {
+            self.arrived = w.arrived;
+            self.datagram(Instant::now(), w);
+            // A burst (a key frame to many) leaves as it is made, not after the whole read
+            // batch: the first copies do not wait for the last.
+            if self.unflushed >= super::outbox::BATCH {
+                self.flush_dirty();
+                if video {
+                    self.take_arrivals(&mut budget);
+                }
+            }
+        }
+        self.flush_dirty();
+    }
+
+    /// Moves what waits in the socket (at most `budget` datagrams) to the inbox.
+    fn take_arrivals(&mut self, budget: &mut usize) {
+        while *budget > 0 {
+            if self.rx.len() < MAX_DATAGRAM {
+                self.rx = BytesMut::zeroed(RX_BLOCK);
+            }
+            let (n, from, arrived) = match recv(&self.socket, &mut self.rx[..MAX_DATAGRAM]) {
+                Ok(None) => return,
+                Ok(Some(got)) => got,
+                Err(e) => {
+                    // ICMP errors surface here on some kernels; the socket itself is fine.
+                    tracing::debug!(error = %e, "media plane read");
+                    *budget -= 1;
+                    continue;
+                }
+            };
+            *budget -= 1;
+            self.stats.received += 1;
+            let arrived = arrived.unwrap_or_else(realtime_ns);
+            let datagram = self.rx.split_to(n);
+            let Some(conn) = self.demux.route(from, &datagram) else {
+                self.stats.unrouted += 1;
+                continue;
+            };
+            let audio = self.conns[conn]
+                .as_ref()
+                .map_or(&[][..], |c| c.audio_ssrcs.as_slice());
+            let urgent = inbox::urgent(&datagram, audio);
+            self.inbox.push(
+                Waiting {
+                    conn,
+                    from,
+                    arrived,
+                    datagram,
+                },
+                urgent,
+            );
+        }
+    }
+
+    fn datagram(&mut self, now: Instant, w: Waiting) {
+        let id = w.conn;
+        let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut) else {
+            self.stats.unrouted += 1;
+            return;
+        };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: self.local,
+                peer_addr: w.from,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: w.datagram,
+        };
+        if let Err(e) = c.pc.handle_read(msg) {
+            tracing::debug!(conn = id, error = %e, "datagram refused");
+        }
+        self.drain(id, now);
+    }
+
+    /// Handles what connection `id` has for the application: state changes, new tracks, media
+    /// to forward, feedback to pass on.
+    fn drain(&mut self, id: ConnId, now: Instant) {
+        self.mark(id);
+        let mut failed = false;
+        let mut became_connected = false;
+        let mut media = std::mem::take(&mut self.media);
+        {
+            let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut) else {
+                return;
+            };
+            while let Some(ev) = c.pc.poll_event() {
+                match ev {
+                    RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                        c.connected = s == RTCPeerConnectionState::Connected;
+                        // A new subscriber starts with a key frame.
+                        became_connected |= c.connected && c.publisher.is_some();
+                        failed |= matches!(
+                            s,
+                            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+                        );
+                    }
+                    RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                        c.track_opened(init.track_id, init.receiver_id, init.ssrc);
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(TaggedRTCMessage { message, .. }) = c.pc.poll_read() {
+                media.push(message);
+            }
+        }
+        for m in media.drain(..) {
+            match m {
+                RTCMessage::RtpPacket(track, packet) => self.forward(id, &track, packet, now),
+                RTCMessage::RtcpPacket(_, packets)
+                    if packets
+                        .iter()
+                        .any(|p| keyframe::asks_for_keyframe(p.as_ref())) =>
+                {
+                    self.keyframe_for(id, now);
+                }
+                _ => {}
+            }
+        }
+        self.media = media;
+        if became_connected {
+            self.keyframe_for(id, now);
+        }
+        if failed {
+            self.remove(id);
+        }
+    }
+
+    /// Writes one packet of publisher `from`'s track into each of its subscribers' connections.
+    fn forward(&mut self, from: ConnId, track: &str, mut packet: rtc::rtp::Packet, now: Instant) {
+        let Some(kind) = self
+            .conns
+            .get_mut(from)
+            .and_then(Option::as_mut)
+            .and_then(|c| c.kind_of(track))
+        else {
+            return;
+        };
+        // Header extensions are negotiated per connection: none are passed on.
+        packet.header.extension = false;
+        packet.header.extensions.clear();
+        let routes = match self.conns[from].as_mut() {
+            Some(c) => std::mem::take(&mut c.routes[kind]),
+            None => return,
+        };
+        let mut written = 0;
+        for r in &routes {
+            let Some(s) = self.conns.get_mut(r.conn).and_then(Option::as_mut) else {
+                continue;
+            };
+            if !s.connected {
+                continue;
+            }
+            let mut p = packet.clone();
+            p.header.ssrc = r.ssrc;
+            p.header.payload_type = r.payload_type;
+            match s.pc.rtp_sender(r.sender).map(|mut tx| tx.write_rtp(now, p)) {
+                Some(Ok(())) => written += 1,
+                _ => self.stats.refused += 1,
+            }
+            self.mark(r.conn);
+        }
+        if written > 0 {
+            self.stats.forwarded += written as u64;
+            self.unflushed += written;
+            // Samples beyond the bound (a socket blocked for long) are not kept.
+            if self.holding.len() < super::outbox::MAX_QUEUED {
+                self.holding.push((self.arrived, kind == 0));
+            }
+        }
+        if let Some(c) = self.conns[from].as_mut() {
+            c.routes[kind] = routes;
+        }
+    }
+
+    /// A subscriber asked for a key frame: ask its publisher's video, at most every
+    /// [`KEYFRAME_INTERVAL`].
+    fn keyframe_for(&mut self, subscriber: ConnId, now: Instant) {
+        let Some(publisher) = self.conns[subscriber].as_ref().and_then(|c| c.publisher) else {
+            return;
+        };
+        let Some(p) = self.conns.get_mut(publisher).and_then(Option::as_mut) else {
+            return;
+        };
+        if p.last_keyframe_request
+            .is_some_and(|t| now.duration_since(t) < KEYFRAME_INTERVAL)
+        {
+            return;
+        }
+        let Some((receiver, ssrc)) = p.video_receiver else {
+            return;
+        };
+        p.last_keyframe_request = Some(now);
+        let pli = PictureLossIndication {
+            sender_ssrc: 0,
+            media_ssrc: ssrc,
+        };
+        if let Some(mut rx) = p.pc.rtp_receiver(receiver)
+            && rx.write_rtcp(now, vec![Box::new(pli)]).is_ok()
+        {
+            self.stats.keyframe_requests += 1;
+        }
+        self.mark(publisher);
+    }
+
+    fn mark(&mut self, id: ConnId) {
+        if let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut)
+            && !c.dirty
+        {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+    }
+
+    /// Collects what the touched connections wrote, refreshes their deadlines, and sends.
+    fn flush_dirty(&mut self) {
+        self.unflushed = 0;
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut) else {
+                continue;
+            };
+            c.dirty = false;
+            while let Some(w) = c.pc.poll_write() {
+                if !self.outbox.push(w.transport.peer_addr, w.message) {
+                    self.stats.send_dropped += 1;
+                }
+            }
+            c.deadline = c.pc.poll_timeout();
+        }
+        self.send_queued();
+    }
+
+    fn send_queued(&mut self) {
+        if self.outbox.is_empty() {
+            return;
+        }
+        let result = self.outbox.flush(&self.socket);
+        if let Ok(f) = &result {
+            self.stats.sent += f.sent as u64;
+            self.stats.send_calls += f.calls as u64;
+            self.stats.send_dropped += f.dropped as u64;
+        }
+        // On WouldBlock the rest waits in the outbox for the socket to be writable.
+        if self.outbox.is_empty() && !self.holding.is_empty() {
+            let done = realtime_ns();
+            for (arrived, speech) in self.holding.drain(..) {
+                let us = u64::try_from((done - arrived).max(0) / 1000).unwrap_or(u64::MAX);
+                self.stats.held.record(us);
+                if speech {
+                    self.stats.held_speech.record(us);
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.conns.iter().flatten().filter_map(|c| c.deadline).min()
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        for id in 0..self.conns.len() {
+            let due = self.conns[id]
+                .as_ref()
+                .and_then(|c| c.deadline)
+                .is_some_and(|d| d <= now);
+            if !due {
+                continue;
+            }
+            if let Some(c) = self.conns[id].as_mut() {
+                c.deadline = None;
+                if let Err(e) = c.pc.handle_timeout(now) {
+                    tracing::debug!(conn = id, error = %e, "timeout handling");
+                }
+            }
+            self.drain(id, now);
+        }
+    }
+
+    fn insert(&mut self, c: Conn) -> ConnId {
+        let id = match self.conns.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        self.demux.add(&c.ufrag, id);
+        self.conns[id] = Some(c);
+        self.mark(id);
+        id
+    }
+
+    fn remove(&mut self, id: ConnId) {
+        if self.conns.get_mut(id).and_then(Option::take).is_none() {
+            return;
+        }
+        self.demux.remove(id);
+        self.dirty.retain(|d| *d != id);
+        for c in self.conns.iter_mut().flatten() {
+            for routes in &mut c.routes {
+                routes.retain(|r| r.conn != id);
+            }
+            if c.publisher == Some(id) {
+                c.publisher = None;
+            }
+        }
+    }
+}
+
+/// Routes are kept per kind: audio, video.
+pub(super) fn kind_index(kind: RtpCodecKind) -> usize {
+    usize::from(kind == RtpCodecKind::Video)
+}
+
+/// Keeps `RTCRtpReceiverId` in this module's vocabulary for `conn`.
+pub(super) type ReceiverId = RTCRtpReceiverId;

@@ -1,0 +1,136 @@
+//! What signaling asks of the plane: take a publisher's offer, offer a subscriber the
+//! publisher's media, take its answer, close, report.
+
+use std::time::Instant;
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use rtc::sansio::Protocol;
+
+use super::conn::{Conn, Route};
+use super::socket::thread_cpu_us;
+use super::{Engine, kind_index};
+use crate::sfu::codec::MediaCodec;
+use crate::sfu::plane::demux::ConnId;
+use crate::sfu::plane::{Cmd, PlaneError, PlaneStats};
+
+impl Engine {
+    pub(super) fn command(&mut self, cmd: Cmd) {
+        let now = Instant::now();
+        match cmd {
+            Cmd::Publish { offer, reply } => {
+                let _ = reply.send(self.publish(now, offer));
+            }
+            Cmd::Subscribe {
+                publisher,
+                stream_id,
+                reply,
+            } => {
+                let _ = reply.send(self.subscribe(now, publisher, stream_id));
+            }
+            Cmd::Answer { conn, sdp, reply } => {
+                let r = match self.conns.get_mut(conn).and_then(Option::as_mut) {
+                    Some(c) => RTCSessionDescription::answer(sdp)
+                        .and_then(|a| c.pc.set_remote_description(now, a))
+                        .map_err(PlaneError::from),
+                    None => Err(PlaneError::NoSuchConnection),
+                };
+                self.drain(conn, now);
+                let _ = reply.send(r);
+            }
+            Cmd::Close { conn } => {
+                if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
+                    let _ = c.pc.close();
+                    self.drain(conn, now);
+                }
+                self.remove(conn);
+            }
+            Cmd::Stats { reply } => {
+                let _ = reply.send(PlaneStats {
+                    cpu_us: thread_cpu_us(),
+                    connections: self.conns.iter().flatten().count(),
+                    ..self.stats.clone()
+                });
+            }
+        }
+        self.flush_dirty();
+    }
+
+    fn publish(&mut self, now: Instant, offer: String) -> Result<(ConnId, String), PlaneError> {
+        let mut c = Conn::new(now, self.local, false)?;
+        c.kinds = offered_kinds(&offer);
+        c.pc.set_remote_description(now, RTCSessionDescription::offer(offer)?)?;
+        let answer = c.pc.create_answer(None)?;
+        c.pc.set_local_description(now, answer)?;
+        let sdp = c.local_sdp()?;
+        Ok((self.insert(c), sdp))
+    }
+
+    fn subscribe(
+        &mut self,
+        now: Instant,
+        publisher: ConnId,
+        stream_id: String,
+    ) -> Result<(ConnId, String), PlaneError> {
+        let kinds = match self.conns.get(publisher).and_then(Option::as_ref) {
+            Some(p) if p.publishes => p.kinds.clone(),
+            _ => return Err(PlaneError::NoSuchConnection),
+        };
+        let mut c = Conn::new(now, self.local, true)?;
+        c.publisher = Some(publisher);
+        let mut routes = Vec::new();
+        for kind in kinds {
+            let codec = match kind {
+                RtpCodecKind::Video => MediaCodec::Vp8,
+                _ => MediaCodec::Opus,
+            };
+            let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
+            let track = MediaStreamTrack::new(
+                stream_id.clone(),
+                format!("{stream_id}-{kind}"),
+                format!("{stream_id}-{kind}"),
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: codec.rtc(),
+                    ..Default::default()
+                }],
+            );
+            let sender: RTCRtpSenderId = c.pc.add_track(track)?;
+            routes.push((kind, sender, ssrc, codec.payload_type()));
+        }
+        let offer = c.pc.create_offer(None)?;
+        c.pc.set_local_description(now, offer)?;
+        let sdp = c.local_sdp()?;
+        let id = self.insert(c);
+        if let Some(p) = self.conns[publisher].as_mut() {
+            for (kind, sender, ssrc, payload_type) in routes {
+                p.routes[kind_index(kind)].push(Route {
+                    conn: id,
+                    sender,
+                    ssrc,
+                    payload_type,
+                });
+            }
+        }
+        Ok((id, sdp))
+    }
+}
+
+/// The kinds of media an offer's sections carry, in order (`m=audio`, `m=video`).
+fn offered_kinds(sdp: &str) -> Vec<RtpCodecKind> {
+    sdp.lines()
+        .filter_map(|l| match l.split(' ').next() {
+            Some("m=audio") => Some(RtpCodecKind::Audio),
+            Some("m=video") => Some(RtpCodecKind::Video),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,179 @@
+//! One connection of the plane: its `rtc` core, ICE credentials, and what it forwards where.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::interceptor::Registry;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_rtcp_reports, register_default_interceptors,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::transport::{
+    CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
+};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+
+use super::{ReceiverId, kind_index};
+use crate::sfu::codec::MediaCodec;
+use crate::sfu::plane::PlaneError;
+
+/// Where one of a publisher's kinds goes: a subscriber's sender, with its SSRC and payload
+/// type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    pub(crate) conn: usize,
+    pub(crate) sender: RTCRtpSenderId,
+    pub(crate) ssrc: u32,
+    pub(crate) payload_type: u8,
+}
+
+/// One peer connection on the plane.
+pub(crate) struct Conn {
+    pub(crate) pc: RTCPeerConnection,
+    pub(crate) ufrag: String,
+    /// ICE and DTLS are up: packets written before would be refused.
+    pub(crate) connected: bool,
+    /// Queued for writing and a new deadline.
+    pub(crate) dirty: bool,
+    /// When the core next wants [`RTCPeerConnection::handle_timeout`].
+    pub(crate) deadline: Option<Instant>,
+    /// A publisher's connection (the client offered media to the plane).
+    pub(crate) publishes: bool,
+    /// The kinds a publisher offered, in its order.
+    pub(crate) kinds: Vec<RtpCodecKind>,
+    /// A publisher's subscribers, per kind (audio, video).
+    pub(crate) routes: [Vec<Route>; 2],
+    /// A publisher's tracks by id, once open.
+    tracks: HashMap<String, usize>,
+    /// A publisher's audio SSRCs (its speech goes ahead of video).
+    pub(crate) audio_ssrcs: Vec<u32>,
+    /// A publisher's video receiver and SSRC, for key-frame requests.
+    pub(crate) video_receiver: Option<(ReceiverId, u32)>,
+    pub(crate) last_keyframe_request: Option<Instant>,
+    /// A subscriber's publisher.
+    pub(crate) publisher: Option<usize>,
+}
+
+impl Conn {
+    /// A connection whose only candidate is the shared socket at `local`; `sending` ones are a
+    /// subscriber's (the receiver estimates its downlink, as `PeerFactory::sending` says).
+    pub(crate) fn new(now: Instant, local: SocketAddr, sending: bool) -> Result<Self, PlaneError> {
+        use rtc::peer_connection::configuration::media_engine::MediaEngine;
+        let mut m = MediaEngine::default();
+        m.register_header_extension(
+            rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability {
+                uri: crate::sfu::AUDIO_LEVEL_URI.to_owned(),
+            },
+            RtpCodecKind::Audio,
+            None,
+        )?;
+        for c in [MediaCodec::Opus, MediaCodec::Vp8] {
+            let kind = match c.kind() {
+                gavel_signaling::MediaKind::Audio => RtpCodecKind::Audio,
+                gavel_signaling::MediaKind::Video => RtpCodecKind::Video,
+            };
+            m.register_codec(
+                rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
+                    rtp_codec: c.rtc(),
+                    payload_type: c.payload_type(),
+                },
+                kind,
+            )?;
+        }
+        let registry = if sending {
+            m.register_feedback(
+                rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
+                    typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
+                    parameter: String::new(),
+                },
+                RtpCodecKind::Video,
+            );
+            configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
+        } else {
+            register_default_interceptors(Registry::new(), &mut m)?
+        }
+        .with(
+            rtc::interceptor::Slot::from(14_000),
+            crate::sfu::keyframe::KeyframeRequests::default(),
+        );
+        let ufrag = hex(&crate::auth::random_bytes::<8>());
+        let settings = SettingEngineBuilder::new()
+            .with_lite(true)
+            .with_ice_credentials(ufrag.clone(), hex(&crate::auth::random_bytes::<16>()))
+            .with_answering_dtls_role(RTCDtlsRole::Server)
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .build();
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_media_engine(m)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .build(now)?;
+        let host = CandidateHostConfig {
+            base_config: CandidateConfig {
+                network: "udp".to_owned(),
+                address: local.ip().to_string(),
+                port: local.port(),
+                component: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .new_candidate_host()?;
+        pc.add_local_candidate(RTCIceCandidate::from(&host).to_json()?)?;
+        Ok(Self {
+            pc,
+            ufrag,
+            connected: false,
+            dirty: false,
+            deadline: None,
+            publishes: !sending,
+            kinds: Vec::new(),
+            routes: [Vec::new(), Vec::new()],
+            tracks: HashMap::new(),
+            audio_ssrcs: Vec::new(),
+            video_receiver: None,
+            last_keyframe_request: None,
+            publisher: None,
+        })
+    }
+
+    /// The local description, with its candidate.
+    pub(crate) fn local_sdp(&self) -> Result<String, PlaneError> {
+        self.pc
+            .local_description()
+            .map(|d| d.sdp)
+            .ok_or(PlaneError::NoSuchConnection)
+    }
+
+    /// A publisher's track opened: note its kind (and the video's receiver, for key frames).
+    pub(crate) fn track_opened(&mut self, track: String, receiver: ReceiverId, ssrc: u32) {
+        let kind = self
+            .pc
+            .rtp_receiver(receiver)
+            .map(|r| r.track().kind())
+            .unwrap_or(RtpCodecKind::Unspecified);
+        match kind {
+            RtpCodecKind::Video => self.video_receiver = Some((receiver, ssrc)),
+            RtpCodecKind::Audio if !self.audio_ssrcs.contains(&ssrc) => self.audio_ssrcs.push(ssrc),
+            _ => {}
+        }
+        if kind != RtpCodecKind::Unspecified {
+            self.tracks.insert(track, kind_index(kind));
+        }
+    }
+
+    /// The route index of a publisher's track.
+    pub(crate) fn kind_of(&self, track: &str) -> Option<usize> {
+        self.tracks.get(track).copied()
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,211 @@
+//! The media plane: every peer connection of one core driven by one thread on the sans-IO
+//! `rtc` core, over one shared UDP socket (ICE-lite), forwarding each publisher's packets to its
+//! subscribers without a task, channel or timer per packet per subscriber (issue 14, point 3).
+//!
+//! The `webrtc` crate gives each peer connection its own driver task and sockets; with 150
+//! subscribers a forwarded packet crosses 150 channels and wakes 150 tasks, each ending in its
+//! own `sendto`. The stop-25 profile put 85 % of the server's CPU there and 7.7 % in Gavel's own
+//! fan-out. Here a datagram is read, decrypted, forwarded into every subscriber's connection
+//! (SRTP, RTCP bookkeeping) and the copies leave in `sendmmsg` batches, all in one pass of one
+//! thread, which is pinned to a core if asked.
+//!
+//! This first slice is the plane alone with publish, subscribe and key-frame requests, measured
+//! by `gavel bench sfu --plane`; the rooms still use the per-connection transport (`sfu::peer`)
+//! until the plane carries everything they need (renegotiation, simulcast, pausing, the
+//! recorder's and the transcriber's taps).
+
+pub mod demux;
+mod engine;
+pub mod inbox;
+pub mod latency;
+pub mod outbox;
+
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use demux::ConnId;
+
+/// A failure of the media plane.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlaneError {
+    /// The `rtc` core refused an operation (a malformed or incompatible description).
+    #[error("webrtc: {0}")]
+    Rtc(#[from] rtc::shared::error::Error),
+    /// The socket could not be bound or read.
+    #[error("socket: {0}")]
+    Io(#[from] std::io::Error),
+    /// The connection named is not (or no longer) on the plane, or is not a publisher.
+    #[error("no such connection")]
+    NoSuchConnection,
+    /// The plane's thread has stopped.
+    #[error("the media plane has stopped")]
+    Stopped,
+    /// A session description longer than any client sends.
+    #[error("session description over {MAX_SDP} bytes")]
+    TooLarge,
+}
+
+/// The longest session description taken (signaling's own limit, `gavel_signaling`'s frame
+/// size, is the same order; a browser's offer with simulcast is about 10 KB).
+pub const MAX_SDP: usize = 64 * 1024;
+
+fn check_size(sdp: &str) -> Result<(), PlaneError> {
+    if sdp.len() > MAX_SDP {
+        return Err(PlaneError::TooLarge);
+    }
+    Ok(())
+}
+
+/// Counters of the plane's work, read together.
+#[derive(Debug, Clone, Default)]
+pub struct PlaneStats {
+    /// Packets written into subscribers' connections.
+    pub forwarded: u64,
+    /// Packets a subscriber's connection refused (not yet connected, closed).
+    pub refused: u64,
+    /// Datagrams received.
+    pub received: u64,
+    /// Datagrams no connection claimed (strangers, late packets of a closed connection).
+    pub unrouted: u64,
+    /// Datagrams sent.
+    pub sent: u64,
+    /// `sendmmsg` calls.
+    pub send_calls: u64,
+    /// Datagrams dropped because their destination refused them.
+    pub send_dropped: u64,
+    /// Key-frame requests passed to publishers (after pacing).
+    pub keyframe_requests: u64,
+    /// CPU time the plane's thread has used, microseconds.
+    pub cpu_us: u64,
+    /// Connections on the plane now.
+    pub connections: usize,
+    /// How long forwarded packets were held: from the kernel receiving the publisher's
+    /// datagram (queued in the socket included) to handing its last copy to the kernel: the
+    /// latency the server adds.
+    pub held: latency::Histogram,
+    /// The same, of audio packets alone (a hearing notices late speech first).
+    pub held_speech: latency::Histogram,
+}
+
+enum Cmd {
+    Publish {
+        offer: String,
+        reply: oneshot::Sender<Result<(ConnId, String), PlaneError>>,
+    },
+    Subscribe {
+        publisher: ConnId,
+        stream_id: String,
+        reply: oneshot::Sender<Result<(ConnId, String), PlaneError>>,
+    },
+    Answer {
+        conn: ConnId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), PlaneError>>,
+    },
+    Close {
+        conn: ConnId,
+    },
+    Stats {
+        reply: oneshot::Sender<PlaneStats>,
+    },
+}
+
+/// A handle on a running media plane; the plane stops when every handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Plane {
+    cmds: mpsc::Sender<Cmd>,
+    /// Wakes the plane's thread after a command is queued (an eventfd).
+    wake: Arc<OwnedFd>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cmd")
+    }
+}
+
+impl Plane {
+    /// Binds `addr` and starts the plane on its own thread, pinned to `cpu` if given.
+    pub fn start(addr: SocketAddr, cpu: Option<usize>) -> Result<Self, PlaneError> {
+        let socket = engine::bind(addr)?;
+        let addr = socket.local_addr()?;
+        // overflow: await (signaling waits; media never goes through this channel)
+        let (cmds, rx) = mpsc::channel(64);
+        let wake = Arc::new(
+            rustix::event::eventfd(
+                0,
+                rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+            )
+            .map_err(std::io::Error::from)?,
+        );
+        let woken = wake.clone();
+        std::thread::Builder::new()
+            .name("gavel-plane".into())
+            .spawn(move || engine::run(socket, rx, woken, cpu))?;
+        Ok(Self { cmds, wake, addr })
+    }
+
+    /// The address every connection of the plane uses (its only host candidate).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn ask<T>(&self, cmd: impl FnOnce(oneshot::Sender<T>) -> Cmd) -> Result<T, PlaneError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmds
+            .send(cmd(tx))
+            .await
+            .map_err(|_| PlaneError::Stopped)?;
+        self.wake_up();
+        rx.await.map_err(|_| PlaneError::Stopped)
+    }
+
+    /// Takes a publisher's offer (non-trickle); returns its connection and the answer.
+    pub async fn publish(&self, offer: String) -> Result<(ConnId, String), PlaneError> {
+        check_size(&offer)?;
+        self.ask(|reply| Cmd::Publish { offer, reply }).await?
+    }
+
+    /// A new connection that receives everything `publisher` sends, as stream `stream_id`;
+    /// returns it and the plane's offer, to be answered with [`Self::answer`].
+    pub async fn subscribe(
+        &self,
+        publisher: ConnId,
+        stream_id: String,
+    ) -> Result<(ConnId, String), PlaneError> {
+        self.ask(|reply| Cmd::Subscribe {
+            publisher,
+            stream_id,
+            reply,
+        })
+        .await?
+    }
+
+    /// The subscriber's answer to the plane's offer.
+    pub async fn answer(&self, conn: ConnId, sdp: String) -> Result<(), PlaneError> {
+        check_size(&sdp)?;
+        self.ask(|reply| Cmd::Answer { conn, sdp, reply }).await?
+    }
+
+    /// Closes a connection (a publisher's subscribers stay, and receive nothing more).
+    pub async fn close(&self, conn: ConnId) {
+        // overflow: await
+        let _ = self.cmds.send(Cmd::Close { conn }).await;
+        self.wake_up();
+    }
+
+    fn wake_up(&self) {
+        // A full counter (never, at 2^64 - 2) or a stopped plane: nothing to wake.
+        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+    }
+
+    /// The counters now.
+    pub async fn stats(&self) -> Result<PlaneStats, PlaneError> {
+        self.ask(|reply| Cmd::Stats { reply }).await
+    }
+}

@@ -1,0 +1,276 @@
+//! The sans-IO media plane with real `webrtc` peers on loopback: a publisher's audio and video
+//! reach every subscriber through one shared socket, key-frame requests reach the publisher,
+//! and a subscriber leaving or a stranger's datagrams disturb no one else.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use gavel::sfu::PeerFactory;
+use gavel::sfu::conn::Conn;
+use gavel::sfu::plane::{ConnId, Plane};
+use gavel::sfu::track::{default_codec, local_track};
+use gavel_signaling::MediaKind;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use tokio::sync::mpsc;
+use webrtc::media_stream::Track;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::RTCSessionDescription;
+
+const T: Duration = Duration::from_secs(20);
+
+fn factory() -> PeerFactory {
+    PeerFactory::new(vec!["127.0.0.1:0".into()])
+}
+
+/// A publisher sending audio and video, each packet's payload naming its kind and number.
+struct Publisher {
+    id: ConnId,
+    _conn: Conn,
+    keyframe_requests: Arc<AtomicU64>,
+}
+
+async fn publish(plane: &Plane) -> Publisher {
+    let mut p = Conn::new(&factory(), None).await.unwrap();
+    let mut tracks = Vec::new();
+    for kind in [MediaKind::Audio, MediaKind::Video] {
+        let t = local_track(
+            "judge".into(),
+            format!("judge-{kind:?}"),
+            kind,
+            default_codec(kind),
+            u32::from_be_bytes(gavel::auth::random_bytes::<4>()),
+        );
+        p.pc.add_track(t.clone() as Arc<dyn TrackLocal>)
+            .await
+            .unwrap();
+        tracks.push((kind, t));
+    }
+    let offer = p.pc.create_offer(None).await.unwrap();
+    let sdp = p.local_with_candidates(offer).await.unwrap();
+    let (id, answer) = plane.publish(sdp).await.unwrap();
+    p.pc.set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+        .await
+        .unwrap();
+    let keyframe_requests = Arc::new(AtomicU64::new(0));
+    for (kind, track) in tracks.clone() {
+        if kind == MediaKind::Video {
+            let (t, n) = (track.clone(), keyframe_requests.clone());
+            tokio::spawn(async move {
+                while let Some(ev) = t.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(_) = ev {
+                        n.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+        tokio::spawn(async move {
+            let ssrc = track.codings().await[0].rtp_coding_parameters.ssrc.unwrap();
+            let (pt, tag) = match kind {
+                MediaKind::Audio => (111, b'a'),
+                MediaKind::Video => (96, b'v'),
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            for seq in 0u16.. {
+                tick.tick().await;
+                let packet = rtc::rtp::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        payload_type: pt,
+                        sequence_number: seq,
+                        timestamp: u32::from(seq) * 960,
+                        ssrc,
+                        marker: true,
+                        ..Default::default()
+                    },
+                    payload: bytes::Bytes::from(format!("{}{seq}", tag as char)),
+                };
+                if track.write_rtp(packet).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Publisher {
+        id,
+        _conn: p,
+        keyframe_requests,
+    }
+}
+
+/// A subscriber: its connection, and the tracks that arrived on it.
+struct Subscriber {
+    id: ConnId,
+    _conn: Conn,
+    tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
+}
+
+async fn subscribe(plane: &Plane, publisher: ConnId) -> Subscriber {
+    let (tx, tracks) = mpsc::channel(8);
+    let mut s = Conn::new(&factory().sending(), Some(tx)).await.unwrap();
+    let (id, offer) = plane.subscribe(publisher, "judge".into()).await.unwrap();
+    s.pc.set_remote_description(RTCSessionDescription::offer(offer).unwrap())
+        .await
+        .unwrap();
+    let answer = s.pc.create_answer(None).await.unwrap();
+    let sdp = s.local_with_candidates(answer).await.unwrap();
+    plane.answer(id, sdp).await.unwrap();
+    Subscriber {
+        id,
+        _conn: s,
+        tracks,
+    }
+}
+
+/// Waits for both tracks and `n` packets on each; returns the tracks (audio, video).
+async fn receive(s: &mut Subscriber, n: usize) -> Vec<Arc<dyn TrackRemote>> {
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let track = tokio::time::timeout(T, s.tracks.recv())
+            .await
+            .expect("a track in time")
+            .expect("a track");
+        let stream = track.stream_id().await;
+        assert_eq!(stream, "judge", "the plane names the publisher's stream");
+        got.push(track);
+    }
+    for track in &got {
+        let mut seen = 0;
+        let mut last = None;
+        while seen < n {
+            let ev = tokio::time::timeout(T, track.poll())
+                .await
+                .expect("media in time")
+                .expect("the track stays open");
+            let TrackRemoteEvent::OnRtpPacket(p) = ev else {
+                continue;
+            };
+            let text = String::from_utf8(p.payload.to_vec()).unwrap();
+            let (tag, num) = text.split_at(1);
+            let num: u16 = num.parse().unwrap();
+            let kind = if p.header.payload_type == 111 {
+                "a"
+            } else {
+                "v"
+            };
+            assert_eq!(tag, kind, "audio and video stay apart");
+            if let Some(l) = last {
+                assert!(num > l, "in order: {num} after {l}");
+            }
+            last = Some(num);
+            seen += 1;
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn a_publisher_reaches_every_subscriber_through_one_socket_and_a_leaver_disturbs_no_one() {
+    gavel::app::install_crypto_provider();
+    let plane = Plane::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let publisher = publish(&plane).await;
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        subs.push(subscribe(&plane, publisher.id).await);
+    }
+    let mut held = Vec::new();
+    for s in &mut subs {
+        held.push(receive(s, 25).await);
+    }
+
+    // A new subscriber's connection asks for a key frame on its own; a subscriber's own
+    // request (a decoder that lost a frame) reaches the publisher too, paced.
+    let first = tokio::time::timeout(T, async {
+        while publisher.keyframe_requests.load(Ordering::Relaxed) == 0 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        first.is_ok(),
+        "a joining subscriber gets a key frame asked for"
+    );
+    let before = publisher.keyframe_requests.load(Ordering::Relaxed);
+    let video = held[0][1].clone();
+    let ssrc = video.ssrcs().await[0];
+    tokio::time::timeout(T, async {
+        while publisher.keyframe_requests.load(Ordering::Relaxed) == before {
+            let pli = PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            };
+            let _ = video.write_rtcp(vec![Box::new(pli)]).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the subscriber's PLI reaches the publisher");
+
+    // Strangers' datagrams are counted and dropped.
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..50 {
+        stranger.send_to(&[0x80; 100], plane.addr()).unwrap();
+    }
+    // A subscriber leaves: the others go on receiving.
+    let gone = subs.remove(0);
+    plane.close(gone.id).await;
+    drop(gone);
+    let (h1, h2) = (held.remove(1), held.remove(1));
+    for tracks in [h1, h2] {
+        for track in tracks {
+            let mut more = 0;
+            while more < 10 {
+                let ev = tokio::time::timeout(T, track.poll())
+                    .await
+                    .expect("media goes on")
+                    .expect("open");
+                if matches!(ev, TrackRemoteEvent::OnRtpPacket(_)) {
+                    more += 1;
+                }
+            }
+        }
+    }
+    let stats = tokio::time::timeout(T, async {
+        loop {
+            let stats = plane.stats().await.unwrap();
+            if stats.unrouted >= 50 {
+                return stats;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stranger's datagrams are read, and counted as nobody's");
+    assert_eq!(stats.connections, 3, "the publisher and two subscribers");
+    assert!(stats.forwarded >= 6 * 25, "{stats:?}");
+    assert!(
+        stats.send_calls < stats.sent,
+        "copies leave in batches: {stats:?}"
+    );
+    assert!(stats.cpu_us > 0);
+}
+
+#[tokio::test]
+async fn a_broken_offer_is_refused_and_the_plane_goes_on() {
+    gavel::app::install_crypto_provider();
+    let plane = Plane::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    assert!(plane.publish("v=0\r\nnonsense".into()).await.is_err());
+    assert!(plane.publish(String::new()).await.is_err());
+    assert!(matches!(
+        plane.publish("v=0\r\n".repeat(20_000)).await,
+        Err(gavel::sfu::plane::PlaneError::TooLarge)
+    ));
+    assert!(
+        plane.subscribe(42, "x".into()).await.is_err(),
+        "no such publisher"
+    );
+    let publisher = publish(&plane).await;
+    let mut s = subscribe(&plane, publisher.id).await;
+    receive(&mut s, 5).await;
+    assert!(
+        plane.subscribe(s.id, "x".into()).await.is_err(),
+        "a subscriber is not a publisher"
+    );
+}
