@@ -77,6 +77,34 @@ fn media_engine(codecs: &[MediaCodec]) -> Result<MediaEngine, webrtc::error::Err
     Ok(m)
 }
 
+/// The media engine and interceptors of a connection with `codecs`. One that sends media to a
+/// client (`sending`) negotiates REMB and keeps NACK and RTCP reports only; one that receives
+/// takes the defaults (NACK, reports, TWCC). Both pass key-frame requests to the application.
+/// Shared by the per-connection transport and the media plane, so a client sees one server.
+pub(crate) fn media_setup(
+    codecs: &[MediaCodec],
+    sending: bool,
+) -> Result<(MediaEngine, Registry), webrtc::error::Error> {
+    use rtc::peer_connection::configuration::interceptor_registry::{
+        configure_nack, configure_rtcp_reports,
+    };
+    let mut m = media_engine(codecs)?;
+    let registry = if sending {
+        m.register_feedback(
+            rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
+                typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
+                parameter: String::new(),
+            },
+            RtpCodecKind::Video,
+        );
+        configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
+    } else {
+        register_default_interceptors(Registry::new(), &mut m)?
+    }
+    .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+    Ok((m, registry))
+}
+
 /// Builds peer connections with Gavel's codecs, interceptors (NACK, RTCP reports, TWCC) and
 /// socket addresses.
 #[derive(Debug, Clone)]
@@ -201,23 +229,7 @@ impl PeerFactory {
         addrs: Vec<String>,
         handler: Arc<dyn PeerConnectionEventHandler>,
     ) -> Result<Arc<dyn PeerConnection>, SfuError> {
-        use rtc::peer_connection::configuration::interceptor_registry::{
-            configure_nack, configure_rtcp_reports,
-        };
-        let mut m = media_engine(&self.codecs)?;
-        let registry = if self.remb {
-            m.register_feedback(
-                rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
-                    typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
-                    parameter: String::new(),
-                },
-                RtpCodecKind::Video,
-            );
-            configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
-        } else {
-            register_default_interceptors(Registry::new(), &mut m)?
-        }
-        .with(Slot::from(14_000), keyframe::KeyframeRequests::default());
+        let (m, registry) = media_setup(&self.codecs, self.remb)?;
         // The server has host candidates only, so the pair to use is whichever of the client's
         // works first; waiting (1 s for peer-reflexive pairs by default, which is what a
         // browser hiding its address behind mDNS yields) only delays everyone's media.

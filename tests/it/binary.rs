@@ -257,54 +257,38 @@ async fn serve_demo_links_health_sigterm_and_audit_verify_work_from_the_command_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sfu_benchmark_forwards_a_small_load_without_loss() {
-    let out = gavel()
-        .args([
-            "bench",
-            "sfu",
-            "--publishers",
-            "2",
-            "--subscribers",
-            "4",
-            "--duration",
-            "5",
-            "--json",
-        ])
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{text}");
-    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["joined_subscribers"], 8, "{summary}");
-    assert!(
-        summary["forwarded_pps"].as_f64().unwrap() > 1000.0,
-        "{summary}"
-    );
-    // UDP on loopback in a loaded debug build may lose a packet in a thousand; more is a fault.
-    assert!(summary["loss_pct"].as_f64().unwrap() <= 0.5, "{summary}");
+    let summary = small_sfu_bench(&[]).await;
+    assert_eq!(summary["transport"], "per-connection", "{summary}");
     // The generator's own load is reported, so an overloaded generator shows.
     assert!(summary["gen_cpu_pct"].as_f64().unwrap() > 0.0, "{summary}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_media_plane_benchmark_forwards_a_small_load_without_loss_and_reports_what_it_held() {
+/// `gavel bench sfu` at 2 publishers x 4 subscribers for 5 s with `extra` arguments: every
+/// subscriber joined, media flowed, and nothing (beyond what loopback UDP in a loaded debug
+/// build may lose, a packet in a thousand) was lost. Returns the JSON summary.
+async fn small_sfu_bench(extra: &[&str]) -> serde_json::Value {
     let out = gavel()
-        .args([
-            "bench", "sfu", "-p", "2", "-s", "4", "-d", "5", "--plane", "--json",
-        ])
+        .args(["bench", "sfu", "-p", "2", "-s", "4", "-d", "5", "--json"])
+        .args(extra)
         .output()
         .await
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");
     let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
-    assert_eq!(summary["transport"], "plane", "{summary}");
     assert_eq!(summary["joined_subscribers"], 8, "{summary}");
     assert!(
         summary["forwarded_pps"].as_f64().unwrap() > 1000.0,
         "{summary}"
     );
     assert!(summary["loss_pct"].as_f64().unwrap() <= 0.5, "{summary}");
+    summary
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_media_plane_benchmark_forwards_a_small_load_without_loss_and_reports_what_it_held() {
+    let summary = small_sfu_bench(&["--plane"]).await;
+    assert_eq!(summary["transport"], "plane", "{summary}");
     // The plane's own CPU and the latency it added are measured, not assumed.
     assert!(
         summary["server_cpu_us_per_pkt"].as_f64().unwrap() > 0.0,

@@ -5,11 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    configure_nack, configure_rtcp_reports, register_default_interceptors,
-};
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
@@ -63,44 +59,7 @@ impl Conn {
     /// A connection whose only candidate is the shared socket at `local`; `sending` ones are a
     /// subscriber's (the receiver estimates its downlink, as `PeerFactory::sending` says).
     pub(crate) fn new(now: Instant, local: SocketAddr, sending: bool) -> Result<Self, PlaneError> {
-        use rtc::peer_connection::configuration::media_engine::MediaEngine;
-        let mut m = MediaEngine::default();
-        m.register_header_extension(
-            rtc::rtp_transceiver::rtp_sender::RTCRtpHeaderExtensionCapability {
-                uri: crate::sfu::AUDIO_LEVEL_URI.to_owned(),
-            },
-            RtpCodecKind::Audio,
-            None,
-        )?;
-        for c in [MediaCodec::Opus, MediaCodec::Vp8] {
-            let kind = match c.kind() {
-                gavel_signaling::MediaKind::Audio => RtpCodecKind::Audio,
-                gavel_signaling::MediaKind::Video => RtpCodecKind::Video,
-            };
-            m.register_codec(
-                rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters {
-                    rtp_codec: c.rtc(),
-                    payload_type: c.payload_type(),
-                },
-                kind,
-            )?;
-        }
-        let registry = if sending {
-            m.register_feedback(
-                rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
-                    typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
-                    parameter: String::new(),
-                },
-                RtpCodecKind::Video,
-            );
-            configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
-        } else {
-            register_default_interceptors(Registry::new(), &mut m)?
-        }
-        .with(
-            rtc::interceptor::Slot::from(14_000),
-            crate::sfu::keyframe::KeyframeRequests::default(),
-        );
+        let (m, registry) = crate::sfu::media_setup(&[MediaCodec::Opus, MediaCodec::Vp8], sending)?;
         let ufrag = hex(&crate::auth::random_bytes::<8>());
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
