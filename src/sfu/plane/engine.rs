@@ -352,7 +352,9 @@ impl Engine {
     }
 
     /// A subscriber asked for a key frame: ask its publisher's video, at most every
-    /// [`KEYFRAME_INTERVAL`].
+    /// [`KEYFRAME_INTERVAL`]. A request inside the interval is sent at its end (one for all
+    /// asked meanwhile), never dropped: a subscriber that joined just after the last key frame
+    /// would otherwise wait for the publisher's next one of its own accord.
     fn keyframe_for(&mut self, subscriber: ConnId, now: Instant) {
         let Some(publisher) = self.conns[subscriber].as_ref().and_then(|c| c.publisher) else {
             return;
@@ -360,11 +362,20 @@ impl Engine {
         let Some(p) = self.conns.get_mut(publisher).and_then(Option::as_mut) else {
             return;
         };
-        if p.last_keyframe_request
-            .is_some_and(|t| now.duration_since(t) < KEYFRAME_INTERVAL)
-        {
-            return;
+        match p.last_keyframe_request {
+            Some(t) if now < t + KEYFRAME_INTERVAL => {
+                p.keyframe_due.get_or_insert(t + KEYFRAME_INTERVAL);
+            }
+            _ => self.ask_keyframe(publisher, now),
         }
+    }
+
+    /// Sends a picture-loss indication for `publisher`'s video.
+    fn ask_keyframe(&mut self, publisher: ConnId, now: Instant) {
+        let Some(p) = self.conns.get_mut(publisher).and_then(Option::as_mut) else {
+            return;
+        };
+        p.keyframe_due = None;
         let Some((receiver, ssrc)) = p.video_receiver else {
             return;
         };
@@ -432,11 +443,23 @@ impl Engine {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.conns.iter().flatten().filter_map(|c| c.deadline).min()
+        self.conns
+            .iter()
+            .flatten()
+            .flat_map(|c| [c.deadline, c.keyframe_due])
+            .flatten()
+            .min()
     }
 
     fn fire_timers(&mut self, now: Instant) {
         for id in 0..self.conns.len() {
+            let asks = self.conns[id]
+                .as_ref()
+                .and_then(|c| c.keyframe_due)
+                .is_some_and(|d| d <= now);
+            if asks {
+                self.ask_keyframe(id, now);
+            }
             let due = self.conns[id]
                 .as_ref()
                 .and_then(|c| c.deadline)

@@ -43,9 +43,12 @@ impl Engine {
                 let _ = reply.send(r);
             }
             Cmd::Close { conn } => {
+                // The connection's goodbye (DTLS close_notify) leaves before it is forgotten.
                 if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
                     let _ = c.pc.close();
-                    self.drain(conn, now);
+                    while let Some(w) = c.pc.poll_write() {
+                        let _ = self.outbox.push(w.transport.peer_addr, w.message);
+                    }
                 }
                 self.remove(conn);
             }

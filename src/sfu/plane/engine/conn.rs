@@ -51,6 +51,8 @@ pub(crate) struct Conn {
     /// A publisher's video receiver and SSRC, for key-frame requests.
     pub(crate) video_receiver: Option<(ReceiverId, u32)>,
     pub(crate) last_keyframe_request: Option<Instant>,
+    /// A key-frame request asked inside the interval, to send when it ends.
+    pub(crate) keyframe_due: Option<Instant>,
     /// A subscriber's publisher.
     pub(crate) publisher: Option<usize>,
 }
@@ -98,6 +100,7 @@ impl Conn {
             audio_ssrcs: Vec::new(),
             video_receiver: None,
             last_keyframe_request: None,
+            keyframe_due: None,
             publisher: None,
         })
     }
