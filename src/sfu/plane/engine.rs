@@ -11,7 +11,6 @@ use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCPeerConnectionState;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
-use rtc::rtp_transceiver::RTCRtpReceiverId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -512,6 +511,3 @@ impl Engine {
 pub(super) fn kind_index(kind: RtpCodecKind) -> usize {
     usize::from(kind == RtpCodecKind::Video)
 }
-
-/// Keeps `RTCRtpReceiverId` in this module's vocabulary for `conn`.
-pub(super) type ReceiverId = RTCRtpReceiverId;

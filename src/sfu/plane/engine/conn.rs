@@ -11,10 +11,10 @@ use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpReceiverId as ReceiverId, RTCRtpSenderId};
 
-use super::{ReceiverId, kind_index};
+use super::kind_index;
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::plane::PlaneError;
 
@@ -50,6 +50,7 @@ pub(crate) struct Conn {
     pub(crate) audio_ssrcs: Vec<u32>,
     /// A publisher's video receiver and SSRC, for key-frame requests.
     pub(crate) video_receiver: Option<(ReceiverId, u32)>,
+    /// When a publisher was last asked for a key frame (requests are paced).
     pub(crate) last_keyframe_request: Option<Instant>,
     /// A key-frame request asked inside the interval, to send when it ends.
     pub(crate) keyframe_due: Option<Instant>,
