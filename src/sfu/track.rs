@@ -62,6 +62,9 @@ pub struct PublishedTrack {
     pub received: AtomicU64,
     /// Packet copies written to subscribers.
     pub forwarded: AtomicU64,
+    /// Packet copies a subscriber's connection could not take at once (its driver behind):
+    /// dropped, so one slow subscriber never holds up the others or the recorder.
+    pub dropped: AtomicU64,
     /// Loudest RFC 6464 level (0 loudest .. 127 silence) since last read; audio only.
     level: std::sync::atomic::AtomicU8,
     /// The negotiated id of the audio-level header extension, if any.
@@ -127,6 +130,7 @@ impl PublishedTrack {
             outlets: ArcSwap::from_pointee(Vec::new()),
             received: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             keyframes: Arc::default(),
             level: std::sync::atomic::AtomicU8::new(127),
             level_ext: None,
@@ -369,8 +373,20 @@ impl PublishedTrack {
     async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.current_payload_type();
-        if o.track.write_rtp(p).await.is_ok() {
-            self.forwarded.fetch_add(1, Ordering::Relaxed);
+        // overflow: drop (media, counted). The write is a send on the subscriber's connection
+        // driver's bounded queue; waiting for a driver that is behind would stall this track
+        // for every other subscriber and for its recorder. Polled once, outside tokio's
+        // cooperative budget (which would otherwise refuse a long fan-out part-way).
+        let write = std::pin::pin!(tokio::task::unconstrained(o.track.write_rtp(p)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match write.poll(&mut cx) {
+            std::task::Poll::Ready(Ok(())) => {
+                self.forwarded.fetch_add(1, Ordering::Relaxed);
+            }
+            std::task::Poll::Ready(Err(_)) => {}
+            std::task::Poll::Pending => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
