@@ -221,15 +221,11 @@ pub(in crate::docket) async fn draft(
     let hearing_id = crate::docket::path_id(&hearing_id, "hearing")?;
     let c = caller(&st, &headers, &hearing_id).await?;
     let ApiJson(body) = body?;
-    let Some((mediator_id, _)) = c
-        .participant
-        .clone()
-        .filter(|(_, role)| capabilities(*role).allows(Capability::DraftAgreement))
-    else {
-        return Err(ApiError::Forbidden(
-            "only the mediator drafts the agreement",
-        ));
-    };
+    let mediator_id = ledger::holder_of(
+        &c,
+        Capability::DraftAgreement,
+        "only the mediator drafts the agreement",
+    )?;
     let text = crate::domain::validate::paragraphs("text", &body.text, MAX_TEXT_CHARS)?;
     let now = now_ms();
     let mut w = st.db.begin_write().await?;

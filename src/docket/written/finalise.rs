@@ -29,15 +29,11 @@ pub(in crate::docket) async fn finalise(
     let hearing_id = crate::docket::path_id(&hearing_id, "hearing")?;
     let c = caller(&st, &headers, &hearing_id).await?;
     let ApiJson(body) = body?;
-    let Some((clerk_id, _)) = c
-        .participant
-        .clone()
-        .filter(|(_, role)| capabilities(*role).allows(Capability::EditTranscript))
-    else {
-        return Err(ApiError::Forbidden(
-            "only the hearing's clerk finalises the transcript",
-        ));
-    };
+    let clerk_id = ledger::holder_of(
+        &c,
+        Capability::EditTranscript,
+        "only the hearing's clerk finalises the transcript",
+    )?;
     let now = now_ms();
     let mut w = st.db.begin_write().await?;
     let hearing = crate::docket::rows::load_hearing(&mut *w.tx, &hearing_id).await?;

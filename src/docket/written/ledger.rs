@@ -127,6 +127,19 @@ pub(in crate::docket) fn may_read(
     }
 }
 
+/// The calling participant's id, when their role holds `cap` (drafts or finalises this kind of
+/// document); anyone else is refused with `refusal`.
+pub(in crate::docket) fn holder_of(
+    c: &Caller,
+    cap: Capability,
+    refusal: &'static str,
+) -> Result<String, ApiError> {
+    match &c.participant {
+        Some((id, role)) if capabilities(*role).allows(cap) => Ok(id.clone()),
+        _ => Err(ApiError::Forbidden(refusal)),
+    }
+}
+
 /// The caller as one of `signers`, when their role holds `cap` (signs this kind of document).
 pub(in crate::docket) fn signer_among(
     c: &Caller,

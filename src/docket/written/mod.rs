@@ -31,7 +31,6 @@ use super::transcript::TRANSCRIPT_READERS;
 use crate::audit::AuditAction;
 use crate::clock::{now_ms, rfc3339};
 use crate::db::DbError;
-use crate::domain::role::capabilities;
 use crate::domain::{Capability, HearingState};
 use crate::http::AppState;
 use crate::http::error::{ApiError, Conflict, Problem};
