@@ -20,6 +20,9 @@ const NO_LAYER: u8 = u8::MAX;
 const WINDOW: Duration = Duration::from_millis(500);
 /// Timestamp advance assumed across a switch: one frame at 30 fps on the 90 kHz video clock.
 const TS_STEP: u32 = 3000;
+/// How long a layer may go without a packet and still count as arriving (for the record): a
+/// few frames even at the low frame rates of a starved encoder.
+const STALE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -69,14 +72,21 @@ pub struct LayerMap {
     ssrcs: [Option<u32>; MAX_LAYERS],
     bytes: [u64; MAX_LAYERS],
     since: Instant,
+    /// When each layer's latest packet came.
+    seen: [Option<Instant>; MAX_LAYERS],
+    /// When the latest packet of any layer came.
+    now: Instant,
 }
 
 impl Default for LayerMap {
     fn default() -> Self {
+        let now = Instant::now();
         Self {
             ssrcs: [None; MAX_LAYERS],
             bytes: [0; MAX_LAYERS],
-            since: Instant::now(),
+            since: now,
+            seen: [None; MAX_LAYERS],
+            now,
         }
     }
 }
@@ -125,14 +135,27 @@ impl LayerMap {
     /// Counts a packet of `layer`; every [`WINDOW`] publishes the bitrates, and `height` (from
     /// a key frame) when known.
     pub fn count(&mut self, shared: &Layers, layer: u8, bytes: usize, height: Option<u16>) {
+        self.count_at(Instant::now(), shared, layer, bytes, height);
+    }
+
+    fn count_at(
+        &mut self,
+        now: Instant,
+        shared: &Layers,
+        layer: u8,
+        bytes: usize,
+        height: Option<u16>,
+    ) {
         let i = usize::from(layer);
         self.bytes[i] += bytes as u64;
+        self.seen[i] = Some(now);
+        self.now = now;
         if let Some(h) = height {
             shared.slots[i]
                 .height
                 .store(u32::from(h), Ordering::Relaxed);
         }
-        let elapsed = self.since.elapsed();
+        let elapsed = now.saturating_duration_since(self.since);
         if elapsed >= WINDOW {
             let ms = u64::try_from(elapsed.as_millis())
                 .unwrap_or(u64::MAX)
@@ -142,8 +165,49 @@ impl LayerMap {
                     .store(bytes.saturating_mul(8000) / ms, Ordering::Relaxed);
                 *bytes = 0;
             }
-            self.since = Instant::now();
+            self.since = now;
         }
+    }
+
+    /// The highest layer that came within [`STALE`] of the latest packet.
+    pub fn arriving_top(&self) -> Option<u8> {
+        (0u8..)
+            .zip(&self.seen)
+            .filter(|(_, seen)| {
+                seen.is_some_and(|t| self.now.saturating_duration_since(t) <= STALE)
+            })
+            .map(|(i, _)| i)
+            .last()
+    }
+}
+
+/// The layer the record (and the main view) takes from a simulcast track: the highest one
+/// arriving, switched to at its key frame. Why not simply the top layer: a browser stops
+/// sending its top layers while its uplink or its CPU falls short, and the record must keep
+/// the person meanwhile (it once lost cameras for tens of seconds that everyone else saw).
+#[derive(Debug, Default)]
+pub struct RecordLayer(OutputLayer);
+
+impl RecordLayer {
+    /// Whether the record takes a packet of `layer` (`keyframe`: it starts one), counted in
+    /// `map` already; the second value is the layer whose key frame the record awaits.
+    pub fn on_packet(
+        &self,
+        map: &LayerMap,
+        layer: u8,
+        keyframe: bool,
+        seq: u16,
+        ts: u32,
+    ) -> (bool, Option<u8>) {
+        let top = map.top().unwrap_or(layer);
+        self.0.set_target(map.arriving_top().unwrap_or(top));
+        let (step, awaiting) = self.0.on_packet(layer, keyframe, top, seq, ts);
+        (step != LayerStep::Drop, awaiting)
+    }
+
+    /// A new recording starts: from the next key frame of the layer it takes.
+    pub fn restart(&self) {
+        self.0.restart();
     }
 }
 
@@ -277,5 +341,44 @@ mod tests {
             (LayerStep::Forward(503, 9000), None)
         );
         assert_eq!(out.current(), Some(0));
+    }
+
+    #[test]
+    fn the_record_follows_the_highest_layer_arriving_switching_at_key_frames() {
+        let shared = Layers::default();
+        let mut map = LayerMap::default();
+        for (rid, ssrc) in [("q", 10), ("h", 11), ("f", 12)] {
+            map.open(&shared, rid, ssrc);
+        }
+        let record = RecordLayer::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let packet = |map: &mut LayerMap, ms: u64, layer: u8, key: bool| {
+            map.count_at(at(ms), &shared, layer, 1000, None);
+            record.on_packet(map, layer, key, 0, 0)
+        };
+        // The layers arrive: the record starts at the key frame of the highest one.
+        assert_eq!(packet(&mut map, 0, 0, false), (false, Some(0)));
+        assert_eq!(packet(&mut map, 1, 1, false), (false, Some(1)));
+        assert_eq!(packet(&mut map, 2, 2, false), (false, Some(2)));
+        assert_eq!(packet(&mut map, 3, 2, true), (true, None));
+        assert_eq!(packet(&mut map, 4, 1, false), (false, None));
+        // The top layer stops (the publisher's uplink shrank); the middle one goes on. Within
+        // the staleness allowance the record waits for the top layer to come back...
+        assert_eq!(packet(&mut map, 900, 1, false), (false, None));
+        // ...then asks for the middle layer's key frame and switches at it.
+        assert_eq!(packet(&mut map, 1100, 1, false), (false, Some(1)));
+        assert_eq!(packet(&mut map, 1200, 0, true), (false, Some(1)));
+        assert_eq!(packet(&mut map, 1300, 1, true), (true, None));
+        assert_eq!(packet(&mut map, 1400, 1, false), (true, None));
+        // The top layer is back: the middle one is kept until the top layer's key frame.
+        assert_eq!(packet(&mut map, 5000, 2, false), (false, Some(2)));
+        assert_eq!(packet(&mut map, 5001, 1, false), (true, Some(2)));
+        assert_eq!(packet(&mut map, 5100, 2, true), (true, None));
+        assert_eq!(packet(&mut map, 5101, 1, false), (false, None));
+        // A new recording starts at a key frame.
+        record.restart();
+        assert_eq!(packet(&mut map, 5200, 2, false), (false, Some(2)));
+        assert_eq!(packet(&mut map, 5300, 2, true), (true, None));
     }
 }

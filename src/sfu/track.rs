@@ -22,7 +22,7 @@ use super::codec::MediaCodec;
 use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
 pub use super::outlet::Outlet;
-use super::simulcast::{LayerMap, LayerStep, Layers};
+use super::simulcast::{LayerMap, LayerStep, Layers, RecordLayer};
 use crate::domain::{ParticipantId, TrackKey};
 
 /// Where a published track's packets come from.
@@ -73,6 +73,8 @@ pub struct PublishedTrack {
     keyframes: Arc<super::keyframe::Pacer>,
     /// Simulcast layers (none open for a single-stream track).
     pub layers: Layers,
+    /// The simulcast layer the recorder and the main view take.
+    record: RecordLayer,
     /// The publisher stopped sending it (renegotiated it away): forward nothing more.
     ended: std::sync::atomic::AtomicBool,
     /// The recorder's input while this track is recorded, with the payload type it expects.
@@ -135,6 +137,7 @@ impl PublishedTrack {
             level: std::sync::atomic::AtomicU8::new(127),
             level_ext: None,
             layers: Layers::default(),
+            record: RecordLayer::default(),
             ended: std::sync::atomic::AtomicBool::new(false),
             tap: arc_swap::ArcSwapOption::empty(),
             listen: arc_swap::ArcSwapOption::empty(),
@@ -163,6 +166,9 @@ impl PublishedTrack {
     /// Starts (or, with `None`, stops) feeding the recorder; `payload_type` is the one its
     /// pipeline was set up for.
     pub fn set_tap(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
+        if tap.is_some() {
+            self.record.restart();
+        }
         self.tap.store(tap.map(|t| Arc::new((t, payload_type))));
     }
 
@@ -194,6 +200,11 @@ impl PublishedTrack {
         if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, fed)) {
             self.mix.compare_and_swap(&current, None);
         }
+    }
+
+    /// Whether the recorder, the transcriber or the main view takes this track.
+    fn tapped(&self) -> bool {
+        self.tap.load().is_some() || self.listen.load().is_some() || self.mix.load().is_some()
     }
 
     /// Hands a packet to the recorder, the transcriber and the main view, if any takes this
@@ -336,11 +347,19 @@ impl PublishedTrack {
         let (keyframe, height) = self.media.keyframe(&packet.payload);
         map.count(&self.layers, layer, packet.payload.len(), height);
         let top = map.top().unwrap_or(layer);
-        if layer == top {
-            // The record keeps the best layer (one stream; its numbering is the publisher's).
-            self.tap(&packet);
-        }
         let mut awaited = 0u8;
+        if self.tapped() {
+            // The record keeps the best layer arriving, as one stream (the recorder's timeline
+            // bridges the switches).
+            let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
+            let (take, awaiting) = self.record.on_packet(map, layer, keyframe, seq, ts);
+            if take {
+                self.tap(&packet);
+            }
+            if let Some(l) = awaiting {
+                awaited |= 1 << l;
+            }
+        }
         let outlets = self.outlets.load();
         for o in outlets.iter() {
             if !o.sends() {

@@ -384,5 +384,36 @@ async fn soak_people_join_in_any_order_see_and_hear_each_other_and_the_recording
             );
         }
     }
+    // Each camera is on the record as long as its owner is (their microphone's run): a
+    // publisher whose uplink shrinks stops its top simulcast layer, and the record must keep
+    // the lower ones meanwhile.
+    let bounds = |kind: &str, id: &str| {
+        let mut b: Vec<(i64, i64)> = runs
+            .iter()
+            .filter(|(run, _)| run.starts_with(&format!("{id}-{kind}-")))
+            .map(|(_, segs)| {
+                let end = segs.last().unwrap()["end_ms"].as_i64().unwrap();
+                (segs[0]["start_ms"].as_i64().unwrap(), end)
+            })
+            .collect();
+        b.sort_unstable();
+        b
+    };
+    for (id, role) in &ids {
+        let (cameras, microphones) = (bounds("camera", id), bounds("microphone", id));
+        assert_eq!(cameras.len(), microphones.len(), "{role}: {runs:?}");
+        for (camera, microphone) in cameras.iter().zip(&microphones) {
+            report.push(format!(
+                "{role}: camera on the record from {:+} ms to {:+} ms of the microphone's run",
+                camera.0 - microphone.0,
+                camera.1 - microphone.1
+            ));
+            assert!(
+                camera.0 <= microphone.0 + 6000 && camera.1 >= microphone.1 - 6000,
+                "{role}'s camera is on the record while they are in the hearing: camera \
+                 {camera:?}, microphone {microphone:?} (ms); {report:#?}"
+            );
+        }
+    }
     eprintln!("soak recording: {report:#?}");
 }
