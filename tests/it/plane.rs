@@ -1,17 +1,21 @@
 //! The sans-IO media plane with real `webrtc` peers on loopback: a publisher's audio and video
 //! reach every subscriber through one shared socket, key-frame requests reach the publisher,
-//! and a subscriber leaving or a stranger's datagrams disturb no one else.
+//! and a subscriber leaving or a stranger's datagrams disturb no one else; a viewer whose media
+//! is handed in from outside the plane gets it, and its key-frame requests and its end come back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gavel::sfu::PeerFactory;
+use gavel::sfu::codec::MediaCodec;
 use gavel::sfu::conn::Conn;
-use gavel::sfu::plane::{ConnId, Plane};
+use gavel::sfu::plane::{ConnId, Plane, PlaneEvent, PlaneSender, PlayTrack};
 use gavel::sfu::track::{default_codec, local_track};
 use gavel_signaling::MediaKind;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use tokio::sync::mpsc;
 use webrtc::media_stream::Track;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -273,4 +277,169 @@ async fn a_broken_offer_is_refused_and_the_plane_goes_on() {
         plane.subscribe(s.id, "x".into()).await.is_err(),
         "a subscriber is not a publisher"
     );
+}
+
+/// Hands numbered packets (`a<n>`, `v<n>`) to `senders` (audio, video) every 20 ms until
+/// `stop` is set.
+fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for seq in 0u16.. {
+            tick.tick().await;
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            for (sender, (codec, tag)) in senders
+                .iter()
+                .zip([(MediaCodec::Opus, 'a'), (MediaCodec::Vp8, 'v')])
+            {
+                sender.send(rtc::rtp::Packet {
+                    header: rtc::rtp::header::Header {
+                        version: 2,
+                        payload_type: codec.payload_type(),
+                        sequence_number: seq,
+                        timestamp: u32::from(seq) * 960,
+                        ssrc: sender.ssrc,
+                        marker: true,
+                        ..Default::default()
+                    },
+                    payload: bytes::Bytes::from(format!("{tag}{seq}")),
+                });
+            }
+        }
+    });
+}
+
+/// Waits for `want` among the plane's events.
+async fn event(events: &mut mpsc::Receiver<PlaneEvent>, want: PlaneEvent) {
+    tokio::time::timeout(T, async {
+        while let Some(e) = events.recv().await {
+            if e == want {
+                return;
+            }
+        }
+        panic!("the plane stopped telling before {want:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{want:?} in time"));
+}
+
+#[tokio::test]
+async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_end_come_back() {
+    gavel::app::install_crypto_provider();
+    let plane = Plane::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    // A WHEP-style viewer: a receive-only offer for audio and video.
+    let (tx, tracks) = mpsc::channel(8);
+    let mut viewer = Conn::new(&factory(), Some(tx)).await.unwrap();
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        viewer
+            .pc
+            .add_transceiver_from_kind(kind, Some(init))
+            .await
+            .unwrap();
+    }
+    let offer = viewer.pc.create_offer(None).await.unwrap();
+    let offer = viewer.local_with_candidates(offer).await.unwrap();
+    let play = |codec: MediaCodec| PlayTrack {
+        codec,
+        stream_id: "judge".into(),
+        track_id: format!("judge-{}", codec.mime()),
+    };
+    assert!(
+        matches!(
+            plane
+                .play(
+                    offer.clone(),
+                    vec![play(MediaCodec::H264)],
+                    mpsc::channel(1).0
+                )
+                .await,
+            Err(gavel::sfu::plane::PlaneError::Codec(_))
+        ),
+        "a codec the plane does not carry is refused"
+    );
+    let (etx, mut events) = mpsc::channel(64);
+    let playing = plane
+        .play(
+            offer,
+            vec![play(MediaCodec::Opus), play(MediaCodec::Vp8)],
+            etx,
+        )
+        .await
+        .unwrap();
+    viewer
+        .pc
+        .set_remote_description(RTCSessionDescription::answer(playing.answer).unwrap())
+        .await
+        .unwrap();
+    event(&mut events, PlaneEvent::Connected).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    feed(playing.senders.clone(), stop.clone());
+    let mut s = Subscriber {
+        id: playing.conn,
+        _conn: viewer,
+        tracks,
+    };
+    let held = receive(&mut s, 25).await;
+
+    // The viewer's decoder asks for a key frame: whoever feeds the track is told.
+    let video = held[1].clone();
+    let ssrc = video.ssrcs().await[0];
+    let pli = PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc: ssrc,
+    };
+    video.write_rtcp(vec![Box::new(pli)]).await.unwrap();
+    event(&mut events, PlaneEvent::KeyframeWanted).await;
+
+    // The connection closes: its opener is told, and what is still handed in for it is
+    // refused, even once a new connection has taken its place in the plane's table.
+    stop.store(true, Ordering::Relaxed);
+    plane.close(s.id).await;
+    event(&mut events, PlaneEvent::Closed).await;
+    let (tx, _tracks) = mpsc::channel(8);
+    let mut other = Conn::new(&factory(), Some(tx)).await.unwrap();
+    other
+        .pc
+        .add_transceiver_from_kind(RtpCodecKind::Audio, None)
+        .await
+        .unwrap();
+    let offer = other.pc.create_offer(None).await.unwrap();
+    let offer = other.local_with_candidates(offer).await.unwrap();
+    let next = plane
+        .play(offer, vec![play(MediaCodec::Opus)], mpsc::channel(8).0)
+        .await
+        .unwrap();
+    assert_eq!(next.conn, s.id, "the table slot is reused");
+    let before = plane.stats().await.unwrap();
+    assert!(before.fed >= 50, "{before:?}");
+    for n in 0..10u16 {
+        playing.senders[0].send(rtc::rtp::Packet {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                payload_type: 111,
+                sequence_number: 60_000 + n,
+                ssrc: playing.senders[0].ssrc,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::from_static(b"stale"),
+        });
+    }
+    let after = tokio::time::timeout(T, async {
+        loop {
+            let stats = plane.stats().await.unwrap();
+            if stats.refused >= before.refused + 10 {
+                return stats;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stale packets are taken and refused");
+    assert_eq!(after.fed, before.fed, "none reached the new connection");
 }

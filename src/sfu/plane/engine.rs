@@ -20,13 +20,15 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::demux::{ConnId, Demux};
+use super::feed::Feed;
 use super::inbox::{self, Inbox, Waiting};
 use super::outbox::Outbox;
-use super::{Cmd, PlaneStats};
+use super::{Cmd, PlaneEvent, PlaneStats};
 use crate::sfu::keyframe;
 
 mod command;
 mod conn;
+mod fed;
 mod socket;
 
 use conn::Conn;
@@ -45,6 +47,7 @@ pub(super) fn run(
     socket: std::net::UdpSocket,
     cmds: mpsc::Receiver<Cmd>,
     wake: Arc<OwnedFd>,
+    feed: Arc<Feed>,
     cpu: Option<usize>,
 ) {
     if let Some(cpu) = cpu {
@@ -54,7 +57,7 @@ pub(super) fn run(
             tracing::warn!(cpu, error = %e, "the media plane could not be pinned");
         }
     }
-    match Engine::new(socket) {
+    match Engine::new(socket, feed) {
         Ok(engine) => engine.serve(cmds, &wake),
         Err(e) => tracing::error!(error = %e, "the media plane could not start"),
     }
@@ -90,11 +93,15 @@ struct Engine {
     rx: BytesMut,
     /// Datagrams read and not yet handled.
     inbox: Inbox,
+    /// Packets handed in from outside.
+    feed: Arc<Feed>,
+    /// The token the next connection gets.
+    next_token: u64,
     stats: PlaneStats,
 }
 
 impl Engine {
-    fn new(socket: std::net::UdpSocket) -> std::io::Result<Self> {
+    fn new(socket: std::net::UdpSocket, feed: Arc<Feed>) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         Ok(Self {
             socket,
@@ -109,6 +116,8 @@ impl Engine {
             media: Vec::new(),
             rx: BytesMut::new(),
             inbox: Inbox::default(),
+            feed,
+            next_token: 1,
             stats: PlaneStats::default(),
         })
     }
@@ -129,10 +138,13 @@ impl Engine {
             }
             self.flush_dirty();
             // At most a second: a plane whose handles are all gone notices within it.
-            let left = self
-                .next_deadline()
-                .map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()))
-                .min(IDLE_WAIT);
+            let left = if self.feed.may_sleep() {
+                self.next_deadline()
+                    .map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()))
+                    .min(IDLE_WAIT)
+            } else {
+                Duration::ZERO
+            };
             let timeout = rustix::time::Timespec {
                 tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
                 tv_nsec: i64::from(left.subsec_nanos()),
@@ -145,7 +157,9 @@ impl Engine {
                 PollFd::new(&self.socket, interest),
                 PollFd::new(wake, PollFlags::IN),
             ];
-            match rustix::event::poll(&mut fds, Some(&timeout)) {
+            let waited = rustix::event::poll(&mut fds, Some(&timeout));
+            self.feed.woke();
+            match waited {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "the media plane cannot wait; it stops");
@@ -163,6 +177,7 @@ impl Engine {
             if socket.intersects(PollFlags::IN | PollFlags::ERR) {
                 self.read_all();
             }
+            self.take_fed();
         }
     }
 
@@ -263,7 +278,11 @@ impl Engine {
             while let Some(ev) = c.pc.poll_event() {
                 match ev {
                     RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                        let was = c.connected;
                         c.connected = s == RTCPeerConnectionState::Connected;
+                        if c.connected && !was {
+                            c.tell(PlaneEvent::Connected);
+                        }
                         // A new subscriber starts with a key frame.
                         became_connected |= c.connected && c.publisher.is_some();
                         failed |= matches!(
@@ -289,6 +308,9 @@ impl Engine {
                         .iter()
                         .any(|p| keyframe::asks_for_keyframe(p.as_ref())) =>
                 {
+                    if let Some(c) = self.conns.get(id).and_then(Option::as_ref) {
+                        c.tell(PlaneEvent::KeyframeWanted);
+                    }
                     self.keyframe_for(id, now);
                 }
                 _ => {}
@@ -485,15 +507,19 @@ impl Engine {
             }
         };
         self.demux.add(&c.ufrag, id);
+        let mut c = c;
+        c.token = self.next_token;
+        self.next_token += 1;
         self.conns[id] = Some(c);
         self.mark(id);
         id
     }
 
     fn remove(&mut self, id: ConnId) {
-        if self.conns.get_mut(id).and_then(Option::take).is_none() {
+        let Some(gone) = self.conns.get_mut(id).and_then(Option::take) else {
             return;
-        }
+        };
+        gone.tell(PlaneEvent::Closed);
         self.demux.remove(id);
         self.dirty.retain(|d| *d != id);
         for c in self.conns.iter_mut().flatten() {

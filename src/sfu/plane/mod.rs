@@ -9,13 +9,16 @@
 //! (SRTP, RTCP bookkeeping) and the copies leave in `sendmmsg` batches, all in one pass of one
 //! thread, which is pinned to a core if asked.
 //!
-//! This first slice is the plane alone with publish, subscribe and key-frame requests, measured
-//! by `gavel bench sfu --plane`; the rooms still use the per-connection transport (`sfu::peer`)
+//! The plane forwards between its own publishers and subscribers (measured by `gavel bench sfu
+//! --plane`), and carries viewers whose media comes from outside it ([`Plane::play`]: a track
+//! of the rooms fed in through a [`PlaneSender`], the way onto the plane for WHEP viewers and
+//! then the rooms' subscribers). The rooms still use the per-connection transport (`sfu::peer`)
 //! until the plane carries everything they need (renegotiation, simulcast, pausing, the
 //! recorder's and the transcriber's taps).
 
 pub mod demux;
 mod engine;
+mod feed;
 pub mod inbox;
 pub mod latency;
 pub mod outbox;
@@ -27,6 +30,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub use demux::ConnId;
+pub use feed::{MAX_FED, PlaneSender};
+
+use crate::sfu::codec::MediaCodec;
+use feed::Feed;
 
 /// A failure of the media plane.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +54,9 @@ pub enum PlaneError {
     /// A session description longer than any client sends.
     #[error("session description over {MAX_SDP} bytes")]
     TooLarge,
+    /// A codec the plane does not carry yet.
+    #[error("the media plane does not carry {0}")]
+    Codec(&'static str),
 }
 
 /// The longest session description taken (signaling's own limit, `gavel_signaling`'s frame
@@ -67,6 +77,8 @@ pub struct PlaneStats {
     pub forwarded: u64,
     /// Packets a subscriber's connection refused (not yet connected, closed).
     pub refused: u64,
+    /// Packets handed in from outside the plane ([`PlaneSender::send`]) and written.
+    pub fed: u64,
     /// Datagrams received.
     pub received: u64,
     /// Datagrams no connection claimed (strangers, late packets of a closed connection).
@@ -91,7 +103,47 @@ pub struct PlaneStats {
     pub held_speech: latency::Histogram,
 }
 
+/// What happens on a connection fed from outside, told to whoever opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaneEvent {
+    /// ICE and DTLS are up: what is fed now reaches the viewer (it wants a key frame).
+    Connected,
+    /// The viewer asked for a key frame (its decoder lost one).
+    KeyframeWanted,
+    /// The connection failed or closed, and is gone from the plane.
+    Closed,
+}
+
+/// A track offered to a viewer whose media comes from outside the plane.
+#[derive(Debug, Clone)]
+pub struct PlayTrack {
+    /// Its codec (its kind follows).
+    pub codec: MediaCodec,
+    /// The stream it belongs to (the publisher, as the viewer sees it).
+    pub stream_id: String,
+    /// Its own id.
+    pub track_id: String,
+}
+
+/// A viewer's connection on the plane: the answer to its offer, and one sender per track
+/// offered, in order.
+#[derive(Debug)]
+pub struct Playing {
+    /// The connection (to close it).
+    pub conn: ConnId,
+    /// The answer to the viewer's offer.
+    pub answer: String,
+    /// Where each track's packets go.
+    pub senders: Vec<PlaneSender>,
+}
+
 enum Cmd {
+    Play {
+        offer: String,
+        tracks: Vec<PlayTrack>,
+        events: mpsc::Sender<PlaneEvent>,
+        reply: oneshot::Sender<Result<Opened, PlaneError>>,
+    },
     Publish {
         offer: String,
         reply: oneshot::Sender<Result<(ConnId, String), PlaneError>>,
@@ -120,7 +172,18 @@ pub struct Plane {
     cmds: mpsc::Sender<Cmd>,
     /// Wakes the plane's thread after a command is queued (an eventfd).
     wake: Arc<OwnedFd>,
+    /// Packets from outside the plane.
+    feed: Arc<Feed>,
     addr: SocketAddr,
+}
+
+/// What the plane's thread made of a viewer's offer.
+struct Opened {
+    conn: ConnId,
+    token: u64,
+    answer: String,
+    /// Each track's sender and SSRC.
+    senders: Vec<(rtc::rtp_transceiver::RTCRtpSenderId, u32)>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -143,11 +206,17 @@ impl Plane {
             )
             .map_err(std::io::Error::from)?,
         );
-        let woken = wake.clone();
+        let feed = Arc::new(Feed::new(wake.clone()));
+        let (woken, fed) = (wake.clone(), feed.clone());
         std::thread::Builder::new()
             .name("gavel-plane".into())
-            .spawn(move || engine::run(socket, rx, woken, cpu))?;
-        Ok(Self { cmds, wake, addr })
+            .spawn(move || engine::run(socket, rx, woken, fed, cpu))?;
+        Ok(Self {
+            cmds,
+            wake,
+            feed,
+            addr,
+        })
     }
 
     /// The address every connection of the plane uses (its only host candidate).
@@ -200,8 +269,48 @@ impl Plane {
     }
 
     fn wake_up(&self) {
-        // A full counter (never, at 2^64 - 2) or a stopped plane: nothing to wake.
-        let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+        feed::ring(&self.wake);
+    }
+
+    /// Takes a viewer's receive-only offer (non-trickle: the plane is ICE-lite, its answer
+    /// names its one candidate) and answers with `tracks`, whose packets the caller hands in
+    /// through the returned senders; what happens on the connection goes to `events` (a full
+    /// channel loses events, never blocks the plane).
+    pub async fn play(
+        &self,
+        offer: String,
+        tracks: Vec<PlayTrack>,
+        events: mpsc::Sender<PlaneEvent>,
+    ) -> Result<Playing, PlaneError> {
+        check_size(&offer)?;
+        let Opened {
+            conn,
+            token,
+            answer,
+            senders,
+        } = self
+            .ask(|reply| Cmd::Play {
+                offer,
+                tracks,
+                events,
+                reply,
+            })
+            .await??;
+        let senders = senders
+            .into_iter()
+            .map(|(sender, ssrc)| PlaneSender {
+                feed: self.feed.clone(),
+                conn,
+                token,
+                sender,
+                ssrc,
+            })
+            .collect();
+        Ok(Playing {
+            conn,
+            answer,
+            senders,
+        })
     }
 
     /// The counters now.

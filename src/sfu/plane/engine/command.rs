@@ -11,17 +11,28 @@ use rtc::rtp_transceiver::rtp_sender::{
 };
 use rtc::sansio::Protocol;
 
-use super::conn::{Conn, Route};
+use gavel_signaling::MediaKind;
+use tokio::sync::mpsc;
+
+use super::conn::{CODECS, Conn, Route};
 use super::socket::thread_cpu_us;
 use super::{Engine, kind_index};
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::plane::demux::ConnId;
-use crate::sfu::plane::{Cmd, PlaneError, PlaneStats};
+use crate::sfu::plane::{Cmd, Opened, PlaneError, PlaneEvent, PlaneStats, PlayTrack};
 
 impl Engine {
     pub(super) fn command(&mut self, cmd: Cmd) {
         let now = Instant::now();
         match cmd {
+            Cmd::Play {
+                offer,
+                tracks,
+                events,
+                reply,
+            } => {
+                let _ = reply.send(self.play(now, offer, tracks, events));
+            }
             Cmd::Publish { offer, reply } => {
                 let _ = reply.send(self.publish(now, offer));
             }
@@ -71,6 +82,56 @@ impl Engine {
         c.pc.set_local_description(now, answer)?;
         let sdp = c.local_sdp()?;
         Ok((self.insert(c), sdp))
+    }
+
+    /// Answers a viewer's receive-only offer with `tracks`, fed from outside.
+    fn play(
+        &mut self,
+        now: Instant,
+        offer: String,
+        tracks: Vec<PlayTrack>,
+        events: mpsc::Sender<PlaneEvent>,
+    ) -> Result<Opened, PlaneError> {
+        if let Some(t) = tracks.iter().find(|t| !CODECS.contains(&t.codec)) {
+            return Err(PlaneError::Codec(t.codec.mime()));
+        }
+        let mut c = Conn::new(now, self.local, true)?;
+        c.pc.set_remote_description(now, RTCSessionDescription::offer(offer)?)?;
+        let mut senders = Vec::new();
+        for t in tracks {
+            let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
+            let kind = match t.codec.kind() {
+                MediaKind::Audio => RtpCodecKind::Audio,
+                MediaKind::Video => RtpCodecKind::Video,
+            };
+            let track = MediaStreamTrack::new(
+                t.stream_id,
+                t.track_id.clone(),
+                t.track_id,
+                kind,
+                vec![RTCRtpEncodingParameters {
+                    rtp_coding_parameters: RTCRtpCodingParameters {
+                        ssrc: Some(ssrc),
+                        ..Default::default()
+                    },
+                    codec: t.codec.rtc(),
+                    ..Default::default()
+                }],
+            );
+            senders.push((c.pc.add_track(track)?, ssrc));
+        }
+        let answer = c.pc.create_answer(None)?;
+        c.pc.set_local_description(now, answer)?;
+        let sdp = c.local_sdp()?;
+        c.events = Some(events);
+        let id = self.insert(c);
+        let token = self.conns[id].as_ref().map_or(0, |c| c.token);
+        Ok(Opened {
+            conn: id,
+            token,
+            answer: sdp,
+            senders,
+        })
     }
 
     fn subscribe(

@@ -16,7 +16,10 @@ use rtc::rtp_transceiver::{RTCRtpReceiverId as ReceiverId, RTCRtpSenderId};
 
 use super::kind_index;
 use crate::sfu::codec::MediaCodec;
-use crate::sfu::plane::PlaneError;
+use crate::sfu::plane::{PlaneError, PlaneEvent};
+
+/// The codecs the plane carries (what browsers send by default).
+pub(crate) const CODECS: &[MediaCodec] = &[MediaCodec::Opus, MediaCodec::Vp8];
 
 /// Where one of a publisher's kinds goes: a subscriber's sender, with its SSRC and payload
 /// type.
@@ -56,13 +59,17 @@ pub(crate) struct Conn {
     pub(crate) keyframe_due: Option<Instant>,
     /// A subscriber's publisher.
     pub(crate) publisher: Option<usize>,
+    /// Unique among the plane's connections ever (a table slot is reused).
+    pub(crate) token: u64,
+    /// Whoever opened a connection fed from outside, told what happens on it.
+    pub(crate) events: Option<tokio::sync::mpsc::Sender<PlaneEvent>>,
 }
 
 impl Conn {
     /// A connection whose only candidate is the shared socket at `local`; `sending` ones are a
     /// subscriber's (the receiver estimates its downlink, as `PeerFactory::sending` says).
     pub(crate) fn new(now: Instant, local: SocketAddr, sending: bool) -> Result<Self, PlaneError> {
-        let (m, registry) = crate::sfu::media_setup(&[MediaCodec::Opus, MediaCodec::Vp8], sending)?;
+        let (m, registry) = crate::sfu::media_setup(CODECS, sending)?;
         let ufrag = hex(&crate::auth::random_bytes::<8>());
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
@@ -103,7 +110,18 @@ impl Conn {
             last_keyframe_request: None,
             keyframe_due: None,
             publisher: None,
+            token: 0,
+            events: None,
         })
+    }
+
+    /// Tells whoever opened the connection (if it was fed from outside) what happened; a
+    /// full channel loses the event rather than hold up the plane.
+    pub(crate) fn tell(&self, event: PlaneEvent) {
+        if let Some(tx) = &self.events {
+            // overflow: drop (the session task is behind; a later event says as much)
+            let _ = tx.try_send(event);
+        }
     }
 
     /// The local description, with its candidate.
