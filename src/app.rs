@@ -174,10 +174,17 @@ impl Server {
         let sfu = crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
             .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
             .with_announced_ip(config.media.announce_ip);
+        let plane = start_plane(&config.media).map_err(|e| StartError::Io {
+            what: "starting the media plane".into(),
+            source: match e {
+                crate::sfu::plane::PlaneError::Io(e) => e,
+                e => std::io::Error::other(e.to_string()),
+            },
+        })?;
         let state = AppState {
             rooms: rooms.clone(),
             courtroom: courtroom.clone(),
-            whip: Arc::new(crate::whip::Whip::new(rooms.clone(), sfu.clone())),
+            whip: Arc::new(crate::whip::Whip::new(rooms.clone(), sfu.clone(), plane)),
             composer,
             shield: Arc::new(shield),
             sfu,
@@ -260,4 +267,33 @@ impl Server {
         self.db.close().await;
         tracing::info!("shut down");
     }
+}
+
+/// Starts the media plane as `media` configures it: none when it is off, or when its address
+/// is a wildcard with nothing to announce (it could not name an address to clients).
+fn start_plane(
+    media: &crate::config::MediaConfig,
+) -> Result<Option<crate::sfu::plane::Plane>, crate::sfu::plane::PlaneError> {
+    if !media.plane {
+        return Ok(None);
+    }
+    let Some(mut addr) = media
+        .udp_addrs
+        .first()
+        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+    else {
+        tracing::warn!("media.udp_addrs names no ip:port; the media plane stays off");
+        return Ok(None);
+    };
+    if addr.ip().is_unspecified() && media.announce_ip.is_none() {
+        tracing::warn!(
+            "the media plane needs a specific address (media.udp_addrs) or media.announce_ip; \
+             it stays off"
+        );
+        return Ok(None);
+    }
+    addr.set_port(media.plane_port);
+    let plane = crate::sfu::plane::Plane::start_announcing(addr, media.announce_ip, None)?;
+    tracing::info!(addr = %plane.addr(), "media plane started");
+    Ok(Some(plane))
 }

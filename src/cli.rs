@@ -248,6 +248,12 @@ pub enum BenchKind {
         /// thread's; memory is not reported.
         #[arg(long, conflicts_with_all = ["server", "record"])]
         plane: bool,
+        /// Subscribers watch each publisher over WHEP (its camera and microphone, as a
+        /// monitoring wall does) instead of joining its hearing: the server's media plane
+        /// carries them, or with `GAVEL__MEDIA__PLANE=false` in the environment connections of
+        /// their own. At most 64 viewers in all (the server's WHEP session limit).
+        #[arg(long, conflicts_with = "plane")]
+        whep: bool,
     },
     /// Pull courtroom cameras: N devices of 1080p30 H.264 at 4 Mbit/s from a real RTSP server
     /// into one hearing with one subscriber, through a server started on loopback; prints the

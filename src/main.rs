@@ -67,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     record,
                     pin,
                     plane,
+                    whep,
                 },
         } => {
             let server = match (server, api_key, ca_cert) {
@@ -83,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 record,
                 pin,
                 plane,
+                whep,
             })
             .await?;
             commands::out(&summary);

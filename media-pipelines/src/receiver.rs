@@ -253,8 +253,11 @@ fn run_buffers(
     Ok(())
 }
 
-/// The RTP payloads of `url`'s video over TCP for `during`, as a plain RTSP client gets them
-/// (the reference a subscriber's packets are compared with).
+/// How long an RTSP reference client may take to receive its first packet.
+const FIRST_PACKET_WITHIN: Duration = Duration::from_secs(20);
+
+/// The RTP payloads of `url`'s video over TCP for `during` from the first one, as a plain RTSP
+/// client gets them (the reference a subscriber's packets are compared with).
 pub fn rtsp_video_payloads(url: &str, during: Duration) -> Result<Vec<Vec<u8>>, String> {
     Ok(rtsp_video_arrivals(url, during)?
         .into_iter()
@@ -291,12 +294,20 @@ pub fn rtsp_video_packets(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;
-    let until = Instant::now() + during;
+    // The window opens at the first packet: connecting takes a while on a busy machine, and a
+    // window counted from the request could pass before anything arrived.
+    let first_by = Instant::now() + FIRST_PACKET_WITHIN;
+    let mut until = None;
     let mut out = Vec::new();
-    while Instant::now() < until {
+    while until.is_none_or(|u| Instant::now() < u) {
+        if until.is_none() && Instant::now() > first_by {
+            let _ = pipeline.set_state(gst::State::Null);
+            return Err(format!("no video from {url} in {FIRST_PACKET_WITHIN:?}"));
+        }
         let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) else {
             continue;
         };
+        until.get_or_insert_with(|| Instant::now() + during);
         if let Some(map) = s.buffer().and_then(|b| b.map_readable().ok())
             && let Some(payload) = rtp_payload(map.as_slice())
         {

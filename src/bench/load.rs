@@ -75,6 +75,8 @@ pub(crate) struct Meter {
     pub(crate) joins_ms: Mutex<Vec<f64>>,
     /// Set when the run is over.
     pub(crate) stop: AtomicBool,
+    /// WHEP viewers the server's media plane carries (its answer is ICE-lite).
+    pub(crate) plane_viewers: AtomicU64,
     /// What publishers send.
     clip: Clip,
     /// Send times per (publisher, kind).
@@ -95,6 +97,7 @@ impl Meter {
             audio_latencies_us: Mutex::new(Vec::new()),
             joins_ms: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
+            plane_viewers: AtomicU64::new(0),
             clip,
             logs: Mutex::default(),
         })
@@ -300,6 +303,52 @@ pub(crate) async fn join(
     Ok(LoadPeer {
         _pcs: pcs,
         _task: task,
+    })
+}
+
+/// Watches a publisher over WHEP at `url` (a receive-only offer, with the platform's `key`);
+/// counts what arrives into `meter`.
+pub(crate) async fn watch(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    meter: Arc<Meter>,
+) -> anyhow::Result<LoadPeer> {
+    use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+    use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+    let joined = Instant::now();
+    let (tracks_tx, tracks_rx) = mpsc::channel(8);
+    count(tracks_rx, meter.clone(), joined, None);
+    let mut conn = pc(Some(tracks_tx)).await?;
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        let init = RTCRtpTransceiverInit {
+            direction: RTCRtpTransceiverDirection::Recvonly,
+            streams: vec![],
+            send_encodings: vec![],
+        };
+        conn.pc.add_transceiver_from_kind(kind, Some(init)).await?;
+    }
+    let offer = conn.pc.create_offer(None).await?;
+    let offer = conn.local_with_candidates(offer).await?;
+    let res = client
+        .post(url)
+        .bearer_auth(key)
+        .header("content-type", "application/sdp")
+        .body(offer)
+        .send()
+        .await?;
+    let status = res.status();
+    let answer = res.text().await?;
+    anyhow::ensure!(status.as_u16() == 201, "WHEP {url}: {status} {answer}");
+    if answer.contains("a=ice-lite") {
+        meter.plane_viewers.fetch_add(1, Ordering::Relaxed);
+    }
+    conn.pc
+        .set_remote_description(RTCSessionDescription::answer(answer)?)
+        .await?;
+    Ok(LoadPeer {
+        _pcs: vec![conn.pc.clone()],
+        _task: tokio::spawn(async {}),
     })
 }
 

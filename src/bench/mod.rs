@@ -50,6 +50,8 @@ pub(crate) struct SfuBench {
     /// Forward through the sans-IO media plane in this process (its thread's CPU is the
     /// server's) instead of a server's rooms.
     pub(crate) plane: bool,
+    /// Subscribers watch over WHEP instead of joining.
+    pub(crate) whep: bool,
 }
 
 /// Where the load goes.
@@ -199,7 +201,8 @@ impl Api {
         Ok(v)
     }
 
-    async fn token(&self, hearing: &str, role: &str, n: usize) -> anyhow::Result<String> {
+    /// A new participant of `hearing` with `role`: their id and a join token.
+    async fn token(&self, hearing: &str, role: &str, n: usize) -> anyhow::Result<(String, String)> {
         let p = self
             .post(
                 &format!("/api/v1/hearings/{hearing}/participants"),
@@ -213,7 +216,8 @@ impl Api {
                 json!({}),
             )
             .await?;
-        Ok(l["token"].as_str().context("token")?.to_owned())
+        let token = l["token"].as_str().context("token")?.to_owned();
+        Ok((id.to_owned(), token))
     }
 }
 
@@ -298,10 +302,12 @@ async fn join_hearings(
             .await?;
         let h = hearing["id"].as_str().context("hearing id")?.to_owned();
         // One publisher (a judge) and S subscribers (clerks): both enter without a lobby.
-        let roles = std::iter::once(("judge", true))
-            .chain(std::iter::repeat_n(("clerk", false), b.subscribers));
+        // Over WHEP the subscribers watch the judge with the platform's key instead.
+        let joining = if b.whep { 0 } else { b.subscribers };
+        let roles =
+            std::iter::once(("judge", true)).chain(std::iter::repeat_n(("clerk", false), joining));
         for (n, (role, publish)) in roles.enumerate() {
-            let token = api.token(&h, role, n).await?;
+            let (id, token) = api.token(&h, role, n).await?;
             let peer = load::join(
                 target.addr,
                 &target.host,
@@ -313,6 +319,12 @@ async fn join_hearings(
             )
             .await?;
             peers.push(peer);
+            if publish && b.whep {
+                let url = format!("{}/api/v1/hearings/{h}/participants/{id}/whep", api.base);
+                for _ in 0..b.subscribers {
+                    peers.push(load::watch(&api.client, &url, &api.key, meter.clone()).await?);
+                }
+            }
         }
     }
     Ok(peers)
@@ -456,6 +468,8 @@ pub(crate) async fn run(b: SfuBench) -> anyhow::Result<String> {
         "gen_cpu_pct": (gen_pct * 10.0).round() / 10.0,
         "pinned": b.pin.map(|(s, g)| format!("{s},{g}")),
         "transport": if b.plane { "plane" } else { "per-connection" },
+        "subscribers_over": if b.whep { "whep" } else { "hearing" },
+        "whep_on_plane": meter.plane_viewers.load(std::sync::atomic::Ordering::Relaxed),
         "joined_subscribers": joins.len(),
     });
     drop(peers);

@@ -115,7 +115,7 @@ pub(crate) async fn run(b: RtspBench) -> anyhow::Result<String> {
         }
     });
     let meter = load::Meter::new(gavel::clip::Clip::default());
-    let token = api.token(&h, "clerk", 0).await?;
+    let (_, token) = api.token(&h, "clerk", 0).await?;
     let _subscriber = load::join(
         target.addr,
         &target.host,

@@ -220,6 +220,14 @@ pub struct MediaConfig {
     /// The address clients reach the media at when the server sits behind 1:1 NAT (a cloud
     /// VM's public IP): it replaces the bound address in the candidates sent to clients.
     pub announce_ip: Option<std::net::IpAddr>,
+    /// Run the media plane (one thread and one UDP port for many connections, issue 14): WHEP
+    /// viewers of VP8 media are carried there. It binds the first of `udp_addrs`' addresses on
+    /// `plane_port`; a wildcard address needs `announce_ip` (the plane names one address to
+    /// clients), else the plane stays off. Default on.
+    pub plane: bool,
+    /// The media plane's UDP port (0: any free one); open it in the firewall with
+    /// `port_range`.
+    pub plane_port: u16,
 }
 
 impl Default for MediaConfig {
@@ -228,6 +236,8 @@ impl Default for MediaConfig {
             udp_addrs: vec!["127.0.0.1:0".to_owned()],
             port_range: None,
             announce_ip: None,
+            plane: true,
+            plane_port: 0,
         }
     }
 }

@@ -142,7 +142,7 @@ impl ApiError {
                     W::IceRestart => (StatusCode::UNPROCESSABLE_ENTITY, "whip-ice-restart"),
                     W::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
                     W::HearingOver => (StatusCode::CONFLICT, "hearing-closed"),
-                    W::Sfu(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                    W::Sfu(_) | W::Plane(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
                 }
             }
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large"),

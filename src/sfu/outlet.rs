@@ -6,7 +6,17 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 
+use super::plane::PlaneSender;
 use super::simulcast::OutputLayer;
+
+/// Where an outlet's packets go: a track of the subscriber's own connection (the
+/// per-connection transport), or a track of a connection on the media plane.
+pub enum Sink {
+    /// The subscriber's local track.
+    Local(Arc<TrackLocalStaticRTP>),
+    /// A track on the media plane.
+    Plane(PlaneSender),
+}
 
 /// Where one subscriber receives a published track.
 pub struct Outlet {
@@ -14,7 +24,7 @@ pub struct Outlet {
     /// confused with its predecessor's.
     pub owner: u64,
     /// The track on the subscriber's connection.
-    pub track: Arc<TrackLocalStaticRTP>,
+    pub sink: Sink,
     /// Its SSRC.
     pub ssrc: u32,
     /// Its payload type.
@@ -37,9 +47,19 @@ pub struct Outlet {
 impl Outlet {
     /// An output of `owner` on `track`.
     pub fn new(owner: u64, track: Arc<TrackLocalStaticRTP>, ssrc: u32, payload_type: u8) -> Self {
+        Self::with_sink(owner, Sink::Local(track), ssrc, payload_type)
+    }
+
+    /// An output of `owner` on a track of the media plane.
+    pub fn on_plane(owner: u64, sender: PlaneSender, payload_type: u8) -> Self {
+        let ssrc = sender.ssrc;
+        Self::with_sink(owner, Sink::Plane(sender), ssrc, payload_type)
+    }
+
+    fn with_sink(owner: u64, sink: Sink, ssrc: u32, payload_type: u8) -> Self {
         Self {
             owner,
-            track,
+            sink,
             ssrc,
             payload_type,
             layer: OutputLayer::default(),
@@ -91,6 +111,15 @@ impl Outlet {
     /// Whether packets go out: allowed by the room and not paused by the subscriber.
     pub(super) fn sends(&self) -> bool {
         !self.paused.load(Ordering::Relaxed) && self.allowed.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Local(_) => f.write_str("Local"),
+            Self::Plane(sender) => sender.fmt(f),
+        }
     }
 }
 

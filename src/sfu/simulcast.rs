@@ -20,9 +20,6 @@ const NO_LAYER: u8 = u8::MAX;
 const WINDOW: Duration = Duration::from_millis(500);
 /// Timestamp advance assumed across a switch: one frame at 30 fps on the 90 kHz video clock.
 const TS_STEP: u32 = 3000;
-/// How long a layer may go without a packet and still count as arriving (for the record): a
-/// few frames even at the low frame rates of a starved encoder.
-const STALE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 struct Slot {
@@ -72,10 +69,11 @@ pub struct LayerMap {
     ssrcs: [Option<u32>; MAX_LAYERS],
     bytes: [u64; MAX_LAYERS],
     since: Instant,
-    /// When each layer's latest packet came.
-    seen: [Option<Instant>; MAX_LAYERS],
-    /// When the latest packet of any layer came.
-    now: Instant,
+    /// Frames (packets with the marker bit) per layer in this window, and in the two before.
+    frames: [u32; MAX_LAYERS],
+    recent: [[u32; MAX_LAYERS]; 2],
+    /// The layer the record should take, as of the last window (see [`Self::record_target`]).
+    record_target: Option<u8>,
 }
 
 impl Default for LayerMap {
@@ -85,8 +83,9 @@ impl Default for LayerMap {
             ssrcs: [None; MAX_LAYERS],
             bytes: [0; MAX_LAYERS],
             since: now,
-            seen: [None; MAX_LAYERS],
-            now,
+            frames: [0; MAX_LAYERS],
+            recent: [[0; MAX_LAYERS]; 2],
+            record_target: None,
         }
     }
 }
@@ -132,24 +131,28 @@ impl LayerMap {
             .last()
     }
 
-    /// Counts a packet of `layer`; every [`WINDOW`] publishes the bitrates, and `height` (from
-    /// a key frame) when known.
-    pub fn count(&mut self, shared: &Layers, layer: u8, bytes: usize, height: Option<u16>) {
-        self.count_at(Instant::now(), shared, layer, bytes, height);
+    /// Counts a packet of `layer` (`frame_end`: its marker bit, the last of a frame); every
+    /// [`WINDOW`] publishes the bitrates, and `height` (from a key frame) when known.
+    pub fn count(
+        &mut self,
+        shared: &Layers,
+        layer: u8,
+        bytes: usize,
+        height: Option<u16>,
+        frame_end: bool,
+    ) {
+        self.count_at(Instant::now(), shared, (layer, bytes, height, frame_end));
     }
 
     fn count_at(
         &mut self,
         now: Instant,
         shared: &Layers,
-        layer: u8,
-        bytes: usize,
-        height: Option<u16>,
+        (layer, bytes, height, frame_end): (u8, usize, Option<u16>, bool),
     ) {
         let i = usize::from(layer);
         self.bytes[i] += bytes as u64;
-        self.seen[i] = Some(now);
-        self.now = now;
+        self.frames[i] += u32::from(frame_end);
         if let Some(h) = height {
             shared.slots[i]
                 .height
@@ -166,48 +169,74 @@ impl LayerMap {
                 *bytes = 0;
             }
             self.since = now;
+            self.recent = [self.recent[1], std::mem::take(&mut self.frames)];
+            self.record_target = record_layer(&self.recent);
         }
     }
 
-    /// The highest layer that came within [`STALE`] of the latest packet.
-    pub fn arriving_top(&self) -> Option<u8> {
-        (0u8..)
-            .zip(&self.seen)
-            .filter(|(_, seen)| {
-                seen.is_some_and(|t| self.now.saturating_duration_since(t) <= STALE)
-            })
-            .map(|(i, _)| i)
-            .last()
+    /// The layer the record should take, as of the last window: none before the first.
+    pub fn record_target(&self) -> Option<u8> {
+        self.record_target
     }
 }
 
+/// The highest layer whose frame rate over the last two windows is at least half the best
+/// layer's. A browser short of uplink or CPU stops its top layer, or sends it at a frame or two
+/// a second while the lower ones go on at full rate; a record of such a layer is a still
+/// picture with gaps of many seconds.
+fn record_layer(recent: &[[u32; MAX_LAYERS]; 2]) -> Option<u8> {
+    let frames: Vec<u32> = (0..MAX_LAYERS)
+        .map(|i| recent[0][i] + recent[1][i])
+        .collect();
+    let best = frames.iter().copied().max().unwrap_or(0);
+    (0u8..)
+        .zip(&frames)
+        .filter(|&(_, &f)| f > 0 && f * 2 >= best)
+        .map(|(i, _)| i)
+        .last()
+}
+
 /// The layer the record (and the main view) takes from a simulcast track: the highest one
-/// arriving, switched to at its key frame. Why not simply the top layer: a browser stops
-/// sending its top layers while its uplink or its CPU falls short, and the record must keep
-/// the person meanwhile (it once lost cameras for tens of seconds that everyone else saw).
-#[derive(Debug, Default)]
-pub struct RecordLayer(OutputLayer);
+/// arriving at a good frame rate ([`LayerMap::record_target`]). Why not simply the top layer:
+/// a browser stops sending its top layers, or sends them at a frame or two a second, while its
+/// uplink or its CPU falls short, and the record must keep the person meanwhile (it once lost
+/// cameras for tens of seconds that everyone else saw). It starts at the first key frame of
+/// any layer, moves to the target at the target's key frame, and when its own layer falls
+/// behind, takes the first key frame of any layer up to the target: a lower picture for a
+/// while is better than none.
+#[derive(Debug)]
+pub struct RecordLayer {
+    current: AtomicU8,
+}
+
+impl Default for RecordLayer {
+    fn default() -> Self {
+        Self {
+            current: AtomicU8::new(NO_LAYER),
+        }
+    }
+}
 
 impl RecordLayer {
     /// Whether the record takes a packet of `layer` (`keyframe`: it starts one), counted in
     /// `map` already; the second value is the layer whose key frame the record awaits.
-    pub fn on_packet(
-        &self,
-        map: &LayerMap,
-        layer: u8,
-        keyframe: bool,
-        seq: u16,
-        ts: u32,
-    ) -> (bool, Option<u8>) {
-        let top = map.top().unwrap_or(layer);
-        self.0.set_target(map.arriving_top().unwrap_or(top));
-        let (step, awaiting) = self.0.on_packet(layer, keyframe, top, seq, ts);
-        (step != LayerStep::Drop, awaiting)
+    pub fn on_packet(&self, map: &LayerMap, layer: u8, keyframe: bool) -> (bool, Option<u8>) {
+        let target = map.record_target();
+        let mut current = self.current.load(Ordering::Relaxed);
+        if keyframe && layer != current {
+            let starting = current == NO_LAYER;
+            let behind = target.is_some_and(|t| current != NO_LAYER && current > t && layer <= t);
+            if starting || behind || Some(layer) == target {
+                current = layer;
+                self.current.store(layer, Ordering::Relaxed);
+            }
+        }
+        (layer == current, target.filter(|&t| t != current))
     }
 
-    /// A new recording starts: from the next key frame of the layer it takes.
+    /// A new recording starts: from the next key frame.
     pub fn restart(&self) {
-        self.0.restart();
+        self.current.store(NO_LAYER, Ordering::Relaxed);
     }
 }
 
@@ -343,42 +372,76 @@ mod tests {
         assert_eq!(out.current(), Some(0));
     }
 
+    /// Every layer sends `fps` frames a second (one packet each) from `from` to `to` ms.
+    fn frames(
+        map: &mut LayerMap,
+        shared: &Layers,
+        t0: Instant,
+        (from, to): (u64, u64),
+        fps: [u64; 3],
+    ) {
+        for ms in (from..to).step_by(10) {
+            for (layer, &f) in (0u8..).zip(&fps) {
+                if f > 0 && ms % (1000 / f) == 0 {
+                    let at = t0 + Duration::from_millis(ms);
+                    map.count_at(at, shared, (layer, 1000, None, true));
+                }
+            }
+        }
+    }
+
     #[test]
-    fn the_record_follows_the_highest_layer_arriving_switching_at_key_frames() {
+    fn the_record_takes_the_highest_layer_arriving_at_a_good_frame_rate() {
         let shared = Layers::default();
         let mut map = LayerMap::default();
         for (rid, ssrc) in [("q", 10), ("h", 11), ("f", 12)] {
             map.open(&shared, rid, ssrc);
         }
-        let record = RecordLayer::default();
         let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let packet = |map: &mut LayerMap, ms: u64, layer: u8, key: bool| {
-            map.count_at(at(ms), &shared, layer, 1000, None);
-            record.on_packet(map, layer, key, 0, 0)
-        };
-        // The layers arrive: the record starts at the key frame of the highest one.
-        assert_eq!(packet(&mut map, 0, 0, false), (false, Some(0)));
-        assert_eq!(packet(&mut map, 1, 1, false), (false, Some(1)));
-        assert_eq!(packet(&mut map, 2, 2, false), (false, Some(2)));
-        assert_eq!(packet(&mut map, 3, 2, true), (true, None));
-        assert_eq!(packet(&mut map, 4, 1, false), (false, None));
-        // The top layer stops (the publisher's uplink shrank); the middle one goes on. Within
-        // the staleness allowance the record waits for the top layer to come back...
-        assert_eq!(packet(&mut map, 900, 1, false), (false, None));
-        // ...then asks for the middle layer's key frame and switches at it.
-        assert_eq!(packet(&mut map, 1100, 1, false), (false, Some(1)));
-        assert_eq!(packet(&mut map, 1200, 0, true), (false, Some(1)));
-        assert_eq!(packet(&mut map, 1300, 1, true), (true, None));
-        assert_eq!(packet(&mut map, 1400, 1, false), (true, None));
-        // The top layer is back: the middle one is kept until the top layer's key frame.
-        assert_eq!(packet(&mut map, 5000, 2, false), (false, Some(2)));
-        assert_eq!(packet(&mut map, 5001, 1, false), (true, Some(2)));
-        assert_eq!(packet(&mut map, 5100, 2, true), (true, None));
-        assert_eq!(packet(&mut map, 5101, 1, false), (false, None));
+        assert_eq!(map.record_target(), None, "nothing measured yet");
+        frames(&mut map, &shared, t0, (0, 1200), [20, 20, 20]);
+        assert_eq!(map.record_target(), Some(2));
+        // The top layer slows to 2 frames a second (a starved encoder): the middle one.
+        frames(&mut map, &shared, t0, (1200, 2400), [20, 20, 2]);
+        assert_eq!(map.record_target(), Some(1));
+        // The middle layer stops too.
+        frames(&mut map, &shared, t0, (2400, 3600), [20, 0, 2]);
+        assert_eq!(map.record_target(), Some(0));
+        // Back at full rate.
+        frames(&mut map, &shared, t0, (3600, 4800), [20, 20, 20]);
+        assert_eq!(map.record_target(), Some(2));
+    }
+
+    #[test]
+    fn the_record_switches_at_key_frames_and_never_waits_with_nothing() {
+        let shared = Layers::default();
+        let mut map = LayerMap::default();
+        for (rid, ssrc) in [("q", 10), ("h", 11), ("f", 12)] {
+            map.open(&shared, rid, ssrc);
+        }
+        let t0 = Instant::now();
+        let record = RecordLayer::default();
+        // Before any measurement it starts at the first key frame of any layer.
+        assert_eq!(record.on_packet(&map, 1, false), (false, None));
+        assert_eq!(record.on_packet(&map, 1, true), (true, None));
+        assert_eq!(record.on_packet(&map, 0, true), (false, None));
+        // Every layer arrives: it asks for the top layer's key frame, keeping the middle one
+        // until then.
+        frames(&mut map, &shared, t0, (0, 1200), [20, 20, 20]);
+        assert_eq!(record.on_packet(&map, 1, false), (true, Some(2)));
+        assert_eq!(record.on_packet(&map, 2, false), (false, Some(2)));
+        assert_eq!(record.on_packet(&map, 2, true), (true, None));
+        assert_eq!(record.on_packet(&map, 1, false), (false, None));
+        // The top layer falls behind: the first key frame of a lower layer is taken, and the
+        // middle layer's when it comes.
+        frames(&mut map, &shared, t0, (1200, 2400), [20, 20, 1]);
+        assert_eq!(record.on_packet(&map, 2, false), (true, Some(1)));
+        assert_eq!(record.on_packet(&map, 0, true), (true, Some(1)));
+        assert_eq!(record.on_packet(&map, 2, false), (false, Some(1)));
+        assert_eq!(record.on_packet(&map, 1, true), (true, None));
         // A new recording starts at a key frame.
         record.restart();
-        assert_eq!(packet(&mut map, 5200, 2, false), (false, Some(2)));
-        assert_eq!(packet(&mut map, 5300, 2, true), (true, None));
+        assert_eq!(record.on_packet(&map, 1, false), (false, Some(1)));
+        assert_eq!(record.on_packet(&map, 0, true), (true, Some(1)));
     }
 }

@@ -21,7 +21,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use super::codec::MediaCodec;
 use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
-pub use super::outlet::Outlet;
+pub use super::outlet::{Outlet, Sink};
 use super::simulcast::{LayerMap, LayerStep, Layers, RecordLayer};
 use crate::domain::{ParticipantId, TrackKey};
 
@@ -345,14 +345,14 @@ impl PublishedTrack {
     async fn forward_layer(&self, map: &mut LayerMap, layer: u8, mut packet: rtc::rtp::Packet) {
         strip_extensions(&mut packet);
         let (keyframe, height) = self.media.keyframe(&packet.payload);
-        map.count(&self.layers, layer, packet.payload.len(), height);
+        let frame_end = packet.header.marker;
+        map.count(&self.layers, layer, packet.payload.len(), height, frame_end);
         let top = map.top().unwrap_or(layer);
         let mut awaited = 0u8;
         if self.tapped() {
             // The record keeps the best layer arriving, as one stream (the recorder's timeline
             // bridges the switches).
-            let (seq, ts) = (packet.header.sequence_number, packet.header.timestamp);
-            let (take, awaiting) = self.record.on_packet(map, layer, keyframe, seq, ts);
+            let (take, awaiting) = self.record.on_packet(map, layer, keyframe);
             if take {
                 self.tap(&packet);
             }
@@ -392,11 +392,24 @@ impl PublishedTrack {
     async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.current_payload_type();
+        let local = match &o.sink {
+            Sink::Local(local) => local,
+            Sink::Plane(sender) => {
+                // overflow: drop (media, counted): the plane is that far behind.
+                let counter = if sender.send(p) {
+                    &self.forwarded
+                } else {
+                    &self.dropped
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
         // overflow: drop (media, counted). The write is a send on the subscriber's connection
         // driver's bounded queue; waiting for a driver that is behind would stall this track
         // for every other subscriber and for its recorder. Polled once, outside tokio's
         // cooperative budget (which would otherwise refuse a long fan-out part-way).
-        let write = std::pin::pin!(tokio::task::unconstrained(o.track.write_rtp(p)));
+        let write = std::pin::pin!(tokio::task::unconstrained(local.write_rtp(p)));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match write.poll(&mut cx) {
             std::task::Poll::Ready(Ok(())) => {

@@ -28,6 +28,7 @@ use crate::domain::{HearingKind, ParticipantId};
 use crate::engine::{Arrival, Input};
 use crate::rooms::{Rooms, Seat};
 use crate::sfu::conn::Conn;
+use crate::sfu::plane::{ConnId, Plane, PlaneError};
 use crate::sfu::sdp_policy::{self, OfferRefusal};
 use crate::sfu::{PeerFactory, SfuError, incoming};
 
@@ -68,6 +69,50 @@ pub enum WhipError {
     /// The media stack failed.
     #[error(transparent)]
     Sfu(#[from] SfuError),
+    /// The media plane failed (stopped).
+    #[error(transparent)]
+    Plane(PlaneError),
+}
+
+impl From<PlaneError> for WhipError {
+    fn from(e: PlaneError) -> Self {
+        match e {
+            PlaneError::Rtc(_) | PlaneError::TooLarge | PlaneError::Codec(_) => {
+                Self::BadDescription(e.to_string())
+            }
+            e => Self::Plane(e),
+        }
+    }
+}
+
+/// The connection a session runs on: its own (the per-connection transport), or one on the
+/// media plane.
+enum Link {
+    Peer(Arc<dyn PeerConnection>),
+    Plane(Plane, ConnId),
+}
+
+impl Link {
+    /// Adds a candidate the client trickled. The plane is ICE-lite: it learns the client's
+    /// address from the client's own checks, so a candidate tells it nothing.
+    async fn add_ice_candidate(&self, init: RTCIceCandidateInit) -> Result<(), WhipError> {
+        match self {
+            Self::Peer(pc) => pc
+                .add_ice_candidate(init)
+                .await
+                .map_err(|e| WhipError::BadDescription(e.to_string())),
+            Self::Plane(..) => Ok(()),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Peer(pc) => {
+                let _ = pc.close().await;
+            }
+            Self::Plane(plane, conn) => plane.close(*conn).await,
+        }
+    }
 }
 
 /// What a session does.
@@ -99,7 +144,7 @@ struct Session {
     etag: String,
     /// The encoder's ICE username fragment (another one is an ICE restart).
     ufrag: Option<String>,
-    pc: Arc<dyn PeerConnection>,
+    link: Link,
     candidates: AtomicUsize,
     cancel: CancellationToken,
 }
@@ -110,6 +155,8 @@ type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
 pub struct Whip {
     rooms: Arc<Rooms>,
     factory: PeerFactory,
+    /// Where WHEP viewers of VP8 media are carried, if the server runs a media plane.
+    plane: Option<Plane>,
     sessions: Sessions,
 }
 
@@ -120,11 +167,12 @@ impl std::fmt::Debug for Whip {
 }
 
 impl Whip {
-    /// No sessions yet.
-    pub fn new(rooms: Arc<Rooms>, factory: PeerFactory) -> Self {
+    /// No sessions yet; WHEP viewers go on `plane` when there is one.
+    pub fn new(rooms: Arc<Rooms>, factory: PeerFactory, plane: Option<Plane>) -> Self {
         Self {
             rooms,
             factory,
+            plane,
             sessions: Arc::default(),
         }
     }
@@ -175,7 +223,7 @@ impl Whip {
             hearing,
             who.id.clone(),
             ufrag,
-            conn.pc.clone(),
+            Link::Peer(conn.pc.clone()),
         );
         let seat = self.rooms.seat(hearing, kind, who).await;
         let run = Run {
@@ -199,7 +247,7 @@ impl Whip {
         hearing: &str,
         participant: ParticipantId,
         ufrag: Option<String>,
-        pc: Arc<dyn PeerConnection>,
+        link: Link,
     ) -> (String, String, Arc<Session>) {
         let id = hex::encode(crate::auth::random_bytes::<16>());
         let etag = format!("\"{}\"", hex::encode(crate::auth::random_bytes::<8>()));
@@ -209,7 +257,7 @@ impl Whip {
             participant,
             etag: etag.clone(),
             ufrag,
-            pc,
+            link,
             candidates: AtomicUsize::new(0),
             cancel: CancellationToken::new(),
         });
@@ -271,9 +319,7 @@ impl Whip {
                 sdp_mid: c.mid,
                 ..Default::default()
             };
-            s.pc.add_ice_candidate(init)
-                .await
-                .map_err(|e| WhipError::BadDescription(e.to_string()))?;
+            s.link.add_ice_candidate(init).await?;
         }
         Ok(())
     }
@@ -356,7 +402,7 @@ impl Run {
             .remove(&self.id);
         // Closing the connection ends its tracks (each reported gone), then the participant
         // leaves, as with `leave` on a socket.
-        let _ = self.session.pc.close().await;
+        self.session.link.close().await;
         self.seat
             .tell(Input::Message {
                 session: self.seat.session,

@@ -12,11 +12,14 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-use super::{Created, Liveness, Session, Whip, WhipError, frag, until};
+use tokio::sync::{mpsc, watch};
+
+use super::{Created, Link, Liveness, Session, Whip, WhipError, frag, until};
 use crate::domain::{HearingKind, ParticipantId};
 use crate::rooms::{MainViewer, Viewer, Watch};
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::conn::Conn;
+use crate::sfu::plane::{Plane, PlaneEvent, PlayTrack};
 use crate::sfu::track::{Outlet, PublishedTrack, default_codec, local_track};
 use crate::sfu::{SfuError, sdp_policy};
 
@@ -64,12 +67,20 @@ impl Whip {
             return Err(WhipError::HearingOver);
         }
         self.make_room()?;
-        let ufrag = frag::ufrag(&offer);
+        let to = Audience {
+            hearing,
+            kind,
+            target,
+            video,
+            viewer,
+            ufrag: frag::ufrag(&offer),
+        };
+        if let (Some(plane), MediaCodec::Vp8) = (&self.plane, video) {
+            return self.play_on_plane(plane.clone(), to, offer).await;
+        }
         let conn = Conn::new(&self.factory.sending(), None).await?;
         let pc = conn.pc.clone();
-        let started = self
-            .start_playing(conn, hearing, kind, target, video, viewer, ufrag, offer)
-            .await;
+        let started = self.start_playing(conn, to, offer).await;
         if started.is_err() {
             let _ = pc.close().await;
         }
@@ -77,16 +88,10 @@ impl Whip {
     }
 
     /// [`Whip::play`] once its connection exists (closed by the caller on failure).
-    #[allow(clippy::too_many_arguments)]
     async fn start_playing(
         &self,
         mut conn: Conn,
-        hearing: &str,
-        kind: HearingKind,
-        target: Option<ParticipantId>,
-        video: MediaCodec,
-        viewer: ParticipantId,
-        ufrag: Option<String>,
+        to: Audience<'_>,
         offer: String,
     ) -> Result<Created, WhipError> {
         let desc = RTCSessionDescription::offer(offer)
@@ -99,7 +104,7 @@ impl Whip {
         let mut locals = Vec::new();
         for (kind, codec) in [
             (MediaKind::Audio, MediaCodec::Opus),
-            (MediaKind::Video, video),
+            (MediaKind::Video, to.video),
         ] {
             let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
             // H.264 with Gavel's parameters (constrained baseline, as devices send it); the
@@ -108,7 +113,10 @@ impl Whip {
                 MediaCodec::H264 => codec.rtc(),
                 _ => default_codec(kind),
             };
-            let stream = target.as_ref().map_or("main-view", ParticipantId::as_str);
+            let stream = to
+                .target
+                .as_ref()
+                .map_or("main-view", ParticipantId::as_str);
             let local = local_track(
                 stream.to_owned(),
                 format!("{stream}-{}", codec.mime()),
@@ -131,19 +139,91 @@ impl Whip {
             })?;
             outlets.push(Arc::new(Outlet::new(owner, local.clone(), *ssrc, pt)));
         }
+        let (watching, begun) = self
+            .begin(to, owner, outlets, Link::Peer(conn.pc.clone()), answer)
+            .await;
+        let video_local = locals[1].3.clone();
+        tokio::spawn(tracing::Instrument::instrument(
+            feedback(video_local, watching),
+            begun.span.clone(),
+        ));
+        let connected = conn.connected.clone();
+        Ok(begun.run(connected, Some(conn)))
+    }
+
+    /// [`Whip::play`] on the media plane: the viewer's connection is one of the plane's, fed
+    /// by the tracks it watches.
+    async fn play_on_plane(
+        &self,
+        plane: Plane,
+        to: Audience<'_>,
+        offer: String,
+    ) -> Result<Created, WhipError> {
+        let stream = to
+            .target
+            .as_ref()
+            .map_or("main-view", ParticipantId::as_str)
+            .to_owned();
+        let kinds = [
+            (MediaKind::Audio, MediaCodec::Opus),
+            (MediaKind::Video, to.video),
+        ];
+        let tracks = kinds
+            .iter()
+            .map(|&(_, codec)| PlayTrack {
+                codec,
+                stream_id: stream.clone(),
+                track_id: format!("{stream}-{}", codec.mime()),
+            })
+            .collect();
+        // overflow: drop (the plane never waits for a session; a lost key-frame request is
+        // asked again by the viewer's decoder)
+        let (events_tx, events) = mpsc::channel(16);
+        let playing = plane.play(offer, tracks, events_tx).await?;
+        let owner = crate::sfu::peer::new_owner();
+        let mut outlets = Vec::new();
+        for (&(kind, codec), sender) in kinds.iter().zip(playing.senders) {
+            let Some(pt) = payload_type(&playing.answer, kind, codec) else {
+                plane.close(playing.conn).await;
+                return Err(WhipError::BadDescription(format!(
+                    "the offer does not receive {}",
+                    codec.mime()
+                )));
+            };
+            outlets.push(Arc::new(Outlet::on_plane(owner, sender, pt)));
+        }
+        let link = Link::Plane(plane, playing.conn);
+        let (watching, begun) = self.begin(to, owner, outlets, link, playing.answer).await;
+        let (state, connected) = watch::channel(false);
+        tokio::spawn(tracing::Instrument::instrument(
+            plane_events(events, state, watching),
+            begun.span.clone(),
+        ));
+        Ok(begun.run(connected, None))
+    }
+
+    /// Puts the viewer's outlets (audio, video) in the room and registers the session.
+    async fn begin(
+        &self,
+        to: Audience<'_>,
+        owner: u64,
+        outlets: Vec<Arc<Outlet>>,
+        link: Link,
+        answer: String,
+    ) -> (Watching, Begun) {
         let (audio, camera) = (outlets[0].clone(), outlets[1].clone());
         let watching = Arc::new(Mutex::new(None));
-        let watch = match target {
+        let watch = match to.target {
             Some(target) => {
                 let viewer = Viewer {
                     owner,
                     target,
                     audio,
                     video: camera,
-                    video_codec: video,
+                    video_codec: to.video,
                     watching: watching.clone(),
                 };
-                self.rooms.view(hearing, kind, viewer).await
+                self.rooms.view(to.hearing, to.kind, viewer).await
             }
             None => {
                 let viewer = MainViewer {
@@ -151,34 +231,86 @@ impl Whip {
                     audio,
                     video: camera,
                 };
-                self.rooms.view_main(hearing, kind, viewer).await
+                self.rooms.view_main(to.hearing, to.kind, viewer).await
             }
         };
         let (id, etag, session) =
-            self.register(super::Kind::Play, hearing, viewer, ufrag, conn.pc.clone());
-        let video_local = locals[1].3.clone();
-        let run = Playback {
-            id: id.clone(),
+            self.register(super::Kind::Play, to.hearing, to.viewer, to.ufrag, link);
+        let span = tracing::info_span!("whep", hearing = %to.hearing, session = %id);
+        let begun = Begun {
+            created: Created { id, etag, answer },
             session,
-            conn,
             watch,
             sessions: self.sessions.clone(),
+            span,
         };
-        let span = tracing::info_span!("whep", hearing = %hearing, session = %id);
-        tokio::spawn(tracing::Instrument::instrument(
-            feedback(video_local, watching),
-            span.clone(),
-        ));
-        tokio::spawn(tracing::Instrument::instrument(run.run(), span));
-        Ok(Created { id, etag, answer })
+        (watching, begun)
+    }
+}
+
+/// Whom a viewer watches, in which hearing, and who they are.
+struct Audience<'a> {
+    hearing: &'a str,
+    kind: HearingKind,
+    target: Option<ParticipantId>,
+    video: MediaCodec,
+    viewer: ParticipantId,
+    ufrag: Option<String>,
+}
+
+/// The track a viewer's video outlet is on now (none for the main view).
+type Watching = Arc<Mutex<Option<Arc<PublishedTrack>>>>;
+
+/// A playback session registered and in the room, not yet running.
+struct Begun {
+    created: Created,
+    session: Arc<Session>,
+    watch: Watch,
+    sessions: super::Sessions,
+    span: tracing::Span,
+}
+
+impl Begun {
+    /// Runs the session while `connected` says the viewer is there (holding `conn`, the
+    /// viewer's own connection if it has one); returns what `201 Created` says.
+    fn run(self, connected: watch::Receiver<bool>, conn: Option<Conn>) -> Created {
+        let run = Playback {
+            id: self.created.id.clone(),
+            session: self.session,
+            connected,
+            _conn: conn,
+            watch: self.watch,
+            sessions: self.sessions,
+        };
+        tokio::spawn(tracing::Instrument::instrument(run.run(), self.span));
+        self.created
+    }
+}
+
+/// What the plane says of a viewer's connection: key-frame requests go to the camera track it
+/// is on (a new viewer needs one to start), and the connection's state to its session, which
+/// ends when the plane has closed the connection (the state's sender is dropped).
+async fn plane_events(
+    mut events: mpsc::Receiver<PlaneEvent>,
+    state: watch::Sender<bool>,
+    watching: Watching,
+) {
+    while let Some(event) = events.recv().await {
+        if event == PlaneEvent::Closed {
+            break;
+        }
+        if event == PlaneEvent::Connected {
+            state.send_replace(true);
+        }
+        let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(t) = track {
+            t.request_keyframe(u8::MAX).await;
+        }
     }
 }
 
 /// Key-frame requests from the viewer go to the camera track it is on.
-async fn feedback(
-    local: Arc<TrackLocalStaticRTP>,
-    watching: Arc<Mutex<Option<Arc<PublishedTrack>>>>,
-) {
+async fn feedback(local: Arc<TrackLocalStaticRTP>, watching: Watching) {
     while let Some(TrackLocalEvent::OnRtcpPacket(_)) = local.poll().await {
         let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(t) = track {
@@ -191,7 +323,10 @@ async fn feedback(
 struct Playback {
     id: String,
     session: Arc<Session>,
-    conn: Conn,
+    /// Whether the viewer's connection is up; closed when it is gone for good.
+    connected: watch::Receiver<bool>,
+    /// The viewer's own connection (none on the plane), kept while the session runs.
+    _conn: Option<Conn>,
     watch: Watch,
     sessions: super::Sessions,
 }
@@ -204,11 +339,11 @@ impl Playback {
             tokio::select! {
                 () = self.session.cancel.cancelled() => break,
                 () = self.watch.retired() => break,
-                changed = self.conn.connected.changed() => {
+                changed = self.connected.changed() => {
                     if changed.is_err() {
                         break;
                     }
-                    liveness.saw(*self.conn.connected.borrow_and_update());
+                    liveness.saw(*self.connected.borrow_and_update());
                 }
                 () = until(liveness.lost_at) => break,
             }
@@ -218,7 +353,7 @@ impl Playback {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
         self.watch.end().await;
-        let _ = self.session.pc.close().await;
+        self.session.link.close().await;
         tracing::info!("WHEP session ended");
     }
 }

@@ -301,6 +301,13 @@ async fn the_media_plane_benchmark_forwards_a_small_load_without_loss_and_report
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whep_benchmark_feeds_viewers_on_the_servers_media_plane_without_loss() {
+    let summary = small_sfu_bench(&["--whep"]).await;
+    assert_eq!(summary["subscribers_over"], "whep", "{summary}");
+    assert_eq!(summary["whep_on_plane"], 8, "{summary}");
+}
+
 /// The `key=value` pairs of a report's last line.
 fn summary(text: &str) -> std::collections::HashMap<String, String> {
     text.lines()

@@ -358,17 +358,23 @@ async fn soak_people_join_in_any_order_see_and_hear_each_other_and_the_recording
             "{run}: no segment cut short"
         );
         // A camera turned off sends no frames for a while (the recording has none to keep);
-        // everything else lasts exactly as long as the wall clock.
+        // a camera's record moves between simulcast layers as its sender's uplink changes
+        // (each move a new segment, made at the new layer's key frame after up to a second of
+        // the old layer slowing down), and a starved encoder (Chromium on a busy machine)
+        // sends a few frames a second with pauses, so a segment's edges may miss up to a
+        // second of frames; everything else lasts exactly as long as the wall clock. What this
+        // still catches: a camera the record lost for many seconds while others saw it.
         let role = ids
             .iter()
             .find_map(|(id, role)| run.starts_with(id.as_str()).then_some(*role))
             .unwrap_or_default();
-        let dark = if run.contains("-camera-") {
-            result["camera_off_ms"][role].as_f64().unwrap_or(0.0) / 1000.0
+        let (dark, edges) = if run.contains("-camera-") {
+            let off = result["camera_off_ms"][role].as_f64().unwrap_or(0.0) / 1000.0;
+            (off, (segs.len() - 1) as f64)
         } else {
-            0.0
+            (0.0, 0.0)
         };
-        if media > wall + 1.0 || media < wall - dark - 1.0 {
+        if media > wall + 1.0 || media < wall - dark - edges - 1.0 {
             // Kept for a look (the test's own data directory goes with the app).
             let kept = std::env::temp_dir().join(format!("soak-failed-{hearing}"));
             let _ = std::process::Command::new("cp")

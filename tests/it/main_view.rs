@@ -62,6 +62,10 @@ async fn watch_main(app: &TestApp, hearing: &str) -> (Conn, Received, String) {
     assert_eq!(res.status(), 201);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let answer = res.text().await.unwrap();
+    assert!(
+        answer.contains("a=ice-lite"),
+        "a viewer of VP8 is carried by the media plane (ICE-lite, its one socket)"
+    );
     conn.pc
         .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
         .await

@@ -45,6 +45,7 @@ const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 /// The thread's body: pins it if asked, then serves until every handle is dropped.
 pub(super) fn run(
     socket: std::net::UdpSocket,
+    announced: SocketAddr,
     cmds: mpsc::Receiver<Cmd>,
     wake: Arc<OwnedFd>,
     feed: Arc<Feed>,
@@ -57,7 +58,7 @@ pub(super) fn run(
             tracing::warn!(cpu, error = %e, "the media plane could not be pinned");
         }
     }
-    match Engine::new(socket, feed) {
+    match Engine::new(socket, announced, feed) {
         Ok(engine) => engine.serve(cmds, &wake),
         Err(e) => tracing::error!(error = %e, "the media plane could not start"),
     }
@@ -75,6 +76,8 @@ const MAX_DATAGRAM: usize = 2048;
 struct Engine {
     socket: std::net::UdpSocket,
     local: SocketAddr,
+    /// The address clients are told (the bound one, or the announced one).
+    announced: SocketAddr,
     conns: Vec<Option<Conn>>,
     demux: Demux,
     outbox: Outbox,
@@ -101,11 +104,16 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(socket: std::net::UdpSocket, feed: Arc<Feed>) -> std::io::Result<Self> {
+    fn new(
+        socket: std::net::UdpSocket,
+        announced: SocketAddr,
+        feed: Arc<Feed>,
+    ) -> std::io::Result<Self> {
         let local = socket.local_addr()?;
         Ok(Self {
             socket,
             local,
+            announced,
             conns: Vec::new(),
             demux: Demux::default(),
             outbox: Outbox::default(),

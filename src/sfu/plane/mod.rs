@@ -195,8 +195,21 @@ impl std::fmt::Debug for Cmd {
 impl Plane {
     /// Binds `addr` and starts the plane on its own thread, pinned to `cpu` if given.
     pub fn start(addr: SocketAddr, cpu: Option<usize>) -> Result<Self, PlaneError> {
+        Self::start_announcing(addr, None, cpu)
+    }
+
+    /// The same, naming `announce` to clients instead of the bound address (a server behind
+    /// 1:1 NAT, or bound to a wildcard address).
+    pub fn start_announcing(
+        addr: SocketAddr,
+        announce: Option<std::net::IpAddr>,
+        cpu: Option<usize>,
+    ) -> Result<Self, PlaneError> {
         let socket = engine::bind(addr)?;
-        let addr = socket.local_addr()?;
+        let mut addr = socket.local_addr()?;
+        if let Some(ip) = announce {
+            addr.set_ip(ip);
+        }
         // overflow: await (signaling waits; media never goes through this channel)
         let (cmds, rx) = mpsc::channel(64);
         let wake = Arc::new(
@@ -210,7 +223,7 @@ impl Plane {
         let (woken, fed) = (wake.clone(), feed.clone());
         std::thread::Builder::new()
             .name("gavel-plane".into())
-            .spawn(move || engine::run(socket, rx, woken, fed, cpu))?;
+            .spawn(move || engine::run(socket, addr, rx, woken, fed, cpu))?;
         Ok(Self {
             cmds,
             wake,
@@ -219,7 +232,7 @@ impl Plane {
         })
     }
 
-    /// The address every connection of the plane uses (its only host candidate).
+    /// The address every connection of the plane names to clients (its only host candidate).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

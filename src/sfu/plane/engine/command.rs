@@ -75,7 +75,7 @@ impl Engine {
     }
 
     fn publish(&mut self, now: Instant, offer: String) -> Result<(ConnId, String), PlaneError> {
-        let mut c = Conn::new(now, self.local, false)?;
+        let mut c = Conn::new(now, self.announced, false)?;
         c.kinds = offered_kinds(&offer);
         c.pc.set_remote_description(now, RTCSessionDescription::offer(offer)?)?;
         let answer = c.pc.create_answer(None)?;
@@ -95,7 +95,7 @@ impl Engine {
         if let Some(t) = tracks.iter().find(|t| !CODECS.contains(&t.codec)) {
             return Err(PlaneError::Codec(t.codec.mime()));
         }
-        let mut c = Conn::new(now, self.local, true)?;
+        let mut c = Conn::new(now, self.announced, true)?;
         c.pc.set_remote_description(now, RTCSessionDescription::offer(offer)?)?;
         let mut senders = Vec::new();
         for t in tracks {
@@ -144,7 +144,7 @@ impl Engine {
             Some(p) if p.publishes => p.kinds.clone(),
             _ => return Err(PlaneError::NoSuchConnection),
         };
-        let mut c = Conn::new(now, self.local, true)?;
+        let mut c = Conn::new(now, self.announced, true)?;
         c.publisher = Some(publisher);
         let mut routes = Vec::new();
         for kind in kinds {
