@@ -22,6 +22,7 @@ use super::codec::MediaCodec;
 use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
 pub use super::outlet::{Outlet, Sink};
+use super::plane::PlaneBatch;
 use super::simulcast::{LayerMap, LayerStep, Layers, RecordLayer};
 use crate::domain::{ParticipantId, TrackKey};
 
@@ -361,6 +362,7 @@ impl PublishedTrack {
             }
         }
         let outlets = self.outlets.load();
+        let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
             if !o.sends() {
                 continue;
@@ -379,29 +381,42 @@ impl PublishedTrack {
                 let mut p = packet.clone();
                 p.header.sequence_number = seq;
                 p.header.timestamp = ts;
-                self.write(o, p).await;
+                self.write(o, p, &mut plane).await;
             }
         }
+        self.send_to_plane(plane, packet);
         if awaited != 0 {
             self.request_keyframe(awaited).await;
         }
     }
 
+    /// Hands the copies of `packet` gathered in `plane` to the media plane at once.
+    fn send_to_plane(&self, plane: PlaneBatch, packet: rtc::rtp::Packet) {
+        let copies = plane.len();
+        if copies == 0 {
+            return;
+        }
+        // overflow: drop (media, counted): the plane is that far behind.
+        let queued = plane.send(packet);
+        self.forwarded.fetch_add(queued as u64, Ordering::Relaxed);
+        self.dropped
+            .fetch_add((copies - queued) as u64, Ordering::Relaxed);
+    }
+
     /// Writes `p` (its header extensions already stripped, so the clone per subscriber copies
-    /// no extension list) to one subscriber.
-    async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet) {
+    /// no extension list) to one subscriber; a subscriber on the media plane gets its copy
+    /// through `plane`, sent after the fan-out.
+    async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet, plane: &mut PlaneBatch) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.current_payload_type();
         let local = match &o.sink {
             Sink::Local(local) => local,
             Sink::Plane(sender) => {
-                // overflow: drop (media, counted): the plane is that far behind.
-                let counter = if sender.send(p) {
-                    &self.forwarded
-                } else {
-                    &self.dropped
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+                if !plane.add(sender, &p.header) {
+                    let sent = sender.send(p);
+                    let counter = if sent { &self.forwarded } else { &self.dropped };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
         };
@@ -475,11 +490,13 @@ impl PublishedTrack {
         strip_extensions(&mut packet);
         self.tap(&packet);
         let outlets = self.outlets.load();
+        let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
             if o.sends() && !o.fallback() {
-                self.write(o, packet.clone()).await;
+                self.write(o, packet.clone(), &mut plane).await;
             }
         }
+        self.send_to_plane(plane, packet);
     }
 
     /// Forwards one packet of the track's fallback rendition (a device's ingest transcodes
@@ -490,11 +507,13 @@ impl PublishedTrack {
             return;
         }
         let outlets = self.outlets.load();
+        let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
             if o.sends() && o.fallback() {
-                self.write(o, packet.clone()).await;
+                self.write(o, packet.clone(), &mut plane).await;
             }
         }
+        self.send_to_plane(plane, packet);
     }
 
     /// Whether a subscriber the room lets through takes the fallback rendition: only then is

@@ -10,7 +10,7 @@ use std::time::Duration;
 use gavel::sfu::PeerFactory;
 use gavel::sfu::codec::MediaCodec;
 use gavel::sfu::conn::Conn;
-use gavel::sfu::plane::{ConnId, Plane, PlaneEvent, PlaneSender, PlayTrack};
+use gavel::sfu::plane::{ConnId, Plane, PlaneBatch, PlaneEvent, PlaneSender, PlayTrack};
 use gavel::sfu::track::{default_codec, local_track};
 use gavel_signaling::MediaKind;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -418,22 +418,30 @@ async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_e
     assert_eq!(next.conn, s.id, "the table slot is reused");
     let before = plane.stats().await.unwrap();
     assert!(before.fed >= 50, "{before:?}");
+    // Handed in as one packet for both tracks (how a published track feeds its viewers).
     for n in 0..10u16 {
-        playing.senders[0].send(rtc::rtp::Packet {
-            header: rtc::rtp::header::Header {
+        let mut batch = PlaneBatch::default();
+        for sender in &playing.senders {
+            let header = rtc::rtp::header::Header {
                 version: 2,
                 payload_type: 111,
                 sequence_number: 60_000 + n,
-                ssrc: playing.senders[0].ssrc,
+                ssrc: sender.ssrc,
                 ..Default::default()
-            },
+            };
+            assert!(batch.add(sender, &header), "one plane");
+        }
+        assert_eq!(batch.len(), 2);
+        let packet = rtc::rtp::Packet {
             payload: bytes::Bytes::from_static(b"stale"),
-        });
+            ..Default::default()
+        };
+        assert_eq!(batch.send(packet), 2, "queued");
     }
     let after = tokio::time::timeout(T, async {
         loop {
             let stats = plane.stats().await.unwrap();
-            if stats.refused >= before.refused + 10 {
+            if stats.refused >= before.refused + 20 {
                 return stats;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -2,11 +2,12 @@
 //! per-connection transport, or a courtroom device's ingest) fanned out to viewers whose
 //! connections live on the plane.
 //!
-//! Why a queue and a doorbell rather than a command per packet: the forwarding task of a track
-//! writes one copy per viewer, and a system call per copy (the eventfd write that wakes the
-//! plane) would cost more than the plane saves. The queue is lock-free and bounded; the doorbell
-//! rings only when the plane is about to sleep (or asleep), so a busy plane takes a burst of
-//! copies with no wake-up at all.
+//! Why a queue and a doorbell rather than a command per packet: a system call per packet (the
+//! eventfd write that wakes the plane) would cost more than the plane saves. The queue is
+//! lock-free and bounded; the doorbell rings only when the plane is about to sleep (or asleep),
+//! so a busy plane takes a burst with no wake-up at all. A packet goes in once with the list of
+//! senders it is for ([`PlaneBatch`]), not once per viewer: a key frame to 60 viewers is a few
+//! dozen entries, not thousands (per-copy entries overflowed a queue of 8,192 at 1×60).
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -17,19 +18,28 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 
 use super::ConnId;
 
-/// Copies queued for the plane before more are dropped: about a second of 150 viewers' video
-/// at 30 packets a second each (a plane that far behind is overloaded; dropping is better than
-/// growing).
+/// Packets queued for the plane before more are dropped: seconds of a hearing's media (a plane
+/// that far behind is overloaded; dropping is better than growing).
 pub const MAX_FED: usize = 8192;
 
-/// One packet for one sender of one connection.
-pub(crate) struct Fed {
+/// One copy of a packet: the sender it goes to, and its header fields there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dest {
     pub(crate) conn: ConnId,
     /// The connection's token: a packet for a connection that has gone is never written into
     /// a newer one that took its place in the table.
     pub(crate) token: u64,
     pub(crate) sender: RTCRtpSenderId,
+    pub(crate) ssrc: u32,
+    pub(crate) payload_type: u8,
+    pub(crate) seq: u16,
+    pub(crate) ts: u32,
+}
+
+/// One packet for one or more senders.
+pub(crate) struct Fed {
     pub(crate) packet: rtc::rtp::Packet,
+    pub(crate) dests: Vec<Dest>,
 }
 
 /// The queue into the plane and its doorbell, shared by every [`PlaneSender`].
@@ -106,12 +116,76 @@ impl PlaneSender {
     /// Hands `packet` (its SSRC and payload type already the track's) to the plane; never
     /// blocks. False when the plane is too far behind to take it: the packet is dropped.
     pub fn send(&self, packet: rtc::rtp::Packet) -> bool {
-        self.feed.push(Fed {
+        let dests = vec![self.dest(&packet.header)];
+        self.feed.push(Fed { packet, dests })
+    }
+
+    fn dest(&self, header: &rtc::rtp::header::Header) -> Dest {
+        Dest {
             conn: self.conn,
             token: self.token,
             sender: self.sender,
+            ssrc: header.ssrc,
+            payload_type: header.payload_type,
+            seq: header.sequence_number,
+            ts: header.timestamp,
+        }
+    }
+}
+
+/// Copies of one packet for several senders of the plane, handed in as one entry.
+#[derive(Default)]
+pub struct PlaneBatch {
+    feed: Option<Arc<Feed>>,
+    dests: Vec<Dest>,
+}
+
+impl PlaneBatch {
+    /// Adds a copy for `sender` with `header`'s SSRC, payload type, sequence number and
+    /// timestamp (the rest of the packet is the batch's); false if `sender` is on another
+    /// plane than the batch's copies (a server runs one), whose copy the caller sends itself.
+    pub fn add(&mut self, sender: &PlaneSender, header: &rtc::rtp::header::Header) -> bool {
+        let feed = self.feed.get_or_insert_with(|| sender.feed.clone());
+        if !Arc::ptr_eq(feed, &sender.feed) {
+            return false;
+        }
+        self.dests.push(sender.dest(header));
+        true
+    }
+
+    /// Whether no copy was added.
+    pub fn is_empty(&self) -> bool {
+        self.dests.is_empty()
+    }
+
+    /// Copies added.
+    pub fn len(&self) -> usize {
+        self.dests.len()
+    }
+
+    /// Hands `packet` to the plane for every copy added; returns how many copies were queued
+    /// (all or none: the plane too far behind drops them).
+    pub fn send(self, packet: rtc::rtp::Packet) -> usize {
+        let Some(feed) = self.feed else {
+            return 0;
+        };
+        let n = self.dests.len();
+        if feed.push(Fed {
             packet,
-        })
+            dests: self.dests,
+        }) {
+            n
+        } else {
+            0
+        }
+    }
+}
+
+impl std::fmt::Debug for PlaneBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaneBatch")
+            .field("copies", &self.dests.len())
+            .finish_non_exhaustive()
     }
 }
 

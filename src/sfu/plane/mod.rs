@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub use demux::ConnId;
-pub use feed::{MAX_FED, PlaneSender};
+pub use feed::{MAX_FED, PlaneBatch, PlaneSender};
 
 use crate::sfu::codec::MediaCodec;
 use feed::Feed;

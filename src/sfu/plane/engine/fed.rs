@@ -7,8 +7,8 @@ use super::Engine;
 use crate::sfu::plane::feed::MAX_FED;
 
 impl Engine {
-    /// Writes what was handed in from outside into its connections (at most a queue's worth
-    /// per wake-up, so the socket is read again in between).
+    /// Writes what was handed in from outside into its connections, a copy per destination
+    /// (at most a queue's worth of packets per wake-up, so the socket is read again between).
     pub(super) fn take_fed(&mut self) {
         let now = Instant::now();
         let mut taken = 0;
@@ -17,28 +17,31 @@ impl Engine {
                 break;
             };
             taken += 1;
-            let Some(c) = self.conns.get_mut(f.conn).and_then(Option::as_mut) else {
-                self.stats.refused += 1;
-                continue;
-            };
-            if c.token != f.token || !c.connected {
-                self.stats.refused += 1;
-                continue;
-            }
-            match c
-                .pc
-                .rtp_sender(f.sender)
-                .map(|mut tx| tx.write_rtp(now, f.packet))
-            {
-                Some(Ok(())) => {
-                    self.stats.fed += 1;
-                    self.unflushed += 1;
+            for d in &f.dests {
+                let Some(c) = self.conns.get_mut(d.conn).and_then(Option::as_mut) else {
+                    self.stats.refused += 1;
+                    continue;
+                };
+                if c.token != d.token || !c.connected {
+                    self.stats.refused += 1;
+                    continue;
                 }
-                _ => self.stats.refused += 1,
-            }
-            self.mark(f.conn);
-            if self.unflushed >= crate::sfu::plane::outbox::BATCH {
-                self.flush_dirty();
+                let mut p = f.packet.clone();
+                p.header.ssrc = d.ssrc;
+                p.header.payload_type = d.payload_type;
+                p.header.sequence_number = d.seq;
+                p.header.timestamp = d.ts;
+                match c.pc.rtp_sender(d.sender).map(|mut tx| tx.write_rtp(now, p)) {
+                    Some(Ok(())) => {
+                        self.stats.fed += 1;
+                        self.unflushed += 1;
+                    }
+                    _ => self.stats.refused += 1,
+                }
+                self.mark(d.conn);
+                if self.unflushed >= crate::sfu::plane::outbox::BATCH {
+                    self.flush_dirty();
+                }
             }
         }
         if taken > 0 {
