@@ -390,14 +390,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_record_takes_the_highest_layer_arriving_at_a_good_frame_rate() {
+    /// A track with layers q, h and f open, and the time its measurements start from.
+    fn three_layers() -> (Layers, LayerMap, Instant) {
         let shared = Layers::default();
         let mut map = LayerMap::default();
         for (rid, ssrc) in [("q", 10), ("h", 11), ("f", 12)] {
             map.open(&shared, rid, ssrc);
         }
-        let t0 = Instant::now();
+        (shared, map, Instant::now())
+    }
+
+    #[test]
+    fn the_record_takes_the_highest_layer_arriving_at_a_good_frame_rate() {
+        let (shared, mut map, t0) = three_layers();
         assert_eq!(map.record_target(), None, "nothing measured yet");
         frames(&mut map, &shared, t0, (0, 1200), [20, 20, 20]);
         assert_eq!(map.record_target(), Some(2));
@@ -414,12 +419,7 @@ mod tests {
 
     #[test]
     fn the_record_switches_at_key_frames_and_never_waits_with_nothing() {
-        let shared = Layers::default();
-        let mut map = LayerMap::default();
-        for (rid, ssrc) in [("q", 10), ("h", 11), ("f", 12)] {
-            map.open(&shared, rid, ssrc);
-        }
-        let t0 = Instant::now();
+        let (shared, mut map, t0) = three_layers();
         let record = RecordLayer::default();
         // Before any measurement it starts at the first key frame of any layer.
         assert_eq!(record.on_packet(&map, 1, false), (false, None));
