@@ -292,7 +292,12 @@ fn start_plane(
         );
         return Ok(None);
     }
-    addr.set_port(media.plane_port);
+    // Inside the firewall's range when there is one (its connections take the other ports).
+    let port = match (media.plane_port, media.port_range) {
+        (0, Some([first, _])) => first,
+        (port, _) => port,
+    };
+    addr.set_port(port);
     let plane = crate::sfu::plane::Plane::start_announcing(addr, media.announce_ip, None)?;
     tracing::info!(addr = %plane.addr(), "media plane started");
     Ok(Some(plane))

@@ -225,8 +225,8 @@ pub struct MediaConfig {
     /// `plane_port`; a wildcard address needs `announce_ip` (the plane names one address to
     /// clients), else the plane stays off. Default on.
     pub plane: bool,
-    /// The media plane's UDP port (0: any free one); open it in the firewall with
-    /// `port_range`.
+    /// The media plane's UDP port; 0: the first of `port_range` when one is set (connections
+    /// of their own take the others), else any free one.
     pub plane_port: u16,
 }
 

@@ -170,7 +170,7 @@ impl LayerMap {
             }
             self.since = now;
             self.recent = [self.recent[1], std::mem::take(&mut self.frames)];
-            self.record_target = record_layer(&self.recent);
+            self.record_target = record_layer(&self.recent, self.record_target);
         }
     }
 
@@ -180,18 +180,27 @@ impl LayerMap {
     }
 }
 
-/// The highest layer whose frame rate over the last two windows is at least half the best
-/// layer's. A browser short of uplink or CPU stops its top layer, or sends it at a frame or two
-/// a second while the lower ones go on at full rate; a record of such a layer is a still
-/// picture with gaps of many seconds.
-fn record_layer(recent: &[[u32; MAX_LAYERS]; 2]) -> Option<u8> {
+/// The highest layer whose frame rate over the last two windows is close to the best layer's:
+/// at least half to begin with; then a third to stay on (or fall back to) a layer and two
+/// thirds to climb above the one taken, so a layer near the line does not flip the record (and
+/// ask its publisher, short of uplink already, for a key frame) every window. A browser short
+/// of uplink or CPU stops its top layer, or sends it at a frame or two a second while the lower
+/// ones go on at full rate; a record of such a layer is a still picture with gaps of seconds.
+fn record_layer(recent: &[[u32; MAX_LAYERS]; 2], taken: Option<u8>) -> Option<u8> {
     let frames: Vec<u32> = (0..MAX_LAYERS)
         .map(|i| recent[0][i] + recent[1][i])
         .collect();
     let best = frames.iter().copied().max().unwrap_or(0);
     (0u8..)
         .zip(&frames)
-        .filter(|&(_, &f)| f > 0 && f * 2 >= best)
+        .filter(|&(i, &f)| {
+            let (num, den) = match taken {
+                Some(t) if i > t => (2, 3),
+                Some(_) => (1, 3),
+                None => (1, 2),
+            };
+            f > 0 && f * den >= best * num
+        })
         .map(|(i, _)| i)
         .last()
 }
@@ -414,6 +423,16 @@ mod tests {
         assert_eq!(map.record_target(), Some(0));
         // Back at full rate.
         frames(&mut map, &shared, t0, (3600, 4800), [20, 20, 20]);
+        assert_eq!(map.record_target(), Some(2));
+        // Near the line it does not flip: half the rate keeps the top layer, a fifth does not,
+        // and half is not enough to climb back.
+        frames(&mut map, &shared, t0, (4800, 6000), [20, 20, 10]);
+        assert_eq!(map.record_target(), Some(2));
+        frames(&mut map, &shared, t0, (6000, 7200), [20, 20, 4]);
+        assert_eq!(map.record_target(), Some(1));
+        frames(&mut map, &shared, t0, (7200, 8400), [20, 20, 10]);
+        assert_eq!(map.record_target(), Some(1));
+        frames(&mut map, &shared, t0, (8400, 9600), [20, 20, 20]);
         assert_eq!(map.record_target(), Some(2));
     }
 

@@ -89,7 +89,8 @@ impl From<PlaneError> for WhipError {
 /// media plane.
 enum Link {
     Peer(Arc<dyn PeerConnection>),
-    Plane(Plane, ConnId),
+    /// A connection of the media plane, with its token.
+    Plane(Plane, ConnId, u64),
 }
 
 impl Link {
@@ -110,7 +111,7 @@ impl Link {
             Self::Peer(pc) => {
                 let _ = pc.close().await;
             }
-            Self::Plane(plane, conn) => plane.close(*conn).await,
+            Self::Plane(plane, conn, token) => plane.close_playing(*conn, *token).await,
         }
     }
 }

@@ -184,7 +184,7 @@ impl Whip {
         let mut outlets = Vec::new();
         for (&(kind, codec), sender) in kinds.iter().zip(playing.senders) {
             let Some(pt) = payload_type(&playing.answer, kind, codec) else {
-                plane.close(playing.conn).await;
+                plane.close_playing(playing.conn, playing.token).await;
                 return Err(WhipError::BadDescription(format!(
                     "the offer does not receive {}",
                     codec.mime()
@@ -192,7 +192,7 @@ impl Whip {
             };
             outlets.push(Arc::new(Outlet::on_plane(owner, sender, pt)));
         }
-        let link = Link::Plane(plane, playing.conn);
+        let link = Link::Plane(plane, playing.conn, playing.token);
         let (watching, begun) = self.begin(to, owner, outlets, link, playing.answer).await;
         let (state, connected) = watch::channel(false);
         tokio::spawn(tracing::Instrument::instrument(
@@ -296,11 +296,18 @@ async fn plane_events(
     watching: Watching,
 ) {
     while let Some(event) = events.recv().await {
-        if event == PlaneEvent::Closed {
-            break;
-        }
-        if event == PlaneEvent::Connected {
-            state.send_replace(true);
+        match event {
+            PlaneEvent::Closed => break,
+            // Lost for now: the session ends if it stays so (`LOST_AFTER`), as a viewer on a
+            // connection of its own does.
+            PlaneEvent::Disconnected => {
+                state.send_replace(false);
+                continue;
+            }
+            PlaneEvent::Connected => {
+                state.send_replace(true);
+            }
+            PlaneEvent::KeyframeWanted => {}
         }
         let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(t) = track {

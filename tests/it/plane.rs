@@ -324,11 +324,9 @@ async fn event(events: &mut mpsc::Receiver<PlaneEvent>, want: PlaneEvent) {
     .unwrap_or_else(|_| panic!("{want:?} in time"));
 }
 
-#[tokio::test]
-async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_end_come_back() {
-    gavel::app::install_crypto_provider();
-    let plane = Plane::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
-    // A WHEP-style viewer: a receive-only offer for audio and video.
+/// A WHEP-style viewer: its connection, the tracks that arrive on it, and its receive-only
+/// offer for audio and video.
+async fn viewer() -> (Conn, mpsc::Receiver<Arc<dyn TrackRemote>>, String) {
     let (tx, tracks) = mpsc::channel(8);
     let mut viewer = Conn::new(&factory(), Some(tx)).await.unwrap();
     for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
@@ -345,11 +343,60 @@ async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_e
     }
     let offer = viewer.pc.create_offer(None).await.unwrap();
     let offer = viewer.local_with_candidates(offer).await.unwrap();
-    let play = |codec: MediaCodec| PlayTrack {
+    (viewer, tracks, offer)
+}
+
+fn play(codec: MediaCodec) -> PlayTrack {
+    PlayTrack {
         codec,
         stream_id: "judge".into(),
         track_id: format!("judge-{}", codec.mime()),
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_plane_on_a_wildcard_address_names_the_announced_one_and_viewers_connect_to_it() {
+    gavel::app::install_crypto_provider();
+    let announced = std::net::IpAddr::from([127, 0, 0, 1]);
+    let plane =
+        Plane::start_announcing("0.0.0.0:0".parse().unwrap(), Some(announced), None).unwrap();
+    assert_eq!(plane.addr().ip(), announced);
+    let (viewer, _tracks, offer) = viewer().await;
+    let (etx, mut events) = mpsc::channel(64);
+    let playing = plane
+        .play(
+            offer,
+            vec![play(MediaCodec::Opus), play(MediaCodec::Vp8)],
+            etx,
+        )
+        .await
+        .unwrap();
+    assert!(
+        playing
+            .answer
+            .contains(&format!("127.0.0.1 {}", plane.addr().port())),
+        "the one candidate is the announced address: {}",
+        playing.answer
+    );
+    viewer
+        .pc
+        .set_remote_description(RTCSessionDescription::answer(playing.answer).unwrap())
+        .await
+        .unwrap();
+    event(&mut events, PlaneEvent::Connected).await;
+    // Closing with a token the slot no longer holds leaves the connection alone.
+    plane.close_playing(playing.conn, playing.token + 1).await;
+    // (Commands are taken in order: the stats come after that close.)
+    assert_eq!(plane.stats().await.unwrap().connections, 1);
+    plane.close_playing(playing.conn, playing.token).await;
+    event(&mut events, PlaneEvent::Closed).await;
+}
+
+#[tokio::test]
+async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_end_come_back() {
+    gavel::app::install_crypto_provider();
+    let plane = Plane::start("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let (viewer, tracks, offer) = viewer().await;
     assert!(
         matches!(
             plane

@@ -75,8 +75,8 @@ const MAX_DATAGRAM: usize = 2048;
 /// The state of one plane.
 struct Engine {
     socket: std::net::UdpSocket,
-    local: SocketAddr,
-    /// The address clients are told (the bound one, or the announced one).
+    /// The address clients are told (the bound one, or the announced one): every
+    /// connection's one candidate, and so the local address of every datagram it handles.
     announced: SocketAddr,
     conns: Vec<Option<Conn>>,
     demux: Demux,
@@ -109,10 +109,8 @@ impl Engine {
         announced: SocketAddr,
         feed: Arc<Feed>,
     ) -> std::io::Result<Self> {
-        let local = socket.local_addr()?;
         Ok(Self {
             socket,
-            local,
             announced,
             conns: Vec::new(),
             demux: Demux::default(),
@@ -259,7 +257,9 @@ impl Engine {
         let msg = TaggedBytesMut {
             now,
             transport: TransportContext {
-                local_addr: self.local,
+                // The address the connection's one candidate names (its ICE agent matches a
+                // datagram's local address against it): the announced one behind NAT.
+                local_addr: self.announced,
                 peer_addr: w.from,
                 ecn: None,
                 transport_protocol: TransportProtocol::UDP,
@@ -290,6 +290,8 @@ impl Engine {
                         c.connected = s == RTCPeerConnectionState::Connected;
                         if c.connected && !was {
                             c.tell(PlaneEvent::Connected);
+                        } else if was && !c.connected {
+                            c.tell(PlaneEvent::Disconnected);
                         }
                         // A new subscriber starts with a key frame.
                         became_connected |= c.connected && c.publisher.is_some();

@@ -108,6 +108,9 @@ pub struct PlaneStats {
 pub enum PlaneEvent {
     /// ICE and DTLS are up: what is fed now reaches the viewer (it wants a key frame).
     Connected,
+    /// The viewer's connection is down for now (ICE lost it); `Connected` again if it comes
+    /// back, `Closed` when the plane gives up on it.
+    Disconnected,
     /// The viewer asked for a key frame (its decoder lost one).
     KeyframeWanted,
     /// The connection failed or closed, and is gone from the plane.
@@ -131,6 +134,8 @@ pub struct PlayTrack {
 pub struct Playing {
     /// The connection (to close it).
     pub conn: ConnId,
+    /// Its token: closing with it never closes a later connection in the same table slot.
+    pub token: u64,
     /// The answer to the viewer's offer.
     pub answer: String,
     /// Where each track's packets go.
@@ -160,6 +165,8 @@ enum Cmd {
     },
     Close {
         conn: ConnId,
+        /// Only the connection with this token (none: whichever is in the slot).
+        token: Option<u64>,
     },
     Stats {
         reply: oneshot::Sender<PlaneStats>,
@@ -277,7 +284,21 @@ impl Plane {
     /// Closes a connection (a publisher's subscribers stay, and receive nothing more).
     pub async fn close(&self, conn: ConnId) {
         // overflow: await
-        let _ = self.cmds.send(Cmd::Close { conn }).await;
+        let _ = self.cmds.send(Cmd::Close { conn, token: None }).await;
+        self.wake_up();
+    }
+
+    /// Closes a viewer's connection opened by [`Self::play`] (`token` from its [`Playing`]),
+    /// unless it is gone already: a later connection in its table slot is left alone.
+    pub async fn close_playing(&self, conn: ConnId, token: u64) {
+        // overflow: await
+        let _ = self
+            .cmds
+            .send(Cmd::Close {
+                conn,
+                token: Some(token),
+            })
+            .await;
         self.wake_up();
     }
 
@@ -321,6 +342,7 @@ impl Plane {
             .collect();
         Ok(Playing {
             conn,
+            token,
             answer,
             senders,
         })

@@ -31,7 +31,10 @@ impl Engine {
                 events,
                 reply,
             } => {
-                let _ = reply.send(self.play(now, offer, tracks, events));
+                // Nobody waits for it any more (the request was dropped): not kept.
+                if let Err(Ok(opened)) = reply.send(self.play(now, offer, tracks, events)) {
+                    self.remove(opened.conn);
+                }
             }
             Cmd::Publish { offer, reply } => {
                 let _ = reply.send(self.publish(now, offer));
@@ -53,15 +56,24 @@ impl Engine {
                 self.drain(conn, now);
                 let _ = reply.send(r);
             }
-            Cmd::Close { conn } => {
-                // The connection's goodbye (DTLS close_notify) leaves before it is forgotten.
-                if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
-                    let _ = c.pc.close();
-                    while let Some(w) = c.pc.poll_write() {
-                        let _ = self.outbox.push(w.transport.peer_addr, w.message);
+            Cmd::Close { conn, token } => {
+                let current = self
+                    .conns
+                    .get(conn)
+                    .and_then(Option::as_ref)
+                    .map(|c| c.token);
+                // A connection gone already leaves its slot to whoever took it.
+                if current.is_some() && token.is_none_or(|t| current == Some(t)) {
+                    // The connection's goodbye (DTLS close_notify) leaves before it is
+                    // forgotten.
+                    if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
+                        let _ = c.pc.close();
+                        while let Some(w) = c.pc.poll_write() {
+                            let _ = self.outbox.push(w.transport.peer_addr, w.message);
+                        }
                     }
+                    self.remove(conn);
                 }
-                self.remove(conn);
             }
             Cmd::Stats { reply } => {
                 let _ = reply.send(PlaneStats {

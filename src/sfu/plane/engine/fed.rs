@@ -8,7 +8,7 @@ use crate::sfu::plane::feed::MAX_FED;
 
 impl Engine {
     /// Writes what was handed in from outside into its connections, a copy per destination
-    /// (at most a queue's worth of packets per wake-up, so the socket is read again between).
+    /// (about [`MAX_FED`] copies per wake-up, so the socket is read again in between).
     pub(super) fn take_fed(&mut self) {
         let now = Instant::now();
         let mut taken = 0;
@@ -16,7 +16,7 @@ impl Engine {
             let Some(f) = self.feed.queue.pop() else {
                 break;
             };
-            taken += 1;
+            taken += f.dests.len().max(1);
             for d in &f.dests {
                 let Some(c) = self.conns.get_mut(d.conn).and_then(Option::as_mut) else {
                     self.stats.refused += 1;
