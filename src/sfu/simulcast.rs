@@ -187,9 +187,7 @@ impl LayerMap {
 /// of uplink or CPU stops its top layer, or sends it at a frame or two a second while the lower
 /// ones go on at full rate; a record of such a layer is a still picture with gaps of seconds.
 fn record_layer(recent: &[[u32; MAX_LAYERS]; 2], taken: Option<u8>) -> Option<u8> {
-    let frames: Vec<u32> = (0..MAX_LAYERS)
-        .map(|i| recent[0][i] + recent[1][i])
-        .collect();
+    let frames: [u32; MAX_LAYERS] = std::array::from_fn(|i| recent[0][i] + recent[1][i]);
     let best = frames.iter().copied().max().unwrap_or(0);
     (0u8..)
         .zip(&frames)

@@ -79,11 +79,11 @@ pub struct PublishedTrack {
     /// The publisher stopped sending it (renegotiated it away): forward nothing more.
     ended: std::sync::atomic::AtomicBool,
     /// The recorder's input while this track is recorded, with the payload type it expects.
-    tap: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
+    tap: arc_swap::ArcSwapOption<TapInto>,
     /// The transcriber's input while this (audio) track is transcribed.
-    listen: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
+    listen: arc_swap::ArcSwapOption<TapInto>,
     /// The hearing's main view's input while this track is in it.
-    mix: arc_swap::ArcSwapOption<(gavel_media_pipelines::recorder::Tap, u8)>,
+    mix: arc_swap::ArcSwapOption<TapInto>,
 }
 
 impl std::fmt::Debug for PublishedTrack {
@@ -203,33 +203,9 @@ impl PublishedTrack {
         }
     }
 
-    /// Whether the recorder, the transcriber or the main view takes this track.
-    fn tapped(&self) -> bool {
-        self.tap.load().is_some() || self.listen.load().is_some() || self.mix.load().is_some()
-    }
-
-    /// Hands a packet to the recorder, the transcriber and the main view, if any takes this
-    /// track (one marshalling per packet, never blocking).
-    fn tap(&self, packet: &rtc::rtp::Packet) {
-        use rtc::shared::marshal::Marshal;
-        let (tap, listen, mix) = (self.tap.load(), self.listen.load(), self.mix.load());
-        if tap.is_none() && listen.is_none() && mix.is_none() {
-            return;
-        }
-        let Ok(bytes) = packet.marshal() else {
-            return;
-        };
-        for t in [tap.as_ref(), listen.as_ref(), mix.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            let mut rtp = Vec::<u8>::from(bytes.as_ref());
-            // The payload type the pipeline was set up for (byte 1, below the marker bit).
-            if let Some(b) = rtp.get_mut(1) {
-                *b = (*b & 0x80) | (t.1 & 0x7f);
-            }
-            t.0.push(rtp);
-        }
+    /// The recorder, transcriber and main view taking this track now, loaded once per packet.
+    fn taps(&self) -> Taps {
+        Taps([self.tap.load(), self.listen.load(), self.mix.load()])
     }
 
     /// The publisher stopped sending this track: nothing more is forwarded, and the outlets
@@ -350,12 +326,13 @@ impl PublishedTrack {
         map.count(&self.layers, layer, packet.payload.len(), height, frame_end);
         let top = map.top().unwrap_or(layer);
         let mut awaited = 0u8;
-        if self.tapped() {
+        let taps = self.taps();
+        if !taps.is_empty() {
             // The record keeps the best layer arriving, as one stream (the recorder's timeline
             // bridges the switches).
             let (take, awaiting) = self.record.on_packet(map, layer, keyframe);
             if take {
-                self.tap(&packet);
+                taps.push(&packet);
             }
             if let Some(l) = awaiting {
                 awaited |= 1 << l;
@@ -488,7 +465,7 @@ impl PublishedTrack {
         }
         // Header extensions are negotiated per connection: none are passed on.
         strip_extensions(&mut packet);
-        self.tap(&packet);
+        self.taps().push(&packet);
         let outlets = self.outlets.load();
         let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
@@ -539,5 +516,37 @@ async fn ask_for_keyframes(remote: &dyn TrackRemote, ssrcs: &[u32]) {
             media_ssrc,
         };
         let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
+    }
+}
+
+/// What a track's packets are handed to besides subscribers: the recorder, the transcriber and
+/// the main view (each with the payload type its pipeline was set up for).
+struct Taps([arc_swap::Guard<Option<Arc<TapInto>>>; 3]);
+
+/// A pipeline's input and the payload type it was set up for.
+type TapInto = (gavel_media_pipelines::recorder::Tap, u8);
+
+impl Taps {
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|t| t.is_none())
+    }
+
+    /// Hands `packet` to each (one marshalling per packet, never blocking).
+    fn push(&self, packet: &rtc::rtp::Packet) {
+        use rtc::shared::marshal::Marshal;
+        if self.is_empty() {
+            return;
+        }
+        let Ok(bytes) = packet.marshal() else {
+            return;
+        };
+        for t in self.0.iter().filter_map(|t| t.as_ref()) {
+            let mut rtp = Vec::<u8>::from(bytes.as_ref());
+            // The payload type the pipeline was set up for (byte 1, below the marker bit).
+            if let Some(b) = rtp.get_mut(1) {
+                *b = (*b & 0x80) | (t.1 & 0x7f);
+            }
+            t.0.push(rtp);
+        }
     }
 }

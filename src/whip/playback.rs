@@ -309,20 +309,22 @@ async fn plane_events(
             }
             PlaneEvent::KeyframeWanted => {}
         }
-        let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(t) = track {
-            t.request_keyframe(u8::MAX).await;
-        }
+        ask_keyframe(&watching).await;
     }
 }
 
 /// Key-frame requests from the viewer go to the camera track it is on.
 async fn feedback(local: Arc<TrackLocalStaticRTP>, watching: Watching) {
     while let Some(TrackLocalEvent::OnRtcpPacket(_)) = local.poll().await {
-        let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(t) = track {
-            t.request_keyframe(u8::MAX).await;
-        }
+        ask_keyframe(&watching).await;
+    }
+}
+
+/// Asks the camera track a viewer is on (if any) for a key frame.
+async fn ask_keyframe(watching: &Watching) {
+    let track = watching.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(t) = track {
+        t.request_keyframe(u8::MAX).await;
     }
 }
 

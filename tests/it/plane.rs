@@ -346,6 +346,16 @@ async fn viewer() -> (Conn, mpsc::Receiver<Arc<dyn TrackRemote>>, String) {
     (viewer, tracks, offer)
 }
 
+/// Answers `offer` with the judge's audio and video fed from outside; the plane's events.
+async fn play_both(
+    plane: &Plane,
+    offer: String,
+) -> (gavel::sfu::plane::Playing, mpsc::Receiver<PlaneEvent>) {
+    let (tx, events) = mpsc::channel(64);
+    let tracks = vec![play(MediaCodec::Opus), play(MediaCodec::Vp8)];
+    (plane.play(offer, tracks, tx).await.unwrap(), events)
+}
+
 fn play(codec: MediaCodec) -> PlayTrack {
     PlayTrack {
         codec,
@@ -362,15 +372,7 @@ async fn a_plane_on_a_wildcard_address_names_the_announced_one_and_viewers_conne
         Plane::start_announcing("0.0.0.0:0".parse().unwrap(), Some(announced), None).unwrap();
     assert_eq!(plane.addr().ip(), announced);
     let (viewer, _tracks, offer) = viewer().await;
-    let (etx, mut events) = mpsc::channel(64);
-    let playing = plane
-        .play(
-            offer,
-            vec![play(MediaCodec::Opus), play(MediaCodec::Vp8)],
-            etx,
-        )
-        .await
-        .unwrap();
+    let (playing, mut events) = play_both(&plane, offer).await;
     assert!(
         playing
             .answer
@@ -410,15 +412,7 @@ async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_e
         ),
         "a codec the plane does not carry is refused"
     );
-    let (etx, mut events) = mpsc::channel(64);
-    let playing = plane
-        .play(
-            offer,
-            vec![play(MediaCodec::Opus), play(MediaCodec::Vp8)],
-            etx,
-        )
-        .await
-        .unwrap();
+    let (playing, mut events) = play_both(&plane, offer).await;
     viewer
         .pc
         .set_remote_description(RTCSessionDescription::answer(playing.answer).unwrap())

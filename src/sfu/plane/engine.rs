@@ -58,10 +58,7 @@ pub(super) fn run(
             tracing::warn!(cpu, error = %e, "the media plane could not be pinned");
         }
     }
-    match Engine::new(socket, announced, feed) {
-        Ok(engine) => engine.serve(cmds, &wake),
-        Err(e) => tracing::error!(error = %e, "the media plane could not start"),
-    }
+    Engine::new(socket, announced, feed).serve(cmds, &wake);
 }
 
 /// The longest the loop waits with nothing due.
@@ -104,12 +101,8 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(
-        socket: std::net::UdpSocket,
-        announced: SocketAddr,
-        feed: Arc<Feed>,
-    ) -> std::io::Result<Self> {
-        Ok(Self {
+    fn new(socket: std::net::UdpSocket, announced: SocketAddr, feed: Arc<Feed>) -> Self {
+        Self {
             socket,
             announced,
             conns: Vec::new(),
@@ -125,7 +118,7 @@ impl Engine {
             feed,
             next_token: 1,
             stats: PlaneStats::default(),
-        })
+        }
     }
 
     /// One loop: timers, commands, then wait in `poll` for the socket (readable, or writable
