@@ -171,9 +171,6 @@ impl Server {
             let courtroom = courtroom.clone();
             tokio::spawn(async move { courtroom.sync_all().await });
         }
-        let sfu = crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
-            .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
-            .with_announced_ip(config.media.announce_ip);
         let plane = start_plane(&config.media).map_err(|e| StartError::Io {
             what: "starting the media plane".into(),
             source: match e {
@@ -181,6 +178,10 @@ impl Server {
                 e => std::io::Error::other(e.to_string()),
             },
         })?;
+        let sfu = crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
+            .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
+            .with_announced_ip(config.media.announce_ip)
+            .with_plane(plane.clone());
         let state = AppState {
             rooms: rooms.clone(),
             courtroom: courtroom.clone(),

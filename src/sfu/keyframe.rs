@@ -125,6 +125,26 @@ pub fn asks_for_keyframe(p: &dyn rtc::rtcp::Packet) -> bool {
     any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
 }
 
+/// The SSRC of the stream `p` asks a key frame of, if it is a PLI or FIR (a subscriber's
+/// connection carries many tracks: the SSRC says whose).
+pub fn keyframe_ssrc(p: &dyn rtc::rtcp::Packet) -> Option<u32> {
+    let any = p.as_any();
+    if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+        return Some(pli.media_ssrc);
+    }
+    let fir = any.downcast_ref::<FullIntraRequest>()?;
+    Some(fir.fir.first().map_or(fir.media_ssrc, |e| e.ssrc))
+}
+
+/// The bitrate a REMB reports, bits per second, if `p` is one with a usable figure.
+pub fn remb_bps(p: &dyn rtc::rtcp::Packet) -> Option<u64> {
+    let remb = p
+        .as_any()
+        .downcast_ref::<ReceiverEstimatedMaximumBitrate>()?;
+    // Saturating float-to-int conversion.
+    (remb.bitrate.is_finite() && remb.bitrate >= 0.0).then_some(remb.bitrate as u64)
+}
+
 fn for_application(p: &dyn rtc::rtcp::Packet) -> bool {
     asks_for_keyframe(p) || p.as_any().is::<ReceiverEstimatedMaximumBitrate>()
 }

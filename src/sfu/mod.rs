@@ -47,6 +47,9 @@ pub enum SfuError {
     /// The client did not answer in time.
     #[error("no answer from the client in time")]
     Timeout,
+    /// The media plane refused or has stopped.
+    #[error("media plane: {0}")]
+    Plane(#[from] plane::PlaneError),
 }
 
 /// RFC 6464 client-to-mixer audio level, which drives active-speaker detection.
@@ -121,6 +124,8 @@ pub struct PeerFactory {
     announce: Option<std::net::IpAddr>,
     /// The codecs its connections register (all Gavel's, unless told fewer).
     codecs: Arc<[MediaCodec]>,
+    /// Where subscribe connections go, when the server runs a media plane.
+    plane: Option<plane::Plane>,
 }
 
 impl PeerFactory {
@@ -132,7 +137,19 @@ impl PeerFactory {
             ports: None,
             announce: None,
             codecs: MediaCodec::ALL.into(),
+            plane: None,
         }
+    }
+
+    /// Subscribe connections go on `plane` (none: each on its own connection).
+    pub fn with_plane(mut self, plane: Option<plane::Plane>) -> Self {
+        self.plane = plane;
+        self
+    }
+
+    /// The media plane subscribe connections go on, if any.
+    pub fn plane(&self) -> Option<&plane::Plane> {
+        self.plane.as_ref()
     }
 
     /// Connections register only `codecs`: a client that decodes fewer (an older phone, a

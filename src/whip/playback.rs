@@ -307,7 +307,8 @@ async fn plane_events(
             PlaneEvent::Connected => {
                 state.send_replace(true);
             }
-            PlaneEvent::KeyframeWanted => {}
+            PlaneEvent::KeyframeWanted { .. } => {}
+            PlaneEvent::Estimate(_) => continue,
         }
         ask_keyframe(&watching).await;
     }

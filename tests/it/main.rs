@@ -25,6 +25,7 @@ mod media_client;
 mod media_peer;
 mod nettest;
 mod plane;
+mod plane_offering;
 mod purity;
 mod recording;
 mod recording_archive;

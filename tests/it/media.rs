@@ -34,7 +34,22 @@ pub(crate) async fn assert_cut_off(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    each_publisher_reaches_the_other(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_media_plane_subscribers_get_connections_of_their_own_and_the_same_media() {
+    each_publisher_reaches_the_other(false).await;
+}
+
+/// Two publishers receive each other, byte for byte; subscribers on the media plane (its
+/// offers are ICE-lite), or on connections of their own.
+async fn each_publisher_reaches_the_other(plane: bool) {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.signaling.lobby_kinds.clear();
+        c.media.plane = plane;
+    })
+    .await;
     let (_, hearing) = app.docket_and_hearing().await;
     let mut judge = peer(&app, &hearing, "judge").await;
     let mut party = peer(&app, &hearing, "party").await;
@@ -47,6 +62,19 @@ async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
             (a.corrupt, v.corrupt),
             (0, 0),
             "payloads arrive byte for byte"
+        );
+    }
+    for rx in [&mut judge, &mut party] {
+        let offer = rx
+            .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
+            .await;
+        let ServerMessage::SubscribeOffer { sdp, .. } = offer else {
+            unreachable!()
+        };
+        assert_eq!(
+            sdp.contains("a=ice-lite"),
+            plane,
+            "the subscribe connection is the media plane's (ICE-lite) when it runs: {sdp}"
         );
     }
 }

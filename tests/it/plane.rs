@@ -22,9 +22,9 @@ use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-const T: Duration = Duration::from_secs(20);
+pub(crate) const T: Duration = Duration::from_secs(20);
 
-fn factory() -> PeerFactory {
+pub(crate) fn factory() -> PeerFactory {
     PeerFactory::new(vec!["127.0.0.1:0".into()])
 }
 
@@ -104,10 +104,10 @@ async fn publish(plane: &Plane) -> Publisher {
 }
 
 /// A subscriber: its connection, and the tracks that arrived on it.
-struct Subscriber {
-    id: ConnId,
-    _conn: Conn,
-    tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
+pub(crate) struct Subscriber {
+    pub(crate) id: ConnId,
+    pub(crate) _conn: Conn,
+    pub(crate) tracks: mpsc::Receiver<Arc<dyn TrackRemote>>,
 }
 
 async fn subscribe(plane: &Plane, publisher: ConnId) -> Subscriber {
@@ -128,7 +128,7 @@ async fn subscribe(plane: &Plane, publisher: ConnId) -> Subscriber {
 }
 
 /// Waits for both tracks and `n` packets on each; returns the tracks (audio, video).
-async fn receive(s: &mut Subscriber, n: usize) -> Vec<Arc<dyn TrackRemote>> {
+pub(crate) async fn receive(s: &mut Subscriber, n: usize) -> Vec<Arc<dyn TrackRemote>> {
     let mut got = Vec::new();
     for _ in 0..2 {
         let track = tokio::time::timeout(T, s.tracks.recv())
@@ -281,7 +281,7 @@ async fn a_broken_offer_is_refused_and_the_plane_goes_on() {
 
 /// Hands numbered packets (`a<n>`, `v<n>`) to `senders` (audio, video) every 20 ms until
 /// `stop` is set.
-fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::AtomicBool>) {
+pub(crate) fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::AtomicBool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for seq in 0u16.. {
@@ -311,7 +311,7 @@ fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::AtomicBool>) {
 }
 
 /// Waits for `want` among the plane's events.
-async fn event(events: &mut mpsc::Receiver<PlaneEvent>, want: PlaneEvent) {
+pub(crate) async fn event(events: &mut mpsc::Receiver<PlaneEvent>, want: PlaneEvent) {
     tokio::time::timeout(T, async {
         while let Some(e) = events.recv().await {
             if e == want {
@@ -356,7 +356,7 @@ async fn play_both(
     (plane.play(offer, tracks, tx).await.unwrap(), events)
 }
 
-fn play(codec: MediaCodec) -> PlayTrack {
+pub(crate) fn play(codec: MediaCodec) -> PlayTrack {
     PlayTrack {
         codec,
         stream_id: "judge".into(),
@@ -436,7 +436,7 @@ async fn a_viewer_fed_from_outside_gets_what_is_handed_in_and_its_requests_and_e
         media_ssrc: ssrc,
     };
     video.write_rtcp(vec![Box::new(pli)]).await.unwrap();
-    event(&mut events, PlaneEvent::KeyframeWanted).await;
+    event(&mut events, PlaneEvent::KeyframeWanted { ssrc }).await;
 
     // The connection closes: its opener is told, and what is still handed in for it is
     // refused, even once a new connection has taken its place in the plane's table.

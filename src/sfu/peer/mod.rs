@@ -11,6 +11,7 @@
 //! renegotiation and whether or not an answer is pending; an answer only ever activates tracks
 //! that are still wanted; a client that does not answer in time gets nothing new.
 
+mod downlink;
 mod negotiation;
 mod publish;
 mod subscribe;
@@ -22,13 +23,13 @@ use std::time::{Duration, Instant};
 use gavel_signaling::{Connection, ErrorCode, ServerMessage};
 use tokio::sync::{mpsc, watch};
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::rtp_transceiver::RtpSender;
 
 use super::conn::Conn;
 use super::track::{Outlet, PublishedTrack};
 use super::{PeerFactory, SfuError};
 use crate::domain::{ParticipantId, Role, TrackKey};
 use crate::sfu::link::{Outbound, RoomLink};
+use downlink::Downlink;
 use negotiation::Negotiation;
 
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
@@ -176,7 +177,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
 /// A track on the subscribe connection.
 struct Subscribed {
     track: Arc<PublishedTrack>,
-    sender: Arc<dyn RtpSender>,
+    sender: downlink::Sender,
     outlet: Arc<Outlet>,
     /// Answered by the client on a connection that is up: forwarding may run whenever the
     /// room allows it.
@@ -187,7 +188,7 @@ struct MediaActor {
     owner: u64,
     ctx: PeerContext,
     publish: Option<Conn>,
-    subscribe: Option<Conn>,
+    subscribe: Option<Downlink>,
     /// Tracks on the subscribe connection, by (publisher, key).
     current: HashMap<(ParticipantId, TrackKey), Subscribed>,
     track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
@@ -234,7 +235,7 @@ impl MediaActor {
         reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.negotiation.poll_timeout();
-            let mut connected = self.subscribe.as_ref().map(|c| c.connected.clone());
+            let mut connected = self.subscribe.as_ref().map(Downlink::connected);
             tokio::select! {
                 () = until_connected(connected.as_mut()), if self.negotiation.waits_for_connection() => {
                     let want = desired.borrow().clone();
@@ -338,11 +339,11 @@ impl MediaActor {
         for s in self.current.values() {
             s.track.remove_outlet(self.owner);
         }
-        for conn in [self.publish.take(), self.subscribe.take()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(conn) = self.publish.take() {
             let _ = conn.pc.close().await;
+        }
+        if let Some(downlink) = self.subscribe.take() {
+            downlink.close().await;
         }
     }
 }

@@ -9,6 +9,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
 use super::MediaActor;
+use super::downlink::Downlink;
 use crate::sfu::conn::Conn;
 use crate::sfu::link::MediaEvent;
 use crate::sfu::{SfuError, incoming, sdp_policy};
@@ -28,7 +29,12 @@ impl MediaActor {
     ) {
         let conn = match pc {
             Connection::Publish => self.publish.as_ref(),
-            Connection::Subscribe => self.subscribe.as_ref(),
+            Connection::Subscribe => match &self.subscribe {
+                // On the media plane (ICE-lite): it learns the client's address from the
+                // client's own checks, and needs no candidates.
+                Some(d) if d.own().is_none() => return,
+                d => d.as_ref().and_then(Downlink::own),
+            },
         };
         let Some(conn) = conn else {
             self.tell_error(

@@ -6,18 +6,14 @@
 use std::sync::Arc;
 
 use gavel_signaling::{ErrorCode, MediaKind, ServerMessage, TrackInfo};
-use tokio::sync::watch;
-use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::peer_connection::RTCSessionDescription;
 
+use super::downlink::Downlink;
 use super::{MediaActor, Subscribed, client_track_id};
 use crate::domain::{ParticipantId, TrackKey};
 use crate::sfu::SfuError;
-use crate::sfu::codec::MediaCodec;
-use crate::sfu::conn::Conn;
 use crate::sfu::layers::{Demand, Layer, allocate};
 use crate::sfu::offer_codecs::{Answered, accepted_video, answered, to_offer};
-use crate::sfu::track::{Outlet, PublishedTrack, local_track};
+use crate::sfu::track::PublishedTrack;
 
 /// Kept back from the estimate for each subscribed audio track (Opus at its highest).
 const AUDIO_RESERVE_BPS: u64 = 64_000;
@@ -95,8 +91,8 @@ impl MediaActor {
         if let Some(s) = self.current.remove(k) {
             s.track.remove_outlet(self.owner);
             self.video_sizes.remove(&client_track_id(&s.track));
-            if let Some(conn) = &self.subscribe {
-                let _ = conn.pc.remove_track(&s.sender).await;
+            if let Some(downlink) = &mut self.subscribe {
+                downlink.remove(&s.sender).await;
             }
         }
     }
@@ -136,9 +132,9 @@ impl MediaActor {
             return Ok(None);
         }
         if self.subscribe.is_none() {
-            self.subscribe = Some(Conn::new(&self.ctx.factory.sending(), None).await?);
+            self.subscribe = Some(Downlink::open(&self.ctx.factory, &self.estimate).await?);
         }
-        let conn = self.subscribe.as_mut().expect("set above");
+        let downlink = self.subscribe.as_mut().expect("set above");
         for track in to_add {
             let k = (track.publisher.clone(), track.key.clone());
             let accepted = match track.kind {
@@ -146,46 +142,22 @@ impl MediaActor {
                 MediaKind::Audio => None,
             };
             let codecs = to_offer(track.media, track.rendition(), accepted);
-            let Some(&first) = codecs.first() else {
+            if codecs.is_empty() {
                 tracing::warn!(publisher = %track.publisher, codec = ?track.media,
                     "the subscriber takes this track in no codec Gavel has for it");
                 self.untakeable.insert(k);
                 continue;
-            };
-            let ssrc = rand_ssrc();
-            // In its own codec (with the publisher's parameters), or its rendition's.
-            let codec = if first == track.media {
-                track.codec.clone()
-            } else {
-                first.rtc()
-            };
-            let local = local_track(
-                track.publisher.to_string(),
-                client_track_id(track),
-                track.kind,
-                codec,
-                ssrc,
-            );
-            let sender = conn
-                .pc
-                .add_track(local.clone() as Arc<dyn TrackLocal>)
-                .await?;
-            offer_codecs(&conn.pc, &sender, &codecs).await;
-            let outlet = Arc::new(Outlet::new(
-                self.owner,
-                local.clone(),
-                ssrc,
-                track.media.payload_type(),
-            ));
-            if first != track.media {
-                outlet.set_fallback(Some(first.payload_type()));
             }
-            let span =
-                tracing::info_span!("feedback", publisher = %track.publisher, track = %track.key);
-            tokio::spawn(tracing::Instrument::instrument(
-                feedback(local, track.clone(), outlet.clone(), self.estimate.clone()),
-                span,
-            ));
+            let (sender, outlet) = downlink
+                .add(
+                    self.owner,
+                    track,
+                    client_track_id(track),
+                    &codecs,
+                    rand_ssrc(),
+                    &self.estimate,
+                )
+                .await?;
             self.current.insert(
                 k.clone(),
                 Subscribed {
@@ -197,8 +169,7 @@ impl MediaActor {
             );
             added.push(k);
         }
-        let offer = conn.pc.create_offer(None).await?;
-        let sdp = conn.local_with_candidates(offer).await?;
+        let sdp = downlink.offer().await?;
         let tracks = self
             .current
             .values()
@@ -220,19 +191,11 @@ impl MediaActor {
         added: Vec<(ParticipantId, TrackKey)>,
         want: &[Arc<PublishedTrack>],
     ) {
-        let Some(conn) = self.subscribe.as_mut() else {
+        let Some(downlink) = self.subscribe.as_mut() else {
             return;
         };
         let sections = answered(&sdp);
-        let applied = match RTCSessionDescription::answer(sdp) {
-            Ok(a) => conn
-                .pc
-                .set_remote_description(a)
-                .await
-                .map_err(SfuError::from),
-            Err(e) => Err(SfuError::Sdp(e.to_string())),
-        };
-        if let Err(e) = applied {
+        if let Err(e) = downlink.answer(sdp).await {
             self.tell_error(ErrorCode::BadMessage, &e.to_string());
             self.roll_back(&added).await;
             return;
@@ -240,15 +203,15 @@ impl MediaActor {
         if self.accepted_video.is_none() {
             self.accepted_video = accepted_video(&sections);
         }
-        let Some(conn) = self.subscribe.as_ref() else {
+        let Some(downlink) = self.subscribe.as_ref() else {
             return;
         };
         for k in &added {
             if let Some(s) = self.current.get(k) {
-                choose_rendition(&conn.pc, s, &sections).await;
+                choose_rendition(downlink, s, &sections).await;
             }
         }
-        let up = *conn.connected.borrow();
+        let up = *downlink.connected().borrow();
         let start = self.negotiation.handle_applied(added, up);
         if up {
             self.activate(start, want).await;
@@ -291,89 +254,18 @@ impl MediaActor {
     }
 }
 
-/// A subscriber's RTCP about one track: key-frame requests go to the publisher (for the layer
-/// this subscriber gets; rate-limited there), bandwidth estimates to the actor.
-async fn feedback(
-    local: Arc<webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP>,
-    track: Arc<PublishedTrack>,
-    outlet: Arc<Outlet>,
-    estimate: Arc<watch::Sender<u64>>,
-) {
-    use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
-    while let Some(TrackLocalEvent::OnRtcpPacket(packets)) = local.poll().await {
-        let mut keyframe = false;
-        for p in &packets {
-            match p.as_any().downcast_ref::<ReceiverEstimatedMaximumBitrate>() {
-                Some(remb) if remb.bitrate.is_finite() && remb.bitrate >= 0.0 => {
-                    // Saturating float-to-int conversion.
-                    let bps = remb.bitrate as u64;
-                    estimate.send_if_modified(|e| std::mem::replace(e, bps) != bps);
-                }
-                Some(_) => {}
-                None => keyframe = true,
-            }
-        }
-        if keyframe {
-            let layers = outlet.layer.current().map_or(u8::MAX, |l| 1 << l);
-            track.request_keyframe(layers).await;
-        }
-    }
-}
-
 fn rand_ssrc() -> u32 {
     u32::from_be_bytes(crate::auth::random_bytes::<4>())
-}
-
-/// The transceiver `sender` sends on.
-async fn transceiver_of(
-    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
-    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-) -> Option<Arc<dyn webrtc::rtp_transceiver::RtpTransceiver>> {
-    let id: rtc::rtp_transceiver::RTCRtpTransceiverId = sender.id().into();
-    pc.get_transceivers()
-        .await
-        .into_iter()
-        .find(|t| t.id() == id)
-}
-
-/// Offers `codecs` (in that order) on the track's section: the WebRTC stack would offer the
-/// track's own codec only, and keep a reused transceiver's earlier ones.
-async fn offer_codecs(
-    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
-    sender: &Arc<dyn webrtc::rtp_transceiver::RtpSender>,
-    codecs: &[MediaCodec],
-) {
-    use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
-    let Some(t) = transceiver_of(pc, sender).await else {
-        return;
-    };
-    let codecs = codecs
-        .iter()
-        .map(|c| RTCRtpCodecParameters {
-            rtp_codec: c.rtc(),
-            payload_type: c.payload_type(),
-        })
-        .collect();
-    if let Err(e) = t.set_codec_preferences(codecs).await {
-        tracing::warn!(error = %e, "a track's codecs could not all be offered");
-    }
 }
 
 /// Which rendition of `s`'s track the subscriber gets, from what its answer took in the
 /// track's section: the track's own codec, or, for a camera's profile it cannot decode, the
 /// rendition the camera's ingest makes for such subscribers.
-async fn choose_rendition(
-    pc: &Arc<dyn webrtc::peer_connection::PeerConnection>,
-    s: &Subscribed,
-    sections: &[Answered],
-) {
+async fn choose_rendition(downlink: &Downlink, s: &Subscribed, sections: &[Answered]) {
     let Some(rendition) = s.track.rendition() else {
         return;
     };
-    let Some(t) = transceiver_of(pc, &s.sender).await else {
-        return;
-    };
-    let Ok(Some(mid)) = t.mid().await else {
+    let Some(mid) = downlink.mid(&s.sender).await else {
         return;
     };
     let Some(section) = sections

@@ -29,6 +29,7 @@ use crate::sfu::keyframe;
 mod command;
 mod conn;
 mod fed;
+mod offering;
 mod socket;
 
 use conn::Conn;
@@ -306,16 +307,7 @@ impl Engine {
         for m in media.drain(..) {
             match m {
                 RTCMessage::RtpPacket(track, packet) => self.forward(id, &track, packet, now),
-                RTCMessage::RtcpPacket(_, packets)
-                    if packets
-                        .iter()
-                        .any(|p| keyframe::asks_for_keyframe(p.as_ref())) =>
-                {
-                    if let Some(c) = self.conns.get(id).and_then(Option::as_ref) {
-                        c.tell(PlaneEvent::KeyframeWanted);
-                    }
-                    self.keyframe_for(id, now);
-                }
+                RTCMessage::RtcpPacket(_, packets) => self.feedback(id, &packets, now),
                 _ => {}
             }
         }
@@ -372,6 +364,25 @@ impl Engine {
         }
         if let Some(c) = self.conns[from].as_mut() {
             c.routes[kind] = routes;
+        }
+    }
+
+    /// A subscriber's RTCP: key-frame requests go to its publisher (on the plane) or to whoever
+    /// feeds it, its downlink estimate to whoever feeds it.
+    fn feedback(&mut self, id: ConnId, packets: &[Box<dyn rtc::rtcp::Packet>], now: Instant) {
+        let mut asks = false;
+        if let Some(c) = self.conns.get(id).and_then(Option::as_ref) {
+            for p in packets {
+                if let Some(ssrc) = keyframe::keyframe_ssrc(p.as_ref()) {
+                    c.tell(PlaneEvent::KeyframeWanted { ssrc });
+                    asks = true;
+                } else if let Some(bps) = keyframe::remb_bps(p.as_ref()) {
+                    c.tell(PlaneEvent::Estimate(bps));
+                }
+            }
+        }
+        if asks {
+            self.keyframe_for(id, now);
         }
     }
 

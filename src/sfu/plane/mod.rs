@@ -10,17 +10,19 @@
 //! thread, which is pinned to a core if asked.
 //!
 //! The plane forwards between its own publishers and subscribers (measured by `gavel bench sfu
-//! --plane`), and carries viewers whose media comes from outside it ([`Plane::play`]: a track
-//! of the rooms fed in through a [`PlaneSender`], the way onto the plane for WHEP viewers and
-//! then the rooms' subscribers). The rooms still use the per-connection transport (`sfu::peer`)
-//! until the plane carries everything they need (renegotiation, simulcast, pausing, the
-//! recorder's and the transcriber's taps).
+//! --plane`), and carries connections whose media comes from outside it, fed through a
+//! [`PlaneSender`] per track: WHEP viewers ([`Plane::play`], answering the viewer's offer) and
+//! the rooms' subscribers ([`Plane::open_offering`], offered and renegotiated as the room
+//! changes). The rooms' publishers still have connections of their own (`sfu::peer`) until
+//! the plane carries what they need (simulcast reception, the recorder's and the
+//! transcriber's taps, levels).
 
 pub mod demux;
 mod engine;
 mod feed;
 pub mod inbox;
 pub mod latency;
+mod offering;
 pub mod outbox;
 
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use demux::ConnId;
 pub use feed::{MAX_FED, PlaneBatch, PlaneSender};
+pub use offering::{Offered, Offering};
 
 use crate::sfu::codec::MediaCodec;
 use feed::Feed;
@@ -111,8 +114,14 @@ pub enum PlaneEvent {
     /// The viewer's connection is down for now (ICE lost it); `Connected` again if it comes
     /// back, `Closed` when the plane gives up on it.
     Disconnected,
-    /// The viewer asked for a key frame (its decoder lost one).
-    KeyframeWanted,
+    /// The viewer asked for a key frame of the track it receives as `ssrc` (its decoder lost
+    /// one).
+    KeyframeWanted {
+        /// The SSRC of the track (its [`PlaneSender::ssrc`]).
+        ssrc: u32,
+    },
+    /// The viewer's estimate of its downlink (REMB), bits per second.
+    Estimate(u64),
     /// The connection failed or closed, and is gone from the plane.
     Closed,
 }
@@ -160,6 +169,8 @@ enum Cmd {
     },
     Answer {
         conn: ConnId,
+        /// Only the connection with this token (none: whichever is in the slot).
+        token: Option<u64>,
         sdp: String,
         reply: oneshot::Sender<Result<(), PlaneError>>,
     },
@@ -168,6 +179,7 @@ enum Cmd {
         /// Only the connection with this token (none: whichever is in the slot).
         token: Option<u64>,
     },
+    Offering(offering::OfferingCmd),
     Stats {
         reply: oneshot::Sender<PlaneStats>,
     },
@@ -278,7 +290,13 @@ impl Plane {
     /// The subscriber's answer to the plane's offer.
     pub async fn answer(&self, conn: ConnId, sdp: String) -> Result<(), PlaneError> {
         check_size(&sdp)?;
-        self.ask(|reply| Cmd::Answer { conn, sdp, reply }).await?
+        self.ask(|reply| Cmd::Answer {
+            conn,
+            token: None,
+            sdp,
+            reply,
+        })
+        .await?
     }
 
     /// Closes a connection (a publisher's subscribers stay, and receive nothing more).

@@ -280,6 +280,7 @@ impl MediaPeer {
                         Ok(ServerMessage::PublishAnswer { sdp }) => { let _ = ans_tx.send(sdp); }
                         Ok(ServerMessage::SubscribeOffer { sdp, tracks }) => {
                             offers_seen.fetch_add(1, Ordering::Relaxed);
+                            let offered = sdp.clone();
                             if answer_offers.load(Ordering::Relaxed) {
                                 if sub.is_none() {
                                     sub = Some(new_pc(&factory, sub_stats.clone(), sub_remotes.clone(), sub_log.clone()).await);
@@ -298,7 +299,7 @@ impl MediaPeer {
                                     let _ = reply.send(ClientMessage::SubscribeAnswer { sdp }).await;
                                 }
                             }
-                            let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: String::new(), tracks });
+                            let _ = ev_tx.send(ServerMessage::SubscribeOffer { sdp: offered, tracks });
                         }
                         Ok(m) => { if ev_tx.send(m).is_err() { break; } }
                         Err(_) => ws = None,

@@ -46,12 +46,19 @@ impl Engine {
             } => {
                 let _ = reply.send(self.subscribe(now, publisher, stream_id));
             }
-            Cmd::Answer { conn, sdp, reply } => {
+            Cmd::Answer {
+                conn,
+                token,
+                sdp,
+                reply,
+            } => {
                 let r = match self.conns.get_mut(conn).and_then(Option::as_mut) {
-                    Some(c) => RTCSessionDescription::answer(sdp)
-                        .and_then(|a| c.pc.set_remote_description(now, a))
-                        .map_err(PlaneError::from),
-                    None => Err(PlaneError::NoSuchConnection),
+                    Some(c) if token.is_none_or(|t| t == c.token) => {
+                        RTCSessionDescription::answer(sdp)
+                            .and_then(|a| c.pc.set_remote_description(now, a))
+                            .map_err(PlaneError::from)
+                    }
+                    _ => Err(PlaneError::NoSuchConnection),
                 };
                 self.drain(conn, now);
                 let _ = reply.send(r);
@@ -75,6 +82,7 @@ impl Engine {
                     self.remove(conn);
                 }
             }
+            Cmd::Offering(cmd) => self.offering(now, cmd),
             Cmd::Stats { reply } => {
                 let _ = reply.send(PlaneStats {
                     cpu_us: thread_cpu_us(),
@@ -130,7 +138,9 @@ impl Engine {
                     ..Default::default()
                 }],
             );
-            senders.push((c.pc.add_track(track)?, ssrc));
+            let sender = c.pc.add_track(track)?;
+            c.note_sender(sender, ssrc);
+            senders.push((sender, ssrc));
         }
         let answer = c.pc.create_answer(None)?;
         c.pc.set_local_description(now, answer)?;

@@ -63,13 +63,26 @@ pub(crate) struct Conn {
     pub(crate) token: u64,
     /// Whoever opened a connection fed from outside, told what happens on it.
     pub(crate) events: Option<tokio::sync::mpsc::Sender<PlaneEvent>>,
+    /// A fed connection's senders' SSRCs, by transceiver (0: none now). A packet fed for a
+    /// track taken off is refused even when a new track reuses its transceiver.
+    sender_ssrcs: Vec<u32>,
 }
 
 impl Conn {
     /// A connection whose only candidate is the shared socket at `local`; `sending` ones are a
     /// subscriber's (the receiver estimates its downlink, as `PeerFactory::sending` says).
     pub(crate) fn new(now: Instant, local: SocketAddr, sending: bool) -> Result<Self, PlaneError> {
-        let (m, registry) = crate::sfu::media_setup(CODECS, sending)?;
+        Self::with_codecs(now, local, sending, CODECS)
+    }
+
+    /// The same, registering `codecs`.
+    pub(crate) fn with_codecs(
+        now: Instant,
+        local: SocketAddr,
+        sending: bool,
+        codecs: &[MediaCodec],
+    ) -> Result<Self, PlaneError> {
+        let (m, registry) = crate::sfu::media_setup(codecs, sending)?;
         let ufrag = hex(&crate::auth::random_bytes::<8>());
         let settings = SettingEngineBuilder::new()
             .with_lite(true)
@@ -112,7 +125,31 @@ impl Conn {
             publisher: None,
             token: 0,
             events: None,
+            sender_ssrcs: Vec::new(),
         })
+    }
+
+    /// A fed track's sender now sends as `ssrc` (0: it was taken off).
+    pub(crate) fn note_sender(&mut self, sender: RTCRtpSenderId, ssrc: u32) {
+        let i = usize::from(sender);
+        if self.sender_ssrcs.len() <= i {
+            self.sender_ssrcs.resize(i + 1, 0);
+        }
+        self.sender_ssrcs[i] = ssrc;
+    }
+
+    /// Whether `sender` sends as `ssrc` now (what a fed packet was meant for is still there).
+    pub(crate) fn sends_as(&self, sender: RTCRtpSenderId, ssrc: u32) -> bool {
+        self.sender_ssrcs.get(usize::from(sender)) == Some(&ssrc)
+    }
+
+    /// The SSRC of every fed track, with its transceiver.
+    pub(crate) fn fed_ssrcs(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.sender_ssrcs
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, s)| s != 0)
     }
 
     /// Tells whoever opened the connection (if it was fed from outside) what happened; a

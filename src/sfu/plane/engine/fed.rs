@@ -22,7 +22,7 @@ impl Engine {
                     self.stats.refused += 1;
                     continue;
                 };
-                if c.token != d.token || !c.connected {
+                if c.token != d.token || !c.connected || !c.sends_as(d.sender, d.ssrc) {
                     self.stats.refused += 1;
                     continue;
                 }
