@@ -42,8 +42,12 @@ pub(crate) struct Fed {
     pub(crate) dests: Vec<Dest>,
 }
 
-/// The queue into the plane and its doorbell, shared by every [`PlaneSender`].
+/// The queues into the plane and its doorbell, shared by every [`PlaneSender`].
 pub(crate) struct Feed {
+    /// Speech, taken first: a key frame fanned out to many takes the plane tens of
+    /// milliseconds, and a hearing notices late speech before late video.
+    pub(crate) speech: ArrayQueue<Fed>,
+    /// Video.
     pub(crate) queue: ArrayQueue<Fed>,
     /// Set by the plane's thread just before it waits; whoever finds it set rings.
     pub(crate) asleep: AtomicBool,
@@ -53,15 +57,18 @@ pub(crate) struct Feed {
 impl Feed {
     pub(crate) fn new(wake: Arc<OwnedFd>) -> Self {
         Self {
+            speech: ArrayQueue::new(MAX_FED / 4),
             queue: ArrayQueue::new(MAX_FED),
             asleep: AtomicBool::new(false),
             wake,
         }
     }
 
-    /// Queues `fed`; false when the queue is full (the packet is dropped).
-    fn push(&self, fed: Fed) -> bool {
-        let queued = self.queue.push(fed).is_ok();
+    /// Queues `fed` (with the speech if it is); false when the queue is full (the packet is
+    /// dropped).
+    fn push(&self, fed: Fed, speech: bool) -> bool {
+        let queue = if speech { &self.speech } else { &self.queue };
+        let queued = queue.push(fed).is_ok();
         // Sequentially consistent with the plane's own store-then-check before it waits: either
         // the plane sees this packet before sleeping, or this sees it asleep and rings.
         if self.asleep.swap(false, Ordering::SeqCst) {
@@ -73,11 +80,16 @@ impl Feed {
     /// The plane's thread is about to wait: true if it may (nothing is queued).
     pub(crate) fn may_sleep(&self) -> bool {
         self.asleep.store(true, Ordering::SeqCst);
-        if self.queue.is_empty() {
+        if self.queue.is_empty() && self.speech.is_empty() {
             return true;
         }
         self.asleep.store(false, Ordering::SeqCst);
         false
+    }
+
+    /// The next packet to write: speech first.
+    pub(crate) fn pop(&self) -> Option<Fed> {
+        self.speech.pop().or_else(|| self.queue.pop())
     }
 
     /// The plane's thread is awake again.
@@ -110,6 +122,8 @@ pub struct PlaneSender {
     pub(crate) sender: RTCRtpSenderId,
     /// The SSRC the track was offered with (packets must carry it).
     pub ssrc: u32,
+    /// An audio track (its packets go ahead of video).
+    pub(crate) speech: bool,
 }
 
 impl PlaneSender {
@@ -117,7 +131,7 @@ impl PlaneSender {
     /// blocks. False when the plane is too far behind to take it: the packet is dropped.
     pub fn send(&self, packet: rtc::rtp::Packet) -> bool {
         let dests = vec![self.dest(&packet.header)];
-        self.feed.push(Fed { packet, dests })
+        self.feed.push(Fed { packet, dests }, self.speech)
     }
 
     fn dest(&self, header: &rtc::rtp::header::Header) -> Dest {
@@ -138,6 +152,8 @@ impl PlaneSender {
 pub struct PlaneBatch {
     feed: Option<Arc<Feed>>,
     dests: Vec<Dest>,
+    /// Copies of speech (the first sender added says).
+    speech: bool,
 }
 
 impl PlaneBatch {
@@ -145,6 +161,9 @@ impl PlaneBatch {
     /// timestamp (the rest of the packet is the batch's); false if `sender` is on another
     /// plane than the batch's copies (a server runs one), whose copy the caller sends itself.
     pub fn add(&mut self, sender: &PlaneSender, header: &rtc::rtp::header::Header) -> bool {
+        if self.feed.is_none() {
+            self.speech = sender.speech;
+        }
         let feed = self.feed.get_or_insert_with(|| sender.feed.clone());
         if !Arc::ptr_eq(feed, &sender.feed) {
             return false;
@@ -170,14 +189,11 @@ impl PlaneBatch {
             return 0;
         };
         let n = self.dests.len();
-        if feed.push(Fed {
+        let fed = Fed {
             packet,
             dests: self.dests,
-        }) {
-            n
-        } else {
-            0
-        }
+        };
+        if feed.push(fed, self.speech) { n } else { 0 }
     }
 }
 
@@ -195,5 +211,41 @@ impl std::fmt::Debug for PlaneSender {
             .field("conn", &self.conn)
             .field("ssrc", &self.ssrc)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fed(tag: &'static [u8]) -> Fed {
+        Fed {
+            packet: rtc::rtp::Packet {
+                payload: bytes::Bytes::from_static(tag),
+                ..Default::default()
+            },
+            dests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn speech_goes_ahead_of_video_queued_before_it_and_each_keeps_its_order() {
+        let wake = rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC).unwrap();
+        let feed = Feed::new(Arc::new(wake));
+        for (tag, speech) in [
+            (&b"v1"[..], false),
+            (b"v2", false),
+            (b"a1", true),
+            (b"v3", false),
+            (b"a2", true),
+        ] {
+            assert!(feed.push(fed(tag), speech));
+        }
+        assert!(!feed.may_sleep(), "packets wait");
+        let order: Vec<_> = std::iter::from_fn(|| feed.pop())
+            .map(|f| f.packet.payload)
+            .collect();
+        assert_eq!(order, ["a1", "a2", "v1", "v2", "v3"]);
+        assert!(feed.may_sleep(), "nothing waits");
     }
 }

@@ -335,6 +335,10 @@ impl Plane {
         events: mpsc::Sender<PlaneEvent>,
     ) -> Result<Playing, PlaneError> {
         check_size(&offer)?;
+        let speech: Vec<bool> = tracks
+            .iter()
+            .map(|t| t.codec.kind() == gavel_signaling::MediaKind::Audio)
+            .collect();
         let Opened {
             conn,
             token,
@@ -350,12 +354,14 @@ impl Plane {
             .await??;
         let senders = senders
             .into_iter()
-            .map(|(sender, ssrc)| PlaneSender {
+            .zip(speech)
+            .map(|((sender, ssrc), speech)| PlaneSender {
                 feed: self.feed.clone(),
                 conn,
                 token,
                 sender,
                 ssrc,
+                speech,
             })
             .collect();
         Ok(Playing {

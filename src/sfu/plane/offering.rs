@@ -80,6 +80,9 @@ impl Plane {
         codecs: Vec<MediaCodec>,
         ssrc: u32,
     ) -> Result<PlaneSender, PlaneError> {
+        let speech = codecs
+            .first()
+            .is_some_and(|c| c.kind() == gavel_signaling::MediaKind::Audio);
         let sender = self
             .ask(|reply| {
                 Cmd::Offering(OfferingCmd::AddTrack {
@@ -97,6 +100,7 @@ impl Plane {
             token: to.token,
             sender,
             ssrc,
+            speech,
         })
     }
 

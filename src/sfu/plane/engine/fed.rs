@@ -13,7 +13,7 @@ impl Engine {
         let now = Instant::now();
         let mut taken = 0;
         while taken < MAX_FED {
-            let Some(f) = self.feed.queue.pop() else {
+            let Some(f) = self.feed.pop() else {
                 break;
             };
             taken += f.dests.len().max(1);
