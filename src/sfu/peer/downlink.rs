@@ -51,13 +51,21 @@ impl Downlink {
         factory: &PeerFactory,
         estimate: &Arc<watch::Sender<u64>>,
     ) -> Result<Self, SfuError> {
+        let own = || async { Ok(Self::Own(Conn::new(&factory.sending(), None).await?)) };
         let Some(plane) = factory.plane() else {
-            return Ok(Self::Own(Conn::new(&factory.sending(), None).await?));
+            return own().await;
         };
         // overflow: drop (the plane never waits for a session; a lost key-frame request is
         // asked again by the client's decoder, a lost estimate comes again within a second)
         let (events_tx, events) = mpsc::channel(64);
-        let at = plane.open_offering(events_tx).await?;
+        let at = match plane.open_offering(events_tx).await {
+            Ok(at) => at,
+            // A plane that has stopped degrades to connections of their own, not to none.
+            Err(e) => {
+                tracing::error!(error = %e, "the media plane is not there; a connection of its own instead");
+                return own().await;
+            }
+        };
         let (state, connected) = watch::channel(false);
         let fed = Fed::default();
         tokio::spawn(tracing::Instrument::instrument(
