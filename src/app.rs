@@ -181,7 +181,9 @@ impl Server {
         let sfu = crate::sfu::PeerFactory::new(config.media.udp_addrs.clone())
             .with_port_range(config.media.port_range.map(|[a, b]| a..=b))
             .with_announced_ip(config.media.announce_ip)
-            .with_plane(plane.clone());
+            // The plane names one address; subscribers reachable at several keep
+            // connections of their own, which gather them all.
+            .with_plane(plane.clone().filter(|_| config.media.udp_addrs.len() == 1));
         let state = AppState {
             rooms: rooms.clone(),
             courtroom: courtroom.clone(),

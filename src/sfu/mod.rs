@@ -81,26 +81,39 @@ fn media_engine(codecs: &[MediaCodec]) -> Result<MediaEngine, webrtc::error::Err
 }
 
 /// The media engine and interceptors of a connection with `codecs`. One that sends media to a
-/// client (`sending`) negotiates REMB and keeps NACK and RTCP reports only; one that receives
-/// takes the defaults (NACK, reports, TWCC). Both pass key-frame requests to the application.
-/// Shared by the per-connection transport and the media plane, so a client sees one server.
+/// client (`sending`) negotiates REMB and NACK and keeps what a sender needs: the NACK
+/// responder (retransmissions) and sender reports (the client's lip sync); the NACK generator
+/// and receiver reports would only pass each of its packets along (every interceptor is a
+/// queue the packet is moved through; at 150 subscribers this is the plane's largest cost).
+/// One that receives takes the defaults (NACK, reports, TWCC). Both pass key-frame requests to
+/// the application. Shared by the per-connection transport and the media plane, so a client
+/// sees one server.
 pub(crate) fn media_setup(
     codecs: &[MediaCodec],
     sending: bool,
 ) -> Result<(MediaEngine, Registry), webrtc::error::Error> {
-    use rtc::peer_connection::configuration::interceptor_registry::{
-        configure_nack, configure_rtcp_reports,
+    use rtc::interceptor::{NackResponderBuilder, SenderReportBuilder};
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCPFeedback, TYPE_RTCP_FB_GOOG_REMB, TYPE_RTCP_FB_NACK,
     };
     let mut m = media_engine(codecs)?;
     let registry = if sending {
-        m.register_feedback(
-            rtc::rtp_transceiver::rtp_sender::RTCPFeedback {
-                typ: rtc::rtp_transceiver::rtp_sender::TYPE_RTCP_FB_GOOG_REMB.to_owned(),
-                parameter: String::new(),
-            },
-            RtpCodecKind::Video,
-        );
-        configure_rtcp_reports(configure_nack(Registry::new(), &mut m))
+        for (typ, parameter) in [
+            (TYPE_RTCP_FB_GOOG_REMB, ""),
+            (TYPE_RTCP_FB_NACK, ""),
+            (TYPE_RTCP_FB_NACK, "pli"),
+        ] {
+            m.register_feedback(
+                RTCPFeedback {
+                    typ: typ.to_owned(),
+                    parameter: parameter.to_owned(),
+                },
+                RtpCodecKind::Video,
+            );
+        }
+        Registry::new()
+            .with(Slot::NackResponder, NackResponderBuilder::new().build())
+            .with(Slot::SenderReport, SenderReportBuilder::new().build())
     } else {
         register_default_interceptors(Registry::new(), &mut m)?
     }

@@ -80,6 +80,32 @@ async fn each_publisher_reaches_the_other(plane: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_connection_that_closed_is_offered_afresh_and_the_media_comes_again() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.wait_received(&judge.id, MediaKind::Audio, 20).await;
+    let offers = party.offers();
+    party.close_subscribe();
+    crate::support::wait_for(
+        std::time::Duration::from_secs(30),
+        "a new subscribe offer",
+        || async { (party.offers() > offers).then_some(()) },
+    )
+    .await;
+    let audio = party.received(&judge.id, MediaKind::Audio).packets;
+    let video = party.received(&judge.id, MediaKind::Video).packets;
+    party
+        .wait_received(&judge.id, MediaKind::Audio, audio + 20)
+        .await;
+    party
+        .wait_received(&judge.id, MediaKind::Video, video + 10)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lobby_receives_no_media_and_sends_none_until_admitted() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (_, hearing) = app.docket_and_hearing().await;

@@ -34,6 +34,8 @@ pub(super) struct PlaneLink {
     fed: Fed,
     /// Each track's `mid` (by SSRC), from the latest offer.
     mids: HashMap<u32, String>,
+    /// Closed by [`Downlink::close`].
+    closed: bool,
 }
 
 type Fed = Arc<Mutex<HashMap<u32, (Arc<PublishedTrack>, Arc<Outlet>)>>>;
@@ -78,7 +80,17 @@ impl Downlink {
             connected,
             fed,
             mids: HashMap::new(),
+            closed: false,
         }))
+    }
+
+    /// For a connection on the plane: a receiver whose sender is dropped when the plane has
+    /// closed the connection (ICE or DTLS failed, or the client closed it).
+    pub(super) fn gone(&self) -> Option<watch::Receiver<bool>> {
+        match self {
+            Self::Own(_) => None,
+            Self::Plane(p) => Some(p.connected.clone()),
+        }
     }
 
     /// Whether the connection is up (ICE and DTLS), as it changes.
@@ -225,7 +237,20 @@ impl Downlink {
             Self::Own(conn) => {
                 let _ = conn.pc.close().await;
             }
-            Self::Plane(p) => p.plane.close_playing(p.at.conn, p.at.token).await,
+            Self::Plane(mut p) => {
+                p.closed = true;
+                p.plane.close_playing(p.at.conn, p.at.token).await;
+            }
+        }
+    }
+}
+
+impl Drop for PlaneLink {
+    /// A link dropped without [`Downlink::close`] (its actor panicked) still closes its
+    /// connection: one never connected would otherwise stay on the plane.
+    fn drop(&mut self) {
+        if !self.closed {
+            self.plane.try_close_playing(self.at.conn, self.at.token);
         }
     }
 }
@@ -260,7 +285,9 @@ async fn plane_events(
                 let asked = lock(&fed).get(&ssrc).cloned();
                 if let Some((track, outlet)) = asked {
                     let layers = outlet.layer.current().map_or(u8::MAX, |l| 1 << l);
-                    track.request_keyframe(layers).await;
+                    // Not awaited here: the connection's state events behind it must not
+                    // wait (the channel drops what does not fit).
+                    tokio::spawn(async move { track.request_keyframe(layers).await });
                 }
             }
             PlaneEvent::Estimate(bps) => {

@@ -236,7 +236,9 @@ impl MediaActor {
         loop {
             let deadline = self.negotiation.poll_timeout();
             let mut connected = self.subscribe.as_ref().map(Downlink::connected);
+            let mut gone = self.subscribe.as_ref().and_then(Downlink::gone);
             tokio::select! {
+                () = until_gone(gone.as_mut()) => self.downlink_gone().await,
                 () = until_connected(connected.as_mut()), if self.negotiation.waits_for_connection() => {
                     let want = desired.borrow().clone();
                     let keys = self.negotiation.handle_connected();
@@ -335,6 +337,22 @@ impl MediaActor {
         });
     }
 
+    /// The media plane closed the subscribe connection (ICE or DTLS failed, or the client
+    /// closed it): its tracks stop, and what the participant may receive is offered afresh on
+    /// a new connection.
+    async fn downlink_gone(&mut self) {
+        tracing::warn!("the subscribe connection is gone; a new one is offered");
+        for (_, s) in self.current.drain() {
+            s.track.remove_outlet(self.owner);
+        }
+        self.video_sizes.clear();
+        self.last_offer = None;
+        if let Some(d) = self.subscribe.take() {
+            d.close().await;
+        }
+        self.negotiation.handle_lost();
+    }
+
     async fn shutdown(&mut self) {
         for s in self.current.values() {
             s.track.remove_outlet(self.owner);
@@ -351,6 +369,14 @@ impl MediaActor {
 /// The time the negotiation is told: tokio's clock, which its timers follow.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Resolves once `gone`'s sender is dropped (never without one).
+async fn until_gone(gone: Option<&mut watch::Receiver<bool>>) {
+    match gone {
+        Some(rx) => while rx.changed().await.is_ok() {},
+        None => std::future::pending().await,
+    }
 }
 
 /// Resolves once the connection is up (never without one).

@@ -102,6 +102,15 @@ impl<K> Negotiation<K> {
         }
     }
 
+    /// The connection is gone (the media plane closed it): nothing is out or waits on it any
+    /// more, and what the participant may receive is offered afresh, on a new one.
+    pub(crate) fn handle_lost(&mut self) {
+        self.awaiting = None;
+        self.unconnected.clear();
+        self.removed = false;
+        self.dirty = true;
+    }
+
     /// Whether to renegotiate now: something changed and no offer is out. Taken once: the
     /// caller renegotiates and reports with [`Self::offered`].
     pub(crate) fn poll_renegotiate(&mut self) -> bool {
@@ -241,6 +250,34 @@ mod tests {
         );
         assert_eq!(n.poll_timeout(), Some(at(t0, 18_000)));
         assert_eq!(n.handle_timeout(at(t0, 18_000)), Some(vec!["a"]));
+    }
+
+    #[test]
+    fn a_lost_connection_forgets_its_offer_and_what_waited_and_offers_afresh() {
+        let t0 = Instant::now();
+        let mut n = Negotiation::new(WAIT);
+        n.handle_wanted_changed();
+        offer(&mut n, t0, vec!["a"]);
+        let added = n.handle_answer().expect("an offer is out");
+        assert!(n.handle_applied(added, false).is_empty());
+        n.handle_wanted_changed();
+        offer(&mut n, at(t0, 100), vec!["b"]);
+        n.handle_lost();
+        assert_eq!(
+            n.handle_answer(),
+            None,
+            "the offer out went with the connection"
+        );
+        assert!(
+            !n.waits_for_connection(),
+            "nothing waits for the lost connection"
+        );
+        assert_eq!(n.poll_timeout(), None);
+        assert!(n.poll_renegotiate(), "what is wanted is offered again");
+        assert!(
+            !n.take_offer_needed(false),
+            "a new connection with nothing to add is not offered"
+        );
     }
 
     #[test]

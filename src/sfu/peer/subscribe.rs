@@ -196,7 +196,15 @@ impl MediaActor {
         };
         let sections = answered(&sdp);
         if let Err(e) = downlink.answer(sdp).await {
-            self.tell_error(ErrorCode::BadMessage, &e.to_string());
+            match e {
+                // The server's own failure (the plane's connection is gone): not the client's
+                // fault, and nothing of the plane's workings goes out.
+                SfuError::Plane(e) => {
+                    tracing::warn!(error = %e, "a subscribe answer could not be applied");
+                    self.tell_error(ErrorCode::Conflict, "the answer could not be applied");
+                }
+                e => self.tell_error(ErrorCode::BadMessage, &e.to_string()),
+            }
             self.roll_back(&added).await;
             return;
         }

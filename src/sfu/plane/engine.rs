@@ -10,7 +10,6 @@ use bytes::BytesMut;
 use rtc::peer_connection::event::{RTCPeerConnectionEvent, RTCTrackEvent};
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::state::RTCPeerConnectionState;
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 use rtc::sansio::Protocol;
 use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
@@ -24,13 +23,14 @@ use super::feed::Feed;
 use super::inbox::{self, Inbox, Waiting};
 use super::outbox::Outbox;
 use super::{Cmd, PlaneEvent, PlaneStats};
-use crate::sfu::keyframe;
 
 mod command;
 mod conn;
 mod fed;
+mod keyframes;
 mod offering;
 mod socket;
+mod table;
 
 use conn::Conn;
 pub(super) use socket::bind;
@@ -260,10 +260,18 @@ impl Engine {
             },
             message: w.datagram,
         };
+        // Once connected, a DTLS alert (RFC 7983: first byte 21) is the client closing its
+        // connection (close_notify) or a fatal error: either way it is over, now rather than
+        // when ICE gives up on it half a minute later, sending into the void meanwhile.
+        let ended = c.connected && msg.message.first() == Some(&21);
         if let Err(e) = c.pc.handle_read(msg) {
             tracing::debug!(conn = id, error = %e, "datagram refused");
         }
         self.drain(id, now);
+        if ended {
+            tracing::debug!(conn = id, "the client ended its connection");
+            self.close_now(id);
+        }
     }
 
     /// Handles what connection `id` has for the application: state changes, new tracks, media
@@ -272,6 +280,7 @@ impl Engine {
         self.mark(id);
         let mut failed = false;
         let mut became_connected = false;
+        let mut opened_asked = false;
         let mut media = std::mem::take(&mut self.media);
         {
             let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut) else {
@@ -296,6 +305,10 @@ impl Engine {
                     }
                     RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
                         c.track_opened(init.track_id, init.receiver_id, init.ssrc);
+                        if c.video_receiver.is_some() && c.keyframe_on_open {
+                            c.keyframe_on_open = false;
+                            opened_asked = true;
+                        }
                     }
                     _ => {}
                 }
@@ -314,6 +327,9 @@ impl Engine {
         self.media = media;
         if became_connected {
             self.keyframe_for(id, now);
+        }
+        if opened_asked {
+            self.ask_keyframe(id, now);
         }
         if failed {
             self.remove(id);
@@ -364,75 +380,6 @@ impl Engine {
         }
         if let Some(c) = self.conns[from].as_mut() {
             c.routes[kind] = routes;
-        }
-    }
-
-    /// A subscriber's RTCP: key-frame requests go to its publisher (on the plane) or to whoever
-    /// feeds it, its downlink estimate to whoever feeds it.
-    fn feedback(&mut self, id: ConnId, packets: &[Box<dyn rtc::rtcp::Packet>], now: Instant) {
-        let mut asks = false;
-        if let Some(c) = self.conns.get(id).and_then(Option::as_ref) {
-            for p in packets {
-                if let Some(ssrc) = keyframe::keyframe_ssrc(p.as_ref()) {
-                    c.tell(PlaneEvent::KeyframeWanted { ssrc });
-                    asks = true;
-                } else if let Some(bps) = keyframe::remb_bps(p.as_ref()) {
-                    c.tell(PlaneEvent::Estimate(bps));
-                }
-            }
-        }
-        if asks {
-            self.keyframe_for(id, now);
-        }
-    }
-
-    /// A subscriber asked for a key frame: ask its publisher's video, at most every
-    /// [`KEYFRAME_INTERVAL`]. A request inside the interval is sent at its end (one for all
-    /// asked meanwhile), never dropped: a subscriber that joined just after the last key frame
-    /// would otherwise wait for the publisher's next one of its own accord.
-    fn keyframe_for(&mut self, subscriber: ConnId, now: Instant) {
-        let Some(publisher) = self.conns[subscriber].as_ref().and_then(|c| c.publisher) else {
-            return;
-        };
-        let Some(p) = self.conns.get_mut(publisher).and_then(Option::as_mut) else {
-            return;
-        };
-        match p.last_keyframe_request {
-            Some(t) if now < t + KEYFRAME_INTERVAL => {
-                p.keyframe_due.get_or_insert(t + KEYFRAME_INTERVAL);
-            }
-            _ => self.ask_keyframe(publisher, now),
-        }
-    }
-
-    /// Sends a picture-loss indication for `publisher`'s video.
-    fn ask_keyframe(&mut self, publisher: ConnId, now: Instant) {
-        let Some(p) = self.conns.get_mut(publisher).and_then(Option::as_mut) else {
-            return;
-        };
-        p.keyframe_due = None;
-        let Some((receiver, ssrc)) = p.video_receiver else {
-            return;
-        };
-        p.last_keyframe_request = Some(now);
-        let pli = PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc: ssrc,
-        };
-        if let Some(mut rx) = p.pc.rtp_receiver(receiver)
-            && rx.write_rtcp(now, vec![Box::new(pli)]).is_ok()
-        {
-            self.stats.keyframe_requests += 1;
-        }
-        self.mark(publisher);
-    }
-
-    fn mark(&mut self, id: ConnId) {
-        if let Some(c) = self.conns.get_mut(id).and_then(Option::as_mut)
-            && !c.dirty
-        {
-            c.dirty = true;
-            self.dirty.push(id);
         }
     }
 
@@ -509,40 +456,6 @@ impl Engine {
                 }
             }
             self.drain(id, now);
-        }
-    }
-
-    fn insert(&mut self, c: Conn) -> ConnId {
-        let id = match self.conns.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                self.conns.push(None);
-                self.conns.len() - 1
-            }
-        };
-        self.demux.add(&c.ufrag, id);
-        let mut c = c;
-        c.token = self.next_token;
-        self.next_token += 1;
-        self.conns[id] = Some(c);
-        self.mark(id);
-        id
-    }
-
-    fn remove(&mut self, id: ConnId) {
-        let Some(gone) = self.conns.get_mut(id).and_then(Option::take) else {
-            return;
-        };
-        gone.tell(PlaneEvent::Closed);
-        self.demux.remove(id);
-        self.dirty.retain(|d| *d != id);
-        for c in self.conns.iter_mut().flatten() {
-            for routes in &mut c.routes {
-                routes.retain(|r| r.conn != id);
-            }
-            if c.publisher == Some(id) {
-                c.publisher = None;
-            }
         }
     }
 }

@@ -320,6 +320,17 @@ impl Plane {
         self.wake_up();
     }
 
+    /// [`Self::close_playing`] from where nothing can wait (a drop); a full command queue
+    /// loses it (the connection then ends when ICE gives up on it).
+    pub fn try_close_playing(&self, conn: ConnId, token: u64) {
+        // overflow: drop (see above)
+        let _ = self.cmds.try_send(Cmd::Close {
+            conn,
+            token: Some(token),
+        });
+        self.wake_up();
+    }
+
     fn wake_up(&self) {
         feed::ring(&self.wake);
     }

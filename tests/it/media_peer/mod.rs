@@ -162,6 +162,8 @@ pub(crate) struct MediaPeer {
     senders: Vec<(String, Arc<dyn webrtc::rtp_transceiver::RtpSender>)>,
     /// Replaces (or, with `None`, drops) the signaling socket.
     socket: mpsc::UnboundedSender<Option<SignalingClient>>,
+    /// Closes the subscribe connection (the next offer gets a new one).
+    close_sub: mpsc::UnboundedSender<()>,
 }
 
 async fn recv_on(
@@ -258,12 +260,19 @@ impl MediaPeer {
         let trickle = Arc::new(AtomicBool::new(false));
         let trickle_answers = trickle.clone();
         let (socket_tx, mut socket_rx) = mpsc::unbounded_channel::<Option<SignalingClient>>();
+        let (close_sub, mut close_rx) = mpsc::unbounded_channel::<()>();
         tokio::spawn(async move {
             let mut sub: Option<Pc> = None;
             // The socket can be dropped and replaced (resume) while the connections stay.
             let mut ws = Some(ws);
             loop {
                 tokio::select! {
+                    Some(()) = close_rx.recv() => {
+                        // The next offer gets a new connection.
+                        if let Some(pc) = sub.take() {
+                            let _ = pc.pc.close().await;
+                        }
+                    }
                     s = socket_rx.recv() => match s {
                         Some(s) => ws = s,
                         None => break,
@@ -328,9 +337,16 @@ impl MediaPeer {
             trickle,
             publish_answer: None,
             socket: socket_tx,
+            close_sub,
             h264: false,
             senders: Vec::new(),
         }
+    }
+
+    /// Closes the subscribe connection, as a client whose connection failed; a new offer is
+    /// answered on a new one.
+    pub(crate) fn close_subscribe(&self) {
+        self.close_sub.send(()).unwrap();
     }
 
     /// Drops the signaling socket abruptly (no `leave`, no close frame); the peer connections

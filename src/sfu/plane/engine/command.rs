@@ -9,7 +9,6 @@ use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
 };
-use rtc::sansio::Protocol;
 
 use gavel_signaling::MediaKind;
 use tokio::sync::mpsc;
@@ -60,7 +59,9 @@ impl Engine {
                     }
                     _ => Err(PlaneError::NoSuchConnection),
                 };
-                self.drain(conn, now);
+                if !matches!(r, Err(PlaneError::NoSuchConnection)) {
+                    self.drain(conn, now);
+                }
                 let _ = reply.send(r);
             }
             Cmd::Close { conn, token } => {
@@ -71,15 +72,7 @@ impl Engine {
                     .map(|c| c.token);
                 // A connection gone already leaves its slot to whoever took it.
                 if current.is_some() && token.is_none_or(|t| current == Some(t)) {
-                    // The connection's goodbye (DTLS close_notify) leaves before it is
-                    // forgotten.
-                    if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
-                        let _ = c.pc.close();
-                        while let Some(w) = c.pc.poll_write() {
-                            let _ = self.outbox.push(w.transport.peer_addr, w.message);
-                        }
-                    }
-                    self.remove(conn);
+                    self.close_now(conn);
                 }
             }
             Cmd::Offering(cmd) => self.offering(now, cmd),

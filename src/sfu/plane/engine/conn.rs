@@ -57,6 +57,9 @@ pub(crate) struct Conn {
     pub(crate) last_keyframe_request: Option<Instant>,
     /// A key-frame request asked inside the interval, to send when it ends.
     pub(crate) keyframe_due: Option<Instant>,
+    /// A key frame was asked for before the publisher's video arrived: asked when it does (a
+    /// subscriber that connected first would otherwise wait for the publisher's own next one).
+    pub(crate) keyframe_on_open: bool,
     /// A subscriber's publisher.
     pub(crate) publisher: Option<usize>,
     /// Unique among the plane's connections ever (a table slot is reused).
@@ -122,6 +125,7 @@ impl Conn {
             video_receiver: None,
             last_keyframe_request: None,
             keyframe_due: None,
+            keyframe_on_open: false,
             publisher: None,
             token: 0,
             events: None,

@@ -106,8 +106,12 @@ impl Engine {
                 payload_type: c.payload_type(),
             })
             .collect();
-        if let Some(mut tr) = c.pc.rtp_transceiver(sender.into()) {
-            tr.set_codec_preferences(prefs)?;
+        if let Some(mut tr) = c.pc.rtp_transceiver(sender.into())
+            && let Err(e) = tr.set_codec_preferences(prefs)
+        {
+            // Not left on the connection, where no one would ever take it off.
+            let _ = c.pc.remove_track(sender);
+            return Err(e.into());
         }
         c.note_sender(sender, ssrc);
         Ok(sender)
