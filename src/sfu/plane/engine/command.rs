@@ -3,17 +3,13 @@
 
 use std::time::Instant;
 
-use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::rtp_transceiver::RTCRtpSenderId;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
+use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
 
-use gavel_signaling::MediaKind;
 use tokio::sync::mpsc;
 
-use super::conn::{CODECS, Conn, Route};
+use super::conn::{CODECS, Conn, Route, sending_track};
 use super::socket::thread_cpu_us;
 use super::{Engine, kind_index};
 use crate::sfu::codec::MediaCodec;
@@ -113,24 +109,7 @@ impl Engine {
         let mut senders = Vec::new();
         for t in tracks {
             let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
-            let kind = match t.codec.kind() {
-                MediaKind::Audio => RtpCodecKind::Audio,
-                MediaKind::Video => RtpCodecKind::Video,
-            };
-            let track = MediaStreamTrack::new(
-                t.stream_id,
-                t.track_id.clone(),
-                t.track_id,
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: t.codec.rtc(),
-                    ..Default::default()
-                }],
-            );
+            let track = sending_track(t.stream_id, t.track_id, t.codec, ssrc);
             let sender = c.pc.add_track(track)?;
             c.note_sender(sender, ssrc);
             senders.push((sender, ssrc));
@@ -168,20 +147,8 @@ impl Engine {
                 _ => MediaCodec::Opus,
             };
             let ssrc = u32::from_be_bytes(crate::auth::random_bytes::<4>());
-            let track = MediaStreamTrack::new(
-                stream_id.clone(),
-                format!("{stream_id}-{kind}"),
-                format!("{stream_id}-{kind}"),
-                kind,
-                vec![RTCRtpEncodingParameters {
-                    rtp_coding_parameters: RTCRtpCodingParameters {
-                        ssrc: Some(ssrc),
-                        ..Default::default()
-                    },
-                    codec: codec.rtc(),
-                    ..Default::default()
-                }],
-            );
+            let id = format!("{stream_id}-{kind}");
+            let track = sending_track(stream_id.clone(), id, codec, ssrc);
             let sender: RTCRtpSenderId = c.pc.add_track(track)?;
             routes.push((kind, sender, ssrc, codec.payload_type()));
         }

@@ -4,14 +4,18 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use gavel_signaling::MediaKind;
 use rtc::ice::mdns::MulticastDnsMode;
+use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::transport::{
     CandidateConfig, CandidateHostConfig, RTCDtlsRole, RTCIceCandidate,
 };
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
-use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
 use rtc::rtp_transceiver::{RTCRtpReceiverId as ReceiverId, RTCRtpSenderId};
 
 use super::kind_index;
@@ -194,6 +198,33 @@ impl Conn {
     pub(crate) fn kind_of(&self, track: &str) -> Option<usize> {
         self.tracks.get(track).copied()
     }
+}
+
+/// A track the plane sends: `codec`'s packets as `ssrc`, in stream `stream_id`.
+pub(crate) fn sending_track(
+    stream_id: String,
+    track_id: String,
+    codec: MediaCodec,
+    ssrc: u32,
+) -> MediaStreamTrack {
+    let kind = match codec.kind() {
+        MediaKind::Audio => RtpCodecKind::Audio,
+        MediaKind::Video => RtpCodecKind::Video,
+    };
+    MediaStreamTrack::new(
+        stream_id,
+        track_id.clone(),
+        track_id,
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                ..Default::default()
+            },
+            codec: codec.rtc(),
+            ..Default::default()
+        }],
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,16 +3,11 @@
 
 use std::time::Instant;
 
-use rtc::media_stream::MediaStreamTrack;
 use rtc::rtp_transceiver::RTCRtpSenderId;
-use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
-};
-
-use gavel_signaling::MediaKind;
+use rtc::rtp_transceiver::rtp_sender::RTCRtpCodecParameters;
 
 use super::Engine;
-use super::conn::Conn;
+use super::conn::{Conn, sending_track};
 use crate::sfu::codec::MediaCodec;
 use crate::sfu::plane::offering::{Offered, Offering, OfferingCmd};
 use crate::sfu::plane::{PlaneError, PlayTrack};
@@ -78,24 +73,7 @@ impl Engine {
     ) -> Result<RTCRtpSenderId, PlaneError> {
         let c = self.offered(to).ok_or(PlaneError::NoSuchConnection)?;
         let first = *codecs.first().ok_or(PlaneError::Codec("no codec"))?;
-        let kind = match first.kind() {
-            MediaKind::Audio => RtpCodecKind::Audio,
-            MediaKind::Video => RtpCodecKind::Video,
-        };
-        let track = MediaStreamTrack::new(
-            t.stream_id,
-            t.track_id.clone(),
-            t.track_id,
-            kind,
-            vec![RTCRtpEncodingParameters {
-                rtp_coding_parameters: RTCRtpCodingParameters {
-                    ssrc: Some(ssrc),
-                    ..Default::default()
-                },
-                codec: first.rtc(),
-                ..Default::default()
-            }],
-        );
+        let track = sending_track(t.stream_id, t.track_id, first, ssrc);
         let sender = c.pc.add_track(track)?;
         // Offered in all of `codecs`, in order: a reused transceiver would keep its earlier
         // ones, and the stack would offer only the track's own.
