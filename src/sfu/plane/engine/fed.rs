@@ -17,6 +17,7 @@ impl Engine {
                 break;
             };
             taken += f.dests.len().max(1);
+            let fan_out = f.dests.len() >= crate::sfu::plane::outbox::BATCH;
             for d in &f.dests {
                 let Some(c) = self.conns.get_mut(d.conn).and_then(Option::as_mut) else {
                     self.stats.refused += 1;
@@ -42,6 +43,12 @@ impl Engine {
                 if self.unflushed >= crate::sfu::plane::outbox::BATCH {
                     self.flush_dirty();
                 }
+            }
+            // A packet fanned out to many took the core for a while: the threads that bring
+            // the next packets in (speech among them) get it before the next such packet.
+            if fan_out {
+                self.flush_dirty();
+                std::thread::yield_now();
             }
         }
         if taken > 0 {
