@@ -84,8 +84,32 @@ pub(super) async fn play_main(
     watch(&st, platform, joiner, &hearing_id, None, &headers, offer).await
 }
 
-/// Starts a WHEP session of `target` (a participant or device), or of the main view.
+/// Starts a WHEP session of `target` (a participant or device), or of the main view. The
+/// set-up runs to its end even if the viewer hangs up half-way (the request's future is
+/// dropped): one cut short between putting the viewer in the room and registering its
+/// session would leave its outlets in the room, and one cut between the session and its audit
+/// record would leave a playback off the record. A session nobody answers ends by itself.
 async fn watch(
+    st: &AppState,
+    platform: Result<Platform, ApiError>,
+    joiner: Result<Joiner, ApiError>,
+    hearing_id: &str,
+    target: Option<String>,
+    headers: &HeaderMap,
+    offer: String,
+) -> Response {
+    let (st, hearing_id, headers) = (st.clone(), hearing_id.to_owned(), headers.clone());
+    let set_up = tokio::spawn(async move {
+        start_watching(&st, platform, joiner, &hearing_id, target, &headers, offer).await
+    });
+    match set_up.await {
+        Ok(response) => response,
+        Err(e) => refused(ApiError::Internal(format!("the WHEP set-up failed: {e}"))),
+    }
+}
+
+/// [`watch`]'s set-up.
+async fn start_watching(
     st: &AppState,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
