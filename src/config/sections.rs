@@ -221,7 +221,8 @@ pub struct MediaConfig {
     /// VM's public IP): it replaces the bound address in the candidates sent to clients.
     pub announce_ip: Option<std::net::IpAddr>,
     /// Run the media plane (one thread and one UDP port for many connections, issue 14): every
-    /// participant's subscribe connection and WHEP viewers of VP8 media are carried there. It binds the first of `udp_addrs`' addresses on
+    /// participant's publish and subscribe connections and WHEP viewers of VP8 media are
+    /// carried there. It binds the first of `udp_addrs`' addresses on
     /// `plane_port`; a wildcard address needs `announce_ip` (the plane names one address to
     /// clients), else the plane stays off. Default on.
     pub plane: bool,

@@ -50,6 +50,33 @@ pub async fn accept(
     Some((client_id, Arc::new(track)))
 }
 
+/// A track a publisher on the media plane (`at`) began to send, as a published track; as
+/// [`accept`].
+pub fn accept_plane(
+    publisher: ParticipantId,
+    incoming: crate::sfu::plane::IncomingTrack,
+    plane: crate::sfu::plane::Plane,
+    at: crate::sfu::plane::Uplink,
+    level_ext: Option<u8>,
+    screen: &[String],
+) -> Option<(String, Arc<PublishedTrack>)> {
+    let level_ext = (incoming.kind == MediaKind::Audio)
+        .then_some(level_ext)
+        .flatten();
+    let client_id = incoming.track_id.clone();
+    let is_screen = screen.contains(&client_id);
+    let mime = incoming.codec.mime_type.clone();
+    let Some(track) = PublishedTrack::from_plane(publisher, next_key(), incoming, plane, at) else {
+        tracing::warn!(%mime, "a track of a codec Gavel does not forward");
+        return None;
+    };
+    let track = track
+        .with_level_extension(level_ext)
+        .screen_share(is_screen);
+    tracing::info!(source = ?track.source, "track published");
+    Some((client_id, Arc::new(track)))
+}
+
 /// Reports `track` to the room and forwards it until its publisher stops sending it; then
 /// reports it gone.
 pub async fn run(room: RoomLink, track: Arc<PublishedTrack>) {

@@ -137,7 +137,7 @@ pub struct PeerFactory {
     announce: Option<std::net::IpAddr>,
     /// The codecs its connections register (all Gavel's, unless told fewer).
     codecs: Arc<[MediaCodec]>,
-    /// Where subscribe connections go, when the server runs a media plane.
+    /// Where participants' connections go, when the server runs a media plane.
     plane: Option<plane::Plane>,
 }
 
@@ -154,13 +154,18 @@ impl PeerFactory {
         }
     }
 
-    /// Subscribe connections go on `plane` (none: each on its own connection).
+    /// Participants' connections go on `plane` (none: each on its own connection).
     pub fn with_plane(mut self, plane: Option<plane::Plane>) -> Self {
         self.plane = plane;
         self
     }
 
-    /// The media plane subscribe connections go on, if any.
+    /// The codecs its connections register.
+    pub fn codecs(&self) -> &[MediaCodec] {
+        &self.codecs
+    }
+
+    /// The media plane participants' connections go on, if any.
     pub fn plane(&self) -> Option<&plane::Plane> {
         self.plane.as_ref()
     }

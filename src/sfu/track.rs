@@ -22,7 +22,7 @@ use super::codec::MediaCodec;
 use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
 pub use super::outlet::{Outlet, Sink};
-use super::plane::PlaneBatch;
+use super::plane::{IncomingTrack, Plane, PlaneBatch, Uplink, UplinkPacket};
 use super::simulcast::{LayerMap, LayerStep, Layers, RecordLayer};
 use crate::domain::{ParticipantId, TrackKey};
 
@@ -34,10 +34,35 @@ enum Origin {
         remote: Arc<dyn TrackRemote>,
         media_ssrc: u32,
     },
+    /// A publisher on the media plane: its packets arrive on the track's channel, read by
+    /// [`PublishedTrack::forward`]; key frames are asked of the plane.
+    Plane {
+        packets: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<UplinkPacket>>>,
+        plane: Plane,
+        at: Uplink,
+        media_ssrc: u32,
+    },
     /// A courtroom device the server pulls: its ingest hands each packet to
     /// [`PublishedTrack::push`]. Key frames come as the device (or the transcoder, every
     /// second) sends them; nothing can ask a camera for one.
     Device,
+}
+
+/// Whom a track's key-frame requests go to.
+#[derive(Clone)]
+enum Asker {
+    Peer(Arc<dyn TrackRemote>),
+    Plane(Plane, Uplink),
+}
+
+impl Asker {
+    /// Asks for a key frame of each of `ssrcs`.
+    async fn ask(&self, ssrcs: &[u32]) {
+        match self {
+            Self::Peer(remote) => ask_for_keyframes(remote.as_ref(), ssrcs).await,
+            Self::Plane(plane, at) => plane.ask_keyframes(*at, ssrcs.to_vec()),
+        }
+    }
 }
 
 /// A track a participant publishes.
@@ -144,6 +169,26 @@ impl PublishedTrack {
             listen: arc_swap::ArcSwapOption::empty(),
             mix: arc_swap::ArcSwapOption::empty(),
         }
+    }
+
+    /// A track a publisher on the media plane sends (`at`), its packets on `incoming`'s
+    /// channel; `None` for a codec Gavel does not forward.
+    pub fn from_plane(
+        publisher: ParticipantId,
+        key: TrackKey,
+        incoming: IncomingTrack,
+        plane: Plane,
+        at: Uplink,
+    ) -> Option<Self> {
+        let media =
+            MediaCodec::from_codec(&incoming.codec.mime_type, &incoming.codec.sdp_fmtp_line)?;
+        let origin = Origin::Plane {
+            packets: std::sync::Mutex::new(Some(incoming.packets)),
+            plane,
+            at,
+            media_ssrc: incoming.ssrc,
+        };
+        Some(Self::build(publisher, key, media, incoming.codec, origin))
     }
 
     /// A track of courtroom device `publisher`, in the codec its ingest sends (Gavel's own
@@ -284,8 +329,15 @@ impl PublishedTrack {
     /// sooner is sent at the end of the interval (`keyframe::Pacer`). `layers` is a bit mask
     /// of the simulcast layers that need one (ignored for a single-stream track).
     pub async fn request_keyframe(&self, layers: u8) {
-        let Origin::Peer { remote, media_ssrc } = &self.origin else {
-            return;
+        let (asker, media_ssrc) = match &self.origin {
+            Origin::Peer { remote, media_ssrc } => (Asker::Peer(remote.clone()), media_ssrc),
+            Origin::Plane {
+                plane,
+                at,
+                media_ssrc,
+                ..
+            } => (Asker::Plane(plane.clone(), *at), media_ssrc),
+            Origin::Device => return,
         };
         if self.kind != MediaKind::Video {
             return;
@@ -298,7 +350,7 @@ impl PublishedTrack {
             ssrcs.push(*media_ssrc);
         }
         match self.keyframes.ask() {
-            Pace::Now => ask_for_keyframes(remote.as_ref(), &ssrcs).await,
+            Pace::Now => asker.ask(&ssrcs).await,
             Pace::Waiting => {}
             Pace::After(wait) => {
                 // Every layer: the requests it coalesces may have named others.
@@ -306,12 +358,12 @@ impl PublishedTrack {
                 if !every.is_empty() {
                     ssrcs = every;
                 }
-                let (remote, pacer) = (remote.clone(), self.keyframes.clone());
+                let pacer = self.keyframes.clone();
                 tokio::spawn(async move {
                     // The end of the interval, not a wait for an event.
                     tokio::time::sleep(wait).await;
                     pacer.sent_waiting();
-                    ask_for_keyframes(remote.as_ref(), &ssrcs).await;
+                    asker.ask(&ssrcs).await;
                 });
             }
         }
@@ -414,37 +466,75 @@ impl PublishedTrack {
         }
     }
 
-    /// Forwards until the publisher's connection closes.
+    /// Forwards until the publisher's connection closes (or, on the media plane, until the
+    /// publisher stops sending the track).
     pub async fn forward(self: Arc<Self>) {
-        let Origin::Peer { remote, .. } = &self.origin else {
-            return; // a device's packets are pushed
-        };
         let mut map = LayerMap::default();
-        while let Some(event) = remote.poll().await {
-            let packet = match event {
-                TrackRemoteEvent::OnRtpPacket(packet) => packet,
-                TrackRemoteEvent::OnOpen(init) => {
-                    if let Some(rid) = init.rid.as_deref().filter(|r| !r.is_empty()) {
-                        tracing::debug!(rid, "simulcast layer open");
-                        map.open(&self.layers, rid, init.ssrc);
+        match &self.origin {
+            Origin::Peer { remote, .. } => {
+                while let Some(event) = remote.poll().await {
+                    let event = match event {
+                        TrackRemoteEvent::OnRtpPacket(packet) => UplinkPacket::Rtp(packet),
+                        TrackRemoteEvent::OnOpen(init) => UplinkPacket::Open {
+                            rid: init.rid,
+                            ssrc: init.ssrc,
+                        },
+                        _ => continue,
+                    };
+                    if !self.handle(&mut map, event).await {
+                        return;
                     }
-                    continue;
                 }
-                _ => continue,
-            };
-            if self.ended.load(Ordering::Relaxed) {
-                return;
             }
-            self.received.fetch_add(1, Ordering::Relaxed);
-            if map.is_simulcast() {
-                // Packets of an SSRC no layer claimed are not forwarded.
-                if let Some(layer) = map.layer_of(packet.header.ssrc) {
-                    self.forward_layer(&mut map, layer, packet).await;
+            Origin::Plane { packets, .. } => {
+                let taken = packets.lock().ok().and_then(|mut p| p.take());
+                let Some(mut packets) = taken else {
+                    return; // forwarded already
+                };
+                let mut batch = Vec::with_capacity(64);
+                // Whatever waits is taken at once: one wake-up per burst, not per packet.
+                while packets.recv_many(&mut batch, 64).await > 0 {
+                    for event in batch.drain(..) {
+                        if !self.handle(&mut map, event).await {
+                            return;
+                        }
+                    }
                 }
-                continue;
             }
+            Origin::Device => {} // a device's packets are pushed
+        }
+    }
+
+    /// Takes what arrived from the publisher: a stream of the track opening (a simulcast layer,
+    /// if it has a rid), or a packet to forward. False once the track has ended.
+    async fn handle(&self, map: &mut LayerMap, event: UplinkPacket) -> bool {
+        match event {
+            UplinkPacket::Rtp(packet) => self.take(map, packet).await,
+            UplinkPacket::Open { rid, ssrc } => {
+                if let Some(rid) = rid.filter(|r| !r.is_empty()) {
+                    tracing::debug!(rid, "simulcast layer open");
+                    map.open(&self.layers, &rid, ssrc);
+                }
+                true
+            }
+        }
+    }
+
+    /// Forwards one packet from the publisher; false once the track has ended.
+    async fn take(&self, map: &mut LayerMap, packet: rtc::rtp::Packet) -> bool {
+        if self.ended.load(Ordering::Relaxed) {
+            return false;
+        }
+        self.received.fetch_add(1, Ordering::Relaxed);
+        if map.is_simulcast() {
+            // Packets of an SSRC no layer claimed are not forwarded.
+            if let Some(layer) = map.layer_of(packet.header.ssrc) {
+                self.forward_layer(map, layer, packet).await;
+            }
+        } else {
             self.push(packet).await;
         }
+        true
     }
 
     /// Forwards one packet of a single-stream track (a peer's, or a device's from its ingest)

@@ -38,12 +38,13 @@ async fn media_from_each_publisher_reaches_the_other_byte_for_byte() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_media_plane_subscribers_get_connections_of_their_own_and_the_same_media() {
+async fn without_the_media_plane_publishers_and_subscribers_get_connections_of_their_own_and_the_same_media()
+ {
     each_publisher_reaches_the_other(false).await;
 }
 
-/// Two publishers receive each other, byte for byte; subscribers on the media plane (its
-/// offers are ICE-lite), or on connections of their own.
+/// Two publishers receive each other, byte for byte; publishers and subscribers on the media
+/// plane (its descriptions are ICE-lite), or on connections of their own.
 async fn each_publisher_reaches_the_other(plane: bool) {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.signaling.lobby_kinds.clear();
@@ -65,6 +66,12 @@ async fn each_publisher_reaches_the_other(plane: bool) {
         );
     }
     for rx in [&mut judge, &mut party] {
+        let answer = rx.publish_answer.as_deref().unwrap();
+        assert_eq!(
+            answer.contains("a=ice-lite"),
+            plane,
+            "the publish connection is the media plane's (ICE-lite) when it runs: {answer}"
+        );
         let offer = rx
             .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }))
             .await;

@@ -15,6 +15,7 @@ mod downlink;
 mod negotiation;
 mod publish;
 mod subscribe;
+mod uplink;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,15 +23,14 @@ use std::time::{Duration, Instant};
 
 use gavel_signaling::{Connection, ErrorCode, ServerMessage};
 use tokio::sync::{mpsc, watch};
-use webrtc::media_stream::track_remote::TrackRemote;
 
-use super::conn::Conn;
 use super::track::{Outlet, PublishedTrack};
 use super::{PeerFactory, SfuError};
 use crate::domain::{ParticipantId, Role, TrackKey};
 use crate::sfu::link::{Outbound, RoomLink};
 use downlink::Downlink;
 use negotiation::Negotiation;
+use uplink::{PublishLink, TrackSinks};
 
 /// How long to wait for ICE gathering, and for the client's answer to a subscribe offer.
 pub(crate) const NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,7 +148,7 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         publish: None,
         subscribe: None,
         current: HashMap::new(),
-        track_tx: None,
+        track_sinks: None,
         level_ext: None,
         estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
         video_sizes: HashMap::new(),
@@ -187,11 +187,12 @@ struct Subscribed {
 struct MediaActor {
     owner: u64,
     ctx: PeerContext,
-    publish: Option<Conn>,
+    publish: Option<PublishLink>,
     subscribe: Option<Downlink>,
     /// Tracks on the subscribe connection, by (publisher, key).
     current: HashMap<(ParticipantId, TrackKey), Subscribed>,
-    track_tx: Option<mpsc::Sender<Arc<dyn TrackRemote>>>,
+    /// Where the publish connection's new tracks go (none once shutting down).
+    track_sinks: Option<TrackSinks>,
     /// Audio-level extension id from the latest publish offer.
     level_ext: Option<u8>,
     /// The client's downlink estimate (REMB), bits per second.
@@ -228,8 +229,11 @@ impl MediaActor {
         mut desired: watch::Receiver<Vec<Arc<PublishedTrack>>>,
         cancel: tokio_util::sync::CancellationToken,
     ) {
-        let (track_tx, mut track_rx) = mpsc::channel(8);
-        self.track_tx = Some(track_tx);
+        // overflow: drop (a client offering more tracks than this at once is misbehaving)
+        let (own, mut track_rx) = mpsc::channel(8);
+        // overflow: drop (as above)
+        let (plane, mut plane_track_rx) = mpsc::channel(8);
+        self.track_sinks = Some(TrackSinks { own, plane });
         let mut estimate = self.estimate.subscribe();
         let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);
         reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -312,6 +316,7 @@ impl MediaActor {
                     }
                 }
                 Some(track) = track_rx.recv() => self.published(track).await,
+                Some(track) = plane_track_rx.recv() => self.published_on_plane(track).await,
             }
             if self.negotiation.poll_renegotiate() {
                 let want = desired.borrow().clone();
@@ -357,8 +362,9 @@ impl MediaActor {
         for s in self.current.values() {
             s.track.remove_outlet(self.owner);
         }
-        if let Some(conn) = self.publish.take() {
-            let _ = conn.pc.close().await;
+        self.track_sinks = None;
+        if let Some(link) = self.publish.take() {
+            link.close().await;
         }
         if let Some(downlink) = self.subscribe.take() {
             downlink.close().await;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use gavel_signaling::{Connection, ErrorCode, ServerMessage};
 use webrtc::media_stream::track_remote::TrackRemote;
-use webrtc::peer_connection::RTCSessionDescription;
 
 use super::MediaActor;
 use super::downlink::Downlink;
-use crate::sfu::conn::Conn;
+use super::uplink::PublishLink;
 use crate::sfu::link::MediaEvent;
+use crate::sfu::plane::IncomingTrack;
 use crate::sfu::{SfuError, incoming, sdp_policy};
 
 /// Most candidates a client may trickle per connection (a browser sends a handful).
@@ -27,14 +27,11 @@ impl MediaActor {
         sdp_mid: Option<String>,
         sdp_mline_index: Option<u16>,
     ) {
+        // `Some(None)`: a connection on the media plane (ICE-lite), which learns the client's
+        // address from the client's own checks: a candidate is checked, then not needed.
         let conn = match pc {
-            Connection::Publish => self.publish.as_ref(),
-            Connection::Subscribe => match &self.subscribe {
-                // On the media plane (ICE-lite): it learns the client's address from the
-                // client's own checks, and needs no candidates.
-                Some(d) if d.own().is_none() => return,
-                d => d.as_ref().and_then(Downlink::own),
-            },
+            Connection::Publish => self.publish.as_ref().map(PublishLink::own),
+            Connection::Subscribe => self.subscribe.as_ref().map(Downlink::own),
         };
         let Some(conn) = conn else {
             self.tell_error(
@@ -62,6 +59,9 @@ impl MediaActor {
         if !sdp_policy::candidate_allowed(&candidate, self.ctx.factory.binds_loopback()) {
             return; // silently unused, as a browser ignores a candidate it cannot reach
         }
+        let Some(conn) = conn else {
+            return;
+        };
         let init = webrtc::peer_connection::RTCIceCandidateInit {
             candidate,
             sdp_mid,
@@ -85,14 +85,17 @@ impl MediaActor {
         self.screen_tracks = screen;
         self.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
         let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
-        if self.publish.is_none() {
-            self.publish = Some(Conn::new(&self.ctx.factory, self.track_tx.clone()).await?);
-        }
-        let conn = self.publish.as_mut().expect("set above");
-        let offer = RTCSessionDescription::offer(sdp).map_err(|e| SfuError::Sdp(e.to_string()))?;
-        conn.pc.set_remote_description(offer).await?;
-        let answer = conn.pc.create_answer(None).await?;
-        let sdp = conn.local_with_candidates(answer).await?;
+        let sdp = match self.publish.as_mut() {
+            Some(link) => link.answer(sdp).await?,
+            None => {
+                let Some(sinks) = self.track_sinks.as_ref() else {
+                    return Ok(()); // shutting down
+                };
+                let (link, answer) = PublishLink::open(&self.ctx.factory, sinks, sdp).await?;
+                self.publish = Some(link);
+                answer
+            }
+        };
         self.tell(ServerMessage::PublishAnswer { sdp });
         // Tracks the renegotiated offer no longer sends are over (the user stopped sharing).
         let stopped: Vec<String> = self
@@ -112,6 +115,27 @@ impl MediaActor {
             }
         }
         Ok(())
+    }
+
+    /// A new incoming track of the publish connection on the media plane: as [`Self::published`].
+    pub(super) async fn published_on_plane(&mut self, incoming: IncomingTrack) {
+        let Some(PublishLink::Plane(link)) = &self.publish else {
+            return; // a connection gone since
+        };
+        let participant = self.ctx.participant.clone();
+        let (plane, at) = (link.plane.clone(), link.at);
+        let Some((client_id, track)) = incoming::accept_plane(
+            participant,
+            incoming,
+            plane,
+            at,
+            self.level_ext,
+            &self.screen_tracks,
+        ) else {
+            return;
+        };
+        self.published.insert(client_id, track.clone());
+        incoming::run(self.ctx.room.clone(), track).await;
     }
 
     /// A new incoming track: report it to the room and forward it until the connection ends.

@@ -31,6 +31,7 @@ mod keyframes;
 mod offering;
 mod socket;
 mod table;
+mod uplink;
 
 use conn::Conn;
 pub(super) use socket::bind;
@@ -304,17 +305,33 @@ impl Engine {
                         );
                     }
                     RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
+                        c.uplink_opened(&init);
                         c.track_opened(init.track_id, init.receiver_id, init.ssrc);
                         if c.video_receiver.is_some() && c.keyframe_on_open {
                             c.keyframe_on_open = false;
                             opened_asked = true;
                         }
                     }
+                    RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnClose(track)) => {
+                        if let Some(up) = c.uplink.as_mut() {
+                            up.closed(&track);
+                        }
+                    }
                     _ => {}
                 }
             }
             while let Some(TaggedRTCMessage { message, .. }) = c.pc.poll_read() {
-                media.push(message);
+                match (message, c.uplink.as_ref()) {
+                    // A publisher whose media leaves the plane: passed on, not forwarded here.
+                    (RTCMessage::RtpPacket(track, packet), Some(up)) => {
+                        if up.deliver(&track, packet) {
+                            self.stats.uplinked += 1;
+                        } else {
+                            self.stats.uplink_dropped += 1;
+                        }
+                    }
+                    (message, _) => media.push(message),
+                }
             }
         }
         for m in media.drain(..) {

@@ -10,12 +10,13 @@
 //! thread, which is pinned to a core if asked.
 //!
 //! The plane forwards between its own publishers and subscribers (measured by `gavel bench sfu
-//! --plane`), and carries connections whose media comes from outside it, fed through a
-//! [`PlaneSender`] per track: WHEP viewers ([`Plane::play`], answering the viewer's offer) and
-//! the rooms' subscribers ([`Plane::open_offering`], offered and renegotiated as the room
-//! changes). The rooms' publishers still have connections of their own (`sfu::peer`) until
-//! the plane carries what they need (simulcast reception, the recorder's and the
-//! transcriber's taps, levels).
+//! --plane`), and carries connections whose media comes from or goes to outside it: WHEP
+//! viewers ([`Plane::play`], answering the viewer's offer) and the rooms' subscribers
+//! ([`Plane::open_offering`], offered and renegotiated as the room changes), fed through a
+//! [`PlaneSender`] per track; and the rooms' publishers ([`Plane::open_uplink`]), each of whose
+//! tracks is handed out as an [`IncomingTrack`] to the room's forwarding (layer choice, the
+//! court's gates, the recorder's and transcriber's taps, levels live there, not here). WHIP
+//! encoders still have connections of their own.
 
 pub mod demux;
 mod engine;
@@ -24,6 +25,7 @@ pub mod inbox;
 pub mod latency;
 mod offering;
 pub mod outbox;
+mod uplink;
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
@@ -34,6 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use demux::ConnId;
 pub use feed::{MAX_FED, PlaneBatch, PlaneSender};
 pub use offering::{Offered, Offering};
+pub use uplink::{IncomingTrack, TRACK_QUEUE, Uplink, UplinkPacket};
 
 use crate::sfu::codec::MediaCodec;
 use feed::Feed;
@@ -92,6 +95,10 @@ pub struct PlaneStats {
     pub send_calls: u64,
     /// Datagrams dropped because their destination refused them.
     pub send_dropped: u64,
+    /// Packets of publishers whose media leaves the plane, passed on to their tracks.
+    pub uplinked: u64,
+    /// Such packets dropped: their track's forwarding was too far behind.
+    pub uplink_dropped: u64,
     /// Key-frame requests passed to publishers (after pacing).
     pub keyframe_requests: u64,
     /// CPU time the plane's thread has used, microseconds.
@@ -180,6 +187,7 @@ enum Cmd {
         token: Option<u64>,
     },
     Offering(offering::OfferingCmd),
+    Uplink(uplink::UplinkCmd),
     Stats {
         reply: oneshot::Sender<PlaneStats>,
     },

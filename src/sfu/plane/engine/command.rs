@@ -72,6 +72,7 @@ impl Engine {
                 }
             }
             Cmd::Offering(cmd) => self.offering(now, cmd),
+            Cmd::Uplink(cmd) => self.uplink(now, cmd),
             Cmd::Stats { reply } => {
                 let _ = reply.send(PlaneStats {
                     cpu_us: thread_cpu_us(),

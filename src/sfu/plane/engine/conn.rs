@@ -73,6 +73,8 @@ pub(crate) struct Conn {
     /// A fed connection's senders' SSRCs, by transceiver (0: none now). A packet fed for a
     /// track taken off is refused even when a new track reuses its transceiver.
     sender_ssrcs: Vec<u32>,
+    /// A publisher's connection whose media leaves the plane: its tracks' channels.
+    pub(crate) uplink: Option<super::uplink::UplinkState>,
 }
 
 impl Conn {
@@ -134,6 +136,7 @@ impl Conn {
             token: 0,
             events: None,
             sender_ssrcs: Vec::new(),
+            uplink: None,
         })
     }
 
