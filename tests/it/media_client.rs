@@ -275,6 +275,40 @@ async fn a_stopped_screen_share_leaves_the_subscribers_connections() {
         .await;
 }
 
+/// A publisher whose connection ended (the browser closed it, or it failed) and who offers
+/// again on a new one is answered afresh and heard again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_starts_its_connection_over_is_heard_again() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;
+    let (_, hearing) = app.docket_and_hearing().await;
+    let mut judge = peer(&app, &hearing, "judge").await;
+    let mut party = peer(&app, &hearing, "party").await;
+    judge.publish().await;
+    party.wait_received(&judge.id, MediaKind::Audio, 20).await;
+    let judge_id = judge.id.clone();
+    let judges = |m: &ServerMessage| match m {
+        ServerMessage::SubscribeOffer { tracks, .. } => {
+            tracks.iter().filter(|t| t.participant == judge_id).count()
+        }
+        _ => 0,
+    };
+    party.expect(|m| judges(m) == 2).await;
+    judge.close_publish().await;
+    // The server lets the old connection go: the judge's tracks leave the party's connection.
+    party
+        .expect(|m| matches!(m, ServerMessage::SubscribeOffer { .. }) && judges(m) == 0)
+        .await;
+    let heard = party.received(&judge.id, MediaKind::Audio).packets;
+    judge.publish().await;
+    party
+        .wait_received(&judge.id, MediaKind::Audio, heard + 50)
+        .await;
+    let seen = party.received(&judge.id, MediaKind::Video).packets;
+    party
+        .wait_received(&judge.id, MediaKind::Video, seen + 30)
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_flows_through_a_dropped_socket_and_the_resume_keeps_the_connections() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.signaling.lobby_kinds.clear()).await;

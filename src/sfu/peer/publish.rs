@@ -85,6 +85,13 @@ impl MediaActor {
         self.screen_tracks = screen;
         self.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
         let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
+        // A publish connection the plane has let go (ICE or DTLS failed, or the client closed
+        // it) is answered afresh, as a client starting over would expect.
+        if let Some(PublishLink::Plane(p)) = &self.publish
+            && !p.plane.is_open(p.at).await
+        {
+            self.publish = None;
+        }
         let sdp = match self.publish.as_mut() {
             Some(link) => link.answer(sdp).await?,
             None => {

@@ -78,6 +78,10 @@ pub(super) enum UplinkCmd {
         to: Uplink,
         ssrcs: Vec<u32>,
     },
+    IsOpen {
+        to: Uplink,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 impl Plane {
@@ -114,6 +118,13 @@ impl Plane {
         check_size(&offer)?;
         self.ask(|reply| Cmd::Uplink(UplinkCmd::Renegotiate { to, offer, reply }))
             .await?
+    }
+
+    /// Whether the connection is still on the plane (not failed or closed since).
+    pub async fn is_open(&self, to: Uplink) -> bool {
+        self.ask(|reply| Cmd::Uplink(UplinkCmd::IsOpen { to, reply }))
+            .await
+            .unwrap_or(false)
     }
 
     /// Asks the publisher for a key frame of each of `ssrcs` (its streams), now: the caller

@@ -251,6 +251,15 @@ impl MediaPeer {
         self.offer_publish(pc, Vec::new()).await;
     }
 
+    /// Closes the publish connection, as a browser does when its connection failed or it
+    /// starts over: its senders stop with it.
+    pub(crate) async fn close_publish(&mut self) {
+        self.senders.clear();
+        if let Some(pc) = self.publish.take() {
+            pc.pc.close().await.unwrap();
+        }
+    }
+
     /// Offers a screen share without waiting for an answer (for refusals).
     pub(crate) async fn share_screen_refused(&mut self) {
         self.offer_unanswered(MediaKind::Video, "screen", vec!["screen".into()])

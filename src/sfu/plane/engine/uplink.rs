@@ -123,6 +123,9 @@ impl Engine {
                 let _ = reply.send(answered);
             }
             UplinkCmd::Keyframes { to, ssrcs } => self.ask_keyframes(now, to, &ssrcs),
+            UplinkCmd::IsOpen { to, reply } => {
+                let _ = reply.send(self.uplink_conn(to).is_some());
+            }
         }
     }
 
