@@ -50,13 +50,13 @@ pub async fn accept(
     Some((client_id, Arc::new(track)))
 }
 
-/// A track a publisher on the media plane (`at`) began to send, as a published track; as
-/// [`accept`].
+/// A track a publisher on the media plane began to send, as a published track; as
+/// [`accept`]. Called in the plane's thread: `runtime` is for what the track must wait for.
 pub fn accept_plane(
     publisher: ParticipantId,
     incoming: crate::sfu::plane::IncomingTrack,
     plane: crate::sfu::plane::Plane,
-    at: crate::sfu::plane::Uplink,
+    runtime: tokio::runtime::Handle,
     level_ext: Option<u8>,
     screen: &[String],
 ) -> Option<(String, Arc<PublishedTrack>)> {
@@ -66,7 +66,8 @@ pub fn accept_plane(
     let client_id = incoming.track_id.clone();
     let is_screen = screen.contains(&client_id);
     let mime = incoming.codec.mime_type.clone();
-    let Some(track) = PublishedTrack::from_plane(publisher, next_key(), incoming, plane, at) else {
+    let Some(track) = PublishedTrack::from_plane(publisher, next_key(), incoming, plane, runtime)
+    else {
         tracing::warn!(%mime, "a track of a codec Gavel does not forward");
         return None;
     };

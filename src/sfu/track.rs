@@ -34,13 +34,18 @@ enum Origin {
         remote: Arc<dyn TrackRemote>,
         media_ssrc: u32,
     },
-    /// A publisher on the media plane: its packets arrive on the track's channel, read by
-    /// [`PublishedTrack::forward`]; key frames are asked of the plane.
+    /// A publisher on the media plane: the plane's thread hands each packet to the track's
+    /// [`PlaneTrackSink`], which forwards it there and then (no channel, no task wake-up per
+    /// packet); key frames are asked of the plane. `gone` is cancelled when the plane lets
+    /// the track go.
     Plane {
-        packets: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<UplinkPacket>>>,
         plane: Plane,
         at: Uplink,
         media_ssrc: u32,
+        /// For what must wait (key-frame requests paced to the end of an interval): the
+        /// plane's thread has no runtime of its own.
+        runtime: tokio::runtime::Handle,
+        gone: tokio_util::sync::CancellationToken,
     },
     /// A courtroom device the server pulls: its ingest hands each packet to
     /// [`PublishedTrack::push`]. Key frames come as the device (or the transcoder, every
@@ -61,6 +66,38 @@ impl Asker {
         match self {
             Self::Peer(remote) => ask_for_keyframes(remote.as_ref(), ssrcs).await,
             Self::Plane(plane, at) => plane.ask_keyframes(*at, ssrcs.to_vec()),
+        }
+    }
+
+    /// The same without waiting: a peer's request is written by a task on `runtime`.
+    fn ask_now(self, runtime: &tokio::runtime::Handle, ssrcs: Vec<u32>) {
+        match self {
+            Self::Plane(plane, at) => plane.ask_keyframes(at, ssrcs),
+            Self::Peer(remote) => {
+                runtime.spawn(async move { ask_for_keyframes(remote.as_ref(), &ssrcs).await });
+            }
+        }
+    }
+}
+
+/// Where the media plane's thread hands a publisher's track's packets: the track's own
+/// forwarding, run in that thread (see [`Origin::Plane`]).
+#[derive(Debug)]
+pub struct PlaneTrackSink {
+    track: Arc<PublishedTrack>,
+    map: LayerMap,
+}
+
+impl super::plane::TrackSink for PlaneTrackSink {
+    fn take(&mut self, event: UplinkPacket) {
+        self.track.handle(&mut self.map, event);
+    }
+}
+
+impl Drop for PlaneTrackSink {
+    fn drop(&mut self) {
+        if let Origin::Plane { gone, .. } = &self.track.origin {
+            gone.cancel();
         }
     }
 }
@@ -171,24 +208,33 @@ impl PublishedTrack {
         }
     }
 
-    /// A track a publisher on the media plane sends (`at`), its packets on `incoming`'s
-    /// channel; `None` for a codec Gavel does not forward.
+    /// A track a publisher on the media plane sends, whose packets go to its
+    /// [`Self::plane_sink`]; `None` for a codec Gavel does not forward.
     pub fn from_plane(
         publisher: ParticipantId,
         key: TrackKey,
         incoming: IncomingTrack,
         plane: Plane,
-        at: Uplink,
+        runtime: tokio::runtime::Handle,
     ) -> Option<Self> {
         let media =
             MediaCodec::from_codec(&incoming.codec.mime_type, &incoming.codec.sdp_fmtp_line)?;
         let origin = Origin::Plane {
-            packets: std::sync::Mutex::new(Some(incoming.packets)),
             plane,
-            at,
+            at: incoming.at,
             media_ssrc: incoming.ssrc,
+            runtime,
+            gone: tokio_util::sync::CancellationToken::new(),
         };
         Some(Self::build(publisher, key, media, incoming.codec, origin))
+    }
+
+    /// Where the plane hands this track's packets (a track from [`Self::from_plane`]).
+    pub fn plane_sink(self: &Arc<Self>) -> PlaneTrackSink {
+        PlaneTrackSink {
+            track: self.clone(),
+            map: LayerMap::default(),
+        }
     }
 
     /// A track of courtroom device `publisher`, in the codec its ingest sends (Gavel's own
@@ -329,14 +375,29 @@ impl PublishedTrack {
     /// sooner is sent at the end of the interval (`keyframe::Pacer`). `layers` is a bit mask
     /// of the simulcast layers that need one (ignored for a single-stream track).
     pub async fn request_keyframe(&self, layers: u8) {
-        let (asker, media_ssrc) = match &self.origin {
-            Origin::Peer { remote, media_ssrc } => (Asker::Peer(remote.clone()), media_ssrc),
+        self.request_keyframe_now(layers);
+    }
+
+    /// [`Self::request_keyframe`] without waiting (from the media plane's thread, too).
+    fn request_keyframe_now(&self, layers: u8) {
+        let (asker, media_ssrc, runtime) = match &self.origin {
+            Origin::Peer { remote, media_ssrc } => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return;
+                };
+                (Asker::Peer(remote.clone()), *media_ssrc, runtime)
+            }
             Origin::Plane {
                 plane,
                 at,
                 media_ssrc,
+                runtime,
                 ..
-            } => (Asker::Plane(plane.clone(), *at), media_ssrc),
+            } => (
+                Asker::Plane(plane.clone(), *at),
+                *media_ssrc,
+                runtime.clone(),
+            ),
             Origin::Device => return,
         };
         if self.kind != MediaKind::Video {
@@ -347,10 +408,10 @@ impl PublishedTrack {
             .filter_map(|l| self.layers.ssrc(l))
             .collect();
         if ssrcs.is_empty() {
-            ssrcs.push(*media_ssrc);
+            ssrcs.push(media_ssrc);
         }
         match self.keyframes.ask() {
-            Pace::Now => asker.ask(&ssrcs).await,
+            Pace::Now => asker.ask_now(&runtime, ssrcs),
             Pace::Waiting => {}
             Pace::After(wait) => {
                 // Every layer: the requests it coalesces may have named others.
@@ -359,7 +420,7 @@ impl PublishedTrack {
                     ssrcs = every;
                 }
                 let pacer = self.keyframes.clone();
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     // The end of the interval, not a wait for an event.
                     tokio::time::sleep(wait).await;
                     pacer.sent_waiting();
@@ -371,7 +432,7 @@ impl PublishedTrack {
 
     /// Forwards one packet of simulcast `layer` to every subscriber that gets that layer, and
     /// asks for the key frames that pending switches wait for.
-    async fn forward_layer(&self, map: &mut LayerMap, layer: u8, mut packet: rtc::rtp::Packet) {
+    fn forward_layer(&self, map: &mut LayerMap, layer: u8, mut packet: rtc::rtp::Packet) {
         strip_extensions(&mut packet);
         let (keyframe, height) = self.media.keyframe(&packet.payload);
         let frame_end = packet.header.marker;
@@ -410,12 +471,12 @@ impl PublishedTrack {
                 let mut p = packet.clone();
                 p.header.sequence_number = seq;
                 p.header.timestamp = ts;
-                self.write(o, p, &mut plane).await;
+                self.write(o, p, &mut plane);
             }
         }
         self.send_to_plane(plane, packet);
         if awaited != 0 {
-            self.request_keyframe(awaited).await;
+            self.request_keyframe_now(awaited);
         }
     }
 
@@ -435,7 +496,7 @@ impl PublishedTrack {
     /// Writes `p` (its header extensions already stripped, so the clone per subscriber copies
     /// no extension list) to one subscriber; a subscriber on the media plane gets its copy
     /// through `plane`, sent after the fan-out.
-    async fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet, plane: &mut PlaneBatch) {
+    fn write(&self, o: &Outlet, mut p: rtc::rtp::Packet, plane: &mut PlaneBatch) {
         p.header.ssrc = o.ssrc;
         p.header.payload_type = o.current_payload_type();
         let local = match &o.sink {
@@ -481,35 +542,22 @@ impl PublishedTrack {
                         },
                         _ => continue,
                     };
-                    if !self.handle(&mut map, event).await {
+                    if !self.handle(&mut map, event) {
                         return;
                     }
                 }
             }
-            Origin::Plane { packets, .. } => {
-                let taken = packets.lock().ok().and_then(|mut p| p.take());
-                let Some(mut packets) = taken else {
-                    return; // forwarded already
-                };
-                let mut batch = Vec::with_capacity(64);
-                // Whatever waits is taken at once: one wake-up per burst, not per packet.
-                while packets.recv_many(&mut batch, 64).await > 0 {
-                    for event in batch.drain(..) {
-                        if !self.handle(&mut map, event).await {
-                            return;
-                        }
-                    }
-                }
-            }
+            // Forwarded in the plane's thread as its packets arrive (`PlaneTrackSink`).
+            Origin::Plane { gone, .. } => gone.cancelled().await,
             Origin::Device => {} // a device's packets are pushed
         }
     }
 
     /// Takes what arrived from the publisher: a stream of the track opening (a simulcast layer,
     /// if it has a rid), or a packet to forward. False once the track has ended.
-    async fn handle(&self, map: &mut LayerMap, event: UplinkPacket) -> bool {
+    fn handle(&self, map: &mut LayerMap, event: UplinkPacket) -> bool {
         match event {
-            UplinkPacket::Rtp(packet) => self.take(map, packet).await,
+            UplinkPacket::Rtp(packet) => self.take(map, packet),
             UplinkPacket::Open { rid, ssrc } => {
                 if let Some(rid) = rid.filter(|r| !r.is_empty()) {
                     tracing::debug!(rid, "simulcast layer open");
@@ -521,7 +569,7 @@ impl PublishedTrack {
     }
 
     /// Forwards one packet from the publisher; false once the track has ended.
-    async fn take(&self, map: &mut LayerMap, packet: rtc::rtp::Packet) -> bool {
+    fn take(&self, map: &mut LayerMap, packet: rtc::rtp::Packet) -> bool {
         if self.ended.load(Ordering::Relaxed) {
             return false;
         }
@@ -529,17 +577,21 @@ impl PublishedTrack {
         if map.is_simulcast() {
             // Packets of an SSRC no layer claimed are not forwarded.
             if let Some(layer) = map.layer_of(packet.header.ssrc) {
-                self.forward_layer(map, layer, packet).await;
+                self.forward_layer(map, layer, packet);
             }
         } else {
-            self.push(packet).await;
+            self.push_now(packet);
         }
         true
     }
 
     /// Forwards one packet of a single-stream track (a peer's, or a device's from its ingest)
     /// to the recorder, the transcriber and every subscriber the room lets through.
-    pub async fn push(&self, mut packet: rtc::rtp::Packet) {
+    pub async fn push(&self, packet: rtc::rtp::Packet) {
+        self.push_now(packet);
+    }
+
+    fn push_now(&self, mut packet: rtc::rtp::Packet) {
         if self.ended.load(Ordering::Relaxed) {
             return;
         }
@@ -560,7 +612,7 @@ impl PublishedTrack {
         let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
             if o.sends() && !o.fallback() {
-                self.write(o, packet.clone(), &mut plane).await;
+                self.write(o, packet.clone(), &mut plane);
             }
         }
         self.send_to_plane(plane, packet);
@@ -577,7 +629,7 @@ impl PublishedTrack {
         let mut plane = PlaneBatch::default();
         for o in outlets.iter() {
             if o.sends() && o.fallback() {
-                self.write(o, packet.clone(), &mut plane).await;
+                self.write(o, packet.clone(), &mut plane);
             }
         }
         self.send_to_plane(plane, packet);

@@ -233,7 +233,12 @@ impl MediaActor {
         let (own, mut track_rx) = mpsc::channel(8);
         // overflow: drop (as above)
         let (plane, mut plane_track_rx) = mpsc::channel(8);
-        self.track_sinks = Some(TrackSinks { own, plane });
+        self.track_sinks = Some(TrackSinks {
+            own,
+            plane,
+            participant: self.ctx.participant.clone(),
+            offered: Arc::default(),
+        });
         let mut estimate = self.estimate.subscribe();
         let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);
         reallocate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -316,7 +321,7 @@ impl MediaActor {
                     }
                 }
                 Some(track) = track_rx.recv() => self.published(track).await,
-                Some(track) = plane_track_rx.recv() => self.published_on_plane(track).await,
+                Some((id, track)) = plane_track_rx.recv() => self.published_on_plane(id, track).await,
             }
             if self.negotiation.poll_renegotiate() {
                 let want = desired.borrow().clone();

@@ -11,7 +11,7 @@ use super::MediaActor;
 use super::downlink::Downlink;
 use super::uplink::PublishLink;
 use crate::sfu::link::MediaEvent;
-use crate::sfu::plane::IncomingTrack;
+use crate::sfu::track::PublishedTrack;
 use crate::sfu::{SfuError, incoming, sdp_policy};
 
 /// Most candidates a client may trickle per connection (a browser sends a handful).
@@ -84,6 +84,12 @@ impl MediaActor {
         }
         self.screen_tracks = screen;
         self.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
+        if let Some(sinks) = &self.track_sinks
+            && let Ok(mut o) = sinks.offered.lock()
+        {
+            o.screen = self.screen_tracks.clone();
+            o.level_ext = self.level_ext;
+        }
         let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
         // A publish connection the plane has let go (ICE or DTLS failed, or the client closed
         // it) is answered afresh, as a client starting over would expect.
@@ -124,23 +130,13 @@ impl MediaActor {
         Ok(())
     }
 
-    /// A new incoming track of the publish connection on the media plane: as [`Self::published`].
-    pub(super) async fn published_on_plane(&mut self, incoming: IncomingTrack) {
-        let Some(PublishLink::Plane(link)) = &self.publish else {
-            return; // a connection gone since
-        };
-        let participant = self.ctx.participant.clone();
-        let (plane, at) = (link.plane.clone(), link.at);
-        let Some((client_id, track)) = incoming::accept_plane(
-            participant,
-            incoming,
-            plane,
-            at,
-            self.level_ext,
-            &self.screen_tracks,
-        ) else {
-            return;
-        };
+    /// A new incoming track of the publish connection on the media plane (made and forwarded
+    /// in the plane's thread): report it to the room.
+    pub(super) async fn published_on_plane(
+        &mut self,
+        client_id: String,
+        track: Arc<PublishedTrack>,
+    ) {
         self.published.insert(client_id, track.clone());
         incoming::run(self.ctx.room.clone(), track).await;
     }

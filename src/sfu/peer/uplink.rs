@@ -8,8 +8,11 @@ use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::TrackRemote;
 use webrtc::peer_connection::RTCSessionDescription;
 
+use crate::domain::ParticipantId;
 use crate::sfu::conn::Conn;
-use crate::sfu::plane::{IncomingTrack, Plane, PlaneError, Uplink};
+use crate::sfu::incoming;
+use crate::sfu::plane::{IncomingTrack, Plane, PlaneError, SinkMaker, TrackSink, Uplink};
+use crate::sfu::track::PublishedTrack;
 use crate::sfu::{PeerFactory, SfuError};
 
 /// The publish connection.
@@ -32,11 +35,52 @@ impl Drop for PlaneUplink {
     }
 }
 
-/// Where a publish connection's new tracks go: the participant's own connection's, or the
-/// plane's.
+/// Where a publish connection's new tracks go: the participant's own connection's as they
+/// are, the plane's as published tracks (made in the plane's thread, which forwards them).
 pub(super) struct TrackSinks {
     pub(super) own: mpsc::Sender<Arc<dyn TrackRemote>>,
-    pub(super) plane: mpsc::Sender<IncomingTrack>,
+    pub(super) plane: mpsc::Sender<(String, Arc<PublishedTrack>)>,
+    /// Who publishes.
+    pub(super) participant: ParticipantId,
+    /// What the latest offer said of its tracks.
+    pub(super) offered: Arc<std::sync::Mutex<Offered>>,
+}
+
+/// What a publish offer says of its tracks: which are screen shares (by the client's track
+/// id), and the audio-level extension's id.
+#[derive(Debug, Default)]
+pub(super) struct Offered {
+    pub(super) screen: Vec<String>,
+    pub(super) level_ext: Option<u8>,
+}
+
+impl TrackSinks {
+    /// Makes, in the plane's thread, each incoming track into a published track and its sink;
+    /// the track goes to the media actor (none is taken that the actor would not know of).
+    fn maker(&self, plane: &Plane) -> SinkMaker {
+        let (plane, tracks, offered) = (plane.clone(), self.plane.clone(), self.offered.clone());
+        let participant = self.participant.clone();
+        let runtime = tokio::runtime::Handle::current();
+        Box::new(move |t: IncomingTrack| {
+            let (screen, level_ext) = offered
+                .lock()
+                .map(|o| (o.screen.clone(), o.level_ext))
+                .ok()?;
+            let (client_id, track) = incoming::accept_plane(
+                participant.clone(),
+                t,
+                plane.clone(),
+                runtime.clone(),
+                level_ext,
+                &screen,
+            )?;
+            let sink = track.plane_sink();
+            // overflow: drop (a client opening tracks faster than its actor takes them is
+            // misbehaving; the track is not taken)
+            tracks.try_send((client_id, track)).ok()?;
+            Some(Box::new(sink) as Box<dyn TrackSink>)
+        })
+    }
 }
 
 impl PublishLink {
@@ -52,7 +96,7 @@ impl PublishLink {
             let (events, _) = mpsc::channel(1);
             let codecs = factory.codecs().to_vec();
             match plane
-                .open_uplink(offer.clone(), codecs, events, sinks.plane.clone())
+                .open_uplink(offer.clone(), codecs, events, sinks.maker(plane))
                 .await
             {
                 Ok((at, answer)) => {

@@ -305,7 +305,7 @@ impl Engine {
                         );
                     }
                     RTCPeerConnectionEvent::OnTrack(RTCTrackEvent::OnOpen(init)) => {
-                        c.uplink_opened(&init);
+                        c.uplink_opened(id, &init);
                         c.track_opened(init.track_id, init.receiver_id, init.ssrc);
                         if c.video_receiver.is_some() && c.keyframe_on_open {
                             c.keyframe_on_open = false;
@@ -321,8 +321,9 @@ impl Engine {
                 }
             }
             while let Some(TaggedRTCMessage { message, .. }) = c.pc.poll_read() {
-                match (message, c.uplink.as_ref()) {
-                    // A publisher whose media leaves the plane: passed on, not forwarded here.
+                match (message, c.uplink.as_mut()) {
+                    // A publisher whose media leaves the plane: to its track's sink, which
+                    // forwards it (into the feed, taken after this read batch).
                     (RTCMessage::RtpPacket(track, packet), Some(up)) => {
                         if up.deliver(&track, packet) {
                             self.stats.uplinked += 1;

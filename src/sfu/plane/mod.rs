@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use demux::ConnId;
 pub use feed::{MAX_FED, PlaneBatch, PlaneSender};
 pub use offering::{Offered, Offering};
-pub use uplink::{IncomingTrack, TRACK_QUEUE, Uplink, UplinkPacket};
+pub use uplink::{IncomingTrack, SinkMaker, TrackSink, Uplink, UplinkPacket};
 
 use crate::sfu::codec::MediaCodec;
 use feed::Feed;

@@ -4,10 +4,12 @@
 //! subscribers as the plane's own publishers' do.
 //!
 //! The client offers, the plane answers (ICE-lite, its one candidate; the client's trickled
-//! candidates are not needed), as often as the client renegotiates. Each track the client
-//! sends arrives as an [`IncomingTrack`] the first time a packet of it does; its packets (and,
-//! for simulcast, each further layer's opening) follow on the track's own channel, which ends
-//! when the client stops sending the track or the connection goes.
+//! candidates are not needed), as often as the client renegotiates. The first time a packet of
+//! a track arrives, the plane asks the connection's [`SinkMaker`] for the track's
+//! [`TrackSink`], and hands it that packet and every later one (and, for simulcast, each
+//! further layer's opening) in its own thread: the room's forwarding runs there, with no
+//! channel or task wake-up per packet. The sink is dropped when the client stops sending the
+//! track or the connection goes.
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,10 +18,6 @@ use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 
 use super::{Cmd, ConnId, Plane, PlaneError, PlaneEvent, check_size};
 use crate::sfu::codec::MediaCodec;
-
-/// Packets of one incoming track waiting for its forwarding task: about a second of a
-/// camera's top layer. Beyond it they are dropped (and counted): the task is that far behind.
-pub const TRACK_QUEUE: usize = 512;
 
 /// A publisher's connection on the plane, and its token (nothing done with it ever touches a
 /// later connection in the same table slot).
@@ -31,7 +29,7 @@ pub struct Uplink {
     pub token: u64,
 }
 
-/// What arrives on an incoming track's channel.
+/// What a track's sink is handed.
 #[derive(Debug)]
 pub enum UplinkPacket {
     /// A stream of the track opened (its first packet is next): a simulcast layer `rid`.
@@ -46,7 +44,7 @@ pub enum UplinkPacket {
 }
 
 /// A track a publisher on the plane began to send.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IncomingTrack {
     /// The client's own id of the track (its `msid`), which its offer names.
     pub track_id: String,
@@ -56,9 +54,20 @@ pub struct IncomingTrack {
     pub codec: RTCRtpCodec,
     /// The SSRC of its first stream.
     pub ssrc: u32,
-    /// Its streams' openings and packets, in order; ends when the track does.
-    pub packets: mpsc::Receiver<UplinkPacket>,
+    /// Its connection.
+    pub at: Uplink,
 }
+
+/// Takes an incoming track's streams' openings and packets, in order, in the plane's thread:
+/// it must never block (what it hands on, it hands on with `try_send` or the like).
+pub trait TrackSink: Send {
+    /// One opening or packet.
+    fn take(&mut self, event: UplinkPacket);
+}
+
+/// Makes the sink of each track a connection begins to send (`None`: the track is not taken,
+/// its packets are dropped), in the plane's thread: it must never block.
+pub type SinkMaker = Box<dyn FnMut(IncomingTrack) -> Option<Box<dyn TrackSink>> + Send>;
 
 /// What is asked of a publisher's connection.
 pub(super) enum UplinkCmd {
@@ -66,7 +75,7 @@ pub(super) enum UplinkCmd {
         offer: String,
         codecs: Vec<MediaCodec>,
         events: mpsc::Sender<PlaneEvent>,
-        tracks: mpsc::Sender<IncomingTrack>,
+        sinks: SinkMaker,
         reply: oneshot::Sender<Result<(Uplink, String), PlaneError>>,
     },
     Renegotiate {
@@ -86,15 +95,15 @@ pub(super) enum UplinkCmd {
 
 impl Plane {
     /// Takes a publisher's first offer, registering `codecs`; returns the connection and the
-    /// answer. Each track it sends goes to `tracks`, what happens on the connection to
-    /// `events` (full channels lose what does not fit, never block the plane). Closed with
-    /// [`Plane::close_playing`].
+    /// answer. Each track it sends goes to the sink `sinks` makes for it, what happens on the
+    /// connection to `events` (a full channel loses events, never blocks the plane). Closed
+    /// with [`Plane::close_playing`].
     pub async fn open_uplink(
         &self,
         offer: String,
         codecs: Vec<MediaCodec>,
         events: mpsc::Sender<PlaneEvent>,
-        tracks: mpsc::Sender<IncomingTrack>,
+        sinks: SinkMaker,
     ) -> Result<(Uplink, String), PlaneError> {
         check_size(&offer)?;
         self.ask(|reply| {
@@ -102,7 +111,7 @@ impl Plane {
                 offer,
                 codecs,
                 events,
-                tracks,
+                sinks,
                 reply,
             })
         })

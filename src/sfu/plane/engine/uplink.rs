@@ -14,46 +14,51 @@ use tokio::sync::mpsc;
 
 use super::Engine;
 use super::conn::Conn;
-use crate::sfu::plane::uplink::{IncomingTrack, TRACK_QUEUE, Uplink, UplinkCmd, UplinkPacket};
+use crate::sfu::plane::uplink::{
+    IncomingTrack, SinkMaker, TrackSink, Uplink, UplinkCmd, UplinkPacket,
+};
 use crate::sfu::plane::{ConnId, PlaneError};
 
 /// A publisher's connection's tracks, while its media leaves the plane.
 pub(crate) struct UplinkState {
-    /// Where each new track goes.
-    tracks: mpsc::Sender<IncomingTrack>,
-    /// Each open track's channel, by the core's track id.
-    open: HashMap<String, mpsc::Sender<UplinkPacket>>,
+    /// Makes each new track's sink.
+    make: SinkMaker,
+    /// Each open track's sink, by the core's track id.
+    open: HashMap<String, Box<dyn TrackSink>>,
     /// The receiver of each stream, by SSRC (key-frame requests name streams).
     receivers: HashMap<u32, RTCRtpReceiverId>,
 }
 
 impl UplinkState {
-    pub(crate) fn new(tracks: mpsc::Sender<IncomingTrack>) -> Self {
+    pub(crate) fn new(make: SinkMaker) -> Self {
         Self {
-            tracks,
+            make,
             open: HashMap::new(),
             receivers: HashMap::new(),
         }
     }
 
-    /// Passes a packet of track `track` on; false if its forwarding is too far behind (or
-    /// gone) to take it.
-    pub(crate) fn deliver(&self, track: &str, packet: rtc::rtp::Packet) -> bool {
-        self.open
-            .get(track)
-            .is_some_and(|tx| tx.try_send(UplinkPacket::Rtp(packet)).is_ok())
+    /// Passes a packet of track `track` on; false if the track has no sink.
+    pub(crate) fn deliver(&mut self, track: &str, packet: rtc::rtp::Packet) -> bool {
+        match self.open.get_mut(track) {
+            Some(sink) => {
+                sink.take(UplinkPacket::Rtp(packet));
+                true
+            }
+            None => false,
+        }
     }
 
-    /// The track `track` ended (the client stopped sending it): its channel closes.
+    /// The track `track` ended (the client stopped sending it): its sink goes.
     pub(crate) fn closed(&mut self, track: &str) {
         self.open.remove(track);
     }
 }
 
 impl Conn {
-    /// A stream of a publisher's track opened: a new track goes out with its channel, a
-    /// further simulcast layer of one open already goes down its channel.
-    pub(crate) fn uplink_opened(&mut self, init: &RTCTrackEventInit) {
+    /// A stream of a publisher's track opened: a new track gets its sink, a further simulcast
+    /// layer of one open already goes to its sink.
+    pub(crate) fn uplink_opened(&mut self, conn: ConnId, init: &RTCTrackEventInit) {
         let Some(up) = self.uplink.as_mut() else {
             return;
         };
@@ -62,10 +67,8 @@ impl Conn {
             rid: init.rid.clone().filter(|r| !r.is_empty()),
             ssrc: init.ssrc,
         };
-        if let Some(tx) = up.open.get(&init.track_id) {
-            // overflow: drop (a layer whose opening is lost is not forwarded; its forwarding
-            // task is a second behind)
-            let _ = tx.try_send(opening);
+        if let Some(sink) = up.open.get_mut(&init.track_id) {
+            sink.take(opening);
             return;
         }
         let Some(receiver) = self.pc.rtp_receiver(init.receiver_id) else {
@@ -80,21 +83,19 @@ impl Conn {
         let Some(codec) = track.codec(init.ssrc).cloned() else {
             return;
         };
-        let track_id = track.track_id().clone();
-        // overflow: drop (media: see TRACK_QUEUE)
-        let (tx, packets) = mpsc::channel(TRACK_QUEUE);
-        let _ = tx.try_send(opening);
         let incoming = IncomingTrack {
-            track_id,
+            track_id: track.track_id().clone(),
             kind,
             codec,
             ssrc: init.ssrc,
-            packets,
+            at: Uplink {
+                conn,
+                token: self.token,
+            },
         };
-        // overflow: drop (a client opening tracks faster than its session takes them is
-        // misbehaving; a track lost here is not forwarded)
-        if up.tracks.try_send(incoming).is_ok() {
-            up.open.insert(init.track_id.clone(), tx);
+        if let Some(mut sink) = (up.make)(incoming) {
+            sink.take(opening);
+            up.open.insert(init.track_id.clone(), sink);
         }
     }
 }
@@ -106,10 +107,10 @@ impl Engine {
                 offer,
                 codecs,
                 events,
-                tracks,
+                sinks,
                 reply,
             } => {
-                let opened = self.open_uplink(now, offer, &codecs, events, tracks);
+                let opened = self.open_uplink(now, offer, &codecs, events, sinks);
                 if let Err(Ok((up, _))) = reply.send(opened) {
                     // Nobody waits for it any more: not kept.
                     self.remove(up.conn);
@@ -135,10 +136,10 @@ impl Engine {
         offer: String,
         codecs: &[crate::sfu::codec::MediaCodec],
         events: mpsc::Sender<super::PlaneEvent>,
-        tracks: mpsc::Sender<IncomingTrack>,
+        sinks: SinkMaker,
     ) -> Result<(Uplink, String), PlaneError> {
         let mut c = Conn::with_codecs(now, self.announced, false, codecs)?;
-        c.uplink = Some(UplinkState::new(tracks));
+        c.uplink = Some(UplinkState::new(sinks));
         c.events = Some(events);
         let answer = answer(&mut c, now, offer)?;
         let conn = self.insert(c);
