@@ -44,10 +44,13 @@ impl Engine {
                     self.flush_dirty();
                 }
             }
-            // A packet fanned out to many took the core for a while: the threads that bring
-            // the next packets in (speech among them) get it before the next such packet.
+            // A packet fanned out to many took the core for a while: what arrived meanwhile is
+            // read (the plane's publishers' speech goes ahead of the rest of a key frame), and
+            // the threads that feed it (devices, WHIP encoders) get the core, before the next
+            // such packet.
             if fan_out {
                 self.flush_dirty();
+                self.read_all();
                 std::thread::yield_now();
             }
         }
