@@ -1,6 +1,7 @@
 //! The publish connection itself: the participant's own peer connection (the per-connection
-//! transport), or one of the media plane's (issue 14), whose tracks the plane hands out as
-//! they open. The media actor decides what may be published (`publish`); this says how.
+//! transport), or one of the media plane's (issue 14), whose tracks are made into published
+//! tracks in the plane's thread as they open, forwarded there, and reported to the media
+//! actor. The media actor decides what may be published (`publish`); this says how.
 
 use std::sync::Arc;
 

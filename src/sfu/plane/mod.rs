@@ -14,9 +14,10 @@
 //! viewers ([`Plane::play`], answering the viewer's offer) and the rooms' subscribers
 //! ([`Plane::open_offering`], offered and renegotiated as the room changes), fed through a
 //! [`PlaneSender`] per track; and the rooms' publishers ([`Plane::open_uplink`]), each of whose
-//! tracks is handed out as an [`IncomingTrack`] to the room's forwarding (layer choice, the
-//! court's gates, the recorder's and transcriber's taps, levels live there, not here). WHIP
-//! encoders still have connections of their own.
+//! tracks gets a [`TrackSink`] the room's side makes for it: the room's forwarding (layer
+//! choice, the court's gates, the recorder's and transcriber's taps, levels live there, not
+//! here) runs in the plane's thread as packets arrive, and its copies come back through the
+//! feed in the same wake-up. WHIP encoders still have connections of their own.
 
 pub mod demux;
 mod engine;
@@ -95,9 +96,9 @@ pub struct PlaneStats {
     pub send_calls: u64,
     /// Datagrams dropped because their destination refused them.
     pub send_dropped: u64,
-    /// Packets of publishers whose media leaves the plane, passed on to their tracks.
+    /// Packets of the rooms' publishers, handed to their tracks' sinks.
     pub uplinked: u64,
-    /// Such packets dropped: their track's forwarding was too far behind.
+    /// Such packets of a track nobody took (a codec Gavel does not forward), dropped.
     pub uplink_dropped: u64,
     /// Key-frame requests passed to publishers (after pacing).
     pub keyframe_requests: u64,
