@@ -48,15 +48,16 @@ pub(super) async fn play(
         Ok(t) => t,
         Err(e) => return refused(e),
     };
-    watch(
-        &st,
+    Watch {
+        st,
         platform,
         joiner,
-        &hearing_id,
-        Some(target),
-        &headers,
+        hearing_id,
+        target: Some(target),
+        headers,
         offer,
-    )
+    }
+    .run()
     .await
 }
 
@@ -81,89 +82,102 @@ pub(super) async fn play_main(
     headers: HeaderMap,
     offer: String,
 ) -> Response {
-    watch(&st, platform, joiner, &hearing_id, None, &headers, offer).await
-}
-
-/// Starts a WHEP session of `target` (a participant or device), or of the main view. The
-/// set-up runs to its end even if the viewer hangs up half-way (the request's future is
-/// dropped): one cut short between putting the viewer in the room and registering its
-/// session would leave its outlets in the room, and one cut between the session and its audit
-/// record would leave a playback off the record. A session nobody answers ends by itself.
-async fn watch(
-    st: &AppState,
-    platform: Result<Platform, ApiError>,
-    joiner: Result<Joiner, ApiError>,
-    hearing_id: &str,
-    target: Option<String>,
-    headers: &HeaderMap,
-    offer: String,
-) -> Response {
-    let (st, hearing_id, headers) = (st.clone(), hearing_id.to_owned(), headers.clone());
-    let set_up = tokio::spawn(async move {
-        start_watching(&st, platform, joiner, &hearing_id, target, &headers, offer).await
-    });
-    match set_up.await {
-        Ok(response) => response,
-        Err(e) => refused(ApiError::Internal(format!("the WHEP set-up failed: {e}"))),
+    Watch {
+        st,
+        platform,
+        joiner,
+        hearing_id,
+        target: None,
+        headers,
+        offer,
     }
+    .run()
+    .await
 }
 
-/// [`watch`]'s set-up.
-async fn start_watching(
-    st: &AppState,
+/// A WHEP request: who asks, to watch whom (`target`: a participant or device; none: the main
+/// view), with what offer.
+struct Watch {
+    st: AppState,
     platform: Result<Platform, ApiError>,
     joiner: Result<Joiner, ApiError>,
-    hearing_id: &str,
+    hearing_id: String,
     target: Option<String>,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     offer: String,
-) -> Response {
-    let result = async {
-        let hearing_id = super::path_id(hearing_id, "hearing")?;
-        body_is(headers, SDP)?;
-        let (viewer, actor, hearing) = match (platform, joiner) {
-            (Ok(Platform(key)), _) => {
-                let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
-                (ParticipantId::from("platform"), key.actor(), hearing)
-            }
-            (Err(_), Ok(Joiner(claims))) => {
-                if !MAY_VIEW.contains(&claims.role) {
-                    return Err(ApiError::Forbidden("this role may not watch over WHEP"));
-                }
-                let Admitted { hearing, .. } =
-                    crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join)
-                        .await?;
-                let id = ParticipantId::from(claims.sub.as_str());
-                (id.clone(), Actor::Participant { id }, hearing)
-            }
-            (Err(e), Err(_)) => return Err(e),
-        };
-        if hearing.state == crate::domain::HearingState::Closed {
-            return Err(crate::http::error::Conflict::HearingClosed.into());
+}
+
+impl Watch {
+    /// Starts the session. The set-up runs to its end even if the viewer hangs up half-way
+    /// (the request's future is dropped): one cut short between putting the viewer in the
+    /// room and registering its session would leave its outlets in the room, and one cut
+    /// between the session and its audit record would leave a playback off the record. A
+    /// session nobody answers ends by itself.
+    async fn run(self) -> Response {
+        match tokio::spawn(self.set_up()).await {
+            Ok(response) => response,
+            Err(e) => refused(ApiError::Internal(format!("the WHEP set-up failed: {e}"))),
         }
-        let video = match &target {
-            Some(target) => camera_codec(st, &hearing_id, target).await?,
-            None => MediaCodec::Vp8,
-        };
-        let viewer_key = viewer.clone();
-        let created = st
-            .whip
-            .play(
-                &hearing_id,
-                hearing.kind,
-                target.as_deref().map(ParticipantId::from),
-                video,
-                viewer,
-                offer,
-            )
-            .await?;
-        let watched = match &target {
-            Some(t) => format!("participant:{t}"),
-            None => format!("hearing:{hearing_id}"),
-        };
-        let audited = async {
-            let mut w = st.db.begin_write().await?;
-            audit::append(
+    }
+
+    async fn set_up(self) -> Response {
+        let Self {
+            st,
+            platform,
+            joiner,
+            hearing_id,
+            target,
+            headers,
+            offer,
+        } = self;
+        let st = &st;
+        let headers = &headers;
+        let result = async {
+            let hearing_id = super::path_id(&hearing_id, "hearing")?;
+            body_is(headers, SDP)?;
+            let (viewer, actor, hearing) = match (platform, joiner) {
+                (Ok(Platform(key)), _) => {
+                    let hearing = super::rows::load_hearing(st.db.pool(), &hearing_id).await?;
+                    (ParticipantId::from("platform"), key.actor(), hearing)
+                }
+                (Err(_), Ok(Joiner(claims))) => {
+                    if !MAY_VIEW.contains(&claims.role) {
+                        return Err(ApiError::Forbidden("this role may not watch over WHEP"));
+                    }
+                    let Admitted { hearing, .. } =
+                        crate::hearing::admit::admit(&st.db, &claims, &hearing_id, Purpose::Join)
+                            .await?;
+                    let id = ParticipantId::from(claims.sub.as_str());
+                    (id.clone(), Actor::Participant { id }, hearing)
+                }
+                (Err(e), Err(_)) => return Err(e),
+            };
+            if hearing.state == crate::domain::HearingState::Closed {
+                return Err(crate::http::error::Conflict::HearingClosed.into());
+            }
+            let video = match &target {
+                Some(target) => camera_codec(st, &hearing_id, target).await?,
+                None => MediaCodec::Vp8,
+            };
+            let viewer_key = viewer.clone();
+            let created = st
+                .whip
+                .play(
+                    &hearing_id,
+                    hearing.kind,
+                    target.as_deref().map(ParticipantId::from),
+                    video,
+                    viewer,
+                    offer,
+                )
+                .await?;
+            let watched = match &target {
+                Some(t) => format!("participant:{t}"),
+                None => format!("hearing:{hearing_id}"),
+            };
+            let audited = async {
+                let mut w = st.db.begin_write().await?;
+                audit::append(
                 &mut w.tx,
                 crate::clock::now_ms(),
                 &actor,
@@ -174,23 +188,24 @@ async fn start_watching(
                 }),
             )
             .await?;
-            w.commit().await
+                w.commit().await
+            }
+            .await;
+            if let Err(e) = audited {
+                // No playback off the record.
+                let _ = st.whip.end(&hearing_id, &created.id, viewer_key.as_str());
+                return Err(e.into());
+            }
+            Ok::<_, ApiError>((hearing_id, created))
         }
         .await;
-        if let Err(e) = audited {
-            // No playback off the record.
-            let _ = st.whip.end(&hearing_id, &created.id, viewer_key.as_str());
-            return Err(e.into());
+        match result {
+            Ok((hearing_id, created)) => {
+                let location = format!("/api/v1/hearings/{hearing_id}/whep/{}", created.id);
+                created_response(location, created)
+            }
+            Err(e) => refused(e),
         }
-        Ok::<_, ApiError>((hearing_id, created))
-    }
-    .await;
-    match result {
-        Ok((hearing_id, created)) => {
-            let location = format!("/api/v1/hearings/{hearing_id}/whep/{}", created.id);
-            created_response(location, created)
-        }
-        Err(e) => refused(e),
     }
 }
 
