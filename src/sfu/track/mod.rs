@@ -1,6 +1,7 @@
 //! A published track and its fan-out: the forwarding hot path.
 //!
-//! One task per published track reads the publisher's RTP and writes it to every current
+//! One task per published track (for a publisher on the media plane, the plane's thread, as
+//! packets arrive: `on_plane`) reads the publisher's RTP and writes it to every current
 //! output, rewriting only SSRC and payload type (and dropping header extensions, which are
 //! negotiated per connection). The output list is an `ArcSwap` snapshot: the hot path takes no
 //! lock and allocates nothing for the list; subscription changes swap in a new list.
@@ -13,18 +14,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 use gavel_signaling::{MediaKind, Source};
-use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::RTCRtpCodec;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
 use super::codec::MediaCodec;
-use super::keyframe::Pace;
 pub use super::local::{default_codec, local_track};
 pub use super::outlet::{Outlet, Sink};
-use super::plane::{IncomingTrack, Plane, PlaneBatch, Uplink, UplinkPacket};
+use super::plane::{Plane, PlaneBatch, Uplink, UplinkPacket};
 use super::simulcast::{LayerMap, LayerStep, Layers, RecordLayer};
 use crate::domain::{ParticipantId, TrackKey};
+
+mod keyframes;
+mod on_plane;
+mod taps;
+
+pub use on_plane::PlaneTrackSink;
+use taps::TapInto;
 
 /// Where a published track's packets come from.
 enum Origin {
@@ -51,55 +57,6 @@ enum Origin {
     /// [`PublishedTrack::push`]. Key frames come as the device (or the transcoder, every
     /// second) sends them; nothing can ask a camera for one.
     Device,
-}
-
-/// Whom a track's key-frame requests go to.
-#[derive(Clone)]
-enum Asker {
-    Peer(Arc<dyn TrackRemote>),
-    Plane(Plane, Uplink),
-}
-
-impl Asker {
-    /// Asks for a key frame of each of `ssrcs`.
-    async fn ask(&self, ssrcs: &[u32]) {
-        match self {
-            Self::Peer(remote) => ask_for_keyframes(remote.as_ref(), ssrcs).await,
-            Self::Plane(plane, at) => plane.ask_keyframes(*at, ssrcs.to_vec()),
-        }
-    }
-
-    /// The same without waiting: a peer's request is written by a task on `runtime`.
-    fn ask_now(self, runtime: &tokio::runtime::Handle, ssrcs: Vec<u32>) {
-        match self {
-            Self::Plane(plane, at) => plane.ask_keyframes(at, ssrcs),
-            Self::Peer(remote) => {
-                runtime.spawn(async move { ask_for_keyframes(remote.as_ref(), &ssrcs).await });
-            }
-        }
-    }
-}
-
-/// Where the media plane's thread hands a publisher's track's packets: the track's own
-/// forwarding, run in that thread (see [`Origin::Plane`]).
-#[derive(Debug)]
-pub struct PlaneTrackSink {
-    track: Arc<PublishedTrack>,
-    map: LayerMap,
-}
-
-impl super::plane::TrackSink for PlaneTrackSink {
-    fn take(&mut self, event: UplinkPacket) {
-        self.track.handle(&mut self.map, event);
-    }
-}
-
-impl Drop for PlaneTrackSink {
-    fn drop(&mut self) {
-        if let Origin::Plane { gone, .. } = &self.track.origin {
-            gone.cancel();
-        }
-    }
 }
 
 /// A track a participant publishes.
@@ -208,35 +165,6 @@ impl PublishedTrack {
         }
     }
 
-    /// A track a publisher on the media plane sends, whose packets go to its
-    /// [`Self::plane_sink`]; `None` for a codec Gavel does not forward.
-    pub fn from_plane(
-        publisher: ParticipantId,
-        key: TrackKey,
-        incoming: IncomingTrack,
-        plane: Plane,
-        runtime: tokio::runtime::Handle,
-    ) -> Option<Self> {
-        let media =
-            MediaCodec::from_codec(&incoming.codec.mime_type, &incoming.codec.sdp_fmtp_line)?;
-        let origin = Origin::Plane {
-            plane,
-            at: incoming.at,
-            media_ssrc: incoming.ssrc,
-            runtime,
-            gone: tokio_util::sync::CancellationToken::new(),
-        };
-        Some(Self::build(publisher, key, media, incoming.codec, origin))
-    }
-
-    /// Where the plane hands this track's packets (a track from [`Self::from_plane`]).
-    pub fn plane_sink(self: &Arc<Self>) -> PlaneTrackSink {
-        PlaneTrackSink {
-            track: self.clone(),
-            map: LayerMap::default(),
-        }
-    }
-
     /// A track of courtroom device `publisher`, in the codec its ingest sends (Gavel's own
     /// parameters: H.264 constrained baseline, Opus); its packets are [`Self::push`]ed.
     pub fn from_device(publisher: ParticipantId, key: TrackKey, media: MediaCodec) -> Self {
@@ -253,50 +181,6 @@ impl PublishedTrack {
     /// The codec of the rendition its publisher makes, if it makes one.
     pub fn rendition(&self) -> Option<MediaCodec> {
         self.rendition
-    }
-
-    /// Starts (or, with `None`, stops) feeding the recorder; `payload_type` is the one its
-    /// pipeline was set up for.
-    pub fn set_tap(&self, tap: Option<gavel_media_pipelines::recorder::Tap>, payload_type: u8) {
-        if tap.is_some() {
-            self.record.restart();
-        }
-        self.tap.store(tap.map(|t| Arc::new((t, payload_type))));
-    }
-
-    /// Starts (or, with `None`, stops) feeding the transcriber.
-    pub fn set_listener(
-        &self,
-        tap: Option<gavel_media_pipelines::recorder::Tap>,
-        payload_type: u8,
-    ) {
-        self.listen.store(tap.map(|t| Arc::new((t, payload_type))));
-    }
-
-    /// Starts feeding a main view's input `tap` (set up for `payload_type`); returns what to
-    /// give [`Self::unfeed_mix`] to stop.
-    pub fn feed_mix(
-        &self,
-        tap: gavel_media_pipelines::recorder::Tap,
-        payload_type: u8,
-    ) -> Arc<(gavel_media_pipelines::recorder::Tap, u8)> {
-        let fed = Arc::new((tap, payload_type));
-        self.mix.store(Some(fed.clone()));
-        fed
-    }
-
-    /// Stops feeding the main view's input `fed`, if it is still the one fed (a newer main
-    /// view's is left alone).
-    pub fn unfeed_mix(&self, fed: &Arc<(gavel_media_pipelines::recorder::Tap, u8)>) {
-        let current = self.mix.load();
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, fed)) {
-            self.mix.compare_and_swap(&current, None);
-        }
-    }
-
-    /// The recorder, transcriber and main view taking this track now, loaded once per packet.
-    fn taps(&self) -> Taps {
-        Taps([self.tap.load(), self.listen.load(), self.mix.load()])
     }
 
     /// The publisher stopped sending this track: nothing more is forwarded, and the outlets
@@ -368,66 +252,6 @@ impl PublishedTrack {
                 .cloned()
                 .collect::<Vec<_>>()
         });
-    }
-
-    /// Asks the publisher for a key frame (a new subscriber needs one to start decoding, or a
-    /// subscriber lost one), at most once per `keyframe::MIN_INTERVAL_MS`: one asked for
-    /// sooner is sent at the end of the interval (`keyframe::Pacer`). `layers` is a bit mask
-    /// of the simulcast layers that need one (ignored for a single-stream track).
-    pub async fn request_keyframe(&self, layers: u8) {
-        self.request_keyframe_now(layers);
-    }
-
-    /// [`Self::request_keyframe`] without waiting (from the media plane's thread, too).
-    fn request_keyframe_now(&self, layers: u8) {
-        let (asker, media_ssrc, runtime) = match &self.origin {
-            Origin::Peer { remote, media_ssrc } => {
-                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-                    return;
-                };
-                (Asker::Peer(remote.clone()), *media_ssrc, runtime)
-            }
-            Origin::Plane {
-                plane,
-                at,
-                media_ssrc,
-                runtime,
-                ..
-            } => (
-                Asker::Plane(plane.clone(), *at),
-                *media_ssrc,
-                runtime.clone(),
-            ),
-            Origin::Device => return,
-        };
-        if self.kind != MediaKind::Video {
-            return;
-        }
-        let mut ssrcs: Vec<u32> = (0u8..8)
-            .filter(|l| layers & (1 << l) != 0)
-            .filter_map(|l| self.layers.ssrc(l))
-            .collect();
-        if ssrcs.is_empty() {
-            ssrcs.push(media_ssrc);
-        }
-        match self.keyframes.ask() {
-            Pace::Now => asker.ask_now(&runtime, ssrcs),
-            Pace::Waiting => {}
-            Pace::After(wait) => {
-                // Every layer: the requests it coalesces may have named others.
-                let every: Vec<u32> = (0u8..8).filter_map(|l| self.layers.ssrc(l)).collect();
-                if !every.is_empty() {
-                    ssrcs = every;
-                }
-                let pacer = self.keyframes.clone();
-                runtime.spawn(async move {
-                    // The end of the interval, not a wait for an event.
-                    tokio::time::sleep(wait).await;
-                    pacer.sent_waiting();
-                    asker.ask(&ssrcs).await;
-                });
-            }
-        }
     }
 
     /// Forwards one packet of simulcast `layer` to every subscriber that gets that layer, and
@@ -648,47 +472,4 @@ impl PublishedTrack {
 fn strip_extensions(p: &mut rtc::rtp::Packet) {
     p.header.extension = false;
     p.header.extensions.clear();
-}
-
-/// Sends a picture-loss indication for each of `ssrcs` to their publisher.
-async fn ask_for_keyframes(remote: &dyn TrackRemote, ssrcs: &[u32]) {
-    for &media_ssrc in ssrcs {
-        let pli = PictureLossIndication {
-            sender_ssrc: 0,
-            media_ssrc,
-        };
-        let _ = remote.write_rtcp(vec![Box::new(pli)]).await;
-    }
-}
-
-/// What a track's packets are handed to besides subscribers: the recorder, the transcriber and
-/// the main view (each with the payload type its pipeline was set up for).
-struct Taps([arc_swap::Guard<Option<Arc<TapInto>>>; 3]);
-
-/// A pipeline's input and the payload type it was set up for.
-type TapInto = (gavel_media_pipelines::recorder::Tap, u8);
-
-impl Taps {
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|t| t.is_none())
-    }
-
-    /// Hands `packet` to each (one marshalling per packet, never blocking).
-    fn push(&self, packet: &rtc::rtp::Packet) {
-        use rtc::shared::marshal::Marshal;
-        if self.is_empty() {
-            return;
-        }
-        let Ok(bytes) = packet.marshal() else {
-            return;
-        };
-        for t in self.0.iter().filter_map(|t| t.as_ref()) {
-            let mut rtp = Vec::<u8>::from(bytes.as_ref());
-            // The payload type the pipeline was set up for (byte 1, below the marker bit).
-            if let Some(b) = rtp.get_mut(1) {
-                *b = (*b & 0x80) | (t.1 & 0x7f);
-            }
-            t.0.push(rtp);
-        }
-    }
 }
