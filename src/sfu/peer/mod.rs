@@ -149,11 +149,10 @@ pub fn spawn(ctx: PeerContext) -> PeerHandle {
         subscribe: None,
         current: HashMap::new(),
         track_sinks: None,
-        level_ext: None,
         estimate: Arc::new(watch::channel(INITIAL_ESTIMATE_BPS).0),
         video_sizes: HashMap::new(),
         negotiation: Negotiation::new(NEGOTIATION_TIMEOUT),
-        screen_tracks: Vec::new(),
+        offered: Arc::default(),
         last_offer: None,
         published: HashMap::new(),
         candidates: (0, 0),
@@ -193,8 +192,6 @@ struct MediaActor {
     current: HashMap<(ParticipantId, TrackKey), Subscribed>,
     /// Where the publish connection's new tracks go (none once shutting down).
     track_sinks: Option<TrackSinks>,
-    /// Audio-level extension id from the latest publish offer.
-    level_ext: Option<u8>,
     /// The client's downlink estimate (REMB), bits per second.
     estimate: Arc<watch::Sender<u64>>,
     /// Tile heights the client reported, by track id.
@@ -203,8 +200,8 @@ struct MediaActor {
     /// connection to come up: started then, so the key frame asked for on their behalf is not
     /// lost to a connection not yet up.
     negotiation: Negotiation<(ParticipantId, TrackKey)>,
-    /// The client's screen-share track ids, from its latest publish offer.
-    screen_tracks: Vec<String>,
+    /// What the latest publish offer said of its tracks (screen shares, the level extension).
+    offered: Arc<std::sync::Mutex<uplink::Offered>>,
     /// The latest subscribe offer sent (sent again on a resume while unanswered).
     last_offer: Option<ServerMessage>,
     /// This participant's published tracks, by the client's track id.
@@ -237,7 +234,7 @@ impl MediaActor {
             own,
             plane,
             participant: self.ctx.participant.clone(),
-            offered: Arc::default(),
+            offered: self.offered.clone(),
         });
         let mut estimate = self.estimate.subscribe();
         let mut reallocate = tokio::time::interval(REALLOCATE_EVERY);

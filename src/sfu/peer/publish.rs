@@ -9,7 +9,7 @@ use webrtc::media_stream::track_remote::TrackRemote;
 
 use super::MediaActor;
 use super::downlink::Downlink;
-use super::uplink::PublishLink;
+use super::uplink::{Offered, PublishLink};
 use crate::sfu::link::MediaEvent;
 use crate::sfu::track::PublishedTrack;
 use crate::sfu::{SfuError, incoming, sdp_policy};
@@ -82,13 +82,10 @@ impl MediaActor {
             self.tell_error(ErrorCode::Forbidden, &refusal.to_string());
             return Ok(());
         }
-        self.screen_tracks = screen;
-        self.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
-        if let Some(sinks) = &self.track_sinks
-            && let Ok(mut o) = sinks.offered.lock()
         {
-            o.screen = self.screen_tracks.clone();
-            o.level_ext = self.level_ext;
+            let mut o = self.offered.lock().unwrap_or_else(|p| p.into_inner());
+            o.screen = screen;
+            o.level_ext = sdp_policy::extmap_id(&sdp, crate::sfu::AUDIO_LEVEL_URI);
         }
         let sending = sdp_policy::sending_tracks(&sdp).unwrap_or_default();
         // A publish connection the plane has let go (ICE or DTLS failed, or the client closed
@@ -144,8 +141,9 @@ impl MediaActor {
     /// A new incoming track: report it to the room and forward it until the connection ends.
     pub(super) async fn published(&mut self, remote: Arc<dyn TrackRemote>) {
         let participant = self.ctx.participant.clone();
+        let (screen, level_ext) = Offered::latest(&self.offered);
         let Some((client_id, track)) =
-            incoming::accept(participant, remote, self.level_ext, &self.screen_tracks).await
+            incoming::accept(participant, remote, level_ext, &screen).await
         else {
             return;
         };

@@ -48,11 +48,20 @@ pub(super) struct TrackSinks {
 }
 
 /// What a publish offer says of its tracks: which are screen shares (by the client's track
-/// id), and the audio-level extension's id.
+/// id), and the audio-level extension's id. Shared by the media actor, which sets it from each
+/// offer, and the plane's thread, which reads it as tracks open.
 #[derive(Debug, Default)]
 pub(super) struct Offered {
     pub(super) screen: Vec<String>,
     pub(super) level_ext: Option<u8>,
+}
+
+impl Offered {
+    /// What the latest offer said (what an earlier one said, should a holder have panicked).
+    pub(super) fn latest(shared: &std::sync::Mutex<Self>) -> (Vec<String>, Option<u8>) {
+        let o = shared.lock().unwrap_or_else(|p| p.into_inner());
+        (o.screen.clone(), o.level_ext)
+    }
 }
 
 impl TrackSinks {
@@ -63,10 +72,7 @@ impl TrackSinks {
         let participant = self.participant.clone();
         let runtime = tokio::runtime::Handle::current();
         Box::new(move |t: IncomingTrack| {
-            let (screen, level_ext) = offered
-                .lock()
-                .map(|o| (o.screen.clone(), o.level_ext))
-                .ok()?;
+            let (screen, level_ext) = Offered::latest(&offered);
             let (client_id, track) = incoming::accept_plane(
                 participant.clone(),
                 t,
