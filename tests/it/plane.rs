@@ -282,6 +282,16 @@ async fn a_broken_offer_is_refused_and_the_plane_goes_on() {
 /// Hands numbered packets (`a<n>`, `v<n>`) to `senders` (audio, video) every 20 ms until
 /// `stop` is set.
 pub(crate) fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let codecs = [MediaCodec::Opus, MediaCodec::Vp8];
+    feed_as(senders.into_iter().zip(codecs).collect(), stop);
+}
+
+/// Hands each sender numbered packets of its codec (`a<n>` for audio, `v<n>` for video)
+/// every 20 ms until `stop` is set.
+pub(crate) fn feed_as(
+    senders: Vec<(PlaneSender, MediaCodec)>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         for seq in 0u16.. {
@@ -289,16 +299,18 @@ pub(crate) fn feed(senders: Vec<PlaneSender>, stop: Arc<std::sync::atomic::Atomi
             if stop.load(Ordering::Relaxed) {
                 return;
             }
-            for (sender, (codec, tag)) in senders
-                .iter()
-                .zip([(MediaCodec::Opus, 'a'), (MediaCodec::Vp8, 'v')])
-            {
+            for (sender, codec) in &senders {
+                let (tag, step) = if *codec == MediaCodec::Opus {
+                    ('a', 960)
+                } else {
+                    ('v', 3000)
+                };
                 sender.send(rtc::rtp::Packet {
                     header: rtc::rtp::header::Header {
                         version: 2,
                         payload_type: codec.payload_type(),
                         sequence_number: seq,
-                        timestamp: u32::from(seq) * 960,
+                        timestamp: u32::from(seq) * step,
                         ssrc: sender.ssrc,
                         marker: true,
                         ..Default::default()

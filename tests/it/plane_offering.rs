@@ -5,17 +5,16 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use gavel::sfu::codec::MediaCodec;
 use gavel::sfu::conn::Conn;
-use gavel::sfu::plane::{Offering, Plane, PlaneEvent, PlaneSender, PlayTrack};
+use gavel::sfu::plane::{Offering, Plane, PlaneEvent, PlayTrack};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use tokio::sync::mpsc;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::RTCSessionDescription;
 
-use crate::plane::{Subscriber, T, event, factory, feed, play, receive};
+use crate::plane::{Subscriber, T, event, factory, feed, feed_as, play, receive};
 
 /// The client answers the plane's latest offer.
 async fn answer(plane: &Plane, at: Offering, client: &mut Conn) -> gavel::sfu::plane::Offered {
@@ -29,31 +28,6 @@ async fn answer(plane: &Plane, at: Offering, client: &mut Conn) -> gavel::sfu::p
     let sdp = client.local_with_candidates(answer).await.unwrap();
     plane.answer_offering(at, sdp).await.unwrap();
     offered
-}
-
-/// Hands `sender` numbered VP8 packets (`v<n>`) every 20 ms until `stop` is set.
-fn feed_video(sender: PlaneSender, stop: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for seq in 0u16.. {
-            tick.tick().await;
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            sender.send(rtc::rtp::Packet {
-                header: rtc::rtp::header::Header {
-                    version: 2,
-                    payload_type: MediaCodec::Vp8.payload_type(),
-                    sequence_number: seq,
-                    timestamp: u32::from(seq) * 3000,
-                    ssrc: sender.ssrc,
-                    marker: true,
-                    ..Default::default()
-                },
-                payload: bytes::Bytes::from(format!("v{seq}")),
-            });
-        }
-    });
 }
 
 /// Waits for `n` packets on `track`.
@@ -147,7 +121,7 @@ async fn a_subscriber_the_plane_offers_gets_tracks_as_they_are_added_and_nothing
     let mids2: std::collections::HashMap<u32, String> = second.mids.iter().cloned().collect();
     assert_eq!(mids2.get(&3333), mids.get(&2222), "the section is reused");
     assert!(!mids2.contains_key(&2222), "the camera is gone");
-    feed_video(screen, stop.clone());
+    feed_as(vec![(screen, MediaCodec::Vp8)], stop.clone());
     let shared = tokio::time::timeout(T, s.tracks.recv())
         .await
         .expect("the share arrives in time")
